@@ -1,0 +1,78 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Strict settings every Swift target shares: Swift 6 language mode is the package
+/// default; upcoming features that catch mistakes early are switched on here once.
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Hindsight",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hindsight", targets: ["hindsight"]),
+        .library(name: "HindsightLog", targets: ["HindsightLog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // liblz4 from Debian (liblz4-dev): the frame format, HC compression and checksums.
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
+        // The hot paths in C++: envelope validation and minifying over simdjson (Debian
+        // libsimdjson-dev) and RFC 6962 hashing over libcrypto (libssl-dev), each behind a
+        // small C API so that a million events cost no per-event Swift allocation.
+        .target(
+            name: "CShim",
+            path: "Sources/CShim",
+            cxxSettings: [.unsafeFlags(["-O3", "-std=c++17"])],
+            linkerSettings: [.linkedLibrary("simdjson"), .linkedLibrary("crypto"), .linkedLibrary("stdc++")]
+        ),
+        .target(
+            name: "HindsightLog",
+            dependencies: [
+                "CLZ4",
+                "CShim",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Deterministic, seeded platform histories for tests and benchmarks.
+        .target(
+            name: "HindsightWorkload",
+            path: "Tools/Workload",
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "hindsight",
+            dependencies: [
+                "HindsightLog",
+                "HindsightWorkload",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The benchmark command: `swift run -c release hindsight-bench`.
+        .executableTarget(
+            name: "hindsight-bench",
+            dependencies: [
+                "HindsightLog",
+                "HindsightWorkload",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/Bench",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "HindsightLogTests",
+            dependencies: ["HindsightLog", "HindsightWorkload"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSwift
+        ),
+    ],
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,52 @@
+// RFC 6962 hashing for Hindsight's Merkle tree. See hs_hash.h.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include "hs_hash.h"
+
+#include <openssl/sha.h>
+
+#include <cstdio>
+#include <cstring>
+
+extern "C" {
+
+void hs_leaf_hash(const uint8_t *data, size_t len, uint8_t out[32]) {
+    SHA256_CTX ctx;
+    const uint8_t prefix = 0x00;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, &prefix, 1);
+    SHA256_Update(&ctx, data, len);
+    SHA256_Final(out, &ctx);
+}
+
+void hs_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32]) {
+    uint8_t block[65];
+    block[0] = 0x01;
+    std::memcpy(block + 1, left, 32);
+    std::memcpy(block + 33, right, 32);
+    SHA256(block, sizeof block, out);
+}
+
+void hs_sha256(const uint8_t *data, size_t len, uint8_t out[32]) { SHA256(data, len, out); }
+
+long hs_hash_stored_lines(const uint8_t *buf, size_t len, uint64_t first_seq, size_t expected_lines,
+                          uint8_t *out, long *bad_line) {
+    size_t count = 0, start = 0;
+    char prefix[40];
+    while (start < len) {
+        const void *nl = std::memchr(buf + start, '\n', len - start);
+        if (!nl || count == expected_lines) { *bad_line = long(count); return -1; }
+        size_t end = static_cast<const uint8_t *>(nl) - buf;
+        int n = std::snprintf(prefix, sizeof prefix, "{\"seq\":%llu,", (unsigned long long)(first_seq + count));
+        if (end - start < size_t(n) || std::memcmp(buf + start, prefix, size_t(n)) != 0) {
+            *bad_line = long(count);
+            return -1;
+        }
+        hs_leaf_hash(buf + start, end - start, out + 32 * count);
+        count++;
+        start = end + 1;
+    }
+    if (count != expected_lines) { *bad_line = long(count); return -1; }
+    return long(count);
+}
+
+}  // extern "C"

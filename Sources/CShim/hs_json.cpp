@@ -1,0 +1,457 @@
+// simdjson-backed envelope validation for Hindsight's append path. See hs_json.h.
+#include "hs_json.h"
+
+#include <simdjson.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using simdjson::dom::object;
+
+struct hs_parser {
+    simdjson::dom::parser dom;
+};
+
+namespace {
+
+void set_error(hs_error *err, int kind, std::string_view path, const char *fmt, const char *arg = nullptr) {
+    err->kind = kind;
+    size_t n = path.size() < HS_FIELD_CAP - 1 ? path.size() : HS_FIELD_CAP - 1;
+    std::memcpy(err->path, path.data(), n);
+    err->path[n] = 0;
+    std::snprintf(err->message, HS_MESSAGE_CAP, fmt, arg ? arg : "");
+}
+
+void append_pointer_token(std::string &path, std::string_view key) {
+    path.push_back('/');
+    for (char c : key) {
+        if (c == '~') path += "~0";
+        else if (c == '/') path += "~1";
+        else path.push_back(c);
+    }
+}
+
+bool copy_field(char *dst, std::string_view src) {
+    if (src.size() >= HS_FIELD_CAP) return false;
+    std::memcpy(dst, src.data(), src.size());
+    dst[src.size()] = 0;
+    return true;
+}
+
+bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alnum(char c) { return is_lower(c) || is_digit(c) || (c >= 'A' && c <= 'Z'); }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// Identifier characters: letters, digits and _ . : - (never anything JSON escapes).
+bool is_identifier(std::string_view s, size_t max) {
+    if (s.empty() || s.size() > max || !is_alnum(s[0])) return false;
+    for (char c : s)
+        if (!(is_alnum(c) || c == '_' || c == '.' || c == ':' || c == '-')) return false;
+    return true;
+}
+
+// "build.started": dot-separated lowercase words.
+bool is_event_type(std::string_view s) {
+    if (s.empty() || s.size() > 64) return false;
+    bool word_start = true, saw_dot = false;
+    for (char c : s) {
+        if (word_start) {
+            if (!is_lower(c)) return false;
+            word_start = false;
+        } else if (c == '.') {
+            word_start = true;
+            saw_dot = true;
+        } else if (!(is_lower(c) || is_digit(c) || c == '_')) {
+            return false;
+        }
+    }
+    return saw_dot && !word_start;
+}
+
+// "KIND/ID": a lowercase kind, a slash, an identifier.
+bool is_stream(std::string_view s) {
+    size_t slash = s.find('/');
+    if (slash == std::string_view::npos || slash == 0 || s.size() > 160) return false;
+    std::string_view kind = s.substr(0, slash);
+    if (!is_lower(kind[0])) return false;
+    for (char c : kind)
+        if (!(is_lower(c) || is_digit(c) || c == '_')) return false;
+    return is_identifier(s.substr(slash + 1), 150);
+}
+
+bool is_uuid(std::string_view s) {
+    if (s.size() != 36) return false;
+    for (size_t i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !is_hex(s[i])) return false;
+    }
+    return true;
+}
+
+bool is_ulid(std::string_view s) {
+    if (s.size() != 26 || s[0] > '7') return false;  // 128 bits: the first character is at most 7
+    for (char c : s) {
+        char u = (c >= 'a' && c <= 'z') ? char(c - 32) : c;
+        bool ok = is_digit(u) || (u >= 'A' && u <= 'Z' && u != 'I' && u != 'L' && u != 'O' && u != 'U');
+        if (!ok) return false;
+    }
+    return true;
+}
+
+int hex_value(char c) {
+    if (is_digit(c)) return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return c - 'A' + 10;
+}
+
+int crockford_value(char c) {
+    char u = (c >= 'a' && c <= 'z') ? char(c - 32) : c;
+    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    for (int i = 0; i < 32; i++)
+        if (alphabet[i] == u) return i;
+    return 0;
+}
+
+// Decodes a validated UUID or ULID into its 128 bits.
+hs_event_id decode_event_id(std::string_view s) {
+    hs_event_id id{HS_ID_NONE, 0, 0};
+    unsigned __int128 value = 0;
+    if (is_uuid(s)) {
+        id.kind = HS_ID_UUID;
+        for (char c : s)
+            if (c != '-') value = (value << 4) | unsigned(hex_value(c));
+    } else if (is_ulid(s)) {
+        id.kind = HS_ID_ULID;
+        for (char c : s) value = (value << 5) | unsigned(crockford_value(c));
+    } else {
+        return id;
+    }
+    id.high = uint64_t(value >> 64);
+    id.low = uint64_t(value);
+    return id;
+}
+
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// Recursively refuses duplicate keys anywhere in the document.
+bool check_duplicates(element value, std::string &path, hs_error *err) {
+    if (value.type() == element_type::OBJECT) {
+        object obj = value.get_object().value_unsafe();
+        size_t count = obj.size();
+        if (count > 1) {
+            bool duplicate = false;
+            std::string_view duplicate_key;
+            if (count <= 16) {
+                std::string_view keys[16];
+                size_t i = 0;
+                for (auto field : obj) {
+                    for (size_t j = 0; j < i && !duplicate; j++)
+                        if (keys[j] == field.key) { duplicate = true; duplicate_key = field.key; }
+                    keys[i++] = field.key;
+                    if (duplicate) break;
+                }
+            } else {
+                std::unordered_set<std::string_view> seen;
+                for (auto field : obj)
+                    if (!seen.insert(field.key).second) { duplicate = true; duplicate_key = field.key; break; }
+            }
+            if (duplicate) {
+                size_t mark = path.size();
+                append_pointer_token(path, duplicate_key);
+                set_error(err, HS_ERR_DUPLICATE_KEY, path, "duplicate key in object");
+                path.resize(mark);
+                return false;
+            }
+        }
+        for (auto field : obj) {
+            element_type t = field.value.type();
+            if (t != element_type::OBJECT && t != element_type::ARRAY) continue;
+            size_t mark = path.size();
+            append_pointer_token(path, field.key);
+            if (!check_duplicates(field.value, path, err)) return false;
+            path.resize(mark);
+        }
+    } else if (value.type() == element_type::ARRAY) {
+        size_t index = 0;
+        for (element item : value.get_array().value_unsafe()) {
+            element_type t = item.type();
+            if (t == element_type::OBJECT || t == element_type::ARRAY) {
+                size_t mark = path.size();
+                path += "/" + std::to_string(index);
+                if (!check_duplicates(item, path, err)) return false;
+                path.resize(mark);
+            }
+            index++;
+        }
+    }
+    return true;
+}
+
+int parse_document(hs_parser *parser, const uint8_t *line, size_t len, element &doc, hs_error *err) {
+    auto result = parser->dom.parse(line, len, false);
+    if (result.error()) {
+        set_error(err, HS_ERR_SYNTAX, "", "not valid JSON: %s", simdjson::error_message(result.error()));
+        return HS_ERR_SYNTAX;
+    }
+    doc = result.value_unsafe();
+    if (doc.type() != element_type::OBJECT) {
+        set_error(err, HS_ERR_NOT_OBJECT, "", "each line must be a JSON object");
+        return HS_ERR_NOT_OBJECT;
+    }
+    return HS_OK;
+}
+
+bool require_string(element value, const char *path, std::string_view &out, hs_error *err) {
+    if (value.type() != element_type::STRING) {
+        set_error(err, HS_ERR_TYPE, path, "must be a string");
+        return false;
+    }
+    out = value.get_string().value_unsafe();
+    return true;
+}
+
+enum EnvelopeField : unsigned {
+    F_TYPE = 1, F_STREAM = 2, F_OCCURRED = 4, F_ACTOR = 8, F_ORG = 16, F_DATA = 32,
+};
+
+int check_actor(element value, hs_error *err) {
+    if (value.type() != element_type::OBJECT) {
+        set_error(err, HS_ERR_TYPE, "/actor", "must be an object {\"kind\", \"id\"}");
+        return err->kind;
+    }
+    bool has_kind = false, has_id = false;
+    for (auto field : value.get_object().value_unsafe()) {
+        std::string_view s;
+        if (field.key == "kind") {
+            if (!require_string(field.value, "/actor/kind", s, err)) return err->kind;
+            if (s != "user" && s != "token" && s != "system") {
+                set_error(err, HS_ERR_FORMAT, "/actor/kind", "must be one of user, token, system");
+                return err->kind;
+            }
+            has_kind = true;
+        } else if (field.key == "id") {
+            if (!require_string(field.value, "/actor/id", s, err)) return err->kind;
+            if (s.empty() || s.size() > 128) {
+                set_error(err, HS_ERR_FORMAT, "/actor/id", "must be a non-empty string of at most 128 bytes");
+                return err->kind;
+            }
+            has_id = true;
+        } else {
+            std::string path = "/actor";
+            append_pointer_token(path, field.key);
+            set_error(err, HS_ERR_UNKNOWN_FIELD, path, "unknown field (actor has only kind and id)");
+            return err->kind;
+        }
+    }
+    if (!has_kind) { set_error(err, HS_ERR_MISSING, "/actor/kind", "required field is missing"); return err->kind; }
+    if (!has_id) { set_error(err, HS_ERR_MISSING, "/actor/id", "required field is missing"); return err->kind; }
+    return HS_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+size_t hs_padding(void) { return simdjson::SIMDJSON_PADDING; }
+
+hs_parser *hs_parser_create(void) {
+    try {
+        return new hs_parser();
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+void hs_parser_destroy(hs_parser *parser) { delete parser; }
+
+int hs_parse_timestamp(const char *t, size_t len, int64_t *ms) {
+    // YYYY-MM-DDTHH:MM:SS.mmmZ
+    if (len != 24 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':' ||
+        t[19] != '.' || t[23] != 'Z')
+        return HS_ERR_FORMAT;
+    const int digits[] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22};
+    for (int i : digits)
+        if (!is_digit(t[i])) return HS_ERR_FORMAT;
+    auto num = [&](int at, int n) {
+        int v = 0;
+        for (int i = 0; i < n; i++) v = v * 10 + (t[at + i] - '0');
+        return v;
+    };
+    int year = num(0, 4), month = num(5, 2), day = num(8, 2);
+    int hour = num(11, 2), minute = num(14, 2), second = num(17, 2), millis = num(20, 3);
+    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month < 1 || month > 12 || day < 1) return HS_ERR_FORMAT;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    int max_day = month_days[month - 1] + (month == 2 && leap ? 1 : 0);
+    if (day > max_day || hour > 23 || minute > 59 || second > 59) return HS_ERR_FORMAT;
+    int64_t days = days_from_civil(year, unsigned(month), unsigned(day));
+    *ms = ((days * 24 + hour) * 60 + minute) * 60000LL + second * 1000LL + millis;
+    return HS_OK;
+}
+
+int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_t *out,
+                      hs_envelope *env, hs_error *err) {
+    element doc;
+    if (int rc = parse_document(parser, line, len, doc, err)) return rc;
+    std::string path;
+    path.reserve(64);
+    if (!check_duplicates(doc, path, err)) return err->kind;
+
+    unsigned seen = 0;
+    env->id[0] = 0;
+    env->event_id = hs_event_id{HS_ID_NONE, 0, 0};
+    for (auto field : doc.get_object().value_unsafe()) {
+        std::string_view key = field.key, s;
+        element value = field.value;
+        if (key == "type") {
+            if (!require_string(value, "/type", s, err)) return err->kind;
+            if (!is_event_type(s)) {
+                set_error(err, HS_ERR_FORMAT, "/type", "must be an event type such as \"build.started\"");
+                return err->kind;
+            }
+            copy_field(env->type, s);
+            seen |= F_TYPE;
+        } else if (key == "stream") {
+            if (!require_string(value, "/stream", s, err)) return err->kind;
+            if (!is_stream(s)) {
+                set_error(err, HS_ERR_FORMAT, "/stream", "must be KIND/ID such as \"build/b_81f2\"");
+                return err->kind;
+            }
+            copy_field(env->stream, s);
+            seen |= F_STREAM;
+        } else if (key == "occurredAt") {
+            if (!require_string(value, "/occurredAt", s, err)) return err->kind;
+            if (hs_parse_timestamp(s.data(), s.size(), &env->occurred_at_ms) != HS_OK) {
+                set_error(err, HS_ERR_FORMAT, "/occurredAt",
+                          "must be an RFC 3339 UTC timestamp with milliseconds, e.g. 2026-03-01T09:30:00.000Z");
+                return err->kind;
+            }
+            seen |= F_OCCURRED;
+        } else if (key == "actor") {
+            if (int rc = check_actor(value, err)) return rc;
+            seen |= F_ACTOR;
+        } else if (key == "org") {
+            if (!require_string(value, "/org", s, err)) return err->kind;
+            if (!is_identifier(s, 128)) {
+                set_error(err, HS_ERR_FORMAT, "/org", "must be an identifier such as \"org_1\"");
+                return err->kind;
+            }
+            copy_field(env->org, s);
+            seen |= F_ORG;
+        } else if (key == "data") {
+            if (value.type() != element_type::OBJECT) {
+                set_error(err, HS_ERR_TYPE, "/data", "must be an object");
+                return err->kind;
+            }
+            seen |= F_DATA;
+        } else if (key == "id") {
+            if (!require_string(value, "/id", s, err)) return err->kind;
+            if (!is_uuid(s) && !is_ulid(s)) {
+                set_error(err, HS_ERR_FORMAT, "/id", "must be a UUID or a ULID");
+                return err->kind;
+            }
+            copy_field(env->id, s);
+            env->event_id = decode_event_id(s);
+        } else if (key == "correlationId" || key == "causationId") {
+            std::string p = "/" + std::string(key);
+            if (!require_string(value, p.c_str(), s, err)) return err->kind;
+            if (s.empty() || s.size() > 128) {
+                set_error(err, HS_ERR_FORMAT, p, "must be a non-empty string of at most 128 bytes");
+                return err->kind;
+            }
+        } else if (key == "schemaVersion") {
+            int64_t v;
+            if (value.type() != element_type::INT64 && value.type() != element_type::UINT64) {
+                set_error(err, HS_ERR_TYPE, "/schemaVersion", "must be a positive integer");
+                return err->kind;
+            }
+            if (value.get_int64().get(v) || v < 1) {
+                set_error(err, HS_ERR_FORMAT, "/schemaVersion", "must be a positive integer");
+                return err->kind;
+            }
+        } else if (key == "seq" || key == "streamVersion" || key == "recordedAt") {
+            std::string p = "/";
+            append_pointer_token(p, key);
+            set_error(err, HS_ERR_RESERVED, p, "is set by the engine when it stores the event; producers must not send it");
+            return err->kind;
+        } else {
+            std::string p;
+            append_pointer_token(p, key);
+            set_error(err, HS_ERR_UNKNOWN_FIELD, p, "unknown envelope field");
+            return err->kind;
+        }
+    }
+    static const struct { unsigned bit; const char *path; } required[] = {
+        {F_TYPE, "/type"}, {F_STREAM, "/stream"}, {F_OCCURRED, "/occurredAt"},
+        {F_ACTOR, "/actor"}, {F_ORG, "/org"}, {F_DATA, "/data"},
+    };
+    for (auto &r : required)
+        if (!(seen & r.bit)) {
+            set_error(err, HS_ERR_MISSING, r.path, "required field is missing");
+            return err->kind;
+        }
+
+    size_t out_len = 0;
+    if (simdjson::minify(reinterpret_cast<const char *>(line), len, reinterpret_cast<char *>(out), out_len)) {
+        set_error(err, HS_ERR_SYNTAX, "", "not valid JSON");
+        return HS_ERR_SYNTAX;
+    }
+    env->minified_length = out_len;
+    return HS_OK;
+}
+
+int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len, hs_stored *stored, hs_error *err) {
+    element doc;
+    if (int rc = parse_document(parser, line, len, doc, err)) return rc;
+    stored->id[0] = 0;
+    stored->org[0] = 0;
+    stored->event_id = hs_event_id{HS_ID_NONE, 0, 0};
+    unsigned found = 0;
+    for (auto field : doc.get_object().value_unsafe()) {
+        std::string_view key = field.key, s;
+        element value = field.value;
+        if (key == "seq") {
+            if (value.get_uint64().get(stored->seq)) { set_error(err, HS_ERR_TYPE, "/seq", "must be an integer"); return err->kind; }
+            found |= 1;
+        } else if (key == "streamVersion") {
+            if (value.get_uint64().get(stored->stream_version)) { set_error(err, HS_ERR_TYPE, "/streamVersion", "must be an integer"); return err->kind; }
+            found |= 2;
+        } else if (key == "type") {
+            if (value.get_string().get(s) || !copy_field(stored->type, s)) { set_error(err, HS_ERR_TYPE, "/type", "must be a string"); return err->kind; }
+            found |= 4;
+        } else if (key == "stream") {
+            if (value.get_string().get(s) || !copy_field(stored->stream, s)) { set_error(err, HS_ERR_TYPE, "/stream", "must be a string"); return err->kind; }
+            found |= 8;
+        } else if (key == "occurredAt") {
+            if (value.get_string().get(s) || hs_parse_timestamp(s.data(), s.size(), &stored->occurred_at_ms)) {
+                set_error(err, HS_ERR_FORMAT, "/occurredAt", "must be an RFC 3339 UTC timestamp with milliseconds");
+                return err->kind;
+            }
+            found |= 16;
+        } else if (key == "id") {
+            if (value.get_string().get(s) || !copy_field(stored->id, s)) { set_error(err, HS_ERR_TYPE, "/id", "must be a string"); return err->kind; }
+            stored->event_id = decode_event_id(s);
+        } else if (key == "org") {
+            if (value.get_string().get(s) || !copy_field(stored->org, s)) { set_error(err, HS_ERR_TYPE, "/org", "must be a string"); return err->kind; }
+        }
+    }
+    static const char *names[] = {"/seq", "/streamVersion", "/type", "/stream", "/occurredAt"};
+    for (int i = 0; i < 5; i++)
+        if (!(found & (1u << i))) { set_error(err, HS_ERR_MISSING, names[i], "required field is missing"); return err->kind; }
+    return HS_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,96 @@
+#ifndef HINDSIGHT_HS_JSON_H
+#define HINDSIGHT_HS_JSON_H
+/*
+ * A small C API over simdjson for the log's hot paths: validating producer envelopes
+ * (and minifying them for storage) and pulling the engine's fields out of stored lines.
+ * Strings that the engine indexes (type, stream, id, org) are restricted by validation
+ * to characters that need no JSON escaping, so they are copied out verbatim.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    HS_FIELD_CAP = 256,
+    HS_MESSAGE_CAP = 256,
+};
+
+/* What kind of problem a refused line has; mirrored by `EnvelopeError.Kind` in Swift. */
+typedef enum hs_error_kind {
+    HS_OK = 0,
+    HS_ERR_SYNTAX = 1,       /* not JSON, invalid UTF-8, too deep */
+    HS_ERR_NOT_OBJECT = 2,   /* the line is JSON but not an object */
+    HS_ERR_DUPLICATE_KEY = 3,
+    HS_ERR_MISSING = 4,      /* a required field is absent */
+    HS_ERR_TYPE = 5,         /* a field has the wrong JSON type */
+    HS_ERR_FORMAT = 6,       /* a string does not have the required form */
+    HS_ERR_UNKNOWN_FIELD = 7,
+    HS_ERR_RESERVED = 8,     /* a field only the engine may set */
+} hs_error_kind;
+
+typedef struct hs_error {
+    int kind;
+    char path[HS_FIELD_CAP];       /* JSON Pointer to the offending field, "" for the line */
+    char message[HS_MESSAGE_CAP];
+} hs_error;
+
+/* A producer's event id as its 128 bits: UUIDs (any case) and ULIDs (any case) kept apart. */
+typedef enum hs_id_kind { HS_ID_NONE = 0, HS_ID_UUID = 1, HS_ID_ULID = 2 } hs_id_kind;
+typedef struct hs_event_id {
+    int kind;
+    uint64_t high, low;
+} hs_event_id;
+
+/* The envelope fields the engine needs, copied out as NUL-terminated strings. */
+typedef struct hs_envelope {
+    char type[HS_FIELD_CAP];
+    char stream[HS_FIELD_CAP];
+    char id[HS_FIELD_CAP];          /* "" when absent */
+    char org[HS_FIELD_CAP];
+    int64_t occurred_at_ms;         /* milliseconds since the Unix epoch */
+    size_t minified_length;         /* bytes written to `out` */
+    hs_event_id event_id;
+} hs_envelope;
+
+/* The engine's fields of a stored line. */
+typedef struct hs_stored {
+    uint64_t seq;
+    uint64_t stream_version;
+    char type[HS_FIELD_CAP];
+    char stream[HS_FIELD_CAP];
+    char id[HS_FIELD_CAP];
+    char org[HS_FIELD_CAP];
+    int64_t occurred_at_ms;
+    hs_event_id event_id;
+} hs_stored;
+
+typedef struct hs_parser hs_parser;
+
+/* Bytes that must be readable (any value) after every input passed to the parser. */
+size_t hs_padding(void);
+
+hs_parser *hs_parser_create(void);
+void hs_parser_destroy(hs_parser *parser);
+
+/*
+ * Validates one producer envelope (the line without its newline). On success returns
+ * HS_OK, fills `env`, and writes the minified object to `out` (capacity >= len).
+ * On failure returns the error kind and fills `err`; `out` and `env` are unspecified.
+ */
+int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len,
+                      uint8_t *out, hs_envelope *env, hs_error *err);
+
+/* Reads the engine's fields of one stored line. */
+int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len,
+                    hs_stored *stored, hs_error *err);
+
+/* Parses an RFC 3339 UTC timestamp with milliseconds ("2026-03-01T09:30:00.000Z"). */
+int hs_parse_timestamp(const char *text, size_t len, int64_t *ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,198 @@
+internal import CShim
+import Dispatch
+
+/// A producer's event id reduced to its 128 bits, so that retries are recognised whatever
+/// the letter case, and the durable id set stays small.
+struct EventID: Hashable, Sendable {
+    let kind: UInt8
+    let high: UInt64
+    let low: UInt64
+
+    init?(_ id: hs_event_id) {
+        guard id.kind != Int32(HS_ID_NONE.rawValue) else { return nil }
+        kind = UInt8(id.kind)
+        high = id.high
+        low = id.low
+    }
+}
+
+/// One validated envelope: its minified JSON inside `EnvelopeBatch.bodies`, and the fields the
+/// writer needs.
+struct ParsedEnvelope: Sendable {
+    var bodyStart: Int
+    let bodyLength: Int
+    let stream: String
+    let id: EventID?
+    let occurredAt: Int64
+    /// 1-based line (or batch position) it came from, for error messages.
+    var line: Int
+}
+
+/// Producer envelopes that passed validation, ready to append.
+public struct EnvelopeBatch: Sendable {
+    var bodies: [UInt8] = []
+    var events: [ParsedEnvelope] = []
+
+    public var count: Int { events.count }
+    public var isEmpty: Bool { events.isEmpty }
+}
+
+/// Validates NDJSON envelopes against the catalogue's envelope rules (EVENTS.md), on all
+/// cores, refusing the whole input at the first bad line.
+public enum EnvelopeParser {
+    /// Lines longer than this are refused before parsing.
+    public static let maxLineBytes = 1 << 20
+
+    /// Parses NDJSON text: one envelope per line; a final newline is optional.
+    public static func parse(ndjson input: [UInt8]) throws(LogError) -> EnvelopeBatch {
+        let lines = splitLines(input)
+        let padded = input + [UInt8](repeating: 0x20, count: hs_padding())
+        return try parse(padded: padded, lines: lines)
+    }
+
+    /// Parses envelopes given one JSON text each (the JSON-RPC `events` array); errors name
+    /// the 1-based position in the list as the line.
+    public static func parse(objects: [[UInt8]]) throws(LogError) -> EnvelopeBatch {
+        var joined: [UInt8] = []
+        var lines: [Range<Int>] = []
+        for object in objects {
+            lines.append(joined.count..<(joined.count + object.count))
+            joined.append(contentsOf: object)
+            joined.append(UInt8(ascii: "\n"))
+        }
+        joined.append(contentsOf: repeatElement(0x20, count: hs_padding()))
+        return try parse(padded: joined, lines: lines)
+    }
+
+    /// Line ranges without their "\n" (or "\r\n"); a final newline does not start a line.
+    static func splitLines(_ input: [UInt8]) -> [Range<Int>] {
+        var lines: [Range<Int>] = []
+        input.withUnsafeBytes { bytes in
+            var start = 0
+            while start < bytes.count {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+                var trimmed = end
+                if trimmed > start && bytes[trimmed - 1] == UInt8(ascii: "\r") { trimmed -= 1 }
+                lines.append(start..<trimmed)
+                start = end + 1
+            }
+        }
+        return lines
+    }
+
+    private static func parse(padded: [UInt8], lines: [Range<Int>]) throws(LogError) -> EnvelopeBatch {
+        let workers = lines.count < 4096 ? 1 : 2
+        let share = (lines.count + workers - 1) / workers
+        var results = [Result<EnvelopeBatch, LogError>](repeating: .success(EnvelopeBatch()), count: workers)
+        results.withUnsafeMutableBufferPointer { out in
+            let out = UnsafeSendable(out)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let slice = lines[(worker * share)..<min(lines.count, (worker + 1) * share)]
+                out.value[worker] = parseSlice(padded, slice)
+            }
+        }
+        var batch = EnvelopeBatch()
+        batch.events.reserveCapacity(lines.count)
+        for result in results {
+            var part = try result.get()
+            let shift = batch.bodies.count
+            for index in part.events.indices { part.events[index].bodyStart += shift }
+            batch.bodies.append(contentsOf: part.bodies)
+            batch.events.append(contentsOf: part.events)
+        }
+        return batch
+    }
+
+    private static func parseSlice(_ padded: [UInt8], _ lines: ArraySlice<Range<Int>>) -> Result<EnvelopeBatch, LogError> {
+        guard let parser = hs_parser_create() else {
+            return .failure(LogError(.io, "cannot allocate a JSON parser"))
+        }
+        defer { hs_parser_destroy(parser) }
+        var batch = EnvelopeBatch()
+        batch.events.reserveCapacity(lines.count)
+        var envelope = hs_envelope()
+        var error = hs_error()
+        return padded.withUnsafeBytes { input in
+            for (index, range) in zip(lines.indices, lines) {
+                let lineNumber = index + 1
+                if range.isEmpty || input[range].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                    return .failure(LogError(.invalidEnvelope, "empty line; every line must hold one event", location: "line \(lineNumber)", fieldPath: ""))
+                }
+                if range.count > maxLineBytes {
+                    return .failure(LogError(.invalidEnvelope, "line is \(range.count) bytes; the limit is \(maxLineBytes) bytes", location: "line \(lineNumber)", fieldPath: ""))
+                }
+                let start = batch.bodies.count
+                batch.bodies.append(contentsOf: repeatElement(0, count: range.count))
+                let rc = batch.bodies.withUnsafeMutableBytes { out in
+                    hs_parse_envelope(parser, input.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound, range.count,
+                                      out.baseAddress!.assumingMemoryBound(to: UInt8.self) + start, &envelope, &error)
+                }
+                if rc != 0 {
+                    return .failure(LogError(.invalidEnvelope, cString(&error.message), location: "line \(lineNumber)", fieldPath: cString(&error.path)))
+                }
+                batch.bodies.removeLast(range.count - envelope.minified_length)
+                batch.events.append(ParsedEnvelope(
+                    bodyStart: start, bodyLength: envelope.minified_length, stream: cString(&envelope.stream),
+                    id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber))
+            }
+            return .success(batch)
+        }
+    }
+}
+
+/// Reads the engine's fields out of stored lines; one per thread.
+final class StoredLineParser {
+    private let parser: OpaquePointer
+    private var stored = hs_stored()
+    private var error = hs_error()
+
+    init() throws(LogError) {
+        guard let parser = hs_parser_create() else { throw LogError(.io, "cannot allocate a JSON parser") }
+        self.parser = parser
+    }
+
+    deinit { hs_parser_destroy(parser) }
+
+    /// Parses one stored line. With `padded`, the caller promises `hs_padding()` readable
+    /// bytes after the line (true of lines inside a decompressed chunk); otherwise it is copied.
+    func parse(_ line: UnsafeRawBufferPointer, padded: Bool) throws(LogError) -> StoredEvent {
+        try run(line, padded: padded)
+        let id = cString(&stored.id)
+        return StoredEvent(
+            seq: stored.seq, streamVersion: stored.stream_version, type: cString(&stored.type),
+            stream: cString(&stored.stream), org: cString(&stored.org), id: id.isEmpty ? nil : id,
+            occurredAtMs: stored.occurred_at_ms, line: Array(line))
+    }
+
+    /// The stream, version and id of a stored line, for rebuilding the writer's state.
+    func identity(_ line: UnsafeRawBufferPointer, padded: Bool) throws(LogError) -> (stream: String, version: UInt64, id: EventID?) {
+        try run(line, padded: padded)
+        return (cString(&stored.stream), stored.stream_version, EventID(stored.event_id))
+    }
+
+    private func run(_ line: UnsafeRawBufferPointer, padded: Bool) throws(LogError) {
+        let rc: Int32
+        if padded {
+            rc = hs_parse_stored(parser, line.baseAddress!.assumingMemoryBound(to: UInt8.self), line.count, &stored, &error)
+        } else {
+            let copy = Array(line) + [UInt8](repeating: 0x20, count: hs_padding())
+            rc = copy.withUnsafeBytes { hs_parse_stored(parser, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), line.count, &stored, &error) }
+        }
+        guard rc == 0 else {
+            throw LogError(.logCorrupt, "stored line is not a stored event: \(cString(&error.message))", fieldPath: cString(&error.path))
+        }
+    }
+}
+
+/// A C `char[N]` field as a Swift string.
+func cString<T>(_ field: inout T) -> String {
+    withUnsafeBytes(of: &field) { raw in
+        String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+    }
+}
+
+/// Lets a worker closure write its own slot of a buffer that outlives it.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

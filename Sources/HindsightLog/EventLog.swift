@@ -1,0 +1,220 @@
+import Dispatch
+import Foundation
+
+/// What a batch expects of a stream's version before it appends (`expectedVersions`).
+public enum ExpectedVersion: Sendable, Equatable {
+    /// No check.
+    case any
+    /// The stream must not exist yet.
+    case noStream
+    /// The stream's last event must have this `streamVersion`.
+    case exactly(UInt64)
+}
+
+/// Where an appended batch landed.
+public struct AppendResult: Sendable, Equatable {
+    public let firstSeq: UInt64
+    public let lastSeq: UInt64
+    public let count: Int
+    /// True when every event's id had been stored before: nothing new was written and the
+    /// positions are the original ones.
+    public let isRetry: Bool
+}
+
+/// Settings of a writer; the defaults suit production.
+public struct LogOptions: Sendable {
+    /// A new segment starts once the current one has reached this size (at a batch boundary,
+    /// so a large batch may overshoot it).
+    public var segmentBytes = 64 << 20
+    /// NDJSON bytes per chunk (one LZ4 frame). Larger chunks compress better.
+    public var chunkBytes = 4 << 20
+    /// LZ4 compression level (1 fast … 12 smallest).
+    public var compressionLevel = LZ4Frame.defaultLevel
+
+    public init() {}
+}
+
+/// The append-only, tamper-evident event log of one data directory, open for writing.
+///
+/// One writer per directory (an exclusive `flock` on `DIR/LOCK`). Appends from many threads
+/// are serialised for writing and share fsyncs (group commit): `append` returns only once
+/// the batch is durable.
+public final class EventLog: @unchecked Sendable {
+    public let directory: String
+    let layout: LogLayout
+    let options: LogOptions
+    private let lockFD: Int32
+
+    /// Guards everything below up to `syncLock`.
+    private let writeLock = NSLock()
+    private var state: WriterState
+    private var segment: SegmentFile?
+    private var segmentNumber: Int
+    /// Set when an fsync failed: the page cache may have dropped the data, so nothing more
+    /// is acknowledged until the log is reopened and recovered.
+    private var poisoned: LogError?
+    private var written: HeadRecord
+
+    /// Held by the appender that fsyncs for everyone waiting.
+    private let syncLock = NSLock()
+    private var durable: HeadRecord
+
+    /// Opens (creating if needed) the log in `directory` for writing, recovering from a crash:
+    /// an unfinished batch at the end is removed; anything else out of place is refused.
+    public init(directory: String, options: LogOptions = LogOptions()) throws(LogError) {
+        self.directory = directory
+        self.options = options
+        layout = LogLayout(root: directory)
+        try FileIO.makeDirectory(directory)
+        try FileIO.makeDirectory(layout.segmentsDirectory)
+        lockFD = try Self.acquireLock(layout.lockPath)
+        do throws(LogError) {
+            let view = try LogView(layout: layout, boundedByHead: false)
+            if let problem = view.problem {
+                throw LogError(.logCorrupt, "\(problem.reason); run `hindsight verify` for details", location: "seq \(problem.seq)")
+            }
+            state = try WriterState(rebuiltFrom: view)
+            segmentNumber = view.segmentNumbers.last ?? 0
+            if segmentNumber > 0 {
+                let path = layout.segmentPath(segmentNumber)
+                let file = try SegmentFile(path: path, create: false)
+                if let torn = view.tornTail {
+                    try FileIO.truncate(file.fd, to: torn.offset, path: path)
+                }
+                // A crashed writer may have written a whole batch without its fsync.
+                try FileIO.fsync(file.fd, path: path)
+                file.size = try FileIO.size(file.fd, path: path)
+                segment = file
+            }
+            written = HeadRecord(size: state.frontier.size, root: state.frontier.root)
+            durable = written
+            try layout.writeHead(durable)
+        } catch {
+            close(lockFD)
+            throw error
+        }
+    }
+
+    deinit { close(lockFD) }
+
+    /// Events stored and acknowledged.
+    public var size: UInt64 { syncLock.withLock { durable.size } }
+
+    /// Appends a batch, all or nothing, once durable. A batch whose every event id is already
+    /// stored is a retry: it returns the original positions and writes nothing.
+    public func append(_ batch: EnvelopeBatch, expectedVersions: [String: ExpectedVersion] = [:]) throws(LogError) -> AppendResult {
+        guard !batch.isEmpty else { throw LogError(.invalidEnvelope, "the batch holds no events") }
+        let result: AppendResult
+        writeLock.lock()
+        locked: do {
+            defer { writeLock.unlock() }
+            if let poisoned { throw poisoned }
+            if let retry = try state.retry(of: batch) {
+                result = retry
+                break locked
+            }
+            try state.check(expectedVersions)
+            var next = state
+            let encoded = next.encode(batch, options: options, recordedAt: Timestamp.now())
+            let file = try segmentForWriting()
+            let before = file.size
+            do throws(LogError) {
+                try FileIO.writeAll(file.fd, encoded, path: file.path)
+            } catch {
+                // Leave no partial batch behind; if even that fails, stop accepting appends.
+                if (try? FileIO.truncate(file.fd, to: before, path: file.path)) == nil { poisoned = error }
+                throw error
+            }
+            file.size = before + encoded.count
+            result = AppendResult(firstSeq: state.frontier.size + 1, lastSeq: next.frontier.size, count: batch.count, isRetry: false)
+            state = next
+            written = HeadRecord(size: state.frontier.size, root: state.frontier.root)
+        }
+        // A retry is acknowledged only once the original is durable too.
+        try syncThrough(result.lastSeq)
+        return result
+    }
+
+    /// Group commit: the first appender to arrive fsyncs everything written so far; those who
+    /// arrive meanwhile find their batch already durable, or fsync the next group together.
+    private func syncThrough(_ seq: UInt64) throws(LogError) {
+        syncLock.lock()
+        defer { syncLock.unlock() }
+        if durable.size >= seq { return }
+        let (target, file, failure) = writeLock.withLock { (written, segment, poisoned) }
+        if let failure { throw failure }
+        guard let file else { return }
+        do {
+            try FileIO.fsync(file.fd, path: file.path)
+        } catch {
+            writeLock.withLock { poisoned = error }
+            throw error
+        }
+        durable = target
+        // HEAD can be rebuilt from the segments; a failure to write it is not a lost event.
+        try? layout.writeHead(target)
+    }
+
+    /// The segment to append to, rolled over when full. Call with `writeLock` held.
+    private func segmentForWriting() throws(LogError) -> SegmentFile {
+        if let segment, segment.size < options.segmentBytes { return segment }
+        if let segment {
+            // Everything in the old segment must be durable before the new one holds anything.
+            try FileIO.fsync(segment.fd, path: segment.path)
+        }
+        let number = segmentNumber + 1
+        let file = try SegmentFile(path: layout.segmentPath(number), create: true)
+        try FileIO.fsyncDirectory(layout.segmentsDirectory)
+        segment = file
+        segmentNumber = number
+        return file
+    }
+
+    private static func acquireLock(_ path: String) throws(LogError) -> Int32 {
+        let fd = try FileIO.open(path, O_RDWR | O_CREAT)
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            let holder = (try? FileIO.readFile(path)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            close(fd)
+            if code == EWOULDBLOCK {
+                let pid = holder.trimmingCharacters(in: .whitespacesAndNewlines)
+                throw LogError(.writerLocked, "the data directory is already open for writing by another process\(pid.isEmpty ? "" : " (pid \(pid))"); only one writer may append at a time", location: path)
+            }
+            throw LogError.system("flock", path: path, errno: code)
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+}
+
+/// An open segment file; closed when the last user lets go, so a group-commit fsync can
+/// still use a segment that a concurrent append has just rolled away from.
+final class SegmentFile: @unchecked Sendable {
+    let fd: Int32
+    let path: String
+    /// Bytes in the file; changed only under the writer's lock.
+    var size: Int
+
+    init(path: String, create: Bool) throws(LogError) {
+        self.path = path
+        fd = try FileIO.open(path, O_WRONLY | O_APPEND | (create ? O_CREAT | O_EXCL : 0))
+        size = create ? 0 : try FileIO.size(fd, path: path)
+    }
+
+    deinit { close(fd) }
+}
+
+extension ExpectedVersion {
+    /// Parses the forms `expectedVersions` takes on the command line: a number, `none`, `any`.
+    public init?(_ text: some StringProtocol) {
+        switch text {
+        case "any": self = .any
+        case "none": self = .noStream
+        default:
+            guard let version = UInt64(text) else { return nil }
+            self = .exactly(version)
+        }
+    }
+}

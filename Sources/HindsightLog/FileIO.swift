@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin wrappers of the system calls the log depends on, each turning a failure into a
+/// `LogError` that names the call, the path and the OS error.
+enum FileIO {
+    /// Opens `path`; the corresponding C function is `open`.
+    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(LogError) -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw LogError.system("open", path: path, errno: errno) }
+        return fd
+    }
+
+    /// Writes all of `bytes` at the end of the file; the corresponding C function is `write`.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(LogError) {
+        let failure: Int32? = bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                offset += n
+            }
+            return nil
+        }
+        if let failure { throw LogError.system("write", path: path, errno: failure) }
+    }
+
+    /// Makes the file's data durable; the corresponding C function is `fsync`.
+    static func fsync(_ fd: Int32, path: String) throws(LogError) {
+        guard Glibc.fsync(fd) == 0 else { throw LogError.system("fsync", path: path, errno: errno) }
+    }
+
+    /// Makes a directory's entries (new and renamed files) durable.
+    static func fsyncDirectory(_ path: String) throws(LogError) {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        try fsync(fd, path: path)
+    }
+
+    /// Cuts a file to `length` bytes; the corresponding C function is `ftruncate`.
+    static func truncate(_ fd: Int32, to length: Int, path: String) throws(LogError) {
+        guard ftruncate(fd, off_t(length)) == 0 else { throw LogError.system("ftruncate", path: path, errno: errno) }
+    }
+
+    static func size(_ fd: Int32, path: String) throws(LogError) -> Int {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw LogError.system("fstat", path: path, errno: errno) }
+        return Int(info.st_size)
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    static func makeDirectory(_ path: String) throws(LogError) {
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw LogError.system("mkdir", path: path, errno: errno)
+        }
+    }
+
+    /// The names in a directory, unsorted.
+    static func list(_ path: String) throws(LogError) -> [String] {
+        guard let dir = opendir(path) else { throw LogError.system("opendir", path: path, errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Reads a whole small file.
+    static func readFile(_ path: String) throws(LogError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: try size(fd, path: path))
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw LogError.system("read", path: path, errno: n < 0 ? errno : EIO) }
+            offset += n
+        }
+        return bytes
+    }
+
+    /// Replaces a small file atomically: a temporary file renamed over it. Not fsynced: only
+    /// for files the engine can rebuild.
+    static func replaceFile(_ path: String, with bytes: [UInt8]) throws(LogError) {
+        let temporary = path + ".tmp"
+        let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        do throws(LogError) {
+            try writeAll(fd, bytes, path: temporary)
+        } catch {
+            close(fd)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else { throw LogError.system("rename", path: path, errno: errno) }
+    }
+}
+
+/// A file mapped read-only into memory: segments are read in place, without copies.
+final class MappedFile: @unchecked Sendable {
+    let path: String
+    private let base: UnsafeMutableRawPointer?
+    let count: Int
+
+    init(path: String) throws(LogError) {
+        self.path = path
+        let fd = try FileIO.open(path, O_RDONLY)
+        defer { close(fd) }
+        count = try FileIO.size(fd, path: path)
+        if count == 0 {
+            base = nil
+            return
+        }
+        let address = mmap(nil, count, PROT_READ, MAP_SHARED, fd, 0)
+        guard let address, address != MAP_FAILED else { throw LogError.system("mmap", path: path, errno: errno) }
+        base = address
+    }
+
+    /// The mapped bytes; valid while this object lives.
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    deinit {
+        if let base { munmap(base, count) }
+    }
+}

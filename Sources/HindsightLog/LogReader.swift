@@ -1,0 +1,313 @@
+internal import CShim
+
+/// One stored event as a reader hands it out: the engine's fields, parsed, and the stored
+/// line exactly as it is hashed into the Merkle tree.
+public struct StoredEvent: Sendable {
+    public let seq: UInt64
+    public let streamVersion: UInt64
+    public let type: String
+    public let stream: String
+    public let org: String
+    public let id: String?
+    /// `occurredAt` in milliseconds since the Unix epoch.
+    public let occurredAtMs: Int64
+    /// The stored NDJSON line, without its newline.
+    public let line: [UInt8]
+}
+
+/// What a reader may filter on; every filter is optional and they combine with AND.
+public struct ReadQuery: Sendable {
+    public var from: UInt64 = 1
+    public var to: UInt64 = .max
+    public var stream: String?
+    public var types: Set<String>?
+    public var org: String?
+    /// `occurredAt` bounds in milliseconds, inclusive.
+    public var occurredFrom: Int64?
+    public var occurredTo: Int64?
+    public var limit: Int = .max
+
+    public init() {}
+}
+
+/// The outcome of a verification scan.
+public struct VerifyReport: Sendable, Equatable {
+    /// Events checked.
+    public var checked: UInt64
+    /// The verified tree head: its size (last seq) and root.
+    public var size: UInt64
+    public var root: TreeHash
+    /// The first seq that failed and why; nil when everything verified.
+    public var firstBad: VerifyFailure?
+    /// Things worth knowing that are not damage (an unfinished batch awaiting recovery).
+    public var notes: [String] = []
+
+    public var ok: Bool { firstBad == nil }
+}
+
+/// The first seq that cannot be trusted, and why.
+public struct VerifyFailure: Error, Sendable, Equatable {
+    public let seq: UInt64
+    public let reason: String
+}
+
+/// Sizes and the tree head, as `hindsight stats` prints them.
+public struct LogStats: Sendable {
+    public var events: UInt64
+    /// Bytes of stored NDJSON (what `lz4 -dc` prints).
+    public var rawBytes: UInt64
+    /// Bytes of every file in the data directory.
+    public var storedBytes: UInt64
+    public var segments: Int
+    public var head: (size: UInt64, root: TreeHash)
+    public var ratio: Double { storedBytes == 0 ? 0 : Double(rawBytes) / Double(storedBytes) }
+}
+
+/// Reads a data directory: scans, filtered reads, verification and proofs. A reader never
+/// writes; it sees the acknowledged batches as of the moment it was opened.
+public final class LogReader: Sendable {
+    let view: LogView
+
+    /// Opens the log in `directory` for reading. A directory without a log reads as empty.
+    public init(directory: String) throws(LogError) {
+        view = try LogView(layout: LogLayout(root: directory), boundedByHead: true)
+    }
+
+    /// The number of readable events (the last seq).
+    public var size: UInt64 { view.size }
+    /// The tree head at `size`.
+    public var root: TreeHash { view.root }
+
+    /// Calls `body` with every stored line in `range` (seq order), each without its newline.
+    /// Every chunk's checksums pass before any of its lines is handed out. `body` returns
+    /// false to stop.
+    public func scanLines(
+        _ range: ClosedRange<UInt64> = 1...UInt64.max,
+        _ body: (_ seq: UInt64, _ line: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        guard let first = view.chunkIndex(holding: max(range.lowerBound, 1)) else { return }
+        for chunk in view.chunks[first...] {
+            if chunk.header.firstSeq > range.upperBound { return }
+            let text = try view.text(of: chunk).get()
+            var seq = chunk.header.firstSeq
+            let length = Int(chunk.header.rawLength)
+            let done: Bool = try text.withUnsafeBytes { bytes in
+                var start = 0
+                while start < length {
+                    let end = bytes[start..<length].firstIndex(of: UInt8(ascii: "\n")) ?? length
+                    if seq >= range.lowerBound {
+                        if seq > range.upperBound { return true }
+                        if try !body(seq, UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { return true }
+                    }
+                    seq += 1
+                    start = end + 1
+                }
+                return false
+            }
+            if done { return }
+        }
+    }
+
+    /// Calls `body` with each event matching `query`, in seq order, until it returns false or
+    /// `query.limit` events were handed out. Chunks whose time span misses the query's
+    /// `occurredAt` bounds are skipped without decompressing them (the sparse time index).
+    public func read(_ query: ReadQuery, _ body: (StoredEvent) throws -> Bool) throws {
+        guard query.limit > 0 else { return }
+        let parser = try StoredLineParser()
+        var handed = 0
+        for chunk in view.chunks where chunk.header.lastSeq >= query.from {
+            if chunk.header.firstSeq > query.to { return }
+            if let from = query.occurredFrom, chunk.header.maxOccurredAt < from { continue }
+            if let to = query.occurredTo, chunk.header.minOccurredAt > to { continue }
+            var stop = false
+            try scanLines(max(chunk.header.firstSeq, query.from)...min(chunk.header.lastSeq, query.to)) { _, line in
+                let event = try parser.parse(line, padded: true)
+                if let stream = query.stream, event.stream != stream { return true }
+                if let types = query.types, !types.contains(event.type) { return true }
+                if let org = query.org, event.org != org { return true }
+                if let from = query.occurredFrom, event.occurredAtMs < from { return true }
+                if let to = query.occurredTo, event.occurredAtMs > to { return true }
+                handed += 1
+                stop = try !body(event) || handed >= query.limit
+                return !stop
+            }
+            if stop { return }
+        }
+    }
+
+    /// The seq range of events whose chunk may hold an `occurredAt` at or after `time`: the
+    /// first seq of the first chunk whose latest event is not older than `time`.
+    public func firstSeq(occurredAtOrAfter time: Int64) -> UInt64? {
+        view.chunks.first(where: { $0.header.maxOccurredAt >= time })?.header.firstSeq
+    }
+
+    /// Checks everything: segment numbering, chunk headers, LZ4 checksums, that every line
+    /// carries the next seq, every chunk's Merkle root, the tail, and the HEAD anchor.
+    public func verify() -> VerifyReport {
+        var frontier = MerkleFrontier()
+        var report = VerifyReport(checked: 0, size: 0, root: .emptyRoot)
+        var hashes: [TreeHash] = []
+        for chunk in view.chunks {
+            let header = chunk.header
+            let expected = frontier.size + 1
+            if header.firstSeq != expected {
+                let what = header.firstSeq > expected
+                    ? "events \(expected)…\(header.firstSeq - 1) are missing"
+                    : "seq \(header.firstSeq)…\(header.lastSeq) appear again or out of order"
+                report.firstBad = VerifyFailure(seq: expected, reason: "\(view.location(of: chunk)): \(what)")
+                return report
+            }
+            switch Self.leafHashes(of: chunk, in: view, into: &hashes) {
+            case .failure(let bad):
+                report.firstBad = bad
+                return report
+            case .success:
+                for hash in hashes { frontier.append(hash) }
+            }
+            guard frontier.root == header.root else {
+                report.firstBad = VerifyFailure(seq: header.firstSeq, reason: "\(view.location(of: chunk)): Merkle root does not match: an event in seq \(header.firstSeq)…\(header.lastSeq) was altered")
+                return report
+            }
+            report.checked += UInt64(header.count)
+        }
+        report.size = frontier.size
+        report.root = frontier.root
+        if let problem = view.problem {
+            report.firstBad = VerifyFailure(seq: problem.seq, reason: problem.reason)
+            return report
+        }
+        if let torn = view.tornTail {
+            report.notes.append("segment \(LogLayout.segmentName(view.segmentNumbers[torn.segment])) ends with \(torn.bytes) bytes of an unfinished, unacknowledged batch; the next writer removes them")
+        }
+        switch view.head {
+        case nil:
+            if report.size > 0 { report.notes.append("no HEAD record: nothing anchors the end of the log") }
+        case .failure(let error)?:
+            report.firstBad = VerifyFailure(seq: report.size + 1, reason: "HEAD: \(error.message)")
+        case .success(let head)?:
+            if head.size > report.size {
+                report.firstBad = VerifyFailure(seq: report.size + 1, reason: "HEAD records \(head.size) events but the log holds \(report.size): events \(report.size + 1)…\(head.size) are missing")
+            } else if let chunk = view.chunks.first(where: { $0.header.lastSeq == head.size }), chunk.header.root != head.root {
+                report.firstBad = VerifyFailure(seq: chunk.header.firstSeq, reason: "the tree head at \(head.size) differs from the one HEAD recorded")
+            } else if head.size > 0 && !view.chunks.contains(where: { $0.header.lastSeq == head.size }) {
+                report.firstBad = VerifyFailure(seq: head.size, reason: "HEAD names size \(head.size), which is not the end of a batch")
+            }
+        }
+        return report
+    }
+
+    /// Decompresses a chunk and hashes its lines, checking each line's seq. On failure, names
+    /// the first bad seq.
+    static func leafHashes(of chunk: ChunkRef, in view: LogView, into hashes: inout [TreeHash]) -> Result<Void, VerifyFailure> {
+        let header = chunk.header
+        let text: [UInt8]
+        switch view.text(of: chunk) {
+        case .success(let bytes): text = bytes
+        case .failure(let error): return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(error.location ?? ""): \(error.message)"))
+        }
+        hashes = [TreeHash](repeating: TreeHash.emptyRoot, count: Int(header.count))
+        var badLine = -1
+        let hashed = text.withUnsafeBytes { raw in
+            hashes.withUnsafeMutableBytes { out in
+                hs_hash_stored_lines(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), Int(header.rawLength), header.firstSeq,
+                                     Int(header.count), out.baseAddress!.assumingMemoryBound(to: UInt8.self), &badLine)
+            }
+        }
+        if hashed < 0 {
+            let seq = header.firstSeq + UInt64(badLine)
+            return .failure(VerifyFailure(seq: seq, reason: "\(view.location(of: chunk)): line \(badLine + 1) of the chunk should hold seq \(seq) and does not (an event was removed, added or reordered)"))
+        }
+        return .success(())
+    }
+
+    /// Every leaf hash up to `size`, from a verified scan.
+    func leafHashes(upTo size: UInt64) throws(LogError) -> [TreeHash] {
+        var all: [TreeHash] = []
+        all.reserveCapacity(Int(size))
+        var hashes: [TreeHash] = []
+        var frontier = MerkleFrontier()
+        for chunk in view.chunks where chunk.header.firstSeq <= size {
+            if case .failure(let bad) = Self.leafHashes(of: chunk, in: view, into: &hashes) {
+                throw LogError(.logCorrupt, bad.reason, location: "seq \(bad.seq)")
+            }
+            for hash in hashes { frontier.append(hash) }
+            guard frontier.root == chunk.header.root else {
+                throw view.corrupt(chunk, "Merkle root does not match; run `hindsight verify`")
+            }
+            all.append(contentsOf: hashes)
+        }
+        return Array(all.prefix(Int(size)))
+    }
+
+    /// The RFC 6962 audit path proving that event `seq` is in the tree of `treeSize` events.
+    public func inclusionProof(seq: UInt64, treeSize: UInt64? = nil) throws(LogError) -> InclusionProof {
+        let size = treeSize ?? self.size
+        guard size <= self.size else {
+            throw LogError(.outOfRange, "tree size \(size) is beyond the log's \(self.size) events")
+        }
+        guard seq >= 1 && seq <= size else {
+            throw LogError(.outOfRange, "seq \(seq) is not in a tree of \(size) events")
+        }
+        let leaves = try leafHashes(upTo: size)
+        return InclusionProof(
+            seq: seq, treeSize: size, leafHash: leaves[Int(seq - 1)],
+            path: MerkleProof.inclusion(index: Int(seq - 1), leaves: leaves[...]),
+            root: MerkleProof.root(of: leaves[...]))
+    }
+
+    /// The RFC 6962 proof that the tree of `oldSize` events is a prefix of the tree of `newSize`.
+    public func consistencyProof(oldSize: UInt64, newSize: UInt64? = nil) throws(LogError) -> ConsistencyProof {
+        let size = newSize ?? self.size
+        guard size <= self.size else {
+            throw LogError(.outOfRange, "tree size \(size) is beyond the log's \(self.size) events")
+        }
+        guard oldSize >= 1 && oldSize <= size else {
+            throw LogError(.outOfRange, "old size must be between 1 and \(size)")
+        }
+        let leaves = try leafHashes(upTo: size)
+        return ConsistencyProof(
+            oldSize: oldSize, newSize: size,
+            oldRoot: MerkleProof.root(of: leaves[..<Int(oldSize)]), newRoot: MerkleProof.root(of: leaves[...]),
+            path: MerkleProof.consistency(oldSize: Int(oldSize), leaves: leaves[...]))
+    }
+
+    public func stats() throws(LogError) -> LogStats {
+        var stored: UInt64 = 0
+        for segment in view.segments { stored += UInt64(segment.count) }
+        for path in [view.layout.headPath, view.layout.lockPath] where FileIO.exists(path) {
+            stored += UInt64((try? FileIO.readFile(path).count) ?? 0)
+        }
+        return LogStats(
+            events: size,
+            rawBytes: view.chunks.reduce(0) { $0 + UInt64($1.header.rawLength) },
+            storedBytes: stored, segments: view.segments.count, head: (size, root))
+    }
+}
+
+/// Proof that one event is in the log.
+public struct InclusionProof: Sendable, Codable {
+    public let seq: UInt64
+    public let treeSize: UInt64
+    public let leafHash: TreeHash
+    public let path: [TreeHash]
+    public let root: TreeHash
+
+    public func verify() -> Bool {
+        MerkleProof.verifyInclusion(leafHash: leafHash.bytes, index: seq - 1, treeSize: treeSize,
+                                    proof: path.map(\.bytes), root: root.bytes)
+    }
+}
+
+/// Proof that a later tree extends an earlier one unchanged.
+public struct ConsistencyProof: Sendable, Codable {
+    public let oldSize: UInt64
+    public let newSize: UInt64
+    public let oldRoot: TreeHash
+    public let newRoot: TreeHash
+    public let path: [TreeHash]
+
+    public func verify() -> Bool {
+        MerkleProof.verifyConsistency(oldSize: oldSize, newSize: newSize, oldRoot: oldRoot.bytes,
+                                      newRoot: newRoot.bytes, proof: path.map(\.bytes))
+    }
+}

@@ -1,0 +1,171 @@
+internal import CShim
+
+/// A chunk found on disk: where its header starts and what it says.
+struct ChunkRef: Sendable {
+    /// Index into `LogView.segments`.
+    let segment: Int
+    /// Byte offset of the chunk header in its segment.
+    let offset: Int
+    let header: ChunkHeader
+
+    var frameOffset: Int { offset + ChunkHeader.encodedSize }
+    var endOffset: Int { frameOffset + Int(header.frameLength) }
+}
+
+/// What walking the chunk headers of one segment found, without decompressing anything.
+struct SegmentWalk {
+    /// Complete chunks, in file order, up to the last batch end (the committed ones).
+    var committed: [ChunkRef] = []
+    /// Byte offset just after the last committed chunk.
+    var committedEnd = 0
+    /// What follows `committedEnd`.
+    var tail: Tail = .none
+
+    enum Tail: Equatable {
+        case none
+        /// The start of a batch whose write never finished: a crash or a torn write. The next
+        /// writer removes it; it was never acknowledged.
+        case torn(offset: Int, bytes: Int)
+        /// Bytes that cannot be the start of a chunk: damage, not an interrupted write.
+        case garbage(offset: Int, reason: String)
+    }
+
+    static let lz4FrameMagic: [UInt8] = [0x04, 0x22, 0x4D, 0x18]
+
+    init(bytes: UnsafeRawBufferPointer, segment: Int) {
+        var pending: [ChunkRef] = []
+        var offset = 0
+        var stop: Tail = .none
+        while offset < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            switch ChunkHeader.decode(rest) {
+            case .failure(.truncated):
+                stop = .torn(offset: offset, bytes: rest.count)
+            case .failure(.notAHeader):
+                stop = .garbage(offset: offset, reason: "bytes that are not a chunk header")
+            case .failure(.damaged(let reason)):
+                stop = .garbage(offset: offset, reason: reason)
+            case .success(let header):
+                let chunk = ChunkRef(segment: segment, offset: offset, header: header)
+                if chunk.endOffset > bytes.count {
+                    stop = .torn(offset: offset, bytes: rest.count)
+                } else if Array(bytes[chunk.frameOffset..<min(chunk.frameOffset + 4, bytes.count)]) != Self.lz4FrameMagic {
+                    stop = .garbage(offset: chunk.frameOffset, reason: "the chunk's LZ4 data frame is missing")
+                } else {
+                    pending.append(chunk)
+                    if header.isBatchEnd {
+                        committed.append(contentsOf: pending)
+                        pending.removeAll()
+                        committedEnd = chunk.endOffset
+                    }
+                    offset = chunk.endOffset
+                    continue
+                }
+            }
+            break
+        }
+        switch stop {
+        case .garbage: tail = stop
+        case .none, .torn:
+            tail = bytes.count > committedEnd ? .torn(offset: committedEnd, bytes: bytes.count - committedEnd) : .none
+        }
+    }
+}
+
+/// A read-only view of a data directory at one moment: every segment mapped, the committed
+/// chunks listed from their headers, and whatever structural problem the walk met.
+final class LogView: @unchecked Sendable {
+    let layout: LogLayout
+    let segmentNumbers: [Int]
+    let segments: [MappedFile]
+    /// Committed chunks in log order.
+    let chunks: [ChunkRef]
+    /// The first structural problem found while listing chunks, if any.
+    let problem: Problem?
+    /// An unfinished batch at the end of the last segment.
+    let tornTail: (segment: Int, offset: Int, bytes: Int)?
+    let head: Result<HeadRecord, LogError>?
+
+    struct Problem {
+        /// The first seq that cannot be trusted.
+        let seq: UInt64
+        let reason: String
+    }
+
+    /// Lists the log. With `boundedByHead`, chunks past the acknowledged HEAD are left out, so
+    /// a reader never shows a batch that its writer has not acknowledged yet.
+    init(layout: LogLayout, boundedByHead: Bool) throws(LogError) {
+        self.layout = layout
+        segmentNumbers = try layout.segmentNumbers()
+        var mapped: [MappedFile] = []
+        for number in segmentNumbers { mapped.append(try MappedFile(path: layout.segmentPath(number))) }
+        segments = mapped
+        head = layout.readHead()
+
+        var chunks: [ChunkRef] = []
+        var problem: Problem?
+        var tornTail: (Int, Int, Int)?
+        for (index, number) in segmentNumbers.enumerated() {
+            let nextSeq = (chunks.last?.header.lastSeq ?? 0) + 1
+            let name = LogLayout.segmentName(number)
+            if number != index + 1 {
+                problem = Problem(seq: nextSeq, reason: "segment \(LogLayout.segmentName(index + 1)) is missing (found \(name) next)")
+                break
+            }
+            let walk = SegmentWalk(bytes: mapped[index].bytes, segment: index)
+            chunks.append(contentsOf: walk.committed)
+            let lastSeq = chunks.last?.header.lastSeq ?? 0
+            switch walk.tail {
+            case .none: break
+            case .garbage(let offset, let reason):
+                problem = Problem(seq: lastSeq + 1, reason: "segment \(name) at byte \(offset): \(reason)")
+            case .torn(let offset, let bytes):
+                if index == segmentNumbers.count - 1 {
+                    tornTail = (index, offset, bytes)
+                } else {
+                    problem = Problem(seq: lastSeq + 1, reason: "segment \(name) ends with \(bytes) bytes of an unfinished batch at byte \(offset), but later segments follow")
+                }
+            }
+            if problem != nil { break }
+        }
+        if boundedByHead, case .success(let record)? = head, let index = chunks.lastIndex(where: { $0.header.lastSeq <= record.size }) {
+            chunks.removeSubrange((index + 1)...)
+        }
+        self.chunks = chunks
+        self.problem = problem
+        self.tornTail = tornTail
+    }
+
+    var size: UInt64 { chunks.last?.header.lastSeq ?? 0 }
+    var root: TreeHash { chunks.last?.header.root ?? .emptyRoot }
+
+    /// The NDJSON text of a chunk, after every LZ4 checksum has passed. `rawLength` bytes of
+    /// text are followed by the JSON parser's padding.
+    func text(of chunk: ChunkRef) -> Result<[UInt8], LogError> {
+        let bytes = segments[chunk.segment].bytes
+        let frame = UnsafeRawBufferPointer(rebasing: bytes[chunk.frameOffset..<chunk.endOffset])
+        switch LZ4Frame.decompress(frame, expectedSize: Int(chunk.header.rawLength), padding: hs_padding()) {
+        case .success(let text): return .success(text)
+        case .failure(let damage): return .failure(corrupt(chunk, damage.reason))
+        }
+    }
+
+    func corrupt(_ chunk: ChunkRef, _ reason: String) -> LogError {
+        LogError(.logCorrupt, reason, location: location(of: chunk))
+    }
+
+    func location(of chunk: ChunkRef) -> String {
+        "segment \(LogLayout.segmentName(segmentNumbers[chunk.segment])) byte \(chunk.offset), seq \(chunk.header.firstSeq)…\(chunk.header.lastSeq)"
+    }
+
+    /// The index of the chunk holding `seq`.
+    func chunkIndex(holding seq: UInt64) -> Int? {
+        var low = 0, high = chunks.count - 1
+        while low <= high {
+            let mid = (low + high) / 2
+            let header = chunks[mid].header
+            if seq < header.firstSeq { high = mid - 1 } else if seq > header.lastSeq { low = mid + 1 } else { return mid }
+        }
+        return nil
+    }
+}

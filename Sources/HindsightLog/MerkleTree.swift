@@ -1,0 +1,226 @@
+internal import CShim
+
+/// A SHA-256 value in the log's Merkle tree: a leaf hash, a node hash or a root.
+public struct TreeHash: Hashable, Sendable, CustomStringConvertible {
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    /// The hash as 32 bytes.
+    public var bytes: [UInt8] { withUnsafeBytes(of: words) { Array($0) } }
+
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == 32 else { return nil }
+        withUnsafeMutableBytes(of: &words) { $0.copyBytes(from: bytes) }
+    }
+
+    public init?(hex: some StringProtocol) {
+        guard hex.utf8.count == 64 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        var iterator = hex.utf8.makeIterator()
+        while let high = iterator.next(), let low = iterator.next() {
+            guard let h = Self.nibble(high), let l = Self.nibble(low) else { return nil }
+            out.append(h << 4 | l)
+        }
+        self.init(bytes: out)
+    }
+
+    init() {}
+
+    /// Lowercase hex, as the CLI and the format document print hashes.
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public var description: String { hex }
+
+    public static func == (a: TreeHash, b: TreeHash) -> Bool {
+        a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+    }
+
+    /// SHA-256(0x00 || data): RFC 6962's hash of a leaf.
+    public static func leaf(_ data: UnsafeRawBufferPointer) -> TreeHash {
+        var hash = TreeHash()
+        withUnsafeMutableBytes(of: &hash.words) { out in
+            hs_leaf_hash(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
+                         out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        return hash
+    }
+
+    public static func leaf(_ data: [UInt8]) -> TreeHash { data.withUnsafeBytes { leaf($0) } }
+
+    /// SHA-256(0x01 || left || right): RFC 6962's hash of an interior node.
+    public static func node(_ left: TreeHash, _ right: TreeHash) -> TreeHash {
+        var hash = TreeHash()
+        withUnsafeBytes(of: left.words) { l in
+            withUnsafeBytes(of: right.words) { r in
+                withUnsafeMutableBytes(of: &hash.words) { out in
+                    hs_node_hash(l.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                 r.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                 out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                }
+            }
+        }
+        return hash
+    }
+
+    /// SHA-256 of nothing: the root of the empty tree.
+    public static let emptyRoot: TreeHash = {
+        var hash = TreeHash()
+        withUnsafeMutableBytes(of: &hash.words) { out in
+            hs_sha256(nil, 0, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        return hash
+    }()
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+/// The right edge of an append-only Merkle tree: the roots of its perfect subtrees, largest
+/// first. Enough to append leaves and compute the root without keeping every leaf.
+public struct MerkleFrontier: Sendable, Equatable {
+    /// Perfect subtree roots, largest first; their sizes are the set bits of `size`.
+    private var peaks: [TreeHash] = []
+    /// How many leaves the tree holds.
+    public private(set) var size: UInt64 = 0
+
+    public init() {}
+
+    public mutating func append(_ leaf: TreeHash) {
+        var hash = leaf
+        var carry = size
+        // Each trailing one bit of the old size is a peak of equal size to merge with.
+        while carry & 1 == 1 {
+            hash = TreeHash.node(peaks.removeLast(), hash)
+            carry >>= 1
+        }
+        peaks.append(hash)
+        size += 1
+    }
+
+    /// The RFC 6962 root of the tree (MTH), folding the peaks from the right.
+    public var root: TreeHash {
+        guard var hash = peaks.last else { return .emptyRoot }
+        for peak in peaks.dropLast().reversed() { hash = TreeHash.node(peak, hash) }
+        return hash
+    }
+}
+
+/// RFC 6962 / RFC 9162 proofs over a list of leaf hashes, and their verification.
+public enum MerkleProof {
+    /// MTH(D[range]) for a range of leaf hashes.
+    public static func root(of leaves: ArraySlice<TreeHash>) -> TreeHash {
+        switch leaves.count {
+        case 0: return .emptyRoot
+        case 1: return leaves.first!
+        default:
+            let k = largestPowerOfTwo(below: leaves.count)
+            let mid = leaves.startIndex + k
+            return TreeHash.node(root(of: leaves[..<mid]), root(of: leaves[mid...]))
+        }
+    }
+
+    /// PATH(m, D[n]): the audit path of leaf `index` in the tree of `leaves`.
+    public static func inclusion(index: Int, leaves: ArraySlice<TreeHash>) -> [TreeHash] {
+        precondition(index >= 0 && index < leaves.count, "leaf index outside the tree")
+        if leaves.count == 1 { return [] }
+        let k = largestPowerOfTwo(below: leaves.count)
+        let mid = leaves.startIndex + k
+        if index < k {
+            return inclusion(index: index, leaves: leaves[..<mid]) + [root(of: leaves[mid...])]
+        }
+        return inclusion(index: index - k, leaves: leaves[mid...]) + [root(of: leaves[..<mid])]
+    }
+
+    /// PROOF(m, D[n]): the proof that the first `oldSize` leaves are a prefix of `leaves`.
+    public static func consistency(oldSize: Int, leaves: ArraySlice<TreeHash>) -> [TreeHash] {
+        precondition(oldSize > 0 && oldSize <= leaves.count, "old size outside the tree")
+        return subproof(oldSize, leaves, complete: true)
+    }
+
+    private static func subproof(_ m: Int, _ leaves: ArraySlice<TreeHash>, complete: Bool) -> [TreeHash] {
+        let n = leaves.count
+        if m == n { return complete ? [] : [root(of: leaves)] }
+        let k = largestPowerOfTwo(below: n)
+        let mid = leaves.startIndex + k
+        if m <= k {
+            return subproof(m, leaves[..<mid], complete: complete) + [root(of: leaves[mid...])]
+        }
+        return subproof(m - k, leaves[mid...], complete: false) + [root(of: leaves[..<mid])]
+    }
+
+    /// Checks an inclusion proof as RFC 9162 section 2.1.3.2 says.
+    public static func verifyInclusion(
+        leafHash: [UInt8], index: UInt64, treeSize: UInt64, proof: [[UInt8]], root: [UInt8]
+    ) -> Bool {
+        guard index < treeSize, let leaf = TreeHash(bytes: leafHash), let expected = TreeHash(bytes: root) else {
+            return false
+        }
+        var fn = index, sn = treeSize - 1, r = leaf
+        for element in proof {
+            guard sn != 0, let p = TreeHash(bytes: element) else { return false }
+            if fn & 1 == 1 || fn == sn {
+                r = TreeHash.node(p, r)
+                while fn & 1 == 0 && fn != 0 { fn >>= 1; sn >>= 1 }
+            } else {
+                r = TreeHash.node(r, p)
+            }
+            fn >>= 1; sn >>= 1
+        }
+        return sn == 0 && r == expected
+    }
+
+    /// Checks a consistency proof as RFC 9162 section 2.1.4.2 says. A proof from the empty
+    /// tree proves nothing and is refused.
+    public static func verifyConsistency(
+        oldSize: UInt64, newSize: UInt64, oldRoot: [UInt8], newRoot: [UInt8], proof: [[UInt8]]
+    ) -> Bool {
+        guard oldSize > 0, oldSize <= newSize else { return false }
+        if oldSize == newSize { return proof.isEmpty && oldRoot == newRoot }
+        guard !proof.isEmpty, let first = TreeHash(bytes: oldRoot), let second = TreeHash(bytes: newRoot) else {
+            return false
+        }
+        var path: [TreeHash] = []
+        for element in proof {
+            guard let hash = TreeHash(bytes: element) else { return false }
+            path.append(hash)
+        }
+        if oldSize & (oldSize - 1) == 0 { path.insert(first, at: 0) }
+        var fn = oldSize - 1, sn = newSize - 1
+        while fn & 1 == 1 { fn >>= 1; sn >>= 1 }
+        var fr = path[0], sr = path[0]
+        for c in path.dropFirst() {
+            guard sn != 0 else { return false }
+            if fn & 1 == 1 || fn == sn {
+                fr = TreeHash.node(c, fr)
+                sr = TreeHash.node(c, sr)
+                while fn & 1 == 0 && fn != 0 { fn >>= 1; sn >>= 1 }
+            } else {
+                sr = TreeHash.node(sr, c)
+            }
+            fn >>= 1; sn >>= 1
+        }
+        return fr == first && sr == second && sn == 0
+    }
+
+    static func largestPowerOfTwo(below n: Int) -> Int {
+        precondition(n > 1)
+        return 1 << (Int.bitWidth - 1 - (n - 1).leadingZeroBitCount)
+    }
+}

@@ -1,0 +1,83 @@
+internal import CShim
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// RFC 3339 UTC timestamps with milliseconds, the only form the envelope accepts
+/// ("2026-03-01T09:30:00.000Z"), as milliseconds since the Unix epoch.
+public enum Timestamp {
+    public static func parse(_ text: String) -> Int64? {
+        var ms: Int64 = 0
+        let utf8 = Array(text.utf8)
+        let rc = utf8.withUnsafeBytes { hs_parse_timestamp($0.baseAddress?.assumingMemoryBound(to: CChar.self), utf8.count, &ms) }
+        return rc == 0 ? ms : nil
+    }
+
+    public static func format(_ ms: Int64) -> String {
+        var bytes: [UInt8] = []
+        append(ms, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the 24 bytes of the timestamp to `out`.
+    static func append(_ ms: Int64, to out: inout [UInt8]) {
+        let millis = ((ms % 1000) + 1000) % 1000
+        let seconds = (ms - millis) / 1000
+        let secondOfDay = ((seconds % 86_400) + 86_400) % 86_400
+        let days = (seconds - secondOfDay) / 86_400
+        let (year, month, day) = civil(fromDays: days)
+        func put(_ value: Int64, _ width: Int) {
+            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+            var v = value
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                digits[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
+            out.append(contentsOf: digits)
+        }
+        put(year, 4); out.append(UInt8(ascii: "-"))
+        put(month, 2); out.append(UInt8(ascii: "-"))
+        put(day, 2); out.append(UInt8(ascii: "T"))
+        put(secondOfDay / 3600, 2); out.append(UInt8(ascii: ":"))
+        put(secondOfDay / 60 % 60, 2); out.append(UInt8(ascii: ":"))
+        put(secondOfDay % 60, 2); out.append(UInt8(ascii: "."))
+        put(millis, 3); out.append(UInt8(ascii: "Z"))
+    }
+
+    /// The current wall-clock time; the corresponding C function is `clock_gettime`.
+    public static func now() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+
+    /// Howard Hinnant's civil_from_days.
+    private static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends the decimal digits of `value`, without allocating.
+    mutating func appendDecimal(_ value: UInt64) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var v = value, i = 20
+            repeat {
+                i -= 1
+                buffer[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            } while v > 0
+            append(contentsOf: UnsafeBufferPointer(rebasing: buffer[i...]))
+        }
+    }
+}

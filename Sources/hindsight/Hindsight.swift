@@ -1,0 +1,242 @@
+import ArgumentParser
+import Foundation
+import HindsightLog
+import HindsightWorkload
+
+@main
+struct Hindsight: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Proof.self, Consistency.self, Generate.self]
+    )
+}
+
+/// `--data DIR`, shared by every command that opens a log.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The data directory (default: $HINDSIGHT_DATA, else ./hindsight-data).", valueName: "DIR"))
+    var data: String?
+
+    var directory: String {
+        data ?? ProcessInfo.processInfo.environment["HINDSIGHT_DATA"] ?? "./hindsight-data"
+    }
+}
+
+/// Turns a `LogError` into a message on stderr and a non-zero exit status.
+func reporting<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as LogError {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(error.code == .logCorrupt ? 2 : 1)
+    }
+}
+
+func printJSON(_ object: [String: Any]) {
+    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+struct Append: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Append NDJSON events as one all-or-nothing batch; prints firstSeq and lastSeq.")
+
+    @OptionGroup var options: DataOptions
+
+    @Argument(help: "An NDJSON file (default: standard input).")
+    var file: String?
+
+    @Option(name: .customLong("expect"), help: ArgumentHelp("A stream's expected version: STREAM=N, STREAM=none or STREAM=any (repeatable).", valueName: "STREAM=VERSION"))
+    var expectations: [String] = []
+
+    func run() throws {
+        try reporting {
+            var expected: [String: ExpectedVersion] = [:]
+            for text in expectations {
+                guard let equals = text.lastIndex(of: "="), let version = ExpectedVersion(text[text.index(after: equals)...]) else {
+                    throw ValidationError("--expect takes STREAM=N, STREAM=none or STREAM=any, not \(text)")
+                }
+                expected[String(text[..<equals])] = version
+            }
+            let input: Data
+            if let file {
+                guard let contents = FileManager.default.contents(atPath: file) else {
+                    throw LogError(.io, "cannot read the file", location: file)
+                }
+                input = contents
+            } else {
+                input = FileHandle.standardInput.readDataToEndOfFile()
+            }
+            let batch = try EnvelopeParser.parse(ndjson: [UInt8](input))
+            let log = try EventLog(directory: options.directory)
+            let result = try log.append(batch, expectedVersions: expected)
+            var output: [String: Any] = ["firstSeq": result.firstSeq, "lastSeq": result.lastSeq, "count": result.count]
+            if result.isRetry { output["retry"] = true }
+            printJSON(output)
+        }
+    }
+}
+
+struct Read: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print stored events as NDJSON, in seq order.")
+
+    @OptionGroup var options: DataOptions
+    @Option(help: "The first seq.") var from: UInt64 = 1
+    @Option(help: "The last seq.") var to: UInt64?
+    @Option(help: "Only this stream (KIND/ID).") var stream: String?
+    @Option(name: .customLong("type"), help: "Only this event type (repeatable).") var types: [String] = []
+    @Option(help: "Only this org.") var org: String?
+    @Option(help: "Only events that occurred at or after this RFC 3339 time.") var since: String?
+    @Option(help: "Only events that occurred at or before this RFC 3339 time.") var until: String?
+    @Option(help: "At most this many events.") var limit: Int?
+
+    func run() throws {
+        try reporting {
+            var query = ReadQuery()
+            query.from = from
+            query.to = to ?? .max
+            query.stream = stream
+            query.types = types.isEmpty ? nil : Set(types)
+            query.org = org
+            query.limit = limit ?? .max
+            for (text, keyPath) in [(since, \ReadQuery.occurredFrom), (until, \ReadQuery.occurredTo)] {
+                guard let text else { continue }
+                guard let ms = Timestamp.parse(text) else {
+                    throw ValidationError("\(text) is not an RFC 3339 UTC timestamp with milliseconds (2026-03-01T09:30:00.000Z)")
+                }
+                query[keyPath: keyPath] = ms
+            }
+            let reader = try LogReader(directory: options.directory)
+            let output = BufferedOutput()
+            try reader.read(query) { event in
+                output.write(event.line)
+                return true
+            }
+            output.flush()
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check every checksum, seq and Merkle root; names the first bad seq and why.")
+
+    @OptionGroup var options: DataOptions
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        try reporting {
+            let report = try LogReader(directory: options.directory).verify()
+            if json {
+                var object: [String: Any] = ["ok": report.ok, "checked": report.checked,
+                                             "head": ["seq": report.size, "hash": report.root.hex]]
+                if let bad = report.firstBad { object["firstBad"] = ["seq": bad.seq, "reason": bad.reason] }
+                if !report.notes.isEmpty { object["notes"] = report.notes }
+                printJSON(object)
+            } else {
+                for note in report.notes { print("note: \(note)") }
+                if let bad = report.firstBad {
+                    print("FAILED at seq \(bad.seq): \(bad.reason)")
+                } else {
+                    print("ok: \(report.checked) events verified; tree head \(report.size) \(report.root.hex)")
+                }
+            }
+            if !report.ok { throw ExitCode(2) }
+        }
+    }
+}
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Events, raw and stored bytes, ratio, segments and the tree head.")
+
+    @OptionGroup var options: DataOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try reporting {
+            let stats = try LogReader(directory: options.directory).stats()
+            if json {
+                printJSON(["events": stats.events, "bytes": stats.rawBytes, "storedBytes": stats.storedBytes,
+                           "ratio": (stats.ratio * 100).rounded() / 100, "segments": stats.segments,
+                           "head": ["seq": stats.head.size, "hash": stats.head.root.hex]])
+            } else {
+                print("""
+                events        \(stats.events)
+                raw bytes     \(stats.rawBytes)
+                stored bytes  \(stats.storedBytes)
+                ratio         \(String(format: "%.2f", stats.ratio))
+                segments      \(stats.segments)
+                tree head     \(stats.head.size) \(stats.head.root.hex)
+                """)
+            }
+        }
+    }
+}
+
+struct Proof: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print an RFC 6962 inclusion proof for one event.")
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "The event's seq.") var seq: UInt64
+    @Option(help: "The tree size to prove against (default: the whole log).") var treeSize: UInt64?
+
+    func run() throws {
+        try reporting {
+            let proof = try LogReader(directory: options.directory).inclusionProof(seq: seq, treeSize: treeSize)
+            precondition(proof.verify(), "the engine produced an inclusion proof that does not verify")
+            printJSON(["seq": proof.seq, "treeSize": proof.treeSize, "leafHash": proof.leafHash.hex,
+                       "path": proof.path.map(\.hex), "root": proof.root.hex])
+        }
+    }
+}
+
+struct Consistency: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print an RFC 6962 consistency proof between two tree sizes.")
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "The earlier tree size.") var oldSize: UInt64
+    @Option(help: "The later tree size (default: the whole log).") var newSize: UInt64?
+
+    func run() throws {
+        try reporting {
+            let proof = try LogReader(directory: options.directory).consistencyProof(oldSize: oldSize, newSize: newSize)
+            precondition(proof.verify(), "the engine produced a consistency proof that does not verify")
+            printJSON(["oldSize": proof.oldSize, "newSize": proof.newSize, "oldRoot": proof.oldRoot.hex,
+                       "newRoot": proof.newRoot.hex, "path": proof.path.map(\.hex)])
+        }
+    }
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a seeded, realistic platform history as NDJSON.")
+
+    @Option(help: "How many events.") var events = 1000
+    @Option(help: "The seed; the same seed gives the same history.") var seed: UInt64 = 1
+
+    func run() {
+        var generator = WorkloadGenerator(seed: seed)
+        let output = BufferedOutput()
+        var remaining = events
+        while remaining > 0 {
+            let n = min(remaining, 10_000)
+            output.write(generator.ndjson(count: n), newline: false)
+            remaining -= n
+        }
+        output.flush()
+    }
+}
+
+/// Standard output in large writes.
+final class BufferedOutput {
+    private var buffer: [UInt8] = []
+
+    func write(_ bytes: [UInt8], newline: Bool = true) {
+        buffer.append(contentsOf: bytes)
+        if newline { buffer.append(UInt8(ascii: "\n")) }
+        if buffer.count >= 1 << 20 { flush() }
+    }
+
+    func flush() {
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
