@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Hindsight builds and tests against, when any is missing.
+#   liblz4-dev, lz4     LZ4 frames (the library) and the stock tool auditors and tests use
+#   libsimdjson-dev     JSON parsing on the append and scan paths
+#   libssl-dev          SHA-256 for the Merkle tree (libcrypto)
+set -euo pipefail
+
+packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing: ${missing[*]}" >&2
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
