@@ -383,7 +383,7 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
                 return err->kind;
             }
         } else if (key == "seq" || key == "streamVersion" || key == "recordedAt") {
-            std::string p = "/";
+            std::string p;
             append_pointer_token(p, key);
             set_error(err, HS_ERR_RESERVED, p, "is set by the engine when it stores the event; producers must not send it");
             return err->kind;
