@@ -58,6 +58,7 @@ public final class EventLog: @unchecked Sendable {
     /// Held by the appender that fsyncs for everyone waiting.
     private let syncLock = NSLock()
     private var durable: HeadRecord
+    private var groupCommits = 0
 
     /// Opens (creating if needed) the log in `directory` for writing, recovering from a crash:
     /// an unfinished batch at the end is removed; anything else out of place is refused.
@@ -99,6 +100,9 @@ public final class EventLog: @unchecked Sendable {
 
     /// Events stored and acknowledged.
     public var size: UInt64 { syncLock.withLock { durable.size } }
+
+    /// How many fsyncs acknowledged appends so far; fewer than the appends when they share.
+    public var commits: Int { syncLock.withLock { groupCommits } }
 
     /// Appends a batch, all or nothing, once durable. A batch whose every event id is already
     /// stored is a retry: it returns the original positions and writes nothing.
@@ -151,6 +155,7 @@ public final class EventLog: @unchecked Sendable {
             throw error
         }
         durable = target
+        groupCommits += 1
         // HEAD can be rebuilt from the segments; a failure to write it is not a lost event.
         try? layout.writeHead(target)
     }

@@ -20,6 +20,8 @@ struct SegmentWalk {
     var committedEnd = 0
     /// What follows `committedEnd`.
     var tail: Tail = .none
+    /// The last seq of the last complete chunk, committed or not: damage starts after it.
+    var lastCompleteSeq: UInt64?
 
     enum Tail: Equatable {
         case none
@@ -53,6 +55,7 @@ struct SegmentWalk {
                     stop = .garbage(offset: chunk.frameOffset, reason: "the chunk's LZ4 data frame is missing")
                 } else {
                     pending.append(chunk)
+                    lastCompleteSeq = header.lastSeq
                     if header.isBatchEnd {
                         committed.append(contentsOf: pending)
                         pending.removeAll()
@@ -118,7 +121,7 @@ final class LogView: @unchecked Sendable {
             switch walk.tail {
             case .none: break
             case .garbage(let offset, let reason):
-                problem = Problem(seq: lastSeq + 1, reason: "segment \(name) at byte \(offset): \(reason)")
+                problem = Problem(seq: (walk.lastCompleteSeq ?? lastSeq) + 1, reason: "segment \(name) at byte \(offset): \(reason)")
             case .torn(let offset, let bytes):
                 if index == segmentNumbers.count - 1 {
                     tornTail = (index, offset, bytes)

@@ -1,0 +1,186 @@
+import Foundation
+import Testing
+@testable import HindsightLog
+import HindsightWorkload
+
+@Suite("Appending and reading")
+struct EventLogTests {
+    @Test("appended events read back as stored lines with seq, streamVersion and recordedAt first")
+    func roundTrip() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog(directory: dir.path)
+        let first = try log.append(Events.batch([Events.event(stream: "build/b_1"), Events.event(stream: "build/b_2"), Events.event(stream: "build/b_1")]))
+        #expect(first == AppendResult(firstSeq: 1, lastSeq: 3, count: 3, isRetry: false))
+        let second = try log.append(Events.batch([Events.event(stream: "build/b_2")]))
+        #expect(second.firstSeq == 4 && second.lastSeq == 4)
+
+        let lines = try storedLines(dir.path)
+        #expect(lines.count == 4)
+        let versions = lines.map { line in
+            let object = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            #expect(object["recordedAt"] is String)
+            return [object["seq"] as! Int, object["streamVersion"] as! Int]
+        }
+        #expect(versions == [[1, 1], [2, 1], [3, 2], [4, 2]])
+        #expect(lines[0].hasPrefix(#"{"seq":1,"streamVersion":1,"recordedAt":"#))
+    }
+
+    @Test("the stock lz4 tool prints exactly the stored lines, across segments")
+    func readableWithStockLZ4() throws {
+        let dir = TemporaryDirectory()
+        var options = LogOptions()
+        options.segmentBytes = 64 << 10
+        options.chunkBytes = 16 << 10
+        let log = try EventLog(directory: dir.path, options: options)
+        for seed in 1...6 { _ = try log.append(Events.workload(400, seed: UInt64(seed))) }
+        #expect(dir.segments.count > 2)
+
+        let concatenated = dir.segments.map { FileManager.default.contents(atPath: $0)! }.reduce(Data(), +)
+        let result = try run("/usr/bin/lz4", ["-dc"], stdin: concatenated)
+        #expect(result.status == 0, "\(result.stderr)")
+        let expected = try storedLines(dir.path).joined(separator: "\n") + "\n"
+        #expect(result.stdout == expected)
+        #expect(try LogReader(directory: dir.path).verify().ok)
+    }
+
+    @Test("a refused batch stores nothing, and the log is byte for byte unchanged")
+    func refusedBatchStoresNothing() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog(directory: dir.path)
+        _ = try log.append(Events.batch([Events.event()]))
+        let before = dir.segments.map { FileManager.default.contents(atPath: $0) }
+        #expect(throws: LogError.self) { try log.append(Events.batch([Events.event(), "{}"])) }
+        #expect(throws: LogError.self) {
+            try log.append(Events.batch([Events.event(stream: "build/b_9")]), expectedVersions: ["build/b_1": .noStream])
+        }
+        #expect(dir.segments.map { FileManager.default.contents(atPath: $0) } == before)
+        #expect(try LogReader(directory: dir.path).size == 1)
+    }
+
+    @Test("expectedVersions: a number, none and any, refused with wrong_expected_version")
+    func expectedVersions() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog(directory: dir.path)
+        _ = try log.append(Events.batch([Events.event(stream: "build/b_1")]), expectedVersions: ["build/b_1": .noStream])
+        _ = try log.append(Events.batch([Events.event(stream: "build/b_1")]), expectedVersions: ["build/b_1": .exactly(1)])
+        _ = try log.append(Events.batch([Events.event(stream: "build/b_1")]), expectedVersions: ["build/b_1": .any])
+        let stale = #expect(throws: LogError.self) {
+            try log.append(Events.batch([Events.event(stream: "build/b_1")]), expectedVersions: ["build/b_1": .exactly(1)])
+        }
+        #expect(stale?.code == .wrongExpectedVersion)
+        #expect(stale?.message.contains("is at version 3") == true)
+        let exists = #expect(throws: LogError.self) {
+            try log.append(Events.batch([Events.event(stream: "build/b_1")]), expectedVersions: ["build/b_1": .noStream])
+        }
+        #expect(exists?.code == .wrongExpectedVersion)
+        #expect(log.size == 3)
+    }
+
+    @Test("a retried batch returns the original positions, also after the log is reopened")
+    func idempotentRetry() throws {
+        let dir = TemporaryDirectory()
+        let batch = try Events.batch((1...3).map { Events.event(id: Events.uuid($0)) })
+        do {
+            let log = try EventLog(directory: dir.path)
+            _ = try log.append(Events.batch([Events.event()]))
+            #expect(try log.append(batch) == AppendResult(firstSeq: 2, lastSeq: 4, count: 3, isRetry: false))
+            #expect(try log.append(batch) == AppendResult(firstSeq: 2, lastSeq: 4, count: 3, isRetry: true))
+        }
+        let reopened = try EventLog(directory: dir.path)
+        let upper = try Events.batch((1...3).map { Events.event(id: Events.uuid($0).uppercased()) })
+        #expect(try reopened.append(upper) == AppendResult(firstSeq: 2, lastSeq: 4, count: 3, isRetry: true))
+        #expect(reopened.size == 4)
+
+        let mixed = #expect(throws: LogError.self) {
+            try reopened.append(Events.batch([Events.event(id: Events.uuid(1)), Events.event(id: Events.uuid(99))]))
+        }
+        #expect(mixed?.code == .idempotencyConflict)
+        let twice = #expect(throws: LogError.self) {
+            try reopened.append(Events.batch([Events.event(id: Events.uuid(50)), Events.event(id: Events.uuid(50))]))
+        }
+        #expect(twice?.location == "line 2")
+        #expect(reopened.size == 4)
+    }
+
+    @Test("many concurrent small appends all land, in distinct contiguous positions, sharing fsyncs")
+    func concurrentAppends() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog(directory: dir.path)
+        let results = ResultsBox()
+        DispatchQueue.concurrentPerform(iterations: 200) { index in
+            let batch = try! Events.batch([Events.event(stream: "build/b_\(index % 7)", id: Events.uuid(index * 2)),
+                                           Events.event(stream: "build/b_\(index % 7)", id: Events.uuid(index * 2 + 1))])
+            results.add(try! log.append(batch))
+        }
+        let ranges = results.all.sorted { $0.firstSeq < $1.firstSeq }
+        #expect(ranges.count == 200)
+        for (index, range) in ranges.enumerated() {
+            #expect(range.firstSeq == UInt64(index * 2 + 1) && range.lastSeq == UInt64(index * 2 + 2))
+        }
+        #expect(log.commits < 200, "each append fsynced alone")
+        let report = try LogReader(directory: dir.path).verify()
+        #expect(report.ok && report.checked == 400)
+    }
+
+    @Test("a second writer on the same directory gets a clear error")
+    func secondWriterIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog(directory: dir.path)
+        _ = try log.append(Events.batch([Events.event()]))
+        let second = #expect(throws: LogError.self) { try EventLog(directory: dir.path) }
+        #expect(second?.code == .writerLocked)
+
+        // Another process is refused too, with a non-zero exit and the reason on stderr.
+        let result = try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(Events.event().utf8))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("already open for writing"))
+        #expect(log.size == 1)
+    }
+
+    @Test("reads filter by seq range, stream, type, org and time, and stop at the limit")
+    func filteredReads() throws {
+        let dir = TemporaryDirectory()
+        var options = LogOptions()
+        options.chunkBytes = 8 << 10
+        let log = try EventLog(directory: dir.path, options: options)
+        let ndjson = WorkloadGenerator.ndjson(count: 3000, seed: 3)
+        _ = try log.append(EnvelopeParser.parse(ndjson: ndjson))
+        let all = String(decoding: ndjson, as: UTF8.self).split(separator: "\n").map {
+            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        let reader = try LogReader(directory: dir.path)
+
+        func read(_ configure: (inout ReadQuery) -> Void) throws -> [StoredEvent] {
+            var query = ReadQuery()
+            configure(&query)
+            var events: [StoredEvent] = []
+            try reader.read(query) { events.append($0); return true }
+            return events
+        }
+        #expect(try read { $0.from = 10; $0.to = 19 }.map(\.seq) == Array(10...19))
+        let stream = all[100]["stream"] as! String
+        #expect(try read { $0.stream = stream }.count == all.filter { $0["stream"] as! String == stream }.count)
+        #expect(try read { $0.types = ["build.queued", "build.failed"] }.count == all.filter { ["build.queued", "build.failed"].contains($0["type"] as! String) }.count)
+        #expect(try read { $0.types = ["function.invoked"]; $0.limit = 5 }.count == 5)
+        let from = Timestamp.parse(all[1000]["occurredAt"] as! String)!, to = Timestamp.parse(all[1200]["occurredAt"] as! String)!
+        let inTime = all.filter { (from...to).contains(Timestamp.parse($0["occurredAt"] as! String)!) }.count
+        #expect(try read { $0.occurredFrom = from; $0.occurredTo = to }.count == inTime)
+        #expect(reader.firstSeq(occurredAtOrAfter: from)! <= 1001)
+    }
+
+    @Test("the workload generator is deterministic and every event it makes is valid")
+    func workloadIsDeterministic() throws {
+        let a = WorkloadGenerator.ndjson(count: 5000, seed: 42)
+        #expect(a == WorkloadGenerator.ndjson(count: 5000, seed: 42))
+        #expect(a != WorkloadGenerator.ndjson(count: 5000, seed: 43))
+        #expect(try EnvelopeParser.parse(ndjson: a).count == 5000)
+    }
+}
+
+/// Collects results from concurrent workers.
+final class ResultsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [AppendResult] = []
+    func add(_ result: AppendResult) { lock.withLock { results.append(result) } }
+    var all: [AppendResult] { lock.withLock { results } }
+}
