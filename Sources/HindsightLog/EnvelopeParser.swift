@@ -35,6 +35,19 @@ public struct EnvelopeBatch: Sendable {
 
     public var count: Int { events.count }
     public var isEmpty: Bool { events.isEmpty }
+
+    /// The batch cut into consecutive batches of at most `size` events, for loading a large
+    /// history in steps that are each all or nothing.
+    public func split(every size: Int) -> [EnvelopeBatch] {
+        precondition(size > 0, "a batch size must be positive")
+        return stride(from: 0, to: events.count, by: size).map { start in
+            let slice = events[start..<min(start + size, events.count)]
+            let low = slice.first!.bodyStart, high = slice.last!.bodyStart + slice.last!.bodyLength
+            var part = EnvelopeBatch(bodies: Array(bodies[low..<high]), events: Array(slice))
+            for index in part.events.indices { part.events[index].bodyStart -= low }
+            return part
+        }
+    }
 }
 
 /// Validates NDJSON envelopes against the catalogue's envelope rules (EVENTS.md), on all

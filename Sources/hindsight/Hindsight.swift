@@ -48,6 +48,13 @@ struct Append: ParsableCommand {
     @Option(name: .customLong("expect"), help: ArgumentHelp("A stream's expected version: STREAM=N, STREAM=none or STREAM=any (repeatable).", valueName: "STREAM=VERSION"))
     var expectations: [String] = []
 
+    @Option(help: ArgumentHelp("Validate everything first, then append in batches of N events, printing each batch's positions once it is durable. With event ids, rerunning after an interruption resumes where it stopped.", valueName: "N"))
+    var batchLines: Int?
+
+    func validate() throws {
+        if let batchLines, batchLines < 1 { throw ValidationError("--batch-lines must be at least 1") }
+    }
+
     func run() throws {
         try reporting {
             var expected: [String: ExpectedVersion] = [:]
@@ -68,10 +75,14 @@ struct Append: ParsableCommand {
             }
             let batch = try EnvelopeParser.parse(ndjson: [UInt8](input))
             let log = try EventLog(directory: options.directory)
-            let result = try log.append(batch, expectedVersions: expected)
-            var output: [String: Any] = ["firstSeq": result.firstSeq, "lastSeq": result.lastSeq, "count": result.count]
-            if result.isRetry { output["retry"] = true }
-            printJSON(output)
+            // Expectations describe the log before the first batch.
+            let parts: [EnvelopeBatch] = batchLines.map { batch.split(every: $0) } ?? [batch]
+            for (index, part) in parts.enumerated() {
+                let result = try log.append(part, expectedVersions: index == 0 ? expected : [:])
+                var output: [String: Any] = ["firstSeq": result.firstSeq, "lastSeq": result.lastSeq, "count": result.count]
+                if result.isRetry { output["retry"] = true }
+                printJSON(output)
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ private struct DamagedLog {
     }
 
     func bytes(_ path: String) -> [UInt8] { [UInt8](FileManager.default.contents(atPath: path)!) }
-    func write(_ path: String, _ bytes: [UInt8]) { FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
+    func write(_ path: String, _ bytes: [UInt8]) { writeFile(path, bytes) }
 
     func verify() throws -> VerifyReport { try LogReader(directory: dir.path).verify() }
 }
@@ -187,7 +187,7 @@ struct RecoveryTests {
         }
         let expected = Array(try storedLines(dir.path).prefix(3))
         for cut in kept.count..<full.count {
-            FileManager.default.createFile(atPath: dir.segments[0], contents: Data(full[..<cut]))
+            writeFile(dir.segments[0], full[..<cut])
             try LogLayout(root: dir.path).writeHead(head)
             let torn = try LogReader(directory: dir.path).verify()
             #expect(torn.ok, "cut at \(cut): \(torn.firstBad?.reason ?? "")")
@@ -196,7 +196,7 @@ struct RecoveryTests {
             let log = try EventLog(directory: dir.path)
             #expect(log.size == 3)
             #expect(try storedLines(dir.path) == expected)
-            #expect(try [UInt8](FileManager.default.contents(atPath: dir.segments[0])!) == kept)
+            #expect([UInt8](FileManager.default.contents(atPath: dir.segments[0])!) == kept)
             #expect(try log.append(Events.batch([Events.event()])).firstSeq == 4)
         }
     }

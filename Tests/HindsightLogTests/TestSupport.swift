@@ -85,3 +85,9 @@ var hindsightExecutable: String {
     let candidates = [bundle.appendingPathComponent("hindsight"), bundle.deletingLastPathComponent().appendingPathComponent("hindsight")]
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }?.path ?? candidates[0].path
 }
+
+/// Writes (or replaces) a file, failing the test if it cannot.
+func writeFile(_ path: String, _ contents: some DataProtocol) {
+    let written = FileManager.default.createFile(atPath: path, contents: Data(contents))
+    precondition(written, "cannot write \(path)")
+}

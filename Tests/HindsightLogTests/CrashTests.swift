@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+@testable import HindsightLog
+import HindsightWorkload
+
+/// Runs `hindsight append --batch-lines` on `file` and kills it with SIGKILL after `delay`
+/// seconds (or lets it finish); returns the lastSeq of every batch it acknowledged.
+private func appendUntilKilled(data: String, file: String, batch: Int, delay: Double?) throws -> (acknowledged: [UInt64], finished: Bool) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: hindsightExecutable)
+    process.arguments = ["append", "--data", data, "--batch-lines", String(batch), file]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    if let delay {
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { kill(process.processIdentifier, SIGKILL) }
+    }
+    let output = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let acknowledged = String(decoding: output, as: UTF8.self).split(separator: "\n").map { line in
+        let object = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+        return (object["lastSeq"] as! NSNumber).uint64Value
+    }
+    return (acknowledged, process.terminationReason == .exit && process.terminationStatus == 0)
+}
+
+/// The `id` of every stored event, in seq order.
+private func storedIDs(_ directory: String) throws -> [String] {
+    var ids: [String] = []
+    try LogReader(directory: directory).read(ReadQuery()) { ids.append($0.id ?? ""); return true }
+    return ids
+}
+
+@Suite("Crash safety", .serialized)
+struct CrashTests {
+    @Test("a writer killed with SIGKILL at random moments loses nothing it acknowledged and leaves no partial batch")
+    func killedWriter() throws {
+        let dir = TemporaryDirectory()
+        let data = dir.path + "/data"
+        let file = dir.path + "/history.ndjson"
+        let events = 30_000, batch = 250
+        let ndjson = WorkloadGenerator.ndjson(count: events, seed: 11)
+        writeFile(file, ndjson)
+        let inputIDs = String(decoding: ndjson, as: UTF8.self).split(separator: "\n").map { line in
+            (try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["id"] as! String
+        }
+
+        var random = SystemRandomNumberGenerator()
+        var acknowledged: UInt64 = 0
+        var kills = 0
+        for round in 0..<40 {
+            let delay = Double.random(in: 0.02...0.6, using: &random)
+            let run = try appendUntilKilled(data: data, file: file, batch: batch, delay: delay)
+            acknowledged = max(acknowledged, run.acknowledged.max() ?? 0)
+            if !run.finished { kills += 1 }
+
+            // Recovery: the next open removes any unfinished batch; nothing acknowledged is gone.
+            _ = try EventLog(directory: data)
+            let report = try LogReader(directory: data).verify()
+            #expect(report.ok, "round \(round): \(report.firstBad?.reason ?? "")")
+            #expect(report.notes.isEmpty, "round \(round): recovery left \(report.notes)")
+            let ids = try storedIDs(data)
+            #expect(ids.count >= Int(acknowledged), "round \(round): acknowledged \(acknowledged), found \(ids.count)")
+            #expect(ids.count % batch == 0 || ids.count == events, "round \(round): a partial batch is visible (\(ids.count) events)")
+            #expect(ids == Array(inputIDs.prefix(ids.count)), "round \(round): stored events differ from what was sent")
+            if run.finished { break }
+        }
+        #expect(kills > 0, "no run was killed before it finished")
+        let last = try appendUntilKilled(data: data, file: file, batch: batch, delay: nil)
+        #expect(last.finished)
+        #expect(try storedIDs(data) == inputIDs)
+        #expect(try LogReader(directory: data).verify().ok)
+    }
+
+    @Test("a reader running beside a writer process sees only whole, verified batches")
+    func readerDuringWrites() throws {
+        let dir = TemporaryDirectory()
+        let data = dir.path + "/data"
+        let file = dir.path + "/history.ndjson"
+        let batch = 100
+        writeFile(file, WorkloadGenerator.ndjson(count: 40_000, seed: 5))
+        _ = try EventLog(directory: data)  // create the directory, then let the writer process take it
+
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: hindsightExecutable)
+        writer.arguments = ["append", "--data", data, "--batch-lines", String(batch), file]
+        writer.standardOutput = FileHandle.nullDevice
+        try writer.run()
+        var sizes: Set<UInt64> = []
+        while writer.isRunning {
+            let reader = try LogReader(directory: data)
+            let report = reader.verify()
+            #expect(report.ok, "\(report.firstBad?.reason ?? "")")
+            #expect(report.size % UInt64(batch) == 0, "a reader saw part of a batch: \(report.size) events")
+            sizes.insert(report.size)
+        }
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0)
+        #expect(sizes.count > 2, "the reader never ran while the writer appended")
+        #expect(try LogReader(directory: data).size == 40_000)
+    }
+}
