@@ -8,6 +8,9 @@ struct EventID: Hashable, Sendable {
     let high: UInt64
     let low: UInt64
 
+    /// The low 64 bits are random in both UUIDs and ULIDs: hashing them alone is enough.
+    func hash(into hasher: inout Hasher) { hasher.combine(low) }
+
     init?(_ id: hs_event_id) {
         guard id.kind != Int32(HS_ID_NONE.rawValue) else { return nil }
         kind = UInt8(id.kind)
@@ -30,11 +33,17 @@ struct ParsedEnvelope: Sendable {
 
 /// Producer envelopes that passed validation, ready to append.
 public struct EnvelopeBatch: Sendable {
+    /// The minified envelopes, each at its `bodyStart`; bytes between them mean nothing.
     var bodies: [UInt8] = []
     var events: [ParsedEnvelope] = []
 
     public var count: Int { events.count }
     public var isEmpty: Bool { events.isEmpty }
+
+    /// The minified JSON of event `index`.
+    func body(_ index: Int) -> ArraySlice<UInt8> {
+        bodies[events[index].bodyStart..<(events[index].bodyStart + events[index].bodyLength)]
+    }
 
     /// The batch cut into consecutive batches of at most `size` events, for loading a large
     /// history in steps that are each all or nothing.
@@ -93,63 +102,62 @@ public enum EnvelopeParser {
         return lines
     }
 
+    /// Validates every line on all cores. Each line's minified form is written where the line
+    /// stood in the input (it is never longer), so the workers share one output buffer.
     private static func parse(padded: [UInt8], lines: [Range<Int>]) throws(LogError) -> EnvelopeBatch {
         let workers = lines.count < 4096 ? 1 : 2
         let share = (lines.count + workers - 1) / workers
-        var results = [Result<EnvelopeBatch, LogError>](repeating: .success(EnvelopeBatch()), count: workers)
-        results.withUnsafeMutableBufferPointer { out in
-            let out = UnsafeSendable(out)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let slice = lines[(worker * share)..<min(lines.count, (worker + 1) * share)]
-                out.value[worker] = parseSlice(padded, slice)
+        var results = [Result<[ParsedEnvelope], LogError>](repeating: .success([]), count: workers)
+        // Uninitialised: every byte that is ever read is written by a worker first.
+        var bodies = [UInt8](unsafeUninitializedCapacity: padded.count) { _, count in count = padded.count }
+        padded.withUnsafeBytes { input in
+            bodies.withUnsafeMutableBytes { output in
+                results.withUnsafeMutableBufferPointer { out in
+                    let shared = UnsafeSendable((input, output, out))
+                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                        let (input, output, out) = shared.value
+                        let slice = lines[(worker * share)..<min(lines.count, (worker + 1) * share)]
+                        out[worker] = parseSlice(input, slice, into: output)
+                    }
+                }
             }
         }
-        var batch = EnvelopeBatch()
-        batch.events.reserveCapacity(lines.count)
-        for result in results {
-            var part = try result.get()
-            let shift = batch.bodies.count
-            for index in part.events.indices { part.events[index].bodyStart += shift }
-            batch.bodies.append(contentsOf: part.bodies)
-            batch.events.append(contentsOf: part.events)
-        }
-        return batch
+        var events: [ParsedEnvelope] = []
+        events.reserveCapacity(lines.count)
+        for result in results { events.append(contentsOf: try result.get()) }
+        return EnvelopeBatch(bodies: bodies, events: events)
     }
 
-    private static func parseSlice(_ padded: [UInt8], _ lines: ArraySlice<Range<Int>>) -> Result<EnvelopeBatch, LogError> {
+    private static func parseSlice(
+        _ input: UnsafeRawBufferPointer, _ lines: ArraySlice<Range<Int>>, into output: UnsafeMutableRawBufferPointer
+    ) -> Result<[ParsedEnvelope], LogError> {
         guard let parser = hs_parser_create() else {
             return .failure(LogError(.io, "cannot allocate a JSON parser"))
         }
         defer { hs_parser_destroy(parser) }
-        var batch = EnvelopeBatch()
-        batch.events.reserveCapacity(lines.count)
+        var events: [ParsedEnvelope] = []
+        events.reserveCapacity(lines.count)
         var envelope = hs_envelope()
         var error = hs_error()
-        return padded.withUnsafeBytes { input in
-            for (index, range) in zip(lines.indices, lines) {
-                let lineNumber = index + 1
-                if range.isEmpty || input[range].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
-                    return .failure(LogError(.invalidEnvelope, "empty line; every line must hold one event", location: "line \(lineNumber)", fieldPath: ""))
-                }
-                if range.count > maxLineBytes {
-                    return .failure(LogError(.invalidEnvelope, "line is \(range.count) bytes; the limit is \(maxLineBytes) bytes", location: "line \(lineNumber)", fieldPath: ""))
-                }
-                let start = batch.bodies.count
-                batch.bodies.append(contentsOf: repeatElement(0, count: range.count))
-                let rc = batch.bodies.withUnsafeMutableBytes { out in
-                    hs_parse_envelope(parser, input.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound, range.count,
-                                      out.baseAddress!.assumingMemoryBound(to: UInt8.self) + start, &envelope, &error)
-                }
-                if rc != 0 {
-                    return .failure(LogError(.invalidEnvelope, cString(&error.message), location: "line \(lineNumber)", fieldPath: cString(&error.path)))
-                }
-                batch.bodies.removeLast(range.count - envelope.minified_length)
-                batch.events.append(ParsedEnvelope(
-                    bodyStart: start, bodyLength: envelope.minified_length, stream: cString(&envelope.stream),
-                    id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber))
+        for (index, range) in zip(lines.indices, lines) {
+            let lineNumber = index + 1
+            if range.isEmpty || input[range].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                return .failure(LogError(.invalidEnvelope, "empty line; every line must hold one event", location: "line \(lineNumber)", fieldPath: ""))
             }
-            return .success(batch)
+            if range.count > maxLineBytes {
+                return .failure(LogError(.invalidEnvelope, "line is \(range.count) bytes; the limit is \(maxLineBytes) bytes", location: "line \(lineNumber)", fieldPath: ""))
+            }
+            let rc = hs_parse_envelope(
+                parser, input.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound, range.count,
+                output.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound, &envelope, &error)
+            if rc != 0 {
+                return .failure(LogError(.invalidEnvelope, cString(&error.message), location: "line \(lineNumber)", fieldPath: cString(&error.path)))
+            }
+            events.append(ParsedEnvelope(
+                bodyStart: range.lowerBound, bodyLength: envelope.minified_length, stream: cString(&envelope.stream),
+                id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber))
         }
+        return .success(events)
     }
 }
 

@@ -118,20 +118,19 @@ public final class EventLog: @unchecked Sendable {
                 break locked
             }
             try state.check(expectedVersions)
-            var next = state
-            let encoded = next.encode(batch, options: options, recordedAt: Timestamp.now())
+            let encoded = state.encode(batch, options: options, recordedAt: Timestamp.now())
             let file = try segmentForWriting()
             let before = file.size
             do throws(LogError) {
-                try FileIO.writeAll(file.fd, encoded, path: file.path)
+                try FileIO.writeAll(file.fd, encoded.bytes, path: file.path)
             } catch {
                 // Leave no partial batch behind; if even that fails, stop accepting appends.
                 if (try? FileIO.truncate(file.fd, to: before, path: file.path)) == nil { poisoned = error }
                 throw error
             }
-            file.size = before + encoded.count
-            result = AppendResult(firstSeq: state.frontier.size + 1, lastSeq: next.frontier.size, count: batch.count, isRetry: false)
-            state = next
+            file.size = before + encoded.bytes.count
+            result = AppendResult(firstSeq: state.frontier.size + 1, lastSeq: encoded.frontier.size, count: batch.count, isRetry: false)
+            state.apply(encoded)
             written = HeadRecord(size: state.frontier.size, root: state.frontier.root)
         }
         // A retry is acknowledged only once the original is durable too.

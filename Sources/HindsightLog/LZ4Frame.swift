@@ -2,10 +2,10 @@ internal import CLZ4
 
 /// Standard LZ4 frames, as `lz4 -dc` reads them: 4 MB linked blocks, every block and the
 /// whole content checksummed (xxHash32), the content size in the header.
-enum LZ4Frame {
+public enum LZ4Frame {
     /// The compression level used for stored chunks. LZ4's high-compression levels start at
     /// 3; see BENCHMARKS.md for the trade between ratio and append speed.
-    static let defaultLevel: Int32 = 4
+    public static let defaultLevel: Int32 = 4
 
     private static func preferences(contentSize: Int, level: Int32) -> LZ4F_preferences_t {
         var prefs = LZ4F_preferences_t()

@@ -47,7 +47,7 @@ struct WriterState: Sendable {
 
     /// The original positions if the batch is a retry of stored events; nil if it is new.
     func retry(of batch: EnvelopeBatch) throws(LogError) -> AppendResult? {
-        var inBatch = Set<EventID>()
+        var inBatch = Set<EventID>(minimumCapacity: batch.count)
         var stored: [UInt64] = []
         var firstNew: ParsedEnvelope?
         for event in batch.events {
@@ -90,25 +90,29 @@ struct WriterState: Sendable {
     }
 
     /// Assigns seqs and stream versions, builds the stored lines, and returns the bytes to
-    /// append: for each chunk its header and its LZ4 frame. Compression and hashing run on
-    /// all cores, one chunk per task.
-    mutating func encode(_ batch: EnvelopeBatch, options: LogOptions, recordedAt: Int64) -> [UInt8] {
+    /// append (for each chunk its header and its LZ4 frame) with the state they lead to.
+    /// Compression and hashing run on all cores, one chunk per task. Nothing changes until
+    /// `apply` is called, so a failed write leaves the state as it was.
+    func encode(_ batch: EnvelopeBatch, options: LogOptions, recordedAt: Int64) -> EncodedBatch {
         var stamp: [UInt8] = []
         Timestamp.append(recordedAt, to: &stamp)
+        var versions: [String: UInt64] = [:]
+        var newIDs: [(EventID, UInt64)] = []
+        newIDs.reserveCapacity(batch.count)
         var chunks: [PendingChunk] = []
-        var current = PendingChunk(firstSeq: frontier.size + 1)
+        var current = PendingChunk(firstSeq: frontier.size + 1, capacity: options.chunkBytes)
         var seq = frontier.size
         batch.bodies.withUnsafeBytes { bodies in
             for event in batch.events {
                 seq += 1
-                let version = (streams[event.stream] ?? 0) + 1
-                streams[event.stream] = version
-                if let id = event.id { ids[id] = seq }
+                let version = (versions[event.stream] ?? streams[event.stream] ?? 0) + 1
+                versions[event.stream] = version
+                if let id = event.id { newIDs.append((id, seq)) }
                 current.append(seq: seq, version: version, recordedAt: stamp, occurredAt: event.occurredAt,
                                body: UnsafeRawBufferPointer(rebasing: bodies[event.bodyStart..<(event.bodyStart + event.bodyLength)]))
                 if current.text.count >= options.chunkBytes {
                     chunks.append(current)
-                    current = PendingChunk(firstSeq: seq + 1)
+                    current = PendingChunk(firstSeq: seq + 1, capacity: options.chunkBytes)
                 }
             }
         }
@@ -121,8 +125,9 @@ struct WriterState: Sendable {
             }
         }
 
-        var out: [UInt8] = []
-        out.reserveCapacity(chunks.reduce(0) { $0 + $1.frame.count + ChunkHeader.encodedSize })
+        var frontier = self.frontier
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(chunks.reduce(0) { $0 + $1.frame.count + ChunkHeader.encodedSize })
         for (index, chunk) in chunks.enumerated() {
             for leaf in chunk.leaves { frontier.append(leaf) }
             ChunkHeader(
@@ -130,11 +135,27 @@ struct WriterState: Sendable {
                 frameLength: UInt32(chunk.frame.count), rawLength: UInt32(chunk.text.count),
                 minOccurredAt: chunk.minOccurredAt, maxOccurredAt: chunk.maxOccurredAt,
                 recordedAt: recordedAt, root: frontier.root
-            ).encode(into: &out)
-            out.append(contentsOf: chunk.frame)
+            ).encode(into: &bytes)
+            bytes.append(contentsOf: chunk.frame)
         }
-        return out
+        return EncodedBatch(bytes: bytes, streamVersions: versions, ids: newIDs, frontier: frontier)
     }
+
+    /// Takes on the state an encoded batch leads to, once its bytes are written.
+    mutating func apply(_ batch: EncodedBatch) {
+        streams.merge(batch.streamVersions) { _, new in new }
+        ids.reserveCapacity(ids.count + batch.ids.count)
+        for (id, seq) in batch.ids { ids[id] = seq }
+        frontier = batch.frontier
+    }
+}
+
+/// A batch ready to write, and the writer state it leads to.
+struct EncodedBatch {
+    let bytes: [UInt8]
+    let streamVersions: [String: UInt64]
+    let ids: [(EventID, UInt64)]
+    let frontier: MerkleFrontier
 }
 
 /// A chunk being built: its stored lines, then its frame and leaf hashes.
@@ -147,9 +168,9 @@ private struct PendingChunk {
     var frame: [UInt8] = []
     var leaves: [TreeHash] = []
 
-    init(firstSeq: UInt64) {
+    init(firstSeq: UInt64, capacity: Int) {
         self.firstSeq = firstSeq
-        text.reserveCapacity(4 << 20 + 4096)
+        text.reserveCapacity(capacity + 8192)
     }
 
     private static let seqKey = Array("{\"seq\":".utf8)

@@ -22,7 +22,7 @@ struct EnvelopeValidationTests {
     func validEnvelope() throws {
         let batch = try Events.batch([#"{ "type": "build.queued", "stream": "build/b_1", "occurredAt": "2026-03-01T09:30:00.000Z", "actor": {"kind": "user", "id": "usr_1"}, "org": "org_1", "data": {"build": "b_1"} }"#])
         #expect(batch.count == 1)
-        let body = String(decoding: batch.bodies, as: UTF8.self)
+        let body = String(decoding: batch.body(0), as: UTF8.self)
         #expect(body == #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"usr_1"},"org":"org_1","data":{"build":"b_1"}}"#)
     }
 

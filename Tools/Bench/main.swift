@@ -1,1 +1,113 @@
-print("bench")
+import ArgumentParser
+import Foundation
+import HindsightLog
+import HindsightWorkload
+
+/// `swift run -c release hindsight-bench`: the log's throughput and size on a generated
+/// workload, beside the stock `lz4` tool on the same NDJSON as the ceiling. Reports the
+/// median of several runs, because these machines are shared and noisy.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hindsight-bench",
+        abstract: "Benchmark durable append, verification and parsed scans against the stock lz4 tool.")
+
+    @Option(help: "Events in the generated workload.") var events = 1_000_000
+    @Option(help: "Workload seed.") var seed: UInt64 = 7
+    @Option(help: "Runs per measurement; the median is reported.") var runs = 3
+    @Option(help: "Events per durable append batch.") var batch = 10_000
+    @Option(help: "LZ4 compression level of stored chunks (default: the engine's).") var level: Int32?
+    @Option(help: "Where to put data directories (default: a new temporary folder).") var scratch: String?
+
+    func run() throws {
+        let root = scratch ?? NSTemporaryDirectory() + "hindsight-bench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+
+        let input = WorkloadGenerator.ndjson(count: events, seed: seed)
+        let inputPath = root + "/workload.ndjson"
+        guard FileManager.default.createFile(atPath: inputPath, contents: Data(input)) else {
+            throw ValidationError("cannot write \(inputPath)")
+        }
+        let megabytes = Double(input.count) / 1e6
+        print("workload: \(events) events, \(input.count) bytes of NDJSON (seed \(seed)); median of \(runs) runs")
+
+        // The ceiling: the stock tool compressing and decompressing the same NDJSON.
+        var lz4Sizes: [Int: Int] = [:]
+        for level in [1, 9] {
+            let compressedPath = root + "/workload.\(level).lz4"
+            let seconds = try median(runs) { try shell("lz4 -q -f -\(level) \(inputPath) \(compressedPath)") }
+            let size = try FileManager.default.attributesOfItem(atPath: compressedPath)[.size] as! Int
+            lz4Sizes[level] = size
+            let decompress = try median(runs) { try shell("lz4 -q -dc \(compressedPath) > /dev/null") }
+            report("lz4 -\(level) compress", seconds: seconds, events: events, megabytes: megabytes,
+                   extra: String(format: "%d bytes, ratio %.2f; decompress %.0f MB/s", size, Double(input.count) / Double(size), megabytes / decompress))
+        }
+
+        let parseOnly = try median(runs) { _ = try EnvelopeParser.parse(ndjson: input) }
+        report("parse+validate only (one batch)", seconds: parseOnly, events: events, megabytes: megabytes)
+
+        // Durable append, parsing and validation included, in batches of `batch` events.
+        var directory = ""
+        let append = try median(runs) {
+            directory = root + "/data-\(UUID().uuidString)"
+            var options = LogOptions()
+            if let level { options.compressionLevel = level }
+            let log = try EventLog(directory: directory, options: options)
+            var start = 0
+            while start < input.count {
+                var end = start
+                var lines = 0
+                while end < input.count && lines < batch {
+                    end = (input[end...].firstIndex(of: UInt8(ascii: "\n")) ?? input.count - 1) + 1
+                    lines += 1
+                }
+                _ = try log.append(EnvelopeParser.parse(ndjson: Array(input[start..<end])))
+                start = end
+            }
+        }
+        report("durable append (batches of \(batch))", seconds: append, events: events, megabytes: megabytes)
+
+        let reader = try LogReader(directory: directory)
+        let verify = median(runs) { precondition(reader.verify().ok, "verification failed") }
+        report("verification scan", seconds: verify, events: events, megabytes: megabytes)
+
+        let scan = try median(runs) {
+            var count = 0
+            try reader.read(ReadQuery()) { _ in count += 1; return true }
+            precondition(count == events)
+        }
+        report("parsed scan", seconds: scan, events: events, megabytes: megabytes)
+
+        let stats = try reader.stats()
+        print(String(format: "stored: %d bytes, %.1f bytes/event; raw input / stored %.2f; stored / lz4 -9 %.3f (target <= 1.1); stored NDJSON %d bytes",
+                     stats.storedBytes, Double(stats.storedBytes) / Double(events), Double(input.count) / Double(stats.storedBytes),
+                     Double(stats.storedBytes) / Double(lz4Sizes[9]!), stats.rawBytes))
+    }
+
+    /// Times `body` `runs` times and returns the median in seconds.
+    private func median(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    private func report(_ name: String, seconds: Double, events: Int, megabytes: Double, extra: String = "") {
+        let label = name.padding(toLength: 40, withPad: " ", startingAt: 0)
+        let line = label + String(format: "%8.3f s %12.0f events/s %8.0f MB/s", seconds, Double(events) / seconds, megabytes / seconds)
+        print(extra.isEmpty ? line : line + "   " + extra)
+    }
+
+    private func shell(_ command: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ValidationError("`\(command)` failed") }
+    }
+}
