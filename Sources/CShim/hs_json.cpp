@@ -15,6 +15,7 @@ using simdjson::dom::object;
 
 struct hs_parser {
     simdjson::dom::parser dom;
+    std::string minified;  // scratch for hs_parse_envelope
 };
 
 namespace {
@@ -135,6 +136,83 @@ hs_event_id decode_event_id(std::string_view s) {
     id.high = uint64_t(value >> 64);
     id.low = uint64_t(value);
     return id;
+}
+
+// Skips one JSON value in minified, valid JSON text; returns the index just after it.
+size_t skip_value(const char *text, size_t i) {
+    if (text[i] == '"') {
+        for (i++; text[i] != '"'; i++)
+            if (text[i] == '\\') i++;
+        return i + 1;
+    }
+    if (text[i] == '{' || text[i] == '[') {
+        int depth = 0;
+        do {
+            char c = text[i];
+            if (c == '"') { i = skip_value(text, i); continue; }
+            if (c == '{' || c == '[') depth++;
+            else if (c == '}' || c == ']') depth--;
+            i++;
+        } while (depth > 0);
+        return i;
+    }
+    while (text[i] != ',' && text[i] != '}' && text[i] != ']') i++;
+    return i;
+}
+
+// The envelope's fields in the order the engine stores them: what varies least from one
+// event to the next first, so that LZ4 finds longer matches (see docs/log-format.md).
+const char *const canonical_order[] = {
+    "type", "stream", "org", "actor", "data", "occurredAt", "id", "correlationId", "causationId", "schemaVersion",
+};
+constexpr size_t canonical_count = sizeof canonical_order / sizeof canonical_order[0];
+
+// Rewrites a validated, minified envelope object with its top-level fields in canonical
+// order. Keys are written unescaped (validation has mapped each to a known name).
+size_t write_canonical(const std::string &minified, uint8_t *out) {
+    const char *text = minified.data();
+    std::string_view values[canonical_count];
+    size_t i = 1;  // after '{'
+    while (text[i] != '}') {
+        size_t key_end = skip_value(text, i);
+        // Keys may be escaped; compare their decoded form.
+        std::string_view key(text + i + 1, key_end - i - 2);
+        std::string decoded;
+        if (key.find('\\') != std::string_view::npos) {
+            for (size_t k = 0; k < key.size(); k++) {
+                if (key[k] != '\\') { decoded.push_back(key[k]); continue; }
+                char e = key[++k];
+                if (e == 'u') {  // envelope keys are ASCII, so \u00XX is one byte
+                    decoded.push_back(char(std::stoi(std::string(key.substr(k + 1, 4)), nullptr, 16)));
+                    k += 4;
+                } else {
+                    decoded.push_back(e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e);
+                }
+            }
+            key = decoded;
+        }
+        size_t value_start = key_end + 1;  // after ':'
+        size_t value_end = skip_value(text, value_start);
+        for (size_t f = 0; f < canonical_count; f++)
+            if (key == canonical_order[f]) values[f] = std::string_view(text + value_start, value_end - value_start);
+        i = text[value_end] == ',' ? value_end + 1 : value_end;
+    }
+    size_t n = 0;
+    out[n++] = '{';
+    for (size_t f = 0; f < canonical_count; f++) {
+        if (values[f].empty()) continue;
+        if (n > 1) out[n++] = ',';
+        out[n++] = '"';
+        size_t key_length = std::strlen(canonical_order[f]);
+        std::memcpy(out + n, canonical_order[f], key_length);
+        n += key_length;
+        out[n++] = '"';
+        out[n++] = ':';
+        std::memcpy(out + n, values[f].data(), values[f].size());
+        n += values[f].size();
+    }
+    out[n++] = '}';
+    return n;
 }
 
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
@@ -404,12 +482,14 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
             return err->kind;
         }
 
-    size_t out_len = 0;
-    if (simdjson::minify(reinterpret_cast<const char *>(line), len, reinterpret_cast<char *>(out), out_len)) {
+    size_t minified_length = 0;
+    parser->minified.resize(len + 1);
+    if (simdjson::minify(reinterpret_cast<const char *>(line), len, parser->minified.data(), minified_length)) {
         set_error(err, HS_ERR_SYNTAX, "", "not valid JSON");
         return HS_ERR_SYNTAX;
     }
-    env->minified_length = out_len;
+    parser->minified.resize(minified_length);
+    env->minified_length = write_canonical(parser->minified, out);
     return HS_OK;
 }
 
