@@ -47,7 +47,6 @@ bool copy_field(char *dst, std::string_view src) {
 bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return is_lower(c) || is_digit(c) || (c >= 'A' && c <= 'Z'); }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 // Identifier characters: letters, digits and _ . : - (never anything JSON escapes).
 bool is_identifier(std::string_view s, size_t max) {
@@ -86,59 +85,61 @@ bool is_stream(std::string_view s) {
     return is_identifier(s.substr(slash + 1), 150);
 }
 
-bool is_uuid(std::string_view s) {
-    if (s.size() != 36) return false;
-    for (size_t i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !is_hex(s[i])) return false;
+// Digit values of hexadecimal (UUID) and Crockford base-32 (ULID) characters; -1 elsewhere.
+struct DigitTables {
+    int8_t hex[256];
+    int8_t crockford[256];
+    DigitTables() {
+        for (int c = 0; c < 256; c++) hex[c] = crockford[c] = -1;
+        for (int c = 0; c < 10; c++) hex['0' + c] = int8_t(c);
+        for (int c = 0; c < 6; c++) hex['a' + c] = hex['A' + c] = int8_t(10 + c);
+        const char *alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        for (int v = 0; v < 32; v++) {
+            char c = alphabet[v];
+            crockford[uint8_t(c)] = int8_t(v);
+            if (c >= 'A') crockford[uint8_t(c + ('a' - 'A'))] = int8_t(v);
+        }
     }
-    return true;
-}
+};
+const DigitTables digits;
 
-bool is_ulid(std::string_view s) {
-    if (s.size() != 26 || s[0] > '7') return false;  // 128 bits: the first character is at most 7
-    for (char c : s) {
-        char u = (c >= 'a' && c <= 'z') ? char(c - 32) : c;
-        bool ok = is_digit(u) || (u >= 'A' && u <= 'Z' && u != 'I' && u != 'L' && u != 'O' && u != 'U');
-        if (!ok) return false;
-    }
-    return true;
-}
-
-int hex_value(char c) {
-    if (is_digit(c)) return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return c - 'A' + 10;
-}
-
-int crockford_value(char c) {
-    char u = (c >= 'a' && c <= 'z') ? char(c - 32) : c;
-    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    for (int i = 0; i < 32; i++)
-        if (alphabet[i] == u) return i;
-    return 0;
-}
-
-// Decodes a validated UUID or ULID into its 128 bits.
+// Decodes a UUID (8-4-4-4-12 hex, any case) or a ULID (26 Crockford base-32 characters,
+// any case) into its 128 bits; kind HS_ID_NONE when the string is neither.
 hs_event_id decode_event_id(std::string_view s) {
     hs_event_id id{HS_ID_NONE, 0, 0};
-    unsigned __int128 value = 0;
-    if (is_uuid(s)) {
-        id.kind = HS_ID_UUID;
-        for (char c : s)
-            if (c != '-') value = (value << 4) | unsigned(hex_value(c));
-    } else if (is_ulid(s)) {
-        id.kind = HS_ID_ULID;
-        for (char c : s) value = (value << 5) | unsigned(crockford_value(c));
-    } else {
-        return id;
+    if (s.size() == 36) {
+        uint64_t words[2] = {0, 0};
+        int nibble = 0;
+        for (size_t i = 0; i < 36; i++) {
+            if (i == 8 || i == 13 || i == 18 || i == 23) {
+                if (s[i] != '-') return id;
+                continue;
+            }
+            int v = digits.hex[uint8_t(s[i])];
+            if (v < 0) return id;
+            words[nibble / 16] = (words[nibble / 16] << 4) | uint64_t(v);
+            nibble++;
+        }
+        id = {HS_ID_UUID, words[0], words[1]};
+    } else if (s.size() == 26) {
+        if (digits.crockford[uint8_t(s[0])] > 7) return id;  // 128 bits: the first character is at most 7
+        unsigned __int128 value = 0;
+        for (char c : s) {
+            int v = digits.crockford[uint8_t(c)];
+            if (v < 0) return id;
+            value = (value << 5) | unsigned(v);
+        }
+        id = {HS_ID_ULID, uint64_t(value >> 64), uint64_t(value)};
     }
-    id.high = uint64_t(value >> 64);
-    id.low = uint64_t(value);
     return id;
 }
 
-// Skips one JSON value in minified, valid JSON text; returns the index just after it.
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+constexpr size_t not_compact = SIZE_MAX;
+
+// Skips one JSON value in valid JSON text; returns the index just after it, or
+// `not_compact` if the value holds white space outside strings (the text needs minifying).
 size_t skip_value(const char *text, size_t i) {
     if (text[i] == '"') {
         for (i++; text[i] != '"'; i++)
@@ -149,14 +150,21 @@ size_t skip_value(const char *text, size_t i) {
         int depth = 0;
         do {
             char c = text[i];
-            if (c == '"') { i = skip_value(text, i); continue; }
+            if (c == '"') {
+                i = skip_value(text, i);
+                continue;
+            }
+            if (is_space(c)) return not_compact;
             if (c == '{' || c == '[') depth++;
             else if (c == '}' || c == ']') depth--;
             i++;
         } while (depth > 0);
         return i;
     }
-    while (text[i] != ',' && text[i] != '}' && text[i] != ']') i++;
+    while (text[i] != ',' && text[i] != '}' && text[i] != ']') {
+        if (is_space(text[i])) return not_compact;
+        i++;
+    }
     return i;
 }
 
@@ -166,16 +174,19 @@ const char *const canonical_order[] = {
     "type", "stream", "org", "actor", "data", "occurredAt", "id", "correlationId", "causationId", "schemaVersion",
 };
 constexpr size_t canonical_count = sizeof canonical_order / sizeof canonical_order[0];
+const size_t canonical_lengths[] = {4, 6, 3, 5, 4, 10, 2, 13, 11, 13};
 
-// Rewrites a validated, minified envelope object with its top-level fields in canonical
-// order. Keys are written unescaped (validation has mapped each to a known name).
-size_t write_canonical(const std::string &minified, uint8_t *out) {
-    const char *text = minified.data();
+// Writes a validated envelope object that has no white space outside strings to `out`,
+// its top-level fields in canonical order and its keys unescaped (validation has mapped
+// each to a known name). Returns the bytes written, or `not_compact` if the text has
+// white space outside strings and must be minified first.
+size_t write_canonical(const char *text, uint8_t *out) {
     std::string_view values[canonical_count];
-    size_t i = 1;  // after '{'
+    if (text[0] != '{') return not_compact;
+    size_t i = 1;
     while (text[i] != '}') {
+        if (text[i] != '"') return not_compact;
         size_t key_end = skip_value(text, i);
-        // Keys may be escaped; compare their decoded form.
         std::string_view key(text + i + 1, key_end - i - 2);
         std::string decoded;
         if (key.find('\\') != std::string_view::npos) {
@@ -191,11 +202,15 @@ size_t write_canonical(const std::string &minified, uint8_t *out) {
             }
             key = decoded;
         }
-        size_t value_start = key_end + 1;  // after ':'
+        if (text[key_end] != ':') return not_compact;
+        size_t value_start = key_end + 1;
         size_t value_end = skip_value(text, value_start);
+        if (value_end == not_compact) return not_compact;
         for (size_t f = 0; f < canonical_count; f++)
             if (key == canonical_order[f]) values[f] = std::string_view(text + value_start, value_end - value_start);
-        i = text[value_end] == ',' ? value_end + 1 : value_end;
+        if (text[value_end] == ',') i = value_end + 1;
+        else if (text[value_end] == '}') i = value_end;
+        else return not_compact;
     }
     size_t n = 0;
     out[n++] = '{';
@@ -203,9 +218,8 @@ size_t write_canonical(const std::string &minified, uint8_t *out) {
         if (values[f].empty()) continue;
         if (n > 1) out[n++] = ',';
         out[n++] = '"';
-        size_t key_length = std::strlen(canonical_order[f]);
-        std::memcpy(out + n, canonical_order[f], key_length);
-        n += key_length;
+        std::memcpy(out + n, canonical_order[f], canonical_lengths[f]);
+        n += canonical_lengths[f];
         out[n++] = '"';
         out[n++] = ':';
         std::memcpy(out + n, values[f].data(), values[f].size());
@@ -437,12 +451,12 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
             seen |= F_DATA;
         } else if (key == "id") {
             if (!require_string(value, "/id", s, err)) return err->kind;
-            if (!is_uuid(s) && !is_ulid(s)) {
+            env->event_id = decode_event_id(s);
+            if (env->event_id.kind == HS_ID_NONE) {
                 set_error(err, HS_ERR_FORMAT, "/id", "must be a UUID or a ULID");
                 return err->kind;
             }
             copy_field(env->id, s);
-            env->event_id = decode_event_id(s);
         } else if (key == "correlationId" || key == "causationId") {
             std::string p = "/" + std::string(key);
             if (!require_string(value, p.c_str(), s, err)) return err->kind;
@@ -482,14 +496,19 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
             return err->kind;
         }
 
-    size_t minified_length = 0;
-    parser->minified.resize(len + 1);
-    if (simdjson::minify(reinterpret_cast<const char *>(line), len, parser->minified.data(), minified_length)) {
-        set_error(err, HS_ERR_SYNTAX, "", "not valid JSON");
-        return HS_ERR_SYNTAX;
+    // Most producers send compact JSON; only text with white space needs the minifying pass.
+    size_t written = write_canonical(reinterpret_cast<const char *>(line), out);
+    if (written == not_compact) {
+        size_t minified_length = 0;
+        parser->minified.resize(len + simdjson::SIMDJSON_PADDING);
+        if (simdjson::minify(reinterpret_cast<const char *>(line), len, parser->minified.data(), minified_length)) {
+            set_error(err, HS_ERR_SYNTAX, "", "not valid JSON");
+            return HS_ERR_SYNTAX;
+        }
+        parser->minified.resize(minified_length + 1);  // keeps a terminator readable after the text
+        written = write_canonical(parser->minified.data(), out);
     }
-    parser->minified.resize(minified_length);
-    env->minified_length = write_canonical(parser->minified, out);
+    env->minified_length = written;
     return HS_OK;
 }
 

@@ -18,12 +18,12 @@ struct EnvelopeValidationTests {
         refusal(Array(lines.joined(separator: "\n").utf8))
     }
 
-    @Test("a valid envelope is accepted and minified")
+    @Test("a valid envelope is accepted, minified, and stored with its fields in canonical order")
     func validEnvelope() throws {
         let batch = try Events.batch([#"{ "type": "build.queued", "stream": "build/b_1", "occurredAt": "2026-03-01T09:30:00.000Z", "actor": {"kind": "user", "id": "usr_1"}, "org": "org_1", "data": {"build": "b_1"} }"#])
         #expect(batch.count == 1)
         let body = String(decoding: batch.body(0), as: UTF8.self)
-        #expect(body == #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"usr_1"},"org":"org_1","data":{"build":"b_1"}}"#)
+        #expect(body == #"{"type":"build.queued","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"usr_1"},"data":{"build":"b_1"},"occurredAt":"2026-03-01T09:30:00.000Z"}"#)
     }
 
     @Test("each broken rule is refused with its line and field path", arguments: [
@@ -102,6 +102,16 @@ struct EnvelopeValidationTests {
         lines[12_345] = "[]"
         let error = try #require(refusal(lines))
         #expect(error.location == "line 12346")
+    }
+
+    @Test("compact and spaced-out input, and escaped keys, store the same canonical line")
+    func canonicalForm() throws {
+        let compact = #"{"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","data":{"a":[1, "x y"]},"org":"org_1","actor":{"kind":"user","id":"u"},"occurredAt":"2026-03-01T09:30:00.000Z","stream":"build/b_1","type":"build.queued"}"#
+        let spaced = #"  { "type" : "build.queued", "str\u0065am": "build/b_1", "occurredAt": "2026-03-01T09:30:00.000Z", "actor": { "kind": "user", "id": "u" }, "org": "org_1", "data": { "a": [ 1, "x y" ] }, "id": "01ARZ3NDEKTSV4RRFFQ69G5FAV" }  "#
+        let batch = try Events.batch([compact, spaced])
+        let expected = #"{"type":"build.queued","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"u"},"data":{"a":[1,"x y"]},"occurredAt":"2026-03-01T09:30:00.000Z","id":"01ARZ3NDEKTSV4RRFFQ69G5FAV"}"#
+        #expect(String(decoding: batch.body(0), as: UTF8.self) == expected)
+        #expect(String(decoding: batch.body(1), as: UTF8.self) == expected)
     }
 
     @Test("UUID and ULID ids are accepted in either case")

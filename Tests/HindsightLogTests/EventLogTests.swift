@@ -107,11 +107,20 @@ struct EventLogTests {
         let dir = TemporaryDirectory()
         let log = try EventLog(directory: dir.path)
         let results = ResultsBox()
-        DispatchQueue.concurrentPerform(iterations: 200) { index in
-            let batch = try! Events.batch([Events.event(stream: "build/b_\(index % 7)", id: Events.uuid(index * 2)),
-                                           Events.event(stream: "build/b_\(index % 7)", id: Events.uuid(index * 2 + 1))])
-            results.add(try! log.append(batch))
+        let batches = try (0..<200).map { index in
+            try Events.batch([Events.event(stream: "build/b_\(index % 7)", id: Events.uuid(index * 2)),
+                              Events.event(stream: "build/b_\(index % 7)", id: Events.uuid(index * 2 + 1))])
         }
+        // 20 threads, more than the cores, so that appends wait on each other's fsyncs.
+        let done = DispatchGroup()
+        for thread in 0..<20 {
+            done.enter()
+            Thread {
+                for index in stride(from: thread, to: 200, by: 20) { results.add(try! log.append(batches[index])) }
+                done.leave()
+            }.start()
+        }
+        done.wait()
         let ranges = results.all.sorted { $0.firstSeq < $1.firstSeq }
         #expect(ranges.count == 200)
         for (index, range) in ranges.enumerated() {
