@@ -122,13 +122,13 @@ public final class EventLog: @unchecked Sendable {
             let file = try segmentForWriting()
             let before = file.size
             do throws(LogError) {
-                try FileIO.writeAll(file.fd, encoded.bytes, path: file.path)
+                for part in encoded.parts { try FileIO.writeAll(file.fd, part, path: file.path) }
             } catch {
                 // Leave no partial batch behind; if even that fails, stop accepting appends.
                 if (try? FileIO.truncate(file.fd, to: before, path: file.path)) == nil { poisoned = error }
                 throw error
             }
-            file.size = before + encoded.bytes.count
+            file.size = before + encoded.byteCount
             result = AppendResult(firstSeq: state.frontier.size + 1, lastSeq: encoded.frontier.size, count: batch.count, isRetry: false)
             state.apply(encoded)
             written = HeadRecord(size: state.frontier.size, root: state.frontier.root)

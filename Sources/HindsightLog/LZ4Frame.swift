@@ -22,14 +22,12 @@ public enum LZ4Frame {
     static func compress(_ source: UnsafeRawBufferPointer, level: Int32 = defaultLevel, into output: inout [UInt8]) {
         var prefs = preferences(contentSize: source.count, level: level)
         let bound = LZ4F_compressFrameBound(source.count, &prefs)
-        let start = output.count
-        output.append(contentsOf: repeatElement(0, count: bound))
-        let written = output.withUnsafeMutableBytes { out in
-            LZ4F_compressFrame(out.baseAddress! + start, bound, source.baseAddress, source.count, &prefs)
+        let frame = [UInt8](unsafeUninitializedCapacity: bound) { out, count in
+            count = LZ4F_compressFrame(out.baseAddress, bound, source.baseAddress, source.count, &prefs)
+            // Compression into a buffer of compressFrameBound bytes cannot fail.
+            precondition(LZ4F_isError(count) == 0, "LZ4F_compressFrame: \(String(cString: LZ4F_getErrorName(count)))")
         }
-        // Compression into a buffer of compressFrameBound bytes cannot fail.
-        precondition(LZ4F_isError(written) == 0, "LZ4F_compressFrame: \(String(cString: LZ4F_getErrorName(written)))")
-        output.removeLast(bound - written)
+        output.append(contentsOf: frame)
     }
 
     /// Decompresses one complete frame, checking every block checksum before the block is
@@ -42,7 +40,11 @@ public enum LZ4Frame {
             return .failure(FrameDamage(reason: "cannot allocate an LZ4 decompression context"))
         }
         defer { LZ4F_freeDecompressionContext(context) }
-        var output = [UInt8](repeating: 0x20, count: expectedSize + padding)
+        // Uninitialised but for the padding: the decoder writes every content byte or fails.
+        var output = [UInt8](unsafeUninitializedCapacity: expectedSize + padding) { buffer, count in
+            buffer.baseAddress!.advanced(by: expectedSize).initialize(repeating: 0x20, count: padding)
+            count = expectedSize + padding
+        }
         var produced = 0
         var consumed = 0
         var options = LZ4F_decompressOptions_t()

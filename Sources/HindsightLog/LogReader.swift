@@ -1,4 +1,5 @@
 internal import CShim
+import Dispatch
 
 /// One stored event as a reader hands it out: the engine's fields, parsed, and the stored
 /// line exactly as it is hashed into the Merkle tree.
@@ -28,6 +29,16 @@ public struct ReadQuery: Sendable {
     public var limit: Int = .max
 
     public init() {}
+
+    /// Whether a stored event passes every filter but the limit.
+    func matches(_ event: StoredEvent) -> Bool {
+        (from...to).contains(event.seq)
+            && stream.map { event.stream == $0 } ?? true
+            && types.map { $0.contains(event.type) } ?? true
+            && org.map { event.org == $0 } ?? true
+            && occurredFrom.map { event.occurredAtMs >= $0 } ?? true
+            && occurredTo.map { event.occurredAtMs <= $0 } ?? true
+    }
 }
 
 /// The outcome of a verification scan.
@@ -110,28 +121,58 @@ public final class LogReader: Sendable {
 
     /// Calls `body` with each event matching `query`, in seq order, until it returns false or
     /// `query.limit` events were handed out. Chunks whose time span misses the query's
-    /// `occurredAt` bounds are skipped without decompressing them (the sparse time index).
+    /// `occurredAt` bounds are skipped without decompressing them (the sparse time index);
+    /// the others are decoded on all cores, a few at a time.
     public func read(_ query: ReadQuery, _ body: (StoredEvent) throws -> Bool) throws {
         guard query.limit > 0 else { return }
-        let parser = try StoredLineParser()
+        let selected = view.chunks.filter { chunk in
+            chunk.header.lastSeq >= query.from && chunk.header.firstSeq <= query.to
+                && query.occurredFrom.map { chunk.header.maxOccurredAt >= $0 } ?? true
+                && query.occurredTo.map { chunk.header.minOccurredAt <= $0 } ?? true
+        }
         var handed = 0
-        for chunk in view.chunks where chunk.header.lastSeq >= query.from {
-            if chunk.header.firstSeq > query.to { return }
-            if let from = query.occurredFrom, chunk.header.maxOccurredAt < from { continue }
-            if let to = query.occurredTo, chunk.header.minOccurredAt > to { continue }
-            var stop = false
-            try scanLines(max(chunk.header.firstSeq, query.from)...min(chunk.header.lastSeq, query.to)) { _, line in
-                let event = try parser.parse(line, padded: true)
-                if let stream = query.stream, event.stream != stream { return true }
-                if let types = query.types, !types.contains(event.type) { return true }
-                if let org = query.org, event.org != org { return true }
-                if let from = query.occurredFrom, event.occurredAtMs < from { return true }
-                if let to = query.occurredTo, event.occurredAtMs > to { return true }
-                handed += 1
-                stop = try !body(event) || handed >= query.limit
-                return !stop
+        let window = 8
+        for start in stride(from: 0, to: selected.count, by: window) {
+            let group = Array(selected[start..<min(start + window, selected.count)])
+            var results = [Result<[StoredEvent], LogError>](repeating: .success([]), count: group.count)
+            results.withUnsafeMutableBufferPointer { out in
+                let shared = UnsafeSendable(out)
+                DispatchQueue.concurrentPerform(iterations: group.count) { index in
+                    shared.value[index] = self.events(in: group[index], matching: query)
+                }
             }
-            if stop { return }
+            for result in results {
+                for event in try result.get() {
+                    handed += 1
+                    if try !body(event) || handed >= query.limit { return }
+                }
+            }
+        }
+    }
+
+    /// The events of one chunk that match `query`.
+    private func events(in chunk: ChunkRef, matching query: ReadQuery) -> Result<[StoredEvent], LogError> {
+        Result { () throws(LogError) -> [StoredEvent] in
+            let parser = try StoredLineParser()
+            let text = try view.text(of: chunk).get()
+            var events: [StoredEvent] = []
+            var seq = chunk.header.firstSeq
+            var start = 0
+            let end = Int(chunk.header.rawLength)
+            while start < end && seq <= query.to {
+                let stop = text[start..<end].firstIndex(of: UInt8(ascii: "\n")) ?? end
+                if seq >= query.from {
+                    let event = try text.withUnsafeBytes { bytes in
+                        Result { () throws(LogError) in
+                            try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<stop]), padded: true)
+                        }
+                    }.get()
+                    if query.matches(event) { events.append(event) }
+                }
+                seq += 1
+                start = stop + 1
+            }
+            return events
         }
     }
 
@@ -146,8 +187,8 @@ public final class LogReader: Sendable {
     public func verify() -> VerifyReport {
         var frontier = MerkleFrontier()
         var report = VerifyReport(checked: 0, size: 0, root: .emptyRoot)
-        var hashes: [TreeHash] = []
-        for chunk in view.chunks {
+        // The body never throws.
+        try? view.forEachChecked(view.chunks[...]) { chunk, result in
             let header = chunk.header
             let expected = frontier.size + 1
             if header.firstSeq != expected {
@@ -155,21 +196,23 @@ public final class LogReader: Sendable {
                     ? "events \(expected)…\(header.firstSeq - 1) are missing"
                     : "seq \(header.firstSeq)…\(header.lastSeq) appear again or out of order"
                 report.firstBad = VerifyFailure(seq: expected, reason: "\(view.location(of: chunk)): \(what)")
-                return report
+                return false
             }
-            switch Self.leafHashes(of: chunk, in: view, into: &hashes) {
+            switch result {
             case .failure(let bad):
                 report.firstBad = bad
-                return report
-            case .success:
-                for hash in hashes { frontier.append(hash) }
+                return false
+            case .success(let checked):
+                for subtree in checked.subtrees { frontier.append(subtree) }
             }
             guard frontier.root == header.root else {
                 report.firstBad = VerifyFailure(seq: header.firstSeq, reason: "\(view.location(of: chunk)): Merkle root does not match: an event in seq \(header.firstSeq)…\(header.lastSeq) was altered")
-                return report
+                return false
             }
             report.checked += UInt64(header.count)
+            return true
         }
+        if report.firstBad != nil { return report }
         report.size = frontier.size
         report.root = frontier.root
         if let problem = view.problem {
@@ -196,45 +239,23 @@ public final class LogReader: Sendable {
         return report
     }
 
-    /// Decompresses a chunk and hashes its lines, checking each line's seq. On failure, names
-    /// the first bad seq.
-    static func leafHashes(of chunk: ChunkRef, in view: LogView, into hashes: inout [TreeHash]) -> Result<Void, VerifyFailure> {
-        let header = chunk.header
-        let text: [UInt8]
-        switch view.text(of: chunk) {
-        case .success(let bytes): text = bytes
-        case .failure(let error): return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(error.location ?? ""): \(error.message)"))
-        }
-        hashes = [TreeHash](repeating: TreeHash.emptyRoot, count: Int(header.count))
-        var badLine = -1
-        let hashed = text.withUnsafeBytes { raw in
-            hashes.withUnsafeMutableBytes { out in
-                hs_hash_stored_lines(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), Int(header.rawLength), header.firstSeq,
-                                     Int(header.count), out.baseAddress!.assumingMemoryBound(to: UInt8.self), &badLine)
-            }
-        }
-        if hashed < 0 {
-            let seq = header.firstSeq + UInt64(badLine)
-            return .failure(VerifyFailure(seq: seq, reason: "\(view.location(of: chunk)): line \(badLine + 1) of the chunk should hold seq \(seq) and does not (an event was removed, added or reordered)"))
-        }
-        return .success(())
-    }
-
     /// Every leaf hash up to `size`, from a verified scan.
     func leafHashes(upTo size: UInt64) throws(LogError) -> [TreeHash] {
         var all: [TreeHash] = []
         all.reserveCapacity(Int(size))
-        var hashes: [TreeHash] = []
         var frontier = MerkleFrontier()
-        for chunk in view.chunks where chunk.header.firstSeq <= size {
-            if case .failure(let bad) = Self.leafHashes(of: chunk, in: view, into: &hashes) {
-                throw LogError(.logCorrupt, bad.reason, location: "seq \(bad.seq)")
+        try view.forEachChecked(view.chunks.prefix { $0.header.firstSeq <= size }) { (chunk, result) throws(LogError) in
+            let checked: CheckedChunk
+            switch result {
+            case .success(let value): checked = value
+            case .failure(let bad): throw LogError(.logCorrupt, bad.reason, location: "seq \(bad.seq)")
             }
-            for hash in hashes { frontier.append(hash) }
+            for subtree in checked.subtrees { frontier.append(subtree) }
             guard frontier.root == chunk.header.root else {
                 throw view.corrupt(chunk, "Merkle root does not match; run `hindsight verify`")
             }
-            all.append(contentsOf: hashes)
+            all.append(contentsOf: checked.leaves)
+            return true
         }
         return Array(all.prefix(Int(size)))
     }

@@ -103,15 +103,22 @@ public struct MerkleFrontier: Sendable, Equatable {
     public init() {}
 
     public mutating func append(_ leaf: TreeHash) {
-        var hash = leaf
-        var carry = size
-        // Each trailing one bit of the old size is a peak of equal size to merge with.
+        append(PerfectSubtree(root: leaf, height: 0))
+    }
+
+    /// Appends a perfect subtree of 2^height leaves that starts at the tree's current size,
+    /// which must be a multiple of its width (as `PerfectSubtree.decompose` yields them).
+    mutating func append(_ subtree: PerfectSubtree) {
+        precondition(size & (subtree.width - 1) == 0, "a subtree must start at a multiple of its width")
+        var hash = subtree.root
+        var carry = size >> subtree.height
+        // Each trailing one bit is a peak of the same height to merge with.
         while carry & 1 == 1 {
             hash = TreeHash.node(peaks.removeLast(), hash)
             carry >>= 1
         }
         peaks.append(hash)
-        size += 1
+        size += subtree.width
     }
 
     /// The RFC 6962 root of the tree (MTH), folding the peaks from the right.
@@ -119,6 +126,35 @@ public struct MerkleFrontier: Sendable, Equatable {
         guard var hash = peaks.last else { return .emptyRoot }
         for peak in peaks.dropLast().reversed() { hash = TreeHash.node(peak, hash) }
         return hash
+    }
+}
+
+/// The root of 2^height consecutive leaves that start at a multiple of 2^height: the unit in
+/// which a chunk's leaves, hashed on any core, join the log's tree.
+struct PerfectSubtree: Sendable {
+    let root: TreeHash
+    let height: Int
+
+    var width: UInt64 { 1 << UInt64(height) }
+
+    /// Splits the leaves at positions `start..<start + leaves.count` into the fewest aligned
+    /// perfect subtrees, left to right, and hashes each.
+    static func decompose(_ leaves: [TreeHash], start: UInt64) -> [PerfectSubtree] {
+        var subtrees: [PerfectSubtree] = []
+        var position = start
+        var offset = 0
+        while offset < leaves.count {
+            var height = position == 0 ? 62 : position.trailingZeroBitCount
+            while (1 << height) > leaves.count - offset { height -= 1 }
+            var level = Array(leaves[offset..<(offset + (1 << height))])
+            while level.count > 1 {
+                level = stride(from: 0, to: level.count, by: 2).map { TreeHash.node(level[$0], level[$0 + 1]) }
+            }
+            subtrees.append(PerfectSubtree(root: level[0], height: height))
+            position += 1 << UInt64(height)
+            offset += 1 << height
+        }
+        return subtrees
     }
 }
 

@@ -13,36 +13,31 @@ struct WriterState: Sendable {
 
     /// Replays every committed chunk, checking its checksums, seqs and Merkle root on the way.
     init(rebuiltFrom view: LogView) throws(LogError) {
-        let parser = try StoredLineParser()
-        var hashes: [TreeHash] = []
-        for chunk in view.chunks {
-            if chunk.header.firstSeq != frontier.size + 1 {
+        var frontier = MerkleFrontier()
+        var streams: [String: UInt64] = [:]
+        var ids: [EventID: UInt64] = [:]
+        try view.forEachChecked(view.chunks[...], identities: true) { (chunk, result) throws(LogError) in
+            guard chunk.header.firstSeq == frontier.size + 1 else {
                 throw view.corrupt(chunk, "expected the chunk to start at seq \(frontier.size + 1); run `hindsight verify`")
             }
-            if case .failure(let bad) = LogReader.leafHashes(of: chunk, in: view, into: &hashes) {
-                throw LogError(.logCorrupt, bad.reason, location: "seq \(bad.seq)")
+            let checked: CheckedChunk
+            switch result {
+            case .success(let value): checked = value
+            case .failure(let bad): throw LogError(.logCorrupt, bad.reason, location: "seq \(bad.seq)")
             }
-            for hash in hashes { frontier.append(hash) }
+            for subtree in checked.subtrees { frontier.append(subtree) }
             guard frontier.root == chunk.header.root else {
                 throw view.corrupt(chunk, "Merkle root does not match; run `hindsight verify`")
             }
-            let text = try view.text(of: chunk).get()
-            var seq = chunk.header.firstSeq
-            var start = 0
-            let end = Int(chunk.header.rawLength)
-            while start < end {
-                let stop = text[start..<end].firstIndex(of: UInt8(ascii: "\n")) ?? end
-                let identity = try text.withUnsafeBytes { bytes in
-                    Result { () throws(LogError) in
-                        try parser.identity(UnsafeRawBufferPointer(rebasing: bytes[start..<stop]), padded: true)
-                    }
-                }.get()
+            for (offset, identity) in checked.identities.enumerated() {
                 streams[identity.stream] = identity.version
-                if let id = identity.id { ids[id] = seq }
-                seq += 1
-                start = stop + 1
+                if let id = identity.id { ids[id] = chunk.header.firstSeq + UInt64(offset) }
             }
+            return true
         }
+        self.frontier = frontier
+        self.streams = streams
+        self.ids = ids
     }
 
     /// The original positions if the batch is a retry of stored events; nil if it is new.
@@ -89,56 +84,63 @@ struct WriterState: Sendable {
         }
     }
 
-    /// Assigns seqs and stream versions, builds the stored lines, and returns the bytes to
-    /// append (for each chunk its header and its LZ4 frame) with the state they lead to.
-    /// Compression and hashing run on all cores, one chunk per task. Nothing changes until
-    /// `apply` is called, so a failed write leaves the state as it was.
+    /// Assigns seqs and stream versions and returns the bytes to append (for each chunk its
+    /// header and its LZ4 frame) with the state they lead to. One sequential pass assigns
+    /// versions and cuts the batch into chunks; building, compressing and hashing each chunk
+    /// then runs on all cores. Nothing changes until `apply`, so a failed write leaves the
+    /// state as it was.
     func encode(_ batch: EnvelopeBatch, options: LogOptions, recordedAt: Int64) -> EncodedBatch {
-        var stamp: [UInt8] = []
-        Timestamp.append(recordedAt, to: &stamp)
         var versions: [String: UInt64] = [:]
+        var eventVersions = [UInt64](repeating: 0, count: batch.count)
         var newIDs: [(EventID, UInt64)] = []
         newIDs.reserveCapacity(batch.count)
-        var chunks: [PendingChunk] = []
-        var current = PendingChunk(firstSeq: frontier.size + 1, capacity: options.chunkBytes)
-        var seq = frontier.size
-        batch.bodies.withUnsafeBytes { bodies in
-            for event in batch.events {
-                seq += 1
-                let version = (versions[event.stream] ?? streams[event.stream] ?? 0) + 1
-                versions[event.stream] = version
-                if let id = event.id { newIDs.append((id, seq)) }
-                current.append(seq: seq, version: version, recordedAt: stamp, occurredAt: event.occurredAt,
-                               body: UnsafeRawBufferPointer(rebasing: bodies[event.bodyStart..<(event.bodyStart + event.bodyLength)]))
-                if current.text.count >= options.chunkBytes {
-                    chunks.append(current)
-                    current = PendingChunk(firstSeq: seq + 1, capacity: options.chunkBytes)
-                }
+        var plans: [PendingChunk] = []
+        var chunkStart = 0, chunkBytes = 0
+        let firstSeq = frontier.size + 1
+        for (index, event) in batch.events.enumerated() {
+            let version = (versions[event.stream] ?? streams[event.stream] ?? 0) + 1
+            versions[event.stream] = version
+            eventVersions[index] = version
+            if let id = event.id { newIDs.append((id, firstSeq + UInt64(index))) }
+            chunkBytes += event.bodyLength + PendingChunk.prefixBound
+            if chunkBytes >= options.chunkBytes || index == batch.count - 1 {
+                plans.append(PendingChunk(firstSeq: firstSeq + UInt64(chunkStart), events: chunkStart..<(index + 1), capacity: chunkBytes))
+                chunkStart = index + 1
+                chunkBytes = 0
             }
         }
-        if current.count > 0 { chunks.append(current) }
 
-        chunks.withUnsafeMutableBufferPointer { buffer in
-            let shared = UnsafeSendable(buffer)
-            DispatchQueue.concurrentPerform(iterations: buffer.count) { index in
-                shared.value[index].seal(level: options.compressionLevel)
+        var stampBytes: [UInt8] = []
+        Timestamp.append(recordedAt, to: &stampBytes)
+        let stamp = stampBytes, versionsByEvent = eventVersions
+        plans.withUnsafeMutableBufferPointer { chunks in
+            batch.bodies.withUnsafeBytes { bodies in
+                let shared = UnsafeSendable((chunks, bodies))
+                DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
+                    let (chunks, bodies) = shared.value
+                    chunks[index].build(batch.events, versionsByEvent, bodies: bodies, recordedAt: stamp)
+                    chunks[index].seal(level: options.compressionLevel)
+                }
             }
         }
 
         var frontier = self.frontier
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(chunks.reduce(0) { $0 + $1.frame.count + ChunkHeader.encodedSize })
-        for (index, chunk) in chunks.enumerated() {
-            for leaf in chunk.leaves { frontier.append(leaf) }
+        var parts: [[UInt8]] = []
+        parts.reserveCapacity(plans.count)
+        for (index, chunk) in plans.enumerated() {
+            for subtree in chunk.subtrees { frontier.append(subtree) }
+            var part: [UInt8] = []
+            part.reserveCapacity(ChunkHeader.encodedSize + chunk.frame.count)
             ChunkHeader(
-                isBatchEnd: index == chunks.count - 1, firstSeq: chunk.firstSeq, count: UInt32(chunk.count),
+                isBatchEnd: index == plans.count - 1, firstSeq: chunk.firstSeq, count: UInt32(chunk.events.count),
                 frameLength: UInt32(chunk.frame.count), rawLength: UInt32(chunk.text.count),
                 minOccurredAt: chunk.minOccurredAt, maxOccurredAt: chunk.maxOccurredAt,
                 recordedAt: recordedAt, root: frontier.root
-            ).encode(into: &bytes)
-            bytes.append(contentsOf: chunk.frame)
+            ).encode(into: &part)
+            part.append(contentsOf: chunk.frame)
+            parts.append(part)
         }
-        return EncodedBatch(bytes: bytes, streamVersions: versions, ids: newIDs, frontier: frontier)
+        return EncodedBatch(parts: parts, streamVersions: versions, ids: newIDs, frontier: frontier)
     }
 
     /// Takes on the state an encoded batch leads to, once its bytes are written.
@@ -152,60 +154,76 @@ struct WriterState: Sendable {
 
 /// A batch ready to write, and the writer state it leads to.
 struct EncodedBatch {
-    let bytes: [UInt8]
+    /// Each chunk's header and frame, in order.
+    let parts: [[UInt8]]
     let streamVersions: [String: UInt64]
     let ids: [(EventID, UInt64)]
     let frontier: MerkleFrontier
+
+    var byteCount: Int { parts.reduce(0) { $0 + $1.count } }
 }
 
-/// A chunk being built: its stored lines, then its frame and leaf hashes.
+/// One chunk of a batch: which events it holds, then its stored lines, frame and subtrees.
 private struct PendingChunk {
+    /// The most bytes the engine's fields add to a line (20-digit seq and version, the time).
+    static let prefixBound = 100
+
     let firstSeq: UInt64
-    var count = 0
+    let events: Range<Int>
+    let capacity: Int
     var text: [UInt8] = []
     var minOccurredAt = Int64.max
     var maxOccurredAt = Int64.min
     var frame: [UInt8] = []
-    var leaves: [TreeHash] = []
+    var subtrees: [PerfectSubtree] = []
 
-    init(firstSeq: UInt64, capacity: Int) {
+    init(firstSeq: UInt64, events: Range<Int>, capacity: Int) {
         self.firstSeq = firstSeq
-        text.reserveCapacity(capacity + 8192)
+        self.events = events
+        self.capacity = capacity
     }
 
     private static let seqKey = Array("{\"seq\":".utf8)
     private static let versionKey = Array(",\"streamVersion\":".utf8)
     private static let recordedKey = Array(",\"recordedAt\":\"".utf8)
+    private static let recordedEnd = Array("\",".utf8)
 
-    /// Appends `{"seq":N,"streamVersion":V,"recordedAt":"T",` and the rest of the producer's
-    /// minified object: the engine's fields first, so a reader finds them without parsing.
-    mutating func append(seq: UInt64, version: UInt64, recordedAt: [UInt8], occurredAt: Int64, body: UnsafeRawBufferPointer) {
-        text.append(contentsOf: Self.seqKey)
-        text.appendDecimal(seq)
-        text.append(contentsOf: Self.versionKey)
-        text.appendDecimal(version)
-        text.append(contentsOf: Self.recordedKey)
-        text.append(contentsOf: recordedAt)
-        text.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ",")])
-        text.append(contentsOf: UnsafeRawBufferPointer(rebasing: body.dropFirst()))
-        text.append(UInt8(ascii: "\n"))
-        count += 1
-        minOccurredAt = min(minOccurredAt, occurredAt)
-        maxOccurredAt = max(maxOccurredAt, occurredAt)
+    /// Writes each event as `{"seq":N,"streamVersion":V,"recordedAt":"T",` followed by the
+    /// rest of its canonical object: the engine's fields first, so a reader finds them
+    /// without parsing.
+    mutating func build(_ all: [ParsedEnvelope], _ versions: [UInt64], bodies: UnsafeRawBufferPointer, recordedAt: [UInt8]) {
+        text.reserveCapacity(capacity)
+        var seq = firstSeq
+        for index in events {
+            let event = all[index]
+            text.append(contentsOf: Self.seqKey)
+            text.appendDecimal(seq)
+            text.append(contentsOf: Self.versionKey)
+            text.appendDecimal(versions[index])
+            text.append(contentsOf: Self.recordedKey)
+            text.append(contentsOf: recordedAt)
+            text.append(contentsOf: Self.recordedEnd)
+            text.append(contentsOf: UnsafeRawBufferPointer(rebasing: bodies[(event.bodyStart + 1)..<(event.bodyStart + event.bodyLength)]))
+            text.append(UInt8(ascii: "\n"))
+            minOccurredAt = min(minOccurredAt, event.occurredAt)
+            maxOccurredAt = max(maxOccurredAt, event.occurredAt)
+            seq += 1
+        }
     }
 
-    /// Compresses the text and hashes its lines.
+    /// Compresses the text and hashes its lines into the chunk's aligned subtrees.
     mutating func seal(level: Int32) {
         text.withUnsafeBytes { LZ4Frame.compress($0, level: level, into: &frame) }
-        leaves = [TreeHash](repeating: .emptyRoot, count: count)
+        var leaves = [TreeHash](repeating: .emptyRoot, count: events.count)
         var bad = -1
         let hashed = text.withUnsafeBytes { raw in
             leaves.withUnsafeMutableBytes { out in
-                hs_hash_stored_lines(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count, firstSeq, count,
+                hs_hash_stored_lines(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count, firstSeq, events.count,
                                      out.baseAddress!.assumingMemoryBound(to: UInt8.self), &bad)
             }
         }
-        precondition(hashed == count, "the engine wrote a chunk whose lines do not carry their seqs")
+        precondition(hashed == events.count, "the engine wrote a chunk whose lines do not carry their seqs")
+        subtrees = PerfectSubtree.decompose(leaves, start: firstSeq - 1)
     }
 }
 

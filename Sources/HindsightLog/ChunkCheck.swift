@@ -1,0 +1,97 @@
+internal import CShim
+import Dispatch
+
+/// A chunk whose checksums passed and whose lines carry the seqs they should, with the
+/// hashes it adds to the Merkle tree.
+struct CheckedChunk: Sendable {
+    let chunk: ChunkRef
+    let leaves: [TreeHash]
+    let subtrees: [PerfectSubtree]
+    /// Each line's stream, stream version and id, when asked for (to rebuild a writer).
+    let identities: [StoredIdentity]
+}
+
+/// What the writer must remember of a stored event.
+struct StoredIdentity: Sendable {
+    let stream: String
+    let version: UInt64
+    let id: EventID?
+}
+
+extension LogView {
+    /// Decompresses a chunk, hashes its lines and checks that each carries its seq; on
+    /// failure names the first bad seq.
+    func check(_ chunk: ChunkRef, identities: Bool) -> Result<CheckedChunk, VerifyFailure> {
+        let header = chunk.header
+        let text: [UInt8]
+        switch self.text(of: chunk) {
+        case .success(let bytes): text = bytes
+        case .failure(let error): return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(error.location ?? ""): \(error.message)"))
+        }
+        var leaves = [TreeHash](repeating: TreeHash.emptyRoot, count: Int(header.count))
+        var badLine = -1
+        let hashed = text.withUnsafeBytes { raw in
+            leaves.withUnsafeMutableBytes { out in
+                hs_hash_stored_lines(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), Int(header.rawLength), header.firstSeq,
+                                     Int(header.count), out.baseAddress!.assumingMemoryBound(to: UInt8.self), &badLine)
+            }
+        }
+        if hashed < 0 {
+            let seq = header.firstSeq + UInt64(badLine)
+            return .failure(VerifyFailure(seq: seq, reason: "\(location(of: chunk)): line \(badLine + 1) of the chunk should hold seq \(seq) and does not (an event was removed, added or reordered)"))
+        }
+        var found: [StoredIdentity] = []
+        if identities {
+            switch Self.identities(in: text, of: chunk) {
+            case .success(let list): found = list
+            case .failure(let error): return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(location(of: chunk)): \(error.message)"))
+            }
+        }
+        return .success(CheckedChunk(chunk: chunk, leaves: leaves,
+                                     subtrees: PerfectSubtree.decompose(leaves, start: header.firstSeq - 1), identities: found))
+    }
+
+    private static func identities(in text: [UInt8], of chunk: ChunkRef) -> Result<[StoredIdentity], LogError> {
+        let parser: StoredLineParser
+        do { parser = try StoredLineParser() } catch { return .failure(error) }
+        var found: [StoredIdentity] = []
+        found.reserveCapacity(Int(chunk.header.count))
+        return text.withUnsafeBytes { bytes in
+            var start = 0
+            let end = Int(chunk.header.rawLength)
+            while start < end {
+                let stop = bytes[start..<end].firstIndex(of: UInt8(ascii: "\n")) ?? end
+                do throws(LogError) {
+                    let identity = try parser.identity(UnsafeRawBufferPointer(rebasing: bytes[start..<stop]), padded: true)
+                    found.append(StoredIdentity(stream: identity.stream, version: identity.version, id: identity.id))
+                } catch {
+                    return .failure(error)
+                }
+                start = stop + 1
+            }
+            return .success(found)
+        }
+    }
+
+    /// Checks `chunks` on all cores, a few at a time, and hands each result to `body` in log
+    /// order, until `body` returns false.
+    func forEachChecked(
+        _ chunks: ArraySlice<ChunkRef>, identities: Bool = false,
+        _ body: (ChunkRef, Result<CheckedChunk, VerifyFailure>) throws(LogError) -> Bool
+    ) throws(LogError) {
+        let window = 4 * 2
+        var start = chunks.startIndex
+        while start < chunks.endIndex {
+            let group = chunks[start..<min(start + window, chunks.endIndex)]
+            var results = [Result<CheckedChunk, VerifyFailure>?](repeating: nil, count: group.count)
+            results.withUnsafeMutableBufferPointer { out in
+                let shared = UnsafeSendable(out)
+                DispatchQueue.concurrentPerform(iterations: group.count) { index in
+                    shared.value[index] = self.check(group[group.startIndex + index], identities: identities)
+                }
+            }
+            for (chunk, result) in zip(group, results) where try !body(chunk, result!) { return }
+            start = group.endIndex
+        }
+    }
+}
