@@ -193,3 +193,49 @@ final class ResultsBox: @unchecked Sendable {
     func add(_ result: AppendResult) { lock.withLock { results.append(result) } }
     var all: [AppendResult] { lock.withLock { results } }
 }
+
+@Suite("The command line")
+struct CommandLineTests {
+    @Test("a refused line exits non-zero, names the line and field, and leaves the log as it was")
+    func refusedLine() throws {
+        let dir = TemporaryDirectory()
+        let good = try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((Events.event() + "\n").utf8))
+        #expect(good.status == 0)
+        #expect(good.stdout == #"{"count":1,"firstSeq":1,"lastSeq":1}"# + "\n")
+        let before = dir.segments.map { FileManager.default.contents(atPath: $0) }
+
+        let input = [Events.event(), Events.event(), Events.event(occurredAt: "yesterday")].joined(separator: "\n")
+        let bad = try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(input.utf8))
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("line 3"))
+        #expect(bad.stderr.contains("/occurredAt"))
+        #expect(bad.stdout.isEmpty)
+        #expect(dir.segments.map { FileManager.default.contents(atPath: $0) } == before)
+    }
+
+    @Test("verify exits 2 and names the seq when the log is damaged; stats and proofs answer on a good log")
+    func verifyStatsAndProofs() throws {
+        let dir = TemporaryDirectory()
+        let input = WorkloadGenerator.ndjson(count: 500, seed: 9)
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(input)).status == 0)
+        let stats = try run(hindsightExecutable, ["stats", "--data", dir.path, "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as! [String: Any]
+        #expect(object["events"] as? Int == 500)
+        #expect((object["storedBytes"] as! Int) < input.count)
+
+        let proof = try run(hindsightExecutable, ["proof", "--data", dir.path, "123", "--tree-size", "400"])
+        let parsed = try JSONDecoder().decode(InclusionProof.self, from: Data(proof.stdout.utf8))
+        #expect(parsed.verify() && parsed.seq == 123 && parsed.treeSize == 400)
+        let consistency = try run(hindsightExecutable, ["consistency", "--data", dir.path, "77"])
+        #expect(try JSONDecoder().decode(ConsistencyProof.self, from: Data(consistency.stdout.utf8)).verify())
+        #expect(try run(hindsightExecutable, ["proof", "--data", dir.path, "501"]).status == 1)
+
+        #expect(try run(hindsightExecutable, ["verify", "--data", dir.path]).status == 0)
+        var bytes = [UInt8](FileManager.default.contents(atPath: dir.segments[0])!)
+        bytes[bytes.count - 10] ^= 0xFF
+        writeFile(dir.segments[0], bytes)
+        let damaged = try run(hindsightExecutable, ["verify", "--data", dir.path])
+        #expect(damaged.status == 2)
+        #expect(damaged.stdout.contains("FAILED at seq 1:"))
+    }
+}
