@@ -15,7 +15,8 @@ using simdjson::dom::object;
 
 struct hs_parser {
     simdjson::dom::parser dom;
-    std::string minified;  // scratch for hs_parse_envelope
+    std::string minified;   // scratch for hs_parse_envelope
+    std::string canonical;  // scratch for hs_parse_envelope
 };
 
 namespace {
@@ -497,7 +498,10 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
         }
 
     // Most producers send compact JSON; only text with white space needs the minifying pass.
-    size_t written = write_canonical(reinterpret_cast<const char *>(line), out);
+    // The result goes through scratch space, so `out` may be `line` itself.
+    parser->canonical.resize(len + 1);
+    uint8_t *scratch = reinterpret_cast<uint8_t *>(parser->canonical.data());
+    size_t written = write_canonical(reinterpret_cast<const char *>(line), scratch);
     if (written == not_compact) {
         size_t minified_length = 0;
         parser->minified.resize(len + simdjson::SIMDJSON_PADDING);
@@ -506,8 +510,9 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
             return HS_ERR_SYNTAX;
         }
         parser->minified.resize(minified_length + 1);  // keeps a terminator readable after the text
-        written = write_canonical(parser->minified.data(), out);
+        written = write_canonical(parser->minified.data(), scratch);
     }
+    std::memcpy(out, scratch, written);
     env->minified_length = written;
     return HS_OK;
 }

@@ -68,11 +68,17 @@ public enum EnvelopeParser {
     /// Lines longer than this are refused before parsing.
     public static let maxLineBytes = 1 << 20
 
-    /// Parses NDJSON text: one envelope per line; a final newline is optional.
-    public static func parse(ndjson input: [UInt8]) throws(LogError) -> EnvelopeBatch {
+    /// Parses NDJSON text: one envelope per line; a final newline is optional. The text's
+    /// storage becomes the batch's: give it `hs_padding()` spare capacity to avoid a copy.
+    public static func parse(ndjson input: consuming [UInt8]) throws(LogError) -> EnvelopeBatch {
         let lines = splitLines(input)
-        let padded = input + [UInt8](repeating: 0x20, count: hs_padding())
-        return try parse(padded: padded, lines: lines)
+        input.append(contentsOf: repeatElement(0x20, count: hs_padding()))
+        return try parse(inPlace: input, lines: lines)
+    }
+
+    /// Reads and parses an NDJSON file, reading it straight into the batch's storage.
+    public static func parse(file path: String) throws(LogError) -> EnvelopeBatch {
+        try parse(ndjson: FileIO.readFile(path, spareCapacity: hs_padding()))
     }
 
     /// Parses envelopes given one JSON text each (the JSON-RPC `events` array); errors name
@@ -86,7 +92,7 @@ public enum EnvelopeParser {
             joined.append(UInt8(ascii: "\n"))
         }
         joined.append(contentsOf: repeatElement(0x20, count: hs_padding()))
-        return try parse(padded: joined, lines: lines)
+        return try parse(inPlace: joined, lines: lines)
     }
 
     /// Line ranges without their "\n" (or "\r\n"); a final newline does not start a line.
@@ -108,62 +114,75 @@ public enum EnvelopeParser {
         return lines
     }
 
-    /// Validates every line on all cores. Each line's minified form is written where the line
-    /// stood in the input (it is never longer), so the workers share one output buffer.
-    private static func parse(padded: [UInt8], lines: [Range<Int>]) throws(LogError) -> EnvelopeBatch {
+    /// Validates every line on all cores, writing each line's canonical form over the line
+    /// itself (it is never longer), so the batch keeps the input's storage. A worker's first
+    /// line is written back only after every worker is done, because the worker before it
+    /// reads past its own last line into that one (the parser's padding).
+    private static func parse(inPlace text: consuming [UInt8], lines: [Range<Int>]) throws(LogError) -> EnvelopeBatch {
         let workers = lines.count < 4096 ? 1 : 2
         let share = (lines.count + workers - 1) / workers
-        var results = [Result<[ParsedEnvelope], LogError>](repeating: .success([]), count: workers)
-        // Uninitialised: every byte that is ever read is written by a worker first.
-        var bodies = [UInt8](unsafeUninitializedCapacity: padded.count) { _, count in count = padded.count }
-        padded.withUnsafeBytes { input in
-            bodies.withUnsafeMutableBytes { output in
-                results.withUnsafeMutableBufferPointer { out in
-                    let shared = UnsafeSendable((input, output, out))
-                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                        let (input, output, out) = shared.value
-                        let slice = lines[(worker * share)..<min(lines.count, (worker + 1) * share)]
-                        out[worker] = parseSlice(input, slice, into: output)
-                    }
+        var results = [Result<SliceResult, LogError>](repeating: .success(SliceResult()), count: workers)
+        var buffer = text
+        buffer.withUnsafeMutableBytes { bytes in
+            results.withUnsafeMutableBufferPointer { out in
+                let shared = UnsafeSendable((bytes, out))
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    let (bytes, out) = shared.value
+                    out[worker] = parseSlice(bytes, lines[(worker * share)..<min(lines.count, (worker + 1) * share)])
                 }
             }
         }
         var events: [ParsedEnvelope] = []
         events.reserveCapacity(lines.count)
-        for result in results { events.append(contentsOf: try result.get()) }
-        return EnvelopeBatch(bodies: bodies, events: events)
+        for result in results {
+            let slice = try result.get()
+            if let first = slice.events.first {
+                buffer.replaceSubrange(first.bodyStart..<(first.bodyStart + first.bodyLength), with: slice.firstBody)
+            }
+            events.append(contentsOf: slice.events)
+        }
+        return EnvelopeBatch(bodies: buffer, events: events)
     }
 
-    private static func parseSlice(
-        _ input: UnsafeRawBufferPointer, _ lines: ArraySlice<Range<Int>>, into output: UnsafeMutableRawBufferPointer
-    ) -> Result<[ParsedEnvelope], LogError> {
+    /// One worker's envelopes, and the canonical form of its first line, held back.
+    private struct SliceResult {
+        var events: [ParsedEnvelope] = []
+        var firstBody: [UInt8] = []
+    }
+
+    private static func parseSlice(_ text: UnsafeMutableRawBufferPointer, _ lines: ArraySlice<Range<Int>>) -> Result<SliceResult, LogError> {
         guard let parser = hs_parser_create() else {
             return .failure(LogError(.io, "cannot allocate a JSON parser"))
         }
         defer { hs_parser_destroy(parser) }
-        var events: [ParsedEnvelope] = []
-        events.reserveCapacity(lines.count)
+        var result = SliceResult()
+        result.events.reserveCapacity(lines.count)
         var envelope = hs_envelope()
         var error = hs_error()
+        let base = text.baseAddress!.assumingMemoryBound(to: UInt8.self)
         for (index, range) in zip(lines.indices, lines) {
             let lineNumber = index + 1
-            if range.isEmpty || input[range].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+            if range.isEmpty || text[range].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 return .failure(LogError(.invalidEnvelope, "empty line; every line must hold one event", location: "line \(lineNumber)", fieldPath: ""))
             }
             if range.count > maxLineBytes {
                 return .failure(LogError(.invalidEnvelope, "line is \(range.count) bytes; the limit is \(maxLineBytes) bytes", location: "line \(lineNumber)", fieldPath: ""))
             }
-            let rc = hs_parse_envelope(
-                parser, input.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound, range.count,
-                output.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound, &envelope, &error)
+            let isFirst = index == lines.startIndex
+            if isFirst { result.firstBody = [UInt8](repeating: 0, count: range.count) }
+            let rc = result.firstBody.withUnsafeMutableBufferPointer { held in
+                hs_parse_envelope(parser, base + range.lowerBound, range.count,
+                                  isFirst ? held.baseAddress! : base + range.lowerBound, &envelope, &error)
+            }
             if rc != 0 {
                 return .failure(LogError(.invalidEnvelope, cString(&error.message), location: "line \(lineNumber)", fieldPath: cString(&error.path)))
             }
-            events.append(ParsedEnvelope(
+            if isFirst { result.firstBody.removeLast(range.count - envelope.minified_length) }
+            result.events.append(ParsedEnvelope(
                 bodyStart: range.lowerBound, bodyLength: envelope.minified_length, stream: cString(&envelope.stream),
                 id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber))
         }
-        return .success(events)
+        return .success(result)
     }
 }
 

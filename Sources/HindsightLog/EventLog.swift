@@ -122,7 +122,7 @@ public final class EventLog: @unchecked Sendable {
             let file = try segmentForWriting()
             let before = file.size
             do throws(LogError) {
-                for part in encoded.parts { try FileIO.writeAll(file.fd, part, path: file.path) }
+                try FileIO.writeAll(file.fd, encoded.parts, path: file.path)
             } catch {
                 // Leave no partial batch behind; if even that fails, stop accepting appends.
                 if (try? FileIO.truncate(file.fd, to: before, path: file.path)) == nil { poisoned = error }

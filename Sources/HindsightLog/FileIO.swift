@@ -31,6 +31,42 @@ enum FileIO {
         if let failure { throw LogError.system("write", path: path, errno: failure) }
     }
 
+    /// Writes all the buffers, in order, at the end of the file with as few system calls as
+    /// it takes; the corresponding C function is `writev`.
+    static func writeAll(_ fd: Int32, _ parts: [[UInt8]], path: String) throws(LogError) {
+        var index = 0, offset = 0  // the first byte not yet written
+        while index < parts.count {
+            let group = parts[index..<min(parts.count, index + 512)]
+            var vectors: [iovec] = []
+            vectors.reserveCapacity(group.count)
+            // The arrays outlive the call; their storage does not move while unmodified.
+            for (position, part) in zip(group.indices, group) {
+                part.withUnsafeBytes { raw in
+                    let skip = position == index ? offset : 0
+                    vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress.map { $0 + skip }), iov_len: raw.count - skip))
+                }
+            }
+            var written = Glibc.writev(fd, vectors, Int32(vectors.count))
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw LogError.system("writev", path: path, errno: errno)
+            }
+            // Advance past what was written, which may end inside a buffer.
+            while written > 0 {
+                let remaining = parts[index].count - offset
+                if written >= remaining {
+                    written -= remaining
+                    index += 1
+                    offset = 0
+                } else {
+                    offset += written
+                    written = 0
+                }
+            }
+            while index < parts.count && parts[index].count == offset { index += 1; offset = 0 }
+        }
+    }
+
     /// Makes the file's data durable; the corresponding C function is `fsync`.
     static func fsync(_ fd: Int32, path: String) throws(LogError) {
         guard Glibc.fsync(fd) == 0 else { throw LogError.system("fsync", path: path, errno: errno) }
@@ -79,11 +115,14 @@ enum FileIO {
         return names
     }
 
-    /// Reads a whole small file.
-    static func readFile(_ path: String) throws(LogError) -> [UInt8] {
+    /// Reads a whole file, leaving `spareCapacity` bytes of room after it.
+    static func readFile(_ path: String, spareCapacity: Int = 0) throws(LogError) -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: try size(fd, path: path))
+        var bytes: [UInt8] = []
+        let count = try size(fd, path: path)
+        bytes.reserveCapacity(count + spareCapacity)
+        bytes.append(contentsOf: repeatElement(0, count: count))
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }

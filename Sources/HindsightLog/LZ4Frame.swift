@@ -18,16 +18,15 @@ public enum LZ4Frame {
         return prefs
     }
 
-    /// Compresses `source` into one complete frame appended to `output`.
-    static func compress(_ source: UnsafeRawBufferPointer, level: Int32 = defaultLevel, into output: inout [UInt8]) {
+    /// Compresses `source` into one complete frame.
+    static func compress(_ source: UnsafeRawBufferPointer, level: Int32 = defaultLevel) -> [UInt8] {
         var prefs = preferences(contentSize: source.count, level: level)
         let bound = LZ4F_compressFrameBound(source.count, &prefs)
-        let frame = [UInt8](unsafeUninitializedCapacity: bound) { out, count in
+        return [UInt8](unsafeUninitializedCapacity: bound) { out, count in
             count = LZ4F_compressFrame(out.baseAddress, bound, source.baseAddress, source.count, &prefs)
             // Compression into a buffer of compressFrameBound bytes cannot fail.
             precondition(LZ4F_isError(count) == 0, "LZ4F_compressFrame: \(String(cString: LZ4F_getErrorName(count)))")
         }
-        output.append(contentsOf: frame)
     }
 
     /// Decompresses one complete frame, checking every block checksum before the block is

@@ -126,19 +126,18 @@ struct WriterState: Sendable {
 
         var frontier = self.frontier
         var parts: [[UInt8]] = []
-        parts.reserveCapacity(plans.count)
+        parts.reserveCapacity(2 * plans.count)
         for (index, chunk) in plans.enumerated() {
             for subtree in chunk.subtrees { frontier.append(subtree) }
-            var part: [UInt8] = []
-            part.reserveCapacity(ChunkHeader.encodedSize + chunk.frame.count)
+            var header: [UInt8] = []
             ChunkHeader(
                 isBatchEnd: index == plans.count - 1, firstSeq: chunk.firstSeq, count: UInt32(chunk.events.count),
                 frameLength: UInt32(chunk.frame.count), rawLength: UInt32(chunk.text.count),
                 minOccurredAt: chunk.minOccurredAt, maxOccurredAt: chunk.maxOccurredAt,
                 recordedAt: recordedAt, root: frontier.root
-            ).encode(into: &part)
-            part.append(contentsOf: chunk.frame)
-            parts.append(part)
+            ).encode(into: &header)
+            parts.append(header)
+            parts.append(chunk.frame)
         }
         return EncodedBatch(parts: parts, streamVersions: versions, ids: newIDs, frontier: frontier)
     }
@@ -154,7 +153,7 @@ struct WriterState: Sendable {
 
 /// A batch ready to write, and the writer state it leads to.
 struct EncodedBatch {
-    /// Each chunk's header and frame, in order.
+    /// Each chunk's header, then its frame, in order.
     let parts: [[UInt8]]
     let streamVersions: [String: UInt64]
     let ids: [(EventID, UInt64)]
@@ -213,7 +212,7 @@ private struct PendingChunk {
 
     /// Compresses the text and hashes its lines into the chunk's aligned subtrees.
     mutating func seal(level: Int32) {
-        text.withUnsafeBytes { LZ4Frame.compress($0, level: level, into: &frame) }
+        frame = text.withUnsafeBytes { LZ4Frame.compress($0, level: level) }
         var leaves = [TreeHash](repeating: .emptyRoot, count: events.count)
         var bad = -1
         let hashed = text.withUnsafeBytes { raw in

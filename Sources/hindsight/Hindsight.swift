@@ -64,16 +64,8 @@ struct Append: ParsableCommand {
                 }
                 expected[String(text[..<equals])] = version
             }
-            let input: Data
-            if let file {
-                guard let contents = FileManager.default.contents(atPath: file) else {
-                    throw LogError(.io, "cannot read the file", location: file)
-                }
-                input = contents
-            } else {
-                input = FileHandle.standardInput.readDataToEndOfFile()
-            }
-            let batch = try EnvelopeParser.parse(ndjson: [UInt8](input))
+            let batch = try file.map(EnvelopeParser.parse(file:))
+                ?? EnvelopeParser.parse(ndjson: [UInt8](FileHandle.standardInput.readDataToEndOfFile()))
             let log = try EventLog(directory: options.directory)
             // Expectations describe the log before the first batch.
             let parts: [EnvelopeBatch] = batchLines.map { batch.split(every: $0) } ?? [batch]

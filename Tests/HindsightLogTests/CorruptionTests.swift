@@ -157,8 +157,7 @@ struct CorruptionTests {
         let view = try LogView(layout: LogLayout(root: log.dir.path), boundedByHead: false)
         var text = Array(try view.text(of: chunk).get().prefix(Int(chunk.header.rawLength)))
         edit(&text)
-        var frame: [UInt8] = []
-        text.withUnsafeBytes { LZ4Frame.compress($0, into: &frame) }
+        let frame = text.withUnsafeBytes { LZ4Frame.compress($0) }
         var header = chunk.header
         header.count = count ?? header.count
         header.rawLength = UInt32(text.count)

@@ -79,7 +79,7 @@ void hs_parser_destroy(hs_parser *parser);
  * Validates one producer envelope (the line without its newline). On success returns
  * HS_OK, fills `env`, and writes the object to `out` (capacity >= len) minified, with its
  * fields in the engine's canonical order (type, stream, org, actor, data, occurredAt, id,
- * correlationId, causationId, schemaVersion).
+ * correlationId, causationId, schemaVersion). `out` may be `line` itself.
  * On failure returns the error kind and fills `err`; `out` and `env` are unspecified.
  */
 int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len,
