@@ -26,8 +26,12 @@ public struct LogOptions: Sendable {
     /// A new segment starts once the current one has reached this size (at a batch boundary,
     /// so a large batch may overshoot it).
     public var segmentBytes = 64 << 20
-    /// NDJSON bytes per chunk (one LZ4 frame). Larger chunks compress better.
+    /// NDJSON bytes per chunk (one LZ4 frame). Larger chunks compress a little better; a
+    /// batch smaller than this times the cores is cut into smaller chunks so that every
+    /// core compresses a part.
     public var chunkBytes = 4 << 20
+    /// The smallest chunk a batch is cut into for the sake of parallel compression.
+    public static let minimumChunkBytes = 1 << 20
     /// LZ4 compression level (1 fast … 12 smallest).
     public var compressionLevel = LZ4Frame.defaultLevel
 

@@ -1,5 +1,6 @@
 internal import CShim
 import Dispatch
+import Foundation
 
 /// What the writer must know to append: each stream's version, every stored event id, and
 /// the Merkle frontier. Rebuilt from the segments at open, so it is exactly as durable as
@@ -97,13 +98,14 @@ struct WriterState: Sendable {
         var plans: [PendingChunk] = []
         var chunkStart = 0, chunkBytes = 0
         let firstSeq = frontier.size + 1
+        let limit = Self.chunkLimit(for: batch, options: options)
         for (index, event) in batch.events.enumerated() {
             let version = (versions[event.stream] ?? streams[event.stream] ?? 0) + 1
             versions[event.stream] = version
             eventVersions[index] = version
             if let id = event.id { newIDs.append((id, firstSeq + UInt64(index))) }
             chunkBytes += event.bodyLength + PendingChunk.prefixBound
-            if chunkBytes >= options.chunkBytes || index == batch.count - 1 {
+            if chunkBytes >= limit || index == batch.count - 1 {
                 plans.append(PendingChunk(firstSeq: firstSeq + UInt64(chunkStart), events: chunkStart..<(index + 1), capacity: chunkBytes))
                 chunkStart = index + 1
                 chunkBytes = 0
@@ -140,6 +142,15 @@ struct WriterState: Sendable {
             parts.append(chunk.frame)
         }
         return EncodedBatch(parts: parts, streamVersions: versions, ids: newIDs, frontier: frontier)
+    }
+
+    /// How much NDJSON a chunk of this batch holds: `options.chunkBytes`, but a batch of a few
+    /// megabytes is cut into one chunk per core (down to `minimumChunkBytes`) so that all
+    /// cores compress it.
+    static func chunkLimit(for batch: EnvelopeBatch, options: LogOptions) -> Int {
+        let total = batch.events.reduce(0) { $0 + $1.bodyLength + PendingChunk.prefixBound }
+        let perCore = total / ProcessInfo.processInfo.activeProcessorCount + 1
+        return max(min(options.chunkBytes, perCore), min(options.chunkBytes, LogOptions.minimumChunkBytes))
     }
 
     /// Takes on the state an encoded batch leads to, once its bytes are written.
