@@ -3,7 +3,7 @@ import Testing
 @testable import HindsightLog
 
 /// Builds a log of several batches and small chunks, then damages it in one way.
-private struct DamagedLog {
+struct DamagedLog {
     let dir = TemporaryDirectory()
     /// Chunks in log order: the path of their segment and the chunk.
     let chunks: [(path: String, chunk: ChunkRef)]
@@ -203,4 +203,27 @@ struct RecoveryTests {
 
 private func LayoutHead(_ path: String) throws -> HeadRecord {
     try LogLayout(root: path).readHead()!.get()
+}
+
+@Suite("An independent verifier written from docs/log-format.md")
+struct IndependentVerifierTests {
+    private let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Tools/verify_log.py").path
+
+    @Test("Tools/verify_log.py agrees with the engine on a good log, and finds the same first bad seq")
+    func agreesWithTheEngine() throws {
+        let log = try DamagedLog(segmentBytes: 64 << 10)
+        let good = try run("/usr/bin/env", ["python3", script, log.dir.path])
+        let report = try log.verify()
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(good.stdout == "ok: tree head \(report.size) \(report.root.hex)\n")
+
+        let (path, chunk) = log.chunks[5]
+        var bytes = log.bytes(path)
+        bytes[chunk.frameOffset + 40] ^= 0x04
+        log.write(path, bytes)
+        let bad = try run("/usr/bin/env", ["python3", script, log.dir.path])
+        #expect(bad.status == 1)
+        #expect(bad.stdout.hasPrefix("FAILED at seq \(try #require(try log.verify().firstBad).seq):"))
+    }
 }
