@@ -124,3 +124,32 @@ struct EnvelopeValidationTests {
         #expect(batch.events[1].id == batch.events[2].id)
     }
 }
+
+@Suite("Refused input leaves the log unchanged")
+struct RefusedInputTests {
+    @Test("every kind of bad input is refused and the segments stay byte for byte the same")
+    func badInputChangesNothing() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog(directory: dir.path)
+        _ = try log.append(Events.workload(50))
+        let before = dir.segments.map { FileManager.default.contents(atPath: $0) }
+        let head = FileManager.default.contents(atPath: dir.path + "/HEAD")
+
+        let good = Array((Events.event() + "\n").utf8)
+        let inputs: [(String, [UInt8])] = [
+            ("empty line", good + Array("\n".utf8) + good),
+            ("invalid UTF-8", good + Array(Events.event(data: #"{"x":"A"}"#).utf8).map { $0 == UInt8(ascii: "A") ? 0xC0 : $0 }),
+            ("10 MB line", good + Array(Events.event(data: #"{"blob":"\#(String(repeating: "y", count: 10 << 20))"}"#).utf8)),
+            ("deep nesting", good + Array(Events.event(data: #"{"d":\#(String(repeating: "[", count: 4000))\#(String(repeating: "]", count: 4000))}"#).utf8)),
+            ("duplicate keys", good + Array(Events.event(data: #"{"k":1,"k":2}"#).utf8)),
+            ("non-object line", good + Array("[1,2,3]".utf8)),
+        ]
+        for (name, input) in inputs {
+            let error = #expect(throws: LogError.self, "\(name)") { try log.append(EnvelopeParser.parse(ndjson: input)) }
+            #expect(error?.location == "line 2", "\(name): \(error?.description ?? "")")
+        }
+        #expect(dir.segments.map { FileManager.default.contents(atPath: $0) } == before)
+        #expect(FileManager.default.contents(atPath: dir.path + "/HEAD") == head)
+        #expect(log.size == 50)
+    }
+}
