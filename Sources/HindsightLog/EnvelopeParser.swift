@@ -6,13 +6,16 @@ import Glibc
 
 /// A producer's event id reduced to its 128 bits, so that retries are recognised whatever
 /// the letter case, and the durable id set stays small.
-struct EventID: Hashable, Sendable {
+struct EventID: Equatable, Sendable {
     let kind: UInt8
     let high: UInt64
     let low: UInt64
 
-    /// The low 64 bits are random in both UUIDs and ULIDs: hashing them alone is enough.
-    func hash(into hasher: inout Hasher) { hasher.combine(low) }
+    init(kind: UInt8, high: UInt64, low: UInt64) {
+        self.kind = kind
+        self.high = high
+        self.low = low
+    }
 
     init?(_ id: hs_event_id) {
         guard id.kind != Int32(HS_ID_NONE.rawValue) else { return nil }

@@ -7,7 +7,7 @@ import Foundation
 /// the log itself.
 struct WriterState: Sendable {
     var streams: [String: UInt64] = [:]
-    var ids: [EventID: UInt64] = [:]
+    var ids = EventIDIndex()
     var frontier = MerkleFrontier()
 
     init() {}
@@ -16,7 +16,7 @@ struct WriterState: Sendable {
     init(rebuiltFrom view: LogView) throws(LogError) {
         var frontier = MerkleFrontier()
         var streams: [String: UInt64] = [:]
-        var ids: [EventID: UInt64] = [:]
+        var ids = EventIDIndex()
         try view.forEachChecked(view.chunks[...], identities: true) { (chunk, result) throws(LogError) in
             guard chunk.header.firstSeq == frontier.size + 1 else {
                 throw view.corrupt(chunk, "expected the chunk to start at seq \(frontier.size + 1); run `hindsight verify`")
@@ -32,7 +32,7 @@ struct WriterState: Sendable {
             }
             for (offset, identity) in checked.identities.enumerated() {
                 streams[identity.stream] = identity.version
-                if let id = identity.id { ids[id] = chunk.header.firstSeq + UInt64(offset) }
+                if let id = identity.id { ids.insert(id, seq: chunk.header.firstSeq + UInt64(offset)) }
             }
             return true
         }
@@ -43,7 +43,7 @@ struct WriterState: Sendable {
 
     /// The original positions if the batch is a retry of stored events; nil if it is new.
     func retry(of batch: EnvelopeBatch) throws(LogError) -> AppendResult? {
-        var inBatch = Set<EventID>(minimumCapacity: batch.count)
+        var inBatch = EventIDIndex(capacity: batch.count)
         var stored: [UInt64] = []
         var firstNew: ParsedEnvelope?
         for event in batch.events {
@@ -51,7 +51,7 @@ struct WriterState: Sendable {
                 if firstNew == nil { firstNew = event }
                 continue
             }
-            guard inBatch.insert(id).inserted else {
+            guard inBatch.insert(id, seq: 0) else {
                 throw LogError(.invalidEnvelope, "this event id appears earlier in the same batch", location: "line \(event.line)", fieldPath: "/id")
             }
             if let seq = ids[id] { stored.append(seq) } else if firstNew == nil { firstNew = event }
@@ -157,7 +157,7 @@ struct WriterState: Sendable {
     mutating func apply(_ batch: EncodedBatch) {
         streams.merge(batch.streamVersions) { _, new in new }
         ids.reserveCapacity(ids.count + batch.ids.count)
-        for (id, seq) in batch.ids { ids[id] = seq }
+        for (id, seq) in batch.ids { ids.insert(id, seq: seq) }
         frontier = batch.frontier
     }
 }

@@ -48,11 +48,15 @@ struct Append: ParsableCommand {
     @Option(name: .customLong("expect"), help: ArgumentHelp("A stream's expected version: STREAM=N, STREAM=none or STREAM=any (repeatable).", valueName: "STREAM=VERSION"))
     var expectations: [String] = []
 
+    @Option(help: ArgumentHelp("LZ4 compression level of the stored chunks, 3 (faster) to 12 (smaller).", valueName: "LEVEL"))
+    var compressionLevel: Int32 = LZ4Frame.defaultLevel
+
     @Option(help: ArgumentHelp("Validate everything first, then append in batches of N events, printing each batch's positions once it is durable. With event ids, rerunning after an interruption resumes where it stopped.", valueName: "N"))
     var batchLines: Int?
 
     func validate() throws {
         if let batchLines, batchLines < 1 { throw ValidationError("--batch-lines must be at least 1") }
+        if !(1...12).contains(compressionLevel) { throw ValidationError("--compression-level must be between 1 and 12") }
     }
 
     func run() throws {
@@ -66,7 +70,9 @@ struct Append: ParsableCommand {
             }
             let batch = try file.map(EnvelopeParser.parse(file:))
                 ?? EnvelopeParser.parse(ndjson: [UInt8](FileHandle.standardInput.readDataToEndOfFile()))
-            let log = try EventLog(directory: options.directory)
+            var logOptions = LogOptions()
+            logOptions.compressionLevel = compressionLevel
+            let log = try EventLog(directory: options.directory, options: logOptions)
             // Expectations describe the log before the first batch.
             let parts: [EnvelopeBatch] = batchLines.map { batch.split(every: $0) } ?? [batch]
             for (index, part) in parts.enumerated() {
