@@ -135,6 +135,12 @@ hs_event_id decode_event_id(std::string_view s) {
     return id;
 }
 
+uint64_t fnv1a(std::string_view s) {
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (char c : s) hash = (hash ^ uint8_t(c)) * 0x100000001b3ULL;
+    return hash;
+}
+
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 constexpr size_t not_compact = SIZE_MAX;
@@ -424,6 +430,7 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
                 return err->kind;
             }
             copy_field(env->stream, s);
+            env->stream_hash = fnv1a(s);
             seen |= F_STREAM;
         } else if (key == "occurredAt") {
             if (!require_string(value, "/occurredAt", s, err)) return err->kind;
@@ -538,6 +545,7 @@ int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len, hs_store
             found |= 4;
         } else if (key == "stream") {
             if (value.get_string().get(s) || !copy_field(stored->stream, s)) { set_error(err, HS_ERR_TYPE, "/stream", "must be a string"); return err->kind; }
+            stored->stream_hash = fnv1a(s);
             found |= 8;
         } else if (key == "occurredAt") {
             if (value.get_string().get(s) || hs_parse_timestamp(s.data(), s.size(), &stored->occurred_at_ms)) {

@@ -13,7 +13,7 @@ struct CheckedChunk: Sendable {
 
 /// What the writer must remember of a stored event.
 struct StoredIdentity: Sendable {
-    let stream: String
+    let stream: StreamKey
     let version: UInt64
     let id: EventID?
 }

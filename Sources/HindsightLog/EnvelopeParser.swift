@@ -25,12 +25,34 @@ struct EventID: Equatable, Sendable {
     }
 }
 
+/// A stream name and its hash, computed once while parsing (on any core), so that the
+/// writer's per-event version lookups hash one number instead of the whole name.
+struct StreamKey: Hashable, Sendable {
+    let name: String
+    let hash: UInt64
+
+    init(name: String, hash: UInt64) {
+        self.name = name
+        self.hash = hash
+    }
+
+    /// Hashes the name as the parser does (64-bit FNV-1a).
+    init(_ name: String) {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        self.init(name: name, hash: hash)
+    }
+
+    static func == (a: StreamKey, b: StreamKey) -> Bool { a.hash == b.hash && a.name == b.name }
+    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+}
+
 /// One validated envelope: its minified JSON inside `EnvelopeBatch.bodies`, and the fields the
 /// writer needs.
 struct ParsedEnvelope: Sendable {
     var bodyStart: Int
     let bodyLength: Int
-    let stream: String
+    let stream: StreamKey
     let id: EventID?
     let occurredAt: Int64
     /// 1-based line (or batch position) it came from, for error messages.
@@ -182,7 +204,8 @@ public enum EnvelopeParser {
             }
             if isFirst { result.firstBody.removeLast(range.count - envelope.minified_length) }
             result.events.append(ParsedEnvelope(
-                bodyStart: range.lowerBound, bodyLength: envelope.minified_length, stream: cString(&envelope.stream),
+                bodyStart: range.lowerBound, bodyLength: envelope.minified_length,
+                stream: StreamKey(name: cString(&envelope.stream), hash: envelope.stream_hash),
                 id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber))
         }
         return .success(result)
@@ -214,9 +237,9 @@ final class StoredLineParser {
     }
 
     /// The stream, version and id of a stored line, for rebuilding the writer's state.
-    func identity(_ line: UnsafeRawBufferPointer, padded: Bool) throws(LogError) -> (stream: String, version: UInt64, id: EventID?) {
+    func identity(_ line: UnsafeRawBufferPointer, padded: Bool) throws(LogError) -> (stream: StreamKey, version: UInt64, id: EventID?) {
         try run(line, padded: padded)
-        return (cString(&stored.stream), stored.stream_version, EventID(stored.event_id))
+        return (StreamKey(name: cString(&stored.stream), hash: stored.stream_hash), stored.stream_version, EventID(stored.event_id))
     }
 
     private func run(_ line: UnsafeRawBufferPointer, padded: Bool) throws(LogError) {

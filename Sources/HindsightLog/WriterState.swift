@@ -6,7 +6,7 @@ import Foundation
 /// the Merkle frontier. Rebuilt from the segments at open, so it is exactly as durable as
 /// the log itself.
 struct WriterState: Sendable {
-    var streams: [String: UInt64] = [:]
+    var streams: [StreamKey: UInt64] = [:]
     var ids = EventIDIndex()
     var frontier = MerkleFrontier()
 
@@ -15,7 +15,7 @@ struct WriterState: Sendable {
     /// Replays every committed chunk, checking its checksums, seqs and Merkle root on the way.
     init(rebuiltFrom view: LogView) throws(LogError) {
         var frontier = MerkleFrontier()
-        var streams: [String: UInt64] = [:]
+        var streams: [StreamKey: UInt64] = [:]
         var ids = EventIDIndex()
         try view.forEachChecked(view.chunks[...], identities: true) { (chunk, result) throws(LogError) in
             guard chunk.header.firstSeq == frontier.size + 1 else {
@@ -65,7 +65,7 @@ struct WriterState: Sendable {
 
     func check(_ expected: [String: ExpectedVersion]) throws(LogError) {
         for (stream, expectation) in expected.sorted(by: { $0.key < $1.key }) {
-            let current = streams[stream] ?? 0
+            let current = streams[StreamKey(stream)] ?? 0
             let ok: Bool
             switch expectation {
             case .any: ok = true
@@ -91,7 +91,7 @@ struct WriterState: Sendable {
     /// then runs on all cores. Nothing changes until `apply`, so a failed write leaves the
     /// state as it was.
     func encode(_ batch: EnvelopeBatch, options: LogOptions, recordedAt: Int64) -> EncodedBatch {
-        var versions: [String: UInt64] = [:]
+        var versions: [StreamKey: UInt64] = [:]
         var eventVersions = [UInt64](repeating: 0, count: batch.count)
         var newIDs: [(EventID, UInt64)] = []
         newIDs.reserveCapacity(batch.count)
@@ -166,7 +166,7 @@ struct WriterState: Sendable {
 struct EncodedBatch {
     /// Each chunk's header, then its frame, in order.
     let parts: [[UInt8]]
-    let streamVersions: [String: UInt64]
+    let streamVersions: [StreamKey: UInt64]
     let ids: [(EventID, UInt64)]
     let frontier: MerkleFrontier
 

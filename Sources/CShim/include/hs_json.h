@@ -53,6 +53,7 @@ typedef struct hs_envelope {
     int64_t occurred_at_ms;         /* milliseconds since the Unix epoch */
     size_t minified_length;         /* bytes written to `out` */
     hs_event_id event_id;
+    uint64_t stream_hash;           /* FNV-1a of `stream`, so the writer's table need not hash it */
 } hs_envelope;
 
 /* The engine's fields of a stored line. */
@@ -65,6 +66,7 @@ typedef struct hs_stored {
     char org[HS_FIELD_CAP];
     int64_t occurred_at_ms;
     hs_event_id event_id;
+    uint64_t stream_hash;           /* FNV-1a of `stream` */
 } hs_stored;
 
 typedef struct hs_parser hs_parser;
