@@ -4,7 +4,6 @@
 
 #include <openssl/sha.h>
 
-#include <cstdio>
 #include <cstring>
 
 extern "C" {
@@ -18,26 +17,39 @@ void hs_leaf_hash(const uint8_t *data, size_t len, uint8_t out[32]) {
     SHA256_Final(out, &ctx);
 }
 
+// The low-level SHA256_* calls, not the one-shot SHA256(): in OpenSSL 3 the latter goes
+// through EVP and takes a lock per call, which cost more than the hashing of a node.
 void hs_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[32]) {
     uint8_t block[65];
     block[0] = 0x01;
     std::memcpy(block + 1, left, 32);
     std::memcpy(block + 33, right, 32);
-    SHA256(block, sizeof block, out);
+    hs_sha256(block, sizeof block, out);
 }
 
-void hs_sha256(const uint8_t *data, size_t len, uint8_t out[32]) { SHA256(data, len, out); }
+void hs_sha256(const uint8_t *data, size_t len, uint8_t out[32]) {
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, data, len);
+    SHA256_Final(out, &ctx);
+}
 
 long hs_hash_stored_lines(const uint8_t *buf, size_t len, uint64_t first_seq, size_t expected_lines,
                           uint8_t *out, long *bad_line) {
     size_t count = 0, start = 0;
-    char prefix[40];
+    char prefix[40] = "{\"seq\":";
     while (start < len) {
         const void *nl = std::memchr(buf + start, '\n', len - start);
         if (!nl || count == expected_lines) { *bad_line = long(count); return -1; }
         size_t end = static_cast<const uint8_t *>(nl) - buf;
-        int n = std::snprintf(prefix, sizeof prefix, "{\"seq\":%llu,", (unsigned long long)(first_seq + count));
-        if (end - start < size_t(n) || std::memcmp(buf + start, prefix, size_t(n)) != 0) {
+        // {"seq":<first_seq + count>,
+        char digits[20];
+        int d = 0;
+        for (uint64_t v = first_seq + count; d == 0 || v > 0; v /= 10) digits[d++] = char('0' + v % 10);
+        size_t n = 7;
+        while (d > 0) prefix[n++] = digits[--d];
+        prefix[n++] = ',';
+        if (end - start < n || std::memcmp(buf + start, prefix, n) != 0) {
             *bad_line = long(count);
             return -1;
         }
