@@ -43,6 +43,7 @@ let package = Package(
         // Deterministic, seeded platform histories for tests and benchmarks.
         .target(
             name: "HindsightWorkload",
+            dependencies: ["HindsightLog"],
             path: "Tools/Workload",
             swiftSettings: strictSwift
         ),

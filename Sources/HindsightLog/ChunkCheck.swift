@@ -73,6 +73,26 @@ extension LogView {
         }
     }
 
+    /// Adds a checked chunk to the tree in `frontier` after checking that it continues the
+    /// log where the tree ends and that the tree head then matches the chunk header's.
+    func grow(_ frontier: inout MerkleFrontier, with chunk: ChunkRef, _ result: Result<CheckedChunk, VerifyFailure>) -> Result<CheckedChunk, VerifyFailure> {
+        let header = chunk.header
+        let expected = frontier.size + 1
+        if header.firstSeq != expected {
+            let what = header.firstSeq > expected
+                ? "events \(expected)…\(header.firstSeq - 1) are missing"
+                : "seq \(header.firstSeq)…\(header.lastSeq) appear again or out of order"
+            return .failure(VerifyFailure(seq: expected, reason: "\(location(of: chunk)): \(what)"))
+        }
+        return result.flatMap { checked in
+            for subtree in checked.subtrees { frontier.append(subtree) }
+            guard frontier.root == header.root else {
+                return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(location(of: chunk)): Merkle root does not match: an event in seq \(header.firstSeq)…\(header.lastSeq) was altered"))
+            }
+            return .success(checked)
+        }
+    }
+
     /// Checks `chunks` on all cores, a few at a time, and hands each result to `body` in log
     /// order, until `body` returns false.
     func forEachChecked(

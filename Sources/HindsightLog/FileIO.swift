@@ -101,6 +101,22 @@ enum FileIO {
         }
     }
 
+    /// The bytes of every file under `path`, in every subfolder.
+    static func totalSize(of path: String) throws(LogError) -> UInt64 {
+        var total: UInt64 = 0
+        for name in try list(path) {
+            let child = path + "/" + name
+            var info = stat()
+            guard lstat(child, &info) == 0 else { throw LogError.system("lstat", path: child, errno: errno) }
+            if (info.st_mode & S_IFMT) == S_IFDIR {
+                total += try totalSize(of: child)
+            } else {
+                total += UInt64(info.st_size)
+            }
+        }
+        return total
+    }
+
     /// The names in a directory, unsorted.
     static func list(_ path: String) throws(LogError) -> [String] {
         guard let dir = opendir(path) else { throw LogError.system("opendir", path: path, errno: errno) }

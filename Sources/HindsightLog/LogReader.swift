@@ -62,6 +62,13 @@ public struct VerifyFailure: Error, Sendable, Equatable {
     public let reason: String
 }
 
+extension LogError {
+    /// Damage found on the way to something else: the caller is pointed at `verify`.
+    init(corruption failure: VerifyFailure) {
+        self.init(.logCorrupt, "\(failure.reason); run `hindsight verify`", location: "seq \(failure.seq)")
+    }
+}
+
 /// Sizes and the tree head, as `hindsight stats` prints them.
 public struct LogStats: Sendable {
     public var events: UInt64
@@ -189,28 +196,14 @@ public final class LogReader: Sendable {
         var report = VerifyReport(checked: 0, size: 0, root: .emptyRoot)
         // The body never throws.
         try? view.forEachChecked(view.chunks[...]) { chunk, result in
-            let header = chunk.header
-            let expected = frontier.size + 1
-            if header.firstSeq != expected {
-                let what = header.firstSeq > expected
-                    ? "events \(expected)…\(header.firstSeq - 1) are missing"
-                    : "seq \(header.firstSeq)…\(header.lastSeq) appear again or out of order"
-                report.firstBad = VerifyFailure(seq: expected, reason: "\(view.location(of: chunk)): \(what)")
-                return false
-            }
-            switch result {
+            switch view.grow(&frontier, with: chunk, result) {
             case .failure(let bad):
                 report.firstBad = bad
                 return false
-            case .success(let checked):
-                for subtree in checked.subtrees { frontier.append(subtree) }
+            case .success:
+                report.checked += UInt64(chunk.header.count)
+                return true
             }
-            guard frontier.root == header.root else {
-                report.firstBad = VerifyFailure(seq: header.firstSeq, reason: "\(view.location(of: chunk)): Merkle root does not match: an event in seq \(header.firstSeq)…\(header.lastSeq) was altered")
-                return false
-            }
-            report.checked += UInt64(header.count)
-            return true
         }
         if report.firstBad != nil { return report }
         report.size = frontier.size
@@ -245,16 +238,7 @@ public final class LogReader: Sendable {
         all.reserveCapacity(Int(size))
         var frontier = MerkleFrontier()
         try view.forEachChecked(view.chunks.prefix { $0.header.firstSeq <= size }) { (chunk, result) throws(LogError) in
-            let checked: CheckedChunk
-            switch result {
-            case .success(let value): checked = value
-            case .failure(let bad): throw LogError(.logCorrupt, bad.reason, location: "seq \(bad.seq)")
-            }
-            for subtree in checked.subtrees { frontier.append(subtree) }
-            guard frontier.root == chunk.header.root else {
-                throw view.corrupt(chunk, "Merkle root does not match; run `hindsight verify`")
-            }
-            all.append(contentsOf: checked.leaves)
+            all.append(contentsOf: try view.grow(&frontier, with: chunk, result).mapError(LogError.init(corruption:)).get().leaves)
             return true
         }
         return Array(all.prefix(Int(size)))
@@ -262,10 +246,7 @@ public final class LogReader: Sendable {
 
     /// The RFC 6962 audit path proving that event `seq` is in the tree of `treeSize` events.
     public func inclusionProof(seq: UInt64, treeSize: UInt64? = nil) throws(LogError) -> InclusionProof {
-        let size = treeSize ?? self.size
-        guard size <= self.size else {
-            throw LogError(.outOfRange, "tree size \(size) is beyond the log's \(self.size) events")
-        }
+        let size = try resolvedTreeSize(treeSize)
         guard seq >= 1 && seq <= size else {
             throw LogError(.outOfRange, "seq \(seq) is not in a tree of \(size) events")
         }
@@ -278,10 +259,7 @@ public final class LogReader: Sendable {
 
     /// The RFC 6962 proof that the tree of `oldSize` events is a prefix of the tree of `newSize`.
     public func consistencyProof(oldSize: UInt64, newSize: UInt64? = nil) throws(LogError) -> ConsistencyProof {
-        let size = newSize ?? self.size
-        guard size <= self.size else {
-            throw LogError(.outOfRange, "tree size \(size) is beyond the log's \(self.size) events")
-        }
+        let size = try resolvedTreeSize(newSize)
         guard oldSize >= 1 && oldSize <= size else {
             throw LogError(.outOfRange, "old size must be between 1 and \(size)")
         }
@@ -292,12 +270,17 @@ public final class LogReader: Sendable {
             path: MerkleProof.consistency(oldSize: Int(oldSize), leaves: leaves[...]))
     }
 
-    public func stats() throws(LogError) -> LogStats {
-        var stored: UInt64 = 0
-        for segment in view.segments { stored += UInt64(segment.count) }
-        for path in [view.layout.headPath, view.layout.lockPath] where FileIO.exists(path) {
-            stored += UInt64((try? FileIO.readFile(path).count) ?? 0)
+    /// A requested tree size, the whole log by default, refused beyond the log's end.
+    private func resolvedTreeSize(_ requested: UInt64?) throws(LogError) -> UInt64 {
+        let size = requested ?? self.size
+        guard size <= self.size else {
+            throw LogError(.outOfRange, "tree size \(size) is beyond the log's \(self.size) events")
         }
+        return size
+    }
+
+    public func stats() throws(LogError) -> LogStats {
+        let stored = try FileIO.totalSize(of: view.layout.root)
         return LogStats(
             events: size,
             rawBytes: view.chunks.reduce(0) { $0 + UInt64($1.header.rawLength) },

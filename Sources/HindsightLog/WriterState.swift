@@ -18,18 +18,7 @@ struct WriterState: Sendable {
         var streams: [StreamKey: UInt64] = [:]
         var ids = EventIDIndex()
         try view.forEachChecked(view.chunks[...], identities: true) { (chunk, result) throws(LogError) in
-            guard chunk.header.firstSeq == frontier.size + 1 else {
-                throw view.corrupt(chunk, "expected the chunk to start at seq \(frontier.size + 1); run `hindsight verify`")
-            }
-            let checked: CheckedChunk
-            switch result {
-            case .success(let value): checked = value
-            case .failure(let bad): throw LogError(.logCorrupt, bad.reason, location: "seq \(bad.seq)")
-            }
-            for subtree in checked.subtrees { frontier.append(subtree) }
-            guard frontier.root == chunk.header.root else {
-                throw view.corrupt(chunk, "Merkle root does not match; run `hindsight verify`")
-            }
+            let checked = try view.grow(&frontier, with: chunk, result).mapError(LogError.init(corruption:)).get()
             for (offset, identity) in checked.identities.enumerated() {
                 streams[identity.stream] = identity.version
                 if let id = identity.id { ids.insert(id, seq: chunk.header.firstSeq + UInt64(offset)) }

@@ -31,6 +31,13 @@ func reporting<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
+/// Prints a value as one line of JSON with sorted keys (hashes as lowercase hex).
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+}
+
 func printJSON(_ object: [String: Any]) {
     let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     FileHandle.standardOutput.write(data + Data("\n".utf8))
@@ -192,8 +199,7 @@ struct Proof: ParsableCommand {
         try reporting {
             let proof = try LogReader(directory: options.directory).inclusionProof(seq: seq, treeSize: treeSize)
             precondition(proof.verify(), "the engine produced an inclusion proof that does not verify")
-            printJSON(["seq": proof.seq, "treeSize": proof.treeSize, "leafHash": proof.leafHash.hex,
-                       "path": proof.path.map(\.hex), "root": proof.root.hex])
+            try printJSON(proof)
         }
     }
 }
@@ -209,8 +215,7 @@ struct Consistency: ParsableCommand {
         try reporting {
             let proof = try LogReader(directory: options.directory).consistencyProof(oldSize: oldSize, newSize: newSize)
             precondition(proof.verify(), "the engine produced a consistency proof that does not verify")
-            printJSON(["oldSize": proof.oldSize, "newSize": proof.newSize, "oldRoot": proof.oldRoot.hex,
-                       "newRoot": proof.newRoot.hex, "path": proof.path.map(\.hex)])
+            try printJSON(proof)
         }
     }
 }

@@ -1,3 +1,5 @@
+import HindsightLog
+
 /// Deterministic platform histories in the catalogue's envelope (EVENTS.md), for tests and
 /// benchmarks: the same seed always gives the same bytes.
 ///
@@ -355,27 +357,7 @@ public struct WorkloadGenerator: Sendable {
         return parts.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "-")
     }
 
-    private func timestamp(_ ms: Int64) -> String {
-        let days = ms / 86_400_000
-        let rest = ms % 86_400_000
-        let (y, m, d) = civil(days)
-        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        let millis = rest % 1000
-        let milliText = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(y)-\(two(m))-\(two(d))T\(two(rest / 3_600_000)):\(two(rest / 60_000 % 60)):\(two(rest / 1000 % 60)).\(milliText)Z"
-    }
-
-    private func civil(_ days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = z / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
+    private func timestamp(_ ms: Int64) -> String { Timestamp.format(ms) }
 }
 
 /// A small, fast, seedable generator (Steele, Lea and Flood's SplitMix64).
