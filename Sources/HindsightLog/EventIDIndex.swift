@@ -49,6 +49,29 @@ struct EventIDIndex: Sendable {
         return true
     }
 
+    /// Forgets `id`, moving later entries of its probe run back so that lookups still find
+    /// them (backward-shift deletion).
+    mutating func remove(_ id: EventID) {
+        var slot = home(id)
+        while let key = keys[slot], key != id { slot = (slot + 1) & mask }
+        guard keys[slot] != nil else { return }
+        keys[slot] = nil
+        count -= 1
+        var hole = slot, next = slot
+        while true {
+            next = (next + 1) & mask
+            guard let key = keys[next] else { return }
+            let wanted = home(key)
+            // The entry may move into the hole unless its home lies cyclically in (hole, next].
+            let staysPut = hole <= next ? (hole < wanted && wanted <= next) : (hole < wanted || wanted <= next)
+            if staysPut { continue }
+            keys[hole] = key
+            seqs[hole] = seqs[next]
+            keys[next] = nil
+            hole = next
+        }
+    }
+
     mutating func reserveCapacity(_ capacity: Int) {
         while capacity * 2 > keys.count { grow() }
     }

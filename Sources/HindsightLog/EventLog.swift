@@ -122,12 +122,21 @@ public final class EventLog: @unchecked Sendable {
                 break locked
             }
             try state.check(expectedVersions)
+            try state.reserveIDs(of: batch)
             let encoded = state.encode(batch, options: options, recordedAt: Timestamp.now())
-            let file = try segmentForWriting()
-            let before = file.size
+            let file: SegmentFile
+            let before: Int
+            do throws(LogError) {
+                file = try segmentForWriting()
+                before = file.size
+            } catch {
+                state.releaseIDs(of: batch)
+                throw error
+            }
             do throws(LogError) {
                 try FileIO.writeAll(file.fd, encoded.parts, path: file.path)
             } catch {
+                state.releaseIDs(of: batch)
                 // Leave no partial batch behind; if even that fails, stop accepting appends.
                 if (try? FileIO.truncate(file.fd, to: before, path: file.path)) == nil { poisoned = error }
                 throw error

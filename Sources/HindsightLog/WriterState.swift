@@ -32,24 +32,44 @@ struct WriterState: Sendable {
 
     /// The original positions if the batch is a retry of stored events; nil if it is new.
     func retry(of batch: EnvelopeBatch) throws(LogError) -> AppendResult? {
-        var inBatch = EventIDIndex(capacity: batch.count)
-        var stored: [UInt64] = []
+        var stored: [(seq: UInt64, line: Int)] = []
         var firstNew: ParsedEnvelope?
         for event in batch.events {
-            guard let id = event.id else {
-                if firstNew == nil { firstNew = event }
-                continue
+            if let id = event.id, let seq = ids[id] {
+                stored.append((seq, event.line))
+            } else if firstNew == nil {
+                firstNew = event
             }
-            guard inBatch.insert(id, seq: 0) else {
-                throw LogError(.invalidEnvelope, "this event id appears earlier in the same batch", location: "line \(event.line)", fieldPath: "/id")
-            }
-            if let seq = ids[id] { stored.append(seq) } else if firstNew == nil { firstNew = event }
         }
         if stored.isEmpty { return nil }
         if let firstNew {
-            throw LogError(.idempotencyConflict, "the batch mixes \(stored.count) events stored before (first at seq \(stored.min()!)) with new ones; retry the original batch unchanged, or send the new events alone", location: "line \(firstNew.line)", fieldPath: "/id")
+            throw LogError(.idempotencyConflict, "the batch mixes \(stored.count) events stored before (first at seq \(stored.map(\.seq).min()!)) with new ones; retry the original batch unchanged, or send the new events alone", location: "line \(firstNew.line)", fieldPath: "/id")
         }
-        return AppendResult(firstSeq: stored.min()!, lastSeq: stored.max()!, count: stored.count, isRetry: true)
+        var seen = Set<UInt64>()
+        for (seq, line) in stored where !seen.insert(seq).inserted {
+            throw LogError(.invalidEnvelope, "this event id appears earlier in the same batch", location: "line \(line)", fieldPath: "/id")
+        }
+        let seqs = stored.map(\.seq)
+        return AppendResult(firstSeq: seqs.min()!, lastSeq: seqs.max()!, count: seqs.count, isRetry: true)
+    }
+
+    /// Records the ids of a new batch at the seqs it will get, refusing an id that appears
+    /// twice in it (and then recording none). Undone by `releaseIDs` if the write fails.
+    mutating func reserveIDs(of batch: EnvelopeBatch) throws(LogError) {
+        ids.reserveCapacity(ids.count + batch.count)
+        let firstSeq = frontier.size + 1
+        for (index, event) in batch.events.enumerated() {
+            guard let id = event.id else { continue }
+            if !ids.insert(id, seq: firstSeq + UInt64(index)) {
+                releaseIDs(of: EnvelopeBatch(bodies: [], events: Array(batch.events[..<index])))
+                throw LogError(.invalidEnvelope, "this event id appears earlier in the same batch", location: "line \(event.line)", fieldPath: "/id")
+            }
+        }
+    }
+
+    /// Forgets the ids `reserveIDs` recorded for a batch that was not written.
+    mutating func releaseIDs(of batch: EnvelopeBatch) {
+        for event in batch.events { if let id = event.id { ids.remove(id) } }
     }
 
     func check(_ expected: [String: ExpectedVersion]) throws(LogError) {
@@ -82,8 +102,6 @@ struct WriterState: Sendable {
     func encode(_ batch: EnvelopeBatch, options: LogOptions, recordedAt: Int64) -> EncodedBatch {
         var versions: [StreamKey: UInt64] = [:]
         var eventVersions = [UInt64](repeating: 0, count: batch.count)
-        var newIDs: [(EventID, UInt64)] = []
-        newIDs.reserveCapacity(batch.count)
         var plans: [PendingChunk] = []
         var chunkStart = 0, chunkBytes = 0
         let firstSeq = frontier.size + 1
@@ -92,7 +110,6 @@ struct WriterState: Sendable {
             let version = (versions[event.stream] ?? streams[event.stream] ?? 0) + 1
             versions[event.stream] = version
             eventVersions[index] = version
-            if let id = event.id { newIDs.append((id, firstSeq + UInt64(index))) }
             chunkBytes += event.bodyLength + PendingChunk.prefixBound
             if chunkBytes >= limit || index == batch.count - 1 {
                 plans.append(PendingChunk(firstSeq: firstSeq + UInt64(chunkStart), events: chunkStart..<(index + 1), capacity: chunkBytes))
@@ -130,7 +147,7 @@ struct WriterState: Sendable {
             parts.append(header)
             parts.append(chunk.frame)
         }
-        return EncodedBatch(parts: parts, streamVersions: versions, ids: newIDs, frontier: frontier)
+        return EncodedBatch(parts: parts, streamVersions: versions, frontier: frontier)
     }
 
     /// How much NDJSON a chunk of this batch holds: `options.chunkBytes`, but a batch of a few
@@ -142,11 +159,10 @@ struct WriterState: Sendable {
         return max(min(options.chunkBytes, perCore), min(options.chunkBytes, LogOptions.minimumChunkBytes))
     }
 
-    /// Takes on the state an encoded batch leads to, once its bytes are written.
+    /// Takes on the state an encoded batch leads to, once its bytes are written (its ids were
+    /// recorded by `reserveIDs`).
     mutating func apply(_ batch: EncodedBatch) {
         streams.merge(batch.streamVersions) { _, new in new }
-        ids.reserveCapacity(ids.count + batch.ids.count)
-        for (id, seq) in batch.ids { ids.insert(id, seq: seq) }
         frontier = batch.frontier
     }
 }
@@ -156,7 +172,6 @@ struct EncodedBatch {
     /// Each chunk's header, then its frame, in order.
     let parts: [[UInt8]]
     let streamVersions: [StreamKey: UInt64]
-    let ids: [(EventID, UInt64)]
     let frontier: MerkleFrontier
 
     var byteCount: Int { parts.reduce(0) { $0 + $1.count } }
