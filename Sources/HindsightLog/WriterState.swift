@@ -140,7 +140,7 @@ struct WriterState: Sendable {
             var header: [UInt8] = []
             ChunkHeader(
                 isBatchEnd: index == plans.count - 1, firstSeq: chunk.firstSeq, count: UInt32(chunk.events.count),
-                frameLength: UInt32(chunk.frame.count), rawLength: UInt32(chunk.text.count),
+                frameLength: UInt32(chunk.frame.count), rawLength: UInt32(chunk.rawLength),
                 minOccurredAt: chunk.minOccurredAt, maxOccurredAt: chunk.maxOccurredAt,
                 recordedAt: recordedAt, root: frontier.root
             ).encode(into: &header)
@@ -185,7 +185,9 @@ private struct PendingChunk {
     let firstSeq: UInt64
     let events: Range<Int>
     let capacity: Int
+    /// The stored lines, from `build` until `seal` has compressed and hashed them.
     var text: [UInt8] = []
+    var rawLength = 0
     var minOccurredAt = Int64.max
     var maxOccurredAt = Int64.min
     var frame: [UInt8] = []
@@ -225,7 +227,8 @@ private struct PendingChunk {
         }
     }
 
-    /// Compresses the text and hashes its lines into the chunk's aligned subtrees.
+    /// Compresses the text and hashes its lines into the chunk's aligned subtrees, then lets
+    /// the text go, so that the next chunk reuses its memory instead of faulting in new pages.
     mutating func seal(level: Int32) {
         frame = text.withUnsafeBytes { LZ4Frame.compress($0, level: level) }
         var leaves = [TreeHash](repeating: .emptyRoot, count: events.count)
@@ -237,6 +240,8 @@ private struct PendingChunk {
             }
         }
         precondition(hashed == events.count, "the engine wrote a chunk whose lines do not carry their seqs")
+        rawLength = text.count
+        text = []
         subtrees = PerfectSubtree.decompose(leaves, start: firstSeq - 1)
     }
 }
