@@ -9,6 +9,8 @@ struct CheckedChunk: Sendable {
     let subtrees: [PerfectSubtree]
     /// Each line's stream, stream version and id, when asked for (to rebuild a writer).
     let identities: [StoredIdentity]
+    /// The chunk's NDJSON, when asked for (to recompress it).
+    let text: ArraySlice<UInt8>?
 }
 
 /// What the writer must remember of a stored event.
@@ -21,7 +23,7 @@ struct StoredIdentity: Sendable {
 extension LogView {
     /// Decompresses a chunk, hashes its lines and checks that each carries its seq; on
     /// failure names the first bad seq.
-    func check(_ chunk: ChunkRef, identities: Bool) -> Result<CheckedChunk, VerifyFailure> {
+    func check(_ chunk: ChunkRef, identities: Bool, keepText: Bool = false) -> Result<CheckedChunk, VerifyFailure> {
         let header = chunk.header
         let text: [UInt8]
         switch self.text(of: chunk) {
@@ -48,7 +50,8 @@ extension LogView {
             }
         }
         return .success(CheckedChunk(chunk: chunk, leaves: leaves,
-                                     subtrees: PerfectSubtree.decompose(leaves, start: header.firstSeq - 1), identities: found))
+                                     subtrees: PerfectSubtree.decompose(leaves, start: header.firstSeq - 1), identities: found,
+                                     text: keepText ? text[..<Int(header.rawLength)] : nil))
     }
 
     private static func identities(in text: [UInt8], of chunk: ChunkRef) -> Result<[StoredIdentity], LogError> {
@@ -96,7 +99,7 @@ extension LogView {
     /// Checks `chunks` on all cores, a few at a time, and hands each result to `body` in log
     /// order, until `body` returns false.
     func forEachChecked(
-        _ chunks: ArraySlice<ChunkRef>, identities: Bool = false,
+        _ chunks: ArraySlice<ChunkRef>, identities: Bool = false, keepText: Bool = false,
         _ body: (ChunkRef, Result<CheckedChunk, VerifyFailure>) throws(LogError) -> Bool
     ) throws(LogError) {
         let window = 4 * 2
@@ -107,7 +110,7 @@ extension LogView {
             results.withUnsafeMutableBufferPointer { out in
                 let shared = UnsafeSendable(out)
                 DispatchQueue.concurrentPerform(iterations: group.count) { index in
-                    shared.value[index] = self.check(group[group.startIndex + index], identities: identities)
+                    shared.value[index] = self.check(group[group.startIndex + index], identities: identities, keepText: keepText)
                 }
             }
             for (chunk, result) in zip(group, results) where try !body(chunk, result!) { return }

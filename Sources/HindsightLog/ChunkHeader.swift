@@ -8,6 +8,7 @@ internal import CShim
 ///  4  u32  96              payload size
 ///  8  4B   "HSC1"          format tag and version
 /// 12  u32  flags           bit 0: the last chunk of a batch (the commit point)
+///                          bit 1: written by compaction (may span several batches)
 /// 16  u64  firstSeq
 /// 24  u32  count           events in the chunk
 /// 28  u32  frameLength     bytes of the LZ4 data frame that follows
@@ -27,6 +28,8 @@ struct ChunkHeader: Equatable, Sendable {
     static let encodedSize = 104
 
     var isBatchEnd: Bool
+    /// Written by compaction, which merges the chunks of a sealed segment into large ones.
+    var isCompacted = false
     var firstSeq: UInt64
     var count: UInt32
     var frameLength: UInt32
@@ -47,7 +50,7 @@ struct ChunkHeader: Equatable, Sendable {
         put(Self.magic)
         put(Self.payloadSize)
         out.append(contentsOf: Self.tag)
-        put(UInt32(isBatchEnd ? 1 : 0))
+        put(UInt32(isBatchEnd ? 1 : 0) | UInt32(isCompacted ? 2 : 0))
         put(firstSeq)
         put(count)
         put(frameLength)
@@ -83,6 +86,7 @@ struct ChunkHeader: Equatable, Sendable {
         }
         let header = ChunkHeader(
             isBatchEnd: read(UInt32.self, bytes, 12) & 1 == 1,
+            isCompacted: read(UInt32.self, bytes, 12) & 2 == 2,
             firstSeq: read(UInt64.self, bytes, 16),
             count: read(UInt32.self, bytes, 24),
             frameLength: read(UInt32.self, bytes, 28),

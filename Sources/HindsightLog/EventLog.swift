@@ -32,7 +32,8 @@ public struct LogOptions: Sendable {
     public var chunkBytes = 4 << 20
     /// The smallest chunk a batch is cut into for the sake of parallel compression.
     public static let minimumChunkBytes = 1 << 20
-    /// LZ4 compression level (1 fast … 12 smallest).
+    /// LZ4 compression level of appended chunks (1 fast … 12 smallest). Compaction later
+    /// recompresses sealed segments at `LZ4Frame.compactionLevel`.
     public var compressionLevel = LZ4Frame.defaultLevel
 
     public init() {}
@@ -58,6 +59,9 @@ public final class EventLog: @unchecked Sendable {
     /// is acknowledged until the log is reopened and recovered.
     private var poisoned: LogError?
     private var written: HeadRecord
+
+    /// Held by a compaction, so that two never rewrite the same segment.
+    let compactionLock = NSLock()
 
     /// Held by the appender that fsyncs for everyone waiting.
     private let syncLock = NSLock()
@@ -170,6 +174,15 @@ public final class EventLog: @unchecked Sendable {
         groupCommits += 1
         // HEAD can be rebuilt from the segments; a failure to write it is not a lost event.
         try? layout.writeHead(target)
+    }
+
+    /// Ends the current segment, so that the next append starts a new one, and returns the
+    /// number of the last segment that will never change again (0 if none).
+    func sealSegment() -> Int {
+        writeLock.withLock {
+            segment = nil
+            return segmentNumber
+        }
     }
 
     /// The segment to append to, rolled over when full. Call with `writeLock` held.

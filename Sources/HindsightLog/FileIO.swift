@@ -149,6 +149,24 @@ enum FileIO {
         return bytes
     }
 
+    /// Replaces a file atomically and durably: the new contents are written beside it and
+    /// fsynced, renamed over it, and the directory is fsynced. A crash leaves either the old
+    /// file or the new one, and at worst a stray `*.partial` file that the next call replaces.
+    static func replaceDurably(_ path: String, with parts: [[UInt8]]) throws(LogError) {
+        let temporary = path + ".partial"
+        let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        do throws(LogError) {
+            try writeAll(fd, parts, path: temporary)
+            try fsync(fd, path: temporary)
+        } catch {
+            close(fd)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else { throw LogError.system("rename", path: path, errno: errno) }
+        try fsyncDirectory(String(path[..<path.lastIndex(of: "/")!]))
+    }
+
     /// Replaces a small file atomically: a temporary file renamed over it. Not fsynced: only
     /// for files the engine can rebuild.
     static func replaceFile(_ path: String, with bytes: [UInt8]) throws(LogError) {

@@ -3,9 +3,12 @@ internal import CLZ4
 /// Standard LZ4 frames, as `lz4 -dc` reads them: 4 MB linked blocks, every block and the
 /// whole content checksummed (xxHash32), the content size in the header.
 public enum LZ4Frame {
-    /// The compression level used for stored chunks. LZ4's high-compression levels start at
-    /// 3; see BENCHMARKS.md for the trade between ratio and append speed.
-    public static let defaultLevel: Int32 = 4
+    /// The level appends compress at: LZ4's fast mode, so that compression does not decide
+    /// how fast events are acknowledged (docs/decisions.md, note 5).
+    public static let defaultLevel: Int32 = 1
+    /// The level compaction recompresses sealed segments at: LZ4's optimal parser, the
+    /// smallest output the format allows.
+    public static let compactionLevel: Int32 = 12
 
     private static func preferences(contentSize: Int, level: Int32) -> LZ4F_preferences_t {
         var prefs = LZ4F_preferences_t()

@@ -81,7 +81,9 @@ final class LogView: @unchecked Sendable {
     let layout: LogLayout
     let segmentNumbers: [Int]
     let segments: [MappedFile]
-    /// Committed chunks in log order.
+    /// Committed chunks in log order: every complete batch on disk.
+    let committed: [ChunkRef]
+    /// The chunks a reader shows: the committed ones, up to HEAD when bounded by it.
     let chunks: [ChunkRef]
     /// The first structural problem found while listing chunks, if any.
     let problem: Problem?
@@ -131,8 +133,9 @@ final class LogView: @unchecked Sendable {
             }
             if problem != nil { break }
         }
-        if boundedByHead, case .success(let record)? = head, let index = chunks.lastIndex(where: { $0.header.lastSeq <= record.size }) {
-            chunks.removeSubrange((index + 1)...)
+        committed = chunks
+        if boundedByHead, case .success(let record)? = head {
+            chunks.removeAll { $0.header.lastSeq > record.size }
         }
         self.chunks = chunks
         self.problem = problem

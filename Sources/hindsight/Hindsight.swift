@@ -7,7 +7,7 @@ import HindsightWorkload
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Proof.self, Consistency.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Generate.self]
     )
 }
 
@@ -55,7 +55,7 @@ struct Append: ParsableCommand {
     @Option(name: .customLong("expect"), help: ArgumentHelp("A stream's expected version: STREAM=N, STREAM=none or STREAM=any (repeatable).", valueName: "STREAM=VERSION"))
     var expectations: [String] = []
 
-    @Option(help: ArgumentHelp("LZ4 compression level of the stored chunks, 3 (faster) to 12 (smaller).", valueName: "LEVEL"))
+    @Option(help: ArgumentHelp("LZ4 compression level of the new chunks, 1 (fastest) to 12 (smallest); `compact` recompresses them later.", valueName: "LEVEL"))
     var compressionLevel: Int32 = LZ4Frame.defaultLevel
 
     @Option(help: ArgumentHelp("Validate everything first, then append in batches of N events, printing each batch's positions once it is durable. With event ids, rerunning after an interruption resumes where it stopped.", valueName: "N"))
@@ -184,6 +184,26 @@ struct Stats: ParsableCommand {
                 tree head     \(stats.head.size) \(stats.head.root.hex)
                 """)
             }
+        }
+    }
+}
+
+struct Compact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Recompress everything appended so far into large, maximally compressed chunks.")
+
+    @OptionGroup var options: DataOptions
+    @Option(help: "LZ4 compression level, 3 to 12.") var level: Int32 = LZ4Frame.compactionLevel
+
+    func validate() throws {
+        if !(3...12).contains(level) { throw ValidationError("--level must be between 3 and 12") }
+    }
+
+    func run() throws {
+        try reporting {
+            let report = try EventLog(directory: options.directory).compact(level: level)
+            printJSON(["segments": report.segmentsRewritten, "events": report.events,
+                       "bytesBefore": report.bytesBefore, "bytesAfter": report.bytesAfter])
         }
     }
 }

@@ -201,6 +201,32 @@ struct RecoveryTests {
     }
 }
 
+extension RecoveryTests {
+    @Test("a batch written whole but not acknowledged is hidden from readers, verified, and kept by the next writer")
+    func writtenButNotAcknowledged() throws {
+        let dir = TemporaryDirectory()
+        let acknowledged: HeadRecord
+        do {
+            let log = try EventLog(directory: dir.path)
+            _ = try log.append(Events.batch((0..<3).map { Events.event(stream: "build/b_\($0)") }))
+            acknowledged = try LayoutHead(dir.path)
+            _ = try log.append(Events.batch((0..<4).map { Events.event(stream: "build/b_\($0)") }))
+        }
+        // The writer died after writing the second batch, before it recorded HEAD.
+        try LogLayout(root: dir.path).writeHead(acknowledged)
+
+        let reader = try LogReader(directory: dir.path)
+        #expect(reader.size == 3)
+        let report = reader.verify()
+        #expect(report.ok && report.size == 7)
+        #expect(report.notes.first?.contains("events 4…7 were written whole but not acknowledged") == true)
+
+        let log = try EventLog(directory: dir.path)
+        #expect(log.size == 7)
+        #expect(try LogReader(directory: dir.path).size == 7)
+    }
+}
+
 private func LayoutHead(_ path: String) throws -> HeadRecord {
     try LogLayout(root: path).readHead()!.get()
 }
