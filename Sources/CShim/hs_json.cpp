@@ -15,6 +15,7 @@ using simdjson::dom::object;
 
 struct hs_parser {
     simdjson::dom::parser dom;
+    simdjson::ondemand::parser ondemand;
     std::string minified;   // scratch for hs_parse_envelope
     std::string canonical;  // scratch for hs_parse_envelope
 };
@@ -524,16 +525,30 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
     return HS_OK;
 }
 
+// Stored lines were validated when appended and their checksums have passed, so they are
+// read with simdjson's on-demand API, which skips what is not asked for (actor, data).
 int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len, hs_stored *stored, hs_error *err) {
-    element doc;
-    if (int rc = parse_document(parser, line, len, doc, err)) return rc;
     stored->id[0] = 0;
     stored->org[0] = 0;
     stored->event_id = hs_event_id{HS_ID_NONE, 0, 0};
     unsigned found = 0;
-    for (auto field : doc.get_object().value_unsafe()) {
-        std::string_view key = field.key, s;
-        element value = field.value;
+    simdjson::ondemand::document doc;
+    if (parser->ondemand.iterate(reinterpret_cast<const char *>(line), len, len + simdjson::SIMDJSON_PADDING).get(doc)) {
+        set_error(err, HS_ERR_SYNTAX, "", "not valid JSON");
+        return err->kind;
+    }
+    simdjson::ondemand::object object;
+    if (doc.get_object().get(object)) {
+        set_error(err, HS_ERR_NOT_OBJECT, "", "each line must be a JSON object");
+        return err->kind;
+    }
+    for (auto field : object) {
+        std::string_view key, s;
+        if (field.unescaped_key().get(key)) {
+            set_error(err, HS_ERR_SYNTAX, "", "not valid JSON");
+            return err->kind;
+        }
+        auto value = field.value();
         if (key == "seq") {
             if (value.get_uint64().get(stored->seq)) { set_error(err, HS_ERR_TYPE, "/seq", "must be an integer"); return err->kind; }
             found |= 1;

@@ -60,17 +60,13 @@ extension LogView {
         var found: [StoredIdentity] = []
         found.reserveCapacity(Int(chunk.header.count))
         return text.withUnsafeBytes { bytes in
-            var start = 0
-            let end = Int(chunk.header.rawLength)
-            while start < end {
-                let stop = bytes[start..<end].firstIndex(of: UInt8(ascii: "\n")) ?? end
+            for line in bytes.lineRanges(length: Int(chunk.header.rawLength)) {
                 do throws(LogError) {
-                    let identity = try parser.identity(UnsafeRawBufferPointer(rebasing: bytes[start..<stop]), padded: true)
+                    let identity = try parser.identity(UnsafeRawBufferPointer(rebasing: bytes[line]), padded: true)
                     found.append(StoredIdentity(stream: identity.stream, version: identity.version, id: identity.id))
                 } catch {
                     return .failure(error)
                 }
-                start = stop + 1
             }
             return .success(found)
         }

@@ -1,8 +1,5 @@
 internal import CShim
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A producer's event id reduced to its 128 bits, so that retries are recognised whatever
 /// the letter case, and the durable id set stays small.
@@ -122,21 +119,11 @@ public enum EnvelopeParser {
 
     /// Line ranges without their "\n" (or "\r\n"); a final newline does not start a line.
     static func splitLines(_ input: [UInt8]) -> [Range<Int>] {
-        var lines: [Range<Int>] = []
-        lines.reserveCapacity(input.count / 256)
         input.withUnsafeBytes { bytes in
-            guard let base = bytes.baseAddress else { return }
-            var start = 0
-            while start < bytes.count {
-                let end = memchr(base + start, Int32(UInt8(ascii: "\n")), bytes.count - start)
-                    .map { $0 - UnsafeMutableRawPointer(mutating: base) } ?? bytes.count
-                var trimmed = end
-                if trimmed > start && bytes[trimmed - 1] == UInt8(ascii: "\r") { trimmed -= 1 }
-                lines.append(start..<trimmed)
-                start = end + 1
+            bytes.lineRanges().map { line in
+                line.isEmpty || bytes[line.upperBound - 1] != UInt8(ascii: "\r") ? line : line.lowerBound..<(line.upperBound - 1)
             }
         }
-        return lines
     }
 
     /// Validates every line on all cores, writing each line's canonical form over the line

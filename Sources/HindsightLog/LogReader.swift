@@ -1,5 +1,6 @@
 internal import CShim
 import Dispatch
+import Foundation
 
 /// One stored event as a reader hands it out: the engine's fields, parsed, and the stored
 /// line exactly as it is hashed into the Merkle tree.
@@ -107,18 +108,11 @@ public final class LogReader: Sendable {
         for chunk in view.chunks[first...] {
             if chunk.header.firstSeq > range.upperBound { return }
             let text = try view.text(of: chunk).get()
-            var seq = chunk.header.firstSeq
-            let length = Int(chunk.header.rawLength)
             let done: Bool = try text.withUnsafeBytes { bytes in
-                var start = 0
-                while start < length {
-                    let end = bytes[start..<length].firstIndex(of: UInt8(ascii: "\n")) ?? length
-                    if seq >= range.lowerBound {
-                        if seq > range.upperBound { return true }
-                        if try !body(seq, UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { return true }
-                    }
-                    seq += 1
-                    start = end + 1
+                for (offset, line) in bytes.lineRanges(length: Int(chunk.header.rawLength)).enumerated() {
+                    let seq = chunk.header.firstSeq + UInt64(offset)
+                    if seq > range.upperBound { return true }
+                    if seq >= range.lowerBound, try !body(seq, UnsafeRawBufferPointer(rebasing: bytes[line])) { return true }
                 }
                 return false
             }
@@ -129,7 +123,7 @@ public final class LogReader: Sendable {
     /// Calls `body` with each event matching `query`, in seq order, until it returns false or
     /// `query.limit` events were handed out. Chunks whose time span misses the query's
     /// `occurredAt` bounds are skipped without decompressing them (the sparse time index);
-    /// the others are decoded on all cores, a few at a time.
+    /// the lines of the others are parsed on all cores.
     public func read(_ query: ReadQuery, _ body: (StoredEvent) throws -> Bool) throws {
         guard query.limit > 0 else { return }
         let selected = view.chunks.filter { chunk in
@@ -138,14 +132,23 @@ public final class LogReader: Sendable {
                 && query.occurredTo.map { chunk.header.minOccurredAt <= $0 } ?? true
         }
         var handed = 0
-        let window = 8
-        for start in stride(from: 0, to: selected.count, by: window) {
-            let group = Array(selected[start..<min(start + window, selected.count)])
-            var results = [Result<[StoredEvent], LogError>](repeating: .success([]), count: group.count)
+        for chunk in selected {
+            let text = try view.text(of: chunk).get()
+            // The wanted lines, then parsed in slices.
+            let first = chunk.header.firstSeq
+            let all = text.withUnsafeBytes { $0.lineRanges(length: Int(chunk.header.rawLength)) }
+            guard all.count == Int(chunk.header.count) else {
+                throw view.corrupt(chunk, "the chunk holds \(all.count) lines where its header says \(chunk.header.count); run `hindsight verify`")
+            }
+            let lines = all[Int(max(query.from, first) - first)..<Int(min(query.to, chunk.header.lastSeq) - first + 1)]
+            let slices = min(lines.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
+            var results = [Result<[StoredEvent], LogError>](repeating: .success([]), count: slices)
             results.withUnsafeMutableBufferPointer { out in
                 let shared = UnsafeSendable(out)
-                DispatchQueue.concurrentPerform(iterations: group.count) { index in
-                    shared.value[index] = self.events(in: group[index], matching: query)
+                DispatchQueue.concurrentPerform(iterations: slices) { index in
+                    let share = (lines.count + slices - 1) / slices
+                    let mine = lines[min(lines.count, index * share)..<min(lines.count, (index + 1) * share)]
+                    shared.value[index] = Self.events(in: text, lines: mine, matching: query)
                 }
             }
             for result in results {
@@ -157,27 +160,19 @@ public final class LogReader: Sendable {
         }
     }
 
-    /// The events of one chunk that match `query`.
-    private func events(in chunk: ChunkRef, matching query: ReadQuery) -> Result<[StoredEvent], LogError> {
+    /// The events on `lines` of a decompressed chunk that match `query`.
+    private static func events(in text: [UInt8], lines: ArraySlice<Range<Int>>, matching query: ReadQuery) -> Result<[StoredEvent], LogError> {
         Result { () throws(LogError) -> [StoredEvent] in
             let parser = try StoredLineParser()
-            let text = try view.text(of: chunk).get()
             var events: [StoredEvent] = []
-            var seq = chunk.header.firstSeq
-            var start = 0
-            let end = Int(chunk.header.rawLength)
-            while start < end && seq <= query.to {
-                let stop = text[start..<end].firstIndex(of: UInt8(ascii: "\n")) ?? end
-                if seq >= query.from {
-                    let event = try text.withUnsafeBytes { bytes in
-                        Result { () throws(LogError) in
-                            try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<stop]), padded: true)
-                        }
-                    }.get()
-                    if query.matches(event) { events.append(event) }
-                }
-                seq += 1
-                start = stop + 1
+            events.reserveCapacity(lines.count)
+            for line in lines {
+                let event = try text.withUnsafeBytes { bytes in
+                    Result { () throws(LogError) in
+                        try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[line]), padded: true)
+                    }
+                }.get()
+                if query.matches(event) { events.append(event) }
             }
             return events
         }
