@@ -140,7 +140,7 @@ public final class LogReader: Sendable {
             guard all.count == Int(chunk.header.count) else {
                 throw view.corrupt(chunk, "the chunk holds \(all.count) lines where its header says \(chunk.header.count); run `hindsight verify`")
             }
-            let lines = all[Int(max(query.from, first) - first)..<Int(min(query.to, chunk.header.lastSeq) - first + 1)]
+            let lines = Array(all[Int(max(query.from, first) - first)..<Int(min(query.to, chunk.header.lastSeq) - first + 1)])
             let slices = min(lines.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
             var results = [Result<[StoredEvent], LogError>](repeating: .success([]), count: slices)
             results.withUnsafeMutableBufferPointer { out in
