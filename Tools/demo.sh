@@ -21,5 +21,6 @@ echo "== verify"
 echo "== stats"
 "$hindsight" stats --data "$data"
 echo "== the same history, read back with the stock lz4 tool (first two events)"
-cat "$data"/segments/*.lz4 | lz4 -dc | head -n 2
+cat "$data"/segments/*.lz4 | lz4 -dc > "${data%/*}/stored.ndjson"
+head -n 2 "${data%/*}/stored.ndjson"
 echo "Data directory: $data"
