@@ -30,7 +30,7 @@ extension EventLog {
     public func compact(level: Int32 = LZ4Frame.compactionLevel, chunkBytes: Int = compactedChunkBytes) throws(LogError) -> CompactionReport {
         compactionLock.lock()
         defer { compactionLock.unlock() }
-        let lastSealed = sealSegment()
+        let lastSealed = try sealSegment()
         let view = try LogView(layout: layout, boundedByHead: false)
         let sealed = view.committed.filter { view.segmentNumbers[$0.segment] <= lastSealed }
         // Verify everything first, so that damage anywhere leaves every file as it was.

@@ -53,10 +53,11 @@ public final class EventLog: @unchecked Sendable {
     /// Guards everything below up to `syncLock`.
     private let writeLock = NSLock()
     private var state: WriterState
+    /// The segment appends go to. Every other segment is fsynced when it stops being this one.
     private var segment: SegmentFile?
     private var segmentNumber: Int
-    /// Set when an fsync failed: the page cache may have dropped the data, so nothing more
-    /// is acknowledged until the log is reopened and recovered.
+    /// Set when an fsync failed (or a failed write could not be undone): the page cache may
+    /// have dropped data, so nothing more is acknowledged until the log is reopened.
     private var poisoned: LogError?
     private var written: HeadRecord
 
@@ -163,12 +164,14 @@ public final class EventLog: @unchecked Sendable {
         if durable.size >= seq { return }
         let (target, file, failure) = writeLock.withLock { (written, segment, poisoned) }
         if let failure { throw failure }
-        guard let file else { return }
-        do {
-            try FileIO.fsync(file.fd, path: file.path)
-        } catch {
-            writeLock.withLock { poisoned = error }
-            throw error
+        // Without a current segment, everything written is in segments fsynced already.
+        if let file {
+            do {
+                try FileIO.fsync(file.fd, path: file.path)
+            } catch {
+                writeLock.withLock { poisoned = error }
+                throw error
+            }
         }
         durable = target
         groupCommits += 1
@@ -176,13 +179,28 @@ public final class EventLog: @unchecked Sendable {
         try? layout.writeHead(target)
     }
 
-    /// Ends the current segment, so that the next append starts a new one, and returns the
-    /// number of the last segment that will never change again (0 if none).
-    func sealSegment() -> Int {
-        writeLock.withLock {
-            segment = nil
-            return segmentNumber
+    /// Ends the current segment, so that the next append starts a new one, waits until all
+    /// it holds is acknowledged, and returns the number of the last segment that will never
+    /// change again (0 if none).
+    func sealSegment() throws(LogError) -> Int {
+        writeLock.lock()
+        let number = segmentNumber, size = written.size
+        if let current = segment {
+            // Under the lock, so no append can be acknowledged through a later segment first.
+            do throws(LogError) {
+                try FileIO.fsync(current.fd, path: current.path)
+            } catch {
+                poisoned = error
+                writeLock.unlock()
+                throw error
+            }
         }
+        segment = nil
+        writeLock.unlock()
+        // Record HEAD now: a batch not yet acknowledged would otherwise end up inside a
+        // compacted chunk that readers, bounded by HEAD, could not show until HEAD caught up.
+        try syncThrough(size)
+        return number
     }
 
     /// The segment to append to, rolled over when full. Call with `writeLock` held.
@@ -190,7 +208,12 @@ public final class EventLog: @unchecked Sendable {
         if let segment, segment.size < options.segmentBytes { return segment }
         if let segment {
             // Everything in the old segment must be durable before the new one holds anything.
-            try FileIO.fsync(segment.fd, path: segment.path)
+            do throws(LogError) {
+                try FileIO.fsync(segment.fd, path: segment.path)
+            } catch {
+                poisoned = error
+                throw error
+            }
         }
         let number = segmentNumber + 1
         let file = try SegmentFile(path: layout.segmentPath(number), create: true)
