@@ -411,7 +411,6 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
     if (!check_duplicates(doc, path, err)) return err->kind;
 
     unsigned seen = 0;
-    env->id[0] = 0;
     env->event_id = hs_event_id{HS_ID_NONE, 0, 0};
     for (auto field : doc.get_object().value_unsafe()) {
         std::string_view key = field.key, s;
@@ -422,7 +421,6 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
                 set_error(err, HS_ERR_FORMAT, "/type", "must be an event type such as \"build.started\"");
                 return err->kind;
             }
-            copy_field(env->type, s);
             seen |= F_TYPE;
         } else if (key == "stream") {
             if (!require_string(value, "/stream", s, err)) return err->kind;
@@ -450,7 +448,6 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
                 set_error(err, HS_ERR_FORMAT, "/org", "must be an identifier such as \"org_1\"");
                 return err->kind;
             }
-            copy_field(env->org, s);
             seen |= F_ORG;
         } else if (key == "data") {
             if (value.type() != element_type::OBJECT) {
@@ -465,7 +462,6 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
                 set_error(err, HS_ERR_FORMAT, "/id", "must be a UUID or a ULID");
                 return err->kind;
             }
-            copy_field(env->id, s);
         } else if (key == "correlationId" || key == "causationId") {
             std::string p = "/" + std::string(key);
             if (!require_string(value, p.c_str(), s, err)) return err->kind;

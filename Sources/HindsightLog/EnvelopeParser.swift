@@ -103,20 +103,6 @@ public enum EnvelopeParser {
         try parse(ndjson: FileIO.readFile(path, spareCapacity: hs_padding()))
     }
 
-    /// Parses envelopes given one JSON text each (the JSON-RPC `events` array); errors name
-    /// the 1-based position in the list as the line.
-    public static func parse(objects: [[UInt8]]) throws(LogError) -> EnvelopeBatch {
-        var joined: [UInt8] = []
-        var lines: [Range<Int>] = []
-        for object in objects {
-            lines.append(joined.count..<(joined.count + object.count))
-            joined.append(contentsOf: object)
-            joined.append(UInt8(ascii: "\n"))
-        }
-        joined.append(contentsOf: repeatElement(0x20, count: hs_padding()))
-        return try parse(inPlace: joined, lines: lines)
-    }
-
     /// Line ranges without their "\n" (or "\r\n"); a final newline does not start a line.
     static func splitLines(_ input: [UInt8]) -> [Range<Int>] {
         input.withUnsafeBytes { bytes in

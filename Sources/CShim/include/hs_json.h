@@ -44,12 +44,9 @@ typedef struct hs_event_id {
     uint64_t high, low;
 } hs_event_id;
 
-/* The envelope fields the engine needs, copied out as NUL-terminated strings. */
+/* The envelope fields the writer needs. */
 typedef struct hs_envelope {
-    char type[HS_FIELD_CAP];
-    char stream[HS_FIELD_CAP];
-    char id[HS_FIELD_CAP];          /* "" when absent */
-    char org[HS_FIELD_CAP];
+    char stream[HS_FIELD_CAP];      /* NUL-terminated */
     int64_t occurred_at_ms;         /* milliseconds since the Unix epoch */
     size_t minified_length;         /* bytes written to `out` */
     hs_event_id event_id;
