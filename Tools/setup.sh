@@ -3,9 +3,10 @@
 #   liblz4-dev, lz4     LZ4 frames (the library) and the stock tool auditors and tests use
 #   libsimdjson-dev     JSON parsing on the append and scan paths
 #   libssl-dev          SHA-256 for the Merkle tree (libcrypto)
+#   python3             the independent verifier (Tools/verify_log.py) the tests run
 set -euo pipefail
 
-packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev)
+packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev python3)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
