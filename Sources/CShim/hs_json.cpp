@@ -246,8 +246,9 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-// Recursively refuses duplicate keys anywhere in the document.
-bool check_duplicates(element value, std::string &path, hs_error *err) {
+// Recursively refuses duplicate keys anywhere in the document. On finding one it returns
+// the JSON Pointer to it, built as the recursion unwinds, so valid input builds no paths.
+bool check_duplicates(element value, std::string &duplicate_path) {
     if (value.type() == element_type::OBJECT) {
         object obj = value.get_object().value_unsafe();
         size_t count = obj.size();
@@ -269,30 +270,27 @@ bool check_duplicates(element value, std::string &path, hs_error *err) {
                     if (!seen.insert(field.key).second) { duplicate = true; duplicate_key = field.key; break; }
             }
             if (duplicate) {
-                size_t mark = path.size();
-                append_pointer_token(path, duplicate_key);
-                set_error(err, HS_ERR_DUPLICATE_KEY, path, "duplicate key in object");
-                path.resize(mark);
+                append_pointer_token(duplicate_path, duplicate_key);
                 return false;
             }
         }
         for (auto field : obj) {
             element_type t = field.value.type();
             if (t != element_type::OBJECT && t != element_type::ARRAY) continue;
-            size_t mark = path.size();
-            append_pointer_token(path, field.key);
-            if (!check_duplicates(field.value, path, err)) return false;
-            path.resize(mark);
+            if (!check_duplicates(field.value, duplicate_path)) {
+                std::string prefix;
+                append_pointer_token(prefix, field.key);
+                duplicate_path.insert(0, prefix);
+                return false;
+            }
         }
     } else if (value.type() == element_type::ARRAY) {
         size_t index = 0;
         for (element item : value.get_array().value_unsafe()) {
             element_type t = item.type();
-            if (t == element_type::OBJECT || t == element_type::ARRAY) {
-                size_t mark = path.size();
-                path += "/" + std::to_string(index);
-                if (!check_duplicates(item, path, err)) return false;
-                path.resize(mark);
+            if ((t == element_type::OBJECT || t == element_type::ARRAY) && !check_duplicates(item, duplicate_path)) {
+                duplicate_path.insert(0, "/" + std::to_string(index));
+                return false;
             }
             index++;
         }
@@ -406,9 +404,11 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
                       hs_envelope *env, hs_error *err) {
     element doc;
     if (int rc = parse_document(parser, line, len, doc, err)) return rc;
-    std::string path;
-    path.reserve(64);
-    if (!check_duplicates(doc, path, err)) return err->kind;
+    std::string duplicate;
+    if (!check_duplicates(doc, duplicate)) {
+        set_error(err, HS_ERR_DUPLICATE_KEY, duplicate, "duplicate key in object");
+        return err->kind;
+    }
 
     unsigned seen = 0;
     env->event_id = hs_event_id{HS_ID_NONE, 0, 0};

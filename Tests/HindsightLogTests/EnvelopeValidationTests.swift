@@ -40,6 +40,7 @@ struct EnvelopeValidationTests {
         (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{},"seq":4}"#, "/seq"),
         (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{},"schemaVersion":0}"#, "/schemaVersion"),
         (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{"a":{"b":1,"b":2}}}"#, "/data/a/b"),
+        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{"list":[{"a":1},{"k/x":1,"k/x":2}]}}"#, "/data/list/1/k~1x"),
         (#"{"type":"build.queued","type":"build.started","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#, "/type"),
     ])
     func brokenRule(line: String, path: String) throws {
