@@ -22,6 +22,8 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let writerLocked = Code(rawValue: "writer_locked")
         /// The operating system refused an I/O operation.
         public static let io = Code(rawValue: "io_error")
+        /// There is no data directory where a reader was pointed.
+        public static let noLog = Code(rawValue: "no_log")
         /// A request named something the log does not hold (a seq beyond the head, …).
         public static let outOfRange = Code(rawValue: "out_of_range")
     }

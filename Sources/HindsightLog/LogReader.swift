@@ -87,8 +87,13 @@ public struct LogStats: Sendable {
 public final class LogReader: Sendable {
     let view: LogView
 
-    /// Opens the log in `directory` for reading. A directory without a log reads as empty.
+    /// Opens the log in `directory` for reading. An existing directory without segments reads
+    /// as an empty log; a missing one is an error, so that a mistyped path is not taken for an
+    /// empty history.
     public init(directory: String) throws(LogError) {
+        guard FileIO.exists(directory) else {
+            throw LogError(.noLog, "there is no data directory here; give --data DIR or set HINDSIGHT_DATA", location: directory)
+        }
         view = try LogView(layout: LogLayout(root: directory), boundedByHead: true)
     }
 

@@ -213,6 +213,15 @@ struct CommandLineTests {
         #expect(dir.segments.map { FileManager.default.contents(atPath: $0) } == before)
     }
 
+    @Test("reading a data directory that does not exist is an error, not an empty log")
+    func missingDirectory() throws {
+        let dir = TemporaryDirectory()
+        let result = try run(hindsightExecutable, ["verify", "--data", dir.path + "/typo"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("no data directory here"))
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test("verify exits 2 and names the seq when the log is damaged; stats and proofs answer on a good log")
     func verifyStatsAndProofs() throws {
         let dir = TemporaryDirectory()
