@@ -6,6 +6,7 @@ or the first bad seq and why, and exits 1 on any damage.
 
     python3 Tools/verify_log.py DIR
 """
+import datetime
 import hashlib
 import json
 import os
@@ -23,6 +24,12 @@ class Damage(Exception):
     def __init__(self, seq, reason):
         super().__init__(f"seq {seq}: {reason}")
         self.seq, self.reason = seq, reason
+
+
+def occurred_at_ms(text):
+    """Milliseconds since the epoch of an RFC 3339 UTC timestamp with milliseconds."""
+    moment = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
 
 
 def node(left, right):
@@ -74,7 +81,7 @@ def chunks(path, next_seq, last_segment):
         frame = data[offset + HEADER.size:end]
         if frame[:4] != LZ4_FRAME_MAGIC:
             raise Damage(next_seq, f"{path} byte {offset}: the chunk's LZ4 data frame is missing")
-        pending.append(dict(first=first, count=count, raw=raw_len, root=root, frame=frame, at=offset))
+        pending.append(dict(first=first, count=count, raw=raw_len, lo=lo, hi=hi, root=root, frame=frame, at=offset))
         if flags & 1:
             committed += pending
             pending = []
@@ -105,11 +112,15 @@ def verify(directory):
             lines = text.split(b"\n")
             if len(text) != chunk["raw"] or lines[-1] != b"" or len(lines) - 1 != chunk["count"]:
                 raise Damage(expected, f"{name} byte {chunk['at']}: the chunk does not hold {chunk['count']} lines")
+            times = []
             for index, line in enumerate(lines[:-1]):
                 seq = expected + index
                 if not line.startswith(b'{"seq":%d,' % seq):
                     raise Damage(seq, f"{name}: line {index + 1} of the chunk does not hold seq {seq}")
+                times.append(occurred_at_ms(json.loads(line)["occurredAt"]))
                 frontier.append(hashlib.sha256(b"\x00" + line).digest())
+            if (min(times), max(times)) != (chunk["lo"], chunk["hi"]):
+                raise Damage(expected, f"{name} byte {chunk['at']}: the chunk header's time span does not match its events")
             if frontier.root() != chunk["root"]:
                 raise Damage(expected, f"{name} byte {chunk['at']}: Merkle root does not match")
             roots[frontier.size] = frontier.root()

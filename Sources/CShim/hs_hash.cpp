@@ -1,9 +1,11 @@
 // RFC 6962 hashing for Hindsight's Merkle tree. See hs_hash.h.
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include "hs_hash.h"
+#include "hs_json.h"
 
 #include <openssl/sha.h>
 
+#include <cstdint>
 #include <cstring>
 
 extern "C" {
@@ -34,8 +36,25 @@ void hs_sha256(const uint8_t *data, size_t len, uint8_t out[32]) {
     SHA256_Final(out, &ctx);
 }
 
+// The top-level occurredAt of a stored line: the envelope's fields come in canonical order
+// with occurredAt after data, and a string value cannot hold the pattern unescaped, so the
+// last occurrence of "occurredAt":" is the top-level one.
+static bool occurred_at(const uint8_t *line, size_t len, int64_t *ms) {
+    static const char key[] = "\"occurredAt\":\"";
+    const size_t key_len = sizeof key - 1;
+    for (size_t i = len >= key_len + 24 ? len - key_len - 24 + 1 : 0; i-- > 0;) {
+        if (line[i] == '"' && std::memcmp(line + i, key, key_len) == 0)
+            return hs_parse_timestamp(reinterpret_cast<const char *>(line + i + key_len), 24, ms) == 0;
+    }
+    return false;
+}
+
 long hs_hash_stored_lines(const uint8_t *buf, size_t len, uint64_t first_seq, size_t expected_lines,
-                          uint8_t *out, long *bad_line) {
+                          uint8_t *out, long *bad_line, int64_t *span) {
+    if (span) {
+        span[0] = INT64_MAX;
+        span[1] = INT64_MIN;
+    }
     size_t count = 0, start = 0;
     char prefix[40] = "{\"seq\":";
     while (start < len) {
@@ -52,6 +71,15 @@ long hs_hash_stored_lines(const uint8_t *buf, size_t len, uint64_t first_seq, si
         if (end - start < n || std::memcmp(buf + start, prefix, n) != 0) {
             *bad_line = long(count);
             return -1;
+        }
+        if (span) {
+            int64_t ms;
+            if (!occurred_at(buf + start, end - start, &ms)) {
+                *bad_line = long(count);
+                return -1;
+            }
+            if (ms < span[0]) span[0] = ms;
+            if (ms > span[1]) span[1] = ms;
         }
         hs_leaf_hash(buf + start, end - start, out + 32 * count);
         count++;

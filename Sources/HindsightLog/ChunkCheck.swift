@@ -32,15 +32,20 @@ extension LogView {
         }
         var leaves = [TreeHash](repeating: TreeHash.emptyRoot, count: Int(header.count))
         var badLine = -1
+        var span: [Int64] = [0, 0]
         let hashed = text.withUnsafeBytes { raw in
             leaves.withUnsafeMutableBytes { out in
                 hs_hash_stored_lines(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), Int(header.rawLength), header.firstSeq,
-                                     Int(header.count), out.baseAddress!.assumingMemoryBound(to: UInt8.self), &badLine)
+                                     Int(header.count), out.baseAddress!.assumingMemoryBound(to: UInt8.self), &badLine, &span)
             }
         }
         if hashed < 0 {
             let seq = header.firstSeq + UInt64(badLine)
-            return .failure(VerifyFailure(seq: seq, reason: "\(location(of: chunk)): line \(badLine + 1) of the chunk should hold seq \(seq) and does not (an event was removed, added or reordered)"))
+            return .failure(VerifyFailure(seq: seq, reason: "\(location(of: chunk)): line \(badLine + 1) of the chunk should hold seq \(seq) and its occurredAt, and does not (an event was removed, added, reordered or mangled)"))
+        }
+        // The time span is the sparse time index: a wrong one would hide events from reads.
+        guard span[0] == header.minOccurredAt && span[1] == header.maxOccurredAt else {
+            return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(location(of: chunk)): the chunk header's time span does not match its events' occurredAt"))
         }
         var found: [StoredIdentity] = []
         if identities {

@@ -236,7 +236,7 @@ private struct PendingChunk {
         let hashed = text.withUnsafeBytes { raw in
             leaves.withUnsafeMutableBytes { out in
                 hs_hash_stored_lines(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count, firstSeq, events.count,
-                                     out.baseAddress!.assumingMemoryBound(to: UInt8.self), &bad)
+                                     out.baseAddress!.assumingMemoryBound(to: UInt8.self), &bad, nil)
             }
         }
         precondition(hashed == events.count, "the engine wrote a chunk whose lines do not carry their seqs")

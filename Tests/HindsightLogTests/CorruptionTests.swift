@@ -73,6 +73,25 @@ struct CorruptionTests {
         #expect(bad.seq == chunk.header.firstSeq + 5)
     }
 
+    @Test("a chunk header whose time span was rewritten (with a valid checksum) is reported, since it would hide events from reads")
+    func forgedTimeSpan() throws {
+        let log = try DamagedLog()
+        let (path, chunk) = log.chunks[3]
+        var header = chunk.header
+        header.minOccurredAt += 1
+        var encoded: [UInt8] = []
+        header.encode(into: &encoded)
+        var bytes = log.bytes(path)
+        bytes.replaceSubrange(chunk.offset..<chunk.frameOffset, with: encoded)
+        log.write(path, bytes)
+        let bad = try #require(try log.verify().firstBad)
+        #expect(bad.seq == chunk.header.firstSeq)
+        #expect(bad.reason.contains("time span"))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tools/verify_log.py").path
+        #expect(try run("/usr/bin/env", ["python3", script, log.dir.path]).stdout.hasPrefix("FAILED at seq \(chunk.header.firstSeq):"))
+    }
+
     @Test("swapped chunks are reported at the first seq out of place")
     func swappedChunks() throws {
         let log = try DamagedLog()

@@ -25,10 +25,12 @@ void hs_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
  * newline) to `out`. Line i must start with {"seq":first_seq+i, exactly as the engine
  * writes it. Returns the number of lines, which must be `expected_lines`; otherwise
  * returns -1 and sets *bad_line to the index of the first line that is missing, holds
- * the wrong seq, or is not newline-terminated.
+ * the wrong seq, or is not newline-terminated. When `span` is not NULL, span[0] and
+ * span[1] receive the smallest and largest top-level occurredAt (ms since the epoch);
+ * a line without one is bad too.
  */
 long hs_hash_stored_lines(const uint8_t *buf, size_t len, uint64_t first_seq, size_t expected_lines,
-                          uint8_t *out, long *bad_line);
+                          uint8_t *out, long *bad_line, int64_t *span);
 
 #ifdef __cplusplus
 }
