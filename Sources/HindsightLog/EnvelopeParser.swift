@@ -24,7 +24,7 @@ struct EventID: Equatable, Sendable {
 
 /// A stream name and its hash, computed once while parsing (on any core), so that the
 /// writer's per-event version lookups hash one number instead of the whole name.
-struct StreamKey: Hashable, Sendable {
+struct StreamKey: Equatable, Sendable {
     let name: String
     let hash: UInt64
 
@@ -41,7 +41,6 @@ struct StreamKey: Hashable, Sendable {
     }
 
     static func == (a: StreamKey, b: StreamKey) -> Bool { a.hash == b.hash && a.name == b.name }
-    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 }
 
 /// One validated envelope: its minified JSON inside `EnvelopeBatch.bodies`, and the fields the

@@ -6,8 +6,8 @@ import Foundation
 /// the Merkle frontier. Rebuilt from the segments at open, so it is exactly as durable as
 /// the log itself.
 struct WriterState: Sendable {
-    var streams: [StreamKey: UInt64] = [:]
-    var ids = EventIDIndex()
+    var streams = NumberTable<StreamKey>()
+    var ids = NumberTable<EventID>()
     var frontier = MerkleFrontier()
 
     init() {}
@@ -15,13 +15,13 @@ struct WriterState: Sendable {
     /// Replays every committed chunk, checking its checksums, seqs and Merkle root on the way.
     init(rebuiltFrom view: LogView) throws(LogError) {
         var frontier = MerkleFrontier()
-        var streams: [StreamKey: UInt64] = [:]
-        var ids = EventIDIndex()
+        var streams = NumberTable<StreamKey>()
+        var ids = NumberTable<EventID>()
         try view.forEachChecked(view.chunks[...], identities: true) { (chunk, result) throws(LogError) in
             let checked = try view.grow(&frontier, with: chunk, result).mapError(LogError.init(corruption:)).get()
             for (offset, identity) in checked.identities.enumerated() {
-                streams[identity.stream] = identity.version
-                if let id = identity.id { ids.insert(id, seq: chunk.header.firstSeq + UInt64(offset)) }
+                streams.set(identity.stream, identity.version)
+                if let id = identity.id { ids.insert(id, chunk.header.firstSeq + UInt64(offset)) }
             }
             return true
         }
@@ -60,7 +60,7 @@ struct WriterState: Sendable {
         let firstSeq = frontier.size + 1
         for (index, event) in batch.events.enumerated() {
             guard let id = event.id else { continue }
-            if !ids.insert(id, seq: firstSeq + UInt64(index)) {
+            if !ids.insert(id, firstSeq + UInt64(index)) {
                 releaseIDs(of: EnvelopeBatch(bodies: [], events: Array(batch.events[..<index])))
                 throw LogError(.invalidEnvelope, "this event id appears earlier in the same batch", location: "line \(event.line)", fieldPath: "/id")
             }
@@ -100,7 +100,7 @@ struct WriterState: Sendable {
     /// then runs on all cores. Nothing changes until `apply`, so a failed write leaves the
     /// state as it was.
     func encode(_ batch: EnvelopeBatch, options: LogOptions, recordedAt: Int64) -> EncodedBatch {
-        var versions: [StreamKey: UInt64] = [:]
+        var versions = NumberTable<StreamKey>()
         var eventVersions = [UInt64](repeating: 0, count: batch.count)
         var plans: [PendingChunk] = []
         var chunkStart = 0, chunkBytes = 0
@@ -108,7 +108,7 @@ struct WriterState: Sendable {
         let limit = Self.chunkLimit(for: batch, options: options)
         for (index, event) in batch.events.enumerated() {
             let version = (versions[event.stream] ?? streams[event.stream] ?? 0) + 1
-            versions[event.stream] = version
+            versions.set(event.stream, version)
             eventVersions[index] = version
             chunkBytes += event.bodyLength + PendingChunk.prefixBound
             if chunkBytes >= limit || index == batch.count - 1 {
@@ -162,7 +162,7 @@ struct WriterState: Sendable {
     /// Takes on the state an encoded batch leads to, once its bytes are written (its ids were
     /// recorded by `reserveIDs`).
     mutating func apply(_ batch: EncodedBatch) {
-        streams.merge(batch.streamVersions) { _, new in new }
+        for (stream, version) in batch.streamVersions.entries { streams.set(stream, version) }
         frontier = batch.frontier
     }
 }
@@ -171,7 +171,7 @@ struct WriterState: Sendable {
 struct EncodedBatch {
     /// Each chunk's header, then its frame, in order.
     let parts: [[UInt8]]
-    let streamVersions: [StreamKey: UInt64]
+    let streamVersions: NumberTable<StreamKey>
     let frontier: MerkleFrontier
 
     var byteCount: Int { parts.reduce(0) { $0 + $1.count } }
