@@ -73,4 +73,32 @@ struct CompactionTests {
         #expect(try LogReader(directory: dir.path).verify().ok)
         #expect(!FileManager.default.fileExists(atPath: dir.segments[0] + ".partial"))
     }
+
+    @Test("appends go on while the same writer compacts, and nothing is lost or changed")
+    func appendsDuringCompaction() throws {
+        let dir = TemporaryDirectory()
+        let log = try makeLog(dir)
+        let done = DispatchGroup()
+        let failures = ResultsBox()
+        done.enter()
+        Thread {
+            for round in 0..<40 {
+                do {
+                    let result = try log.append(Events.batch((0..<25).map { Events.event(stream: "build/c_\($0)", id: Events.uuid(round * 100 + $0)) }))
+                    failures.add(result)
+                } catch {
+                    Issue.record("append failed during compaction: \(error)")
+                }
+            }
+            done.leave()
+        }.start()
+        for _ in 0..<3 { _ = try log.compact(chunkBytes: 1 << 20) }
+        done.wait()
+        #expect(failures.all.count == 40)
+        let report = try LogReader(directory: dir.path).verify()
+        #expect(report.ok, "\(report.firstBad?.reason ?? "")")
+        #expect(report.size == 7500 + 40 * 25)
+        _ = try log.compact()
+        #expect(try LogReader(directory: dir.path).verify() == report)
+    }
 }
