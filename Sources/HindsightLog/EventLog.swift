@@ -122,12 +122,16 @@ public final class EventLog: @unchecked Sendable {
         locked: do {
             defer { writeLock.unlock() }
             if let poisoned { throw poisoned }
-            if let retry = try state.retry(of: batch) {
+            if let retry = try state.admit(batch) {
                 result = retry
                 break locked
             }
-            try state.check(expectedVersions)
-            try state.reserveIDs(of: batch)
+            do throws(LogError) {
+                try state.check(expectedVersions)
+            } catch {
+                state.releaseIDs(of: batch)
+                throw error
+            }
             let encoded = state.encode(batch, options: options, recordedAt: Timestamp.now())
             let file: SegmentFile
             let before: Int

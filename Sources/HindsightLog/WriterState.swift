@@ -30,18 +30,30 @@ struct WriterState: Sendable {
         self.ids = ids
     }
 
-    /// The original positions if the batch is a retry of stored events; nil if it is new.
-    func retry(of batch: EnvelopeBatch) throws(LogError) -> AppendResult? {
+    /// Records the ids of a new batch at the seqs it will get, in one pass over the id table,
+    /// and returns nil. If every event's id was stored before, the batch is a retry: nothing
+    /// is recorded and the original positions are returned. A batch that repeats an id, or
+    /// mixes stored ids with new events, is refused. Undone by `releaseIDs` if the batch is
+    /// not written after all.
+    mutating func admit(_ batch: EnvelopeBatch) throws(LogError) -> AppendResult? {
+        ids.reserveCapacity(ids.count + batch.count)
+        let firstSeq = frontier.size + 1
         var stored: [(seq: UInt64, line: Int)] = []
         var firstNew: ParsedEnvelope?
-        for event in batch.events {
-            if let id = event.id, let seq = ids[id] {
-                stored.append((seq, event.line))
-            } else if firstNew == nil {
-                firstNew = event
+        for (index, event) in batch.events.enumerated() {
+            guard let id = event.id, !ids.insert(id, firstSeq + UInt64(index)) else {
+                if firstNew == nil { firstNew = event }
+                continue
             }
+            let seq = ids[id]!
+            if seq >= firstSeq {
+                releaseIDs(of: batch)
+                throw LogError(.invalidEnvelope, "this event id appears earlier in the same batch", location: "line \(event.line)", fieldPath: "/id")
+            }
+            stored.append((seq, event.line))
         }
         if stored.isEmpty { return nil }
+        releaseIDs(of: batch)
         if let firstNew {
             throw LogError(.idempotencyConflict, "the batch mixes \(stored.count) events stored before (first at seq \(stored.map(\.seq).min()!)) with new ones; retry the original batch unchanged, or send the new events alone", location: "line \(firstNew.line)", fieldPath: "/id")
         }
@@ -53,23 +65,13 @@ struct WriterState: Sendable {
         return AppendResult(firstSeq: seqs.min()!, lastSeq: seqs.max()!, count: seqs.count, isRetry: true)
     }
 
-    /// Records the ids of a new batch at the seqs it will get, refusing an id that appears
-    /// twice in it (and then recording none). Undone by `releaseIDs` if the write fails.
-    mutating func reserveIDs(of batch: EnvelopeBatch) throws(LogError) {
-        ids.reserveCapacity(ids.count + batch.count)
+    /// Forgets the ids `admit` recorded for a batch that is not written: only those at the
+    /// seqs the batch would have had, never an id stored before.
+    mutating func releaseIDs(of batch: EnvelopeBatch) {
         let firstSeq = frontier.size + 1
         for (index, event) in batch.events.enumerated() {
-            guard let id = event.id else { continue }
-            if !ids.insert(id, firstSeq + UInt64(index)) {
-                releaseIDs(of: EnvelopeBatch(bodies: [], events: Array(batch.events[..<index])))
-                throw LogError(.invalidEnvelope, "this event id appears earlier in the same batch", location: "line \(event.line)", fieldPath: "/id")
-            }
+            if let id = event.id, ids[id] == firstSeq + UInt64(index) { ids.remove(id) }
         }
-    }
-
-    /// Forgets the ids `reserveIDs` recorded for a batch that was not written.
-    mutating func releaseIDs(of batch: EnvelopeBatch) {
-        for event in batch.events { if let id = event.id { ids.remove(id) } }
     }
 
     func check(_ expected: [String: ExpectedVersion]) throws(LogError) {

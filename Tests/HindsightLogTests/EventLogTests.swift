@@ -74,6 +74,12 @@ struct EventLogTests {
         }
         #expect(exists?.code == .wrongExpectedVersion)
         #expect(log.size == 3)
+
+        // A refused batch leaves its ids unrecorded: sent again without the expectation, it is new.
+        let batch = try Events.batch([Events.event(stream: "build/b_1", id: Events.uuid(77))])
+        #expect(throws: LogError.self) { try log.append(batch, expectedVersions: ["build/b_1": .noStream]) }
+        #expect(try log.append(batch) == AppendResult(firstSeq: 4, lastSeq: 4, count: 1, isRetry: false))
+        #expect(try log.append(batch).isRetry)
     }
 
     @Test("a retried batch returns the original positions, also after the log is reopened")
