@@ -4,9 +4,10 @@ import Dispatch
 /// A producer's event id reduced to its 128 bits, so that retries are recognised whatever
 /// the letter case, and the durable id set stays small.
 struct EventID: Equatable, Sendable {
-    let kind: UInt8
+    // The byte last, so that an optional id takes 24 bytes in the id table, not 32.
     let high: UInt64
     let low: UInt64
+    let kind: UInt8
 
     init(kind: UInt8, high: UInt64, low: UInt64) {
         self.kind = kind

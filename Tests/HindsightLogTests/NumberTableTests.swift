@@ -19,6 +19,7 @@ struct NumberTableTests {
         #expect(index[ids[10]] == 11)
         #expect(index[EventID(kind: 2, high: 0, low: 0x8000_0000_0000_0000)] == nil)
         #expect(index[EventID(kind: 1, high: 1, low: 1)] == nil)
+        #expect(MemoryLayout<EventID?>.stride == 24, "an id slot grew; the table is memory-bound")
     }
 
     @Test("removing ids keeps every other id findable, whatever the probe runs look like")
