@@ -90,8 +90,11 @@ public enum EnvelopeParser {
     /// Lines longer than this are refused before parsing.
     public static let maxLineBytes = 1 << 20
 
+    /// Spare capacity the parser needs after the text (simdjson reads past the last line).
+    public static let padding = hs_padding()
+
     /// Parses NDJSON text: one envelope per line; a final newline is optional. The text's
-    /// storage becomes the batch's: give it `hs_padding()` spare capacity to avoid a copy.
+    /// storage becomes the batch's: give it `padding` bytes of spare capacity to avoid a copy.
     public static func parse(ndjson input: consuming [UInt8]) throws(LogError) -> EnvelopeBatch {
         let lines = splitLines(input)
         input.append(contentsOf: repeatElement(0x20, count: hs_padding()))
@@ -100,7 +103,7 @@ public enum EnvelopeParser {
 
     /// Reads and parses an NDJSON file, reading it straight into the batch's storage.
     public static func parse(file path: String) throws(LogError) -> EnvelopeBatch {
-        try parse(ndjson: FileIO.readFile(path, spareCapacity: hs_padding()))
+        try parse(ndjson: FileIO.readFile(path, spareCapacity: padding))
     }
 
     /// Line ranges without their "\n" (or "\r\n"); a final newline does not start a line.
