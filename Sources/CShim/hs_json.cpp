@@ -185,10 +185,11 @@ constexpr size_t canonical_count = sizeof canonical_order / sizeof canonical_ord
 const size_t canonical_lengths[] = {4, 6, 3, 5, 4, 10, 2, 13, 11, 13};
 
 // Writes a validated envelope object that has no white space outside strings to `out`,
-// its top-level fields in canonical order and its keys unescaped (validation has mapped
-// each to a known name). Returns the bytes written, or `not_compact` if the text has
-// white space outside strings and must be minified first.
-size_t write_canonical(const char *text, uint8_t *out) {
+// its top-level fields in canonical order, its keys unescaped (validation has mapped each
+// to a known name) and its stream as `stream`, whose position it reports. Returns the
+// bytes written, or `not_compact` if the text has white space outside strings and must be
+// minified first.
+size_t write_canonical(const char *text, uint8_t *out, std::string_view stream, size_t *stream_offset) {
     std::string_view values[canonical_count];
     if (text[0] != '{') return not_compact;
     size_t i = 1;
@@ -230,6 +231,16 @@ size_t write_canonical(const char *text, uint8_t *out) {
         n += canonical_lengths[f];
         out[n++] = '"';
         out[n++] = ':';
+        if (f == 1) {
+            // The stream as validation decoded it (identifier characters need no escaping), so
+            // its bytes in the stored line are the stream's name itself.
+            out[n++] = '"';
+            *stream_offset = n;
+            std::memcpy(out + n, stream.data(), stream.size());
+            n += stream.size();
+            out[n++] = '"';
+            continue;
+        }
         std::memcpy(out + n, values[f].data(), values[f].size());
         n += values[f].size();
     }
@@ -411,6 +422,7 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
     }
 
     unsigned seen = 0;
+    std::string_view stream;
     env->event_id = hs_event_id{HS_ID_NONE, 0, 0};
     for (auto field : doc.get_object().value_unsafe()) {
         std::string_view key = field.key, s;
@@ -428,8 +440,9 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
                 set_error(err, HS_ERR_FORMAT, "/stream", "must be KIND/ID such as \"build/b_81f2\"");
                 return err->kind;
             }
-            copy_field(env->stream, s);
+            stream = s;
             env->stream_hash = fnv1a(s);
+            env->stream_length = s.size();
             seen |= F_STREAM;
         } else if (key == "occurredAt") {
             if (!require_string(value, "/occurredAt", s, err)) return err->kind;
@@ -505,7 +518,7 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
     // The result goes through scratch space, so `out` may be `line` itself.
     parser->canonical.resize(len + 1);
     uint8_t *scratch = reinterpret_cast<uint8_t *>(parser->canonical.data());
-    size_t written = write_canonical(reinterpret_cast<const char *>(line), scratch);
+    size_t written = write_canonical(reinterpret_cast<const char *>(line), scratch, stream, &env->stream_offset);
     if (written == not_compact) {
         size_t minified_length = 0;
         parser->minified.resize(len + simdjson::SIMDJSON_PADDING);
@@ -514,7 +527,7 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
             return HS_ERR_SYNTAX;
         }
         parser->minified.resize(minified_length + 1);  // keeps a terminator readable after the text
-        written = write_canonical(parser->minified.data(), scratch);
+        written = write_canonical(parser->minified.data(), scratch, stream, &env->stream_offset);
     }
     std::memcpy(out, scratch, written);
     env->minified_length = written;

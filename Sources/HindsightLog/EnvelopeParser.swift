@@ -49,7 +49,10 @@ struct StreamKey: Equatable, Sendable {
 struct ParsedEnvelope: Sendable {
     var bodyStart: Int
     let bodyLength: Int
-    let stream: StreamKey
+    /// Where the stream's name sits in the body (no escapes: the parser writes it decoded).
+    let streamOffset: Int
+    let streamLength: Int
+    let streamHash: UInt64
     let id: EventID?
     let occurredAt: Int64
     /// 1-based line (or batch position) it came from, for error messages.
@@ -181,7 +184,7 @@ public enum EnvelopeParser {
             if isFirst { result.firstBody.removeLast(range.count - envelope.minified_length) }
             result.events.append(ParsedEnvelope(
                 bodyStart: range.lowerBound, bodyLength: envelope.minified_length,
-                stream: StreamKey(name: cString(&envelope.stream), hash: envelope.stream_hash),
+                streamOffset: envelope.stream_offset, streamLength: envelope.stream_length, streamHash: envelope.stream_hash,
                 id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber))
         }
         return .success(result)

@@ -102,21 +102,36 @@ struct WriterState: Sendable {
     /// then runs on all cores. Nothing changes until `apply`, so a failed write leaves the
     /// state as it was.
     func encode(_ batch: EnvelopeBatch, options: LogOptions, recordedAt: Int64) -> EncodedBatch {
-        var versions = NumberTable<StreamKey>()
+        // Each distinct stream of the batch once, as a String, with its version so far.
+        var distinct: [(stream: StreamKey, version: UInt64)] = []
         var eventVersions = [UInt64](repeating: 0, count: batch.count)
         var plans: [PendingChunk] = []
         var chunkStart = 0, chunkBytes = 0
         let firstSeq = frontier.size + 1
         let limit = Self.chunkLimit(for: batch, options: options)
-        for (index, event) in batch.events.enumerated() {
-            let version = (versions[event.stream] ?? streams[event.stream] ?? 0) + 1
-            versions.set(event.stream, version)
-            eventVersions[index] = version
-            chunkBytes += event.bodyLength + PendingChunk.prefixBound
-            if chunkBytes >= limit || index == batch.count - 1 {
-                plans.append(PendingChunk(firstSeq: firstSeq + UInt64(chunkStart), events: chunkStart..<(index + 1), capacity: chunkBytes))
-                chunkStart = index + 1
-                chunkBytes = 0
+        batch.bodies.withUnsafeBytes { bodies in
+            // The batch's streams by their bytes in the bodies: no String per event.
+            var slots = NumberTable<StreamBytes>()
+            for (index, event) in batch.events.enumerated() {
+                let name = UnsafeRawBufferPointer(rebasing: bodies[(event.bodyStart + event.streamOffset)...].prefix(event.streamLength))
+                let key = StreamBytes(hash: event.streamHash, bytes: name)
+                let slot: Int
+                if let found = slots[key] {
+                    slot = Int(found)
+                } else {
+                    let stream = StreamKey(name: String(decoding: name, as: UTF8.self), hash: event.streamHash)
+                    distinct.append((stream, streams[stream] ?? 0))
+                    slot = distinct.count - 1
+                    slots.insert(key, UInt64(slot))
+                }
+                distinct[slot].version += 1
+                eventVersions[index] = distinct[slot].version
+                chunkBytes += event.bodyLength + PendingChunk.prefixBound
+                if chunkBytes >= limit || index == batch.count - 1 {
+                    plans.append(PendingChunk(firstSeq: firstSeq + UInt64(chunkStart), events: chunkStart..<(index + 1), capacity: chunkBytes))
+                    chunkStart = index + 1
+                    chunkBytes = 0
+                }
             }
         }
 
@@ -149,7 +164,7 @@ struct WriterState: Sendable {
             parts.append(header)
             parts.append(chunk.frame)
         }
-        return EncodedBatch(parts: parts, streamVersions: versions, frontier: frontier)
+        return EncodedBatch(parts: parts, streamVersions: distinct, frontier: frontier)
     }
 
     /// How much NDJSON a chunk of this batch holds: `options.chunkBytes`, but a batch of a few
@@ -164,8 +179,20 @@ struct WriterState: Sendable {
     /// Takes on the state an encoded batch leads to, once its bytes are written (its ids were
     /// recorded by `reserveIDs`).
     mutating func apply(_ batch: EncodedBatch) {
-        for (stream, version) in batch.streamVersions.entries { streams.set(stream, version) }
+        for (stream, version) in batch.streamVersions { streams.set(stream, version) }
         frontier = batch.frontier
+    }
+}
+
+/// A stream's name where it lies in a batch's bodies, for the batch's own version table.
+private struct StreamBytes: PrehashedKey, @unchecked Sendable {
+    let hash: UInt64
+    let bytes: UnsafeRawBufferPointer
+
+    var hash64: UInt64 { hash }
+
+    static func == (a: StreamBytes, b: StreamBytes) -> Bool {
+        a.hash == b.hash && a.bytes.count == b.bytes.count && memcmp(a.bytes.baseAddress!, b.bytes.baseAddress!, a.bytes.count) == 0
     }
 }
 
@@ -173,7 +200,8 @@ struct WriterState: Sendable {
 struct EncodedBatch {
     /// Each chunk's header, then its frame, in order.
     let parts: [[UInt8]]
-    let streamVersions: NumberTable<StreamKey>
+    /// Each stream the batch touched and its version after it.
+    let streamVersions: [(stream: StreamKey, version: UInt64)]
     let frontier: MerkleFrontier
 
     var byteCount: Int { parts.reduce(0) { $0 + $1.count } }

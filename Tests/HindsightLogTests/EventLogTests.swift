@@ -25,6 +25,18 @@ struct EventLogTests {
         #expect(lines[0].hasPrefix(#"{"seq":1,"streamVersion":1,"recordedAt":"#))
     }
 
+    @Test("a stream name sent with JSON escapes is the same stream, and is stored plainly")
+    func escapedStreamName() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog(directory: dir.path)
+        let escaped = Events.event(stream: #"build\u002fb_1"#)
+        _ = try log.append(Events.batch([escaped, Events.event(stream: "build/b_1")]))
+        _ = try log.append(Events.batch([Events.event(stream: "build/b_1")]), expectedVersions: ["build/b_1": .exactly(2)])
+        let lines = try storedLines(dir.path)
+        #expect(lines.map { $0.contains(#""streamVersion":\#(lines.firstIndex(of: $0)! + 1),"#) } == [true, true, true])
+        #expect(lines.allSatisfy { $0.contains(#""stream":"build/b_1""#) })
+    }
+
     @Test("the stock lz4 tool prints exactly the stored lines, across segments")
     func readableWithStockLZ4() throws {
         let dir = TemporaryDirectory()

@@ -46,7 +46,8 @@ typedef struct hs_event_id {
 
 /* The envelope fields the writer needs. */
 typedef struct hs_envelope {
-    char stream[HS_FIELD_CAP];      /* NUL-terminated */
+    size_t stream_offset;           /* where the stream's name starts in `out` */
+    size_t stream_length;
     int64_t occurred_at_ms;         /* milliseconds since the Unix epoch */
     size_t minified_length;         /* bytes written to `out` */
     hs_event_id event_id;
