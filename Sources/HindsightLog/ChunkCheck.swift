@@ -67,8 +67,7 @@ extension LogView {
         return text.withUnsafeBytes { bytes in
             for line in bytes.lineRanges(length: Int(chunk.header.rawLength)) {
                 do throws(LogError) {
-                    let identity = try parser.identity(UnsafeRawBufferPointer(rebasing: bytes[line]), padded: true)
-                    found.append(StoredIdentity(stream: identity.stream, version: identity.version, id: identity.id))
+                    found.append(try parser.identity(UnsafeRawBufferPointer(rebasing: bytes[line])))
                 } catch {
                     return .failure(error)
                 }

@@ -55,8 +55,8 @@ struct ParsedEnvelope: Sendable {
     let streamHash: UInt64
     let id: EventID?
     let occurredAt: Int64
-    /// 1-based line (or batch position) it came from, for error messages.
-    var line: Int
+    /// 1-based line it came from, for error messages.
+    let line: Int
 }
 
 /// Producer envelopes that passed validation, ready to append.
@@ -100,7 +100,7 @@ public enum EnvelopeParser {
     /// storage becomes the batch's: give it `padding` bytes of spare capacity to avoid a copy.
     public static func parse(ndjson input: consuming [UInt8]) throws(LogError) -> EnvelopeBatch {
         let lines = splitLines(input)
-        input.append(contentsOf: repeatElement(0x20, count: hs_padding()))
+        input.append(contentsOf: repeatElement(0x20, count: padding))
         return try parse(inPlace: input, lines: lines)
     }
 
@@ -204,10 +204,10 @@ final class StoredLineParser {
 
     deinit { hs_parser_destroy(parser) }
 
-    /// Parses one stored line. With `padded`, the caller promises `hs_padding()` readable
-    /// bytes after the line (true of lines inside a decompressed chunk); otherwise it is copied.
-    func parse(_ line: UnsafeRawBufferPointer, padded: Bool) throws(LogError) -> StoredEvent {
-        try run(line, padded: padded)
+    /// Parses one stored line, which must lie inside a decompressed chunk: the chunk's text is
+    /// followed by `EnvelopeParser.padding` readable bytes, which the parser may read past it.
+    func parse(_ line: UnsafeRawBufferPointer) throws(LogError) -> StoredEvent {
+        try run(line)
         let id = cString(&stored.id)
         return StoredEvent(
             seq: stored.seq, streamVersion: stored.stream_version, type: cString(&stored.type),
@@ -215,20 +215,15 @@ final class StoredLineParser {
             occurredAtMs: stored.occurred_at_ms, line: Array(line))
     }
 
-    /// The stream, version and id of a stored line, for rebuilding the writer's state.
-    func identity(_ line: UnsafeRawBufferPointer, padded: Bool) throws(LogError) -> (stream: StreamKey, version: UInt64, id: EventID?) {
-        try run(line, padded: padded)
-        return (StreamKey(name: cString(&stored.stream), hash: stored.stream_hash), stored.stream_version, EventID(stored.event_id))
+    /// What the writer must remember of a stored line (within a chunk, as for `parse`).
+    func identity(_ line: UnsafeRawBufferPointer) throws(LogError) -> StoredIdentity {
+        try run(line)
+        return StoredIdentity(stream: StreamKey(name: cString(&stored.stream), hash: stored.stream_hash),
+                              version: stored.stream_version, id: EventID(stored.event_id))
     }
 
-    private func run(_ line: UnsafeRawBufferPointer, padded: Bool) throws(LogError) {
-        let rc: Int32
-        if padded {
-            rc = hs_parse_stored(parser, line.baseAddress!.assumingMemoryBound(to: UInt8.self), line.count, &stored, &error)
-        } else {
-            let copy = Array(line) + [UInt8](repeating: 0x20, count: hs_padding())
-            rc = copy.withUnsafeBytes { hs_parse_stored(parser, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), line.count, &stored, &error) }
-        }
+    private func run(_ line: UnsafeRawBufferPointer) throws(LogError) {
+        let rc = hs_parse_stored(parser, line.baseAddress!.assumingMemoryBound(to: UInt8.self), line.count, &stored, &error)
         guard rc == 0 else {
             throw LogError(.logCorrupt, "stored line is not a stored event: \(cString(&error.message))", fieldPath: cString(&error.path))
         }

@@ -174,7 +174,7 @@ public final class LogReader: Sendable {
             for line in lines {
                 let event = try text.withUnsafeBytes { bytes in
                     Result { () throws(LogError) in
-                        try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[line]), padded: true)
+                        try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[line]))
                     }
                 }.get()
                 if query.matches(event) { events.append(event) }

@@ -1,5 +1,3 @@
-internal import CShim
-
 /// A chunk found on disk: where its header starts and what it says.
 struct ChunkRef: Sendable {
     /// Index into `LogView.segments`.
@@ -150,7 +148,7 @@ final class LogView: @unchecked Sendable {
     func text(of chunk: ChunkRef) -> Result<[UInt8], LogError> {
         let bytes = segments[chunk.segment].bytes
         let frame = UnsafeRawBufferPointer(rebasing: bytes[chunk.frameOffset..<chunk.endOffset])
-        switch LZ4Frame.decompress(frame, expectedSize: Int(chunk.header.rawLength), padding: hs_padding()) {
+        switch LZ4Frame.decompress(frame, expectedSize: Int(chunk.header.rawLength), padding: EnvelopeParser.padding) {
         case .success(let text): return .success(text)
         case .failure(let damage): return .failure(corrupt(chunk, damage.reason))
         }

@@ -10,8 +10,6 @@ struct WriterState: Sendable {
     var ids = NumberTable<EventID>()
     var frontier = MerkleFrontier()
 
-    init() {}
-
     /// Replays every committed chunk, checking its checksums, seqs and Merkle root on the way.
     init(rebuiltFrom view: LogView) throws(LogError) {
         var frontier = MerkleFrontier()

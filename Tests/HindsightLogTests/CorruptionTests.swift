@@ -21,6 +21,13 @@ struct DamagedLog {
     func bytes(_ path: String) -> [UInt8] { [UInt8](FileManager.default.contents(atPath: path)!) }
     func write(_ path: String, _ bytes: [UInt8]) { writeFile(path, bytes) }
 
+    /// Flips the bits of `mask` in the byte at `offset` of a segment.
+    func flip(_ path: String, at offset: Int, _ mask: UInt8) {
+        var bytes = self.bytes(path)
+        bytes[offset] ^= mask
+        write(path, bytes)
+    }
+
     func verify() throws -> VerifyReport { try LogReader(directory: dir.path).verify() }
 }
 
@@ -38,9 +45,7 @@ struct CorruptionTests {
     func flippedByte() throws {
         let log = try DamagedLog()
         let (path, chunk) = log.chunks[3]
-        var bytes = log.bytes(path)
-        bytes[chunk.frameOffset + Int(chunk.header.frameLength) / 2] ^= 0x10
-        log.write(path, bytes)
+        log.flip(path, at: chunk.frameOffset + Int(chunk.header.frameLength) / 2, 0x10)
         let bad = try #require(try log.verify().firstBad)
         #expect(bad.seq == chunk.header.firstSeq)
         #expect(bad.reason.contains("checksum"))
@@ -121,9 +126,7 @@ struct CorruptionTests {
     func damagedHeader() throws {
         let log = try DamagedLog()
         let (path, chunk) = log.chunks[4]
-        var bytes = log.bytes(path)
-        bytes[chunk.offset + 20] ^= 0x01  // inside firstSeq
-        log.write(path, bytes)
+        log.flip(path, at: chunk.offset + 20, 0x01)  // inside firstSeq
         let bad = try #require(try log.verify().firstBad)
         #expect(bad.seq == chunk.header.firstSeq)
         #expect(bad.reason.contains("checksum"))
@@ -264,9 +267,7 @@ struct IndependentVerifierTests {
         #expect(good.stdout == "ok: tree head \(report.size) \(report.root.hex)\n")
 
         let (path, chunk) = log.chunks[5]
-        var bytes = log.bytes(path)
-        bytes[chunk.frameOffset + 40] ^= 0x04
-        log.write(path, bytes)
+        log.flip(path, at: chunk.frameOffset + 40, 0x04)
         let bad = try run("/usr/bin/env", ["python3", script, log.dir.path])
         #expect(bad.status == 1)
         #expect(bad.stdout.hasPrefix("FAILED at seq \(try #require(try log.verify().firstBad).seq):"))
