@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "hindsight", targets: ["hindsight"]),
         .library(name: "HindsightLog", targets: ["HindsightLog"]),
+        .library(name: "HindsightCatalog", targets: ["HindsightCatalog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,9 +32,15 @@ let package = Package(
             cxxSettings: [.unsafeFlags(["-O3"])],
             linkerSettings: [.linkedLibrary("simdjson"), .linkedLibrary("crypto"), .linkedLibrary("stdc++")]
         ),
+        // The event catalogue: EventSchemas/ embedded and compiled into native checks.
+        .target(
+            name: "HindsightCatalog",
+            dependencies: ["CShim"],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "HindsightLog",
-            dependencies: ["CLZ4", "CShim"],
+            dependencies: ["CLZ4", "CShim", "HindsightCatalog"],
             swiftSettings: strictSwift
         ),
         // Deterministic, seeded platform histories for tests and benchmarks.
@@ -67,6 +74,11 @@ let package = Package(
             name: "HindsightLogTests",
             dependencies: ["HindsightLog", "HindsightWorkload"],
             resources: [.copy("Fixtures")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "HindsightCatalogTests",
+            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightWorkload"],
             swiftSettings: strictSwift
         ),
     ],

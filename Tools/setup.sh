@@ -4,9 +4,10 @@
 #   libsimdjson-dev     JSON parsing on the append and scan paths
 #   libssl-dev          SHA-256 for the Merkle tree (libcrypto)
 #   python3             the independent verifier (Tools/verify_log.py) the tests run
+#   python3-jsonschema  a standard JSON Schema validator the tests hold EventSchemas/ to
 set -euo pipefail
 
-packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev python3)
+packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev python3 python3-jsonschema)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,7 +1,5 @@
 // simdjson-backed envelope validation for Hindsight's append path. See hs_json.h.
-#include "hs_json.h"
-
-#include <simdjson.h>
+#include "hs_internal.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -22,58 +20,17 @@ struct hs_parser {
 
 namespace {
 
-void set_error(hs_error *err, int kind, std::string_view path, const char *fmt, const char *arg = nullptr) {
-    err->kind = kind;
-    size_t n = path.size() < HS_FIELD_CAP - 1 ? path.size() : HS_FIELD_CAP - 1;
-    std::memcpy(err->path, path.data(), n);
-    err->path[n] = 0;
-    std::snprintf(err->message, HS_MESSAGE_CAP, fmt, arg ? arg : "");
-}
-
-void append_pointer_token(std::string &path, std::string_view key) {
-    path.push_back('/');
-    for (char c : key) {
-        if (c == '~') path += "~0";
-        else if (c == '/') path += "~1";
-        else path.push_back(c);
-    }
-}
+using hs::append_pointer_token;
+using hs::is_digit;
+using hs::is_identifier;
+using hs::is_lower;
+using hs::set_error;
 
 bool copy_field(char *dst, std::string_view src) {
     if (src.size() >= HS_FIELD_CAP) return false;
     std::memcpy(dst, src.data(), src.size());
     dst[src.size()] = 0;
     return true;
-}
-
-bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_lower(c) || is_digit(c) || (c >= 'A' && c <= 'Z'); }
-
-// Identifier characters: letters, digits and _ . : - (never anything JSON escapes).
-bool is_identifier(std::string_view s, size_t max) {
-    if (s.empty() || s.size() > max || !is_alnum(s[0])) return false;
-    for (char c : s)
-        if (!(is_alnum(c) || c == '_' || c == '.' || c == ':' || c == '-')) return false;
-    return true;
-}
-
-// "build.started": dot-separated lowercase words.
-bool is_event_type(std::string_view s) {
-    if (s.empty() || s.size() > 64) return false;
-    bool word_start = true, saw_dot = false;
-    for (char c : s) {
-        if (word_start) {
-            if (!is_lower(c)) return false;
-            word_start = false;
-        } else if (c == '.') {
-            word_start = true;
-            saw_dot = true;
-        } else if (!(is_lower(c) || is_digit(c) || c == '_')) {
-            return false;
-        }
-    }
-    return saw_dot && !word_start;
 }
 
 // "KIND/ID": a lowercase kind, a slash, an identifier.
@@ -411,8 +368,9 @@ int hs_parse_timestamp(const char *t, size_t len, int64_t *ms) {
     return HS_OK;
 }
 
-int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_t *out,
-                      hs_envelope *env, hs_error *err) {
+int hs_parse_envelope(hs_parser *parser, const hs_catalog *catalog, const uint8_t *line, size_t len,
+                      uint8_t *out, hs_envelope *env, hs_error *err) {
+    err->type[0] = 0;
     element doc;
     if (int rc = parse_document(parser, line, len, doc, err)) return rc;
     std::string duplicate;
@@ -422,17 +380,21 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
     }
 
     unsigned seen = 0;
-    std::string_view stream;
+    std::string_view stream, type;
+    element data;
+    int64_t version = 1;
+    env->schema_index = -1;
     env->event_id = hs_event_id{HS_ID_NONE, 0, 0};
     for (auto field : doc.get_object().value_unsafe()) {
         std::string_view key = field.key, s;
         element value = field.value;
         if (key == "type") {
             if (!require_string(value, "/type", s, err)) return err->kind;
-            if (!is_event_type(s)) {
+            if (!hs::is_event_type(s)) {
                 set_error(err, HS_ERR_FORMAT, "/type", "must be an event type such as \"build.started\"");
                 return err->kind;
             }
+            type = s;
             seen |= F_TYPE;
         } else if (key == "stream") {
             if (!require_string(value, "/stream", s, err)) return err->kind;
@@ -449,6 +411,7 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
             if (hs_parse_timestamp(s.data(), s.size(), &env->occurred_at_ms) != HS_OK) {
                 set_error(err, HS_ERR_FORMAT, "/occurredAt",
                           "must be an RFC 3339 UTC timestamp with milliseconds, e.g. 2026-03-01T09:30:00.000Z");
+                hs::set_rule(err, "timestamp");
                 return err->kind;
             }
             seen |= F_OCCURRED;
@@ -467,6 +430,7 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
                 set_error(err, HS_ERR_TYPE, "/data", "must be an object");
                 return err->kind;
             }
+            data = value;
             seen |= F_DATA;
         } else if (key == "id") {
             if (!require_string(value, "/id", s, err)) return err->kind;
@@ -490,8 +454,10 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
             }
             if (value.get_int64().get(v) || v < 1) {
                 set_error(err, HS_ERR_FORMAT, "/schemaVersion", "must be a positive integer");
+                hs::set_rule(err, "minimum");
                 return err->kind;
             }
+            version = v;
         } else if (key == "seq" || key == "streamVersion" || key == "recordedAt") {
             std::string p;
             append_pointer_token(p, key);
@@ -513,6 +479,10 @@ int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len, uint8_
             set_error(err, HS_ERR_MISSING, r.path, "required field is missing");
             return err->kind;
         }
+    if (catalog) {
+        hs::copy_text(err->type, HS_FIELD_CAP, type);
+        if (int rc = hs::validate_data(catalog, type, version, data, &env->schema_index, err)) return rc;
+    }
 
     // Most producers send compact JSON; only text with white space needs the minifying pass.
     // The result goes through scratch space, so `out` may be `line` itself.

@@ -1,5 +1,6 @@
 internal import CShim
 import Dispatch
+public import HindsightCatalog
 
 /// A producer's event id reduced to its 128 bits, so that retries are recognised whatever
 /// the letter case, and the durable id set stays small.
@@ -57,6 +58,8 @@ struct ParsedEnvelope: Sendable {
     let occurredAt: Int64
     /// 1-based line it came from, for error messages.
     let line: Int
+    /// The index of the catalogue schema that checked it, or -1 when parsed without a catalogue.
+    let schema: Int32
 }
 
 /// Producer envelopes that passed validation, ready to append.
@@ -87,8 +90,9 @@ public struct EnvelopeBatch: Sendable {
     }
 }
 
-/// Validates NDJSON envelopes against the catalogue's envelope rules (EVENTS.md), on all
-/// cores, refusing the whole input at the first bad line.
+/// Validates NDJSON envelopes against the catalogue's envelope rules (EVENTS.md) and, given a
+/// catalogue, each event's `data` against its type's schema, on all cores, refusing the whole
+/// input at the first bad line.
 public enum EnvelopeParser {
     /// Lines longer than this are refused before parsing.
     public static let maxLineBytes = 1 << 20
@@ -98,15 +102,16 @@ public enum EnvelopeParser {
 
     /// Parses NDJSON text: one envelope per line; a final newline is optional. The text's
     /// storage becomes the batch's: give it `padding` bytes of spare capacity to avoid a copy.
-    public static func parse(ndjson input: consuming [UInt8]) throws(LogError) -> EnvelopeBatch {
+    /// Without a catalogue only the envelope is checked (the log's own tests do that).
+    public static func parse(ndjson input: consuming [UInt8], catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
         let lines = splitLines(input)
         input.append(contentsOf: repeatElement(0x20, count: padding))
-        return try parse(inPlace: input, lines: lines)
+        return try parse(inPlace: input, lines: lines, catalog: catalog)
     }
 
     /// Reads and parses an NDJSON file, reading it straight into the batch's storage.
-    public static func parse(file path: String) throws(LogError) -> EnvelopeBatch {
-        try parse(ndjson: FileIO.readFile(path, spareCapacity: padding))
+    public static func parse(file path: String, catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
+        try parse(ndjson: FileIO.readFile(path, spareCapacity: padding), catalog: catalog)
     }
 
     /// Line ranges without their "\n" (or "\r\n"); a final newline does not start a line.
@@ -122,7 +127,7 @@ public enum EnvelopeParser {
     /// itself (it is never longer), so the batch keeps the input's storage. A worker's first
     /// line is written back only after every worker is done, because the worker before it
     /// reads past its own last line into that one (the parser's padding).
-    private static func parse(inPlace text: consuming [UInt8], lines: [Range<Int>]) throws(LogError) -> EnvelopeBatch {
+    private static func parse(inPlace text: consuming [UInt8], lines: [Range<Int>], catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
         let workers = lines.count < 4096 ? 1 : 2
         let share = (lines.count + workers - 1) / workers
         var results = [Result<SliceResult, LogError>](repeating: .success(SliceResult()), count: workers)
@@ -132,7 +137,7 @@ public enum EnvelopeParser {
                 let shared = UnsafeSendable((bytes, out))
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
                     let (bytes, out) = shared.value
-                    out[worker] = parseSlice(bytes, lines[(worker * share)..<min(lines.count, (worker + 1) * share)])
+                    out[worker] = parseSlice(bytes, lines[(worker * share)..<min(lines.count, (worker + 1) * share)], catalog: catalog)
                 }
             }
         }
@@ -154,7 +159,7 @@ public enum EnvelopeParser {
         var firstBody: [UInt8] = []
     }
 
-    private static func parseSlice(_ text: UnsafeMutableRawBufferPointer, _ lines: ArraySlice<Range<Int>>) -> Result<SliceResult, LogError> {
+    private static func parseSlice(_ text: UnsafeMutableRawBufferPointer, _ lines: ArraySlice<Range<Int>>, catalog: Catalog?) -> Result<SliceResult, LogError> {
         guard let parser = hs_parser_create() else {
             return .failure(LogError(.io, "cannot allocate a JSON parser"))
         }
@@ -175,19 +180,31 @@ public enum EnvelopeParser {
             let isFirst = index == lines.startIndex
             if isFirst { result.firstBody = [UInt8](repeating: 0, count: range.count) }
             let rc = result.firstBody.withUnsafeMutableBufferPointer { held in
-                hs_parse_envelope(parser, base + range.lowerBound, range.count,
+                hs_parse_envelope(parser, catalog?.handle, base + range.lowerBound, range.count,
                                   isFirst ? held.baseAddress! : base + range.lowerBound, &envelope, &error)
             }
-            if rc != 0 {
-                return .failure(LogError(.invalidEnvelope, cString(&error.message), location: "line \(lineNumber)", fieldPath: cString(&error.path)))
-            }
+            if rc != 0 { return .failure(refusal(rc, &error, line: lineNumber)) }
             if isFirst { result.firstBody.removeLast(range.count - envelope.minified_length) }
             result.events.append(ParsedEnvelope(
                 bodyStart: range.lowerBound, bodyLength: envelope.minified_length,
                 streamOffset: envelope.stream_offset, streamLength: envelope.stream_length, streamHash: envelope.stream_hash,
-                id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber))
+                id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber,
+                schema: envelope.schema_index))
         }
         return .success(result)
+    }
+
+    /// The error for a refused line, with the code that says which kind of rule it broke.
+    private static func refusal(_ kind: Int32, _ error: inout hs_error, line: Int) -> LogError {
+        let code: LogError.Code = switch UInt32(kind) {
+        case HS_ERR_SCHEMA.rawValue: .schemaViolation
+        case HS_ERR_SECRET.rawValue: .secretInPayload
+        case HS_ERR_UNKNOWN_TYPE.rawValue: .unknownType
+        default: .invalidEnvelope
+        }
+        let type = cString(&error.type)
+        return LogError(code, cString(&error.message), location: "line \(line)", fieldPath: cString(&error.path),
+                        rule: cString(&error.rule), eventType: type.isEmpty ? nil : type)
     }
 }
 

@@ -12,6 +12,12 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
 
         /// A line or event that is not a valid envelope.
         public static let invalidEnvelope = Code(rawValue: "invalid_envelope")
+        /// An event's `data` does not fit the schema of its type and version.
+        public static let schemaViolation = Code(rawValue: "schema_violation")
+        /// An event carries what looks like a secret (EVENTS.md, "Secrets never enter the log").
+        public static let secretInPayload = Code(rawValue: "secret_in_payload")
+        /// An event's type, or its schemaVersion, is not in the catalogue.
+        public static let unknownType = Code(rawValue: "unknown_type")
         /// A stream's version was not the one the batch expected.
         public static let wrongExpectedVersion = Code(rawValue: "wrong_expected_version")
         /// A batch reuses an event id in a way that cannot be an idempotent retry.
@@ -34,20 +40,28 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
     public let location: String?
     /// A JSON Pointer to the offending field, for bad input.
     public let fieldPath: String?
+    /// The rule bad input broke: a schema keyword (`enum`, `maxLength`, `required` …), a
+    /// shared definition of EventSchemas/common.json (`projectId`, `timestamp` …), or `secret`.
+    public let rule: String?
+    /// The type of the offending event, once it was known.
+    public let eventType: String?
 
-    public init(_ code: Code, _ message: String, location: String? = nil, fieldPath: String? = nil) {
+    public init(_ code: Code, _ message: String, location: String? = nil, fieldPath: String? = nil,
+                rule: String? = nil, eventType: String? = nil) {
         self.code = code
         self.message = message
         self.location = location
         self.fieldPath = fieldPath
+        self.rule = rule
+        self.eventType = eventType
     }
 
     public var description: String {
         var parts: [String] = []
-        if let location { parts.append(location) }
+        if let location { parts.append(location + (eventType.map { " (\($0))" } ?? "")) }
         if let fieldPath { parts.append("field \(fieldPath.isEmpty ? "(the whole line)" : fieldPath)") }
         let prefix = parts.isEmpty ? "" : parts.joined(separator: ", ") + ": "
-        return "\(prefix)\(message) [\(code)]"
+        return "\(prefix)\(message) [\(code)\(rule.map { ": \($0)" } ?? "")]"
     }
 
     /// An error from a failed system call, naming the call and the path.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HindsightCatalog
 import HindsightLog
 import HindsightWorkload
 
@@ -75,8 +76,8 @@ struct Append: ParsableCommand {
                 }
                 expected[String(text[..<equals])] = version
             }
-            let batch = try file.map(EnvelopeParser.parse(file:))
-                ?? EnvelopeParser.parse(ndjson: [UInt8](FileHandle.standardInput.readDataToEndOfFile()))
+            let batch = try file.map { try EnvelopeParser.parse(file: $0, catalog: .standard) }
+                ?? EnvelopeParser.parse(ndjson: [UInt8](FileHandle.standardInput.readDataToEndOfFile()), catalog: .standard)
             var logOptions = LogOptions()
             logOptions.compressionLevel = compressionLevel
             let log = try EventLog(directory: options.directory, options: logOptions)

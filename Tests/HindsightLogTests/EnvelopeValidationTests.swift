@@ -7,7 +7,7 @@ struct EnvelopeValidationTests {
     /// Parses `lines` and returns the refusal, failing the test if they were accepted.
     private func refusal(_ text: [UInt8]) -> LogError? {
         do {
-            _ = try EnvelopeParser.parse(ndjson: text)
+            _ = try EnvelopeParser.parse(ndjson: text, catalog: nil)
             return nil
         } catch {
             return error
@@ -146,7 +146,7 @@ struct RefusedInputTests {
             ("non-object line", good + Array("[1,2,3]".utf8)),
         ]
         for (name, input) in inputs {
-            let error = #expect(throws: LogError.self, "\(name)") { try log.append(EnvelopeParser.parse(ndjson: input)) }
+            let error = #expect(throws: LogError.self, "\(name)") { try log.append(EnvelopeParser.parse(ndjson: input, catalog: nil)) }
             #expect(error?.location == "line 2", "\(name): \(error?.description ?? "")")
         }
         #expect(dir.segments.map { FileManager.default.contents(atPath: $0) } == before)

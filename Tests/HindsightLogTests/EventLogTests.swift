@@ -171,7 +171,7 @@ struct EventLogTests {
         options.chunkBytes = 8 << 10
         let log = try EventLog(directory: dir.path, options: options)
         let ndjson = WorkloadGenerator.ndjson(count: 3000, seed: 3)
-        _ = try log.append(EnvelopeParser.parse(ndjson: ndjson))
+        _ = try log.append(EnvelopeParser.parse(ndjson: ndjson, catalog: nil))
         let all = String(decoding: ndjson, as: UTF8.self).split(separator: "\n").map {
             try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
         }
@@ -200,7 +200,7 @@ struct EventLogTests {
         let a = WorkloadGenerator.ndjson(count: 5000, seed: 42)
         #expect(a == WorkloadGenerator.ndjson(count: 5000, seed: 42))
         #expect(a != WorkloadGenerator.ndjson(count: 5000, seed: 43))
-        #expect(try EnvelopeParser.parse(ndjson: a).count == 5000)
+        #expect(try EnvelopeParser.parse(ndjson: a, catalog: nil).count == 5000)
     }
 }
 

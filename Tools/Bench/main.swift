@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HindsightCatalog
 import HindsightLog
 import HindsightWorkload
 
@@ -45,11 +46,14 @@ struct Bench: ParsableCommand {
         }
 
         // Durable append, parsing and validation included: the whole file as one batch (what
-        // `hindsight append FILE` does), then in batches of `batch` events. The input is cut
-        // into batches beforehand: that is the producer's work, not the engine's. Each run
-        // starts from a fresh copy of the bytes, as a producer's buffer would be.
+        // `hindsight append FILE` does), the same without schema validation (envelope checks
+        // only), whose gap to the first is the cost of validation, then in batches of `batch`
+        // events. The input is cut into batches beforehand: that is the producer's work, not
+        // the engine's. Each run starts from a fresh copy of the bytes, as a producer's buffer
+        // would be.
         var directory = ""
-        for size in [events, batch] {
+        let catalog = Catalog.standard
+        for (size, validating) in [(events, true), (events, false), (batch, true)] {
             let batches = split(input, every: size)
             // A producer's buffer, with the spare room the parser asks for (as the CLI reads files).
             let prepare = {
@@ -70,11 +74,11 @@ struct Bench: ParsableCommand {
                     // Hand the parser the only reference, so it can take the bytes over.
                     var ndjson: [UInt8] = []
                     swap(&ndjson, &owned[index])
-                    _ = try log.append(EnvelopeParser.parse(ndjson: ndjson))
+                    _ = try log.append(EnvelopeParser.parse(ndjson: ndjson, catalog: validating ? catalog : nil))
                 }
             }
-            report(size == events ? "durable append (one batch)" : "durable append (batches of \(size))",
-                   seconds: seconds, events: events, megabytes: megabytes)
+            let label = size == events ? "durable append (one batch)" : "durable append (batches of \(size))"
+            report(validating ? label : label + ", without schema validation", seconds: seconds, events: events, megabytes: megabytes)
         }
 
         let appended = try LogReader(directory: directory).stats().storedBytes

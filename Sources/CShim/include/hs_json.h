@@ -16,6 +16,7 @@ extern "C" {
 enum {
     HS_FIELD_CAP = 256,
     HS_MESSAGE_CAP = 256,
+    HS_RULE_CAP = 64,
 };
 
 /* What kind of problem a refused line has; mirrored by `EnvelopeError.Kind` in Swift. */
@@ -29,12 +30,17 @@ typedef enum hs_error_kind {
     HS_ERR_FORMAT = 6,       /* a string does not have the required form */
     HS_ERR_UNKNOWN_FIELD = 7,
     HS_ERR_RESERVED = 8,     /* a field only the engine may set */
+    HS_ERR_SCHEMA = 9,       /* `data` does not fit its type's schema */
+    HS_ERR_SECRET = 10,      /* `data` carries what looks like a secret */
+    HS_ERR_UNKNOWN_TYPE = 11,/* no schema for the type, or for its schemaVersion */
 } hs_error_kind;
 
 typedef struct hs_error {
     int kind;
     char path[HS_FIELD_CAP];       /* JSON Pointer to the offending field, "" for the line */
     char message[HS_MESSAGE_CAP];
+    char rule[HS_RULE_CAP];        /* the rule broken: a schema keyword or a common.json definition */
+    char type[HS_FIELD_CAP];       /* the event's type, once known */
 } hs_error;
 
 /* A producer's event id as its 128 bits: UUIDs (any case) and ULIDs (any case) kept apart. */
@@ -52,6 +58,7 @@ typedef struct hs_envelope {
     size_t minified_length;         /* bytes written to `out` */
     hs_event_id event_id;
     uint64_t stream_hash;           /* FNV-1a of `stream`, so the writer's table need not hash it */
+    int schema_index;               /* the catalogue schema that checked `data`; -1 without a catalogue */
 } hs_envelope;
 
 /* The engine's fields of a stored line. */
@@ -68,6 +75,7 @@ typedef struct hs_stored {
 } hs_stored;
 
 typedef struct hs_parser hs_parser;
+typedef struct hs_catalog hs_catalog;
 
 /* Bytes that must be readable (any value) after every input passed to the parser. */
 size_t hs_padding(void);
@@ -76,13 +84,14 @@ hs_parser *hs_parser_create(void);
 void hs_parser_destroy(hs_parser *parser);
 
 /*
- * Validates one producer envelope (the line without its newline). On success returns
+ * Validates one producer envelope (the line without its newline) and, given a catalogue,
+ * its `data` against the schema of its type and version. On success returns
  * HS_OK, fills `env`, and writes the object to `out` (capacity >= len) minified, with its
  * fields in the engine's canonical order (type, stream, org, actor, data, occurredAt, id,
  * correlationId, causationId, schemaVersion). `out` may be `line` itself.
  * On failure returns the error kind and fills `err`; `out` and `env` are unspecified.
  */
-int hs_parse_envelope(hs_parser *parser, const uint8_t *line, size_t len,
+int hs_parse_envelope(hs_parser *parser, const hs_catalog *catalog, const uint8_t *line, size_t len,
                       uint8_t *out, hs_envelope *env, hs_error *err);
 
 /* Reads the engine's fields of one stored line. */
