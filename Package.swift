@@ -70,15 +70,21 @@ let package = Package(
             path: "Tools/Bench",
             swiftSettings: strictSwift
         ),
+        // Scratch directories and running the built CLI, for every test target.
+        .target(
+            name: "HindsightTestSupport",
+            path: "Tests/HindsightTestSupport",
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "HindsightLogTests",
-            dependencies: ["HindsightLog", "HindsightWorkload"],
+            dependencies: ["HindsightLog", "HindsightWorkload", "HindsightTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "HindsightCatalogTests",
-            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightWorkload"],
+            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightWorkload", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
     ],

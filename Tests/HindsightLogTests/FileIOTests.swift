@@ -1,4 +1,5 @@
 import Foundation
+import HindsightTestSupport
 import Testing
 @testable import HindsightLog
 
