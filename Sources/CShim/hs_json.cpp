@@ -509,6 +509,7 @@ int hs_parse_envelope(hs_parser *parser, const hs_catalog *catalog, const uint8_
 int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len, hs_stored *stored, hs_error *err) {
     stored->id[0] = 0;
     stored->org[0] = 0;
+    stored->schema_version = 1;
     stored->event_id = hs_event_id{HS_ID_NONE, 0, 0};
     unsigned found = 0;
     simdjson::ondemand::document doc;
@@ -552,6 +553,8 @@ int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len, hs_store
             stored->event_id = decode_event_id(s);
         } else if (key == "org") {
             if (value.get_string().get(s) || !copy_field(stored->org, s)) { set_error(err, HS_ERR_TYPE, "/org", "must be a string"); return err->kind; }
+        } else if (key == "schemaVersion") {
+            if (value.get_int64().get(stored->schema_version)) { set_error(err, HS_ERR_TYPE, "/schemaVersion", "must be an integer"); return err->kind; }
         }
     }
     static const char *names[] = {"/seq", "/streamVersion", "/type", "/stream", "/occurredAt"};

@@ -229,7 +229,7 @@ final class StoredLineParser {
         return StoredEvent(
             seq: stored.seq, streamVersion: stored.stream_version, type: cString(&stored.type),
             stream: cString(&stored.stream), org: cString(&stored.org), id: id.isEmpty ? nil : id,
-            occurredAtMs: stored.occurred_at_ms, line: Array(line))
+            occurredAtMs: stored.occurred_at_ms, schemaVersion: Int(stored.schema_version), line: Array(line))
     }
 
     /// What the writer must remember of a stored line (within a chunk, as for `parse`).

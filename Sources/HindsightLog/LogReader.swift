@@ -13,6 +13,8 @@ public struct StoredEvent: Sendable {
     public let id: String?
     /// `occurredAt` in milliseconds since the Unix epoch.
     public let occurredAtMs: Int64
+    /// The version of the type's schema the event was written in (1 when the line has none).
+    public let schemaVersion: Int
     /// The stored NDJSON line, without its newline.
     public let line: [UInt8]
 }

@@ -105,6 +105,7 @@ struct Read: ParsableCommand {
     @Option(help: "Only events that occurred at or after this RFC 3339 time.") var since: String?
     @Option(help: "Only events that occurred at or before this RFC 3339 time.") var until: String?
     @Option(help: "At most this many events.") var limit: Int?
+    @Flag(help: "Show each event as the newest version of its type, as read models see it (stored events are never rewritten).") var upcast = false
 
     func run() throws {
         try reporting {
@@ -124,8 +125,9 @@ struct Read: ParsableCommand {
             }
             let reader = try LogReader(directory: options.directory)
             let output = BufferedOutput()
+            let catalog = Catalog.standard
             try reader.read(query) { event in
-                output.write(event.line)
+                output.write(upcast ? event.upcast(by: catalog).line : event.line)
                 return true
             }
             output.flush()

@@ -70,6 +70,7 @@ typedef struct hs_stored {
     char id[HS_FIELD_CAP];
     char org[HS_FIELD_CAP];
     int64_t occurred_at_ms;
+    int64_t schema_version;         /* 1 when the line has none */
     hs_event_id event_id;
     uint64_t stream_hash;           /* FNV-1a of `stream` */
 } hs_stored;
