@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // liblz4 from Debian (liblz4-dev): the frame format, HC compression and checksums.
@@ -43,6 +44,12 @@ let package = Package(
             dependencies: ["CLZ4", "CShim", "HindsightCatalog"],
             swiftSettings: strictSwift
         ),
+        // Erasable personal data: per-person AES-GCM keys (swift-crypto) beside the segments.
+        .target(
+            name: "HindsightPrivacy",
+            dependencies: ["HindsightCatalog", "HindsightLog", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSwift
+        ),
         // Deterministic, seeded platform histories for tests and benchmarks.
         .target(
             name: "HindsightWorkload",
@@ -53,7 +60,9 @@ let package = Package(
         .executableTarget(
             name: "hindsight",
             dependencies: [
+                "HindsightCatalog",
                 "HindsightLog",
+                "HindsightPrivacy",
                 "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -85,6 +94,11 @@ let package = Package(
         .testTarget(
             name: "HindsightCatalogTests",
             dependencies: ["HindsightCatalog", "HindsightLog", "HindsightWorkload", "HindsightTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "HindsightPrivacyTests",
+            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
     ],

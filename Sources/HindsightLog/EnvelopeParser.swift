@@ -49,7 +49,7 @@ struct StreamKey: Equatable, Sendable {
 /// writer needs.
 struct ParsedEnvelope: Sendable {
     var bodyStart: Int
-    let bodyLength: Int
+    var bodyLength: Int
     /// Where the stream's name sits in the body (no escapes: the parser writes it decoded).
     let streamOffset: Int
     let streamLength: Int
@@ -67,6 +67,9 @@ public struct EnvelopeBatch: Sendable {
     /// The minified envelopes, each at its `bodyStart`; bytes between them mean nothing.
     var bodies: [UInt8] = []
     var events: [ParsedEnvelope] = []
+    /// Events whose schema marks personal fields, which must be sealed (`sealPersonalData`)
+    /// before the batch may be stored.
+    var unsealed: [Int] = []
 
     public var count: Int { events.count }
     public var isEmpty: Bool { events.isEmpty }
@@ -81,10 +84,14 @@ public struct EnvelopeBatch: Sendable {
     public func split(every size: Int) -> [EnvelopeBatch] {
         precondition(size > 0, "a batch size must be positive")
         return stride(from: 0, to: events.count, by: size).map { start in
-            let slice = events[start..<min(start + size, events.count)]
-            let low = slice.first!.bodyStart, high = slice.last!.bodyStart + slice.last!.bodyLength
-            var part = EnvelopeBatch(bodies: Array(bodies[low..<high]), events: Array(slice))
-            for index in part.events.indices { part.events[index].bodyStart -= low }
+            let slice = start..<min(start + size, events.count)
+            var part = EnvelopeBatch(unsealed: unsealed.filter(slice.contains).map { $0 - start })
+            for index in slice {
+                var event = events[index]
+                event.bodyStart = part.bodies.count
+                part.bodies += body(index)
+                part.events.append(event)
+            }
             return part
         }
     }
@@ -150,7 +157,10 @@ public enum EnvelopeParser {
             }
             events.append(contentsOf: slice.events)
         }
-        return EnvelopeBatch(bodies: buffer, events: events)
+        let unsealed = catalog.map { catalog in
+            events.indices.filter { !catalog.schema(at: Int(events[$0].schema)).personalFields.isEmpty }
+        } ?? []
+        return EnvelopeBatch(bodies: buffer, events: events, unsealed: unsealed)
     }
 
     /// One worker's envelopes, and the canonical form of its first line, held back.

@@ -1,21 +1,22 @@
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Thin wrappers of the system calls the log depends on, each turning a failure into a
-/// `LogError` that names the call, the path and the OS error.
-enum FileIO {
+/// Thin wrappers of the system calls the engine depends on, each turning a failure into a
+/// `LogError` that names the call, the path and the OS error. Public for the engine's other
+/// modules (the privacy vault keeps its keys with the same durability rules).
+public enum FileIO {
     /// Opens `path`; the corresponding C function is `open`.
-    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(LogError) -> Int32 {
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(LogError) -> Int32 {
         let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw LogError.system("open", path: path, errno: errno) }
         return fd
     }
 
     /// Writes all of `bytes` at the end of the file; the corresponding C function is `write`.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(LogError) {
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(LogError) {
         let failure: Int32? = bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -68,12 +69,12 @@ enum FileIO {
     }
 
     /// Makes the file's data durable; the corresponding C function is `fsync`.
-    static func fsync(_ fd: Int32, path: String) throws(LogError) {
+    public static func fsync(_ fd: Int32, path: String) throws(LogError) {
         guard Glibc.fsync(fd) == 0 else { throw LogError.system("fsync", path: path, errno: errno) }
     }
 
     /// Makes a directory's entries (new and renamed files) durable.
-    static func fsyncDirectory(_ path: String) throws(LogError) {
+    public static func fsyncDirectory(_ path: String) throws(LogError) {
         let fd = try open(path, O_RDONLY | O_DIRECTORY)
         defer { close(fd) }
         try fsync(fd, path: path)
@@ -90,13 +91,14 @@ enum FileIO {
         return Int(info.st_size)
     }
 
-    static func exists(_ path: String) -> Bool {
+    public static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0
     }
 
-    static func makeDirectory(_ path: String) throws(LogError) {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+    /// Creates a directory unless it exists; the corresponding C function is `mkdir`.
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(LogError) {
+        if mkdir(path, mode) != 0 && errno != EEXIST {
             throw LogError.system("mkdir", path: path, errno: errno)
         }
     }
@@ -132,7 +134,7 @@ enum FileIO {
     }
 
     /// Reads a whole file, leaving `spareCapacity` bytes of room after it.
-    static func readFile(_ path: String, spareCapacity: Int = 0) throws(LogError) -> [UInt8] {
+    public static func readFile(_ path: String, spareCapacity: Int = 0) throws(LogError) -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
         var bytes: [UInt8] = []
@@ -152,9 +154,9 @@ enum FileIO {
     /// Replaces a file atomically and durably: the new contents are written beside it and
     /// fsynced, renamed over it, and the directory is fsynced. A crash leaves either the old
     /// file or the new one, and at worst a stray `*.partial` file that the next call replaces.
-    static func replaceDurably(_ path: String, with parts: [[UInt8]]) throws(LogError) {
+    public static func replaceDurably(_ path: String, with parts: [[UInt8]], mode: mode_t = 0o644) throws(LogError) {
         let temporary = path + ".partial"
-        let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
         do throws(LogError) {
             try writeAll(fd, parts, path: temporary)
             try fsync(fd, path: temporary)

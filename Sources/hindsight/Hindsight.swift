@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import HindsightCatalog
 import HindsightLog
+import HindsightPrivacy
 import HindsightWorkload
 
 @main
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Generate.self]
     )
 }
 
@@ -76,11 +77,12 @@ struct Append: ParsableCommand {
                 }
                 expected[String(text[..<equals])] = version
             }
-            let batch = try file.map { try EnvelopeParser.parse(file: $0, catalog: .standard) }
+            var batch = try file.map { try EnvelopeParser.parse(file: $0, catalog: .standard) }
                 ?? EnvelopeParser.parse(ndjson: [UInt8](FileHandle.standardInput.readDataToEndOfFile()), catalog: .standard)
             var logOptions = LogOptions()
             logOptions.compressionLevel = compressionLevel
             let log = try EventLog(directory: options.directory, options: logOptions)
+            try PersonalDataVault(dataDirectory: options.directory).seal(&batch, catalog: .standard)
             // Expectations describe the log before the first batch.
             let parts: [EnvelopeBatch] = batchLines.map { batch.split(every: $0) } ?? [batch]
             for (index, part) in parts.enumerated() {
@@ -89,6 +91,24 @@ struct Append: ParsableCommand {
                 if result.isRetry { output["retry"] = true }
                 printJSON(output)
             }
+        }
+    }
+}
+
+struct Erase: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Erase a person's personal data: destroy their keys and record person.erased.",
+        discussion: "Every read path shows the erased fields as \"[erased]\" from then on; the log is not rewritten and still verifies.")
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "A user id (usr_…: the e-mails of the invitations they accepted) or an e-mail address.") var person: String
+    @Option(help: "Who asked for the erasure, recorded as the system actor's id.") var actor = "hindsight"
+
+    func run() throws {
+        try reporting {
+            let log = try EventLog(directory: options.directory)
+            let vault = try PersonalDataVault(dataDirectory: options.directory)
+            try printJSON(vault.erase(person, log: log, directory: options.directory, catalog: .standard, actor: actor))
         }
     }
 }
@@ -106,6 +126,7 @@ struct Read: ParsableCommand {
     @Option(help: "Only events that occurred at or before this RFC 3339 time.") var until: String?
     @Option(help: "At most this many events.") var limit: Int?
     @Flag(help: "Show each event as the newest version of its type, as read models see it (stored events are never rewritten).") var upcast = false
+    @Flag(help: "Print the lines exactly as stored and hashed: personal data as its ciphertext.") var stored = false
 
     func run() throws {
         try reporting {
@@ -126,8 +147,12 @@ struct Read: ParsableCommand {
             let reader = try LogReader(directory: options.directory)
             let output = BufferedOutput()
             let catalog = Catalog.standard
+            let vault = stored ? nil : try PersonalDataVault(dataDirectory: options.directory)
             try reader.read(query) { event in
-                output.write(upcast ? event.upcast(by: catalog).line : event.line)
+                var event = event
+                if let vault { event = vault.reveal(event, catalog: catalog) }
+                if upcast { event = event.upcast(by: catalog) }
+                output.write(event.line)
                 return true
             }
             output.flush()

@@ -78,7 +78,7 @@ struct Bench: ParsableCommand {
                 }
             }
             let label = size == events ? "durable append (one batch)" : "durable append (batches of \(size))"
-            report(validating ? label : label + ", without schema validation", seconds: seconds, events: events, megabytes: megabytes)
+            report(validating ? label : label + ", envelope only", seconds: seconds, events: events, megabytes: megabytes)
         }
 
         let appended = try LogReader(directory: directory).stats().storedBytes
@@ -142,7 +142,7 @@ struct Bench: ParsableCommand {
     }
 
     private func report(_ name: String, seconds: Double, events: Int, megabytes: Double, extra: String = "") {
-        let label = name.padding(toLength: 40, withPad: " ", startingAt: 0)
+        let label = name.padding(toLength: 50, withPad: " ", startingAt: 0)
         let line = label + String(format: "%8.3f s %12.0f events/s %8.0f MB/s", seconds, Double(events) / seconds, megabytes / seconds)
         print(extra.isEmpty ? line : line + "   " + extra)
     }

@@ -1,0 +1,67 @@
+public import HindsightCatalog
+
+/// Personal data (fields a schema marks `"x-personal": true`) is stored only in a sealed
+/// form: the append path replaces each value before the batch is written, and readers map
+/// each stored value back (to the plaintext, or to the erasure marker). What sealing means is
+/// the privacy module's business; the log only finds the fields and refuses to store a batch
+/// whose personal fields were not sealed.
+extension EnvelopeBatch {
+    /// Whether some event still holds personal data as its producer sent it.
+    public var hasUnsealedPersonalData: Bool { !unsealed.isEmpty }
+
+    /// Replaces every personal field's string value by `seal(field, value)`, whose
+    /// result must need no JSON escaping (the privacy module's sealed form is ASCII without
+    /// quotes or backslashes).
+    public mutating func sealPersonalData(
+        catalog: Catalog, _ seal: (_ field: String, _ value: String) throws(LogError) -> String
+    ) throws(LogError) {
+        for index in unsealed {
+            var body = Array(body(index))
+            for field in catalog.schema(at: Int(events[index].schema)).personalFields {
+                guard let data = StoredLine.data(in: body), let value = StoredLine.stringField(field, in: body, data: data) else { continue }
+                let sealed = try seal(field, String(decoding: body[value], as: UTF8.self))
+                precondition(sealed.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") },
+                             "a sealed value must need no JSON escaping")
+                body.replaceSubrange(value, with: Array(sealed.utf8))
+            }
+            // The longer body goes after the others; the batch's bytes between bodies mean nothing.
+            events[index].bodyStart = bodies.count
+            events[index].bodyLength = body.count
+            bodies += body
+        }
+        unsealed = []
+    }
+}
+
+extension StoredEvent {
+    /// The event with each personal field's stored value replaced by `reveal(field, stored)`,
+    /// a plain string (escaped here as JSON needs).
+    public func revealingPersonalData(catalog: Catalog, _ reveal: (_ field: String, _ stored: String) -> String) -> StoredEvent {
+        guard let schema = catalog.versions(of: type).first(where: { $0.version == schemaVersion }),
+              !schema.personalFields.isEmpty else { return self }
+        var line = line
+        for field in schema.personalFields {
+            guard let data = StoredLine.data(in: line), let value = StoredLine.stringField(field, in: line, data: data) else { continue }
+            let revealed = reveal(field, String(decoding: line[value], as: UTF8.self))
+            line.replaceSubrange(value, with: jsonStringContents(revealed))
+        }
+        return StoredEvent(seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, id: id,
+                           occurredAtMs: occurredAtMs, schemaVersion: schemaVersion, line: line)
+    }
+}
+
+/// A string's JSON encoding without the surrounding quotes.
+func jsonStringContents(_ text: String) -> [UInt8] {
+    var out: [UInt8] = []
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "\""): out += Array(#"\""#.utf8)
+        case UInt8(ascii: "\\"): out += Array(#"\\"#.utf8)
+        case 0..<0x20:
+            let hex = Array("0123456789abcdef".utf8)
+            out += Array(#"\u00"#.utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+        default: out.append(byte)
+        }
+    }
+    return out
+}

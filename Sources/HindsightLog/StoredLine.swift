@@ -1,0 +1,105 @@
+public import HindsightCatalog
+
+extension StoredEvent {
+    /// The event as the newest schema of its type describes it, which is how read models
+    /// see history: a stored event is never rewritten, but an older version is read through
+    /// each later schema's `x-upcast` rule in turn (the fields it sets are added to `data`,
+    /// `schemaVersion` becomes the newest). Events already at the newest version, and types
+    /// the catalogue does not know, come back unchanged.
+    public func upcast(by catalog: Catalog) -> StoredEvent {
+        let versions = catalog.versions(of: type)
+        guard let newest = versions.last, schemaVersion < newest.version else { return self }
+        let added = versions.filter { $0.version > schemaVersion }.flatMap { $0.upcast?.set ?? [] }
+        return StoredEvent(seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, id: id,
+                           occurredAtMs: occurredAtMs, schemaVersion: newest.version,
+                           line: StoredLine.upcast(line, adding: added, version: newest.version))
+    }
+}
+
+/// Reads and edits the `data` of an event's canonical JSON (a stored line, or a parsed
+/// envelope's body): minified, `data` after `actor`, `schemaVersion` last when present
+/// (docs/log-format.md). Small scans, for the few events that need an edit.
+enum StoredLine {
+    /// The range of the `data` object, braces included.
+    static func data(in line: some RandomAccessCollection<UInt8>) -> Range<Int>? {
+        // `,"data":{` cannot occur inside a string (a quote there is escaped), so the first
+        // one is the envelope's.
+        let bytes = Array(line)
+        guard let start = bytes.firstRange(of: Array(#","data":{"#.utf8))?.upperBound,
+              let end = valueEnd(bytes, from: start - 1) else { return nil }
+        return (start - 1)..<end
+    }
+
+    /// The contents (between the quotes) of the string value of `field`, a top-level field of
+    /// `data`; nil when the field is absent or not a string.
+    static func stringField(_ field: String, in bytes: [UInt8], data: Range<Int>) -> Range<Int>? {
+        let name = Array(field.utf8)
+        var index = data.lowerBound + 1
+        while index < data.upperBound - 1, bytes[index] == UInt8(ascii: "\"") {
+            guard let keyEnd = valueEnd(bytes, from: index) else { return nil }
+            let key = bytes[(index + 1)..<(keyEnd - 1)]
+            let valueStart = keyEnd + 1  // after the colon
+            guard let end = valueEnd(bytes, from: valueStart) else { return nil }
+            if key.elementsEqual(name) {
+                return bytes[valueStart] == UInt8(ascii: "\"") ? (valueStart + 1)..<(end - 1) : nil
+            }
+            index = end + 1  // after the comma
+        }
+        return nil
+    }
+
+    static func upcast(_ line: [UInt8], adding fields: [(field: String, json: String)], version: Int) -> [UInt8] {
+        guard let data = data(in: line) else { return line }
+        let end = data.upperBound - 1  // the closing brace
+        var out = Array(line[..<end])
+        for (index, field) in fields.enumerated() {
+            if index > 0 || data.count > 2 { out.append(UInt8(ascii: ",")) }
+            out += Array("\"\(field.field)\":\(field.json)".utf8)
+        }
+        out += line[end...].dropLast()  // up to the line's closing brace
+        let versionField = Array(#","schemaVersion":"#.utf8)
+        if let existing = out.lastRange(of: versionField), existing.lowerBound > end {
+            out.removeSubrange(existing.lowerBound...)
+        }
+        out += versionField + Array("\(version)}".utf8)
+        return out
+    }
+
+    /// The index just after the JSON value that starts at `start`.
+    static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+        var depth = 0, index = start, inString = false
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                if byte == UInt8(ascii: "\\") {
+                    index += 1
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                    if depth == 0 { return index + 1 }
+                }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
+                depth += 1
+            } else if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
+                if depth == 0 { return index }
+                depth -= 1
+                if depth == 0 { return index + 1 }
+            } else if depth == 0 && byte == UInt8(ascii: ",") {
+                return index
+            }
+            index += 1
+        }
+        return depth == 0 && !inString ? index : nil
+    }
+}
+
+extension Array where Element == UInt8 {
+    func lastRange(of pattern: [UInt8]) -> Range<Int>? {
+        guard pattern.count <= count else { return nil }
+        for start in stride(from: count - pattern.count, through: 0, by: -1) where self[start..<(start + pattern.count)].elementsEqual(pattern) {
+            return start..<(start + pattern.count)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import HindsightCatalog
+import HindsightLog
+import HindsightPrivacy
+import HindsightTestSupport
+import Testing
+
+/// An invitation of `email` to a team of `org`, and its acceptance by `user`.
+func invitation(_ number: Int, email: String, user: String?, org: String = "org_1") -> [String] {
+    let invite = #"{"type":"member.invited","stream":"team/team_1","occurredAt":"2026-03-01T09:\#(10 + number):00.000Z","actor":{"kind":"user","id":"usr_admin"},"org":"\#(org)","data":{"invitation":"inv_\#(number)","team":"team_1","email":"\#(email)","role":"developer","expiresAt":"2026-03-08T09:30:00.000Z"}}"#
+    guard let user else { return [invite] }
+    let accept = #"{"type":"invitation.accepted","stream":"team/team_1","occurredAt":"2026-03-01T09:\#(10 + number):30.000Z","actor":{"kind":"user","id":"\#(user)"},"org":"\#(org)","data":{"invitation":"inv_\#(number)","team":"team_1","user":"\#(user)"}}"#
+    return [invite, accept]
+}
+
+struct CLI {
+    let dir = TemporaryDirectory()
+
+    @discardableResult
+    func callAsFunction(_ arguments: String..., stdin: [String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try run(hindsightExecutable, [arguments[0], "--data", dir.path] + arguments.dropFirst(),
+                stdin: stdin.map { Data(($0.joined(separator: "\n") + "\n").utf8) })
+    }
+
+    /// Every segment decompressed by the stock lz4 tool: what anyone with the files can read.
+    func decompressedSegments() throws -> String {
+        let segments = dir.segments.joined(separator: " ")
+        return try run("/bin/sh", ["-c", "cat \(segments) | lz4 -dc"]).stdout
+    }
+}
+
+@Suite("Personal data is stored encrypted and can be erased")
+struct ErasureTests {
+    @Test func personalFieldsAreCiphertextOnDiskAndPlaintextToReaders() throws {
+        let cli = CLI()
+        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
+        let raw = try cli.decompressedSegments()
+        #expect(!raw.contains("ada@example.com"))
+        #expect(raw.contains(#""email":"enc:v1:"#))
+        #expect(try cli("read").stdout.contains(#""email":"ada@example.com""#))
+        #expect(try cli("read", "--stored").stdout.contains(#""email":"enc:v1:"#))
+
+        let keys = cli.dir.path + "/keys"
+        let folder = try FileManager.default.attributesOfItem(atPath: keys)[.posixPermissions] as? Int
+        #expect(folder == 0o700)
+        for file in ["digest.key", "people.keys"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: keys + "/" + file)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(file)")
+        }
+    }
+
+    @Test func erasingAUserHidesTheirEmailEverywhereAndTheLogStillVerifies() throws {
+        let cli = CLI()
+        let history = invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
+            + invitation(3, email: "Ada@Example.com", user: nil, org: "org_2")
+        #expect(try cli("append", stdin: history).status == 0)
+        let before = try cli("verify", "--json").stdout
+
+        let erased = try cli("erase", "usr_7")
+        #expect(erased.status == 0, "\(erased.stderr)")
+        // The same address in another org (any letter case) is the same person, with the same key.
+        #expect(erased.stdout.contains(#""fieldsErased":1"#) && erased.stdout.contains(#""keysDestroyed":1"#), "\(erased.stdout)")
+
+        let read = try cli("read").stdout
+        #expect(!read.lowercased().contains("ada@example.com"))
+        #expect(read.components(separatedBy: #""email":"[erased]""#).count - 1 == 2)
+        #expect(read.contains(#""email":"grace@example.com""#))
+        #expect(read.contains(#""type":"person.erased","stream":"person/usr_7""#))
+        #expect(!(try cli.decompressedSegments()).lowercased().contains("ada@example.com"))
+
+        // Erasure appends; it rewrites nothing, so the old tree head is a prefix of the new one.
+        let after = try cli("verify", "--json")
+        #expect(after.status == 0)
+        let oldSize = try #require(before.firstMatch(of: /"seq":(\d+)/)?.1)
+        #expect(try cli("consistency", String(oldSize)).status == 0)
+        let verifier = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tools/verify_log.py").path
+        #expect(try run("/usr/bin/env", ["python3", verifier, cli.dir.path]).status == 0)
+
+        // Again: nothing left to destroy, nothing recorded.
+        let again = try cli("erase", "usr_7")
+        #expect(again.status == 0)
+        #expect(again.stdout.contains(#""keysDestroyed":0"#) && again.stdout.contains(#""recorded":[]"#))
+    }
+
+    @Test func erasingByEmailRecordsOnlyTheKeyedDigestInEachOrg() throws {
+        let cli = CLI()
+        let history = invitation(1, email: "ada@example.com", user: nil) + invitation(2, email: "ada@example.com", user: nil, org: "org_2")
+        #expect(try cli("append", stdin: history).status == 0)
+        let erased = try cli("erase", "ADA@example.com")
+        #expect(erased.status == 0, "\(erased.stderr)")
+        let digest = try #require(erased.stdout.firstMatch(of: /"person":"([0-9a-f]{64})"/)?.1)
+        #expect(erased.stdout.contains(#""recorded":[3,4]"#), "\(erased.stdout)")
+        let read = try cli("read").stdout
+        #expect(!read.contains("ada@"))
+        #expect(read.contains(#""data":{"person":"\#(digest)"}"#))
+        #expect(read.contains(#""org":"org_1""#) && read.contains(#""org":"org_2""#))
+
+        // After erasure the address may be invited again: new data, a new key, readable.
+        #expect(try cli("append", stdin: invitation(5, email: "ada@example.com", user: nil)).status == 0)
+        #expect(try cli("read", "--from", "5").stdout.contains(#""email":"ada@example.com""#))
+    }
+
+    @Test func erasingSomeoneUnknownIsAnErrorThatChangesNothing() throws {
+        let cli = CLI()
+        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
+        let before = try cli("read", "--stored").stdout
+        for person in ["usr_99", "nobody@example.com", "not a person"] {
+            let result = try cli("erase", person)
+            #expect(result.status == 1, "\(person)")
+            #expect(result.stderr.contains("/person"), "\(result.stderr)")
+        }
+        #expect(try cli("read", "--stored").stdout == before)
+    }
+
+    @Test func aVaultOpenedEarlierReadsKeysWrittenByAnotherProcessSince() throws {
+        // The vault reloads its keys when it meets a key id it does not know yet, so a reader
+        // (a long-running server) that opened before a person was first seen shows their data.
+        let cli = CLI()
+        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: nil)).status == 0)
+        let vault = try PersonalDataVault(dataDirectory: cli.dir.path)
+        #expect(try cli("append", stdin: invitation(2, email: "grace@example.com", user: nil)).status == 0)
+        var revealed: [String] = []
+        try LogReader(directory: cli.dir.path).read(ReadQuery()) { event in
+            revealed.append(String(decoding: vault.reveal(event, catalog: .standard).line, as: UTF8.self))
+            return true
+        }
+        #expect(revealed.count == 2)
+        #expect(revealed[0].contains("ada@example.com") && revealed[1].contains("grace@example.com"))
+    }
+}
