@@ -72,7 +72,9 @@ let package = Package(
         .executableTarget(
             name: "hindsight-bench",
             dependencies: [
+                "HindsightCatalog",
                 "HindsightLog",
+                "HindsightPrivacy",
                 "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

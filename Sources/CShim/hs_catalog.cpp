@@ -2,6 +2,7 @@
 #include "hs_internal.hpp"
 
 #include <cmath>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -195,6 +196,57 @@ const std::map<std::string, NativeCheck, std::less<>> &native_checks() {
     return checks;
 }
 
+// MARK: - Secrets
+
+// Field names that announce a secret, compared in lowercase without _ - and .
+const char *const secret_words[] = {"password", "passwd", "secret", "token", "apikey", "privatekey", "accesskey",
+                                    "credential", "authorization"};
+
+// Well-known shapes of credentials, wherever they appear.
+const char *const secret_prefixes[] = {"-----BEGIN", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-",
+                                       "xoxb-", "xoxp-", "xoxa-", "sk_live_", "rk_live_", "AKIA", "ASIA"};
+
+bool names_secret(std::string_view key) {
+    char folded[128];
+    size_t n = 0;
+    for (char c : key) {
+        if (c == '_' || c == '-' || c == '.') continue;
+        if (n == sizeof folded) break;
+        folded[n++] = hs::is_upper(c) ? char(c + 32) : c;
+    }
+    std::string_view name(folded, n);
+    for (const char *word : secret_words)
+        if (name.find(word) != std::string_view::npos) return true;
+    return false;
+}
+
+bool ends_with_fingerprint(std::string_view key) {
+    static const std::string_view suffix = "ingerprint";  // fingerprint, Fingerprint
+    return key.size() >= 11 && key.substr(key.size() - suffix.size()) == suffix &&
+           (key[key.size() - 11] == 'f' || key[key.size() - 11] == 'F');
+}
+
+bool looks_like_credential(std::string_view s) {
+    if (s.size() < 5) return false;
+    switch (s[0]) {  // the first characters of every prefix below
+        case '-': case 'g': case 'x': case 's': case 'r': case 'A': break;
+        default: return false;
+    }
+    for (const char *prefix : secret_prefixes) {
+        size_t n = std::strlen(prefix);
+        if (s.size() > n && s.substr(0, n) == prefix) {
+            if (prefix[0] == 'A') {  // AWS access key ids: AKIA/ASIA and 16 upper-case letters or digits
+                if (s.size() != 20) continue;
+                bool ok = true;
+                for (char c : s.substr(4)) ok = ok && (hs::is_upper(c) || is_digit(c));
+                if (!ok) continue;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
 // MARK: - Compiled schemas
 
 enum TypeBit : unsigned {
@@ -207,6 +259,8 @@ struct Property {
     std::string name;
     const Node *node;
     bool required;
+    bool secret_name;  // the name announces a secret (see names_secret)
+    bool personal;     // "x-personal": true
 };
 
 // One compiled (sub)schema. Absent limits are -1.
@@ -227,12 +281,14 @@ struct Node {
     const Node *additional = nullptr;     // additionalProperties: a schema
     const Node *property_names = nullptr;
     int64_t min_properties = -1, max_properties = -1;
+    bool secret_and_value = false;        // declares both `secret` and `value`
 };
 
 struct Schema {
     std::string type;
     int64_t version;
     const Node *data;
+    bool personal;  // some field of `data` is personal
 };
 
 }  // namespace
@@ -242,7 +298,10 @@ struct hs_catalog {
     std::vector<std::unique_ptr<Node>> nodes;
     std::map<std::string, const Node *, std::less<>> definitions;
     std::vector<Schema> schemas;
-    std::unordered_map<std::string, size_t> index;  // "type@version" → schemas[i]
+    // type → the index in `schemas` of each version (version 1 first; -1 where none). The
+    // keys view strings in `type_names`, whose elements never move.
+    std::deque<std::string> type_names;
+    std::unordered_map<std::string_view, std::vector<int>> by_type;
 };
 
 namespace {
@@ -296,8 +355,10 @@ struct Compiler {
     }
 
     // Compiles a subschema. `definition` names a common.json definition being compiled,
-    // the only place `pattern` is allowed; `allow_personal` marks a property of `data`.
-    const Node *compile(element schema, const std::string &path, std::string_view definition = {}, bool allow_personal = false) {
+    // the only place `pattern` is allowed; `allow_personal` marks a property of `data` (where
+    // x-personal may appear), `is_data` the `data` object itself.
+    const Node *compile(element schema, const std::string &path, std::string_view definition = {},
+                        bool allow_personal = false, bool is_data = false) {
         object fields;
         if (schema.get_object().get(fields)) throw CompileError{path, "a schema must be an object"};
         element ref_value;
@@ -355,7 +416,11 @@ struct Compiler {
                 for (auto property : properties) {
                     std::string property_at = at;
                     hs::append_pointer_token(property_at, property.key);
-                    node->properties.push_back({std::string(property.key), compile(property.value, property_at, {}, allow_personal), false});
+                    const Node *child = compile(property.value, property_at, {}, is_data);
+                    bool personal = false;
+                    if (is_data && !property.value["x-personal"].get_bool().get(personal) && personal && child->types != T_STRING)
+                        throw CompileError{property_at, "only string fields can be personal"};
+                    node->properties.push_back({std::string(property.key), child, false, names_secret(property.key), personal});
                 }
             } else if (key == "required") {
                 // Applied after the loop: properties may come later in the object.
@@ -396,6 +461,12 @@ struct Compiler {
             }
         }
         if (node->properties.size() > 64) throw CompileError{path, "at most 64 properties per object"};
+        bool has_secret = false, has_value = false;
+        for (auto &p : node->properties) {
+            has_secret = has_secret || p.name == "secret";
+            has_value = has_value || p.name == "value";
+        }
+        node->secret_and_value = has_secret && has_value;
         if (node->unique_items && !(node->items && node->items->types == T_STRING))
             throw CompileError{path, "uniqueItems is supported for arrays of strings only"};
         return node;
@@ -418,7 +489,7 @@ struct Compiler {
     Schema add_schema(element root) {
         object fields;
         if (root.get_object().get(fields)) throw CompileError{"", "a schema must be an object"};
-        Schema schema{"", 0, nullptr};
+        Schema schema{"", 0, nullptr, false};
         std::string_view ref;
         if (fields["$ref"].get_string().get(ref) || ref != "envelope.json") throw CompileError{"/$ref", "an event schema must refer to envelope.json"};
         for (auto field : fields) {
@@ -440,7 +511,7 @@ struct Compiler {
                 if (property.value["const"].get_int64().get(schema.version) || schema.version < 1)
                     throw CompileError{at, "must be {\"const\": a positive integer}"};
             } else if (property.key == "data") {
-                schema.data = compile(property.value, at, {}, true);
+                schema.data = compile(property.value, at, {}, false, true);
             } else {
                 throw CompileError{at, "an event schema describes type, schemaVersion and data only"};
             }
@@ -449,6 +520,7 @@ struct Compiler {
         if (schema.version == 0) throw CompileError{"/properties/schemaVersion", "missing"};
         if (!schema.data || schema.data->types != T_OBJECT || !schema.data->closed)
             throw CompileError{"/properties/data", "data must be {\"type\": \"object\", \"additionalProperties\": false, …}"};
+        for (auto &p : schema.data->properties) schema.personal = schema.personal || p.personal;
         return schema;
     }
 };
@@ -470,6 +542,67 @@ struct PathStack {
             else path += "/" + std::to_string(t.index);
         }
         return path;
+    }
+};
+
+// Looks through `data` for secrets (EVENTS.md, "Secrets never enter the log"): a string
+// under a field whose name announces a secret, unless it is a fingerprint under a
+// fingerprint field or a token id under `token`; a `value` beside `"secret": true`; and any
+// string shaped like a well-known credential. Messages name the field, never the value.
+// The validator runs the same checks as it goes (for valid events, one walk does both);
+// the scanner searches all of `data` when an event breaks its schema, so that a secret is
+// reported as such wherever it sits.
+struct SecretScanner {
+    PathStack &path;
+    hs_error *err;
+
+    bool refuse(const char *why) {
+        set_error(err, HS_ERR_SECRET, path.render(), "%s", why);
+        set_rule(err, "secret");
+        return false;
+    }
+
+    bool scan(element v, bool under_secret_name, std::string_view key) {
+        switch (v.type()) {
+            case element_type::STRING: {
+                std::string_view s = v.get_string().value_unsafe();
+                if (under_secret_name) {
+                    bool fingerprint = ends_with_fingerprint(key) && is_hex(s, 64, 64);
+                    bool token_id = key == "token" && is_prefixed_id(s, "tok_");
+                    if (!fingerprint && !token_id)
+                        return refuse("holds a raw secret; send its fingerprint (the lowercase hex SHA-256) instead, never the value");
+                }
+                if (looks_like_credential(s)) return refuse("holds what looks like a credential; secrets never enter the log");
+                return true;
+            }
+            case element_type::ARRAY: {
+                size_t index = 0;
+                for (element item : v.get_array().value_unsafe()) {
+                    path.tokens.push_back({{}, index++});
+                    if (!scan(item, under_secret_name, key)) return false;
+                    path.tokens.pop_back();
+                }
+                return true;
+            }
+            case element_type::OBJECT: {
+                object obj = v.get_object().value_unsafe();
+                bool secret_flag = false;
+                if (!obj["secret"].get_bool().get(secret_flag) && secret_flag) {
+                    element value;
+                    if (!obj["value"].get(value)) {
+                        path.tokens.push_back({"value", 0});
+                        return refuse("must be absent when \"secret\" is true: send only the value's fingerprint");
+                    }
+                }
+                for (auto field : obj) {
+                    path.tokens.push_back({field.key, 0});
+                    if (!scan(field.value, under_secret_name || names_secret(field.key), field.key)) return false;
+                    path.tokens.pop_back();
+                }
+                return true;
+            }
+            default: return true;
+        }
     }
 };
 
@@ -525,6 +658,7 @@ struct Validator {
     }
 
     bool string(const Node *n, std::string_view s) {
+        if (looks_like_credential(s)) return SecretScanner{path, err}.refuse("holds what looks like a credential; secrets never enter the log");
         if (n->min_length >= 0 || n->max_length >= 0) {
             size_t length = code_points(s);
             if (n->min_length >= 0 && length < size_t(n->min_length))
@@ -592,13 +726,23 @@ struct Validator {
             return fail(n, "minProperties", "must have at least " + std::to_string(n->min_properties) + " fields");
         if (n->max_properties >= 0 && count > size_t(n->max_properties))
             return fail(n, "maxProperties", "must have at most " + std::to_string(n->max_properties) + " fields; it has " + std::to_string(count));
+        if (n->secret_and_value) {
+            bool secret = false;
+            element ignored;
+            if (!obj["secret"].get_bool().get(secret) && secret && !obj["value"].get(ignored)) {
+                path.tokens.push_back({"value", 0});
+                return SecretScanner{path, err}.refuse("must be absent when \"secret\" is true: send only the value's fingerprint");
+            }
+        }
         uint64_t seen = 0;
         for (auto field : obj) {
             path.tokens.push_back({field.key, 0});
             const Node *child = nullptr;
+            bool secret_name = false;
             for (size_t i = 0; i < n->properties.size(); i++)
                 if (n->properties[i].name == field.key) {
                     child = n->properties[i].node;
+                    secret_name = n->properties[i].secret_name;
                     seen |= uint64_t(1) << i;
                     break;
                 }
@@ -606,7 +750,9 @@ struct Validator {
                 if (n->closed) return fail(nullptr, "additionalProperties", "is not a field of this object");
                 if (n->property_names && !string(n->property_names, field.key)) return false;
                 child = n->additional;
+                secret_name = names_secret(field.key);
             }
+            if (secret_name && !SecretScanner{path, err}.scan(field.value, true, field.key)) return false;
             if (child && !value(child, field.value)) return false;
             path.tokens.pop_back();
         }
@@ -633,137 +779,43 @@ struct Validator {
     }
 };
 
-// MARK: - Secrets
-
-// Field names that announce a secret, compared in lowercase without _ - and .
-const char *const secret_words[] = {"password", "passwd", "secret", "token", "apikey", "privatekey", "accesskey",
-                                    "credential", "authorization"};
-
-// Well-known shapes of credentials, wherever they appear.
-const char *const secret_prefixes[] = {"-----BEGIN", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-",
-                                       "xoxb-", "xoxp-", "xoxa-", "sk_live_", "rk_live_", "AKIA", "ASIA"};
-
-bool names_secret(std::string_view key) {
-    char folded[128];
-    size_t n = 0;
-    for (char c : key) {
-        if (c == '_' || c == '-' || c == '.') continue;
-        if (n == sizeof folded) break;
-        folded[n++] = hs::is_upper(c) ? char(c + 32) : c;
-    }
-    std::string_view name(folded, n);
-    for (const char *word : secret_words)
-        if (name.find(word) != std::string_view::npos) return true;
-    return false;
-}
-
-bool ends_with_fingerprint(std::string_view key) {
-    static const std::string_view suffix = "ingerprint";  // fingerprint, Fingerprint
-    return key.size() >= 11 && key.substr(key.size() - suffix.size()) == suffix &&
-           (key[key.size() - 11] == 'f' || key[key.size() - 11] == 'F');
-}
-
-bool looks_like_credential(std::string_view s) {
-    for (const char *prefix : secret_prefixes) {
-        size_t n = std::strlen(prefix);
-        if (s.size() > n && s.substr(0, n) == prefix) {
-            if (prefix[0] == 'A') {  // AWS access key ids: AKIA/ASIA and 16 upper-case letters or digits
-                if (s.size() != 20) continue;
-                bool ok = true;
-                for (char c : s.substr(4)) ok = ok && (hs::is_upper(c) || is_digit(c));
-                if (!ok) continue;
-            }
-            return true;
-        }
-    }
-    return false;
-}
-
-// Looks through `data` for secrets (EVENTS.md, "Secrets never enter the log"): a string
-// under a field whose name announces a secret, unless it is a fingerprint under a
-// fingerprint field or a token id under `token`; a `value` beside `"secret": true`; and any
-// string shaped like a well-known credential. Messages name the field, never the value.
-struct SecretScanner {
-    PathStack path;
-    hs_error *err;
-
-    bool refuse(const char *why) {
-        set_error(err, HS_ERR_SECRET, path.render(), "%s", why);
-        set_rule(err, "secret");
-        return false;
-    }
-
-    bool scan(element v, bool under_secret_name, std::string_view key) {
-        switch (v.type()) {
-            case element_type::STRING: {
-                std::string_view s = v.get_string().value_unsafe();
-                if (under_secret_name) {
-                    bool fingerprint = ends_with_fingerprint(key) && is_hex(s, 64, 64);
-                    bool token_id = key == "token" && is_prefixed_id(s, "tok_");
-                    if (!fingerprint && !token_id)
-                        return refuse("holds a raw secret; send its fingerprint (the lowercase hex SHA-256) instead, never the value");
-                }
-                if (looks_like_credential(s)) return refuse("holds what looks like a credential; secrets never enter the log");
-                return true;
-            }
-            case element_type::ARRAY: {
-                size_t index = 0;
-                for (element item : v.get_array().value_unsafe()) {
-                    path.tokens.push_back({{}, index++});
-                    if (!scan(item, under_secret_name, key)) return false;
-                    path.tokens.pop_back();
-                }
-                return true;
-            }
-            case element_type::OBJECT: {
-                object obj = v.get_object().value_unsafe();
-                bool secret_flag = false;
-                if (!obj["secret"].get_bool().get(secret_flag) && secret_flag) {
-                    element value;
-                    if (!obj["value"].get(value)) {
-                        path.tokens.push_back({"value", 0});
-                        return refuse("must be absent when \"secret\" is true: send only the value's fingerprint");
-                    }
-                }
-                for (auto field : obj) {
-                    path.tokens.push_back({field.key, 0});
-                    if (!scan(field.value, under_secret_name || names_secret(field.key), field.key)) return false;
-                    path.tokens.pop_back();
-                }
-                return true;
-            }
-            default: return true;
-        }
-    }
-};
-
 }  // namespace
 
 namespace hs {
 
 int validate_data(const hs_catalog *catalog, std::string_view type, int64_t version, element data, int *schema_index,
-                  hs_error *err) {
-    SecretScanner scanner{{}, err};
-    if (!scanner.scan(data, false, {})) return err->kind;
-    char key[HS_FIELD_CAP + 24];
-    int n = std::snprintf(key, sizeof key, "%.*s@%lld", int(type.size()), type.data(), static_cast<long long>(version));
-    auto found = catalog->index.find(std::string(key, size_t(n)));
-    if (found == catalog->index.end()) {
-        bool known_type = false;
-        for (auto &s : catalog->schemas) known_type = known_type || s.type == type;
-        if (known_type) {
-            set_error(err, HS_ERR_UNKNOWN_TYPE, "/schemaVersion", "this type has no schema of version %s", std::to_string(version).c_str());
-            set_rule(err, "unknownVersion");
-        } else {
-            set_error(err, HS_ERR_UNKNOWN_TYPE, "/type", "is not a type in the event catalogue (EventSchemas/)");
-            set_rule(err, "unknownType");
+                  bool *personal, hs_error *err) {
+    auto found = catalog->by_type.find(type);
+    if (found == catalog->by_type.end()) {
+        set_error(err, HS_ERR_UNKNOWN_TYPE, "/type", "is not a type in the event catalogue (EventSchemas/)");
+        set_rule(err, "unknownType");
+        return err->kind;
+    }
+    const std::vector<int> &versions = found->second;
+    if (version < 1 || version > int64_t(versions.size()) || versions[size_t(version - 1)] < 0) {
+        set_error(err, HS_ERR_UNKNOWN_TYPE, "/schemaVersion", "this type has no schema of version %s", std::to_string(version).c_str());
+        set_rule(err, "unknownVersion");
+        return err->kind;
+    }
+    int index = versions[size_t(version - 1)];
+    const Schema &schema = catalog->schemas[size_t(index)];
+    Validator validator{{}, err};
+    if (!validator.value(schema.data, data)) {
+        if (err->kind == HS_ERR_SCHEMA) {
+            // A secret elsewhere in the event is the more important thing to report.
+            hs_error secret{};
+            PathStack path;
+            if (!SecretScanner{path, &secret}.scan(data, false, {})) {
+                std::memcpy(err->path, secret.path, sizeof secret.path);
+                std::memcpy(err->message, secret.message, sizeof secret.message);
+                std::memcpy(err->rule, secret.rule, sizeof secret.rule);
+                err->kind = secret.kind;
+            }
         }
         return err->kind;
     }
-    const Schema &schema = catalog->schemas[found->second];
-    Validator validator{{}, err};
-    if (!validator.value(schema.data, data)) return err->kind;
-    *schema_index = int(found->second);
+    *schema_index = index;
+    *personal = schema.personal;
     return HS_OK;
 }
 
@@ -810,9 +862,16 @@ int hs_catalog_add_schema(hs_catalog *catalog, const char *json, size_t len, hs_
     return compile(catalog, json, len, err, [](hs_catalog *c, element root) {
         if (c->definitions.empty()) throw CompileError{"", "common.json must be added first"};
         Schema schema = Compiler{*c}.add_schema(root);
-        std::string key = schema.type + "@" + std::to_string(schema.version);
-        if (c->index.count(key)) throw CompileError{"/properties/type", "a second schema for " + key};
-        c->index[key] = c->schemas.size();
+        auto found = c->by_type.find(schema.type);
+        if (found == c->by_type.end()) {
+            c->type_names.push_back(schema.type);
+            found = c->by_type.emplace(c->type_names.back(), std::vector<int>()).first;
+        }
+        std::vector<int> &versions = found->second;
+        if (versions.size() < size_t(schema.version)) versions.resize(size_t(schema.version), -1);
+        if (versions[size_t(schema.version - 1)] >= 0)
+            throw CompileError{"/properties/schemaVersion", "a second schema for " + schema.type + " version " + std::to_string(schema.version)};
+        versions[size_t(schema.version - 1)] = int(c->schemas.size());
         c->schemas.push_back(schema);
         return int(c->schemas.size() - 1);
     });

@@ -87,8 +87,8 @@ inline bool is_event_type(std::string_view s) {
 }
 
 // Checks an event's `data` against the schema for (type, version); on success stores the
-// schema's index. Defined in hs_catalog.cpp.
+// schema's index and whether the event holds personal data. Defined in hs_catalog.cpp.
 int validate_data(const hs_catalog *catalog, std::string_view type, int64_t version,
-                  simdjson::dom::element data, int *schema_index, hs_error *err);
+                  simdjson::dom::element data, int *schema_index, bool *personal, hs_error *err);
 
 }  // namespace hs

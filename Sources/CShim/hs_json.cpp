@@ -384,6 +384,7 @@ int hs_parse_envelope(hs_parser *parser, const hs_catalog *catalog, const uint8_
     element data;
     int64_t version = 1;
     env->schema_index = -1;
+    env->personal = 0;
     env->event_id = hs_event_id{HS_ID_NONE, 0, 0};
     for (auto field : doc.get_object().value_unsafe()) {
         std::string_view key = field.key, s;
@@ -481,7 +482,9 @@ int hs_parse_envelope(hs_parser *parser, const hs_catalog *catalog, const uint8_
         }
     if (catalog) {
         hs::copy_text(err->type, HS_FIELD_CAP, type);
-        if (int rc = hs::validate_data(catalog, type, version, data, &env->schema_index, err)) return rc;
+        bool personal = false;
+        if (int rc = hs::validate_data(catalog, type, version, data, &env->schema_index, &personal, err)) return rc;
+        env->personal = personal;
     }
 
     // Most producers send compact JSON; only text with white space needs the minifying pass.

@@ -60,6 +60,8 @@ struct ParsedEnvelope: Sendable {
     let line: Int
     /// The index of the catalogue schema that checked it, or -1 when parsed without a catalogue.
     let schema: Int32
+    /// Whether its schema marks personal fields (which must be sealed before it is stored).
+    let personal: Bool
 }
 
 /// Producer envelopes that passed validation, ready to append.
@@ -157,10 +159,7 @@ public enum EnvelopeParser {
             }
             events.append(contentsOf: slice.events)
         }
-        let unsealed = catalog.map { catalog in
-            events.indices.filter { !catalog.schema(at: Int(events[$0].schema)).personalFields.isEmpty }
-        } ?? []
-        return EnvelopeBatch(bodies: buffer, events: events, unsealed: unsealed)
+        return EnvelopeBatch(bodies: buffer, events: events, unsealed: events.indices.filter { events[$0].personal })
     }
 
     /// One worker's envelopes, and the canonical form of its first line, held back.
@@ -199,7 +198,7 @@ public enum EnvelopeParser {
                 bodyStart: range.lowerBound, bodyLength: envelope.minified_length,
                 streamOffset: envelope.stream_offset, streamLength: envelope.stream_length, streamHash: envelope.stream_hash,
                 id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber,
-                schema: envelope.schema_index))
+                schema: envelope.schema_index, personal: envelope.personal != 0))
         }
         return .success(result)
     }

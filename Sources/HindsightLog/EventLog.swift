@@ -117,7 +117,7 @@ public final class EventLog: @unchecked Sendable {
     /// stored is a retry: it returns the original positions and writes nothing.
     public func append(_ batch: EnvelopeBatch, expectedVersions: [String: ExpectedVersion] = [:]) throws(LogError) -> AppendResult {
         guard !batch.isEmpty else { throw LogError(.invalidEnvelope, "the batch holds no events") }
-        precondition(!batch.hasUnsealedPersonalData, "personal data must be sealed (PersonalDataVault.seal) before it is stored")
+        precondition(!batch.hasUnsealedPersonalData, "personal data must be sealed (PersonalDataVault.admit) before it is stored")
         let result: AppendResult
         writeLock.lock()
         locked: do {

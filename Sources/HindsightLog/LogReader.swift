@@ -77,7 +77,8 @@ public struct LogStats: Sendable {
     public var events: UInt64
     /// Bytes of stored NDJSON (what `lz4 -dc` prints).
     public var rawBytes: UInt64
-    /// Bytes of every file in the data directory.
+    /// Bytes of the log's files: the segments and HEAD. (The keys of personal data beside them
+    /// are not the log; see docs/privacy.md.)
     public var storedBytes: UInt64
     public var segments: Int
     public var head: (size: UInt64, root: TreeHash)
@@ -285,7 +286,9 @@ public final class LogReader: Sendable {
     }
 
     public func stats() throws(LogError) -> LogStats {
-        let stored = try FileIO.totalSize(of: view.layout.root)
+        let head = view.layout.root + "/HEAD"
+        let headBytes = FileIO.exists(head) ? UInt64(try FileIO.readFile(head).count) : 0
+        let stored = try FileIO.totalSize(of: view.layout.segmentsDirectory) + headBytes
         return LogStats(
             events: size,
             rawBytes: view.chunks.reduce(0) { $0 + UInt64($1.header.rawLength) },

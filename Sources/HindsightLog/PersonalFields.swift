@@ -33,6 +33,19 @@ extension EnvelopeBatch {
     }
 }
 
+extension EnvelopeBatch {
+    /// The canonical JSON of the batch's events of the given types, in batch order, for the
+    /// few events whose payload the privacy module must read before the batch is stored
+    /// (invitations, acceptances, erasures).
+    public func bodies(ofTypes types: Set<String>, catalog: Catalog) -> [[UInt8]] {
+        let wanted = catalog.schemas.map { types.contains($0.type) }
+        return events.indices.compactMap { index in
+            let schema = Int(events[index].schema)
+            return schema >= 0 && wanted[schema] ? Array(body(index)) : nil
+        }
+    }
+}
+
 extension StoredEvent {
     /// The event with each personal field's stored value replaced by `reveal(field, stored)`,
     /// a plain string (escaped here as JSON needs).

@@ -15,10 +15,26 @@ public struct ErasureReport: Encodable, Sendable {
 }
 
 extension PersonalDataVault {
-    /// Erases a person: destroys the keys of their personal data, then records
-    /// `person.erased` (which carries no personal data) in each org that held some. A person
-    /// is a user id (`usr_…`: the e-mails of the invitations they accepted) or an e-mail.
-    /// Erasing someone already erased records nothing new.
+    /// Prepares a validated batch for storage: seals its personal fields, then carries out
+    /// the erasures it records. A `person.erased` event is the durable record of an erasure,
+    /// whoever sends it (the platform, or `erase`), so storing one destroys the person's keys
+    /// first: once the batch is acknowledged, the person's data recorded up to it, in the log
+    /// or earlier in the batch, is unreadable. Returns the number of keys destroyed.
+    @discardableResult
+    public func admit(_ batch: inout EnvelopeBatch, catalog: Catalog, directory: String) throws(LogError) -> Int {
+        try seal(&batch, catalog: catalog)
+        let erasures = batch.bodies(ofTypes: ["person.erased"], catalog: catalog).compactMap { Self.data(of: $0)?["person"] as? String }
+        guard !erasures.isEmpty else { return 0 }
+        let holdings = try PersonalHoldings(directory: directory, batch: batch, catalog: catalog, vault: self)
+        let doomed = Set(erasures.flatMap { holdings.keyIDs(of: $0) }).filter(holds)
+        if !doomed.isEmpty { try destroy(doomed) }
+        return doomed.count
+    }
+
+    /// Erases a person: records `person.erased` (which carries no personal data) in each org
+    /// that held their data, which destroys their keys (`admit`). A person is a user id
+    /// (`usr_…`: the e-mails of the invitations they accepted) or an e-mail address. Erasing
+    /// someone already erased records nothing new.
     public func erase(_ person: String, log: EventLog, directory: String, catalog: Catalog,
                       actor: String = "hindsight") throws(LogError) -> ErasureReport {
         let byEmail = person.contains("@")
@@ -26,57 +42,81 @@ extension PersonalDataVault {
             throw LogError(.invalidEnvelope, "a person is a user id (usr_…) or an e-mail address", fieldPath: "/person")
         }
         let name = byEmail ? try digest(ofEmail: person) : person
-        let found = try sealedValues(of: person, byEmail: byEmail, directory: directory)
-        let keyIDs = Set(found.keys).union(byEmail ? keyIDs(forDigest: name) : Set())
+        let holdings = try PersonalHoldings(directory: directory, batch: nil, catalog: catalog, vault: self)
+        let keyIDs = holdings.keyIDs(of: name)
+        let fields = holdings.values.filter { keyIDs.contains($0.keyID) }
         guard !keyIDs.isEmpty else {
             throw LogError(.outOfRange, "no personal data of \(byEmail ? "this e-mail address" : person) is held", fieldPath: "/person")
         }
         let live = keyIDs.filter(holds)
-        guard !live.isEmpty else {
-            return ErasureReport(person: name, keysDestroyed: 0, fieldsErased: found.values.reduce(0) { $0 + $1.count }, recorded: [])
-        }
-        try destroy(live)
+        guard !live.isEmpty else { return ErasureReport(person: name, keysDestroyed: 0, fieldsErased: fields.count, recorded: []) }
 
-        let orgs = Set(found.filter { live.contains($0.key) }.values.flatMap { $0 }).sorted()
         let now = Timestamp.format(Int64(Date().timeIntervalSince1970 * 1000))
-        let lines = (orgs.isEmpty ? ["system"] : orgs).map { org in
+        let lines = Set(fields.map(\.org)).sorted().map { org in
             #"{"type":"person.erased","stream":"person/\#(name)","occurredAt":"\#(now)","actor":{"kind":"system","id":"\#(actor)"},"org":"\#(org)","data":{"person":"\#(name)"}}"#
         }
-        let result = try log.append(EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: catalog))
-        return ErasureReport(person: name, keysDestroyed: live.count, fieldsErased: found.values.reduce(0) { $0 + $1.count },
-                             recorded: Array(result.firstSeq...result.lastSeq))
+        var batch = try EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: catalog)
+        let destroyed = try admit(&batch, catalog: catalog, directory: directory)
+        let result = try log.append(batch)
+        return ErasureReport(person: name, keysDestroyed: destroyed, fieldsErased: fields.count, recorded: Array(result.firstSeq...result.lastSeq))
     }
 
-    /// The key ids of a person's sealed values in the log, each with the orgs of its events:
-    /// for an e-mail, the invitations sent to it; for a user, the invitations they accepted.
-    private func sealedValues(of person: String, byEmail: Bool, directory: String) throws(LogError) -> [String: [String]] {
+    static func data(of canonical: [UInt8]) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(canonical)) as? [String: Any])?["data"] as? [String: Any]
+    }
+}
+
+/// Whose personal data is where: every sealed e-mail in the log (and in a batch about to be
+/// stored) with its invitation, org and key, and which user accepted which invitation.
+struct PersonalHoldings {
+    struct Value {
+        let invitation: String
+        let org: String
+        let keyID: String
+    }
+
+    private(set) var values: [Value] = []
+    private var acceptedBy: [String: Set<String>] = [:]  // user → invitations
+    private let vault: PersonalDataVault
+
+    init(directory: String, batch: EnvelopeBatch?, catalog: Catalog, vault: PersonalDataVault) throws(LogError) {
+        self.vault = vault
+        let types: Set<String> = ["member.invited", "invitation.accepted"]
         var query = ReadQuery()
-        query.types = ["member.invited", "invitation.accepted"]
-        var invited: [String: (keyID: String, org: String)] = [:]  // invitation → its e-mail's key
-        var accepted: Set<String> = []
-        let digest = byEmail ? try self.digest(ofEmail: person) : ""
-        let emailKeys = byEmail ? keyIDs(forDigest: digest) : []
-        let reader = try LogReader(directory: directory)
+        query.types = types
         do {
-            try reader.read(query) { event in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(event.line)) as? [String: Any],
-                  let data = object["data"] as? [String: Any], let invitation = data["invitation"] as? String else { return true }
-            if event.type == "member.invited", let email = data["email"] as? String, let keyID = Self.keyID(ofSealed: email) {
-                invited[invitation] = (keyID, event.org)
-            } else if event.type == "invitation.accepted", data["user"] as? String == person {
-                accepted.insert(invitation)
-            }
-            return true
+            try LogReader(directory: directory).read(query) { event in
+                take(event.line, type: event.type, org: event.org)
+                return true
             }
         } catch let error as LogError {
             throw error
         } catch {
             throw LogError(.io, "cannot read the log: \(error)")
         }
-        var found: [String: [String]] = [:]
-        for (invitation, sealed) in invited where byEmail ? emailKeys.contains(sealed.keyID) : accepted.contains(invitation) {
-            found[sealed.keyID, default: []].append(sealed.org)
+        for body in batch?.bodies(ofTypes: types, catalog: catalog) ?? [] {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+                  let type = object["type"] as? String, let org = object["org"] as? String else { continue }
+            take(body, type: type, org: org)
         }
-        return found
+    }
+
+    private mutating func take(_ canonical: [UInt8], type: String, org: String) {
+        guard let data = PersonalDataVault.data(of: canonical), let invitation = data["invitation"] as? String else { return }
+        if type == "member.invited", let email = data["email"] as? String, let keyID = PersonalDataVault.keyID(ofSealed: email) {
+            values.append(Value(invitation: invitation, org: org, keyID: keyID))
+        } else if type == "invitation.accepted", let user = data["user"] as? String {
+            acceptedBy[user, default: []].insert(invitation)
+        }
+    }
+
+    /// The keys of a person as `person.erased` names them: a user id (the invitations they
+    /// accepted) or the keyed digest of an e-mail.
+    func keyIDs(of person: String) -> Set<String> {
+        if let invitations = acceptedBy[person] {
+            return Set(values.filter { invitations.contains($0.invitation) }.map(\.keyID))
+        }
+        let byDigest = vault.keyIDs(forDigest: person)
+        return byDigest.union(values.filter { byDigest.contains($0.keyID) }.map(\.keyID))
     }
 }

@@ -78,7 +78,7 @@ public final class PersonalDataVault: @unchecked Sendable {
 
     /// Replaces every personal field of the batch by its ciphertext under its person's key,
     /// creating (and durably storing) keys for new people first.
-    public func seal(_ batch: inout EnvelopeBatch, catalog: Catalog) throws(LogError) {
+    func seal(_ batch: inout EnvelopeBatch, catalog: Catalog) throws(LogError) {
         guard batch.hasUnsealedPersonalData else { return }
         try locked { () throws(LogError) in
             var newLines: [UInt8] = []
@@ -88,7 +88,7 @@ public final class PersonalDataVault: @unchecked Sendable {
                 if let known = keyByDigest[digest] {
                     keyID = known
                 } else {
-                    keyID = Self.hex(SymmetricKey(size: .init(bitCount: 128)))
+                    keyID = Self.hex(SymmetricKey(size: .init(bitCount: 64)))
                     let key = SymmetricKey(size: .bits256)
                     keys[keyID] = PersonKey(digest: digest, key: key)
                     keyByDigest[digest] = keyID

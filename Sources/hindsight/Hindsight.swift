@@ -82,7 +82,7 @@ struct Append: ParsableCommand {
             var logOptions = LogOptions()
             logOptions.compressionLevel = compressionLevel
             let log = try EventLog(directory: options.directory, options: logOptions)
-            try PersonalDataVault(dataDirectory: options.directory).seal(&batch, catalog: .standard)
+            try PersonalDataVault(dataDirectory: options.directory).admit(&batch, catalog: .standard, directory: options.directory)
             // Expectations describe the log before the first batch.
             let parts: [EnvelopeBatch] = batchLines.map { batch.split(every: $0) } ?? [batch]
             for (index, part) in parts.enumerated() {

@@ -59,6 +59,7 @@ typedef struct hs_envelope {
     hs_event_id event_id;
     uint64_t stream_hash;           /* FNV-1a of `stream`, so the writer's table need not hash it */
     int schema_index;               /* the catalogue schema that checked `data`; -1 without a catalogue */
+    int personal;                   /* 1 when the schema marks personal fields, which must be sealed */
 } hs_envelope;
 
 /* The engine's fields of a stored line. */
