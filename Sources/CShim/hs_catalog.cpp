@@ -607,7 +607,7 @@ struct SecretScanner {
 };
 
 struct Validator {
-    PathStack path;
+    PathStack &path;
     hs_error *err;
 
     // Reports a failure of `rule` at the current path. A definition's pattern is reported
@@ -799,12 +799,15 @@ int validate_data(const hs_catalog *catalog, std::string_view type, int64_t vers
     }
     int index = versions[size_t(version - 1)];
     const Schema &schema = catalog->schemas[size_t(index)];
-    Validator validator{{}, err};
+    // One path per thread, reused: no allocation per event.
+    thread_local PathStack path;
+    path.tokens.clear();
+    Validator validator{path, err};
     if (!validator.value(schema.data, data)) {
         if (err->kind == HS_ERR_SCHEMA) {
             // A secret elsewhere in the event is the more important thing to report.
             hs_error secret{};
-            PathStack path;
+            path.tokens.clear();
             if (!SecretScanner{path, &secret}.scan(data, false, {})) {
                 std::memcpy(err->path, secret.path, sizeof secret.path);
                 std::memcpy(err->message, secret.message, sizeof secret.message);
@@ -898,7 +901,8 @@ int hs_catalog_check_definition(const hs_catalog *catalog, const char *name, con
     element v;
     if (parser.parse(json).get(v)) return 0;
     hs_error err{};
-    Validator validator{{}, &err};
+    PathStack path;
+    Validator validator{path, &err};
     return validator.value(found->second, v) ? 1 : 0;
 }
 

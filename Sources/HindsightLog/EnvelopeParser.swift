@@ -50,6 +50,8 @@ struct StreamKey: Equatable, Sendable {
 struct ParsedEnvelope: Sendable {
     var bodyStart: Int
     var bodyLength: Int
+    /// Whether the body lives in `EnvelopeBatch.sealedBodies` (sealing made it longer).
+    var isSealed = false
     /// Where the stream's name sits in the body (no escapes: the parser writes it decoded).
     let streamOffset: Int
     let streamLength: Int
@@ -68,6 +70,9 @@ struct ParsedEnvelope: Sendable {
 public struct EnvelopeBatch: Sendable {
     /// The minified envelopes, each at its `bodyStart`; bytes between them mean nothing.
     var bodies: [UInt8] = []
+    /// Bodies rewritten by sealing, which grew: kept apart so that the large `bodies` buffer
+    /// is never copied to make room.
+    var sealedBodies: [UInt8] = []
     var events: [ParsedEnvelope] = []
     /// Events whose schema marks personal fields, which must be sealed (`sealPersonalData`)
     /// before the batch may be stored.
@@ -78,7 +83,19 @@ public struct EnvelopeBatch: Sendable {
 
     /// The minified JSON of event `index`.
     func body(_ index: Int) -> ArraySlice<UInt8> {
-        bodies[events[index].bodyStart..<(events[index].bodyStart + events[index].bodyLength)]
+        let event = events[index]
+        return (event.isSealed ? sealedBodies : bodies)[event.bodyStart..<(event.bodyStart + event.bodyLength)]
+    }
+
+    /// Calls `body` with both body buffers; `pick` gives an event's own body within them.
+    func withBodies<R>(_ body: (_ pick: (ParsedEnvelope) -> UnsafeRawBufferPointer) -> R) -> R {
+        bodies.withUnsafeBytes { plain in
+            sealedBodies.withUnsafeBytes { sealed in
+                body { event in
+                    UnsafeRawBufferPointer(rebasing: (event.isSealed ? sealed : plain)[event.bodyStart..<(event.bodyStart + event.bodyLength)])
+                }
+            }
+        }
     }
 
     /// The batch cut into consecutive batches of at most `size` events, for loading a large
@@ -91,6 +108,7 @@ public struct EnvelopeBatch: Sendable {
             for index in slice {
                 var event = events[index]
                 event.bodyStart = part.bodies.count
+                event.isSealed = false
                 part.bodies += body(index)
                 part.events.append(event)
             }

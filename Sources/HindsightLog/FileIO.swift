@@ -137,17 +137,23 @@ public enum FileIO {
     public static func readFile(_ path: String, spareCapacity: Int = 0) throws(LogError) -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
-        var bytes: [UInt8] = []
         let count = try size(fd, path: path)
-        bytes.reserveCapacity(count + spareCapacity)
-        bytes.append(contentsOf: repeatElement(0, count: count))
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw LogError.system("read", path: path, errno: n < 0 ? errno : EIO) }
-            offset += n
+        var failure: Int32?
+        // Read straight into the array's storage: no zero-filling of pages about to be overwritten.
+        let bytes = [UInt8](unsafeUninitializedCapacity: count + spareCapacity) { buffer, initialized in
+            var offset = 0
+            while offset < count {
+                let n = Glibc.read(fd, buffer.baseAddress! + offset, count - offset)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    failure = n < 0 ? errno : EIO
+                    break
+                }
+                offset += n
+            }
+            initialized = offset
         }
+        if let failure { throw LogError.system("read", path: path, errno: failure) }
         return bytes
     }
 

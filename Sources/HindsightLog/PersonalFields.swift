@@ -24,10 +24,10 @@ extension EnvelopeBatch {
                              "a sealed value must need no JSON escaping")
                 body.replaceSubrange(value, with: Array(sealed.utf8))
             }
-            // The longer body goes after the others; the batch's bytes between bodies mean nothing.
-            events[index].bodyStart = bodies.count
+            events[index].bodyStart = sealedBodies.count
             events[index].bodyLength = body.count
-            bodies += body
+            events[index].isSealed = true
+            sealedBodies += body
         }
         unsealed = []
     }

@@ -1,5 +1,11 @@
 public import HindsightCatalog
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension StoredEvent {
     /// The event as the newest schema of its type describes it, which is how read models
     /// see history: a stored event is never rewritten, but an older version is read through
@@ -21,13 +27,12 @@ extension StoredEvent {
 /// (docs/log-format.md). Small scans, for the few events that need an edit.
 enum StoredLine {
     /// The range of the `data` object, braces included.
-    static func data(in line: some RandomAccessCollection<UInt8>) -> Range<Int>? {
+    static func data(in bytes: [UInt8]) -> Range<Int>? {
         // `,"data":{` cannot occur inside a string (a quote there is escaped), so the first
         // one is the envelope's.
-        let bytes = Array(line)
-        guard let start = bytes.firstRange(of: Array(#","data":{"#.utf8))?.upperBound,
-              let end = valueEnd(bytes, from: start - 1) else { return nil }
-        return (start - 1)..<end
+        let marker = Array(#","data":{"#.utf8)
+        guard let found = firstIndex(of: marker, in: bytes), let end = valueEnd(bytes, from: found + marker.count - 1) else { return nil }
+        return (found + marker.count - 1)..<end
     }
 
     /// The contents (between the quotes) of the string value of `field`, a top-level field of
@@ -63,6 +68,20 @@ enum StoredLine {
         }
         out += versionField + Array("\(version)}".utf8)
         return out
+    }
+
+    /// Where `pattern` first occurs in `bytes` (a plain scan: the lines are short).
+    static func firstIndex(of pattern: [UInt8], in bytes: [UInt8]) -> Int? {
+        guard let first = pattern.first, bytes.count >= pattern.count else { return nil }
+        return bytes.withUnsafeBufferPointer { text in
+            pattern.withUnsafeBufferPointer { wanted in
+                for index in 0...(text.count - wanted.count) where text[index] == first
+                    && memcmp(text.baseAddress! + index, wanted.baseAddress!, wanted.count) == 0 {
+                    return index
+                }
+                return nil
+            }
+        }
     }
 
     /// The index just after the JSON value that starts at `start`.

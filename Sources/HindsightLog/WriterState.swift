@@ -107,11 +107,11 @@ struct WriterState: Sendable {
         var chunkStart = 0, chunkBytes = 0
         let firstSeq = frontier.size + 1
         let limit = Self.chunkLimit(for: batch, options: options)
-        batch.bodies.withUnsafeBytes { bodies in
+        batch.withBodies { body in
             // The batch's streams by their bytes in the bodies: no String per event.
             var slots = NumberTable<StreamBytes>()
             for (index, event) in batch.events.enumerated() {
-                let name = UnsafeRawBufferPointer(rebasing: bodies[(event.bodyStart + event.streamOffset)...].prefix(event.streamLength))
+                let name = UnsafeRawBufferPointer(rebasing: body(event)[event.streamOffset...].prefix(event.streamLength))
                 let key = StreamBytes(hash: event.streamHash, bytes: name)
                 let slot: Int
                 if let found = slots[key] {
@@ -137,12 +137,15 @@ struct WriterState: Sendable {
         Timestamp.append(recordedAt, to: &stampBytes)
         let stamp = stampBytes, versionsByEvent = eventVersions
         plans.withUnsafeMutableBufferPointer { chunks in
-            batch.bodies.withUnsafeBytes { bodies in
-                let shared = UnsafeSendable((chunks, bodies))
-                DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
-                    let (chunks, bodies) = shared.value
-                    chunks[index].build(batch.events, versionsByEvent, bodies: bodies, recordedAt: stamp)
-                    chunks[index].seal(level: options.compressionLevel)
+            batch.withBodies { body in
+                // The workers finish before withBodies returns, so the closure never escapes.
+                withoutActuallyEscaping(body) { body in
+                    let shared = UnsafeSendable((chunks, body))
+                    DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
+                        let (chunks, body) = shared.value
+                        chunks[index].build(batch.events, versionsByEvent, body: body, recordedAt: stamp)
+                        chunks[index].seal(level: options.compressionLevel)
+                    }
                 }
             }
         }
@@ -235,7 +238,7 @@ private struct PendingChunk {
     /// Writes each event as `{"seq":N,"streamVersion":V,"recordedAt":"T",` followed by the
     /// rest of its canonical object: the engine's fields first, so a reader finds them
     /// without parsing.
-    mutating func build(_ all: [ParsedEnvelope], _ versions: [UInt64], bodies: UnsafeRawBufferPointer, recordedAt: [UInt8]) {
+    mutating func build(_ all: [ParsedEnvelope], _ versions: [UInt64], body: (ParsedEnvelope) -> UnsafeRawBufferPointer, recordedAt: [UInt8]) {
         text.reserveCapacity(capacity)
         var seq = firstSeq
         for index in events {
@@ -247,7 +250,7 @@ private struct PendingChunk {
             text.append(contentsOf: Self.recordedKey)
             text.append(contentsOf: recordedAt)
             text.append(contentsOf: Self.recordedEnd)
-            text.append(contentsOf: UnsafeRawBufferPointer(rebasing: bodies[(event.bodyStart + 1)..<(event.bodyStart + event.bodyLength)]))
+            text.append(contentsOf: UnsafeRawBufferPointer(rebasing: body(event).dropFirst()))
             text.append(UInt8(ascii: "\n"))
             minOccurredAt = min(minOccurredAt, event.occurredAt)
             maxOccurredAt = max(maxOccurredAt, event.occurredAt)

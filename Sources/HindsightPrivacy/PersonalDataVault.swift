@@ -88,7 +88,7 @@ public final class PersonalDataVault: @unchecked Sendable {
                 if let known = keyByDigest[digest] {
                     keyID = known
                 } else {
-                    keyID = Self.hex(SymmetricKey(size: .init(bitCount: 64)))
+                    keyID = SymmetricKey(size: .init(bitCount: 64)).withUnsafeBytes(Self.hex)
                     let key = SymmetricKey(size: .bits256)
                     keys[keyID] = PersonKey(digest: digest, key: key)
                     keyByDigest[digest] = keyID
@@ -105,7 +105,7 @@ public final class PersonalDataVault: @unchecked Sendable {
     public func digest(ofEmail email: String) throws(LogError) -> String {
         let key = try digestKeyCreatingIfNeeded()
         let normalized = email.trimmingCharacters(in: .whitespaces).lowercased()
-        return HMAC<SHA256>.authenticationCode(for: Data(normalized.utf8), using: key).map { String(format: "%02x", $0) }.joined()
+        return Self.hex(HMAC<SHA256>.authenticationCode(for: Data(normalized.utf8), using: key))
     }
 
     private func digestKeyCreatingIfNeeded() throws(LogError) -> SymmetricKey {
@@ -198,7 +198,13 @@ public final class PersonalDataVault: @unchecked Sendable {
         return try body()
     }
 
-    private static func hex(_ key: SymmetricKey) -> String {
-        key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+    /// Lowercase hex of some bytes.
+    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
+        return String(decoding: out, as: UTF8.self)
     }
+
+    private static func hex(_ bytes: UnsafeRawBufferPointer) -> String { hex(bytes.lazy.map { $0 }) }
 }

@@ -50,40 +50,45 @@ struct Bench: ParsableCommand {
         // Durable append, parsing, validation and the sealing of personal data included: the
         // whole file as one batch (what `hindsight append FILE` does), the same without schema
         // validation (envelope checks only), whose gap to the first is the cost of validation,
-        // then in batches of `batch` events. The input is cut into batches beforehand: that is the producer's work, not
-        // the engine's. Each run starts from a fresh copy of the bytes, as a producer's buffer
-        // would be.
+        // then in batches of `batch` events. The configurations take turns run by run, so that
+        // none gains from the machine's state (the first run of a process is slower). The input
+        // is cut into batches beforehand: that is the producer's work, not the engine's. Each
+        // run starts from a fresh copy of the bytes, as a producer's buffer would be.
         var directory = ""
         let catalog = Catalog.standard
-        for (size, validating) in [(events, true), (events, false), (batch, true)] {
-            let batches = split(input, every: size)
-            // A producer's buffer, with the spare room the parser asks for (as the CLI reads files).
-            let prepare = {
-                batches.map { piece in
+        let configurations = [(size: events, validating: true), (size: events, validating: false), (size: batch, validating: true)]
+        let pieces = configurations.map { split(input, every: $0.size) }
+        var times = [[Double]](repeating: [], count: configurations.count)
+        for _ in 0..<runs {
+            for (index, configuration) in configurations.enumerated() {
+                // A producer's buffer, with the spare room the parser asks for (as the CLI reads files).
+                var owned = pieces[index].map { piece in
                     var copy: [UInt8] = []
                     copy.reserveCapacity(piece.count + EnvelopeParser.padding)
                     copy.append(contentsOf: piece)
                     return copy
                 }
-            }
-            let seconds = try median(runs, prepare: prepare) { copies in
                 directory = root + "/data-\(UUID().uuidString)"
+                let start = DispatchTime.now().uptimeNanoseconds
                 var options = LogOptions()
                 if let level { options.compressionLevel = level }
                 let log = try EventLog(directory: directory, options: options)
                 let vault = try PersonalDataVault(dataDirectory: directory)
-                var owned = copies
                 for index in owned.indices {
                     // Hand the parser the only reference, so it can take the bytes over.
                     var ndjson: [UInt8] = []
                     swap(&ndjson, &owned[index])
-                    var batch = try EnvelopeParser.parse(ndjson: ndjson, catalog: validating ? catalog : nil)
+                    var batch = try EnvelopeParser.parse(ndjson: ndjson, catalog: configuration.validating ? catalog : nil)
                     try vault.admit(&batch, catalog: catalog, directory: directory)
                     _ = try log.append(batch)
                 }
+                times[index].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
-            let label = size == events ? "durable append (one batch)" : "durable append (batches of \(size))"
-            report(validating ? label : label + ", envelope only", seconds: seconds, events: events, megabytes: megabytes)
+        }
+        for (index, configuration) in configurations.enumerated() {
+            let label = configuration.size == events ? "durable append (one batch)" : "durable append (batches of \(configuration.size))"
+            report(configuration.validating ? label : label + ", envelope only", seconds: times[index].sorted()[runs / 2],
+                   events: events, megabytes: megabytes)
         }
 
         let appended = try LogReader(directory: directory).stats().storedBytes
