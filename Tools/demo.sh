@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a generated sample: install what is needed, build, append a realistic
 # history of EVENTS (default 100000) to a fresh data directory, compact it, verify it, and
-# print stats.
+# print stats. Then the sample history of EventSchemas/: a story that ends with a person's
+# erasure, and what the engine refuses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events="${1:-100000}"
@@ -24,3 +25,17 @@ echo "== the same history, read back with the stock lz4 tool (first two events)"
 cat "$data"/segments/*.lz4 | lz4 -dc > "${data%/*}/stored.ndjson"
 head -n 2 "${data%/*}/stored.ndjson"
 echo "Data directory: $data"
+
+story="${data%/*}/story-data"
+echo
+echo "== the sample history (EventSchemas/examples/history.ndjson), which ends with Erin's erasure"
+"$hindsight" append --data "$story" EventSchemas/examples/history.ndjson
+echo "== invitations as readers see them: Erin's address reads as [erased]"
+"$hindsight" read --data "$story" --type member.invited | grep -o '"invitation":"[^"]*","team":"[^"]*","email":"[^"]*"'
+echo "== the same events as stored: every address is ciphertext, and the log still verifies"
+"$hindsight" read --data "$story" --type member.invited --stored --limit 1 | grep -o '"email":"[^"]*"'
+"$hindsight" verify --data "$story"
+echo "== a secret is refused, and nothing is stored"
+echo '{"type":"env_var.set","stream":"project/prj_checkout","occurredAt":"2026-03-21T09:00:00.000Z","actor":{"kind":"user","id":"usr_carol"},"org":"org_acme","data":{"project":"prj_checkout","key":"DB_PASSWORD","target":"production","secret":true,"value":"hunter2","valueFingerprint":"f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7"}}' \
+    | "$hindsight" append --data "$story" || true
+"$hindsight" stats --data "$story" | head -n 1

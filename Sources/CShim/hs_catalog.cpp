@@ -735,17 +735,22 @@ struct Validator {
             }
         }
         uint64_t seen = 0;
+        size_t next = 0;  // producers mostly send fields in the schema's order: try that one first
+        const size_t count_declared = n->properties.size();
         for (auto field : obj) {
             path.tokens.push_back({field.key, 0});
             const Node *child = nullptr;
             bool secret_name = false;
-            for (size_t i = 0; i < n->properties.size(); i++)
+            for (size_t tried = 0; tried < count_declared; tried++) {
+                size_t i = (next + tried) % count_declared;
                 if (n->properties[i].name == field.key) {
                     child = n->properties[i].node;
                     secret_name = n->properties[i].secret_name;
                     seen |= uint64_t(1) << i;
+                    next = i + 1;
                     break;
                 }
+            }
             if (!child) {
                 if (n->closed) return fail(nullptr, "additionalProperties", "is not a field of this object");
                 if (n->property_names && !string(n->property_names, field.key)) return false;

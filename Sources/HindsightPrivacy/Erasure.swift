@@ -41,7 +41,10 @@ extension PersonalDataVault {
         guard byEmail || catalog.conforms(person, to: "userId") == true else {
             throw LogError(.invalidEnvelope, "a person is a user id (usr_…) or an e-mail address", fieldPath: "/person")
         }
-        let name = byEmail ? try digest(ofEmail: person) : person
+        // Erasing reads: it creates nothing until it has something to erase.
+        guard let name = byEmail ? try digest(ofEmail: person, create: false) : person else {
+            throw LogError(.outOfRange, "no personal data of this e-mail address is held", fieldPath: "/person")
+        }
         let holdings = try PersonalHoldings(directory: directory, batch: nil, catalog: catalog, vault: self)
         let keyIDs = holdings.keyIDs(of: name)
         let fields = holdings.values.filter { keyIDs.contains($0.keyID) }

@@ -83,7 +83,7 @@ public final class PersonalDataVault: @unchecked Sendable {
         try locked { () throws(LogError) in
             var newLines: [UInt8] = []
             try batch.sealPersonalData(catalog: catalog) { field, value throws(LogError) in
-                let digest = try digest(ofEmail: value)
+                let digest = try digest(ofEmail: value)!
                 let keyID: String
                 if let known = keyByDigest[digest] {
                     keyID = known
@@ -101,9 +101,10 @@ public final class PersonalDataVault: @unchecked Sendable {
     }
 
     /// The keyed digest of an e-mail address, the only form in which the engine names a person
-    /// by e-mail outside the vault (in `person.erased`).
-    public func digest(ofEmail email: String) throws(LogError) -> String {
-        let key = try digestKeyCreatingIfNeeded()
+    /// by e-mail outside the vault (in `person.erased`). The vault's first digest creates its
+    /// digest key; nil when there is none and `create` is false (then no address was sealed).
+    public func digest(ofEmail email: String, create: Bool = true) throws(LogError) -> String? {
+        guard let key = create ? try digestKeyCreatingIfNeeded() : digestKey else { return nil }
         let normalized = email.trimmingCharacters(in: .whitespaces).lowercased()
         return Self.hex(HMAC<SHA256>.authenticationCode(for: Data(normalized.utf8), using: key))
     }

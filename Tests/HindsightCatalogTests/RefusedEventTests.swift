@@ -5,20 +5,6 @@ import HindsightTestSupport
 import HindsightWorkload
 import Testing
 
-/// Every file of a data directory with its bytes, to show that a refusal changed nothing.
-func contents(of directory: String) throws -> [String: Data] {
-    var files: [String: Data] = [:]
-    let enumerator = FileManager.default.enumerator(atPath: directory)
-    while let name = enumerator?.nextObject() as? String {
-        var isDirectory: ObjCBool = false
-        let path = directory + "/" + name
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
-            files[name] = FileManager.default.contents(atPath: path)
-        }
-    }
-    return files
-}
-
 /// A valid build.started event whose `data` (or envelope) a case then breaks.
 func buildStarted(_ data: String = #""build":"b_1","project":"prj_1","runner":"runner-1""#, extra: String = "", type: String = "build.started") -> String {
     #"{"type":"\#(type)","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"usr_1"},"org":"org_1","data":{\#(data)}\#(extra)}"#

@@ -73,6 +73,10 @@ struct CrashTests {
             #expect(ids.count >= Int(acknowledged), "round \(round): acknowledged \(acknowledged), found \(ids.count)")
             #expect(ids.count % batch == 0 || ids.count == events, "round \(round): a partial batch is visible (\(ids.count) events)")
             #expect(ids == Array(inputIDs.prefix(ids.count)), "round \(round): stored events differ from what was sent")
+            // The key of every stored e-mail was durable before its event: all of them read.
+            let invitations = try HindsightTestSupport.run(hindsightExecutable, ["read", "--data", data, "--type", "member.invited"]).stdout
+            #expect(!invitations.contains("[erased]"), "round \(round): a stored e-mail lost its key")
+            #expect(invitations.components(separatedBy: "@example.com").count - 1 == invitations.split(separator: "\n").count)
         }
         #expect(kills >= 10, "only \(kills) runs were killed before they finished (\(completions) completed)")
         let last = try appendUntilKilled(data: data, file: file, batch: batch, delay: nil)

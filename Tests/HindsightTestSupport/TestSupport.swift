@@ -54,3 +54,18 @@ public func writeFile(_ path: String, _ contents: some DataProtocol) {
     let written = FileManager.default.createFile(atPath: path, contents: Data(contents))
     precondition(written, "cannot write \(path)")
 }
+
+/// Every file of a data directory with its bytes, to show that a refusal changed nothing.
+/// LOCK is left out: it only names the process that last held the writer's lock.
+public func contents(of directory: String) throws -> [String: Data] {
+    var files: [String: Data] = [:]
+    let enumerator = FileManager.default.enumerator(atPath: directory)
+    while let name = enumerator?.nextObject() as? String {
+        var isDirectory: ObjCBool = false
+        let path = directory + "/" + name
+        if name != "LOCK", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            files[name] = FileManager.default.contents(atPath: path)
+        }
+    }
+    return files
+}

@@ -50,8 +50,9 @@ struct Bench: ParsableCommand {
         // Durable append, parsing, validation and the sealing of personal data included: the
         // whole file as one batch (what `hindsight append FILE` does), the same without schema
         // validation (envelope checks only), whose gap to the first is the cost of validation,
-        // then in batches of `batch` events. The configurations take turns run by run, so that
-        // none gains from the machine's state (the first run of a process is slower). The input
+        // then in batches of `batch` events. The configurations take turns, each round starting
+        // with the next one, so that none gains from its place (the machine's state after the
+        // previous run). The input
         // is cut into batches beforehand: that is the producer's work, not the engine's. Each
         // run starts from a fresh copy of the bytes, as a producer's buffer would be.
         var directory = ""
@@ -59,8 +60,9 @@ struct Bench: ParsableCommand {
         let configurations = [(size: events, validating: true), (size: events, validating: false), (size: batch, validating: true)]
         let pieces = configurations.map { split(input, every: $0.size) }
         var times = [[Double]](repeating: [], count: configurations.count)
-        for _ in 0..<runs {
-            for (index, configuration) in configurations.enumerated() {
+        for round in 0..<runs {
+            for turn in 0..<configurations.count {
+                let index = (round + turn) % configurations.count, configuration = configurations[index]
                 // A producer's buffer, with the spare room the parser asks for (as the CLI reads files).
                 var owned = pieces[index].map { piece in
                     var copy: [UInt8] = []
@@ -68,21 +70,29 @@ struct Bench: ParsableCommand {
                     copy.append(contentsOf: piece)
                     return copy
                 }
-                directory = root + "/data-\(UUID().uuidString)"
+                let runDirectory = root + "/data-\(UUID().uuidString)"
                 let start = DispatchTime.now().uptimeNanoseconds
                 var options = LogOptions()
                 if let level { options.compressionLevel = level }
-                let log = try EventLog(directory: directory, options: options)
-                let vault = try PersonalDataVault(dataDirectory: directory)
+                let log = try EventLog(directory: runDirectory, options: options)
+                let vault = try PersonalDataVault(dataDirectory: runDirectory)
                 for index in owned.indices {
                     // Hand the parser the only reference, so it can take the bytes over.
                     var ndjson: [UInt8] = []
                     swap(&ndjson, &owned[index])
                     var batch = try EnvelopeParser.parse(ndjson: ndjson, catalog: configuration.validating ? catalog : nil)
-                    try vault.admit(&batch, catalog: catalog, directory: directory)
+                    try vault.admit(&batch, catalog: catalog, directory: runDirectory)
                     _ = try log.append(batch)
                 }
                 times[index].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                // The sizes, compaction and reads below use a log of the first configuration
+                // (what `hindsight append FILE` makes); the other runs' logs go at once.
+                if index == 0 {
+                    if !directory.isEmpty { try FileManager.default.removeItem(atPath: directory) }
+                    directory = runDirectory
+                } else {
+                    try FileManager.default.removeItem(atPath: runDirectory)
+                }
             }
         }
         for (index, configuration) in configurations.enumerated() {
