@@ -44,14 +44,18 @@ public final class Catalog: @unchecked Sendable {
             if index < 0 { throw CatalogError(file: file.name, error) }
             let schema = try EventSchema(file: file.name, text: file.text, index: Int(index))
             guard file.name == "\(schema.type).v\(schema.version).json" else {
-                throw CatalogError(file: file.name, path: "/properties/type", message: "a schema of \(schema.type) version \(schema.version) must be named \(schema.type).v\(schema.version).json")
+                throw CatalogError(
+                    file: file.name, path: "/properties/type",
+                    message: "a schema of \(schema.type) version \(schema.version) must be named \(schema.type).v\(schema.version).json")
             }
             schemas.append(schema)
         }
         self.schemas = schemas
         byType = Dictionary(grouping: schemas, by: \.type).mapValues { $0.sorted { $0.version < $1.version } }
         for (type, versions) in byType where versions.map(\.version) != Array(1...versions.count) {
-            throw CatalogError(file: "\(type).v\(versions.last!.version).json", path: "", message: "the versions of \(type) must be 1, 2, 3 … without gaps")
+            throw CatalogError(
+                file: "\(type).v\(versions.last!.version).json", path: "", message: "the versions of \(type) must be 1, 2, 3 … without gaps"
+            )
         }
     }
 

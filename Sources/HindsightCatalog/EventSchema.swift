@@ -42,17 +42,22 @@ public struct EventSchema: Sendable, Equatable {
 
         guard let rule = root["x-upcast"] else {
             upcast = nil
-            if version > 1 { throw CatalogError(file: file, path: "/x-upcast", message: "a version after 1 must say how the previous version upcasts") }
+            if version > 1 {
+                throw CatalogError(file: file, path: "/x-upcast", message: "a version after 1 must say how the previous version upcasts")
+            }
             return
         }
         guard let rule = rule as? [String: Any], let from = rule["from"] as? Int, from == version - 1,
-              let set = rule["set"] as? [String: Any] ?? (rule["set"] == nil ? [:] : nil)
+            let set = rule["set"] as? [String: Any] ?? (rule["set"] == nil ? [:] : nil)
         else {
             throw CatalogError(file: file, path: "/x-upcast", message: "must be {\"from\": \(version - 1), \"set\": {field: value, …}}")
         }
         var fields: [(String, String)] = []
         for (field, value) in set.sorted(by: { $0.key < $1.key }) {
-            guard let json = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes]) else {
+            guard
+                let json = try? JSONSerialization.data(
+                    withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
+            else {
                 throw CatalogError(file: file, path: "/x-upcast/set/\(field)", message: "not a JSON value")
             }
             fields.append((field, String(decoding: json, as: UTF8.self)))

@@ -18,10 +18,13 @@ extension EnvelopeBatch {
         for index in unsealed {
             var body = Array(body(index))
             for field in catalog.schema(at: Int(events[index].schema)).personalFields {
-                guard let data = StoredLine.data(in: body), let value = StoredLine.stringField(field, in: body, data: data) else { continue }
+                guard let data = StoredLine.data(in: body), let value = StoredLine.stringField(field, in: body, data: data) else {
+                    continue
+                }
                 let sealed = try seal(field, String(decoding: body[value], as: UTF8.self))
-                precondition(sealed.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") },
-                             "a sealed value must need no JSON escaping")
+                precondition(
+                    sealed.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") },
+                    "a sealed value must need no JSON escaping")
                 body.replaceSubrange(value, with: Array(sealed.utf8))
             }
             events[index].bodyStart = sealedBodies.count
@@ -51,15 +54,17 @@ extension StoredEvent {
     /// a plain string (escaped here as JSON needs).
     public func revealingPersonalData(catalog: Catalog, _ reveal: (_ field: String, _ stored: String) -> String) -> StoredEvent {
         guard let schema = catalog.versions(of: type).first(where: { $0.version == schemaVersion }),
-              !schema.personalFields.isEmpty else { return self }
+            !schema.personalFields.isEmpty
+        else { return self }
         var line = line
         for field in schema.personalFields {
             guard let data = StoredLine.data(in: line), let value = StoredLine.stringField(field, in: line, data: data) else { continue }
             let revealed = reveal(field, String(decoding: line[value], as: UTF8.self))
             line.replaceSubrange(value, with: jsonStringContents(revealed))
         }
-        return StoredEvent(seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, id: id,
-                           occurredAtMs: occurredAtMs, schemaVersion: schemaVersion, line: line)
+        return StoredEvent(
+            seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, id: id,
+            occurredAtMs: occurredAtMs, schemaVersion: schemaVersion, line: line)
     }
 }
 

@@ -1,9 +1,9 @@
 public import HindsightCatalog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension StoredEvent {
@@ -16,9 +16,10 @@ extension StoredEvent {
         let versions = catalog.versions(of: type)
         guard let newest = versions.last, schemaVersion < newest.version else { return self }
         let added = versions.filter { $0.version > schemaVersion }.flatMap { $0.upcast?.set ?? [] }
-        return StoredEvent(seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, id: id,
-                           occurredAtMs: occurredAtMs, schemaVersion: newest.version,
-                           line: StoredLine.upcast(line, adding: added, version: newest.version))
+        return StoredEvent(
+            seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, id: id,
+            occurredAtMs: occurredAtMs, schemaVersion: newest.version,
+            line: StoredLine.upcast(line, adding: added, version: newest.version))
     }
 }
 
@@ -75,8 +76,10 @@ enum StoredLine {
         guard let first = pattern.first, bytes.count >= pattern.count else { return nil }
         return bytes.withUnsafeBufferPointer { text in
             pattern.withUnsafeBufferPointer { wanted in
-                for index in 0...(text.count - wanted.count) where text[index] == first
-                    && memcmp(text.baseAddress! + index, wanted.baseAddress!, wanted.count) == 0 {
+                for index in 0...(text.count - wanted.count)
+                where text[index] == first
+                    && memcmp(text.baseAddress! + index, wanted.baseAddress!, wanted.count) == 0
+                {
                     return index
                 }
                 return nil
@@ -86,7 +89,9 @@ enum StoredLine {
 
     /// The index just after the JSON value that starts at `start`.
     static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int? {
-        var depth = 0, index = start, inString = false
+        var depth = 0
+        var index = start
+        var inString = false
         while index < bytes.count {
             let byte = bytes[index]
             if inString {
@@ -116,7 +121,8 @@ enum StoredLine {
 extension Array where Element == UInt8 {
     func lastRange(of pattern: [UInt8]) -> Range<Int>? {
         guard pattern.count <= count else { return nil }
-        for start in stride(from: count - pattern.count, through: 0, by: -1) where self[start..<(start + pattern.count)].elementsEqual(pattern) {
+        for start in stride(from: count - pattern.count, through: 0, by: -1)
+        where self[start..<(start + pattern.count)].elementsEqual(pattern) {
             return start..<(start + pattern.count)
         }
         return nil

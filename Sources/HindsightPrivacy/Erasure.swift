@@ -35,8 +35,10 @@ extension PersonalDataVault {
     /// that held their data, which destroys their keys (`admit`). A person is a user id
     /// (`usr_…`: the e-mails of the invitations they accepted) or an e-mail address. Erasing
     /// someone already erased records nothing new.
-    public func erase(_ person: String, log: EventLog, directory: String, catalog: Catalog,
-                      actor: String = "hindsight") throws(LogError) -> ErasureReport {
+    public func erase(
+        _ person: String, log: EventLog, directory: String, catalog: Catalog,
+        actor: String = "hindsight"
+    ) throws(LogError) -> ErasureReport {
         let byEmail = person.contains("@")
         guard byEmail || catalog.conforms(person, to: "userId") == true else {
             throw LogError(.invalidEnvelope, "a person is a user id (usr_…) or an e-mail address", fieldPath: "/person")
@@ -61,7 +63,8 @@ extension PersonalDataVault {
         var batch = try EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: catalog)
         let destroyed = try admit(&batch, catalog: catalog, directory: directory)
         let result = try log.append(batch)
-        return ErasureReport(person: name, keysDestroyed: destroyed, fieldsErased: fields.count, recorded: Array(result.firstSeq...result.lastSeq))
+        return ErasureReport(
+            person: name, keysDestroyed: destroyed, fieldsErased: fields.count, recorded: Array(result.firstSeq...result.lastSeq))
     }
 
     static func data(of canonical: [UInt8]) -> [String: Any]? {
@@ -99,7 +102,8 @@ struct PersonalHoldings {
         }
         for body in batch?.bodies(ofTypes: types, catalog: catalog) ?? [] {
             guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-                  let type = object["type"] as? String, let org = object["org"] as? String else { continue }
+                let type = object["type"] as? String, let org = object["org"] as? String
+            else { continue }
             take(body, type: type, org: org)
         }
     }

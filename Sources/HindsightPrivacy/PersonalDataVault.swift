@@ -45,7 +45,9 @@ public final class PersonalDataVault: @unchecked Sendable {
         directory = dataDirectory + "/keys"
         if FileIO.exists(digestKeyPath) {
             let bytes = try FileIO.readFile(digestKeyPath)
-            guard bytes.count == 32 else { throw LogError(.logCorrupt, "the e-mail digest key is \(bytes.count) bytes; it must be 32", location: digestKeyPath) }
+            guard bytes.count == 32 else {
+                throw LogError(.logCorrupt, "the e-mail digest key is \(bytes.count) bytes; it must be 32", location: digestKeyPath)
+            }
             digestKey = SymmetricKey(data: bytes)
         }
         try reload()
@@ -59,7 +61,8 @@ public final class PersonalDataVault: @unchecked Sendable {
             return
         }
         let bytes = try FileIO.readFile(peoplePath)
-        var keys: [String: PersonKey] = [:], byDigest: [String: String] = [:]
+        var keys: [String: PersonKey] = [:]
+        var byDigest: [String: String] = [:]
         // A line without its newline is a write in progress: not yet acknowledged.
         for (number, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast().enumerated() {
             let fields = line.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
@@ -153,9 +156,9 @@ public final class PersonalDataVault: @unchecked Sendable {
         guard let keyID = Self.keyID(ofSealed: stored) else { return nil }
         if keys[keyID] == nil, let size = try? FileIO.readFile(peoplePath).count, size > loadedBytes { try? reload() }
         guard let key = keys[keyID]?.key,
-              let combined = Data(base64Encoded: String(stored.dropFirst(Self.sealedPrefix.count + keyID.count + 1))),
-              let box = try? AES.GCM.SealedBox(combined: combined),
-              let plain = try? AES.GCM.open(box, using: key, authenticating: Data(field.utf8))
+            let combined = Data(base64Encoded: String(stored.dropFirst(Self.sealedPrefix.count + keyID.count + 1))),
+            let box = try? AES.GCM.SealedBox(combined: combined),
+            let plain = try? AES.GCM.open(box, using: key, authenticating: Data(field.utf8))
         else { return nil }
         return String(decoding: plain, as: UTF8.self)
     }

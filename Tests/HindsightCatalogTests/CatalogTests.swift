@@ -40,27 +40,31 @@ func refusal(_ line: String) -> LogError? {
         // The embedded copy is current: run Tools/embed_schemas.py after changing a schema.
         let standard = try Catalog(files: folder)
         #expect(standard.schemas == Catalog.standard.schemas)
-        let source = try String(contentsOf: schemaFolder.deletingLastPathComponent()
-            .appendingPathComponent("Sources/HindsightCatalog/EmbeddedSchemas.swift"), encoding: .utf8)
+        let source = try String(
+            contentsOf: schemaFolder.deletingLastPathComponent()
+                .appendingPathComponent("Sources/HindsightCatalog/EmbeddedSchemas.swift"), encoding: .utf8)
         for (name, text) in folder {
-            #expect(source.contains("(\"\(name)\", #\"\"\"\n\(text.trimmingCharacters(in: .newlines))\n\"\"\"#)"),
-                    "EmbeddedSchemas.swift is stale for \(name): run python3 Tools/embed_schemas.py")
+            #expect(
+                source.contains("(\"\(name)\", #\"\"\"\n\(text.trimmingCharacters(in: .newlines))\n\"\"\"#)"),
+                "EmbeddedSchemas.swift is stale for \(name): run python3 Tools/embed_schemas.py")
         }
     }
 
     @Test func everyTypeOfTheSpecHasASchema() {
         let types = Set(Catalog.standard.types)
-        let spec = ["project.created", "project.transferred", "project.deleted", "build.queued", "build.started",
-                    "build.step_logged", "build.hook_executed", "build.cache_restored", "build.cache_purged",
-                    "build.succeeded", "build.failed", "build.canceled", "function.deployed", "function.invoked",
-                    "function.deleted", "role.defined", "role.deleted", "role.granted", "role.revoked", "access.denied",
-                    "team.created", "member.invited", "invitation.accepted", "invitation.revoked", "member.role_changed",
-                    "member.removed", "metric.recorded", "alert.rule_defined", "alert.rule_removed",
-                    "database.provisioned", "database.deprovisioned", "database.query_executed", "backup.schedule_set",
-                    "backup.started", "backup.completed", "backup.failed", "backup.restored", "token.created",
-                    "token.rotated", "token.revoked", "webhook.registered", "webhook.delivered", "webhook.failed",
-                    "webhook.disabled", "env_var.set", "env_var.removed", "domain.added", "domain.verified",
-                    "domain.removed", "build_settings.changed", "person.erased"]
+        let spec = [
+            "project.created", "project.transferred", "project.deleted", "build.queued", "build.started",
+            "build.step_logged", "build.hook_executed", "build.cache_restored", "build.cache_purged",
+            "build.succeeded", "build.failed", "build.canceled", "function.deployed", "function.invoked",
+            "function.deleted", "role.defined", "role.deleted", "role.granted", "role.revoked", "access.denied",
+            "team.created", "member.invited", "invitation.accepted", "invitation.revoked", "member.role_changed",
+            "member.removed", "metric.recorded", "alert.rule_defined", "alert.rule_removed",
+            "database.provisioned", "database.deprovisioned", "database.query_executed", "backup.schedule_set",
+            "backup.started", "backup.completed", "backup.failed", "backup.restored", "token.created",
+            "token.rotated", "token.revoked", "webhook.registered", "webhook.delivered", "webhook.failed",
+            "webhook.disabled", "env_var.set", "env_var.removed", "domain.added", "domain.verified",
+            "domain.removed", "build_settings.changed", "person.erased",
+        ]
         #expect(types == Set(spec))
         #expect(Catalog.standard.versions(of: "function.invoked").map(\.version) == [1, 2])
         #expect(Catalog.standard.versions(of: "member.invited").first?.personalFields == ["email"])
@@ -71,7 +75,9 @@ func refusal(_ line: String) -> LogError? {
             let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
             #expect(!lines.isEmpty, "\(file.lastPathComponent) has no examples")
             for (number, line) in lines.enumerated() {
-                #expect(refusal(line) == nil, "\(file.lastPathComponent) line \(number + 1): \(refusal(line).map(String.init(describing:)) ?? "")")
+                #expect(
+                    refusal(line) == nil,
+                    "\(file.lastPathComponent) line \(number + 1): \(refusal(line).map(String.init(describing:)) ?? "")")
             }
         }
     }

@@ -6,7 +6,9 @@ import HindsightWorkload
 import Testing
 
 /// A valid build.started event whose `data` (or envelope) a case then breaks.
-func buildStarted(_ data: String = #""build":"b_1","project":"prj_1","runner":"runner-1""#, extra: String = "", type: String = "build.started") -> String {
+func buildStarted(
+    _ data: String = #""build":"b_1","project":"prj_1","runner":"runner-1""#, extra: String = "", type: String = "build.started"
+) -> String {
     #"{"type":"\#(type)","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"usr_1"},"org":"org_1","data":{\#(data)}\#(extra)}"#
 }
 
@@ -30,34 +32,67 @@ struct RefusedEventTests {
     /// The issue's list of bad input, one case each.
     static let cases: [Case] = [
         Case(name: "unknown type", line: buildStarted(type: "build.exploded"), code: "unknown_type", pointer: "/type", rule: "unknownType"),
-        Case(name: "unknown version", line: buildStarted(extra: #","schemaVersion":3"#), code: "unknown_type", pointer: "/schemaVersion", rule: "unknownVersion"),
-        Case(name: "wrong enum value", line: event("build.step_logged", #""build":"b_1","step":"test","status":"maybe","durationMs":5"#),
-             code: "schema_violation", pointer: "/data/status", rule: "enum"),
-        Case(name: "missing required field", line: buildStarted(#""build":"b_1","project":"prj_1""#), code: "schema_violation", pointer: "/data/runner", rule: "required"),
-        Case(name: "unknown field in data", line: buildStarted(#""build":"b_1","project":"prj_1","runner":"r","colour":"red""#),
-             code: "schema_violation", pointer: "/data/colour", rule: "additionalProperties"),
-        Case(name: "wrong JSON type", line: event("build.step_logged", #""build":"b_1","step":"test","status":"ok","durationMs":"5""#),
-             code: "schema_violation", pointer: "/data/durationMs", rule: "type"),
-        Case(name: "string over its limit", line: event("build.queued", #""build":"b_1","project":"prj_1","commit":"3f2a9c1","branch":"\#(String(repeating: "b", count: 256))","trigger":"push""#),
-             code: "schema_violation", pointer: "/data/branch", rule: "maxLength"),
-        Case(name: "array of 100,000 items", line: event("token.created", token + #","scopes":[\#(Array(repeating: #""*""#, count: 100_000).joined(separator: ","))]"#),
-             code: "schema_violation", pointer: "/data/scopes", rule: "maxItems"),
-        Case(name: "timestamp without zone", line: event("role.granted", #""grant":"grant_1","subject":"usr_1","role":"viewer","scope":"org/org_1","expiresAt":"2026-06-01T00:00:00.000""#),
-             code: "schema_violation", pointer: "/data/expiresAt", rule: "timestamp"),
-        Case(name: "reference of the wrong kind", line: buildStarted(#""build":"b_1","project":"usr_1","runner":"r""#),
-             code: "schema_violation", pointer: "/data/project", rule: "projectId"),
-        Case(name: "fingerprint that is not 64 hex", line: event("token.rotated", #""token":"tok_1","fingerprint":"abc123""#),
-             code: "schema_violation", pointer: "/data/fingerprint", rule: "fingerprint"),
-        Case(name: "secret value of a secret variable", line: event("env_var.set", #""project":"prj_1","key":"DB_URL","target":"production","secret":true,"value":"postgres://u:p@db","valueFingerprint":"\#(String(repeating: "b", count: 64))""#),
-             code: "secret_in_payload", pointer: "/data/value", rule: "secret"),
-        Case(name: "a field named password", line: event("metric.recorded", #""name":"logins","value":1,"tags":{"password":"hunter2"}"#),
-             code: "secret_in_payload", pointer: "/data/tags/password", rule: "secret"),
-        Case(name: "a field named secret holding a raw value", line: event("webhook.registered", #""webhook":"wh_1","project":"prj_1","url":"https://x.example.com","events":["build.failed"],"secret":"whsec_1","secretFingerprint":"\#(String(repeating: "c", count: 64))""#),
-             code: "secret_in_payload", pointer: "/data/secret", rule: "secret"),
-        Case(name: "a field named token holding a raw value", line: event("token.revoked", #""token":"3f9a8b7c6d5e""#),
-             code: "secret_in_payload", pointer: "/data/token", rule: "secret"),
-        Case(name: "a credential where a fingerprint belongs", line: event("token.rotated", #""token":"tok_1","fingerprint":"ghp_16C7e42F292c6912E7710c838347Ae178B4a""#),
-             code: "secret_in_payload", pointer: "/data/fingerprint", rule: "secret"),
+        Case(
+            name: "unknown version", line: buildStarted(extra: #","schemaVersion":3"#), code: "unknown_type", pointer: "/schemaVersion",
+            rule: "unknownVersion"),
+        Case(
+            name: "wrong enum value", line: event("build.step_logged", #""build":"b_1","step":"test","status":"maybe","durationMs":5"#),
+            code: "schema_violation", pointer: "/data/status", rule: "enum"),
+        Case(
+            name: "missing required field", line: buildStarted(#""build":"b_1","project":"prj_1""#), code: "schema_violation",
+            pointer: "/data/runner", rule: "required"),
+        Case(
+            name: "unknown field in data", line: buildStarted(#""build":"b_1","project":"prj_1","runner":"r","colour":"red""#),
+            code: "schema_violation", pointer: "/data/colour", rule: "additionalProperties"),
+        Case(
+            name: "wrong JSON type", line: event("build.step_logged", #""build":"b_1","step":"test","status":"ok","durationMs":"5""#),
+            code: "schema_violation", pointer: "/data/durationMs", rule: "type"),
+        Case(
+            name: "string over its limit",
+            line: event(
+                "build.queued",
+                #""build":"b_1","project":"prj_1","commit":"3f2a9c1","branch":"\#(String(repeating: "b", count: 256))","trigger":"push""#),
+            code: "schema_violation", pointer: "/data/branch", rule: "maxLength"),
+        Case(
+            name: "array of 100,000 items",
+            line: event("token.created", token + #","scopes":[\#(Array(repeating: #""*""#, count: 100_000).joined(separator: ","))]"#),
+            code: "schema_violation", pointer: "/data/scopes", rule: "maxItems"),
+        Case(
+            name: "timestamp without zone",
+            line: event(
+                "role.granted",
+                #""grant":"grant_1","subject":"usr_1","role":"viewer","scope":"org/org_1","expiresAt":"2026-06-01T00:00:00.000""#),
+            code: "schema_violation", pointer: "/data/expiresAt", rule: "timestamp"),
+        Case(
+            name: "reference of the wrong kind", line: buildStarted(#""build":"b_1","project":"usr_1","runner":"r""#),
+            code: "schema_violation", pointer: "/data/project", rule: "projectId"),
+        Case(
+            name: "fingerprint that is not 64 hex", line: event("token.rotated", #""token":"tok_1","fingerprint":"abc123""#),
+            code: "schema_violation", pointer: "/data/fingerprint", rule: "fingerprint"),
+        Case(
+            name: "secret value of a secret variable",
+            line: event(
+                "env_var.set",
+                #""project":"prj_1","key":"DB_URL","target":"production","secret":true,"value":"postgres://u:p@db","valueFingerprint":"\#(String(repeating: "b", count: 64))""#
+            ),
+            code: "secret_in_payload", pointer: "/data/value", rule: "secret"),
+        Case(
+            name: "a field named password", line: event("metric.recorded", #""name":"logins","value":1,"tags":{"password":"hunter2"}"#),
+            code: "secret_in_payload", pointer: "/data/tags/password", rule: "secret"),
+        Case(
+            name: "a field named secret holding a raw value",
+            line: event(
+                "webhook.registered",
+                #""webhook":"wh_1","project":"prj_1","url":"https://x.example.com","events":["build.failed"],"secret":"whsec_1","secretFingerprint":"\#(String(repeating: "c", count: 64))""#
+            ),
+            code: "secret_in_payload", pointer: "/data/secret", rule: "secret"),
+        Case(
+            name: "a field named token holding a raw value", line: event("token.revoked", #""token":"3f9a8b7c6d5e""#),
+            code: "secret_in_payload", pointer: "/data/token", rule: "secret"),
+        Case(
+            name: "a credential where a fingerprint belongs",
+            line: event("token.rotated", #""token":"tok_1","fingerprint":"ghp_16C7e42F292c6912E7710c838347Ae178B4a""#),
+            code: "secret_in_payload", pointer: "/data/fingerprint", rule: "secret"),
     ]
 
     @Test(arguments: cases)
@@ -79,8 +114,9 @@ struct RefusedEventTests {
             let type = try #require(bad.line.firstMatch(of: /"type":"([a-z_.]+)"/)?.1)
             #expect(message.contains("line 2 (\(type))"), "\(message)")
         }
-        #expect(!message.contains("hunter2") && !message.contains("whsec_1") && !message.contains("ghp_") && !message.contains("postgres://"),
-                "an error must not repeat a secret: \(message)")
+        #expect(
+            !message.contains("hunter2") && !message.contains("whsec_1") && !message.contains("ghp_") && !message.contains("postgres://"),
+            "an error must not repeat a secret: \(message)")
         #expect(try contents(of: dir.path) == before)
     }
 }

@@ -17,14 +17,19 @@ func envelope(ofStored line: [UInt8]) -> String {
         let log = try EventLog(directory: dir.path)
         _ = try log.append(EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: .standard))
         var events: [StoredEvent] = []
-        try LogReader(directory: dir.path).read(ReadQuery()) { events.append($0); return true }
+        try LogReader(directory: dir.path).read(ReadQuery()) {
+            events.append($0)
+            return true
+        }
         return events
     }
 
     @Test func aVersion1InvocationIsReadAsVersion2WithItsRegionUnknownAndNoMemoryFigure() throws {
-        let v1 = #"{"type":"function.invoked","stream":"function/fn_4","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"system","id":"invoker"},"org":"org_1","data":{"function":"fn_4","project":"prj_9","mode":"sync","durationMs":42,"coldStart":false,"status":"ok"}}"#
+        let v1 =
+            #"{"type":"function.invoked","stream":"function/fn_4","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"system","id":"invoker"},"org":"org_1","data":{"function":"fn_4","project":"prj_9","mode":"sync","durationMs":42,"coldStart":false,"status":"ok"}}"#
         let explicitV1 = v1.replacingOccurrences(of: #""org":"org_1","#, with: #""org":"org_1","schemaVersion":1,"#)
-        let v2 = #"{"type":"function.invoked","stream":"function/fn_4","occurredAt":"2026-03-01T09:31:00.000Z","actor":{"kind":"system","id":"invoker"},"org":"org_1","schemaVersion":2,"data":{"function":"fn_4","project":"prj_9","mode":"async","durationMs":40,"coldStart":true,"status":"ok","memoryUsedMb":87,"region":"eu-west-1"}}"#
+        let v2 =
+            #"{"type":"function.invoked","stream":"function/fn_4","occurredAt":"2026-03-01T09:31:00.000Z","actor":{"kind":"system","id":"invoker"},"org":"org_1","schemaVersion":2,"data":{"function":"fn_4","project":"prj_9","mode":"async","durationMs":40,"coldStart":true,"status":"ok","memoryUsedMb":87,"region":"eu-west-1"}}"#
         let events = try stored([v1, explicitV1, v2])
         #expect(events.map(\.schemaVersion) == [1, 1, 2])
         let upcast = events.map { $0.upcast(by: .standard) }
@@ -62,7 +67,8 @@ func envelope(ofStored line: [UInt8]) -> String {
 
     @Test func theCommandLineReadsStoredOrUpcastEvents() throws {
         let dir = TemporaryDirectory()
-        let v1 = #"{"type":"function.invoked","stream":"function/fn_4","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"system","id":"invoker"},"org":"org_1","data":{"function":"fn_4","project":"prj_9","mode":"sync","durationMs":42,"coldStart":false,"status":"ok"}}"#
+        let v1 =
+            #"{"type":"function.invoked","stream":"function/fn_4","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"system","id":"invoker"},"org":"org_1","data":{"function":"fn_4","project":"prj_9","mode":"sync","durationMs":42,"coldStart":false,"status":"ok"}}"#
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(v1.utf8)).status == 0)
         let stored = try run(hindsightExecutable, ["read", "--data", dir.path])
         let upcast = try run(hindsightExecutable, ["read", "--data", dir.path, "--upcast"])

@@ -7,21 +7,25 @@ import Testing
 
 /// An invitation of `email` to a team of `org`, and its acceptance by `user`.
 func invitation(_ number: Int, email: String, user: String?, org: String = "org_1") -> [String] {
-    let invite = #"{"type":"member.invited","stream":"team/team_1","occurredAt":"2026-03-01T09:\#(10 + number):00.000Z","actor":{"kind":"user","id":"usr_admin"},"org":"\#(org)","data":{"invitation":"inv_\#(number)","team":"team_1","email":"\#(email)","role":"developer","expiresAt":"2026-03-08T09:30:00.000Z"}}"#
+    let invite =
+        #"{"type":"member.invited","stream":"team/team_1","occurredAt":"2026-03-01T09:\#(10 + number):00.000Z","actor":{"kind":"user","id":"usr_admin"},"org":"\#(org)","data":{"invitation":"inv_\#(number)","team":"team_1","email":"\#(email)","role":"developer","expiresAt":"2026-03-08T09:30:00.000Z"}}"#
     guard let user else { return [invite] }
-    let accept = #"{"type":"invitation.accepted","stream":"team/team_1","occurredAt":"2026-03-01T09:\#(10 + number):30.000Z","actor":{"kind":"user","id":"\#(user)"},"org":"\#(org)","data":{"invitation":"inv_\#(number)","team":"team_1","user":"\#(user)"}}"#
+    let accept =
+        #"{"type":"invitation.accepted","stream":"team/team_1","occurredAt":"2026-03-01T09:\#(10 + number):30.000Z","actor":{"kind":"user","id":"\#(user)"},"org":"\#(org)","data":{"invitation":"inv_\#(number)","team":"team_1","user":"\#(user)"}}"#
     return [invite, accept]
 }
 
-let buildStarted = #"{"type":"build.started","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"system","id":"ci"},"org":"org_1","data":{"build":"b_1","project":"prj_1","runner":"runner-1"}}"#
+let buildStarted =
+    #"{"type":"build.started","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"system","id":"ci"},"org":"org_1","data":{"build":"b_1","project":"prj_1","runner":"runner-1"}}"#
 
 struct CLI {
     let dir = TemporaryDirectory()
 
     @discardableResult
     func callAsFunction(_ arguments: String..., stdin: [String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        try run(hindsightExecutable, [arguments[0], "--data", dir.path] + arguments.dropFirst(),
-                stdin: stdin.map { Data(($0.joined(separator: "\n") + "\n").utf8) })
+        try run(
+            hindsightExecutable, [arguments[0], "--data", dir.path] + arguments.dropFirst(),
+            stdin: stdin.map { Data(($0.joined(separator: "\n") + "\n").utf8) })
     }
 
     /// Every segment decompressed by the stock lz4 tool: what anyone with the files can read.
@@ -53,7 +57,8 @@ struct ErasureTests {
 
     @Test func erasingAUserHidesTheirEmailEverywhereAndTheLogStillVerifies() throws {
         let cli = CLI()
-        let history = invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
+        let history =
+            invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
             + invitation(3, email: "Ada@Example.com", user: nil, org: "org_2")
         #expect(try cli("append", stdin: history).status == 0)
         let before = try cli("verify", "--json").stdout

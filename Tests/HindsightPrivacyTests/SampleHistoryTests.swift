@@ -29,7 +29,9 @@ import Testing
         #expect(of("function.invoked").contains { $0["schemaVersion"] as? Int == 2 }, "both versions of function.invoked")
         let rule = try #require(of("alert.rule_defined").map(Self.data).first { $0["metric"] as? String == "http.latency_ms" })
         let threshold = try #require(rule["threshold"] as? Double)
-        let latencies = of("metric.recorded").map(Self.data).filter { $0["name"] as? String == "http.latency_ms" }.compactMap { $0["value"] as? Double }
+        let latencies = of("metric.recorded").map(Self.data).filter { $0["name"] as? String == "http.latency_ms" }.compactMap {
+            $0["value"] as? Double
+        }
         #expect(latencies.contains { $0 > threshold } && latencies.last! < threshold, "the alert fires and resolves")
         #expect(!of("token.rotated").isEmpty && !of("token.revoked").isEmpty)
         #expect(!of("backup.completed").isEmpty && !of("backup.failed").isEmpty && !of("backup.schedule_set").isEmpty)
