@@ -34,6 +34,7 @@ public final class PersonalDataVault: @unchecked Sendable {
     private var keys: [String: PersonKey] = [:]
     private var keyByDigest: [String: String] = [:]
     private var loadedBytes = 0
+    private var random = RandomPool()
 
     private var digestKeyPath: String { directory + "/digest.key" }
     private var peoplePath: String { directory + "/people.keys" }
@@ -91,13 +92,13 @@ public final class PersonalDataVault: @unchecked Sendable {
                 if let known = keyByDigest[digest] {
                     keyID = known
                 } else {
-                    keyID = SymmetricKey(size: .init(bitCount: 64)).withUnsafeBytes(Self.hex)
-                    let key = SymmetricKey(size: .bits256)
+                    keyID = Self.hex(try random.take(8))
+                    let key = SymmetricKey(data: try random.take(32))
                     keys[keyID] = PersonKey(digest: digest, key: key)
                     keyByDigest[digest] = keyID
                     newLines += Array("\(keyID) \(digest) \(key.withUnsafeBytes { Data($0).base64EncodedString() })\n".utf8)
                 }
-                return try Self.encrypt(value, field: field, keyID: keyID, key: keys[keyID]!.key)
+                return try Self.encrypt(value, field: field, keyID: keyID, key: keys[keyID]!.key, nonce: try random.take(12))
             }
             if !newLines.isEmpty { try appendDurably(newLines) }
         }
@@ -108,8 +109,7 @@ public final class PersonalDataVault: @unchecked Sendable {
     /// digest key; nil when there is none and `create` is false (then no address was sealed).
     public func digest(ofEmail email: String, create: Bool = true) throws(LogError) -> String? {
         guard let key = create ? try digestKeyCreatingIfNeeded() : digestKey else { return nil }
-        let normalized = email.trimmingCharacters(in: .whitespaces).lowercased()
-        return Self.hex(HMAC<SHA256>.authenticationCode(for: Data(normalized.utf8), using: key))
+        return Self.hex(HMAC<SHA256>.authenticationCode(for: Data(email.lowercased().utf8), using: key))
     }
 
     private func digestKeyCreatingIfNeeded() throws(LogError) -> SymmetricKey {
@@ -132,9 +132,9 @@ public final class PersonalDataVault: @unchecked Sendable {
         loadedBytes += bytes.count
     }
 
-    private static func encrypt(_ value: String, field: String, keyID: String, key: SymmetricKey) throws(LogError) -> String {
+    private static func encrypt(_ value: String, field: String, keyID: String, key: SymmetricKey, nonce: [UInt8]) throws(LogError) -> String {
         do {
-            let box = try AES.GCM.seal(Data(value.utf8), using: key, authenticating: Data(field.utf8))
+            let box = try AES.GCM.seal(Data(value.utf8), using: key, nonce: AES.GCM.Nonce(data: nonce), authenticating: Data(field.utf8))
             return sealedPrefix + keyID + ":" + box.combined!.base64EncodedString()
         } catch {
             throw LogError(.io, "cannot encrypt personal data: \(error)")
@@ -209,6 +209,4 @@ public final class PersonalDataVault: @unchecked Sendable {
         for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
         return String(decoding: out, as: UTF8.self)
     }
-
-    private static func hex(_ bytes: UnsafeRawBufferPointer) -> String { hex(bytes.lazy.map { $0 }) }
 }
