@@ -460,6 +460,7 @@ struct Compiler {
                 if (!found) throw CompileError{at, "required property " + quoted(s) + " is not in properties"};
             }
         }
+        if (node->types == 0) throw CompileError{path, "every schema needs a type (or a $ref)"};
         if (node->properties.size() > 64) throw CompileError{path, "at most 64 properties per object"};
         bool has_secret = false, has_value = false;
         for (auto &p : node->properties) {
@@ -677,6 +678,11 @@ struct Validator {
         return true;
     }
 
+    bool duplicate() {
+        set_error(err, HS_ERR_DUPLICATE_KEY, path.render(), "duplicate key in object");
+        return false;
+    }
+
     bool number(const Node *n, element v) {
         double d = 0;
         if (v.type() == element_type::INT64) d = double(v.get_int64().value_unsafe());
@@ -734,7 +740,13 @@ struct Validator {
                 return SecretScanner{path, err}.refuse("must be absent when \"secret\" is true: send only the value's fingerprint");
             }
         }
-        uint64_t seen = 0;
+        // Duplicate keys are caught here (the envelope parser leaves `data` to this walk):
+        // a declared field seen twice, or an undeclared key of a map repeated.
+        uint64_t seen = 0, seen_before = 0;
+        constexpr size_t max_extra = 32;
+        std::string_view extra[max_extra];
+        size_t extra_count = 0;
+        std::unordered_set<std::string_view> more_extra;
         size_t next = 0;  // producers mostly send fields in the schema's order: try that one first
         const size_t count_declared = n->properties.size();
         for (auto field : obj) {
@@ -746,13 +758,19 @@ struct Validator {
                 if (n->properties[i].name == field.key) {
                     child = n->properties[i].node;
                     secret_name = n->properties[i].secret_name;
+                    seen_before = seen;
                     seen |= uint64_t(1) << i;
                     next = i + 1;
                     break;
                 }
             }
+            if (child && (seen_before & (uint64_t(1) << (next - 1)))) return duplicate();
             if (!child) {
                 if (n->closed) return fail(nullptr, "additionalProperties", "is not a field of this object");
+                for (size_t i = 0; i < extra_count; i++)
+                    if (extra[i] == field.key) return duplicate();
+                if (extra_count < max_extra) extra[extra_count++] = field.key;
+                else if (!more_extra.insert(field.key).second) return duplicate();
                 if (n->property_names && !string(n->property_names, field.key)) return false;
                 child = n->additional;
                 secret_name = names_secret(field.key);

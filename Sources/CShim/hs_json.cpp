@@ -214,9 +214,11 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-// Recursively refuses duplicate keys anywhere in the document. On finding one it returns
-// the JSON Pointer to it, built as the recursion unwinds, so valid input builds no paths.
-bool check_duplicates(element value, std::string &duplicate_path) {
+// Recursively refuses duplicate keys anywhere in the document, except inside the top-level
+// field `skip` (the catalogue's validator checks `data` as it walks it). On finding one it
+// returns the JSON Pointer to it, built as the recursion unwinds, so valid input builds no
+// paths.
+bool check_duplicates(element value, std::string &duplicate_path, std::string_view skip = {}) {
     if (value.type() == element_type::OBJECT) {
         object obj = value.get_object().value_unsafe();
         size_t count = obj.size();
@@ -244,7 +246,7 @@ bool check_duplicates(element value, std::string &duplicate_path) {
         }
         for (auto field : obj) {
             element_type t = field.value.type();
-            if (t != element_type::OBJECT && t != element_type::ARRAY) continue;
+            if ((t != element_type::OBJECT && t != element_type::ARRAY) || (!skip.empty() && field.key == skip)) continue;
             if (!check_duplicates(field.value, duplicate_path)) {
                 std::string prefix;
                 append_pointer_token(prefix, field.key);
@@ -374,7 +376,7 @@ int hs_parse_envelope(hs_parser *parser, const hs_catalog *catalog, const uint8_
     element doc;
     if (int rc = parse_document(parser, line, len, doc, err)) return rc;
     std::string duplicate;
-    if (!check_duplicates(doc, duplicate)) {
+    if (!check_duplicates(doc, duplicate, catalog ? "data" : "")) {
         set_error(err, HS_ERR_DUPLICATE_KEY, duplicate, "duplicate key in object");
         return err->kind;
     }

@@ -93,6 +93,14 @@ struct RefusedEventTests {
             name: "a credential where a fingerprint belongs",
             line: event("token.rotated", #""token":"tok_1","fingerprint":"ghp_16C7e42F292c6912E7710c838347Ae178B4a""#),
             code: "secret_in_payload", pointer: "/data/fingerprint", rule: "secret"),
+        Case(
+            name: "a field of data given twice",
+            line: buildStarted(#""build":"b_1","project":"prj_1","build":"b_2","runner":"r""#),
+            code: "invalid_envelope", pointer: "/data/build", rule: "duplicateKey"),
+        Case(
+            name: "a tag given twice",
+            line: event("metric.recorded", #""name":"logins","value":1,"tags":{"region":"eu","team":"a","region":"us"}"#),
+            code: "invalid_envelope", pointer: "/data/tags/region", rule: "duplicateKey"),
     ]
 
     @Test(arguments: cases)
