@@ -8,8 +8,9 @@ import Foundation
 /// against its schema in the same pass that validates the envelope; readers use `schema(at:)`
 /// to learn what a stored event's type declares (its personal fields, how it upcasts).
 public final class Catalog: @unchecked Sendable {
-    /// The compiled checks. Immutable once built, so any number of threads may use it.
-    let compiled: OpaquePointer
+    /// The compiled checks (an `hs_catalog`), for the C parser. Immutable once built, so any
+    /// number of threads may use it.
+    public let handle: OpaquePointer
 
     /// Every schema, in the order of its index.
     public let schemas: [EventSchema]
@@ -30,27 +31,13 @@ public final class Catalog: @unchecked Sendable {
     /// version.
     public init(files: [(name: String, text: String)]) throws(CatalogError) {
         guard let compiled = hs_catalog_create() else { throw CatalogError(file: "", path: "", message: "cannot allocate the catalogue") }
-        self.compiled = compiled
-        var error = hs_error()
-        guard let common = files.first(where: { $0.name == "common.json" }) else {
-            throw CatalogError(file: "common.json", path: "", message: "the catalogue needs its shared definitions")
+        do {
+            schemas = try Self.compile(files, into: compiled)
+        } catch {
+            hs_catalog_destroy(compiled)
+            throw error
         }
-        if Self.compile(common.text, into: compiled, &error, hs_catalog_add_common) < 0 {
-            throw CatalogError(file: common.name, error)
-        }
-        var schemas: [EventSchema] = []
-        for file in files where file.name != "common.json" && file.name != "envelope.json" {
-            let index = Self.compile(file.text, into: compiled, &error, hs_catalog_add_schema)
-            if index < 0 { throw CatalogError(file: file.name, error) }
-            let schema = try EventSchema(file: file.name, text: file.text, index: Int(index))
-            guard file.name == "\(schema.type).v\(schema.version).json" else {
-                throw CatalogError(
-                    file: file.name, path: "/properties/type",
-                    message: "a schema of \(schema.type) version \(schema.version) must be named \(schema.type).v\(schema.version).json")
-            }
-            schemas.append(schema)
-        }
-        self.schemas = schemas
+        handle = compiled
         byType = Dictionary(grouping: schemas, by: \.type).mapValues { $0.sorted { $0.version < $1.version } }
         for (type, versions) in byType where versions.map(\.version) != Array(1...versions.count) {
             throw CatalogError(
@@ -59,7 +46,7 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
-    deinit { hs_catalog_destroy(compiled) }
+    deinit { hs_catalog_destroy(handle) }
 
     /// The event types, sorted.
     public var types: [String] { byType.keys.sorted() }
@@ -73,12 +60,33 @@ public final class Catalog: @unchecked Sendable {
     /// Whether `value` conforms to the shared definition `name` of common.json; nil if there
     /// is no such definition.
     public func conforms(_ value: String, to name: String) -> Bool? {
-        let result = value.withCString { hs_catalog_check_definition(compiled, name, $0, value.utf8.count) }
+        let result = value.withCString { hs_catalog_check_definition(handle, name, $0, value.utf8.count) }
         return result < 0 ? nil : result == 1
     }
 
-    /// The compiled catalogue for the C parser.
-    public var handle: OpaquePointer { compiled }
+    /// Compiles the files into `catalog`, returning what the engine keeps of each schema.
+    private static func compile(_ files: [(name: String, text: String)], into catalog: OpaquePointer) throws(CatalogError) -> [EventSchema] {
+        var error = hs_error()
+        guard let common = files.first(where: { $0.name == "common.json" }) else {
+            throw CatalogError(file: "common.json", path: "", message: "the catalogue needs its shared definitions")
+        }
+        if compile(common.text, into: catalog, &error, hs_catalog_add_common) < 0 {
+            throw CatalogError(file: common.name, error)
+        }
+        var schemas: [EventSchema] = []
+        for file in files where file.name != "common.json" && file.name != "envelope.json" {
+            let index = compile(file.text, into: catalog, &error, hs_catalog_add_schema)
+            if index < 0 { throw CatalogError(file: file.name, error) }
+            let schema = try EventSchema(file: file.name, text: file.text, index: Int(index))
+            guard file.name == "\(schema.type).v\(schema.version).json" else {
+                throw CatalogError(
+                    file: file.name, path: "/properties/type",
+                    message: "a schema of \(schema.type) version \(schema.version) must be named \(schema.type).v\(schema.version).json")
+            }
+            schemas.append(schema)
+        }
+        return schemas
+    }
 
     private static func compile(
         _ text: String, into catalog: OpaquePointer, _ error: inout hs_error,

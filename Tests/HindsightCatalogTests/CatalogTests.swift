@@ -113,3 +113,57 @@ func refusal(_ line: String) -> LogError? {
         #expect(checked > 200)
     }
 }
+
+/// A schema the engine cannot enforce exactly is refused when the catalogue is built, naming
+/// the file and the place in it: the folder never promises more than the engine checks.
+@Suite struct SchemaCompilerTests {
+    static let common = try! String(contentsOf: schemaFolder.appendingPathComponent("common.json"), encoding: .utf8)
+
+    static func schema(_ type: String = "thing.happened", version: Int = 1, data: String, extra: String = "") -> String {
+        #"{"$ref":"envelope.json","properties":{"type":{"const":"\#(type)"},"schemaVersion":{"const":\#(version)},"data":\#(data)}\#(extra)}"#
+    }
+
+    func refusal(_ name: String, _ text: String) -> CatalogError? {
+        do {
+            _ = try Catalog(files: [("common.json", Self.common), (name, text)])
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func aWellFormedSchemaCompiles() {
+        let data = #"{"type":"object","additionalProperties":false,"required":["project"],"properties":{"project":{"$ref":"common.json#/$defs/projectId"}}}"#
+        #expect(refusal("thing.happened.v1.json", Self.schema(data: data)) == nil)
+    }
+
+    @Test(arguments: [
+        (#"{"type":"object","additionalProperties":false,"properties":{"a":{"type":"string","pattern":"^x$"}}}"#, "/properties/data/properties/a/pattern"),
+        (#"{"type":"object","additionalProperties":false,"properties":{"a":{"oneOf":[{"type":"string"}]}}}"#, "/properties/data/properties/a/oneOf"),
+        (#"{"type":"object","additionalProperties":false,"properties":{"a":{"$ref":"common.json#/$defs/nothing"}}}"#, "/properties/data/properties/a/$ref"),
+        (#"{"type":"object","additionalProperties":false,"required":["b"],"properties":{"a":{"type":"string"}}}"#, "/properties/data/required"),
+        (#"{"type":"object","properties":{"a":{"type":"string"}}}"#, "/properties/data"),
+        (#"{"type":"object","additionalProperties":false,"properties":{"a":{"enum":["x"]}}}"#, "/properties/data/properties/a"),
+    ])
+    func keywordsTheEngineDoesNotEnforceAreRefused(data: String, pointer: String) throws {
+        let error = try #require(refusal("thing.happened.v1.json", Self.schema(data: data)))
+        #expect(error.file == "thing.happened.v1.json")
+        #expect(error.path == pointer, "\(error)")
+    }
+
+    @Test func aFileMustBeNamedForItsTypeAndVersion() throws {
+        let data = #"{"type":"object","additionalProperties":false,"properties":{}}"#
+        let error = try #require(refusal("other.v1.json", Self.schema(data: data)))
+        #expect(error.message.contains("must be named thing.happened.v1.json"))
+    }
+
+    @Test func aLaterVersionMustSayHowTheOneBeforeUpcasts() throws {
+        let data = #"{"type":"object","additionalProperties":false,"properties":{}}"#
+        let v1 = Self.schema(data: data)
+        let v2 = Self.schema(version: 2, data: data)
+        let files = [("common.json", Self.common), ("thing.happened.v1.json", v1), ("thing.happened.v2.json", v2)]
+        #expect(throws: CatalogError.self) { try Catalog(files: files) }
+        let upcasting = Self.schema(version: 2, data: data, extra: #","x-upcast":{"from":1,"set":{}}"#)
+        #expect(throws: Never.self) { try Catalog(files: [files[0], files[1], ("thing.happened.v2.json", upcasting)]) }
+    }
+}
