@@ -50,6 +50,12 @@ let package = Package(
             dependencies: ["HindsightCatalog", "HindsightLog", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
+        // The writer's composition: log, catalogue and vault, one way in for every append.
+        .target(
+            name: "HindsightEngine",
+            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy"],
+            swiftSettings: strictSwift
+        ),
         // Deterministic, seeded platform histories for tests and benchmarks.
         .target(
             name: "HindsightWorkload",
@@ -61,6 +67,7 @@ let package = Package(
             name: "hindsight",
             dependencies: [
                 "HindsightCatalog",
+                "HindsightEngine",
                 "HindsightLog",
                 "HindsightPrivacy",
                 "HindsightWorkload",

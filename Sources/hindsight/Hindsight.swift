@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightEngine
 import HindsightLog
 import HindsightPrivacy
 import HindsightWorkload
@@ -77,16 +78,13 @@ struct Append: ParsableCommand {
                 }
                 expected[String(text[..<equals])] = version
             }
-            var batch = try file.map { try EnvelopeParser.parse(file: $0, catalog: .standard) }
+            // Everything is validated before the writer's lock is taken.
+            let batch = try file.map { try EnvelopeParser.parse(file: $0, catalog: .standard) }
                 ?? EnvelopeParser.parse(ndjson: [UInt8](FileHandle.standardInput.readDataToEndOfFile()), catalog: .standard)
             var logOptions = LogOptions()
             logOptions.compressionLevel = compressionLevel
-            let log = try EventLog(directory: options.directory, options: logOptions)
-            try PersonalDataVault(dataDirectory: options.directory).admit(&batch, catalog: .standard, directory: options.directory)
-            // Expectations describe the log before the first batch.
-            let parts: [EnvelopeBatch] = batchLines.map { batch.split(every: $0) } ?? [batch]
-            for (index, part) in parts.enumerated() {
-                let result = try log.append(part, expectedVersions: index == 0 ? expected : [:])
+            let engine = try Engine(directory: options.directory, options: logOptions)
+            try engine.append(batch, expectedVersions: expected, every: batchLines) { result in
                 var output: [String: Any] = ["firstSeq": result.firstSeq, "lastSeq": result.lastSeq, "count": result.count]
                 if result.isRetry { output["retry"] = true }
                 printJSON(output)
@@ -106,9 +104,7 @@ struct Erase: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let log = try EventLog(directory: options.directory)
-            let vault = try PersonalDataVault(dataDirectory: options.directory)
-            try printJSON(vault.erase(person, log: log, directory: options.directory, catalog: .standard, actor: actor))
+            try printJSON(Engine(directory: options.directory).erase(person, actor: actor))
         }
     }
 }
