@@ -56,6 +56,12 @@ let package = Package(
             dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy"],
             swiftSettings: strictSwift
         ),
+        // The query interface: JSON-RPC 2.0 over lines (QUERIES.md), for `serve` and `query`.
+        .target(
+            name: "HindsightRPC",
+            dependencies: ["HindsightCatalog", "HindsightEngine", "HindsightLog", "HindsightPrivacy"],
+            swiftSettings: strictSwift
+        ),
         // Deterministic, seeded platform histories for tests and benchmarks.
         .target(
             name: "HindsightWorkload",
@@ -70,6 +76,7 @@ let package = Package(
                 "HindsightEngine",
                 "HindsightLog",
                 "HindsightPrivacy",
+                "HindsightRPC",
                 "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -108,6 +115,11 @@ let package = Package(
         .testTarget(
             name: "HindsightPrivacyTests",
             dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "HindsightRPCTests",
+            dependencies: ["HindsightEngine", "HindsightRPC", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
     ],

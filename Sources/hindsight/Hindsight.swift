@@ -4,13 +4,14 @@ import HindsightCatalog
 import HindsightEngine
 import HindsightLog
 import HindsightPrivacy
+import HindsightRPC
 import HindsightWorkload
 
 @main
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Generate.self]
     )
 }
 
@@ -106,6 +107,40 @@ struct Erase: ParsableCommand {
         try reporting {
             try printJSON(Engine(directory: options.directory).erase(person, actor: actor))
         }
+    }
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer JSON-RPC 2.0 requests on standard input, one per line, until it ends (QUERIES.md).",
+        discussion: "The process is the data directory's writer while it runs. Responses go to standard output, one per line; diagnostics to standard error.")
+
+    @OptionGroup var options: DataOptions
+
+    func run() throws {
+        let engine = try reporting { try Engine(directory: options.directory) }
+        if !LineServer.run(RPCServer(directory: options.directory, engine: engine)) {
+            FileHandle.standardError.write(Data("hindsight serve: standard output was closed; stopping\n".utf8))
+        }
+    }
+}
+
+struct Query: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer one JSON-RPC request, as serve would, and print the response line.",
+        discussion: "Methods that only read never take the writer's lock, so they work beside a running serve. Exits 1 when the response is an error.")
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "The method, e.g. log.read (system.methods lists them).") var method: String
+    @Option(help: "The parameters as a JSON object.") var params = "{}"
+
+    func run() throws {
+        var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"#.utf8)
+        JSONValue.string(method).write(to: &request)
+        request += Array(#","params":"#.utf8) + Array(params.utf8) + [UInt8(ascii: "}")]
+        let response = RPCServer(directory: options.directory, engine: nil).respond(to: request) ?? []
+        FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
+        if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
     }
 }
 

@@ -1,0 +1,77 @@
+import Foundation
+
+/// Finds values inside JSON text without decoding it, so that a producer's events pass
+/// through `log.append` exactly as sent (the engine validates and stores their own text).
+/// The text must already be known to be valid JSON.
+enum JSONText {
+    static func skipSpace(_ bytes: [UInt8], _ index: Int) -> Int {
+        var index = index
+        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        return index
+    }
+
+    /// The index just after the value that starts at `start`.
+    static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int {
+        var index = start, depth = 0, inString = false
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                if byte == UInt8(ascii: "\\") {
+                    index += 1
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                    if depth == 0 { return index + 1 }
+                }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
+                depth += 1
+            } else if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
+                if depth == 0 { return index }
+                depth -= 1
+                if depth == 0 { return index + 1 }
+            } else if depth == 0 && (byte == UInt8(ascii: ",") || [0x20, 0x09, 0x0A, 0x0D].contains(byte)) {
+                return index
+            }
+            index += 1
+        }
+        return index
+    }
+
+    /// The span of the value that starts at or after `start` (after white space).
+    static func value(_ bytes: [UInt8], at start: Int) -> Range<Int> {
+        let begin = skipSpace(bytes, start)
+        return begin..<valueEnd(bytes, from: begin)
+    }
+
+    /// The value of member `name` of the object spanning `object`.
+    static func member(_ name: String, of object: Range<Int>, in bytes: [UInt8]) -> Range<Int>? {
+        var index = skipSpace(bytes, object.lowerBound + 1)
+        while index < object.upperBound, bytes[index] == UInt8(ascii: "\"") {
+            let keyEnd = valueEnd(bytes, from: index)
+            let key = Array(bytes[index..<keyEnd])
+            let valueSpan = value(bytes, at: skipSpace(bytes, keyEnd) + 1)  // past the colon
+            if key == Array("\"\(name)\"".utf8) || (key.contains(UInt8(ascii: "\\")) && decoded(key) == name) {
+                return valueSpan
+            }
+            index = skipSpace(bytes, skipSpace(bytes, valueSpan.upperBound) + 1)  // past the comma
+        }
+        return nil
+    }
+
+    /// The spans of the elements of the array spanning `array`.
+    static func elements(of array: Range<Int>, in bytes: [UInt8]) -> [Range<Int>] {
+        var spans: [Range<Int>] = []
+        var index = skipSpace(bytes, array.lowerBound + 1)
+        while index < array.upperBound - 1, bytes[index] != UInt8(ascii: "]") {
+            let span = value(bytes, at: index)
+            spans.append(span)
+            index = skipSpace(bytes, skipSpace(bytes, span.upperBound) + 1)  // past the comma
+        }
+        return spans
+    }
+
+    private static func decoded(_ key: [UInt8]) -> String? {
+        try? JSONDecoder().decode(String.self, from: Data(key))
+    }
+}

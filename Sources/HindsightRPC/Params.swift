@@ -1,0 +1,66 @@
+public import HindsightLog
+
+/// A method's named parameters, read with the checks every method needs: the right JSON
+/// type, the right range, no unknown names. Each refusal points at the parameter.
+public struct Params: Sendable {
+    let values: [String: JSONValue]
+
+    init(_ values: [String: JSONValue]) { self.values = values }
+
+    /// Refuses any parameter not in `known` (`atLeast` is known to every method).
+    func only(_ known: Set<String>) throws(RPCError) {
+        for name in values.keys.sorted() where !known.contains(name) && name != "atLeast" {
+            throw RPCError.params("unknown parameter \(name); this method takes \(known.sorted().joined(separator: ", "))", path: "/params/\(name)")
+        }
+    }
+
+    func integer(_ name: String, in range: ClosedRange<Int64> = 0...Int64.max) throws(RPCError) -> Int64? {
+        guard let value = values[name], value != .null else { return nil }
+        guard case .integer(let number) = value, range.contains(number) else {
+            throw RPCError.params("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)", path: "/params/\(name)")
+        }
+        return number
+    }
+
+    func string(_ name: String) throws(RPCError) -> String? {
+        guard let value = values[name], value != .null else { return nil }
+        guard case .string(let text) = value else { throw RPCError.params("\(name) must be a string", path: "/params/\(name)") }
+        return text
+    }
+
+    func strings(_ name: String) throws(RPCError) -> [String]? {
+        guard let value = values[name], value != .null else { return nil }
+        guard case .array(let items) = value else { throw RPCError.params("\(name) must be an array of strings", path: "/params/\(name)") }
+        var out: [String] = []
+        for (index, item) in items.enumerated() {
+            guard case .string(let text) = item else { throw RPCError.params("\(name) must hold strings", path: "/params/\(name)/\(index)") }
+            out.append(text)
+        }
+        return out
+    }
+
+    func required<T>(_ name: String, _ value: T?) throws(RPCError) -> T {
+        guard let value else { throw RPCError.params("\(name) is required", path: "/params/\(name)") }
+        return value
+    }
+
+    /// `at`: a seq (integer) or an RFC 3339 UTC time with milliseconds.
+    func at() throws(RPCError) -> Position? {
+        switch values["at"] {
+        case nil, .null?: return nil
+        case .integer(let seq)? where seq >= 0: return .seq(UInt64(seq))
+        case .string(let text)?:
+            guard let ms = Timestamp.parse(text) else {
+                throw RPCError.params("at must be a seq or an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/at")
+            }
+            return .time(ms)
+        default: throw RPCError.params("at must be a seq (a non-negative integer) or an RFC 3339 time", path: "/params/at")
+        }
+    }
+
+    /// A moment in history, as `at` gives it.
+    enum Position {
+        case seq(UInt64)
+        case time(Int64)
+    }
+}

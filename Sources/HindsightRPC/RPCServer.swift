@@ -1,0 +1,192 @@
+public import HindsightEngine
+import HindsightLog
+
+/// A JSON-RPC error: the protocol's own codes, or the engine's (from 1000) with a stable
+/// `data.kind` and, for bad input, `data.path` (QUERIES.md, Errors).
+public struct RPCError: Error, Sendable {
+    public let code: Int
+    public let message: String
+    public let data: JSONValue?
+
+    public static let parseError = -32700
+    public static let invalidRequest = -32600
+    public static let methodNotFound = -32601
+    public static let invalidParams = -32602
+
+    public init(_ code: Int, _ message: String, data: JSONValue? = nil) {
+        self.code = code
+        self.message = message
+        self.data = data
+    }
+
+    /// Bad parameters, with a JSON Pointer into the request's `params`.
+    static func params(_ message: String, path: String) -> RPCError {
+        RPCError(invalidParams, message, data: ["kind": "invalid_params", "path": .string(path)])
+    }
+
+    /// The engine's error codes, one per kind of `LogError`, stable for tools to match on.
+    static let engineCodes: [LogError.Code: Int] = [
+        .invalidEnvelope: 1001, .schemaViolation: 1002, .secretInPayload: 1003, .unknownType: 1004,
+        .wrongExpectedVersion: 1005, .idempotencyConflict: 1006, .logCorrupt: 1007, .writerLocked: 1008,
+        .io: 1009, .noLog: 1010, .outOfRange: 1011,
+    ]
+
+    /// An engine error; `events` says the request's events were parsed as NDJSON lines, so a
+    /// line number is reported as the index in `params.events`.
+    init(_ error: LogError, events: Bool = false) {
+        var data: [String: JSONValue] = ["kind": .string(error.code.rawValue)]
+        var message = error.message
+        if let location = error.location {
+            if events, location.hasPrefix("line "), let line = Int(location.dropFirst(5)) {
+                data["index"] = .integer(Int64(line - 1))
+                if let path = error.fieldPath { data["path"] = .string("/params/events/\(line - 1)\(path)") }
+                message = "events[\(line - 1)]\(error.eventType.map { " (\($0))" } ?? ""): \(message)"
+            } else {
+                data["location"] = .string(location)
+                if let path = error.fieldPath { data["path"] = .string(path) }
+            }
+        } else if let path = error.fieldPath {
+            data["path"] = .string(path)
+        }
+        if let rule = error.rule, !rule.isEmpty { data["rule"] = .string(rule) }
+        if let type = error.eventType { data["type"] = .string(type) }
+        self.init(Self.engineCodes[error.code] ?? 1000, message, data: .object(data))
+    }
+}
+
+/// One method of the interface: what it takes and returns (for `system.methods`), whether it
+/// writes, and its implementation.
+public struct RPCMethod: Sendable {
+    public let name: String
+    public let params: String
+    public let result: String
+    public let summary: String
+    public let writes: Bool
+    let handler: @Sendable (RPCCall) throws(RPCError) -> [String: JSONValue]
+
+    /// The method as `system.methods` lists it.
+    var described: JSONValue {
+        ["name": .string(name), "params": .string(params), "result": .string(result), "summary": .string(summary), "writes": .bool(writes)]
+    }
+}
+
+/// A request being answered: its parameters, decoded and as sent, and the data it may use.
+public struct RPCCall {
+    public let params: Params
+    /// The request's text and the span of its `params`, for methods that pass values through
+    /// as sent (`log.append`'s events).
+    let text: [UInt8]
+    let rawParams: Range<Int>?
+    let store: Store
+}
+
+/// Answers JSON-RPC 2.0 requests, one JSON text at a time: single requests, batches and
+/// notifications as the specification says. A bad request gets an error response and never
+/// changes stored data; nothing here ends the process.
+public final class RPCServer: Sendable {
+    let store: Store
+    let methods: [String: RPCMethod]
+
+    /// `engine` is the writer for `serve`; without one, methods that write open the directory
+    /// as its writer for the one request (`hindsight query`), and methods that read never do.
+    public init(directory: String, engine: Engine?) {
+        store = Store(directory: directory, engine: engine)
+        let listing = RPCMethod(
+            name: "system.methods", params: "", result: "methods: [{name, params, result, summary, writes}]",
+            summary: "This list, machine-readable.", writes: false) { _ in [:] }
+        let all = (LogMethods.all + [listing]).sorted { $0.name < $1.name }
+        let described = JSONValue.array(all.map(\.described))
+        var table = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+        table[listing.name] = RPCMethod(
+            name: listing.name, params: listing.params, result: listing.result, summary: listing.summary, writes: false
+        ) { _ in ["methods": described] }
+        methods = table
+    }
+
+    /// The response to one JSON text (a request or a batch), or nil when nothing is to be
+    /// sent back (notifications only).
+    public func respond(to text: [UInt8]) -> [UInt8]? {
+        guard let value = JSONValue(parsing: text) else {
+            return Self.error(RPCError(RPCError.parseError, "parse error: the request is not valid JSON"), id: .null)
+        }
+        guard case .array(let items) = value else {
+            return respond(to: value, text: text, span: JSONText.value(text, at: 0))
+        }
+        guard !items.isEmpty else { return Self.error(RPCError(RPCError.invalidRequest, "invalid request: an empty batch"), id: .null) }
+        let spans = JSONText.elements(of: JSONText.value(text, at: 0), in: text)
+        let responses = zip(items, spans).compactMap { respond(to: $0, text: text, span: $1) }
+        guard !responses.isEmpty else { return nil }
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        for (index, response) in responses.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += response
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    private func respond(to request: JSONValue, text: [UInt8], span: Range<Int>) -> [UInt8]? {
+        guard case .object(let members) = request else {
+            return Self.error(RPCError(RPCError.invalidRequest, "invalid request: a request is a JSON object"), id: .null)
+        }
+        let id = members["id"]
+        switch id {
+        case nil, .string?, .integer?, .number?, .null?: break
+        default: return Self.error(RPCError(RPCError.invalidRequest, "invalid request: id must be a string, a number or null"), id: .null)
+        }
+        let replyID = id ?? .null
+        guard members["jsonrpc"] == .string("2.0") else {
+            return Self.error(RPCError(RPCError.invalidRequest, "invalid request: jsonrpc must be \"2.0\""), id: replyID)
+        }
+        guard case .string(let name)? = members["method"] else {
+            return Self.error(RPCError(RPCError.invalidRequest, "invalid request: method must be a string"), id: replyID)
+        }
+        let isNotification = id == nil
+        let outcome = Result { () throws(RPCError) -> [String: JSONValue] in
+            guard let method = methods[name] else {
+                throw RPCError(RPCError.methodNotFound, "method not found: \(name) (system.methods lists them)")
+            }
+            let params: Params
+            switch members["params"] {
+            case nil: params = Params([:])
+            case .object(let values)?: params = Params(values)
+            default: throw RPCError.params("params must be an object of named parameters", path: "/params")
+            }
+            try reach(params.integer("atLeast"))
+            let rawParams = JSONText.member("params", of: span, in: text)
+            return try method.handler(RPCCall(params: params, text: text, rawParams: rawParams, store: store))
+        }
+        if isNotification { return nil }
+        switch outcome {
+        case .success(let result): return Self.envelope(id: replyID, key: "result", value: .object(result))
+        case .failure(let error): return Self.error(error, id: replyID)
+        }
+    }
+
+    /// `atLeast`: the answer must reflect at least this seq. The log is the only source so
+    /// far, and this process (or the one `serve`) is its only writer, so a seq the log has not
+    /// reached will not arrive by waiting.
+    private func reach(_ seq: Int64?) throws(RPCError) {
+        guard let seq else { return }
+        let size = try store.reader().size
+        guard UInt64(seq) <= size else {
+            throw RPCError(RPCError.engineCodes[.outOfRange]!, "the log holds \(size) events; position \(seq) is not reached",
+                           data: ["kind": "out_of_range", "path": "/params/atLeast"])
+        }
+    }
+
+    static func error(_ error: RPCError, id: JSONValue) -> [UInt8] {
+        var body: [String: JSONValue] = ["code": .integer(Int64(error.code)), "message": .string(error.message)]
+        if let data = error.data { body["data"] = data }
+        return envelope(id: id, key: "error", value: .object(body))
+    }
+
+    private static func envelope(id: JSONValue, key: String, value: JSONValue) -> [UInt8] {
+        var out = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
+        id.write(to: &out)
+        out += Array(",\"\(key)\":".utf8)
+        value.write(to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}
