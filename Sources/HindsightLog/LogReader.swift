@@ -89,6 +89,9 @@ public struct LogStats: Sendable {
 /// writes; it sees the acknowledged batches as of the moment it was opened.
 public final class LogReader: Sendable {
     let view: LogView
+    /// The last chunks `read` decompressed: a long-lived reader (a server's) answers reads
+    /// near each other without decompressing their chunk again.
+    private let recentTexts = RecentChunks()
 
     /// Opens the log in `directory` for reading. An existing directory without segments reads
     /// as an empty log; a missing one is an error, so that a mistyped path is not taken for an
@@ -141,31 +144,45 @@ public final class LogReader: Sendable {
         }
         var handed = 0
         for chunk in selected {
-            let text = try view.text(of: chunk).get()
-            // The wanted lines, then parsed in slices.
+            let text = try recentTexts.text(of: chunk) { () throws(LogError) in try view.text(of: chunk).get() }
+            // The wanted lines, then parsed in windows: a read of a few events parses a few
+            // lines; a long one soon parses whole chunks on all cores.
             let first = chunk.header.firstSeq
             let all = text.withUnsafeBytes { $0.lineRanges(length: Int(chunk.header.rawLength)) }
             guard all.count == Int(chunk.header.count) else {
                 throw view.corrupt(chunk, "the chunk holds \(all.count) lines where its header says \(chunk.header.count); run `hindsight verify`")
             }
-            let lines = Array(all[Int(max(query.from, first) - first)..<Int(min(query.to, chunk.header.lastSeq) - first + 1)])
-            let slices = min(lines.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
-            var results = [Result<[StoredEvent], LogError>](repeating: .success([]), count: slices)
-            results.withUnsafeMutableBufferPointer { out in
-                let shared = UnsafeSendable(out)
-                DispatchQueue.concurrentPerform(iterations: slices) { index in
-                    let share = (lines.count + slices - 1) / slices
-                    let mine = lines[min(lines.count, index * share)..<min(lines.count, (index + 1) * share)]
-                    shared.value[index] = Self.events(in: text, lines: mine, matching: query)
-                }
-            }
-            for result in results {
-                for event in try result.get() {
+            let lines = all[Int(max(query.from, first) - first)..<Int(min(query.to, chunk.header.lastSeq) - first + 1)]
+            var start = lines.startIndex
+            var window = max(256, min(query.limit - handed, lines.count))
+            while start < lines.endIndex {
+                let part = Array(lines[start..<min(lines.endIndex, start + window)])
+                start += part.count
+                window *= 4
+                for event in try Self.events(in: text, lines: part, matching: query) {
                     handed += 1
                     if try !body(event) || handed >= query.limit { return }
                 }
             }
         }
+    }
+
+    /// The events on `lines` of a decompressed chunk that match `query`, parsed on all cores.
+    private static func events(in text: [UInt8], lines: [Range<Int>], matching query: ReadQuery) throws(LogError) -> [StoredEvent] {
+        let slices = min(lines.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
+        guard slices > 1 else { return try events(in: text, lines: lines[...], matching: query).get() }
+        var results = [Result<[StoredEvent], LogError>](repeating: .success([]), count: slices)
+        results.withUnsafeMutableBufferPointer { out in
+            let shared = UnsafeSendable(out)
+            DispatchQueue.concurrentPerform(iterations: slices) { index in
+                let share = (lines.count + slices - 1) / slices
+                let mine = lines[min(lines.count, index * share)..<min(lines.count, (index + 1) * share)]
+                shared.value[index] = Self.events(in: text, lines: mine, matching: query)
+            }
+        }
+        var events: [StoredEvent] = []
+        for result in results { events += try result.get() }
+        return events
     }
 
     /// The events on `lines` of a decompressed chunk that match `query`.
@@ -321,5 +338,28 @@ public struct ConsistencyProof: Sendable, Codable {
     public func verify() -> Bool {
         MerkleProof.verifyConsistency(oldSize: oldSize, newSize: newSize, oldRoot: oldRoot.bytes,
                                       newRoot: newRoot.bytes, proof: path.map(\.bytes))
+    }
+}
+
+/// The texts of the last few chunks a reader decompressed, newest last.
+final class RecentChunks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var texts: [(firstSeq: UInt64, text: [UInt8])] = []
+    private static let capacity = 4
+
+    func text(of chunk: ChunkRef, _ decompress: () throws(LogError) -> [UInt8]) throws(LogError) -> [UInt8] {
+        lock.lock()
+        if let index = texts.firstIndex(where: { $0.firstSeq == chunk.header.firstSeq }) {
+            let text = texts[index].text
+            lock.unlock()
+            return text
+        }
+        lock.unlock()
+        let text = try decompress()
+        lock.lock()
+        texts.append((chunk.header.firstSeq, text))
+        if texts.count > Self.capacity { texts.removeFirst() }
+        lock.unlock()
+        return text
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 public import HindsightEngine
 import HindsightLog
 import HindsightPrivacy
@@ -5,9 +6,13 @@ import HindsightPrivacy
 /// The data a request may use. Reading never takes the writer's lock, so `hindsight query`
 /// can read beside a running `serve`; writing uses `serve`'s engine, or opens the directory as
 /// its writer for the one request.
-final class Store: Sendable {
+final class Store: @unchecked Sendable {
     let directory: String
     let engine: Engine?
+    /// With an engine, the last reader, kept while the log has not grown: opening a reader
+    /// reads every chunk header, which a request that reads a little should not pay for.
+    private var cached: LogReader?
+    private let lock = NSLock()
 
     init(directory: String, engine: Engine?) {
         self.directory = directory
@@ -16,8 +21,13 @@ final class Store: Sendable {
 
     /// A reader of everything acknowledged so far.
     func reader() throws(RPCError) -> LogReader {
+        lock.lock()
+        defer { lock.unlock() }
+        if let engine, let cached, cached.size == engine.log.size { return cached }
         do {
-            return try LogReader(directory: directory)
+            let reader = try LogReader(directory: directory)
+            if engine != nil { cached = reader }
+            return reader
         } catch {
             throw RPCError(error)
         }

@@ -134,6 +134,69 @@ struct Bench: ParsableCommand {
         try shell("cat \(directory)/segments/*.lz4 | lz4 -q -dc > \(storedPath) && lz4 -q -f -9 \(storedPath) \(storedPath).lz4")
         let storedLZ4 = try FileManager.default.attributesOfItem(atPath: storedPath + ".lz4")[.size] as! Int
         print(String(format: "lz4 -9 of the stored NDJSON: %d bytes; stored / that %.3f", storedLZ4, Double(stats.storedBytes) / Double(storedLZ4)))
+
+        try measureServe(directory: directory)
+    }
+
+    /// `hindsight serve` on the compacted log, over pipes: simple read requests (`log.stats`
+    /// and a one-event `log.read`) sent all at once for throughput, then one at a time for
+    /// latency. Needs the `hindsight` binary beside this one (`swift build -c release`).
+    private func measureServe(directory: String) throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("hindsight").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            print("serve: skipped, build the hindsight binary too (swift build -c release)")
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve", "--data", directory]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let reader = output.fileHandleForReading
+        var buffered = Data()
+        func readLine() -> Data {
+            while true {
+                if let newline = buffered.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = buffered[buffered.startIndex..<newline]
+                    buffered = buffered[(newline + 1)...]
+                    return Data(line)
+                }
+                let more = reader.availableData
+                precondition(!more.isEmpty, "serve stopped answering")
+                buffered += more
+            }
+        }
+        let requests = [
+            #"{"jsonrpc":"2.0","id":1,"method":"log.stats"}"#,
+            #"{"jsonrpc":"2.0","id":2,"method":"log.read","params":{"from":500000,"limit":1}}"#,
+        ]
+        for request in requests {
+            let method = request.contains("log.stats") ? "log.stats" : "log.read, one event"
+            // Throughput: many requests in flight, answers read as they come.
+            let count = 100_000
+            let batch = Data(String(repeating: request + "\n", count: count).utf8)
+            let start = DispatchTime.now().uptimeNanoseconds
+            let writer = Thread { input.fileHandleForWriting.write(batch) }
+            writer.start()
+            for _ in 0..<count { _ = readLine() }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            // Latency: one request at a time.
+            var latencies: [Double] = []
+            let line = Data((request + "\n").utf8)
+            for _ in 0..<20_000 {
+                let sent = DispatchTime.now().uptimeNanoseconds
+                input.fileHandleForWriting.write(line)
+                _ = readLine()
+                latencies.append(Double(DispatchTime.now().uptimeNanoseconds - sent) / 1e3)
+            }
+            latencies.sort()
+            print(String(format: "serve, %@: %.0f requests/s pipelined; one at a time p50 %.0f µs, p99 %.0f µs",
+                         method, Double(count) / seconds, latencies[latencies.count / 2], latencies[latencies.count * 99 / 100]))
+        }
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
     }
 
     /// The NDJSON cut into pieces of `size` lines.
