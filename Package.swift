@@ -56,10 +56,18 @@ let package = Package(
             dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy"],
             swiftSettings: strictSwift
         ),
+        // SQLite from Debian (libsqlite3-dev), where read models keep their tables.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // Read models: the projection engine and the models it keeps caught up.
+        .target(
+            name: "HindsightProjections",
+            dependencies: ["CSQLite", "HindsightCatalog", "HindsightLog", "HindsightPrivacy"],
+            swiftSettings: strictSwift
+        ),
         // The query interface: JSON-RPC 2.0 over lines (QUERIES.md), for `serve` and `query`.
         .target(
             name: "HindsightRPC",
-            dependencies: ["HindsightCatalog", "HindsightEngine", "HindsightLog", "HindsightPrivacy"],
+            dependencies: ["HindsightCatalog", "HindsightEngine", "HindsightLog", "HindsightPrivacy", "HindsightProjections"],
             swiftSettings: strictSwift
         ),
         // Deterministic, seeded platform histories for tests and benchmarks.

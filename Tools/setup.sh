@@ -3,11 +3,12 @@
 #   liblz4-dev, lz4     LZ4 frames (the library) and the stock tool auditors and tests use
 #   libsimdjson-dev     JSON parsing on the append and scan paths
 #   libssl-dev          SHA-256 for the Merkle tree (libcrypto)
+#   libsqlite3-dev      SQLite, where read models keep their tables
 #   python3             the independent verifier (Tools/verify_log.py) the tests run
 #   python3-jsonschema  a standard JSON Schema validator the tests hold EventSchemas/ to
 set -euo pipefail
 
-packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev python3 python3-jsonschema)
+packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev libsqlite3-dev python3 python3-jsonschema)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

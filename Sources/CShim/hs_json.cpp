@@ -514,6 +514,8 @@ int hs_parse_envelope(hs_parser *parser, const hs_catalog *catalog, const uint8_
 int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len, hs_stored *stored, hs_error *err) {
     stored->id[0] = 0;
     stored->org[0] = 0;
+    stored->actor_kind[0] = 0;
+    stored->actor_id[0] = 0;
     stored->schema_version = 1;
     stored->event_id = hs_event_id{HS_ID_NONE, 0, 0};
     unsigned found = 0;
@@ -560,6 +562,15 @@ int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len, hs_store
             if (value.get_string().get(s) || !copy_field(stored->org, s)) { set_error(err, HS_ERR_TYPE, "/org", "must be a string"); return err->kind; }
         } else if (key == "schemaVersion") {
             if (value.get_int64().get(stored->schema_version)) { set_error(err, HS_ERR_TYPE, "/schemaVersion", "must be an integer"); return err->kind; }
+        } else if (key == "actor") {
+            simdjson::ondemand::object actor;
+            if (value.get_object().get(actor)) { set_error(err, HS_ERR_TYPE, "/actor", "must be an object"); return err->kind; }
+            for (auto member : actor) {
+                std::string_view name, text;
+                if (member.unescaped_key().get(name) || member.value().get_string().get(text)) continue;
+                if (name == "kind") copy_field(stored->actor_kind, text);
+                else if (name == "id") copy_field(stored->actor_id, text);
+            }
         }
     }
     static const char *names[] = {"/seq", "/streamVersion", "/type", "/stream", "/occurredAt"};

@@ -255,7 +255,8 @@ final class StoredLineParser {
         let id = cString(&stored.id)
         return StoredEvent(
             seq: stored.seq, streamVersion: stored.stream_version, type: cString(&stored.type),
-            stream: cString(&stored.stream), org: cString(&stored.org), id: id.isEmpty ? nil : id,
+            stream: cString(&stored.stream), org: cString(&stored.org),
+            actorKind: cString(&stored.actor_kind), actorID: cString(&stored.actor_id), id: id.isEmpty ? nil : id,
             occurredAtMs: stored.occurred_at_ms, schemaVersion: Int(stored.schema_version), line: Array(line))
     }
 
@@ -271,6 +272,18 @@ final class StoredLineParser {
         guard rc == 0 else {
             throw LogError(.logCorrupt, "stored line is not a stored event: \(cString(&error.message))", fieldPath: cString(&error.path))
         }
+    }
+}
+
+extension StoredEvent {
+    /// Parses a stored line kept outside the log (a read model's copy).
+    public init(storedLine line: [UInt8]) throws(LogError) {
+        let padded = line + [UInt8](repeating: 0x20, count: EnvelopeParser.padding)
+        let parser = try StoredLineParser()
+        let parsed = padded.withUnsafeBytes { bytes in
+            Result { () throws(LogError) in try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[0..<line.count])) }
+        }
+        self = try parsed.get()
     }
 }
 

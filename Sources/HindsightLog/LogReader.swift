@@ -10,6 +10,9 @@ public struct StoredEvent: Sendable {
     public let type: String
     public let stream: String
     public let org: String
+    /// The actor's kind (user, token, system) and id.
+    public let actorKind: String
+    public let actorID: String
     public let id: String?
     /// `occurredAt` in milliseconds since the Unix epoch.
     public let occurredAtMs: Int64
@@ -144,17 +147,24 @@ public final class LogReader: Sendable {
         }
         var handed = 0
         for chunk in selected {
-            let text = try recentTexts.text(of: chunk) { () throws(LogError) in try view.text(of: chunk).get() }
+            let (text, all) = try recentTexts.lines(of: chunk) { () throws(LogError) in
+                let text = try view.text(of: chunk).get()
+                let lines = text.withUnsafeBytes { $0.lineRanges(length: Int(chunk.header.rawLength)) }
+                guard lines.count == Int(chunk.header.count) else {
+                    throw view.corrupt(chunk, "the chunk holds \(lines.count) lines where its header says \(chunk.header.count); run `hindsight verify`")
+                }
+                return (text, lines)
+            }
             // The wanted lines, then parsed in windows: a read of a few events parses a few
             // lines; a long one soon parses whole chunks on all cores.
             let first = chunk.header.firstSeq
-            let all = text.withUnsafeBytes { $0.lineRanges(length: Int(chunk.header.rawLength)) }
-            guard all.count == Int(chunk.header.count) else {
-                throw view.corrupt(chunk, "the chunk holds \(all.count) lines where its header says \(chunk.header.count); run `hindsight verify`")
-            }
             let lines = all[Int(max(query.from, first) - first)..<Int(min(query.to, chunk.header.lastSeq) - first + 1)]
             var start = lines.startIndex
-            var window = max(256, min(query.limit - handed, lines.count))
+            // Without filters every line is handed out, so the first window is what the limit
+            // asks for; with filters, enough lines that a sparse match does not mean many rounds.
+            let unfiltered = query.types == nil && query.stream == nil && query.org == nil
+                && query.occurredFrom == nil && query.occurredTo == nil
+            var window = min(lines.count, max(unfiltered ? 1 : 256, min(query.limit - handed, lines.count)))
             while start < lines.endIndex {
                 let part = Array(lines[start..<min(lines.endIndex, start + window)])
                 start += part.count
@@ -169,7 +179,8 @@ public final class LogReader: Sendable {
 
     /// The events on `lines` of a decompressed chunk that match `query`, parsed on all cores.
     private static func events(in text: [UInt8], lines: [Range<Int>], matching query: ReadQuery) throws(LogError) -> [StoredEvent] {
-        let slices = min(lines.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
+        // A few lines are parsed here: handing them to other threads would cost more.
+        let slices = lines.count < 1024 ? 1 : 4 * ProcessInfo.processInfo.activeProcessorCount
         guard slices > 1 else { return try events(in: text, lines: lines[...], matching: query).get() }
         var results = [Result<[StoredEvent], LogError>](repeating: .success([]), count: slices)
         results.withUnsafeMutableBufferPointer { out in
@@ -341,25 +352,26 @@ public struct ConsistencyProof: Sendable, Codable {
     }
 }
 
-/// The texts of the last few chunks a reader decompressed, newest last.
+/// The texts (and line ranges) of the last few chunks a reader decompressed, newest last.
 final class RecentChunks: @unchecked Sendable {
+    typealias Lines = (text: [UInt8], lines: [Range<Int>])
     private let lock = NSLock()
-    private var texts: [(firstSeq: UInt64, text: [UInt8])] = []
+    private var recent: [(firstSeq: UInt64, lines: Lines)] = []
     private static let capacity = 4
 
-    func text(of chunk: ChunkRef, _ decompress: () throws(LogError) -> [UInt8]) throws(LogError) -> [UInt8] {
+    func lines(of chunk: ChunkRef, _ decompress: () throws(LogError) -> Lines) throws(LogError) -> Lines {
         lock.lock()
-        if let index = texts.firstIndex(where: { $0.firstSeq == chunk.header.firstSeq }) {
-            let text = texts[index].text
+        if let index = recent.firstIndex(where: { $0.firstSeq == chunk.header.firstSeq }) {
+            let found = recent[index].lines
             lock.unlock()
-            return text
+            return found
         }
         lock.unlock()
-        let text = try decompress()
+        let lines = try decompress()
         lock.lock()
-        texts.append((chunk.header.firstSeq, text))
-        if texts.count > Self.capacity { texts.removeFirst() }
+        recent.append((chunk.header.firstSeq, lines))
+        if recent.count > Self.capacity { recent.removeFirst() }
         lock.unlock()
-        return text
+        return lines
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 public import HindsightCatalog
 
 #if canImport(Glibc)
@@ -17,7 +18,7 @@ extension StoredEvent {
         guard let newest = versions.last, schemaVersion < newest.version else { return self }
         let added = versions.filter { $0.version > schemaVersion }.flatMap { $0.upcast?.set ?? [] }
         return StoredEvent(
-            seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, id: id,
+            seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, actorKind: actorKind, actorID: actorID, id: id,
             occurredAtMs: occurredAtMs, schemaVersion: newest.version,
             line: StoredLine.upcast(line, adding: added, version: newest.version))
     }
@@ -26,7 +27,7 @@ extension StoredEvent {
 /// Reads and edits the `data` of an event's canonical JSON (a stored line, or a parsed
 /// envelope's body): minified, `data` after `actor`, `schemaVersion` last when present
 /// (docs/log-format.md). Small scans, for the few events that need an edit.
-enum StoredLine {
+public enum StoredLine {
     /// The range of the `data` object, braces included.
     static func data(in bytes: [UInt8]) -> Range<Int>? {
         // `,"data":{` cannot occur inside a string (a quote there is escaped), so the first
@@ -69,6 +70,53 @@ enum StoredLine {
         }
         out += versionField + Array("\(version)}".utf8)
         return out
+    }
+
+    /// Calls `body` with every string value inside the line's `data` object and the name of
+    /// the member it belongs to (its array's member for array items), at any depth.
+    public static func forEachString(inDataOf line: [UInt8], _ body: (_ key: String, _ value: String) -> Void) {
+        guard let data = data(in: line) else { return }
+        var index = data.lowerBound
+        var keys: [String] = []  // the member name at each depth
+        var pendingKey: String?
+        var containers: [UInt8] = []
+        while index < data.upperBound {
+            let byte = line[index]
+            switch byte {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                containers.append(byte)
+                keys.append(pendingKey ?? keys.last ?? "")
+                pendingKey = nil
+                index += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                containers.removeLast()
+                keys.removeLast()
+                index += 1
+            case UInt8(ascii: "\""):
+                guard let end = valueEnd(line, from: index) else { return }
+                let text = decodedString(line[(index + 1)..<(end - 1)])
+                let isKey = end < line.count && line[end] == UInt8(ascii: ":") && containers.last == UInt8(ascii: "{")
+                if isKey {
+                    pendingKey = text
+                } else {
+                    body(pendingKey ?? keys.last ?? "", text)
+                    pendingKey = nil
+                }
+                index = end
+            case UInt8(ascii: ","):
+                pendingKey = nil
+                index += 1
+            default:
+                index += 1
+            }
+        }
+    }
+
+    /// A JSON string's contents, unescaped.
+    static func decodedString(_ bytes: ArraySlice<UInt8>) -> String {
+        guard bytes.contains(UInt8(ascii: "\\")) else { return String(decoding: bytes, as: UTF8.self) }
+        return (try? JSONDecoder().decode(String.self, from: Data([UInt8(ascii: "\"")] + bytes + [UInt8(ascii: "\"")])))
+            ?? String(decoding: bytes, as: UTF8.self)
     }
 
     /// Where `pattern` first occurs in `bytes` (a plain scan: the lines are short).

@@ -1,7 +1,9 @@
 import Foundation
 public import HindsightEngine
+import HindsightCatalog
 import HindsightLog
 import HindsightPrivacy
+import HindsightProjections
 
 /// The data a request may use. Reading never takes the writer's lock, so `hindsight query`
 /// can read beside a running `serve`; writing uses `serve`'s engine, or opens the directory as
@@ -12,6 +14,7 @@ final class Store: @unchecked Sendable {
     /// With an engine, the last reader, kept while the log has not grown: opening a reader
     /// reads every chunk header, which a request that reads a little should not pay for.
     private var cached: LogReader?
+    private var projections: Projections?
     private let lock = NSLock()
 
     init(directory: String, engine: Engine?) {
@@ -36,8 +39,33 @@ final class Store: @unchecked Sendable {
     /// The vault that shows personal data to readers.
     func vault() throws(RPCError) -> PersonalDataVault {
         if let engine { return engine.vault }
+        return try openVault()
+    }
+
+    private func openVault() throws(RPCError) -> PersonalDataVault {
         do {
             return try PersonalDataVault(dataDirectory: directory)
+        } catch {
+            throw RPCError(error)
+        }
+    }
+
+    /// The read models, caught up with the log before they answer.
+    func readModels() throws(RPCError) -> Projections {
+        let vault = try vault()
+        let reader = try reader()
+        lock.lock()
+        defer { lock.unlock() }
+        do throws(LogError) {
+            let models: Projections
+            if let projections {
+                models = projections
+            } else {
+                models = try Projections(directory: directory, catalog: engine?.catalog ?? .standard, vault: vault)
+                projections = models
+            }
+            try models.catchUp(reader)
+            return models
         } catch {
             throw RPCError(error)
         }

@@ -70,6 +70,8 @@ typedef struct hs_stored {
     char stream[HS_FIELD_CAP];
     char id[HS_FIELD_CAP];
     char org[HS_FIELD_CAP];
+    char actor_kind[HS_FIELD_CAP];
+    char actor_id[HS_FIELD_CAP];
     int64_t occurred_at_ms;
     int64_t schema_version;         /* 1 when the line has none */
     hs_event_id event_id;

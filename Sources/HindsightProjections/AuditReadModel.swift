@@ -1,0 +1,88 @@
+public import HindsightLog
+
+/// The audit read model: every event, findable by actor, org, type or type prefix, any
+/// entity it refers to, and time, newest first (`audit.search`, `teams.activity`).
+///
+/// It keeps each event's stored line (personal data sealed) and reveals it when answering.
+public final class AuditReadModel: ReadModel {
+    public let name = "audit"
+    public let version = 1
+    public let types: Set<String>? = nil
+
+    public init() {}
+
+    public func create(in db: SQLiteDatabase) throws(LogError) {
+        try db.execute(
+            """
+            CREATE TABLE audit_event (seq INTEGER PRIMARY KEY, occurred_at INTEGER NOT NULL, org TEXT NOT NULL,
+                                      actor TEXT NOT NULL, type TEXT NOT NULL, line TEXT NOT NULL);
+            CREATE INDEX audit_by_org ON audit_event (org, seq);
+            CREATE INDEX audit_by_actor ON audit_event (actor, seq);
+            CREATE INDEX audit_by_type ON audit_event (type, seq);
+            CREATE INDEX audit_by_time ON audit_event (occurred_at);
+            CREATE TABLE audit_resource (resource TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (resource, seq)) WITHOUT ROWID;
+            """)
+    }
+
+    public func apply(_ event: ProjectedEvent, in db: SQLiteDatabase) throws(LogError) {
+        let stored = event.stored
+        try db.statement("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(1, Int64(stored.seq)).bind(2, stored.occurredAtMs).bind(3, stored.org).bind(4, stored.actorID)
+            .bind(5, event.type).bind(6, String(decoding: stored.line, as: UTF8.self)).run()
+        for reference in event.references {
+            try db.statement("INSERT OR IGNORE INTO audit_resource VALUES (?, ?)").bind(1, reference).bind(2, Int64(stored.seq)).run()
+        }
+    }
+
+    /// What `audit.search` filters on; every filter is optional and they combine with AND.
+    public struct Search: Sendable {
+        public var actor: String?
+        public var org: String?
+        public var types: [String]?
+        public var typePrefix: String?
+        public var resource: String?
+        /// `occurredAt` bounds in milliseconds, inclusive.
+        public var from: Int64?
+        public var to: Int64?
+        /// Only events below this seq (the cursor of the previous page).
+        public var before: UInt64?
+        /// Only events up to this seq (`at`).
+        public var upTo: UInt64?
+        public var limit = 50
+
+        public init() {}
+    }
+
+    /// Stored lines of the matching events, newest first, and whether more follow.
+    public static func search(_ search: Search, in db: SQLiteDatabase) throws(LogError) -> (lines: [(seq: UInt64, line: [UInt8])], more: Bool) {
+        var sql = search.resource == nil
+            ? "SELECT e.seq, e.line FROM audit_event e WHERE 1"
+            : "SELECT e.seq, e.line FROM audit_resource r JOIN audit_event e ON e.seq = r.seq WHERE r.resource = ?"
+        var texts: [String] = search.resource.map { [$0] } ?? []
+        var numbers: [Int64] = []
+        if let org = search.org { sql += " AND e.org = ?"; texts.append(org) }
+        if let actor = search.actor { sql += " AND e.actor = ?"; texts.append(actor) }
+        if let types = search.types, !types.isEmpty {
+            sql += " AND e.type IN (" + types.map { _ in "?" }.joined(separator: ",") + ")"
+            texts += types
+        }
+        if let prefix = search.typePrefix { sql += " AND substr(e.type, 1, length(?)) = ?"; texts += [prefix, prefix] }
+        // Numbers are bound after the texts: their placeholders come later in the statement.
+        if let from = search.from { sql += " AND e.occurred_at >= ?"; numbers.append(from) }
+        if let to = search.to { sql += " AND e.occurred_at <= ?"; numbers.append(to) }
+        if let before = search.before { sql += " AND e.seq < ?"; numbers.append(Int64(before)) }
+        if let upTo = search.upTo { sql += " AND e.seq <= ?"; numbers.append(Int64(upTo)) }
+        sql += " ORDER BY e.seq DESC LIMIT ?"
+        numbers.append(Int64(search.limit + 1))
+        let statement = try db.statement(sql)
+        var index: Int32 = 1
+        for text in texts { statement.bind(index, text); index += 1 }
+        for number in numbers { statement.bind(index, number); index += 1 }
+        var rows: [(UInt64, [UInt8])] = []
+        while try statement.step() {
+            rows.append((UInt64(statement.int(0)), Array((statement.text(1) ?? "").utf8)))
+        }
+        let more = rows.count > search.limit
+        return (Array(rows.prefix(search.limit)), more)
+    }
+}

@@ -1,0 +1,21 @@
+public import HindsightLog
+
+/// A read model: what it folds from the log and how, into tables of its own.
+///
+/// Each read model keeps a SQLite database (`DIR/projections/NAME.sqlite`) holding its
+/// tables and its checkpoint (the last seq applied), which the engine updates in the same
+/// transaction as the model's writes, so an event is never applied twice or skipped. To add
+/// one: write a type conforming to this protocol and list it in `Projections.models`.
+public protocol ReadModel: AnyObject, Sendable {
+    /// The name in `projections.status` and in file names.
+    var name: String { get }
+    /// The version of its tables. Changing it makes the engine build the model again from
+    /// the log.
+    var version: Int { get }
+    /// The event types it folds; nil for all.
+    var types: Set<String>? { get }
+    /// Creates its tables and indexes in an empty database.
+    func create(in db: SQLiteDatabase) throws(LogError)
+    /// Folds one event (in seq order, inside the engine's transaction).
+    func apply(_ event: ProjectedEvent, in db: SQLiteDatabase) throws(LogError)
+}

@@ -1,0 +1,131 @@
+internal import CSQLite
+public import HindsightLog
+
+/// A SQLite database, as read models keep their tables: a thin layer over the C API with
+/// prepared statements kept by their text, and every failure a `LogError` naming the
+/// statement and the database.
+public final class SQLiteDatabase {
+    private let handle: OpaquePointer
+    public let path: String
+    private var statements: [String: Statement] = [:]
+
+    public init(path: String, readOnly: Bool = false) throws(LogError) {
+        var db: OpaquePointer?
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        guard sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(db)
+            throw LogError(.io, "cannot open the read model's database: \(message)", location: path)
+        }
+        handle = db
+        self.path = path
+        sqlite3_busy_timeout(db, 5000)
+        if !readOnly {
+            // WAL: readers (another process's queries) go on while the read model is written.
+            try execute("PRAGMA journal_mode = WAL")
+            try execute("PRAGMA synchronous = NORMAL")
+        }
+    }
+
+    deinit {
+        statements.removeAll()
+        sqlite3_close(handle)
+    }
+
+    /// Runs SQL that returns no rows (several statements may be separated by semicolons).
+    public func execute(_ sql: String) throws(LogError) {
+        var message: UnsafeMutablePointer<CChar>?
+        guard sqlite3_exec(handle, sql, nil, nil, &message) == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(message)
+            throw LogError(.io, "read model statement failed: \(text) (\(sql.prefix(80)))", location: path)
+        }
+    }
+
+    /// The prepared statement for `sql`, reset and ready to bind.
+    public func statement(_ sql: String) throws(LogError) -> Statement {
+        if let known = statements[sql] {
+            known.reset()
+            return known
+        }
+        var prepared: OpaquePointer?
+        guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil) == SQLITE_OK, let prepared else {
+            throw LogError(.io, "read model statement is invalid: \(String(cString: sqlite3_errmsg(handle))) (\(sql.prefix(80)))", location: path)
+        }
+        let statement = Statement(prepared, database: self)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs `body` in one transaction (BEGIN IMMEDIATE: one writer at a time, across
+    /// processes), committed if it returns, rolled back if it throws.
+    public func transaction<T>(_ body: () throws(LogError) -> T) throws(LogError) -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    fileprivate func failure(_ what: String) -> LogError {
+        LogError(.io, "read model \(what) failed: \(String(cString: sqlite3_errmsg(handle)))", location: path)
+    }
+
+    /// A prepared statement: bind parameters (from 1), then step through the rows.
+    public final class Statement {
+        private let handle: OpaquePointer
+        private unowned let database: SQLiteDatabase
+
+        fileprivate init(_ handle: OpaquePointer, database: SQLiteDatabase) {
+            self.handle = handle
+            self.database = database
+        }
+
+        deinit { sqlite3_finalize(handle) }
+
+        fileprivate func reset() {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
+
+        @discardableResult
+        public func bind(_ index: Int32, _ value: Int64?) -> Statement {
+            if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+            return self
+        }
+
+        @discardableResult
+        public func bind(_ index: Int32, _ value: String?) -> Statement {
+            if let value {
+                sqlite3_bind_text(handle, index, value, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+            } else {
+                sqlite3_bind_null(handle, index)
+            }
+            return self
+        }
+
+        /// Advances to the next row; false when there is none.
+        public func step() throws(LogError) -> Bool {
+            switch sqlite3_step(handle) {
+            case SQLITE_ROW: return true
+            case SQLITE_DONE: return false
+            default: throw database.failure("step")
+            }
+        }
+
+        /// Runs a statement that returns no rows.
+        public func run() throws(LogError) {
+            while try step() {}
+        }
+
+        public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+        public func text(_ column: Int32) -> String? {
+            sqlite3_column_text(handle, column).map { String(cString: $0) }
+        }
+    }
+}

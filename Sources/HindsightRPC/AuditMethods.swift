@@ -1,0 +1,106 @@
+import HindsightCatalog
+import HindsightLog
+import HindsightProjections
+
+/// The audit read model's methods (QUERIES.md): `audit.search`, `teams.activity`, and the
+/// state of the read models.
+enum AuditMethods {
+    static let all: [RPCMethod] = [search, teamActivity, status]
+
+    static let search = RPCMethod(
+        name: "audit.search",
+        params: "actor?, org?, types?, typePrefix?, resource? (KIND/ID), from?, to? (RFC 3339 occurredAt), limit? (50, at most 1000), cursor?, at?",
+        result: "records (events, newest first), nextCursor (null on the last page), position",
+        summary: "Events by who did them, where, of what type, about what and when, newest first.", writes: false
+    ) { call throws(RPCError) in
+        let p = call.params
+        try p.only(["actor", "org", "types", "typePrefix", "resource", "from", "to", "limit", "cursor", "at"])
+        var search = AuditReadModel.Search()
+        search.actor = try p.string("actor")
+        search.org = try p.string("org")
+        search.types = try p.strings("types")
+        search.typePrefix = try p.string("typePrefix")
+        search.resource = try p.string("resource")
+        search.from = try time(p, "from")
+        search.to = try time(p, "to")
+        search.limit = Int(try p.integer("limit", in: 1...1000) ?? 50)
+        return try answer(search, cursor: try p.string("cursor"), at: try p.at(), call: call)
+    }
+
+    static let teamActivity = RPCMethod(
+        name: "teams.activity", params: "team, limit? (50, at most 1000), cursor?, at?",
+        result: "records (the team's events, newest first), nextCursor, position",
+        summary: "Everything that names the team, newest first.", writes: false
+    ) { call throws(RPCError) in
+        let p = call.params
+        try p.only(["team", "limit", "cursor", "at"])
+        var search = AuditReadModel.Search()
+        search.resource = "team/" + (try p.required("team", p.string("team")))
+        search.limit = Int(try p.integer("limit", in: 1...1000) ?? 50)
+        return try answer(search, cursor: try p.string("cursor"), at: try p.at(), call: call)
+    }
+
+    static let status = RPCMethod(
+        name: "projections.status", params: "", result: "readModels: [{name, position, lag}], position (the log's)",
+        summary: "How far each read model has folded the log.", writes: false
+    ) { call throws(RPCError) in
+        try call.params.only([])
+        let models = try call.store.readModels()
+        let size = try call.store.reader().size
+        let positions: [String: UInt64]
+        do throws(LogError) {
+            positions = try models.positions()
+        } catch {
+            throw RPCError(error)
+        }
+        let entries: [JSONValue] = positions.keys.sorted().map { name in
+            ["name": .string(name), "position": .integer(Int64(positions[name]!)), "lag": .integer(Int64(size - min(size, positions[name]!)))]
+        }
+        return ["readModels": .array(entries), "position": .integer(Int64(size))]
+    }
+
+    private static func time(_ params: Params, _ name: String) throws(RPCError) -> Int64? {
+        guard let text = try params.string(name) else { return nil }
+        guard let ms = Timestamp.parse(text) else {
+            throw RPCError.params("\(name) must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
+        }
+        return ms
+    }
+
+    /// Runs a search against the caught-up audit model: a page of records revealed as readers
+    /// see them, and the cursor of the next page (the seq below which it starts, so pages stay
+    /// stable while events arrive).
+    private static func answer(_ search: AuditReadModel.Search, cursor: String?, at: Params.Position?, call: RPCCall) throws(RPCError) -> [String: JSONValue] {
+        var search = search
+        if let cursor {
+            guard let seq = UInt64(cursor), seq > 0 else { throw RPCError.params("cursor must be a nextCursor this method returned", path: "/params/cursor") }
+            search.before = seq
+        }
+        let models = try call.store.readModels()
+        let vault = try call.store.vault()
+        guard let db = models.database("audit") else { throw RPCError(1009, "the audit read model is not open", data: ["kind": "io_error"]) }
+        let position: UInt64
+        do throws(LogError) {
+            position = try models.positions()["audit"] ?? 0
+        } catch {
+            throw RPCError(error)
+        }
+        switch at {
+        case .seq(let seq)?: search.upTo = min(seq, position)
+        case .time(let ms)?: search.to = min(search.to ?? ms, ms)
+        case nil: break
+        }
+        do throws(LogError) {
+            let page = try AuditReadModel.search(search, in: db)
+            var records: [JSONValue] = []
+            for (_, line) in page.lines {
+                let event = try StoredEvent(storedLine: line)
+                records.append(.raw(vault.reveal(event, catalog: .standard).upcast(by: .standard).line))
+            }
+            let next: JSONValue = page.more ? .string(String(page.lines.last!.seq)) : .null
+            return ["records": .array(records), "nextCursor": next, "position": .integer(Int64(search.upTo ?? position))]
+        } catch {
+            throw RPCError(error)
+        }
+    }
+}

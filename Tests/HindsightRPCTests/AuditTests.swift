@@ -1,0 +1,119 @@
+import Foundation
+import HindsightEngine
+import HindsightRPC
+import HindsightTestSupport
+import Testing
+
+/// Seqs of a search's records, newest first.
+func seqs(_ response: JSONValue?) -> [Int64] {
+    guard case .array(let records)? = response?["result"]?["records"] else { return [] }
+    return records.compactMap { record in
+        if case .integer(let seq)? = record["seq"] { return seq }
+        return nil
+    }
+}
+
+/// Every event of the sample history, decoded, by seq (1-based).
+func historyEvents(_ dir: TemporaryDirectory) throws -> [[String: Any]] {
+    let text = try run(hindsightExecutable, ["read", "--data", dir.path]).stdout
+    return text.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+}
+
+@Suite("The audit read model")
+struct AuditTests {
+    @Test func eachFilterFindsWhatANaiveScanFindsNewestFirst() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        let events = try historyEvents(dir)
+        func expected(_ keep: ([String: Any]) -> Bool) -> [Int64] {
+            events.filter(keep).map { ($0["seq"] as! NSNumber).int64Value }.reversed()
+        }
+        func search(_ params: String) -> [Int64] {
+            seqs(server.call(#"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{"limit":1000,\#(params)}}"#))
+        }
+        let data = { (event: [String: Any]) in event["data"] as! [String: Any] }
+        #expect(search(#""actor":"usr_erin""#) == expected { ($0["actor"] as! [String: Any])["id"] as? String == "usr_erin" })
+        #expect(search(#""types":["backup.failed","role.revoked"]"#) == expected { ["backup.failed", "role.revoked"].contains($0["type"] as! String) })
+        #expect(search(#""typePrefix":"token.""#) == expected { ($0["type"] as! String).hasPrefix("token.") })
+        #expect(search(#""org":"org_acme""#).count == events.count)
+        // Every string anywhere in data, for a naive look for references.
+        func strings(_ value: Any) -> [String] {
+            if let text = value as? String { return [text] }
+            if let list = value as? [Any] { return list.flatMap(strings) }
+            if let object = value as? [String: Any] { return object.values.flatMap(strings) }
+            return []
+        }
+        let checkout = search(#""resource":"project/prj_checkout""#)
+        #expect(checkout == expected { event in
+            event["stream"] as? String == "project/prj_checkout"
+                || strings(data(event)).contains { $0 == "prj_checkout" || $0 == "project/prj_checkout" }
+        })
+        let window = search(#""from":"2026-03-11T14:00:00.000Z","to":"2026-03-11T14:59:59.999Z""#)
+        #expect(window == expected { ($0["occurredAt"] as! String).hasPrefix("2026-03-11T14:") })
+        #expect(!window.isEmpty && window == window.sorted(by: >))
+    }
+
+    @Test func pagesStayStableWhileEventsArrive() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: try Engine(directory: dir.path))
+        let first = try #require(server.call(#"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{"typePrefix":"build.","limit":10}}"#))
+        guard case .string(let cursor)? = first["result"]?["nextCursor"] else { Issue.record("\(first)"); return }
+        let event = #"{"type":"build.queued","stream":"build/b_900","occurredAt":"2026-03-21T09:00:00.000Z","actor":{"kind":"user","id":"usr_carol"},"org":"org_acme","data":{"build":"b_900","project":"prj_checkout","commit":"abcdef1","branch":"main","trigger":"push"}}"#
+        let appended = try #require(server.call(#"{"jsonrpc":"2.0","id":2,"method":"log.append","params":{"events":[\#(event)]}}"#))
+        #expect(appended["result"]?["firstSeq"] == 373)
+        let second = seqs(server.call(#"{"jsonrpc":"2.0","id":3,"method":"audit.search","params":{"typePrefix":"build.","limit":10,"cursor":"\#(cursor)"}}"#))
+        let all = seqs(server.call(#"{"jsonrpc":"2.0","id":4,"method":"audit.search","params":{"typePrefix":"build.","limit":1000}}"#))
+        #expect(all.first == 373, "the new event is seen at once")
+        #expect(seqs(first) + second == Array(all.dropFirst().prefix(20)), "the second page continues the first exactly")
+    }
+
+    @Test func erasureReachesTheReadModel() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: try Engine(directory: dir.path))
+        let query = #"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{"types":["member.invited"],"limit":10}}"#
+        #expect(String(decoding: server.respond(to: Array(query.utf8))!, as: UTF8.self).contains("grace@acme.example"))
+        _ = server.call(#"{"jsonrpc":"2.0","id":2,"method":"privacy.erase","params":{"person":"usr_grace"}}"#)
+        let after = String(decoding: server.respond(to: Array(query.utf8))!, as: UTF8.self)
+        #expect(!after.contains("grace@"))
+        #expect(after.components(separatedBy: "[erased]").count - 1 == 2)
+        // The read model's own file never held the address in plaintext.
+        let file = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/projections/audit.sqlite"))
+        #expect(file.range(of: Data("grace@acme.example".utf8)) == nil)
+    }
+
+    @Test func aCatchUpKilledAtRandomMomentsNeitherRepeatsNorSkipsAnEvent() throws {
+        let dir = TemporaryDirectory()
+        let file = dir.path + "/workload.ndjson"
+        try run(hindsightExecutable, ["generate", "--events", "60000", "--seed", "3"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        let data = dir.path + "/data"
+        #expect(try run(hindsightExecutable, ["append", "--data", data, file]).status == 0)
+        var kills = 0
+        for _ in 0..<12 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: hindsightExecutable)
+            process.arguments = ["query", "--data", data, "projections.status"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32.random(in: 20_000...400_000))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            process.waitUntilExit()
+        }
+        let status = try run(hindsightExecutable, ["query", "--data", data, "projections.status"])
+        #expect(status.status == 0, "\(status.stdout)")
+        #expect(status.stdout.contains(#"{"lag":0,"name":"audit","position":60000}"#), "\(status.stdout)")
+        // The same as a read model built in one go.
+        let fresh = dir.path + "/fresh"
+        #expect(try run(hindsightExecutable, ["append", "--data", fresh, file]).status == 0)
+        for query in [#"{"org":"org_1","limit":1000}"#, #"{"typePrefix":"role.","limit":1000}"#, #"{"resource":"project/prj_1_1","limit":1000}"#] {
+            let a = try run(hindsightExecutable, ["query", "--data", data, "audit.search", "--params", query]).stdout
+            let b = try run(hindsightExecutable, ["query", "--data", fresh, "audit.search", "--params", query]).stdout
+            #expect(seqs(JSONValue(parsing: Array(a.utf8))) == seqs(JSONValue(parsing: Array(b.utf8))))
+            #expect(!seqs(JSONValue(parsing: Array(a.utf8))).isEmpty)
+        }
+        #expect(kills >= 1, "no catch-up was interrupted")
+    }
+}
