@@ -55,6 +55,8 @@ public final class AuditReadModel: ReadModel {
 
     /// Stored lines of the matching events, newest first, and whether more follow.
     public static func search(_ search: Search, in db: SQLiteDatabase) throws(LogError) -> (lines: [(seq: UInt64, line: [UInt8])], more: Bool) {
+        // With a resource, rows come in the order of audit_resource's key (resource, seq).
+        let order = search.resource == nil ? "e.seq" : "r.seq"
         var sql = search.resource == nil
             ? "SELECT e.seq, e.line FROM audit_event e WHERE 1"
             : "SELECT e.seq, e.line FROM audit_resource r JOIN audit_event e ON e.seq = r.seq WHERE r.resource = ?"
@@ -70,9 +72,9 @@ public final class AuditReadModel: ReadModel {
         // Numbers are bound after the texts: their placeholders come later in the statement.
         if let from = search.from { sql += " AND e.occurred_at >= ?"; numbers.append(from) }
         if let to = search.to { sql += " AND e.occurred_at <= ?"; numbers.append(to) }
-        if let before = search.before { sql += " AND e.seq < ?"; numbers.append(Int64(before)) }
-        if let upTo = search.upTo { sql += " AND e.seq <= ?"; numbers.append(Int64(upTo)) }
-        sql += " ORDER BY e.seq DESC LIMIT ?"
+        if let before = search.before { sql += " AND \(order) < ?"; numbers.append(Int64(before)) }
+        if let upTo = search.upTo { sql += " AND \(order) <= ?"; numbers.append(Int64(upTo)) }
+        sql += " ORDER BY \(order) DESC LIMIT ?"
         numbers.append(Int64(search.limit + 1))
         let statement = try db.statement(sql)
         var index: Int32 = 1
