@@ -97,6 +97,7 @@ let package = Package(
                 "HindsightCatalog",
                 "HindsightLog",
                 "HindsightPrivacy",
+                "HindsightProjections",
                 "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -169,19 +169,22 @@ public final class LogReader: Sendable {
                 let part = Array(lines[start..<min(lines.endIndex, start + window)])
                 start += part.count
                 window *= 4
-                for event in try Self.events(in: text, lines: part, matching: query) {
-                    handed += 1
-                    if try !body(event) || handed >= query.limit { return }
+                for slice in Self.events(in: text, lines: part, matching: query) {
+                    for event in try slice.get() {
+                        handed += 1
+                        if try !body(event) || handed >= query.limit { return }
+                    }
                 }
             }
         }
     }
 
-    /// The events on `lines` of a decompressed chunk that match `query`, parsed on all cores.
-    private static func events(in text: [UInt8], lines: [Range<Int>], matching query: ReadQuery) throws(LogError) -> [StoredEvent] {
+    /// The events on `lines` of a decompressed chunk that match `query`, parsed on all cores,
+    /// in consecutive slices.
+    private static func events(in text: [UInt8], lines: [Range<Int>], matching query: ReadQuery) -> [Result<[StoredEvent], LogError>] {
         // A few lines are parsed here: handing them to other threads would cost more.
         let slices = lines.count < 1024 ? 1 : 4 * ProcessInfo.processInfo.activeProcessorCount
-        guard slices > 1 else { return try events(in: text, lines: lines[...], matching: query).get() }
+        guard slices > 1 else { return [events(in: text, lines: lines[...], matching: query)] }
         var results = [Result<[StoredEvent], LogError>](repeating: .success([]), count: slices)
         results.withUnsafeMutableBufferPointer { out in
             let shared = UnsafeSendable(out)
@@ -191,9 +194,7 @@ public final class LogReader: Sendable {
                 shared.value[index] = Self.events(in: text, lines: mine, matching: query)
             }
         }
-        var events: [StoredEvent] = []
-        for result in results { events += try result.get() }
-        return events
+        return results
     }
 
     /// The events on `lines` of a decompressed chunk that match `query`.

@@ -3,6 +3,7 @@ import Foundation
 import HindsightCatalog
 import HindsightLog
 import HindsightPrivacy
+import HindsightProjections
 import HindsightWorkload
 
 /// `swift run -c release hindsight-bench`: the log's throughput and size on a generated
@@ -136,6 +137,7 @@ struct Bench: ParsableCommand {
         print(String(format: "lz4 -9 of the stored NDJSON: %d bytes; stored / that %.3f", storedLZ4, Double(stats.storedBytes) / Double(storedLZ4)))
 
         try measureServe(directory: directory)
+        try measureAudit(directory: directory)
     }
 
     /// `hindsight serve` on the compacted log, over pipes: simple read requests (`log.stats`
@@ -197,6 +199,44 @@ struct Bench: ParsableCommand {
         }
         try input.fileHandleForWriting.close()
         process.waitUntilExit()
+    }
+
+    /// The audit read model: built from the whole log, then searched with each filter.
+    private func measureAudit(directory: String) throws {
+        try? FileManager.default.removeItem(atPath: directory + "/projections")
+        let vault = try PersonalDataVault(dataDirectory: directory)
+        let reader = try LogReader(directory: directory)
+        var projections: Projections?
+        let build = try median(1) {
+            let models = try Projections(directory: directory, catalog: .standard, vault: vault)
+            try models.catchUp(reader)
+            projections = models
+        }
+        report("audit read model build", seconds: build, events: Int(reader.size), megabytes: 0)
+        let db = projections!.database("audit")!
+        var filters: [(String, AuditReadModel.Search)] = []
+        func add(_ name: String, _ change: (inout AuditReadModel.Search) -> Void) {
+            var search = AuditReadModel.Search()
+            change(&search)
+            filters.append((name, search))
+        }
+        add("actor") { $0.actor = "usr_3_4" }
+        add("org") { $0.org = "org_2" }
+        add("types") { $0.types = ["role.granted"] }
+        add("typePrefix") { $0.typePrefix = "backup." }
+        add("resource") { $0.resource = "project/prj_1_1" }
+        add("time range") { $0.from = 1_768_003_200_000; $0.to = 1_768_089_600_000 }  // 10 January 2026
+        for (name, search) in filters {
+            var latencies: [Double] = []
+            for _ in 0..<1000 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let page = try AuditReadModel.search(search, in: db)
+                for row in page.lines { _ = vault.reveal(try StoredEvent(storedLine: row.line), catalog: .standard) }
+                latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+            }
+            latencies.sort()
+            print(String(format: "audit.search by %@, 50 records: p50 %.0f µs, p99 %.0f µs", name, latencies[500], latencies[990]))
+        }
     }
 
     /// The NDJSON cut into pieces of `size` lines.
