@@ -127,6 +127,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "HindsightProjectionsTests",
+            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightProjections", "HindsightTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "HindsightRPCTests",
             dependencies: ["HindsightEngine", "HindsightRPC", "HindsightTestSupport"],
             swiftSettings: strictSwift

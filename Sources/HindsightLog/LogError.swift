@@ -65,7 +65,7 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// An error from a failed system call, naming the call and the path.
-    static func system(_ call: String, path: String, errno code: Int32) -> LogError {
+    public static func system(_ call: String, path: String, errno code: Int32) -> LogError {
         LogError(.io, "\(call) failed: \(String(cString: strerror(code))) (errno \(code))", location: path)
     }
 }

@@ -73,8 +73,12 @@ public enum StoredLine {
     }
 
     /// Calls `body` with every string value inside the line's `data` object and the name of
-    /// the member it belongs to (its array's member for array items), at any depth.
-    public static func forEachString(inDataOf line: [UInt8], _ body: (_ key: String, _ value: String) -> Void) {
+    /// the member it belongs to (its array's member for array items), at any depth; with
+    /// `where`, only for values whose bytes pass it (no String is made for the others).
+    public static func forEachString(
+        inDataOf line: [UInt8], where wanted: (ArraySlice<UInt8>) -> Bool = { _ in true },
+        _ body: (_ key: String, _ value: String) -> Void
+    ) {
         guard let data = data(in: line) else { return }
         var index = data.lowerBound
         var keys: [String] = []  // the member name at each depth
@@ -94,12 +98,12 @@ public enum StoredLine {
                 index += 1
             case UInt8(ascii: "\""):
                 guard let end = valueEnd(line, from: index) else { return }
-                let text = decodedString(line[(index + 1)..<(end - 1)])
+                let bytes = line[(index + 1)..<(end - 1)]
                 let isKey = end < line.count && line[end] == UInt8(ascii: ":") && containers.last == UInt8(ascii: "{")
                 if isKey {
-                    pendingKey = text
+                    pendingKey = decodedString(bytes)
                 } else {
-                    body(pendingKey ?? keys.last ?? "", text)
+                    if wanted(bytes) { body(pendingKey ?? keys.last ?? "", decodedString(bytes)) }
                     pendingKey = nil
                 }
                 index = end

@@ -16,11 +16,17 @@ public final class AuditReadModel: ReadModel {
             """
             CREATE TABLE audit_event (seq INTEGER PRIMARY KEY, occurred_at INTEGER NOT NULL, org TEXT NOT NULL,
                                       actor TEXT NOT NULL, type TEXT NOT NULL, line TEXT NOT NULL);
+            CREATE TABLE audit_resource (resource TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (resource, seq)) WITHOUT ROWID;
+            """)
+    }
+
+    public func createIndexes(in db: SQLiteDatabase) throws(LogError) {
+        try db.execute(
+            """
             CREATE INDEX audit_by_org ON audit_event (org, seq);
             CREATE INDEX audit_by_actor ON audit_event (actor, seq);
             CREATE INDEX audit_by_type ON audit_event (type, seq);
             CREATE INDEX audit_by_time ON audit_event (occurred_at);
-            CREATE TABLE audit_resource (resource TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (resource, seq)) WITHOUT ROWID;
             """)
     }
 

@@ -3,6 +3,10 @@ public import HindsightLog
 public import HindsightPrivacy
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Keeps every read model caught up with the log: at start from each model's checkpoint,
 /// then after appends (`catchUp`), applying events in seq order in transactions that also
 /// move the checkpoint.
@@ -18,8 +22,9 @@ public final class Projections: @unchecked Sendable {
     private let vault: PersonalDataVault
     private var databases: [String: SQLiteDatabase] = [:]
     private let lock = NSLock()
-    /// Events per transaction while catching up.
+    /// Events per transaction while catching up, and while building from the log.
     static let batch = 10_000
+    static let buildBatch = 200_000
 
     public init(directory: String, catalog: Catalog, vault: PersonalDataVault, models: [any ReadModel] = Projections.models()) throws(LogError) {
         self.directory = directory
@@ -27,27 +32,44 @@ public final class Projections: @unchecked Sendable {
         self.vault = vault
         self.models = models
         try FileIO.makeDirectory(directory + "/projections")
-        for model in models { databases[model.name] = try open(model) }
-    }
-
-    private func open(_ model: any ReadModel) throws(LogError) -> SQLiteDatabase {
-        let path = directory + "/projections/\(model.name).sqlite"
-        var db = try SQLiteDatabase(path: path)
-        if try checkpoint(in: db)?.version != model.version {
-            // New, or its tables changed: start again from the log.
-            db = try recreate(path)
-            let created = db
-            try db.transaction { () throws(LogError) in
-                try created.execute("CREATE TABLE hindsight_checkpoint (position INTEGER NOT NULL, version INTEGER NOT NULL)")
-                try created.statement("INSERT INTO hindsight_checkpoint VALUES (0, ?)").bind(1, Int64(model.version)).run()
-                try model.create(in: created)
-            }
+        for model in models {
+            Self.remove(path(of: model) + ".building")  // what an interrupted build left
+            if let db = try openIfCurrent(model) { databases[model.name] = db }
         }
-        return db
     }
 
-    private func recreate(_ path: String) throws(LogError) -> SQLiteDatabase {
+    private func path(of model: any ReadModel) -> String { directory + "/projections/\(model.name).sqlite" }
+
+    /// The model's database, if it exists and its tables are of the model's version.
+    private func openIfCurrent(_ model: any ReadModel) throws(LogError) -> SQLiteDatabase? {
+        guard FileIO.exists(path(of: model)) else { return nil }
+        let db = try SQLiteDatabase(path: path(of: model))
+        return try checkpoint(in: db)?.version == model.version ? db : nil
+    }
+
+    private static func remove(_ path: String) {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
+    /// Builds a read model from the whole log into a file beside its database, without a
+    /// journal and with its indexes made after the load, then puts the file in place. Until
+    /// then the old database (if any) stays as it was; a build interrupted by a crash leaves a
+    /// `.building` file that the next start removes.
+    private func build(_ model: any ReadModel, from reader: LogReader) throws(LogError) -> SQLiteDatabase {
+        let path = path(of: model), building = path + ".building"
+        Self.remove(building)
+        do {
+            let db = try SQLiteDatabase(path: building, bulkLoad: true)
+            try db.execute("CREATE TABLE hindsight_checkpoint (position INTEGER NOT NULL, version INTEGER NOT NULL)")
+            try db.statement("INSERT INTO hindsight_checkpoint VALUES (0, ?)").bind(1, Int64(model.version)).run()
+            try model.create(in: db)
+            try apply(model, to: db, from: 0, reader: reader, batch: Self.buildBatch)
+            try model.createIndexes(in: db)
+        }
+        databases[model.name] = nil
+        Self.remove(path)  // the old database and its WAL, which must not meet the new file
+        guard rename(building, path) == 0 else { throw LogError.system("rename", path: building, errno: errno) }
+        try FileIO.fsyncDirectory(directory + "/projections")
         return try SQLiteDatabase(path: path)
     }
 
@@ -67,30 +89,40 @@ public final class Projections: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var out: [String: UInt64] = [:]
-        for model in models { out[model.name] = try checkpoint(in: databases[model.name]!)?.position ?? 0 }
+        for model in models { out[model.name] = try databases[model.name].flatMap { db throws(LogError) in try checkpoint(in: db)?.position } ?? 0 }
         return out
     }
 
-    /// Applies every event `reader` holds beyond each model's checkpoint.
+    /// Applies every event `reader` holds beyond each model's checkpoint, building a model
+    /// that has no database of its version yet.
     public func catchUp(_ reader: LogReader) throws(LogError) {
         lock.lock()
         defer { lock.unlock() }
         for model in models {
-            let db = databases[model.name]!
-            var position = try checkpoint(in: db)?.position ?? 0
-            while position < reader.size {
-                let upTo = min(reader.size, position + UInt64(Self.batch))
-                var query = ReadQuery()
-                query.from = position + 1
-                query.to = upTo
-                query.types = model.types
-                let events = try events(reader, query)
-                try db.transaction { () throws(LogError) in
-                    for event in events { try model.apply(event, in: db) }
-                    try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(upTo)).run()
-                }
-                position = upTo
+            guard let db = databases[model.name] else {
+                databases[model.name] = try build(model, from: reader)
+                continue
             }
+            try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, reader: reader, batch: Self.batch)
+        }
+    }
+
+    /// Applies the events after `position`, `batch` to a transaction that also moves the
+    /// checkpoint.
+    private func apply(_ model: any ReadModel, to db: SQLiteDatabase, from position: UInt64, reader: LogReader, batch: Int) throws(LogError) {
+        var position = position
+        while position < reader.size {
+            let upTo = min(reader.size, position + UInt64(batch))
+            var query = ReadQuery()
+            query.from = position + 1
+            query.to = upTo
+            query.types = model.types
+            let events = try events(reader, query)
+            try db.transaction { () throws(LogError) in
+                for event in events { try model.apply(event, in: db) }
+                try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(upTo)).run()
+            }
+            position = upTo
         }
     }
 
@@ -98,7 +130,7 @@ public final class Projections: @unchecked Sendable {
         var events: [ProjectedEvent] = []
         do {
             try reader.read(query) { event in
-                events.append(ProjectedEvent(event: vault.reveal(event, catalog: catalog).upcast(by: catalog), stored: event))
+                events.append(ProjectedEvent(stored: event, catalog: catalog, vault: vault))
                 return true
             }
         } catch let error as LogError {

@@ -14,8 +14,15 @@ public protocol ReadModel: AnyObject, Sendable {
     var version: Int { get }
     /// The event types it folds; nil for all.
     var types: Set<String>? { get }
-    /// Creates its tables and indexes in an empty database.
+    /// Creates its tables in an empty database.
     func create(in db: SQLiteDatabase) throws(LogError)
+    /// Creates its secondary indexes: after the tables are filled when the model is built from
+    /// the log (faster than keeping them up to date row by row), at once otherwise.
+    func createIndexes(in db: SQLiteDatabase) throws(LogError)
     /// Folds one event (in seq order, inside the engine's transaction).
     func apply(_ event: ProjectedEvent, in db: SQLiteDatabase) throws(LogError)
+}
+
+extension ReadModel {
+    public func createIndexes(in db: SQLiteDatabase) throws(LogError) {}
 }

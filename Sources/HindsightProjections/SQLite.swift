@@ -9,7 +9,9 @@ public final class SQLiteDatabase {
     public let path: String
     private var statements: [String: Statement] = [:]
 
-    public init(path: String, readOnly: Bool = false) throws(LogError) {
+    /// Opens (or creates) a database. `bulkLoad` is for a file being built that nobody reads
+    /// yet: no journal, no syncs, a large cache; a crash leaves a file to throw away.
+    public init(path: String, readOnly: Bool = false, bulkLoad: Bool = false) throws(LogError) {
         var db: OpaquePointer?
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         guard sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let db else {
@@ -20,7 +22,9 @@ public final class SQLiteDatabase {
         handle = db
         self.path = path
         sqlite3_busy_timeout(db, 5000)
-        if !readOnly {
+        if bulkLoad {
+            try execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY")
+        } else if !readOnly {
             // WAL: readers (another process's queries) go on while the read model is written.
             try execute("PRAGMA journal_mode = WAL")
             try execute("PRAGMA synchronous = NORMAL")
