@@ -21,6 +21,8 @@ public final class Projections: @unchecked Sendable {
     private let catalog: Catalog
     private let vault: PersonalDataVault
     private var databases: [String: SQLiteDatabase] = [:]
+    /// Models being rebuilt beside the ones in use.
+    private var rebuilding: Set<String> = []
     private let lock = NSLock()
     /// Events per transaction while catching up, and while building from the log.
     static let batch = 10_000
@@ -56,22 +58,55 @@ public final class Projections: @unchecked Sendable {
     /// then the old database (if any) stays as it was; a build interrupted by a crash leaves a
     /// `.building` file that the next start removes.
     private func build(_ model: any ReadModel, from reader: LogReader) throws(LogError) -> SQLiteDatabase {
-        let path = path(of: model), building = path + ".building"
+        let building = try buildBeside(model, from: reader)
+        return try swapIn(model, building, catchingUpTo: reader)
+    }
+
+    /// The model built from the log up to `reader`'s end in `NAME.sqlite.building`, closed.
+    private func buildBeside(_ model: any ReadModel, from reader: LogReader) throws(LogError) -> String {
+        let building = path(of: model) + ".building"
         Self.remove(building)
+        let db = try SQLiteDatabase(path: building, bulkLoad: true)
+        try db.execute("CREATE TABLE hindsight_checkpoint (position INTEGER NOT NULL, version INTEGER NOT NULL)")
+        try db.statement("INSERT INTO hindsight_checkpoint VALUES (0, ?)").bind(1, Int64(model.version)).run()
+        try model.create(in: db)
+        try apply(model, to: db, from: 0, reader: reader, batch: Self.buildBatch)
+        try model.createIndexes(in: db)
+        return building
+    }
+
+    /// Catches a built file up to `reader` and puts it in place of the model's database.
+    private func swapIn(_ model: any ReadModel, _ building: String, catchingUpTo reader: LogReader) throws(LogError) -> SQLiteDatabase {
         do {
             let db = try SQLiteDatabase(path: building, bulkLoad: true)
-            try db.execute("CREATE TABLE hindsight_checkpoint (position INTEGER NOT NULL, version INTEGER NOT NULL)")
-            try db.statement("INSERT INTO hindsight_checkpoint VALUES (0, ?)").bind(1, Int64(model.version)).run()
-            try model.create(in: db)
-            try apply(model, to: db, from: 0, reader: reader, batch: Self.buildBatch)
-            try model.createIndexes(in: db)
+            try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, reader: reader, batch: Self.buildBatch)
         }
+        let path = path(of: model)
         databases[model.name] = nil
         Self.remove(path)  // the old database and its WAL, which must not meet the new file
         guard rename(building, path) == 0 else { throw LogError.system("rename", path: building, errno: errno) }
         try FileIO.fsyncDirectory(directory + "/projections")
         return try SQLiteDatabase(path: path)
     }
+
+    /// Builds a read model again from the log beside the one in use, which goes on answering
+    /// (and being caught up) meanwhile, and swaps the new one in once it has caught up.
+    /// `reader` gives a reader of the log as it is at each moment.
+    public func rebuild(_ name: String, reader: () throws(LogError) -> LogReader) throws(LogError) {
+        guard let model = models.first(where: { $0.name == name }) else {
+            throw LogError(.outOfRange, "there is no read model \(name); there are \(models.map(\.name).joined(separator: ", "))", fieldPath: "/name")
+        }
+        let started = lock.withLock { rebuilding.insert(name).inserted }
+        guard started else { throw LogError(.writerLocked, "read model \(name) is being rebuilt already", fieldPath: "/name") }
+        defer { lock.withLock { _ = rebuilding.remove(name) } }
+        let building = try buildBeside(model, from: reader())  // without the lock: queries go on
+        lock.lock()
+        defer { lock.unlock() }
+        databases[model.name] = try swapIn(model, building, catchingUpTo: reader())
+    }
+
+    /// The models being rebuilt now.
+    public var modelsBeingRebuilt: Set<String> { lock.withLock { rebuilding } }
 
     private func checkpoint(in db: SQLiteDatabase) throws(LogError) -> (position: UInt64, version: Int)? {
         let exists = try db.statement("SELECT count(*) FROM sqlite_master WHERE name = 'hindsight_checkpoint'")

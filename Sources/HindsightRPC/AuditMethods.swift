@@ -1,3 +1,4 @@
+import Foundation
 import HindsightCatalog
 import HindsightLog
 import HindsightProjections
@@ -5,7 +6,7 @@ import HindsightProjections
 /// The audit read model's methods (QUERIES.md): `audit.search`, `teams.activity`, and the
 /// state of the read models.
 enum AuditMethods {
-    static let all: [RPCMethod] = [search, teamActivity, status]
+    static let all: [RPCMethod] = [search, teamActivity, status, rebuild]
 
     static let search = RPCMethod(
         name: "audit.search",
@@ -53,10 +54,40 @@ enum AuditMethods {
         } catch {
             throw RPCError(error)
         }
+        let rebuilding = models.modelsBeingRebuilt
         let entries: [JSONValue] = positions.keys.sorted().map { name in
-            ["name": .string(name), "position": .integer(Int64(positions[name]!)), "lag": .integer(Int64(size - min(size, positions[name]!)))]
+            ["name": .string(name), "position": .integer(Int64(positions[name]!)), "lag": .integer(Int64(size - min(size, positions[name]!))),
+             "rebuilding": .bool(rebuilding.contains(name))]
         }
         return ["readModels": .array(entries), "position": .integer(Int64(size))]
+    }
+
+    static let rebuild = RPCMethod(
+        name: "projections.rebuild", params: "name",
+        result: "name, rebuilding (true while serve builds it in the background), position",
+        summary: "Builds a read model again from the log beside the one in use, which keeps answering, and swaps it in.", writes: false
+    ) { call throws(RPCError) in
+        try call.params.only(["name"])
+        let name = try call.params.required("name", call.params.string("name"))
+        let models = try call.store.readModels()
+        guard models.models.contains(where: { $0.name == name }) else {
+            throw RPCError.params("there is no read model \(name); there are \(models.models.map(\.name).joined(separator: ", "))", path: "/params/name")
+        }
+        let store = call.store
+        let work = { @Sendable () throws(LogError) in
+            try models.rebuild(name) { () throws(LogError) in try LogReader(directory: store.directory) }
+        }
+        if store.engine != nil {
+            // serve: the rebuild runs beside the requests, which the old model goes on answering.
+            Thread.detachNewThread { try? work() }
+            return ["name": .string(name), "rebuilding": true, "position": .integer(Int64(try store.reader().size))]
+        }
+        do throws(LogError) {
+            try work()
+            return ["name": .string(name), "rebuilding": false, "position": .integer(Int64(try models.positions()[name] ?? 0))]
+        } catch {
+            throw RPCError(error)
+        }
     }
 
     private static func time(_ params: Params, _ name: String) throws(RPCError) -> Int64? {

@@ -11,7 +11,7 @@ import HindsightWorkload
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Generate.self]
     )
 }
 
@@ -138,6 +138,24 @@ struct Query: ParsableCommand {
         var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"#.utf8)
         JSONValue.string(method).write(to: &request)
         request += Array(#","params":"#.utf8) + Array(params.utf8) + [UInt8(ascii: "}")]
+        let response = RPCServer(directory: options.directory, engine: nil).respond(to: request) ?? []
+        FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
+        if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
+    }
+}
+
+struct Rebuild: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build a read model again from the log beside the one in use, and swap it in (projections.rebuild).",
+        discussion: "While a serve runs on the directory, ask it instead (projections.rebuild), so that it swaps the files it uses.")
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "The read model (projections.status lists them).") var name: String
+
+    func run() throws {
+        var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"projections.rebuild","params":{"name":"#.utf8)
+        JSONValue.string(name).write(to: &request)
+        request += Array("}}".utf8)
         let response = RPCServer(directory: options.directory, engine: nil).respond(to: request) ?? []
         FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
         if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }

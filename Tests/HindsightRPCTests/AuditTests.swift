@@ -117,3 +117,42 @@ struct AuditTests {
         #expect(kills >= 1, "no catch-up was interrupted")
     }
 }
+
+@Suite("Rebuilding a read model")
+struct RebuildTests {
+    @Test func queriesAreAnsweredWhileARebuildRunsBesideAndTheResultIsTheSame() throws {
+        let dir = TemporaryDirectory()
+        let file = dir.path + "/workload.ndjson"
+        try run(hindsightExecutable, ["generate", "--events", "80000", "--seed", "5"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path, file]).status == 0)
+        let server = RPCServer(directory: dir.path, engine: try Engine(directory: dir.path))
+        let search = #"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{"org":"org_1","limit":100}}"#
+        let before = seqs(server.call(search))
+        #expect(before.count == 100)
+
+        let started = try #require(server.call(#"{"jsonrpc":"2.0","id":2,"method":"projections.rebuild","params":{"name":"audit"}}"#))
+        #expect(started["result"]?["rebuilding"] == true, "\(started)")
+        var answeredDuring = 0
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let status = server.call(#"{"jsonrpc":"2.0","id":3,"method":"projections.status"}"#)
+            guard case .array(let models)? = status?["result"]?["readModels"], models.first?["rebuilding"] == true else { break }
+            #expect(seqs(server.call(search)) == before)
+            answeredDuring += 1
+        }
+        #expect(answeredDuring > 0, "no query ran while the rebuild did")
+        #expect(seqs(server.call(search)) == before)
+        let unknown = try #require(server.call(#"{"jsonrpc":"2.0","id":4,"method":"projections.rebuild","params":{"name":"nothing"}}"#))
+        #expect(errorCode(unknown) == -32602)
+    }
+
+    @Test func theCommandRebuildsAndSwaps() throws {
+        let dir = try historyDirectory()
+        let before = try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1000}"#]).stdout
+        let rebuilt = try run(hindsightExecutable, ["rebuild", "--data", dir.path, "audit"])
+        #expect(rebuilt.status == 0, "\(rebuilt.stdout)")
+        #expect(rebuilt.stdout.contains(#""position":372"#))
+        let after = try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1000}"#]).stdout
+        #expect(seqs(JSONValue(parsing: Array(after.utf8))) == seqs(JSONValue(parsing: Array(before.utf8))))
+    }
+}
