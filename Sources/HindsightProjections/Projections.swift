@@ -90,19 +90,27 @@ public final class Projections: @unchecked Sendable {
     }
 
     /// Builds a read model again from the log beside the one in use, which goes on answering
-    /// (and being caught up) meanwhile, and swaps the new one in once it has caught up.
+    /// (and being caught up) meanwhile, and swaps the new one in once it has caught up; in the
+    /// background, the call returns once the rebuild is under way (`modelsBeingRebuilt`).
     /// `reader` gives a reader of the log as it is at each moment.
-    public func rebuild(_ name: String, reader: () throws(LogError) -> LogReader) throws(LogError) {
+    public func rebuild(_ name: String, inBackground: Bool = false, reader: @escaping @Sendable () throws(LogError) -> LogReader) throws(LogError) {
         guard let model = models.first(where: { $0.name == name }) else {
             throw LogError(.outOfRange, "there is no read model \(name); there are \(models.map(\.name).joined(separator: ", "))", fieldPath: "/name")
         }
         let started = lock.withLock { rebuilding.insert(name).inserted }
         guard started else { throw LogError(.writerLocked, "read model \(name) is being rebuilt already", fieldPath: "/name") }
-        defer { lock.withLock { _ = rebuilding.remove(name) } }
-        let building = try buildBeside(model, from: reader())  // without the lock: queries go on
-        lock.lock()
-        defer { lock.unlock() }
-        databases[model.name] = try swapIn(model, building, catchingUpTo: reader())
+        let work = { @Sendable [self] () throws(LogError) in
+            defer { lock.withLock { _ = rebuilding.remove(name) } }
+            let building = try buildBeside(model, from: reader())  // without the lock: queries go on
+            lock.lock()
+            defer { lock.unlock() }
+            databases[model.name] = try swapIn(model, building, catchingUpTo: reader())
+        }
+        if inBackground {
+            Thread.detachNewThread { try? work() }
+        } else {
+            try work()
+        }
     }
 
     /// The models being rebuilt now.

@@ -74,20 +74,16 @@ enum AuditMethods {
             throw RPCError.params("there is no read model \(name); there are \(models.models.map(\.name).joined(separator: ", "))", path: "/params/name")
         }
         let store = call.store
-        let work = { @Sendable () throws(LogError) in
-            try models.rebuild(name) { () throws(LogError) in try LogReader(directory: store.directory) }
-        }
-        if store.engine != nil {
-            // serve: the rebuild runs beside the requests, which the old model goes on answering.
-            Thread.detachNewThread { try? work() }
-            return ["name": .string(name), "rebuilding": true, "position": .integer(Int64(try store.reader().size))]
-        }
+        // In serve, the rebuild runs beside the requests, which the old model goes on answering.
+        let inBackground = store.engine != nil
+        let position: UInt64
         do throws(LogError) {
-            try work()
-            return ["name": .string(name), "rebuilding": false, "position": .integer(Int64(try models.positions()[name] ?? 0))]
+            try models.rebuild(name, inBackground: inBackground) { () throws(LogError) in try LogReader(directory: store.directory) }
+            position = try models.positions()[name] ?? 0
         } catch {
             throw RPCError(error)
         }
+        return ["name": .string(name), "rebuilding": .bool(inBackground), "position": .integer(Int64(position))]
     }
 
     private static func time(_ params: Params, _ name: String) throws(RPCError) -> Int64? {

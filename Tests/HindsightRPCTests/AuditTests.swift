@@ -104,7 +104,7 @@ struct AuditTests {
         }
         let status = try run(hindsightExecutable, ["query", "--data", data, "projections.status"])
         #expect(status.status == 0, "\(status.stdout)")
-        #expect(status.stdout.contains(#"{"lag":0,"name":"audit","position":60000}"#), "\(status.stdout)")
+        #expect(status.stdout.contains(#"{"lag":0,"name":"audit","position":60000,"rebuilding":false}"#), "\(status.stdout)")
         // The same as a read model built in one go.
         let fresh = dir.path + "/fresh"
         #expect(try run(hindsightExecutable, ["append", "--data", fresh, file]).status == 0)
