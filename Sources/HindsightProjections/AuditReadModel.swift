@@ -6,7 +6,7 @@ public import HindsightLog
 /// It keeps each event's stored line (personal data sealed) and reveals it when answering.
 public final class AuditReadModel: ReadModel {
     public let name = "audit"
-    public let version = 1
+    public let version = 2
     public let types: Set<String>? = nil
 
     public init() {}
@@ -26,7 +26,7 @@ public final class AuditReadModel: ReadModel {
             CREATE INDEX audit_by_org ON audit_event (org, seq);
             CREATE INDEX audit_by_actor ON audit_event (actor, seq);
             CREATE INDEX audit_by_type ON audit_event (type, seq);
-            CREATE INDEX audit_by_time ON audit_event (occurred_at);
+            CREATE INDEX audit_by_time ON audit_event (occurred_at, seq);
             """)
     }
 
@@ -76,8 +76,18 @@ public final class AuditReadModel: ReadModel {
         }
         if let prefix = search.typePrefix { sql += " AND substr(e.type, 1, length(?)) = ?"; texts += [prefix, prefix] }
         // Numbers are bound after the texts: their placeholders come later in the statement.
-        if let from = search.from { sql += " AND e.occurred_at >= ?"; numbers.append(from) }
-        if let to = search.to { sql += " AND e.occurred_at <= ?"; numbers.append(to) }
+        if search.from != nil || search.to != nil {
+            // Events are stored about in time order, so the seqs of a time window are found on
+            // the time index and the newest-first walk by seq starts and stops there; the time
+            // filter itself still decides (an event may arrive after later ones).
+            let bounds = try db.statement("SELECT min(seq), max(seq) FROM audit_event WHERE occurred_at >= ? AND occurred_at <= ?")
+                .bind(1, search.from ?? Int64.min).bind(2, search.to ?? Int64.max)
+            guard try bounds.step(), let low = bounds.text(0).flatMap({ Int64($0) }), let high = bounds.text(1).flatMap({ Int64($0) }) else {
+                return ([], false)
+            }
+            sql += " AND \(order) BETWEEN ? AND ? AND e.occurred_at >= ? AND e.occurred_at <= ?"
+            numbers += [low, high, search.from ?? Int64.min, search.to ?? Int64.max]
+        }
         if let before = search.before { sql += " AND \(order) < ?"; numbers.append(Int64(before)) }
         if let upTo = search.upTo { sql += " AND \(order) <= ?"; numbers.append(Int64(upTo)) }
         sql += " ORDER BY \(order) DESC LIMIT ?"
