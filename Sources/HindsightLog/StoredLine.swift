@@ -33,8 +33,8 @@ public enum StoredLine {
         // `,"data":{` cannot occur inside a string (a quote there is escaped), so the first
         // one is the envelope's.
         let marker = Array(#","data":{"#.utf8)
-        guard let found = firstIndex(of: marker, in: bytes), let end = valueEnd(bytes, from: found + marker.count - 1) else { return nil }
-        return (found + marker.count - 1)..<end
+        guard let found = firstIndex(of: marker, in: bytes) else { return nil }
+        return (found + marker.count - 1)..<JSONText.valueEnd(bytes, from: found + marker.count - 1)
     }
 
     /// The contents (between the quotes) of the string value of `field`, a top-level field of
@@ -43,10 +43,10 @@ public enum StoredLine {
         let name = Array(field.utf8)
         var index = data.lowerBound + 1
         while index < data.upperBound - 1, bytes[index] == UInt8(ascii: "\"") {
-            guard let keyEnd = valueEnd(bytes, from: index) else { return nil }
+            let keyEnd = JSONText.valueEnd(bytes, from: index)
             let key = bytes[(index + 1)..<(keyEnd - 1)]
             let valueStart = keyEnd + 1  // after the colon
-            guard let end = valueEnd(bytes, from: valueStart) else { return nil }
+            let end = JSONText.valueEnd(bytes, from: valueStart)
             if key.elementsEqual(name) {
                 return bytes[valueStart] == UInt8(ascii: "\"") ? (valueStart + 1)..<(end - 1) : nil
             }
@@ -97,7 +97,7 @@ public enum StoredLine {
                 keys.removeLast()
                 index += 1
             case UInt8(ascii: "\""):
-                guard let end = valueEnd(line, from: index) else { return }
+                let end = JSONText.valueEnd(line, from: index)
                 let bytes = line[(index + 1)..<(end - 1)]
                 let isKey = end < line.count && line[end] == UInt8(ascii: ":") && containers.last == UInt8(ascii: "{")
                 if isKey {
@@ -137,36 +137,6 @@ public enum StoredLine {
                 return nil
             }
         }
-    }
-
-    /// The index just after the JSON value that starts at `start`.
-    static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int? {
-        var depth = 0
-        var index = start
-        var inString = false
-        while index < bytes.count {
-            let byte = bytes[index]
-            if inString {
-                if byte == UInt8(ascii: "\\") {
-                    index += 1
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                    if depth == 0 { return index + 1 }
-                }
-            } else if byte == UInt8(ascii: "\"") {
-                inString = true
-            } else if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
-                depth += 1
-            } else if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
-                if depth == 0 { return index }
-                depth -= 1
-                if depth == 0 { return index + 1 }
-            } else if depth == 0 && byte == UInt8(ascii: ",") {
-                return index
-            }
-            index += 1
-        }
-        return depth == 0 && !inString ? index : nil
     }
 }
 

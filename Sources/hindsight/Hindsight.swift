@@ -135,13 +135,19 @@ struct Query: ParsableCommand {
     @Option(help: "The parameters as a JSON object.") var params = "{}"
 
     func run() throws {
-        var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"#.utf8)
-        JSONValue.string(method).write(to: &request)
-        request += Array(#","params":"#.utf8) + Array(params.utf8) + [UInt8(ascii: "}")]
-        let response = RPCServer(directory: options.directory, engine: nil).respond(to: request) ?? []
-        FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
-        if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
+        try answer(method, params: params, directory: options.directory)
     }
+}
+
+/// Answers one request as `serve` would, without being the writer, prints the response
+/// line, and exits 1 when it is an error.
+func answer(_ method: String, params: String, directory: String) throws {
+    var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"#.utf8)
+    JSONValue.string(method).write(to: &request)
+    request += Array(#","params":"#.utf8) + Array(params.utf8) + [UInt8(ascii: "}")]
+    let response = RPCServer(directory: directory, engine: nil).respond(to: request) ?? []
+    FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
+    if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
 }
 
 struct Rebuild: ParsableCommand {
@@ -153,12 +159,8 @@ struct Rebuild: ParsableCommand {
     @Argument(help: "The read model (projections.status lists them).") var name: String
 
     func run() throws {
-        var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"projections.rebuild","params":{"name":"#.utf8)
-        JSONValue.string(name).write(to: &request)
-        request += Array("}}".utf8)
-        let response = RPCServer(directory: options.directory, engine: nil).respond(to: request) ?? []
-        FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
-        if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
+        try answer("projections.rebuild", params: String(decoding: JSONValue.object(["name": .string(name)]).text, as: UTF8.self),
+                   directory: options.directory)
     }
 }
 

@@ -1,17 +1,17 @@
 import Foundation
 
-/// Finds values inside JSON text without decoding it, so that a producer's events pass
-/// through `log.append` exactly as sent (the engine validates and stores their own text).
-/// The text must already be known to be valid JSON.
-enum JSONText {
-    static func skipSpace(_ bytes: [UInt8], _ index: Int) -> Int {
+/// Finds values inside JSON text without decoding it: a stored line's `data` for the few
+/// edits the engine makes (upcasting, sealing), and a request's events, which pass through
+/// `log.append` exactly as sent. The text must already be known to be valid JSON.
+public enum JSONText {
+    public static func skipSpace(_ bytes: [UInt8], _ index: Int) -> Int {
         var index = index
         while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
         return index
     }
 
     /// The index just after the value that starts at `start`.
-    static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int {
+    public static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int {
         var index = start, depth = 0, inString = false
         while index < bytes.count {
             let byte = bytes[index]
@@ -39,13 +39,13 @@ enum JSONText {
     }
 
     /// The span of the value that starts at or after `start` (after white space).
-    static func value(_ bytes: [UInt8], at start: Int) -> Range<Int> {
+    public static func value(_ bytes: [UInt8], at start: Int) -> Range<Int> {
         let begin = skipSpace(bytes, start)
         return begin..<valueEnd(bytes, from: begin)
     }
 
     /// The value of member `name` of the object spanning `object`.
-    static func member(_ name: String, of object: Range<Int>, in bytes: [UInt8]) -> Range<Int>? {
+    public static func member(_ name: String, of object: Range<Int>, in bytes: [UInt8]) -> Range<Int>? {
         var index = skipSpace(bytes, object.lowerBound + 1)
         while index < object.upperBound, bytes[index] == UInt8(ascii: "\"") {
             let keyEnd = valueEnd(bytes, from: index)
@@ -60,7 +60,7 @@ enum JSONText {
     }
 
     /// The spans of the elements of the array spanning `array`.
-    static func elements(of array: Range<Int>, in bytes: [UInt8]) -> [Range<Int>] {
+    public static func elements(of array: Range<Int>, in bytes: [UInt8]) -> [Range<Int>] {
         var spans: [Range<Int>] = []
         var index = skipSpace(bytes, array.lowerBound + 1)
         while index < array.upperBound - 1, bytes[index] != UInt8(ascii: "]") {
