@@ -461,6 +461,8 @@ struct Compiler {
             }
         }
         if (node->types == 0) throw CompileError{path, "every schema needs a type (or a $ref)"};
+        if (node->additional && node->max_properties < 0)
+            throw CompileError{path, "a map (additionalProperties with a schema) needs maxProperties"};
         if (node->properties.size() > 64) throw CompileError{path, "at most 64 properties per object"};
         bool has_secret = false, has_value = false;
         for (auto &p : node->properties) {
@@ -743,10 +745,8 @@ struct Validator {
         // Duplicate keys are caught here (the envelope parser leaves `data` to this walk):
         // a declared field seen twice, or an undeclared key of a map repeated.
         uint64_t seen = 0, seen_before = 0;
-        constexpr size_t max_extra = 32;
-        std::string_view extra[max_extra];
-        size_t extra_count = 0;
-        std::unordered_set<std::string_view> more_extra;
+        // Keys of a map (an object with additionalProperties), kept only for maps.
+        std::vector<std::string_view> extra;
         size_t next = 0;  // producers mostly send fields in the schema's order: try that one first
         const size_t count_declared = n->properties.size();
         for (auto field : obj) {
@@ -767,10 +767,9 @@ struct Validator {
             if (child && (seen_before & (uint64_t(1) << (next - 1)))) return duplicate();
             if (!child) {
                 if (n->closed) return fail(nullptr, "additionalProperties", "is not a field of this object");
-                for (size_t i = 0; i < extra_count; i++)
-                    if (extra[i] == field.key) return duplicate();
-                if (extra_count < max_extra) extra[extra_count++] = field.key;
-                else if (!more_extra.insert(field.key).second) return duplicate();
+                for (auto key : extra)
+                    if (key == field.key) return duplicate();
+                extra.push_back(field.key);
                 if (n->property_names && !string(n->property_names, field.key)) return false;
                 child = n->additional;
                 secret_name = names_secret(field.key);
