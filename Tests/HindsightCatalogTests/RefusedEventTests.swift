@@ -29,7 +29,7 @@ struct RefusedEventTests {
 
     static let token = #""token":"tok_1","owner":"usr_1","fingerprint":"\#(String(repeating: "a", count: 64))""#
 
-    /// The issue's list of bad input, one case each.
+    /// Every kind of bad input the catalogue refuses, one case each.
     static let cases: [Case] = [
         Case(name: "unknown type", line: buildStarted(type: "build.exploded"), code: "unknown_type", pointer: "/type", rule: "unknownType"),
         Case(

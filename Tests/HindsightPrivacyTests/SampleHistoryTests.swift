@@ -15,7 +15,7 @@ import Testing
 
     static func data(_ event: [String: Any]) -> [String: Any] { event["data"] as! [String: Any] }
 
-    @Test func itTellsTheWholeStoryTheIssueAsksFor() throws {
+    @Test func itTellsTheWholeStoryOfThePlatform() throws {
         let events = try Self.events()
         #expect(events.count >= 300)
         func of(_ type: String) -> [[String: Any]] { events.filter { $0["type"] as? String == type } }
