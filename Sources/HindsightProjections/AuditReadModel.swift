@@ -82,6 +82,7 @@ public final class AuditReadModel: ReadModel {
             // filter itself still decides (an event may arrive after later ones).
             let bounds = try db.statement("SELECT min(seq), max(seq) FROM audit_event WHERE occurred_at >= ? AND occurred_at <= ?")
                 .bind(1, search.from ?? Int64.min).bind(2, search.to ?? Int64.max)
+            defer { bounds.finish() }
             guard try bounds.step(), let low = bounds.text(0).flatMap({ Int64($0) }), let high = bounds.text(1).flatMap({ Int64($0) }) else {
                 return ([], false)
             }
@@ -93,6 +94,7 @@ public final class AuditReadModel: ReadModel {
         sql += " ORDER BY \(order) DESC LIMIT ?"
         numbers.append(Int64(search.limit + 1))
         let statement = try db.statement(sql)
+        defer { statement.finish() }
         var index: Int32 = 1
         for text in texts { statement.bind(index, text); index += 1 }
         for number in numbers { statement.bind(index, number); index += 1 }

@@ -35,7 +35,11 @@ public final class Projections: @unchecked Sendable {
         self.models = models
         try FileIO.makeDirectory(directory + "/projections")
         for model in models {
-            Self.remove(path(of: model) + ".building")  // what an interrupted build left
+            // What an interrupted build left, unless another process is building right now.
+            if let lock = try BuildLock(path(of: model), wait: false) {
+                Self.remove(path(of: model) + ".building")
+                lock.release()
+            }
             if let db = try openIfCurrent(model) { databases[model.name] = db }
         }
     }
@@ -58,6 +62,10 @@ public final class Projections: @unchecked Sendable {
     /// then the old database (if any) stays as it was; a build interrupted by a crash leaves a
     /// `.building` file that the next start removes.
     private func build(_ model: any ReadModel, from reader: LogReader) throws(LogError) -> SQLiteDatabase {
+        let buildLock = try BuildLock(path(of: model), wait: true)!
+        defer { buildLock.release() }
+        // Another process may have built it while this one waited.
+        if let db = try openIfCurrent(model) { return db }
         let building = try buildBeside(model, from: reader)
         return try swapIn(model, building, catchingUpTo: reader)
     }
@@ -101,6 +109,8 @@ public final class Projections: @unchecked Sendable {
         guard started else { throw LogError(.writerLocked, "read model \(name) is being rebuilt already", fieldPath: "/name") }
         let work = { @Sendable [self] () throws(LogError) in
             defer { lock.withLock { _ = rebuilding.remove(name) } }
+            let buildLock = try BuildLock(path(of: model), wait: true)!
+            defer { buildLock.release() }
             let building = try buildBeside(model, from: reader())  // without the lock: queries go on
             lock.lock()
             defer { lock.unlock() }
@@ -118,8 +128,10 @@ public final class Projections: @unchecked Sendable {
 
     private func checkpoint(in db: SQLiteDatabase) throws(LogError) -> (position: UInt64, version: Int)? {
         let exists = try db.statement("SELECT count(*) FROM sqlite_master WHERE name = 'hindsight_checkpoint'")
+        defer { exists.finish() }
         guard try exists.step(), exists.int(0) == 1 else { return nil }
         let row = try db.statement("SELECT position, version FROM hindsight_checkpoint")
+        defer { row.finish() }
         guard try row.step() else { return nil }
         return (UInt64(row.int(0)), Int(row.int(1)))
     }
@@ -161,11 +173,15 @@ public final class Projections: @unchecked Sendable {
             query.to = upTo
             query.types = model.types
             let events = try events(reader, query)
-            try db.transaction { () throws(LogError) in
+            // The checkpoint is read again inside the transaction: another process (a query
+            // beside serve) may have applied these events meanwhile.
+            position = try db.transaction { () throws(LogError) -> UInt64 in
+                let current = try checkpoint(in: db)?.position ?? 0
+                guard current == position else { return current }
                 for event in events { try model.apply(event, in: db) }
                 try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(upTo)).run()
+                return upTo
             }
-            position = upTo
         }
     }
 
@@ -182,5 +198,28 @@ public final class Projections: @unchecked Sendable {
             throw LogError(.io, "cannot read the log: \(error)")
         }
         return events
+    }
+}
+
+/// Held while a read model is built beside its database (`NAME.sqlite.lock`, flock), so that
+/// two processes never build the same file and a start never removes a build in progress.
+final class BuildLock {
+    private let fd: Int32
+
+    /// Takes the lock; without `wait`, nil when another process holds it.
+    init?(_ databasePath: String, wait: Bool) throws(LogError) {
+        let path = databasePath + ".lock"
+        fd = try FileIO.open(path, O_RDWR | O_CREAT)
+        if flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+            let code = errno
+            close(fd)
+            if code == EWOULDBLOCK { return nil }
+            throw LogError.system("flock", path: path, errno: code)
+        }
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
     }
 }

@@ -96,6 +96,12 @@ public final class SQLiteDatabase {
             sqlite3_clear_bindings(handle)
         }
 
+        /// Ends a query whose rows were read: a statement left mid-way holds a read
+        /// transaction, which keeps this connection from starting a write.
+        public func finish() {
+            sqlite3_reset(handle)
+        }
+
         @discardableResult
         public func bind(_ index: Int32, _ value: Int64?) -> Statement {
             if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }

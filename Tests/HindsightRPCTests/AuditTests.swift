@@ -156,3 +156,48 @@ struct RebuildTests {
         #expect(seqs(JSONValue(parsing: Array(after.utf8))) == seqs(JSONValue(parsing: Array(before.utf8))))
     }
 }
+
+@Suite("Read models shared by processes")
+struct SharedReadModelTests {
+    @Test func processesCatchingUpTogetherBuildOnceAndApplyEachEventOnce() throws {
+        let dir = TemporaryDirectory()
+        let file = dir.path + "/workload.ndjson"
+        try run(hindsightExecutable, ["generate", "--events", "40000", "--seed", "8"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path, file]).status == 0)
+        let processes = (0..<3).map { _ in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: hindsightExecutable)
+            process.arguments = ["query", "--data", dir.path, "projections.status"]
+            process.standardOutput = FileHandle.nullDevice
+            return process
+        }
+        for process in processes { try process.run() }
+        for process in processes {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        // More events, caught up by two processes at once: each applied once.
+        let more = dir.path + "/more.ndjson"
+        try run(hindsightExecutable, ["generate", "--events", "45000", "--seed", "8"]).stdout.split(separator: "\n").dropFirst(40000)
+            .joined(separator: "\n").write(toFile: more, atomically: true, encoding: .utf8)
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path, more]).status == 0)
+        let pair = (0..<2).map { _ in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: hindsightExecutable)
+            process.arguments = ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1}"#]
+            process.standardOutput = FileHandle.nullDevice
+            return process
+        }
+        for process in pair { try process.run() }
+        for process in pair {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        let status = try run(hindsightExecutable, ["query", "--data", dir.path, "projections.status"]).stdout
+        #expect(status.contains(#""position":45000,"rebuilding":false"#), "\(status)")
+        let all = try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"org":"org_1","limit":1000}"#]).stdout
+        let found = seqs(JSONValue(parsing: Array(all.utf8)))
+        #expect(!found.isEmpty && Set(found).count == found.count)
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/projections/audit.sqlite.building"))
+    }
+}
