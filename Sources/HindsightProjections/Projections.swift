@@ -117,7 +117,14 @@ public final class Projections: @unchecked Sendable {
             databases[model.name] = try swapIn(model, building, catchingUpTo: reader())
         }
         if inBackground {
-            Thread.detachNewThread { try? work() }
+            Thread.detachNewThread {
+                do {
+                    try work()
+                } catch {
+                    // The model in use goes on answering; the failure is a diagnostic.
+                    FileHandle.standardError.write(Data("hindsight: rebuilding read model \(name) failed: \(error)\n".utf8))
+                }
+            }
         } else {
             try work()
         }
