@@ -89,8 +89,8 @@ enum LogMethods {
                     next = .integer(Int64(event.seq))
                     return false
                 }
-                let shown = vault.reveal(event, catalog: .standard)
-                events.append(.raw((upcast ? shown.upcast(by: .standard) : shown).line))
+                let shown = vault.reveal(event, catalog: call.store.catalog)
+                events.append(.raw((upcast ? shown.upcast(by: call.store.catalog) : shown).line))
                 return true
             }
         } catch let error as LogError {

@@ -14,6 +14,9 @@ final class Store: @unchecked Sendable {
     /// With an engine, the last reader, kept while the log has not grown: opening a reader
     /// reads every chunk header, which a request that reads a little should not pay for.
     private var cached: LogReader?
+    /// Without an engine, the vault opened for the first request that needed it (it reloads
+    /// its keys when it meets one it does not know).
+    private var readingVault: PersonalDataVault?
     private var projections: Projections?
     private let lock = NSLock()
 
@@ -36,15 +39,19 @@ final class Store: @unchecked Sendable {
         }
     }
 
+    /// The catalogue events are checked against and read through.
+    var catalog: Catalog { engine?.catalog ?? .standard }
+
     /// The vault that shows personal data to readers.
     func vault() throws(RPCError) -> PersonalDataVault {
         if let engine { return engine.vault }
-        return try openVault()
-    }
-
-    private func openVault() throws(RPCError) -> PersonalDataVault {
+        lock.lock()
+        defer { lock.unlock() }
+        if let readingVault { return readingVault }
         do {
-            return try PersonalDataVault(dataDirectory: directory)
+            let vault = try PersonalDataVault(dataDirectory: directory)
+            readingVault = vault
+            return vault
         } catch {
             throw RPCError(error)
         }
@@ -61,7 +68,7 @@ final class Store: @unchecked Sendable {
             if let projections {
                 models = projections
             } else {
-                models = try Projections(directory: directory, catalog: engine?.catalog ?? .standard, vault: vault)
+                models = try Projections(directory: directory, catalog: catalog, vault: vault)
                 projections = models
             }
             try models.catchUp(reader)

@@ -4,6 +4,16 @@ import HindsightRPC
 import HindsightTestSupport
 import Testing
 
+/// A `hindsight query` process, not started, its output discarded.
+func queryProcess(_ data: String, _ method: String, params: String = "{}") -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: hindsightExecutable)
+    process.arguments = ["query", "--data", data, method, "--params", params]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    return process
+}
+
 /// Seqs of a search's records, newest first.
 func seqs(_ response: JSONValue?) -> [Int64] {
     guard case .array(let records)? = response?["result"]?["records"] else { return [] }
@@ -89,11 +99,7 @@ struct AuditTests {
         #expect(try run(hindsightExecutable, ["append", "--data", data, file]).status == 0)
         var kills = 0
         for _ in 0..<12 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: hindsightExecutable)
-            process.arguments = ["query", "--data", data, "projections.status"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            let process = queryProcess(data, "projections.status")
             try process.run()
             usleep(UInt32.random(in: 20_000...400_000))
             if process.isRunning {
@@ -164,13 +170,7 @@ struct SharedReadModelTests {
         let file = dir.path + "/workload.ndjson"
         try run(hindsightExecutable, ["generate", "--events", "40000", "--seed", "8"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path, file]).status == 0)
-        let processes = (0..<3).map { _ in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: hindsightExecutable)
-            process.arguments = ["query", "--data", dir.path, "projections.status"]
-            process.standardOutput = FileHandle.nullDevice
-            return process
-        }
+        let processes = (0..<3).map { _ in queryProcess(dir.path, "projections.status") }
         for process in processes { try process.run() }
         for process in processes {
             process.waitUntilExit()
@@ -181,13 +181,7 @@ struct SharedReadModelTests {
         try run(hindsightExecutable, ["generate", "--events", "45000", "--seed", "8"]).stdout.split(separator: "\n").dropFirst(40000)
             .joined(separator: "\n").write(toFile: more, atomically: true, encoding: .utf8)
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path, more]).status == 0)
-        let pair = (0..<2).map { _ in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: hindsightExecutable)
-            process.arguments = ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1}"#]
-            process.standardOutput = FileHandle.nullDevice
-            return process
-        }
+        let pair = (0..<2).map { _ in queryProcess(dir.path, "audit.search", params: #"{"limit":1}"#) }
         for process in pair { try process.run() }
         for process in pair {
             process.waitUntilExit()
