@@ -133,7 +133,7 @@ public enum EnvelopeParser {
     public static func parse(ndjson input: consuming [UInt8], catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
         let lines = splitLines(input)
         input.append(contentsOf: repeatElement(0x20, count: padding))
-        return try parse(inPlace: input, lines: lines, catalog: catalog)
+        return try parse(inPlace: consume input, lines: lines, catalog: catalog)
     }
 
     /// Reads and parses an NDJSON file, reading it straight into the batch's storage.
@@ -157,46 +157,47 @@ public enum EnvelopeParser {
     private static func parse(inPlace text: consuming [UInt8], lines: [Range<Int>], catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
         let workers = lines.count < 4096 ? 1 : 2
         let share = (lines.count + workers - 1) / workers
-        var results = [Result<SliceResult, LogError>](repeating: .success(SliceResult()), count: workers)
-        var buffer = text
-        buffer.withUnsafeMutableBytes { bytes in
-            results.withUnsafeMutableBufferPointer { out in
-                let shared = UnsafeSendable((bytes, out))
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    let (bytes, out) = shared.value
-                    out[worker] = parseSlice(bytes, lines[(worker * share)..<min(lines.count, (worker + 1) * share)], catalog: catalog)
+        var firstBodies = [Result<[UInt8], LogError>](repeating: .success([]), count: workers)
+        var buffer = consume text
+        // Each worker fills its own part of one array: no per-worker arrays to join.
+        let events = [ParsedEnvelope](unsafeUninitializedCapacity: lines.count) { events, initialized in
+            buffer.withUnsafeMutableBytes { bytes in
+                firstBodies.withUnsafeMutableBufferPointer { out in
+                    let shared = UnsafeSendable((bytes, out, events))
+                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                        let (bytes, out, events) = shared.value
+                        let part = (worker * share)..<min(lines.count, (worker + 1) * share)
+                        out[worker] = parseSlice(bytes, lines[part], into: UnsafeMutableBufferPointer(rebasing: events[part]), catalog: catalog)
+                    }
                 }
             }
+            // ParsedEnvelope is plain data: a refused batch leaves nothing to deinitialise.
+            initialized = firstBodies.allSatisfy { (try? $0.get()) != nil } ? lines.count : 0
         }
-        var events: [ParsedEnvelope] = []
-        events.reserveCapacity(lines.count)
-        for result in results {
-            let slice = try result.get()
-            if let first = slice.events.first {
-                buffer.replaceSubrange(first.bodyStart..<(first.bodyStart + first.bodyLength), with: slice.firstBody)
-            }
-            events.append(contentsOf: slice.events)
+        for (worker, result) in firstBodies.enumerated() {
+            let firstBody = try result.get()
+            let first = worker * share
+            guard first < events.count else { continue }
+            buffer.replaceSubrange(events[first].bodyStart..<(events[first].bodyStart + events[first].bodyLength), with: firstBody)
         }
         return EnvelopeBatch(bodies: buffer, events: events, unsealed: events.indices.filter { events[$0].personal })
     }
 
-    /// One worker's envelopes, and the canonical form of its first line, held back.
-    private struct SliceResult {
-        var events: [ParsedEnvelope] = []
-        var firstBody: [UInt8] = []
-    }
-
-    private static func parseSlice(_ text: UnsafeMutableRawBufferPointer, _ lines: ArraySlice<Range<Int>>, catalog: Catalog?) -> Result<SliceResult, LogError> {
+    /// Parses one worker's lines into `out` (one slot per line) and returns the canonical
+    /// form of its first line, held back (see `parse(inPlace:)`).
+    private static func parseSlice(
+        _ text: UnsafeMutableRawBufferPointer, _ lines: ArraySlice<Range<Int>>, into out: UnsafeMutableBufferPointer<ParsedEnvelope>,
+        catalog: Catalog?
+    ) -> Result<[UInt8], LogError> {
         guard let parser = hs_parser_create() else {
             return .failure(LogError(.io, "cannot allocate a JSON parser"))
         }
         defer { hs_parser_destroy(parser) }
-        var result = SliceResult()
-        result.events.reserveCapacity(lines.count)
+        var firstBody: [UInt8] = []
         var envelope = hs_envelope()
         var error = hs_error()
         let base = text.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        for (index, range) in zip(lines.indices, lines) {
+        for (slot, (index, range)) in zip(lines.indices, lines).enumerated() {
             let lineNumber = index + 1
             if range.isEmpty || text[range].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 return .failure(LogError(.invalidEnvelope, "empty line; every line must hold one event", location: "line \(lineNumber)", fieldPath: ""))
@@ -204,21 +205,21 @@ public enum EnvelopeParser {
             if range.count > maxLineBytes {
                 return .failure(LogError(.invalidEnvelope, "line is \(range.count) bytes; the limit is \(maxLineBytes) bytes", location: "line \(lineNumber)", fieldPath: ""))
             }
-            let isFirst = index == lines.startIndex
-            if isFirst { result.firstBody = [UInt8](repeating: 0, count: range.count) }
-            let rc = result.firstBody.withUnsafeMutableBufferPointer { held in
+            let isFirst = slot == 0
+            if isFirst { firstBody = [UInt8](repeating: 0, count: range.count) }
+            let rc = firstBody.withUnsafeMutableBufferPointer { held in
                 hs_parse_envelope(parser, catalog?.handle, base + range.lowerBound, range.count,
                                   isFirst ? held.baseAddress! : base + range.lowerBound, &envelope, &error)
             }
             if rc != 0 { return .failure(refusal(rc, &error, line: lineNumber)) }
-            if isFirst { result.firstBody.removeLast(range.count - envelope.minified_length) }
-            result.events.append(ParsedEnvelope(
+            if isFirst { firstBody.removeLast(range.count - envelope.minified_length) }
+            (out.baseAddress! + slot).initialize(to: ParsedEnvelope(
                 bodyStart: range.lowerBound, bodyLength: envelope.minified_length,
                 streamOffset: envelope.stream_offset, streamLength: envelope.stream_length, streamHash: envelope.stream_hash,
                 id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber,
                 schema: envelope.schema_index, personal: envelope.personal != 0))
         }
-        return .success(result)
+        return .success(firstBody)
     }
 
     /// The error for a refused line, with the code that says which kind of rule it broke.

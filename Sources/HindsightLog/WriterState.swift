@@ -141,10 +141,16 @@ struct WriterState: Sendable {
                 // The workers finish before withBodies returns, so the closure never escapes.
                 withoutActuallyEscaping(body) { body in
                     let shared = UnsafeSendable((chunks, body))
-                    DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
+                    let workers = min(chunks.count, ProcessInfo.processInfo.activeProcessorCount)
+                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
                         let (chunks, body) = shared.value
-                        chunks[index].build(batch.events, versionsByEvent, body: body, recordedAt: stamp)
-                        chunks[index].seal(level: options.compressionLevel)
+                        // One buffer per worker for the chunks' text, reused from chunk to
+                        // chunk: no fresh pages to fault in for each one.
+                        var text: [UInt8] = []
+                        for index in stride(from: worker, to: chunks.count, by: workers) {
+                            chunks[index].build(batch.events, versionsByEvent, body: body, recordedAt: stamp, into: &text)
+                            chunks[index].seal(text, level: options.compressionLevel)
+                        }
                     }
                 }
             }
@@ -208,7 +214,7 @@ struct EncodedBatch {
     var byteCount: Int { parts.reduce(0) { $0 + $1.count } }
 }
 
-/// One chunk of a batch: which events it holds, then its stored lines, frame and subtrees.
+/// One chunk of a batch: which events it holds, then its frame and subtrees.
 private struct PendingChunk {
     /// The most bytes the engine's fields add to a line (20-digit seq and version, the time).
     static let prefixBound = 100
@@ -216,8 +222,6 @@ private struct PendingChunk {
     let firstSeq: UInt64
     let events: Range<Int>
     let capacity: Int
-    /// The stored lines, from `build` until `seal` has compressed and hashed them.
-    var text: [UInt8] = []
     var rawLength = 0
     var minOccurredAt = Int64.max
     var maxOccurredAt = Int64.min
@@ -235,10 +239,14 @@ private struct PendingChunk {
     private static let recordedKey = Array(",\"recordedAt\":\"".utf8)
     private static let recordedEnd = Array("\",".utf8)
 
-    /// Writes each event as `{"seq":N,"streamVersion":V,"recordedAt":"T",` followed by the
-    /// rest of its canonical object: the engine's fields first, so a reader finds them
-    /// without parsing.
-    mutating func build(_ all: [ParsedEnvelope], _ versions: [UInt64], body: (ParsedEnvelope) -> UnsafeRawBufferPointer, recordedAt: [UInt8]) {
+    /// Writes each event into `text` (emptied first) as `{"seq":N,"streamVersion":V,"recordedAt":"T",`
+    /// followed by the rest of its canonical object: the engine's fields first, so a reader
+    /// finds them without parsing.
+    mutating func build(
+        _ all: [ParsedEnvelope], _ versions: [UInt64], body: (ParsedEnvelope) -> UnsafeRawBufferPointer, recordedAt: [UInt8],
+        into text: inout [UInt8]
+    ) {
+        text.removeAll(keepingCapacity: true)
         text.reserveCapacity(capacity)
         var seq = firstSeq
         for index in events {
@@ -258,9 +266,8 @@ private struct PendingChunk {
         }
     }
 
-    /// Compresses the text and hashes its lines into the chunk's aligned subtrees, then lets
-    /// the text go, so that the next chunk reuses its memory instead of faulting in new pages.
-    mutating func seal(level: Int32) {
+    /// Compresses the chunk's text and hashes its lines into the chunk's aligned subtrees.
+    mutating func seal(_ text: [UInt8], level: Int32) {
         frame = text.withUnsafeBytes { LZ4Frame.compress($0, level: level) }
         var leaves = [TreeHash](repeating: .emptyRoot, count: events.count)
         var bad = -1
@@ -272,7 +279,6 @@ private struct PendingChunk {
         }
         precondition(hashed == events.count, "the engine wrote a chunk whose lines do not carry their seqs")
         rawLength = text.count
-        text = []
         subtrees = PerfectSubtree.decompose(leaves, start: firstSeq - 1)
     }
 }
