@@ -22,7 +22,7 @@ public final class Engine: Sendable {
 
     /// Validates NDJSON events against the envelope rules and the catalogue.
     public func parse(ndjson: consuming [UInt8]) throws(LogError) -> EnvelopeBatch {
-        try EnvelopeParser.parse(ndjson: ndjson, catalog: catalog)
+        try EnvelopeParser.parse(ndjson: consume ndjson, catalog: catalog)
     }
 
     /// Stores a batch validated against this engine's catalogue, all or nothing: personal data

@@ -133,7 +133,6 @@ public final class EventLog: @unchecked Sendable {
                 state.releaseIDs(of: batch)
                 throw error
             }
-            let encoded = state.encode(batch, options: options, recordedAt: Timestamp.now())
             let file: SegmentFile
             let before: Int
             do throws(LogError) {
@@ -143,8 +142,11 @@ public final class EventLog: @unchecked Sendable {
                 state.releaseIDs(of: batch)
                 throw error
             }
+            let encoded: EncodedBatch
             do throws(LogError) {
-                try FileIO.writeAll(file.fd, encoded.parts, path: file.path)
+                encoded = try state.encode(batch, options: options, recordedAt: Timestamp.now()) { parts throws(LogError) in
+                    try FileIO.writeAll(file.fd, parts, path: file.path)
+                }
             } catch {
                 state.releaseIDs(of: batch)
                 // Leave no partial batch behind; if even that fails, stop accepting appends.

@@ -141,7 +141,6 @@ public enum FileIO {
         var failure: Int32?
         // Read straight into the array's storage: no zero-filling of pages about to be overwritten.
         let bytes = [UInt8](unsafeUninitializedCapacity: count + spareCapacity) { buffer, initialized in
-            adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
             var offset = 0
             while offset < count {
                 let n = Glibc.read(fd, buffer.baseAddress! + offset, count - offset)
@@ -156,17 +155,6 @@ public enum FileIO {
         }
         if let failure { throw LogError.system("read", path: path, errno: failure) }
         return bytes
-    }
-
-    /// Asks the kernel to back a large buffer about to be filled with huge pages, so that
-    /// filling it takes one page fault per 2 MiB instead of one per 4 KiB. Only advice: where
-    /// transparent huge pages are off, nothing changes.
-    public static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
-        let hugePage = 2 << 20
-        guard let base = buffer.baseAddress, buffer.count >= 4 * hugePage else { return }
-        let start = (Int(bitPattern: base) + hugePage - 1) & ~(hugePage - 1)
-        let end = (Int(bitPattern: base) + buffer.count) & ~(hugePage - 1)
-        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE)
     }
 
     /// Replaces a file atomically and durably: the new contents are written beside it and

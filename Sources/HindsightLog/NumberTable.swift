@@ -19,18 +19,22 @@ extension StreamKey: PrehashedKey {
 struct NumberTable<Key: PrehashedKey>: Sendable {
     private static var multiplier: UInt64 { tableMultiplier }
 
-    private var keys: [Key?]
-    private var values: [UInt64]
+    /// A key and its number side by side, so that a lookup touches one cache line.
+    private struct Slot {
+        var key: Key?
+        var value: UInt64
+    }
+
+    private var slots: [Slot]
     private var shift: UInt64
-    private var mask: Int { keys.count - 1 }
+    private var mask: Int { slots.count - 1 }
     private(set) var count = 0
 
     init(capacity: Int = 0) {
-        var slots = 16
-        while slots < capacity * 2 { slots <<= 1 }
-        keys = [Key?](repeating: nil, count: slots)
-        values = [UInt64](repeating: 0, count: slots)
-        shift = UInt64(64 - slots.trailingZeroBitCount)
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = [Slot](repeating: Slot(key: nil, value: 0), count: size)
+        shift = UInt64(64 - size.trailingZeroBitCount)
     }
 
     /// The first slot to probe: the top bits of the multiplied hash (Fibonacci hashing).
@@ -41,71 +45,68 @@ struct NumberTable<Key: PrehashedKey>: Sendable {
     /// The slot holding `key`, or the empty slot where it would go.
     private func slot(of key: Key) -> Int {
         var slot = home(key)
-        while let found = keys[slot], found != key { slot = (slot + 1) & mask }
+        while let found = slots[slot].key, found != key { slot = (slot + 1) & mask }
         return slot
     }
 
     subscript(key: Key) -> UInt64? {
-        let slot = slot(of: key)
-        return keys[slot] == nil ? nil : values[slot]
+        let slot = slots[slot(of: key)]
+        return slot.key == nil ? nil : slot.value
     }
 
     /// Records `value` for `key` unless the key is there already; returns whether it was new.
     @discardableResult
     mutating func insert(_ key: Key, _ value: UInt64) -> Bool {
-        if (count + 1) * 2 > keys.count { grow() }
+        if (count + 1) * 2 > slots.count { grow(to: count + 1) }
         let slot = slot(of: key)
-        guard keys[slot] == nil else { return false }
-        keys[slot] = key
-        values[slot] = value
+        guard slots[slot].key == nil else { return false }
+        slots[slot] = Slot(key: key, value: value)
         count += 1
         return true
     }
 
     /// Sets `value` for `key`, adding the key if it is new.
     mutating func set(_ key: Key, _ value: UInt64) {
-        if (count + 1) * 2 > keys.count { grow() }
+        if (count + 1) * 2 > slots.count { grow(to: count + 1) }
         let slot = slot(of: key)
-        if keys[slot] == nil {
-            keys[slot] = key
-            count += 1
-        }
-        values[slot] = value
+        if slots[slot].key == nil { count += 1 }
+        slots[slot] = Slot(key: key, value: value)
     }
 
     /// Forgets `key`, moving later entries of its probe run back so that lookups still find
     /// them (backward-shift deletion).
     mutating func remove(_ key: Key) {
         let slot = slot(of: key)
-        guard keys[slot] != nil else { return }
-        keys[slot] = nil
+        guard slots[slot].key != nil else { return }
+        slots[slot].key = nil
         count -= 1
         var hole = slot, next = slot
         while true {
             next = (next + 1) & mask
-            guard let moved = keys[next] else { return }
+            guard let moved = slots[next].key else { return }
             let wanted = home(moved)
             // The entry may move into the hole unless its home lies cyclically in (hole, next].
             let staysPut = hole <= next ? (hole < wanted && wanted <= next) : (hole < wanted || wanted <= next)
             if staysPut { continue }
-            keys[hole] = moved
-            values[hole] = values[next]
-            keys[next] = nil
+            slots[hole] = slots[next]
+            slots[next].key = nil
             hole = next
         }
     }
 
     mutating func reserveCapacity(_ capacity: Int) {
-        while capacity * 2 > keys.count { grow() }
+        if capacity * 2 > slots.count { grow(to: capacity) }
     }
 
     /// Every key and its value, in no particular order.
     var entries: some Sequence<(Key, UInt64)> {
-        zip(keys, values).lazy.compactMap { key, value in key.map { ($0, value) } }
+        slots.lazy.compactMap { slot in slot.key.map { ($0, slot.value) } }
     }
 
-    private mutating func grow() {
-        var bigger = NumberTable(capacity: keys.count)
+    /// Moves every entry into a table with room for at least `capacity` keys (twice the
+    /// present room at least, so that growing one key at a time stays cheap).
+    private mutating func grow(to capacity: Int) {
+        var bigger = NumberTable(capacity: max(capacity, slots.count))
         for (key, value) in entries { bigger.insert(key, value) }
         self = bigger
     }

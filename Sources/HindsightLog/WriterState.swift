@@ -94,12 +94,15 @@ struct WriterState: Sendable {
         }
     }
 
-    /// Assigns seqs and stream versions and returns the bytes to append (for each chunk its
-    /// header and its LZ4 frame) with the state they lead to. One sequential pass assigns
-    /// versions and cuts the batch into chunks; building, compressing and hashing each chunk
-    /// then runs on all cores. Nothing changes until `apply`, so a failed write leaves the
+    /// Assigns seqs and stream versions, builds, compresses and hashes the batch's chunks on
+    /// all cores, and hands each chunk's bytes (its header, then its LZ4 frame) to `write` in
+    /// order, on the calling thread, as soon as that chunk and every one before it are ready:
+    /// writing overlaps compression, and a chunk's frame is let go once written. Returns the
+    /// state the batch leads to; nothing changes until `apply`, so a failed write leaves the
     /// state as it was.
-    func encode(_ batch: EnvelopeBatch, options: LogOptions, recordedAt: Int64) -> EncodedBatch {
+    func encode(
+        _ batch: EnvelopeBatch, options: LogOptions, recordedAt: Int64, write: ([[UInt8]]) throws(LogError) -> Void
+    ) throws(LogError) -> EncodedBatch {
         // Each distinct stream of the batch once, as a String, with its version so far.
         var distinct: [(stream: StreamKey, version: UInt64)] = []
         var eventVersions = [UInt64](repeating: 0, count: batch.count)
@@ -136,42 +139,53 @@ struct WriterState: Sendable {
         var stampBytes: [UInt8] = []
         Timestamp.append(recordedAt, to: &stampBytes)
         let stamp = stampBytes, versionsByEvent = eventVersions
+        var frontier = self.frontier
+        var byteCount = 0
+        var failure: LogError?
         plans.withUnsafeMutableBufferPointer { chunks in
             batch.withBodies { body in
-                // The workers finish before withBodies returns, so the closure never escapes.
+                // The helpers finish before withBodies returns, so the closure never escapes.
                 withoutActuallyEscaping(body) { body in
-                    let shared = UnsafeSendable((chunks, body))
-                    let workers = min(chunks.count, ProcessInfo.processInfo.activeProcessorCount)
-                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                        let (chunks, body) = shared.value
-                        // One buffer per worker for the chunks' text, reused from chunk to
-                        // chunk: no fresh pages to fault in for each one.
-                        var text: [UInt8] = []
-                        for index in stride(from: worker, to: chunks.count, by: workers) {
-                            chunks[index].build(batch.events, versionsByEvent, body: body, recordedAt: stamp, into: &text)
-                            chunks[index].seal(text, level: options.compressionLevel)
+                    let work = ChunkWork(
+                        chunks: chunks, events: batch.events, versions: versionsByEvent, body: body, recordedAt: stamp,
+                        level: options.compressionLevel)
+                    let helpers = DispatchGroup()
+                    let shared = UnsafeSendable(work)
+                    for _ in 1..<min(chunks.count, ProcessInfo.processInfo.activeProcessorCount) {
+                        DispatchQueue.global().async(group: helpers) { shared.value.sealClaimedChunks() }
+                    }
+                    // This thread seals chunks too, and between two writes each chunk that is
+                    // ready in order; a slow write leaves more chunks to the helpers.
+                    var next = 0
+                    func writeReady(waiting: Bool) {
+                        while failure == nil, next < chunks.count, work.isSealed(next, waiting: waiting) {
+                            for subtree in chunks[next].subtrees { frontier.append(subtree) }
+                            let header = chunks[next].header(isBatchEnd: next == chunks.count - 1, recordedAt: recordedAt, root: frontier.root)
+                            do throws(LogError) {
+                                try write([header, chunks[next].frame])
+                            } catch {
+                                failure = error
+                                work.stop()
+                                return
+                            }
+                            byteCount += header.count + chunks[next].frame.count
+                            chunks[next].frame = []
+                            next += 1
                         }
                     }
+                    var text: [UInt8] = []
+                    while let index = work.claim() {
+                        work.seal(index, text: &text)
+                        writeReady(waiting: false)
+                    }
+                    writeReady(waiting: true)
+                    // After a failed write the helpers may still be reading the batch.
+                    helpers.wait()
                 }
             }
         }
-
-        var frontier = self.frontier
-        var parts: [[UInt8]] = []
-        parts.reserveCapacity(2 * plans.count)
-        for (index, chunk) in plans.enumerated() {
-            for subtree in chunk.subtrees { frontier.append(subtree) }
-            var header: [UInt8] = []
-            ChunkHeader(
-                isBatchEnd: index == plans.count - 1, firstSeq: chunk.firstSeq, count: UInt32(chunk.events.count),
-                frameLength: UInt32(chunk.frame.count), rawLength: UInt32(chunk.rawLength),
-                minOccurredAt: chunk.minOccurredAt, maxOccurredAt: chunk.maxOccurredAt,
-                recordedAt: recordedAt, root: frontier.root
-            ).encode(into: &header)
-            parts.append(header)
-            parts.append(chunk.frame)
-        }
-        return EncodedBatch(parts: parts, streamVersions: distinct, frontier: frontier)
+        if let failure { throw failure }
+        return EncodedBatch(byteCount: byteCount, streamVersions: distinct, frontier: frontier)
     }
 
     /// How much NDJSON a chunk of this batch holds: `options.chunkBytes`, but a batch of a few
@@ -203,15 +217,77 @@ private struct StreamBytes: PrehashedKey, @unchecked Sendable {
     }
 }
 
-/// A batch ready to write, and the writer state it leads to.
+/// The chunks of one batch being built, compressed and hashed by several threads, each
+/// claiming the next chunk nobody has taken, and the writer waiting for them in order.
+private final class ChunkWork: @unchecked Sendable {
+    let chunks: UnsafeMutableBufferPointer<PendingChunk>
+    let events: [ParsedEnvelope]
+    let versions: [UInt64]
+    let body: (ParsedEnvelope) -> UnsafeRawBufferPointer
+    let recordedAt: [UInt8]
+    let level: Int32
+    /// Signalled once per chunk, when it is sealed.
+    private let sealed: [DispatchSemaphore]
+    private let lock = NSLock()
+    private var unclaimed = 0
+
+    init(
+        chunks: UnsafeMutableBufferPointer<PendingChunk>, events: [ParsedEnvelope], versions: [UInt64],
+        body: @escaping (ParsedEnvelope) -> UnsafeRawBufferPointer, recordedAt: [UInt8], level: Int32
+    ) {
+        self.chunks = chunks
+        self.events = events
+        self.versions = versions
+        self.body = body
+        self.recordedAt = recordedAt
+        self.level = level
+        sealed = chunks.indices.map { _ in DispatchSemaphore(value: 0) }
+    }
+
+    /// The next chunk to seal, or nil when all are taken (or the work was stopped).
+    func claim() -> Int? {
+        lock.withLock {
+            guard unclaimed < chunks.count else { return nil }
+            unclaimed += 1
+            return unclaimed - 1
+        }
+    }
+
+    /// Leaves the chunks nobody has claimed yet unsealed.
+    func stop() {
+        lock.withLock { unclaimed = chunks.count }
+    }
+
+    /// Builds the chunk's text in `text` (a buffer reused from chunk to chunk: no fresh pages
+    /// to fault in for each one), compresses and hashes it.
+    func seal(_ index: Int, text: inout [UInt8]) {
+        chunks[index].build(events, versions, body: body, recordedAt: recordedAt, into: &text)
+        chunks[index].seal(text, level: level)
+        sealed[index].signal()
+    }
+
+    func sealClaimedChunks() {
+        var text: [UInt8] = []
+        while let index = claim() { seal(index, text: &text) }
+    }
+
+    /// Whether the chunk is sealed; `waiting`, it waits until it is. Call once per chunk that
+    /// it reports sealed.
+    func isSealed(_ index: Int, waiting: Bool) -> Bool {
+        if waiting {
+            sealed[index].wait()
+            return true
+        }
+        return sealed[index].wait(timeout: .now()) == .success
+    }
+}
+
+/// A written batch: its size and the writer state it leads to.
 struct EncodedBatch {
-    /// Each chunk's header, then its frame, in order.
-    let parts: [[UInt8]]
+    let byteCount: Int
     /// Each stream the batch touched and its version after it.
     let streamVersions: [(stream: StreamKey, version: UInt64)]
     let frontier: MerkleFrontier
-
-    var byteCount: Int { parts.reduce(0) { $0 + $1.count } }
 }
 
 /// One chunk of a batch: which events it holds, then its frame and subtrees.
@@ -264,6 +340,17 @@ private struct PendingChunk {
             maxOccurredAt = max(maxOccurredAt, event.occurredAt)
             seq += 1
         }
+    }
+
+    /// The chunk's header, once sealed; `root` is the tree's root after its last event.
+    func header(isBatchEnd: Bool, recordedAt: Int64, root: TreeHash) -> [UInt8] {
+        var header: [UInt8] = []
+        ChunkHeader(
+            isBatchEnd: isBatchEnd, firstSeq: firstSeq, count: UInt32(events.count), frameLength: UInt32(frame.count),
+            rawLength: UInt32(rawLength), minOccurredAt: minOccurredAt, maxOccurredAt: maxOccurredAt,
+            recordedAt: recordedAt, root: root
+        ).encode(into: &header)
+        return header
     }
 
     /// Compresses the chunk's text and hashes its lines into the chunk's aligned subtrees.

@@ -40,7 +40,7 @@ enum LogMethods {
         }
         let engine = try call.store.writer()
         do throws(LogError) {
-            let batch = try engine.parse(ndjson: ndjson)
+            let batch = try engine.parse(ndjson: consume ndjson)
             let result = try engine.append(batch, expectedVersions: expected)[0]
             var out: [String: JSONValue] = [
                 "firstSeq": .integer(Int64(result.firstSeq)), "lastSeq": .integer(Int64(result.lastSeq)),

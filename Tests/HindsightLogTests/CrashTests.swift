@@ -85,6 +85,36 @@ struct CrashTests {
         #expect(try LogReader(directory: data).verify().ok)
     }
 
+    @Test("a write that fails after part of a large batch is on disk removes that part and stores nothing")
+    func writeFailingMidBatch() throws {
+        let dir = TemporaryDirectory()
+        let data = dir.path + "/data"
+        let first = dir.path + "/first.ndjson", large = dir.path + "/large.ndjson"
+        writeFile(first, WorkloadGenerator.ndjson(count: 1_000, seed: 3))
+        // About 12 MB of NDJSON: several chunks, each written as soon as it is compressed.
+        writeFile(large, WorkloadGenerator.ndjson(count: 40_000, seed: 4))
+        #expect(try HindsightTestSupport.run(hindsightExecutable, ["append", "--data", data, first]).status == 0)
+        let before = try contents(of: data)
+
+        // The file-size limit lets the first chunks of the large batch through, then the
+        // kernel refuses the rest (EFBIG; SIGXFSZ ignored, as the shell passes it on).
+        let segment = data + "/segments/" + (try FileManager.default.contentsOfDirectory(atPath: data + "/segments").sorted().last!)
+        let limitBlocks = (try FileManager.default.attributesOfItem(atPath: segment)[.size] as! Int) / 512 + 4096
+        let limited = try HindsightTestSupport.run(
+            "/bin/sh", ["-c", "trap '' XFSZ; ulimit -f \(limitBlocks); exec \"$0\" append --data \"$1\" \"$2\"", hindsightExecutable, data, large])
+        #expect(limited.status != 0)
+        #expect(limited.stderr.contains("write"), "the error names the call that failed: \(limited.stderr)")
+        // The keys sealed for the batch's invitees stay (they were made durable before the
+        // first chunk); they name nobody in clear, and the log holds nothing they open.
+        let log = { (files: [String: Data]) in files.filter { !$0.key.hasPrefix("keys/") } }
+        #expect(log(try contents(of: data)) == log(before), "the part of the batch already written is gone")
+
+        // The log goes on: the same batch appends in full once there is room.
+        #expect(try HindsightTestSupport.run(hindsightExecutable, ["append", "--data", data, large]).status == 0)
+        let report = try LogReader(directory: data).verify()
+        #expect(report.ok && report.size == 41_000)
+    }
+
     @Test("a reader running beside a writer process sees only whole, verified batches")
     func readerDuringWrites() throws {
         let dir = TemporaryDirectory()

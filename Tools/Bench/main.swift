@@ -81,7 +81,7 @@ struct Bench: ParsableCommand {
                     // Hand the parser the only reference, so it can take the bytes over.
                     var ndjson: [UInt8] = []
                     swap(&ndjson, &owned[index])
-                    var batch = try EnvelopeParser.parse(ndjson: ndjson, catalog: configuration.validating ? catalog : nil)
+                    var batch = try EnvelopeParser.parse(ndjson: consume ndjson, catalog: configuration.validating ? catalog : nil)
                     try vault.admit(&batch, catalog: catalog, directory: runDirectory)
                     _ = try log.append(batch)
                 }
