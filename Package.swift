@@ -61,7 +61,10 @@ let package = Package(
         // Read models: the projection engine and the models it keeps caught up.
         .target(
             name: "HindsightProjections",
-            dependencies: ["CSQLite", "HindsightCatalog", "HindsightLog", "HindsightPrivacy"],
+            dependencies: [
+                "CSQLite", "HindsightCatalog", "HindsightLog", "HindsightPrivacy",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSwift
         ),
         // The query interface: JSON-RPC 2.0 over lines (QUERIES.md), for `serve` and `query`.
@@ -84,6 +87,7 @@ let package = Package(
                 "HindsightEngine",
                 "HindsightLog",
                 "HindsightPrivacy",
+                "HindsightProjections",
                 "HindsightRPC",
                 "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -133,7 +137,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HindsightRPCTests",
-            dependencies: ["HindsightEngine", "HindsightRPC", "HindsightTestSupport"],
+            dependencies: ["HindsightEngine", "HindsightProjections", "HindsightRPC", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
     ],

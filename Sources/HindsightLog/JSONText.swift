@@ -4,6 +4,11 @@ import Foundation
 /// edits the engine makes (upcasting, sealing), and a request's events, which pass through
 /// `log.append` exactly as sent. The text must already be known to be valid JSON.
 public enum JSONText {
+    /// A string as a JSON string literal, quotes included.
+    public static func quoted(_ text: String) -> String {
+        "\"" + String(decoding: jsonStringContents(text), as: UTF8.self) + "\""
+    }
+
     public static func skipSpace(_ bytes: [UInt8], _ index: Int) -> Int {
         var index = index
         while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }

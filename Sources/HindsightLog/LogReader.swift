@@ -279,6 +279,12 @@ public final class LogReader: Sendable {
         return Array(all.prefix(Int(size)))
     }
 
+    /// The Merkle root of the log's first `size` events: the tree head the log had there.
+    public func root(atSize size: UInt64) throws(LogError) -> TreeHash {
+        let size = try resolvedTreeSize(size)
+        return size == self.size ? root : MerkleProof.root(of: try leafHashes(upTo: size)[...])
+    }
+
     /// The RFC 6962 audit path proving that event `seq` is in the tree of `treeSize` events.
     public func inclusionProof(seq: UInt64, treeSize: UInt64? = nil) throws(LogError) -> InclusionProof {
         let size = try resolvedTreeSize(treeSize)

@@ -8,6 +8,7 @@ public final class AuditReadModel: ReadModel {
     public let name = "audit"
     public let version = 2
     public let types: Set<String>? = nil
+    public let storedLineColumns: Set<String> = ["audit_event.line"]
 
     public init() {}
 

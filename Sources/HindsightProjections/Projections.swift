@@ -21,6 +21,7 @@ public final class Projections: @unchecked Sendable {
     private let catalog: Catalog
     private let vault: PersonalDataVault
     private var databases: [String: SQLiteDatabase] = [:]
+    private let snapshots: SnapshotStore
     /// Models being rebuilt beside the ones in use.
     private var rebuilding: Set<String> = []
     private let lock = NSLock()
@@ -33,6 +34,7 @@ public final class Projections: @unchecked Sendable {
         self.catalog = catalog
         self.vault = vault
         self.models = models
+        snapshots = SnapshotStore(dataDirectory: directory)
         try FileIO.makeDirectory(directory + "/projections")
         for model in models {
             // What an interrupted build left, unless another process is building right now.
@@ -57,28 +59,45 @@ public final class Projections: @unchecked Sendable {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
-    /// Builds a read model from the whole log into a file beside its database, without a
-    /// journal and with its indexes made after the load, then puts the file in place. Until
-    /// then the old database (if any) stays as it was; a build interrupted by a crash leaves a
-    /// `.building` file that the next start removes.
+    /// Builds a read model from the log into a file beside its database, starting from its
+    /// newest snapshot that stands for this log (else from seq 1), without a journal and
+    /// with its indexes made after the load, then puts the file in place. Until then the old
+    /// database (if any) stays as it was; a build interrupted by a crash leaves a `.building`
+    /// file that the next start removes.
     private func build(_ model: any ReadModel, from reader: LogReader) throws(LogError) -> SQLiteDatabase {
         let buildLock = try BuildLock(path(of: model), wait: true)!
         defer { buildLock.release() }
         // Another process may have built it while this one waited.
         if let db = try openIfCurrent(model) { return db }
-        let building = try buildBeside(model, from: reader)
+        let building = try buildBeside(model, from: reader, start: startingSnapshot(model, reader))
         return try swapIn(model, building, catchingUpTo: reader)
     }
 
-    /// The model built from the log up to `reader`'s end in `NAME.sqlite.building`, closed.
-    private func buildBeside(_ model: any ReadModel, from reader: LogReader) throws(LogError) -> String {
+    /// The snapshot a build of the model starts from, if any.
+    private func startingSnapshot(_ model: any ReadModel, _ reader: LogReader) -> SnapshotManifest? {
+        snapshots.newest(for: model, atOrBelow: reader.size, reader: reader)
+    }
+
+    /// The model built up to `reader`'s end in `NAME.sqlite.building`, closed: from a copy of
+    /// `start`, or from seq 1 into new tables.
+    private func buildBeside(_ model: any ReadModel, from reader: LogReader, start: SnapshotManifest?) throws(LogError) -> String {
         let building = path(of: model) + ".building"
         Self.remove(building)
+        if let start {
+            do {
+                try FileManager.default.copyItem(atPath: snapshots.path(of: start), toPath: building)
+            } catch {
+                throw LogError(.io, "cannot copy the snapshot of \(model.name) at seq \(start.position): \(error)", location: building)
+            }
+            let db = try SQLiteDatabase(path: building, bulkLoad: true)
+            try apply(model, to: db, from: start.position, through: reader.size, reader: reader, batch: Self.buildBatch)
+            return building
+        }
         let db = try SQLiteDatabase(path: building, bulkLoad: true)
         try db.execute("CREATE TABLE hindsight_checkpoint (position INTEGER NOT NULL, version INTEGER NOT NULL)")
         try db.statement("INSERT INTO hindsight_checkpoint VALUES (0, ?)").bind(1, Int64(model.version)).run()
         try model.create(in: db)
-        try apply(model, to: db, from: 0, reader: reader, batch: Self.buildBatch)
+        try apply(model, to: db, from: 0, through: reader.size, reader: reader, batch: Self.buildBatch)
         try model.createIndexes(in: db)
         return building
     }
@@ -87,7 +106,7 @@ public final class Projections: @unchecked Sendable {
     private func swapIn(_ model: any ReadModel, _ building: String, catchingUpTo reader: LogReader) throws(LogError) -> SQLiteDatabase {
         do {
             let db = try SQLiteDatabase(path: building, bulkLoad: true)
-            try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, reader: reader, batch: Self.buildBatch)
+            try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: Self.buildBatch)
         }
         let path = path(of: model)
         databases[model.name] = nil
@@ -100,18 +119,27 @@ public final class Projections: @unchecked Sendable {
     /// Builds a read model again from the log beside the one in use, which goes on answering
     /// (and being caught up) meanwhile, and swaps the new one in once it has caught up; in the
     /// background, the call returns once the rebuild is under way (`modelsBeingRebuilt`).
-    /// `reader` gives a reader of the log as it is at each moment.
-    public func rebuild(_ name: String, inBackground: Bool = false, reader: @escaping @Sendable () throws(LogError) -> LogReader) throws(LogError) {
+    /// `reader` gives a reader of the log as it is at each moment. Returns the position the
+    /// rebuild starts from: that of the newest snapshot standing for the log, or 0.
+    @discardableResult
+    public func rebuild(_ name: String, inBackground: Bool = false, reader: @escaping @Sendable () throws(LogError) -> LogReader) throws(LogError) -> UInt64 {
         guard let model = models.first(where: { $0.name == name }) else {
             throw LogError(.outOfRange, "there is no read model \(name); there are \(models.map(\.name).joined(separator: ", "))", fieldPath: "/name")
         }
         let started = lock.withLock { rebuilding.insert(name).inserted }
         guard started else { throw LogError(.writerLocked, "read model \(name) is being rebuilt already", fieldPath: "/name") }
+        let start: SnapshotManifest?
+        do throws(LogError) {
+            start = startingSnapshot(model, try reader())
+        } catch {
+            lock.withLock { _ = rebuilding.remove(name) }
+            throw error
+        }
         let work = { @Sendable [self] () throws(LogError) in
             defer { lock.withLock { _ = rebuilding.remove(name) } }
             let buildLock = try BuildLock(path(of: model), wait: true)!
             defer { buildLock.release() }
-            let building = try buildBeside(model, from: reader())  // without the lock: queries go on
+            let building = try buildBeside(model, from: reader(), start: start)  // without the lock: queries go on
             lock.lock()
             defer { lock.unlock() }
             databases[model.name] = try swapIn(model, building, catchingUpTo: reader())
@@ -128,6 +156,7 @@ public final class Projections: @unchecked Sendable {
         } else {
             try work()
         }
+        return start?.position ?? 0
     }
 
     /// The models being rebuilt now.
@@ -165,16 +194,18 @@ public final class Projections: @unchecked Sendable {
                 databases[model.name] = try build(model, from: reader)
                 continue
             }
-            try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, reader: reader, batch: Self.batch)
+            try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: Self.batch)
         }
     }
 
-    /// Applies the events after `position`, `batch` to a transaction that also moves the
-    /// checkpoint.
-    private func apply(_ model: any ReadModel, to db: SQLiteDatabase, from position: UInt64, reader: LogReader, batch: Int) throws(LogError) {
+    /// Applies the events after `position` up to `end`, `batch` to a transaction that also
+    /// moves the checkpoint.
+    private func apply(
+        _ model: any ReadModel, to db: SQLiteDatabase, from position: UInt64, through end: UInt64, reader: LogReader, batch: Int
+    ) throws(LogError) {
         var position = position
-        while position < reader.size {
-            let upTo = min(reader.size, position + UInt64(batch))
+        while position < end {
+            let upTo = min(end, position + UInt64(batch))
             var query = ReadQuery()
             query.from = position + 1
             query.to = upTo
@@ -190,6 +221,113 @@ public final class Projections: @unchecked Sendable {
                 return upTo
             }
         }
+    }
+
+    // MARK: - Snapshots and verification
+
+    /// Saves a snapshot of each named read model (all without names) at the position it has
+    /// reached, which must be within `reader`'s log (catch up first).
+    public func snapshot(_ names: [String]? = nil, reader: LogReader) throws(LogError) -> [SnapshotManifest] {
+        let chosen = try select(names)
+        lock.lock()
+        defer { lock.unlock() }
+        var taken: [SnapshotManifest] = []
+        for model in chosen {
+            guard let db = databases[model.name], let position = try checkpoint(in: db)?.position else {
+                throw LogError(.outOfRange, "read model \(model.name) has not been built yet", fieldPath: "/name")
+            }
+            taken.append(try snapshots.take(model, db, position: position, root: try reader.root(atSize: position)))
+        }
+        return taken
+    }
+
+    /// Writes a read model's canonical content dump; with `reveal`, its stored event lines as
+    /// readers see them (see `ContentDump`).
+    public func dump(_ name: String, reveal: ((String) -> String)? = nil, to line: (String) -> Void) throws(LogError) {
+        let model = try select([name])[0]
+        lock.lock()
+        defer { lock.unlock() }
+        guard let db = databases[model.name] else { throw LogError(.outOfRange, "read model \(name) has not been built yet", fieldPath: "/name") }
+        try db.execute("BEGIN")
+        defer { try? db.execute("COMMIT") }
+        try ContentDump.write(db, storedLines: model.storedLineColumns, reveal: reveal, to: line)
+    }
+
+    /// One finding of `verify`: whether a snapshot or a read model in use holds exactly what
+    /// a fresh fold of the log up to its position gives.
+    public struct Check: Sendable, Codable {
+        public let readModel: String
+        /// `snapshot` or `read model`.
+        public let kind: String
+        public let position: UInt64
+        public let ok: Bool
+        public let problem: String?
+    }
+
+    /// Folds the log again from seq 1, for each read model into a scratch database, and
+    /// compares the content digest at the position of each snapshot and of the model in use
+    /// with theirs; also checks that each snapshot's file is intact and its tree head is the
+    /// log's. One pass per model, however many positions it checks.
+    public func verify(reader: LogReader) throws(LogError) -> [Check] {
+        var checks: [Check] = []
+        for model in models {
+            var targets: [(position: UInt64, digest: String, kind: String)] = []
+            for manifest in snapshots.manifests(of: model.name) where manifest.version == model.version {
+                if let problem = snapshots.problem(with: manifest, reader: reader) {
+                    checks.append(Check(readModel: model.name, kind: "snapshot", position: manifest.position, ok: false, problem: problem))
+                } else {
+                    targets.append((manifest.position, manifest.contentDigest, "snapshot"))
+                }
+            }
+            if let live = try liveDigest(model) {
+                if live.position > reader.size {
+                    checks.append(Check(readModel: model.name, kind: "read model", position: live.position, ok: false,
+                                        problem: "it is at seq \(live.position), beyond the log's \(reader.size) events"))
+                } else {
+                    targets.append((live.position, live.digest, "read model"))
+                }
+            }
+            guard !targets.isEmpty else { continue }
+            let path = directory + "/projections/\(model.name).verifying"
+            Self.remove(path)
+            defer { Self.remove(path) }
+            let fold = try SQLiteDatabase(path: path, bulkLoad: true)
+            try fold.execute("CREATE TABLE hindsight_checkpoint (position INTEGER NOT NULL, version INTEGER NOT NULL)")
+            try fold.statement("INSERT INTO hindsight_checkpoint VALUES (0, ?)").bind(1, Int64(model.version)).run()
+            try model.create(in: fold)
+            var position: UInt64 = 0
+            for target in targets.sorted(by: { $0.position < $1.position }) {
+                try apply(model, to: fold, from: position, through: target.position, reader: reader, batch: Self.buildBatch)
+                position = target.position
+                let same = try ContentDump.digest(fold) == target.digest
+                checks.append(Check(readModel: model.name, kind: target.kind, position: target.position, ok: same,
+                                    problem: same ? nil : "its content differs from a fresh fold of the log up to seq \(target.position)"))
+            }
+        }
+        return checks
+    }
+
+    /// The position and content digest of a read model in use, read in one transaction.
+    private func liveDigest(_ model: any ReadModel) throws(LogError) -> (position: UInt64, digest: String)? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let db = databases[model.name] else { return nil }
+        try db.execute("BEGIN")
+        defer { try? db.execute("COMMIT") }
+        guard let position = try checkpoint(in: db)?.position else { return nil }
+        return (position, try ContentDump.digest(db))
+    }
+
+    private func select(_ names: [String]?) throws(LogError) -> [any ReadModel] {
+        guard let names else { return models }
+        var chosen: [any ReadModel] = []
+        for name in names {
+            guard let model = models.first(where: { $0.name == name }) else {
+                throw LogError(.outOfRange, "there is no read model \(name); there are \(models.map(\.name).joined(separator: ", "))", fieldPath: "/name")
+            }
+            chosen.append(model)
+        }
+        return chosen
     }
 
     private func events(_ reader: LogReader, _ query: ReadQuery) throws(LogError) -> [ProjectedEvent] {

@@ -21,8 +21,12 @@ public protocol ReadModel: AnyObject, Sendable {
     func createIndexes(in db: SQLiteDatabase) throws(LogError)
     /// Folds one event (in seq order, inside the engine's transaction).
     func apply(_ event: ProjectedEvent, in db: SQLiteDatabase) throws(LogError)
+    /// Columns (`TABLE.COLUMN`) holding stored event lines, whose personal data the readable
+    /// dump (`hindsight dump`, `Snapshots/`) shows as readers see it.
+    var storedLineColumns: Set<String> { get }
 }
 
 extension ReadModel {
     public func createIndexes(in db: SQLiteDatabase) throws(LogError) {}
+    public var storedLineColumns: Set<String> { [] }
 }

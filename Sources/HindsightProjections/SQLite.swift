@@ -1,4 +1,5 @@
 internal import CSQLite
+import Foundation
 public import HindsightLog
 
 /// A SQLite database, as read models keep their tables: a thin layer over the C API with
@@ -133,6 +134,23 @@ public final class SQLiteDatabase {
         }
 
         public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+        public var columnCount: Int32 { sqlite3_column_count(handle) }
+
+        /// A column of the current row as JSON: an integer, a number, a string, null, or a
+        /// blob as its lowercase hex in a string.
+        public func json(_ column: Int32) -> String {
+            switch sqlite3_column_type(handle, column) {
+            case SQLITE_INTEGER: return String(sqlite3_column_int64(handle, column))
+            case SQLITE_FLOAT: return String(sqlite3_column_double(handle, column))
+            case SQLITE_NULL: return "null"
+            case SQLITE_BLOB:
+                let count = Int(sqlite3_column_bytes(handle, column))
+                let bytes = sqlite3_column_blob(handle, column).map { UnsafeRawBufferPointer(start: $0, count: count) }
+                return "\"" + (bytes ?? UnsafeRawBufferPointer(start: nil, count: 0)).map { String(format: "%02x", $0) }.joined() + "\""
+            default: return JSONText.quoted(text(column) ?? "")
+            }
+        }
 
         public func text(_ column: Int32) -> String? {
             sqlite3_column_text(handle, column).map { String(cString: $0) }

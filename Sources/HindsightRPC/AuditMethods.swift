@@ -64,7 +64,7 @@ enum AuditMethods {
 
     static let rebuild = RPCMethod(
         name: "projections.rebuild", params: "name",
-        result: "name, rebuilding (true while serve builds it in the background), position",
+        result: "name, from (the seq of the snapshot it starts from; 0: the log's start), rebuilding (true while serve builds it in the background), position",
         summary: "Builds a read model again from the log beside the one in use, which keeps answering, and swaps it in.", writes: false
     ) { call throws(RPCError) in
         try call.params.only(["name"])
@@ -76,14 +76,14 @@ enum AuditMethods {
         let store = call.store
         // In serve, the rebuild runs beside the requests, which the old model goes on answering.
         let inBackground = store.engine != nil
-        let position: UInt64
+        let position: UInt64, from: UInt64
         do throws(LogError) {
-            try models.rebuild(name, inBackground: inBackground) { () throws(LogError) in try LogReader(directory: store.directory) }
+            from = try models.rebuild(name, inBackground: inBackground) { () throws(LogError) in try LogReader(directory: store.directory) }
             position = try models.positions()[name] ?? 0
         } catch {
             throw RPCError(error)
         }
-        return ["name": .string(name), "rebuilding": .bool(inBackground), "position": .integer(Int64(position))]
+        return ["name": .string(name), "from": .integer(Int64(from)), "rebuilding": .bool(inBackground), "position": .integer(Int64(position))]
     }
 
     private static func time(_ params: Params, _ name: String) throws(RPCError) -> Int64? {

@@ -4,6 +4,7 @@ import HindsightCatalog
 import HindsightEngine
 import HindsightLog
 import HindsightPrivacy
+import HindsightProjections
 import HindsightRPC
 import HindsightWorkload
 
@@ -11,7 +12,7 @@ import HindsightWorkload
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Generate.self]
     )
 }
 
@@ -164,6 +165,66 @@ struct Rebuild: ParsableCommand {
     }
 }
 
+/// The read models of a data directory as they are; `caughtUp`, brought up to the log's end
+/// first (building any that does not exist).
+func readModels(_ directory: String, caughtUp: Bool) throws -> (models: Projections, reader: LogReader, vault: PersonalDataVault) {
+    let reader = try LogReader(directory: directory)
+    let vault = try PersonalDataVault(dataDirectory: directory)
+    let models = try Projections(directory: directory, catalog: .standard, vault: vault)
+    if caughtUp { try models.catchUp(reader) }
+    return (models, reader, vault)
+}
+
+struct Snapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Save read models' state at the position they have reached, with the log's tree head there and a digest of their content.",
+        discussion: """
+            Snapshots go to DIR/snapshots/NAME/ (Snapshots/README.md gives the format); a rebuild starts from the newest \
+            one that stands for the log, and `hindsight verify --projections` checks each against a fresh fold of the log. \
+            Prints each snapshot's manifest.
+            """)
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "The read models (default: all).") var names: [String] = []
+
+    func run() throws {
+        try reporting {
+            let (models, reader, _) = try readModels(options.directory, caughtUp: true)
+            for manifest in try models.snapshot(names.isEmpty ? nil : names, reader: reader) { try printJSON(manifest) }
+        }
+    }
+}
+
+struct Dump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a read model's content as canonical NDJSON: each table and its columns, then its rows ordered by every column.",
+        discussion: "Personal data shows as readers see it (or [erased]); the golden dumps in Snapshots/ are made this way.")
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "The read model.") var name: String
+    @Flag(help: "Show personal data as stored (its ciphertext): the dump that content digests cover.") var stored = false
+
+    func run() throws {
+        try reporting {
+            let (models, _, vault) = try readModels(options.directory, caughtUp: true)
+            let reveal: ((String) -> String)? = stored ? nil : { line in
+                guard let event = try? StoredEvent(storedLine: Array(line.utf8)) else { return line }
+                return String(decoding: vault.reveal(event, catalog: .standard).line, as: UTF8.self)
+            }
+            var out = Data()
+            try models.dump(name, reveal: reveal) { line in
+                out.append(contentsOf: line.utf8)
+                out.append(0x0A)
+                if out.count >= 1 << 20 {
+                    FileHandle.standardOutput.write(out)
+                    out.removeAll(keepingCapacity: true)
+                }
+            }
+            FileHandle.standardOutput.write(out)
+        }
+    }
+}
+
 struct Read: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print stored events as NDJSON, in seq order.")
 
@@ -217,15 +278,27 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var options: DataOptions
     @Flag(help: "Print the report as JSON.") var json = false
+    @Flag(help: "Also fold the log again and check every read model and snapshot against it (content digests, tree heads).")
+    var projections = false
 
     func run() throws {
         try reporting {
             let report = try LogReader(directory: options.directory).verify()
+            // Read models are checked only against a log that verifies.
+            let checks = projections && report.ok
+                ? try readModels(options.directory, caughtUp: false).models.verify(reader: LogReader(directory: options.directory)) : []
             if json {
-                var object: [String: Any] = ["ok": report.ok, "checked": report.checked,
+                var object: [String: Any] = ["ok": report.ok && checks.allSatisfy(\.ok), "checked": report.checked,
                                              "head": ["seq": report.size, "hash": report.root.hex]]
                 if let bad = report.firstBad { object["firstBad"] = ["seq": bad.seq, "reason": bad.reason] }
                 if !report.notes.isEmpty { object["notes"] = report.notes }
+                if projections {
+                    object["projections"] = checks.map { check -> [String: Any] in
+                        var entry: [String: Any] = ["readModel": check.readModel, "kind": check.kind, "position": check.position, "ok": check.ok]
+                        if let problem = check.problem { entry["problem"] = problem }
+                        return entry
+                    }
+                }
                 printJSON(object)
             } else {
                 for note in report.notes { print("note: \(note)") }
@@ -234,8 +307,15 @@ struct Verify: ParsableCommand {
                 } else {
                     print("ok: \(report.checked) events verified; tree head \(report.size) \(report.root.hex)")
                 }
+                for check in checks {
+                    if let problem = check.problem {
+                        print("FAILED: \(check.kind) \(check.readModel) at seq \(check.position): \(problem)")
+                    } else {
+                        print("ok: \(check.kind) \(check.readModel) at seq \(check.position) matches a fresh fold of the log")
+                    }
+                }
             }
-            if !report.ok { throw ExitCode(2) }
+            if !report.ok || !checks.allSatisfy(\.ok) { throw ExitCode(2) }
         }
     }
 }
