@@ -6,18 +6,22 @@ public import HindsightLog
 /// It keeps each event's stored line (personal data sealed) and reveals it when answering.
 public final class AuditReadModel: ReadModel {
     public let name = "audit"
-    public let version = 2
+    public let version = 3
     public let types: Set<String>? = nil
-    public let storedLineColumns: Set<String> = ["audit_event.line"]
+    public let storedLineColumns: Set<String> = ["audit_line.line"]
 
     public init() {}
 
+    /// The fields searched on apart from the lines, so that building the indexes sorts a
+    /// narrow table; every table is appended to in seq order while the model is built, and
+    /// indexed after.
     public func create(in db: SQLiteDatabase) throws(LogError) {
         try db.execute(
             """
             CREATE TABLE audit_event (seq INTEGER PRIMARY KEY, occurred_at INTEGER NOT NULL, org TEXT NOT NULL,
-                                      actor TEXT NOT NULL, type TEXT NOT NULL, line TEXT NOT NULL);
-            CREATE TABLE audit_resource (resource TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (resource, seq)) WITHOUT ROWID;
+                                      actor TEXT NOT NULL, type TEXT NOT NULL);
+            CREATE TABLE audit_line (seq INTEGER PRIMARY KEY, line TEXT NOT NULL);
+            CREATE TABLE audit_resource (resource TEXT NOT NULL, seq INTEGER NOT NULL);
             """)
     }
 
@@ -28,16 +32,18 @@ public final class AuditReadModel: ReadModel {
             CREATE INDEX audit_by_actor ON audit_event (actor, seq);
             CREATE INDEX audit_by_type ON audit_event (type, seq);
             CREATE INDEX audit_by_time ON audit_event (occurred_at, seq);
+            CREATE UNIQUE INDEX audit_by_resource ON audit_resource (resource, seq);
             """)
     }
 
     public func apply(_ event: ProjectedEvent, in db: SQLiteDatabase) throws(LogError) {
         let stored = event.stored
-        try db.statement("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(1, Int64(stored.seq)).bind(2, stored.occurredAtMs).bind(3, stored.org).bind(4, stored.actorID)
-            .bind(5, event.type).bind(6, String(decoding: stored.line, as: UTF8.self)).run()
+        let seq = Int64(stored.seq)
+        try db.statement("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?)")
+            .bind(1, seq).bind(2, stored.occurredAtMs).bind(3, stored.org).bind(4, stored.actorID).bind(5, event.type).run()
+        try db.statement("INSERT INTO audit_line VALUES (?, ?)").bind(1, seq).bind(2, text: stored.line).run()
         for reference in event.references {
-            try db.statement("INSERT OR IGNORE INTO audit_resource VALUES (?, ?)").bind(1, reference).bind(2, Int64(stored.seq)).run()
+            try db.statement("INSERT INTO audit_resource VALUES (?, ?)").bind(1, reference).bind(2, seq).run()
         }
     }
 
@@ -65,8 +71,8 @@ public final class AuditReadModel: ReadModel {
         // With a resource, rows come in the order of audit_resource's key (resource, seq).
         let order = search.resource == nil ? "e.seq" : "r.seq"
         var sql = search.resource == nil
-            ? "SELECT e.seq, e.line FROM audit_event e WHERE 1"
-            : "SELECT e.seq, e.line FROM audit_resource r JOIN audit_event e ON e.seq = r.seq WHERE r.resource = ?"
+            ? "SELECT e.seq FROM audit_event e WHERE 1"
+            : "SELECT e.seq FROM audit_resource r JOIN audit_event e ON e.seq = r.seq WHERE r.resource = ?"
         var texts: [String] = search.resource.map { [$0] } ?? []
         var numbers: [Int64] = []
         if let org = search.org { sql += " AND e.org = ?"; texts.append(org) }
@@ -99,11 +105,19 @@ public final class AuditReadModel: ReadModel {
         var index: Int32 = 1
         for text in texts { statement.bind(index, text); index += 1 }
         for number in numbers { statement.bind(index, number); index += 1 }
+        var seqs: [Int64] = []
+        while try statement.step() { seqs.append(statement.int(0)) }
+        let more = seqs.count > search.limit
+        // The lines of the page only, each found by its seq.
+        let line = try db.statement("SELECT line FROM audit_line WHERE seq = ?")
+        defer { line.finish() }
         var rows: [(UInt64, [UInt8])] = []
-        while try statement.step() {
-            rows.append((UInt64(statement.int(0)), Array((statement.text(1) ?? "").utf8)))
+        for seq in seqs.prefix(search.limit) {
+            line.reset()
+            line.bind(1, seq)
+            guard try line.step() else { throw LogError(.logCorrupt, "the audit read model has no line for seq \(seq); rebuild it") }
+            rows.append((UInt64(seq), line.bytes(0)))
         }
-        let more = rows.count > search.limit
-        return (Array(rows.prefix(search.limit)), more)
+        return (rows, more)
     }
 }

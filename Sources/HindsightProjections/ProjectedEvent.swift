@@ -10,6 +10,17 @@ public struct ProjectedEvent: Sendable {
     public let stored: StoredEvent
     let catalog: Catalog
     let vault: PersonalDataVault
+    /// Every entity the event names, as `KIND/ID`: its stream, and each identifier with a
+    /// kind prefix (`prj_9` is `project/prj_9`), reference (`team/team_3`) or domain in
+    /// `data`, each once. Found when the event is read, on the core that reads the log.
+    public let references: [String]
+
+    init(stored: StoredEvent, catalog: Catalog, vault: PersonalDataVault) {
+        self.stored = stored
+        self.catalog = catalog
+        self.vault = vault
+        references = Self.references(of: stored)
+    }
 
     /// The event upcast, with personal data revealed (worked out when asked for: many read
     /// models need only the stored event's fields).
@@ -18,14 +29,11 @@ public struct ProjectedEvent: Sendable {
     public var seq: UInt64 { stored.seq }
     public var type: String { stored.type }
 
-    /// Every entity the event names, as `KIND/ID`: its stream, and each identifier with a
-    /// kind prefix (`prj_9` is `project/prj_9`), reference (`team/team_3`) or domain in
-    /// `data`, each once.
-    public var references: [String] {
+    private static func references(of stored: StoredEvent) -> [String] {
         var found: [String] = [stored.stream]
         // The stored line: personal data there is sealed, and sealed values name nothing.
         StoredLine.forEachString(inDataOf: stored.line, where: Self.mayRefer) { key, value in
-            if let reference = Self.reference(key: key, value: value), !found.contains(reference) { found.append(reference) }
+            if let reference = reference(key: key, value: value), !found.contains(reference) { found.append(reference) }
         }
         return found
     }

@@ -1,6 +1,7 @@
 public import HindsightCatalog
 public import HindsightLog
 public import HindsightPrivacy
+import Dispatch
 import Foundation
 
 #if canImport(Glibc)
@@ -199,26 +200,37 @@ public final class Projections: @unchecked Sendable {
     }
 
     /// Applies the events after `position` up to `end`, `batch` to a transaction that also
-    /// moves the checkpoint.
+    /// moves the checkpoint. The next batch is read from the log (and its events' references
+    /// found) on another core while this one is applied.
     private func apply(
         _ model: any ReadModel, to db: SQLiteDatabase, from position: UInt64, through end: UInt64, reader: LogReader, batch: Int
     ) throws(LogError) {
-        var position = position
-        while position < end {
-            let upTo = min(end, position + UInt64(batch))
-            var query = ReadQuery()
-            query.from = position + 1
-            query.to = upTo
-            query.types = model.types
-            let events = try events(reader, query)
+        let read = { [self] (after: UInt64) in
+            BatchRead(after: after, through: min(end, after + UInt64(batch))) { () throws(LogError) in
+                var query = ReadQuery()
+                query.from = after + 1
+                query.to = min(end, after + UInt64(batch))
+                query.types = model.types
+                return try self.events(reader, query)
+            }
+        }
+        var pending = position < end ? read(position) : nil
+        while let current = pending {
+            let events = try current.wait()
+            pending = current.through < end ? read(current.through) : nil
             // The checkpoint is read again inside the transaction: another process (a query
             // beside serve) may have applied these events meanwhile.
-            position = try db.transaction { () throws(LogError) -> UInt64 in
-                let current = try checkpoint(in: db)?.position ?? 0
-                guard current == position else { return current }
+            let reached = try db.transaction { () throws(LogError) -> UInt64 in
+                let checkpoint = try checkpoint(in: db)?.position ?? 0
+                guard checkpoint == current.after else { return checkpoint }
                 for event in events { try model.apply(event, in: db) }
-                try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(upTo)).run()
-                return upTo
+                try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(current.through)).run()
+                return current.through
+            }
+            if reached != current.through {
+                // Read on from where the other process left the model.
+                _ = try? pending?.wait()
+                pending = reached < end ? read(reached) : nil
             }
         }
     }
@@ -343,6 +355,30 @@ public final class Projections: @unchecked Sendable {
             throw LogError(.io, "cannot read the log: \(error)")
         }
         return events
+    }
+}
+
+/// The events of one batch, read on another thread: `wait` returns them (or the error).
+private final class BatchRead: @unchecked Sendable {
+    /// The batch is the events after `after` up to `through`.
+    let after: UInt64
+    let through: UInt64
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<[ProjectedEvent], LogError> = .success([])
+
+    init(after: UInt64, through: UInt64, _ read: @escaping @Sendable () throws(LogError) -> [ProjectedEvent]) {
+        self.after = after
+        self.through = through
+        DispatchQueue.global().async { [self] in
+            result = Result { () throws(LogError) in try read() }
+            done.signal()
+        }
+    }
+
+    func wait() throws(LogError) -> [ProjectedEvent] {
+        done.wait()
+        done.signal()  // later calls return at once
+        return try result.get()
     }
 }
 

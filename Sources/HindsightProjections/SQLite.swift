@@ -92,7 +92,8 @@ public final class SQLiteDatabase {
 
         deinit { sqlite3_finalize(handle) }
 
-        fileprivate func reset() {
+        /// Makes the statement ready to run again, its parameters unbound.
+        public func reset() {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
         }
@@ -119,6 +120,18 @@ public final class SQLiteDatabase {
             return self
         }
 
+        /// Binds UTF-8 text given as its bytes (SQLite copies them).
+        @discardableResult
+        public func bind(_ index: Int32, text bytes: [UInt8]) -> Statement {
+            // An empty array may have no storage; "" is then the text bound.
+            if bytes.isEmpty { return bind(index, "") }
+            bytes.withUnsafeBytes { raw in
+                _ = sqlite3_bind_text(handle, index, raw.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(raw.count),
+                                      unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+            }
+            return self
+        }
+
         /// Advances to the next row; false when there is none.
         public func step() throws(LogError) -> Bool {
             switch sqlite3_step(handle) {
@@ -136,6 +149,12 @@ public final class SQLiteDatabase {
         public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
         public var columnCount: Int32 { sqlite3_column_count(handle) }
+
+        /// A text column's UTF-8 bytes, without making a String of them.
+        public func bytes(_ column: Int32) -> [UInt8] {
+            guard let text = sqlite3_column_text(handle, column) else { return [] }
+            return Array(UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, column))))
+        }
 
         /// A column of the current row as JSON: an integer, a number, a string, null, or a
         /// blob as its lowercase hex in a string.

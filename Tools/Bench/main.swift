@@ -226,6 +226,9 @@ struct Bench: ParsableCommand {
         add("typePrefix") { $0.typePrefix = "backup." }
         add("resource") { $0.resource = "project/prj_1_1" }
         add("time range") { $0.from = 1_768_003_200_000; $0.to = 1_768_089_600_000 }  // 10 January 2026
+        // `at`: as of a seq halfway, and as of a time (what `audit.search` does with them).
+        add("actor, at seq 500,000") { $0.actor = "usr_3_4"; $0.upTo = 500_000 }
+        add("org, at 10 January 2026") { $0.org = "org_2"; $0.to = 1_768_003_200_000 }
         for (name, search) in filters {
             var latencies: [Double] = []
             for _ in 0..<1000 {
