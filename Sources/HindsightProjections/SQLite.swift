@@ -92,8 +92,7 @@ public final class SQLiteDatabase {
 
         deinit { sqlite3_finalize(handle) }
 
-        /// Makes the statement ready to run again, its parameters unbound.
-        public func reset() {
+        fileprivate func reset() {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
         }

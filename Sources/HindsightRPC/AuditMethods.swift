@@ -20,7 +20,9 @@ enum AuditMethods {
         search.actor = try p.string("actor")
         search.org = try p.string("org")
         search.types = try p.strings("types")
-        search.typePrefix = try p.string("typePrefix")
+        if let prefix = try p.string("typePrefix") {
+            search.narrow(toTypesWithPrefix: prefix, among: call.store.catalog.types)
+        }
         search.resource = try p.string("resource")
         search.from = try time(p, "from")
         search.to = try time(p, "to")

@@ -1,5 +1,6 @@
 import Foundation
 import HindsightEngine
+import HindsightProjections
 import HindsightRPC
 import HindsightTestSupport
 import Testing
@@ -193,5 +194,46 @@ struct SharedReadModelTests {
         let found = seqs(JSONValue(parsing: Array(all.utf8)))
         #expect(!found.isEmpty && Set(found).count == found.count)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/projections/audit.sqlite.building"))
+    }
+}
+
+@Suite("Audit read model indexes")
+struct AuditIndexTests {
+    /// Every filter of `audit.search` walks an index of (value, seq), or seqs themselves,
+    /// downwards and stops after the page: the work of a page does not grow with the history,
+    /// so the same indexes serve ten million events as well as a thousand. SQLite's own plan
+    /// says so; a filter that fell back to scanning and sorting every matching event fails.
+    @Test func everyFilterWalksAnIndexInSeqOrderAndStopsAfterThePage() throws {
+        let dir = try historyDirectory()
+        _ = try run(hindsightExecutable, ["query", "--data", dir.path, "projections.status"])
+        let db = try SQLiteDatabase(path: dir.path + "/projections/audit.sqlite", readOnly: true)
+        var searches: [(String, AuditReadModel.Search)] = []
+        func add(_ name: String, _ change: (inout AuditReadModel.Search) -> Void) {
+            var search = AuditReadModel.Search()
+            change(&search)
+            searches.append((name, search))
+        }
+        add("actor") { $0.actor = "usr_erin" }
+        add("org") { $0.org = "org_acme" }
+        add("one type") { $0.types = ["build.failed"] }
+        add("several types") { $0.types = ["build.failed", "role.revoked", "backup.failed"] }
+        add("resource") { $0.resource = "project/prj_checkout" }
+        add("time range") { $0.from = 1_772_442_000_000; $0.to = 1_772_528_400_000 }
+        add("at a seq, next page") { $0.actor = "usr_alice"; $0.upTo = 200; $0.before = 150 }
+        add("resource and type") { $0.resource = "team/team_platform"; $0.types = ["member.joined"] }
+        for (name, search) in searches {
+            let plan = try AuditReadModel.plan(search, in: db)
+            #expect(!plan.isEmpty, "\(name): no plan")
+            for (index, step) in plan.enumerated() {
+                if step.hasPrefix("SEARCH") {
+                    #expect(step.contains("INDEX audit_by_") || step.contains("INTEGER PRIMARY KEY"), "\(name): \(step) in \(plan)")
+                }
+                #expect(!step.hasPrefix("SCAN e") && !step.hasPrefix("SCAN r"), "\(name): scans a table: \(plan)")
+                if step == "USE TEMP B-TREE FOR ORDER BY" {
+                    // Only a page already cut by a walk may be sorted (merging several types).
+                    #expect(index > 0 && plan[index - 1].hasPrefix("SCAN (subquery"), "\(name): sorts every match: \(plan)")
+                }
+            }
+        }
     }
 }

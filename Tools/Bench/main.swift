@@ -223,7 +223,7 @@ struct Bench: ParsableCommand {
         add("actor") { $0.actor = "usr_3_4" }
         add("org") { $0.org = "org_2" }
         add("types") { $0.types = ["role.granted"] }
-        add("typePrefix") { $0.typePrefix = "backup." }
+        add("typePrefix") { $0.narrow(toTypesWithPrefix: "backup.", among: Catalog.standard.types) }
         add("resource") { $0.resource = "project/prj_1_1" }
         add("time range") { $0.from = 1_768_003_200_000; $0.to = 1_768_089_600_000 }  // 10 January 2026
         // `at`: as of a seq halfway, and as of a time (what `audit.search` does with them).
