@@ -17,6 +17,7 @@ using simdjson::dom::object;
 
 namespace {
 
+using hs::id_kinds;
 using hs::is_alnum;
 using hs::is_digit;
 using hs::is_identifier;
@@ -73,16 +74,6 @@ const char *const permission_kinds[] = {"org", "team", "project", "build", "func
                                         "webhook", "env", "domain", "role", "audit", "metric", "alert"};
 const char *const permission_actions[] = {"read", "create", "update", "delete", "deploy", "invoke", "query", "backup",
                                           "restore", "rotate", "revoke", "invite", "grant", "export"};
-struct ReferenceKind {
-    const char *kind;
-    const char *prefix;
-};
-const ReferenceKind reference_kinds[] = {
-    {"org", "org_"}, {"team", "team_"}, {"project", "prj_"}, {"build", "b_"}, {"function", "fn_"},
-    {"database", "db_"}, {"backup", "bak_"}, {"webhook", "wh_"}, {"token", "tok_"}, {"role", "role_"},
-    {"grant", "grant_"}, {"user", "usr_"},
-};
-
 template <size_t N>
 bool is_one_of(std::string_view s, const char *const (&names)[N]) {
     for (const char *name : names)
@@ -102,8 +93,8 @@ bool is_reference(std::string_view s, std::initializer_list<std::string_view> al
         if (!ok) return false;
     }
     if (kind == "domain") return allowed.size() == 0 && is_host(id, false);
-    for (auto &k : reference_kinds)
-        if (kind == k.kind) return is_prefixed_id(id, k.prefix);
+    for (auto &k : id_kinds)
+        if (k.referable && kind == k.kind) return is_prefixed_id(id, k.prefix);
     return false;
 }
 

@@ -59,6 +59,20 @@ inline bool is_alnum(char c) { return is_lower(c) || is_digit(c) || is_upper(c);
 inline bool is_lower_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f'); }
 inline bool is_identifier_char(char c) { return is_alnum(c) || c == '_' || c == '.' || c == ':' || c == '-'; }
 
+// Every kind of identifier and its prefix (`prj_9` is a project); `referable` kinds may be
+// named as `KIND/ID` in a reference field.
+struct IdKind {
+    const char *kind;
+    const char *prefix;
+    bool referable;
+};
+inline constexpr IdKind id_kinds[] = {
+    {"org", "org_", true},          {"team", "team_", true},   {"project", "prj_", true},  {"build", "b_", true},
+    {"function", "fn_", true},      {"database", "db_", true}, {"backup", "bak_", true},   {"webhook", "wh_", true},
+    {"token", "tok_", true},        {"role", "role_", true},   {"grant", "grant_", true},  {"user", "usr_", true},
+    {"invitation", "inv_", false},
+};
+
 // Identifier characters: letters, digits and _ . : - (never anything JSON escapes).
 inline bool is_identifier(std::string_view s, size_t max) {
     if (s.empty() || s.size() > max || !is_alnum(s[0])) return false;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 #include <string_view>
 #include <unordered_set>
 
@@ -133,6 +134,35 @@ size_t skip_value(const char *text, size_t i) {
     return i;
 }
 
+// A JSON string's contents (between the quotes), unescaped to UTF-8.
+std::string unescaped(std::string_view raw) {
+    std::string out;
+    for (size_t k = 0; k < raw.size(); k++) {
+        if (raw[k] != '\\') { out.push_back(raw[k]); continue; }
+        char e = raw[++k];
+        if (e != 'u') {
+            out.push_back(e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e);
+            continue;
+        }
+        uint32_t code = uint32_t(std::stoul(std::string(raw.substr(k + 1, 4)), nullptr, 16));
+        k += 4;
+        if (code >= 0xD800 && code < 0xDC00 && k + 6 < raw.size() && raw.substr(k + 1, 2) == "\\u") {
+            uint32_t low = uint32_t(std::stoul(std::string(raw.substr(k + 3, 4)), nullptr, 16));
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+            k += 6;
+        }
+        if (code < 0x80) out.push_back(char(code));
+        else if (code < 0x800) { out.push_back(char(0xC0 | (code >> 6))); out.push_back(char(0x80 | (code & 0x3F))); }
+        else if (code < 0x10000) {
+            out.push_back(char(0xE0 | (code >> 12))); out.push_back(char(0x80 | ((code >> 6) & 0x3F))); out.push_back(char(0x80 | (code & 0x3F)));
+        } else {
+            out.push_back(char(0xF0 | (code >> 18))); out.push_back(char(0x80 | ((code >> 12) & 0x3F)));
+            out.push_back(char(0x80 | ((code >> 6) & 0x3F))); out.push_back(char(0x80 | (code & 0x3F)));
+        }
+    }
+    return out;
+}
+
 // The envelope's fields in the order the engine stores them: what varies least from one
 // event to the next first, so that LZ4 finds longer matches (see docs/log-format.md).
 const char *const canonical_order[] = {
@@ -156,16 +186,7 @@ size_t write_canonical(const char *text, uint8_t *out, std::string_view stream, 
         std::string_view key(text + i + 1, key_end - i - 2);
         std::string decoded;
         if (key.find('\\') != std::string_view::npos) {
-            for (size_t k = 0; k < key.size(); k++) {
-                if (key[k] != '\\') { decoded.push_back(key[k]); continue; }
-                char e = key[++k];
-                if (e == 'u') {  // envelope keys are ASCII, so \u00XX is one byte
-                    decoded.push_back(char(std::stoi(std::string(key.substr(k + 1, 4)), nullptr, 16)));
-                    k += 4;
-                } else {
-                    decoded.push_back(e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e);
-                }
-            }
+            decoded = unescaped(key);
             key = decoded;
         }
         if (text[key_end] != ':') return not_compact;
@@ -577,6 +598,86 @@ int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len, hs_store
     for (int i = 0; i < 5; i++)
         if (!(found & (1u << i))) { set_error(err, HS_ERR_MISSING, names[i], "required field is missing"); return err->kind; }
     return HS_OK;
+}
+
+size_t hs_references(const uint8_t *bytes, size_t len, char *out, size_t cap) {
+    std::string_view line(reinterpret_cast<const char *>(bytes), len);
+    // `,"data":{` cannot occur inside a string (a quote there is escaped): the first is the envelope's.
+    size_t start = line.find(",\"data\":{");
+    if (start == std::string_view::npos) return 0;
+    start += 8;
+    std::vector<std::string> found;
+    size_t written = 0;
+    auto add = [&](std::string reference) {
+        for (auto &known : found)
+            if (known == reference) return;
+        if (written + reference.size() + 1 > cap) return;
+        std::memcpy(out + written, reference.data(), reference.size());
+        written += reference.size();
+        out[written++] = '\n';
+        found.push_back(std::move(reference));
+    };
+    auto name = [](std::string_view value, std::string_view key) -> std::string {
+        if (key == "domain") return "domain/" + std::string(value);
+        size_t slash = value.find('/');
+        if (slash != std::string_view::npos) {
+            std::string_view kind = value.substr(0, slash);
+            if (kind == "domain") return std::string(value);
+            for (auto &k : hs::id_kinds)
+                if (kind == k.kind) return std::string(value);
+            return {};
+        }
+        for (auto &k : hs::id_kinds) {
+            size_t n = std::strlen(k.prefix);
+            if (value.size() > n && value.substr(0, n) == k.prefix) return std::string(k.kind) + "/" + std::string(value);
+        }
+        return {};
+    };
+    // Member names by depth: a value in an array counts as the array's member.
+    std::vector<std::string> keys;
+    std::vector<char> containers;
+    std::string pending;
+    bool has_pending = false;
+    size_t end = skip_value(line.data(), start);
+    if (end == not_compact || end > len) return 0;
+    for (size_t i = start; i < end;) {
+        char c = line[i];
+        if (c == '{' || c == '[') {
+            keys.push_back(has_pending ? pending : keys.empty() ? std::string() : keys.back());
+            containers.push_back(c);
+            has_pending = false;
+            i++;
+        } else if (c == '}' || c == ']') {
+            keys.pop_back();
+            containers.pop_back();
+            i++;
+        } else if (c == '"') {
+            size_t close = skip_value(line.data(), i);
+            std::string_view raw = line.substr(i + 1, close - i - 2);
+            bool is_key = close < len && line[close] == ':' && !containers.empty() && containers.back() == '{';
+            std::string text = raw.find('\\') == std::string_view::npos ? std::string(raw) : unescaped(raw);
+            if (is_key) {
+                pending = std::move(text);
+                has_pending = true;
+            } else {
+                bool marked = false, spaced = false;
+                for (char b : text) {
+                    if (b == ' ') spaced = true;
+                    if (b == '_' || b == '/' || b == '.') marked = true;
+                }
+                if (marked && !spaced) {
+                    std::string reference = name(text, has_pending ? std::string_view(pending) : keys.empty() ? std::string_view() : std::string_view(keys.back()));
+                    if (!reference.empty()) add(std::move(reference));
+                }
+                has_pending = false;
+            }
+            i = close;
+        } else {
+            if (c == ',') has_pending = false;
+            i++;
+        }
+    }
+    return written;
 }
 
 }  // extern "C"

@@ -1,3 +1,4 @@
+internal import CShim
 import Foundation
 public import HindsightCatalog
 
@@ -72,48 +73,17 @@ public enum StoredLine {
         return out
     }
 
-    /// Calls `body` with every string value inside the line's `data` object and the name of
-    /// the member it belongs to (its array's member for array items), at any depth; with
-    /// `where`, only for values whose bytes pass it (no String is made for the others).
-    public static func forEachString(
-        inDataOf line: [UInt8], where wanted: (ArraySlice<UInt8>) -> Bool = { _ in true },
-        _ body: (_ key: String, _ value: String) -> Void
-    ) {
-        guard let data = data(in: line) else { return }
-        var index = data.lowerBound
-        var keys: [String] = []  // the member name at each depth
-        var pendingKey: String?
-        var containers: [UInt8] = []
-        while index < data.upperBound {
-            let byte = line[index]
-            switch byte {
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                containers.append(byte)
-                keys.append(pendingKey ?? keys.last ?? "")
-                pendingKey = nil
-                index += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                containers.removeLast()
-                keys.removeLast()
-                index += 1
-            case UInt8(ascii: "\""):
-                let end = JSONText.valueEnd(line, from: index)
-                let bytes = line[(index + 1)..<(end - 1)]
-                let isKey = end < line.count && line[end] == UInt8(ascii: ":") && containers.last == UInt8(ascii: "{")
-                if isKey {
-                    pendingKey = decodedString(bytes)
-                } else {
-                    if wanted(bytes) { body(pendingKey ?? keys.last ?? "", decodedString(bytes)) }
-                    pendingKey = nil
-                }
-                index = end
-            case UInt8(ascii: ","):
-                pendingKey = nil
-                index += 1
-            default:
-                index += 1
+    /// The entities an event's `data` names, as `KIND/ID`, each once, in order of
+    /// appearance: identifiers with a kind's prefix (`prj_9` is `project/prj_9`), `KIND/ID`
+    /// references and `domain` values. Sealed personal data names nothing.
+    public static func references(in line: [UInt8]) -> [String] {
+        var out = [CChar](repeating: 0, count: 4096)
+        let count = line.withUnsafeBufferPointer { bytes in
+            out.withUnsafeMutableBufferPointer { buffer in
+                hs_references(bytes.baseAddress, bytes.count, buffer.baseAddress, buffer.count)
             }
         }
+        return out[..<count].split(separator: 0x0A).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     }
 
     /// A JSON string's contents, unescaped.

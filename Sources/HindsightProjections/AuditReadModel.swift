@@ -3,54 +3,123 @@ public import HindsightLog
 /// The audit read model: every event, findable by actor, org, type or type prefix, any
 /// entity it refers to, and time, newest first (`audit.search`, `teams.activity`).
 ///
-/// It keeps each event's stored line (personal data sealed) and reveals it when answering.
+/// It keeps each event's fields and stored line (personal data sealed, revealed when
+/// answering), and for every actor, org, type and referred entity the seqs of its events,
+/// in blocks (`audit_posting`): appending an event adds its seq to the last block of each of
+/// its keys, so building the model from the log writes each block once instead of building
+/// an index row by row, and a search walks one key's blocks from the newest seq down.
 public final class AuditReadModel: ReadModel {
     public let name = "audit"
-    public let version = 4
+    public let version = 5
     public let types: Set<String>? = nil
-    public let storedLineColumns: Set<String> = ["audit_line.line"]
+    public let storedLineColumns: Set<String> = ["audit_event.line"]
+
+    /// Seqs per posting block.
+    static let blockSize = 512
 
     public init() {}
 
-    /// The fields searched on apart from the lines, so that building the indexes sorts a
-    /// narrow table; every table is appended to in seq order while the model is built, and
-    /// indexed after.
     public func create(in db: SQLiteDatabase) throws(LogError) {
         try db.execute(
             """
             CREATE TABLE audit_event (seq INTEGER PRIMARY KEY, occurred_at INTEGER NOT NULL, org TEXT NOT NULL,
-                                      actor TEXT NOT NULL, type TEXT NOT NULL);
-            CREATE TABLE audit_line (seq INTEGER PRIMARY KEY, line TEXT NOT NULL);
-            CREATE TABLE audit_resource (resource TEXT NOT NULL, seq INTEGER NOT NULL);
+                                      actor TEXT NOT NULL, type TEXT NOT NULL, line TEXT NOT NULL);
+            CREATE TABLE audit_posting (key TEXT NOT NULL, first_seq INTEGER NOT NULL, count INTEGER NOT NULL, seqs TEXT NOT NULL,
+                                        PRIMARY KEY (key, first_seq)) WITHOUT ROWID;
             CREATE TABLE audit_hour (hour INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL);
             """)
     }
 
-    public func createIndexes(in db: SQLiteDatabase) throws(LogError) {
-        try db.execute(
-            """
-            CREATE INDEX audit_by_org ON audit_event (org, seq);
-            CREATE INDEX audit_by_actor ON audit_event (actor, seq);
-            CREATE INDEX audit_by_type ON audit_event (type, seq);
-            CREATE UNIQUE INDEX audit_by_resource ON audit_resource (resource, seq);
-            """)
+    /// What a posting key names: `a:` an actor, `o:` an org, `t:` a type, `r:` an entity
+    /// (`KIND/ID`).
+    enum Key {
+        static func actor(_ id: String) -> String { "a:" + id }
+        static func org(_ id: String) -> String { "o:" + id }
+        static func type(_ type: String) -> String { "t:" + type }
+        static func resource(_ reference: String) -> String { "r:" + reference }
     }
 
-    public func apply(_ event: ProjectedEvent, in db: SQLiteDatabase) throws(LogError) {
-        let stored = event.stored
-        let seq = Int64(stored.seq)
-        try db.statement("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?)")
-            .bind(1, seq).bind(2, stored.occurredAtMs).bind(3, stored.org).bind(4, stored.actorID).bind(5, event.type).run()
-        try db.statement("INSERT INTO audit_line VALUES (?, ?)").bind(1, seq).bind(2, text: stored.line).run()
-        for reference in event.references {
-            try db.statement("INSERT INTO audit_resource VALUES (?, ?)").bind(1, reference).bind(2, seq).run()
+    /// A batch of events with the seqs to add to each key and the seqs of each hour, worked
+    /// out before the batch is applied.
+    public struct Batch: Sendable {
+        let events: [ProjectedEvent]
+        let postings: [String: [Int64]]
+        let hours: [Int64: (first: Int64, last: Int64)]
+    }
+
+    public func prepare(_ events: [ProjectedEvent]) -> Batch {
+        var postings: [String: [Int64]] = [:]
+        var hours: [Int64: (first: Int64, last: Int64)] = [:]
+        for event in events {
+            let stored = event.stored
+            let seq = Int64(stored.seq)
+            postings[Key.actor(stored.actorID), default: []].append(seq)
+            postings[Key.org(stored.org), default: []].append(seq)
+            postings[Key.type(event.type), default: []].append(seq)
+            for reference in event.references { postings[Key.resource(reference), default: []].append(seq) }
+            let hour = Self.hour(stored.occurredAtMs)
+            let span = hours[hour]
+            hours[hour] = (min(span?.first ?? seq, seq), max(span?.last ?? seq, seq))
         }
-        try db.statement(
-            """
-            INSERT INTO audit_hour VALUES (?, ?, ?)
-            ON CONFLICT (hour) DO UPDATE SET first_seq = min(first_seq, excluded.first_seq), last_seq = max(last_seq, excluded.last_seq)
-            """
-        ).bind(1, Self.hour(stored.occurredAtMs)).bind(2, seq).bind(3, seq).run()
+        return Batch(events: events, postings: postings, hours: hours)
+    }
+
+    public func apply(_ batch: Batch, in db: SQLiteDatabase) throws(LogError) {
+        for event in batch.events {
+            let stored = event.stored
+            try db.statement("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(1, Int64(stored.seq)).bind(2, stored.occurredAtMs).bind(3, stored.org).bind(4, stored.actorID).bind(5, event.type)
+                .bind(6, text: stored.line).run()
+        }
+        for (key, seqs) in batch.postings { try append(seqs, to: key, in: db) }
+        for (hour, span) in batch.hours {
+            try db.statement(
+                """
+                INSERT INTO audit_hour VALUES (?, ?, ?)
+                ON CONFLICT (hour) DO UPDATE SET first_seq = min(first_seq, excluded.first_seq), last_seq = max(last_seq, excluded.last_seq)
+                """
+            ).bind(1, hour).bind(2, span.first).bind(3, span.last).run()
+        }
+    }
+
+    /// Adds seqs (ascending, above every seq the key has) to the key's blocks: the last block
+    /// is filled up to `blockSize`, then new ones follow. However the events are cut into
+    /// batches, a key's blocks end up the same.
+    private func append(_ seqs: [Int64], to key: String, in db: SQLiteDatabase) throws(LogError) {
+        var rest = seqs[...]
+        let last = try db.statement(SQL.lastBlock).bind(1, key)
+        if try last.step(), last.int(1) < Int64(Self.blockSize) {
+            let first = last.int(0)
+            let room = Self.blockSize - Int(last.int(1))
+            let added = rest.prefix(room)
+            let text = (last.text(2) ?? "") + "," + added.map(String.init).joined(separator: ",")
+            let count = last.int(1) + Int64(added.count)
+            last.finish()
+            try db.statement("UPDATE audit_posting SET count = ?, seqs = ? WHERE key = ? AND first_seq = ?")
+                .bind(1, count).bind(2, text).bind(3, key).bind(4, first).run()
+            rest = rest.dropFirst(added.count)
+        } else {
+            last.finish()
+        }
+        while let first = rest.first {
+            let block = rest.prefix(Self.blockSize)
+            try db.statement("INSERT INTO audit_posting VALUES (?, ?, ?, ?)")
+                .bind(1, key).bind(2, first).bind(3, Int64(block.count)).bind(4, block.map(String.init).joined(separator: ",")).run()
+            rest = rest.dropFirst(block.count)
+        }
+    }
+
+    /// The statements that read the model, named so that `plans` checks the very text the
+    /// searches run.
+    enum SQL {
+        static let lastBlock = "SELECT first_seq, count, seqs FROM audit_posting WHERE key = ? ORDER BY first_seq DESC LIMIT 1"
+        static let blockAtOrBelow = "SELECT first_seq, seqs FROM audit_posting WHERE key = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1"
+        static let eventAtOrBelow = "SELECT seq FROM audit_event WHERE seq <= ? ORDER BY seq DESC LIMIT 1"
+        static let eventFields = "SELECT org, actor, type, occurred_at FROM audit_event WHERE seq = ?"
+        static let hourSpan = "SELECT min(first_seq), max(last_seq) FROM audit_hour WHERE hour BETWEEN ? AND ?"
+        static func lines(_ count: Int) -> String {
+            "SELECT seq, line FROM audit_event WHERE seq IN (" + Array(repeating: "?", count: count).joined(separator: ",") + ")"
+        }
     }
 
     /// The hour an `occurredAt` falls in. `audit_hour` keeps, for each hour, the first and
@@ -85,94 +154,182 @@ public final class AuditReadModel: ReadModel {
         }
     }
 
-    /// A value bound to a placeholder.
-    enum Parameter {
-        case text(String)
-        case number(Int64)
-    }
-
     /// Stored lines of the matching events, newest first, and whether more follow.
+    ///
+    /// The search walks the posting blocks of its most selective key (an entity, else the
+    /// actor, else each type, merged, else the org) from the newest seq it may show down,
+    /// and checks any other filter on the event's row; without a key it walks the events
+    /// themselves. Either way it stops after the page, so a page costs about the same on ten
+    /// million events as on a thousand.
     public static func search(_ search: Search, in db: SQLiteDatabase) throws(LogError) -> (lines: [(seq: UInt64, line: [UInt8])], more: Bool) {
-        guard let query = try pageQuery(search, in: db) else { return ([], false) }
-        // The lines of the page only, each found by its seq.
-        let statement = try db.statement(
-            "SELECT page.seq, l.line FROM (\(query.sql)) page JOIN audit_line l ON l.seq = page.seq ORDER BY page.seq DESC")
-        defer { statement.finish() }
-        bind(query.parameters, to: statement)
-        var rows: [(UInt64, [UInt8])] = []
-        while try statement.step() { rows.append((UInt64(statement.int(0)), statement.bytes(1))) }
-        let more = rows.count > search.limit
-        return (Array(rows.prefix(search.limit)), more)
-    }
-
-    /// How SQLite answers a search, one line per step (`EXPLAIN QUERY PLAN`), to check that
-    /// every filter walks an index in seq order and stops after a page.
-    public static func plan(_ search: Search, in db: SQLiteDatabase) throws(LogError) -> [String] {
-        guard let query = try pageQuery(search, in: db) else { return [] }
-        let statement = try db.statement("EXPLAIN QUERY PLAN " + query.sql)
-        defer { statement.finish() }
-        bind(query.parameters, to: statement)
-        var steps: [String] = []
-        while try statement.step() { steps.append(statement.text(3) ?? "") }
-        return steps
-    }
-
-    private static func bind(_ parameters: [Parameter], to statement: SQLiteDatabase.Statement) {
-        for (index, parameter) in parameters.enumerated() {
-            switch parameter {
-            case .text(let text): statement.bind(Int32(index + 1), text)
-            case .number(let number): statement.bind(Int32(index + 1), number)
-            }
-        }
-    }
-
-    /// The query for the seqs of one page (one more than `limit`, to tell whether more
-    /// follow), newest first; nil when nothing can match. Each filter is answered by walking
-    /// an index of (value, seq) downwards from the newest seq and stopping after the page, so
-    /// a page costs the same on ten million events as on a thousand. Several types are
-    /// several such walks, merged.
-    static func pageQuery(_ search: Search, in db: SQLiteDatabase) throws(LogError) -> (sql: String, parameters: [Parameter])? {
-        if let types = search.types, types.isEmpty { return nil }
-        // The seqs a time window can hold come from the hours it spans, and the walk by seq
-        // starts and stops there; the time filter itself still decides.
-        var window: (low: Int64, high: Int64)?
+        if let types = search.types, types.isEmpty { return ([], false) }
+        var high = Int64.max, low: Int64 = 1
+        if let before = search.before { high = min(high, Int64(before) - 1) }
+        if let upTo = search.upTo { high = min(high, Int64(upTo)) }
         if search.from != nil || search.to != nil {
-            let bounds = try db.statement("SELECT min(first_seq), max(last_seq) FROM audit_hour WHERE hour BETWEEN ? AND ?")
+            // The seqs a time window can hold, from the hours it spans.
+            let bounds = try db.statement(SQL.hourSpan)
                 .bind(1, search.from.map(hour) ?? Int64.min).bind(2, search.to.map(hour) ?? Int64.max)
             defer { bounds.finish() }
-            guard try bounds.step(), let low = bounds.text(0).flatMap({ Int64($0) }), let high = bounds.text(1).flatMap({ Int64($0) }) else {
-                return nil
+            guard try bounds.step(), let first = bounds.text(0).flatMap({ Int64($0) }), let last = bounds.text(1).flatMap({ Int64($0) }) else {
+                return ([], false)
             }
-            window = (low, high)
+            low = max(low, first)
+            high = min(high, last)
         }
-        // With a resource, rows come in the order of its index (resource, seq).
-        let order = search.resource == nil ? "e.seq" : "r.seq"
-        func walk(type: String?) -> (String, [Parameter]) {
-            var sql = search.resource == nil
-                ? "SELECT e.seq AS seq FROM audit_event e WHERE 1"
-                : "SELECT r.seq AS seq FROM audit_resource r JOIN audit_event e ON e.seq = r.seq WHERE r.resource = ?"
-            var parameters: [Parameter] = search.resource.map { [.text($0)] } ?? []
-            if let org = search.org { sql += " AND e.org = ?"; parameters.append(.text(org)) }
-            if let actor = search.actor { sql += " AND e.actor = ?"; parameters.append(.text(actor)) }
-            if let type { sql += " AND e.type = ?"; parameters.append(.text(type)) }
-            if let window {
-                sql += " AND \(order) BETWEEN ? AND ? AND e.occurred_at >= ? AND e.occurred_at <= ?"
-                parameters += [.number(window.low), .number(window.high), .number(search.from ?? Int64.min), .number(search.to ?? Int64.max)]
+        guard low <= high else { return ([], false) }
+
+        // The walk, and the filters it does not answer by itself.
+        var checks = Checks(search: search)
+        var walk: SeqWalk
+        if let resource = search.resource {
+            walk = .postings([PostingWalk(key: Key.resource(resource), below: high)])
+        } else if let actor = search.actor {
+            walk = .postings([PostingWalk(key: Key.actor(actor), below: high)])
+            checks.actor = nil
+        } else if let types = search.types {
+            walk = .postings(Set(types).sorted().map { PostingWalk(key: Key.type($0), below: high) })
+            checks.types = nil
+        } else if let org = search.org {
+            walk = .postings([PostingWalk(key: Key.org(org), below: high)])
+            checks.org = nil
+        } else {
+            walk = .events(below: high)
+        }
+        var seqs: [Int64] = []
+        while seqs.count <= search.limit, let seq = try walk.next(in: db), seq >= low {
+            if try checks.pass(seq, in: db) { seqs.append(seq) }
+        }
+        let more = seqs.count > search.limit
+        return (try lines(of: Array(seqs.prefix(search.limit)), in: db), more)
+    }
+
+    /// The stored lines of some events, in the order given.
+    private static func lines(of seqs: [Int64], in db: SQLiteDatabase) throws(LogError) -> [(seq: UInt64, line: [UInt8])] {
+        guard !seqs.isEmpty else { return [] }
+        let statement = try db.statement(SQL.lines(seqs.count))
+        defer { statement.finish() }
+        for (index, seq) in seqs.enumerated() { statement.bind(Int32(index + 1), seq) }
+        var found: [Int64: [UInt8]] = [:]
+        while try statement.step() { found[statement.int(0)] = statement.bytes(1) }
+        var rows: [(seq: UInt64, line: [UInt8])] = []
+        for seq in seqs {
+            guard let line = found[seq] else { throw LogError(.logCorrupt, "the audit read model has no line for seq \(seq); rebuild it") }
+            rows.append((UInt64(seq), line))
+        }
+        return rows
+    }
+
+    /// The filters a walk leaves to be checked on each event's row.
+    private struct Checks {
+        var org: String?
+        var actor: String?
+        var types: Set<String>?
+        let from: Int64?
+        let to: Int64?
+
+        init(search: Search) {
+            org = search.org
+            actor = search.actor
+            types = search.types.map(Set.init)
+            from = search.from
+            to = search.to
+        }
+
+        func pass(_ seq: Int64, in db: SQLiteDatabase) throws(LogError) -> Bool {
+            if org == nil && actor == nil && types == nil && from == nil && to == nil { return true }
+            let row = try db.statement(SQL.eventFields).bind(1, seq)
+            defer { row.finish() }
+            guard try row.step() else { return false }
+            if let org, row.text(0) != org { return false }
+            if let actor, row.text(1) != actor { return false }
+            if let types, !types.contains(row.text(2) ?? "") { return false }
+            let time = row.int(3)
+            if let from, time < from { return false }
+            if let to, time > to { return false }
+            return true
+        }
+    }
+
+    /// Seqs newest first: of one or more posting lists, merged, or of every event.
+    private enum SeqWalk {
+        case postings([PostingWalk])
+        case events(below: Int64)
+
+        mutating func next(in db: SQLiteDatabase) throws(LogError) -> Int64? {
+            switch self {
+            case .events(let below):
+                let row = try db.statement(SQL.eventAtOrBelow).bind(1, below)
+                defer { row.finish() }
+                guard try row.step() else { return nil }
+                let seq = row.int(0)
+                self = .events(below: seq - 1)
+                return seq
+            case .postings(var walks):
+                // The newest head among the lists.
+                var best: Int? = nil
+                var bestSeq = Int64.min
+                for index in walks.indices {
+                    if let seq = try walks[index].peek(in: db), seq > bestSeq {
+                        best = index
+                        bestSeq = seq
+                    }
+                }
+                guard let best else {
+                    self = .postings(walks)
+                    return nil
+                }
+                walks[best].advance()
+                self = .postings(walks)
+                return bestSeq
             }
-            if let before = search.before { sql += " AND \(order) < ?"; parameters.append(.number(Int64(before))) }
-            if let upTo = search.upTo { sql += " AND \(order) <= ?"; parameters.append(.number(Int64(upTo))) }
-            sql += " ORDER BY \(order) DESC LIMIT ?"
-            parameters.append(.number(Int64(search.limit + 1)))
-            return (sql, parameters)
         }
-        guard let types = search.types, types.count > 1 else { return walk(type: search.types?.first) }
-        var sql: [String] = [], parameters: [Parameter] = []
-        for type in Set(types).sorted() {
-            let (member, values) = walk(type: type)
-            sql.append("SELECT seq FROM (\(member))")
-            parameters += values
+    }
+
+    /// One key's seqs, newest first, read a block at a time.
+    private struct PostingWalk {
+        let key: String
+        /// Seqs not yet read are at most this.
+        var below: Int64
+        /// The current block's seqs at or below `below`, ascending; the next is the last.
+        var block: [Int64] = []
+        var exhausted = false
+
+        init(key: String, below: Int64) {
+            self.key = key
+            self.below = below
         }
-        parameters.append(.number(Int64(search.limit + 1)))
-        return (sql.joined(separator: " UNION ALL ") + " ORDER BY seq DESC LIMIT ?", parameters)
+
+        mutating func peek(in db: SQLiteDatabase) throws(LogError) -> Int64? {
+            while block.isEmpty && !exhausted {
+                let row = try db.statement(SQL.blockAtOrBelow).bind(1, key).bind(2, below)
+                defer { row.finish() }
+                guard try row.step() else {
+                    exhausted = true
+                    break
+                }
+                let first = row.int(0)
+                block = (row.text(1) ?? "").split(separator: ",").compactMap { Int64($0) }.filter { $0 <= below }
+                below = first - 1
+            }
+            return block.last
+        }
+
+        mutating func advance() { block.removeLast() }
+    }
+
+    /// The statements a search runs and how SQLite answers each (`EXPLAIN QUERY PLAN`), to
+    /// check that every one is a seek on a key, never a scan.
+    public static func plans(in db: SQLiteDatabase) throws(LogError) -> [String: [String]] {
+        let statements = [SQL.lastBlock, SQL.blockAtOrBelow, SQL.eventAtOrBelow, SQL.eventFields, SQL.lines(3), SQL.hourSpan]
+        var plans: [String: [String]] = [:]
+        for sql in statements {
+            let statement = try db.statement("EXPLAIN QUERY PLAN " + sql)
+            defer { statement.finish() }
+            var steps: [String] = []
+            while try statement.step() { steps.append(statement.text(3) ?? "") }
+            plans[sql] = steps
+        }
+        return plans
     }
 }

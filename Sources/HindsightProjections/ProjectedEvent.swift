@@ -32,36 +32,7 @@ public struct ProjectedEvent: Sendable {
     private static func references(of stored: StoredEvent) -> [String] {
         var found: [String] = [stored.stream]
         // The stored line: personal data there is sealed, and sealed values name nothing.
-        StoredLine.forEachString(inDataOf: stored.line, where: Self.mayRefer) { key, value in
-            if let reference = reference(key: key, value: value), !found.contains(reference) { found.append(reference) }
-        }
+        for reference in StoredLine.references(in: stored.line) where !found.contains(reference) { found.append(reference) }
         return found
-    }
-
-    static let kinds: [(prefix: String, kind: String)] = [
-        ("usr_", "user"), ("tok_", "token"), ("org_", "org"), ("team_", "team"), ("prj_", "project"), ("b_", "build"),
-        ("fn_", "function"), ("db_", "database"), ("bak_", "backup"), ("wh_", "webhook"), ("role_", "role"),
-        ("grant_", "grant"), ("inv_", "invitation"),
-    ]
-
-    /// Whether a value's bytes can be a reference: it has a `_` (an id's prefix) or a `/`
-    /// (`KIND/ID`) or a `.` (a domain), and no space.
-    static func mayRefer(_ bytes: ArraySlice<UInt8>) -> Bool {
-        var marked = false
-        for byte in bytes {
-            if byte == UInt8(ascii: " ") { return false }
-            if byte == UInt8(ascii: "_") || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".") { marked = true }
-        }
-        return marked
-    }
-
-    static func reference(key: String, value: String) -> String? {
-        if key == "domain" { return "domain/" + value }
-        if let slash = value.firstIndex(of: "/") {
-            let kind = value[..<slash]
-            return kinds.contains { $0.kind == kind } || kind == "domain" ? value : nil
-        }
-        guard let match = kinds.first(where: { value.hasPrefix($0.prefix) && value.count > $0.prefix.count }) else { return nil }
-        return match.kind + "/" + value
     }
 }

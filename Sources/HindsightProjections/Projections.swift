@@ -202,28 +202,28 @@ public final class Projections: @unchecked Sendable {
     /// Applies the events after `position` up to `end`, `batch` to a transaction that also
     /// moves the checkpoint. The next batch is read from the log (and its events' references
     /// found) on another core while this one is applied.
-    private func apply(
-        _ model: any ReadModel, to db: SQLiteDatabase, from position: UInt64, through end: UInt64, reader: LogReader, batch: Int
+    private func apply<Model: ReadModel>(
+        _ model: Model, to db: SQLiteDatabase, from position: UInt64, through end: UInt64, reader: LogReader, batch: Int
     ) throws(LogError) {
         let read = { [self] (after: UInt64) in
-            BatchRead(after: after, through: min(end, after + UInt64(batch))) { () throws(LogError) in
+            BatchRead<Model.Batch>(after: after, through: min(end, after + UInt64(batch))) { () throws(LogError) in
                 var query = ReadQuery()
                 query.from = after + 1
                 query.to = min(end, after + UInt64(batch))
                 query.types = model.types
-                return try self.events(reader, query)
+                return model.prepare(try self.events(reader, query))
             }
         }
         var pending = position < end ? read(position) : nil
         while let current = pending {
-            let events = try current.wait()
+            let prepared = try current.wait()
             pending = current.through < end ? read(current.through) : nil
             // The checkpoint is read again inside the transaction: another process (a query
             // beside serve) may have applied these events meanwhile.
             let reached = try db.transaction { () throws(LogError) -> UInt64 in
                 let checkpoint = try checkpoint(in: db)?.position ?? 0
                 guard checkpoint == current.after else { return checkpoint }
-                for event in events { try model.apply(event, in: db) }
+                try model.apply(prepared, in: db)
                 try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(current.through)).run()
                 return current.through
             }
@@ -358,15 +358,15 @@ public final class Projections: @unchecked Sendable {
     }
 }
 
-/// The events of one batch, read on another thread: `wait` returns them (or the error).
-private final class BatchRead: @unchecked Sendable {
+/// One batch, read and prepared on another thread: `wait` returns it (or the error).
+private final class BatchRead<Batch: Sendable>: @unchecked Sendable {
     /// The batch is the events after `after` up to `through`.
     let after: UInt64
     let through: UInt64
     private let done = DispatchSemaphore(value: 0)
-    private var result: Result<[ProjectedEvent], LogError> = .success([])
+    private var result: Result<Batch, LogError>?
 
-    init(after: UInt64, through: UInt64, _ read: @escaping @Sendable () throws(LogError) -> [ProjectedEvent]) {
+    init(after: UInt64, through: UInt64, _ read: @escaping @Sendable () throws(LogError) -> Batch) {
         self.after = after
         self.through = through
         DispatchQueue.global().async { [self] in
@@ -375,10 +375,10 @@ private final class BatchRead: @unchecked Sendable {
         }
     }
 
-    func wait() throws(LogError) -> [ProjectedEvent] {
+    func wait() throws(LogError) -> Batch {
         done.wait()
         done.signal()  // later calls return at once
-        return try result.get()
+        return try result!.get()
     }
 }
 

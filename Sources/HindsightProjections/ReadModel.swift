@@ -7,6 +7,8 @@ public import HindsightLog
 /// transaction as the model's writes, so an event is never applied twice or skipped. To add
 /// one: write a type conforming to this protocol and list it in `Projections.models`.
 public protocol ReadModel: AnyObject, Sendable {
+    /// A batch of events as `prepare` leaves it for `apply`.
+    associatedtype Batch: Sendable = [ProjectedEvent]
     /// The name in `projections.status` and in file names.
     var name: String { get }
     /// The version of its tables. Changing it makes the engine build the model again from
@@ -19,11 +21,21 @@ public protocol ReadModel: AnyObject, Sendable {
     /// Creates its secondary indexes: after the tables are filled when the model is built from
     /// the log (faster than keeping them up to date row by row), at once otherwise.
     func createIndexes(in db: SQLiteDatabase) throws(LogError)
-    /// Folds one event (in seq order, inside the engine's transaction).
-    func apply(_ event: ProjectedEvent, in db: SQLiteDatabase) throws(LogError)
+    /// Works out what it can of a batch of events without its database (grouping, parsing),
+    /// on the core that reads the log while the engine applies the previous batch. By
+    /// default the batch is the events themselves.
+    func prepare(_ events: [ProjectedEvent]) -> Batch
+    /// Folds a batch (events in seq order) inside the engine's transaction, which also moves
+    /// the checkpoint. A batch is whatever the engine read at once: the model must end in the
+    /// same state however the events are cut into batches.
+    func apply(_ batch: Batch, in db: SQLiteDatabase) throws(LogError)
     /// Columns (`TABLE.COLUMN`) holding stored event lines, whose personal data the readable
     /// dump (`hindsight dump`, `Snapshots/`) shows as readers see it.
     var storedLineColumns: Set<String> { get }
+}
+
+extension ReadModel where Batch == [ProjectedEvent] {
+    public func prepare(_ events: [ProjectedEvent]) -> [ProjectedEvent] { events }
 }
 
 extension ReadModel {

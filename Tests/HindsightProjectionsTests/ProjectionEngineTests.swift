@@ -22,9 +22,11 @@ final class TypeCounts: ReadModel, @unchecked Sendable {
         try db.execute("CREATE TABLE counts (type TEXT PRIMARY KEY, n INTEGER NOT NULL)")
     }
 
-    func apply(_ event: ProjectedEvent, in db: SQLiteDatabase) throws(LogError) {
-        applied += 1
-        try db.statement("INSERT INTO counts VALUES (?, 1) ON CONFLICT (type) DO UPDATE SET n = n + 1").bind(1, event.type).run()
+    func apply(_ events: [ProjectedEvent], in db: SQLiteDatabase) throws(LogError) {
+        for event in events {
+            applied += 1
+            try db.statement("INSERT INTO counts VALUES (?, 1) ON CONFLICT (type) DO UPDATE SET n = n + 1").bind(1, event.type).run()
+        }
     }
 
     func count(_ type: String, in projections: Projections) throws -> Int64 {

@@ -102,6 +102,16 @@ int hs_parse_envelope(hs_parser *parser, const hs_catalog *catalog, const uint8_
 int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len,
                     hs_stored *stored, hs_error *err);
 
+/*
+ * The entities a stored line's `data` names, written to `out` as "KIND/ID\n" lines, each
+ * once, in order of appearance: each string value that is an identifier with a kind's
+ * prefix (`prj_9` is `project/prj_9`), a `KIND/ID` of a known kind or `domain`, or the
+ * value of a `domain` member. Values with a space, and values without `_`, `/` or `.`,
+ * name nothing (sealed personal data never does). Returns the bytes written; references
+ * that would not fit in `cap` are left out.
+ */
+size_t hs_references(const uint8_t *line, size_t len, char *out, size_t cap);
+
 /* Parses an RFC 3339 UTC timestamp with milliseconds ("2026-03-01T09:30:00.000Z"). */
 int hs_parse_timestamp(const char *text, size_t len, int64_t *ms);
 
