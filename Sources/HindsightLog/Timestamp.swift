@@ -69,7 +69,7 @@ public enum Timestamp {
 
 extension Array where Element == UInt8 {
     /// Appends the decimal digits of `value`, without allocating.
-    mutating func appendDecimal(_ value: UInt64) {
+    public mutating func appendDecimal(_ value: UInt64) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
             var v = value, i = 20
             repeat {

@@ -86,17 +86,26 @@ public final class AuditReadModel: ReadModel {
     /// is filled up to `blockSize`, then new ones follow. However the events are cut into
     /// batches, a key's blocks end up the same.
     private func append(_ seqs: [Int64], to key: String, in db: SQLiteDatabase) throws(LogError) {
+        // Seqs as the block's text: decimals separated by commas.
+        func text(_ seqs: ArraySlice<Int64>, after existing: [UInt8] = []) -> [UInt8] {
+            var text = existing
+            text.reserveCapacity(existing.count + seqs.count * 8)
+            for seq in seqs {
+                if !text.isEmpty { text.append(UInt8(ascii: ",")) }
+                text.appendDecimal(UInt64(seq))
+            }
+            return text
+        }
         var rest = seqs[...]
         let last = try db.statement(SQL.lastBlock).bind(1, key)
         if try last.step(), last.int(1) < Int64(Self.blockSize) {
             let first = last.int(0)
-            let room = Self.blockSize - Int(last.int(1))
-            let added = rest.prefix(room)
-            let text = (last.text(2) ?? "") + "," + added.map(String.init).joined(separator: ",")
+            let added = rest.prefix(Self.blockSize - Int(last.int(1)))
             let count = last.int(1) + Int64(added.count)
+            let seqs = text(added, after: last.bytes(2))
             last.finish()
             try db.statement("UPDATE audit_posting SET count = ?, seqs = ? WHERE key = ? AND first_seq = ?")
-                .bind(1, count).bind(2, text).bind(3, key).bind(4, first).run()
+                .bind(1, count).bind(2, text: seqs).bind(3, key).bind(4, first).run()
             rest = rest.dropFirst(added.count)
         } else {
             last.finish()
@@ -104,7 +113,7 @@ public final class AuditReadModel: ReadModel {
         while let first = rest.first {
             let block = rest.prefix(Self.blockSize)
             try db.statement("INSERT INTO audit_posting VALUES (?, ?, ?, ?)")
-                .bind(1, key).bind(2, first).bind(3, Int64(block.count)).bind(4, block.map(String.init).joined(separator: ",")).run()
+                .bind(1, key).bind(2, first).bind(3, Int64(block.count)).bind(4, text: text(block)).run()
             rest = rest.dropFirst(block.count)
         }
     }
@@ -114,7 +123,7 @@ public final class AuditReadModel: ReadModel {
     enum SQL {
         static let lastBlock = "SELECT first_seq, count, seqs FROM audit_posting WHERE key = ? ORDER BY first_seq DESC LIMIT 1"
         static let blockAtOrBelow = "SELECT first_seq, seqs FROM audit_posting WHERE key = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1"
-        static let eventAtOrBelow = "SELECT seq FROM audit_event WHERE seq <= ? ORDER BY seq DESC LIMIT 1"
+        static let eventsDown = "SELECT seq, org, actor, type, occurred_at FROM audit_event WHERE seq BETWEEN ? AND ? ORDER BY seq DESC"
         static let eventFields = "SELECT org, actor, type, occurred_at FROM audit_event WHERE seq = ?"
         static let hourSpan = "SELECT min(first_seq), max(last_seq) FROM audit_hour WHERE hour BETWEEN ? AND ?"
         static func lines(_ count: Int) -> String {
@@ -181,23 +190,30 @@ public final class AuditReadModel: ReadModel {
 
         // The walk, and the filters it does not answer by itself.
         var checks = Checks(search: search)
-        var walk: SeqWalk
+        var walks: [PostingWalk]
         if let resource = search.resource {
-            walk = .postings([PostingWalk(key: Key.resource(resource), below: high)])
+            walks = [PostingWalk(key: Key.resource(resource), below: high)]
         } else if let actor = search.actor {
-            walk = .postings([PostingWalk(key: Key.actor(actor), below: high)])
+            walks = [PostingWalk(key: Key.actor(actor), below: high)]
             checks.actor = nil
         } else if let types = search.types {
-            walk = .postings(Set(types).sorted().map { PostingWalk(key: Key.type($0), below: high) })
+            walks = Set(types).sorted().map { PostingWalk(key: Key.type($0), below: high) }
             checks.types = nil
         } else if let org = search.org {
-            walk = .postings([PostingWalk(key: Key.org(org), below: high)])
+            walks = [PostingWalk(key: Key.org(org), below: high)]
             checks.org = nil
         } else {
-            walk = .events(below: high)
+            // No key: the events themselves, newest first, each checked on its own row.
+            let rows = try db.statement(SQL.eventsDown).bind(1, low).bind(2, high)
+            defer { rows.finish() }
+            var seqs: [Int64] = []
+            while seqs.count <= search.limit, try rows.step() {
+                if checks.pass(org: rows.text(1), actor: rows.text(2), type: rows.text(3), time: rows.int(4)) { seqs.append(rows.int(0)) }
+            }
+            return (try lines(of: Array(seqs.prefix(search.limit)), in: db), seqs.count > search.limit)
         }
         var seqs: [Int64] = []
-        while seqs.count <= search.limit, let seq = try walk.next(in: db), seq >= low {
+        while seqs.count <= search.limit, let seq = try next(of: &walks, in: db), seq >= low {
             if try checks.pass(seq, in: db) { seqs.append(seq) }
         }
         let more = seqs.count > search.limit
@@ -236,54 +252,41 @@ public final class AuditReadModel: ReadModel {
             to = search.to
         }
 
+        var isEmpty: Bool { org == nil && actor == nil && types == nil && from == nil && to == nil }
+
+        /// Whether an event's row passes, read by its seq.
         func pass(_ seq: Int64, in db: SQLiteDatabase) throws(LogError) -> Bool {
-            if org == nil && actor == nil && types == nil && from == nil && to == nil { return true }
+            if isEmpty { return true }
             let row = try db.statement(SQL.eventFields).bind(1, seq)
             defer { row.finish() }
             guard try row.step() else { return false }
-            if let org, row.text(0) != org { return false }
-            if let actor, row.text(1) != actor { return false }
-            if let types, !types.contains(row.text(2) ?? "") { return false }
-            let time = row.int(3)
+            return pass(org: row.text(0), actor: row.text(1), type: row.text(2), time: row.int(3))
+        }
+
+        func pass(org: String?, actor: String?, type: String?, time: Int64) -> Bool {
+            if let wanted = self.org, org != wanted { return false }
+            if let wanted = self.actor, actor != wanted { return false }
+            if let types, !types.contains(type ?? "") { return false }
             if let from, time < from { return false }
             if let to, time > to { return false }
             return true
         }
     }
 
-    /// Seqs newest first: of one or more posting lists, merged, or of every event.
-    private enum SeqWalk {
-        case postings([PostingWalk])
-        case events(below: Int64)
-
-        mutating func next(in db: SQLiteDatabase) throws(LogError) -> Int64? {
-            switch self {
-            case .events(let below):
-                let row = try db.statement(SQL.eventAtOrBelow).bind(1, below)
-                defer { row.finish() }
-                guard try row.step() else { return nil }
-                let seq = row.int(0)
-                self = .events(below: seq - 1)
-                return seq
-            case .postings(var walks):
-                // The newest head among the lists.
-                var best: Int? = nil
-                var bestSeq = Int64.min
-                for index in walks.indices {
-                    if let seq = try walks[index].peek(in: db), seq > bestSeq {
-                        best = index
-                        bestSeq = seq
-                    }
-                }
-                guard let best else {
-                    self = .postings(walks)
-                    return nil
-                }
-                walks[best].advance()
-                self = .postings(walks)
-                return bestSeq
+    /// The newest seq not yet taken among several posting lists (merged), or nil when all
+    /// are exhausted.
+    private static func next(of walks: inout [PostingWalk], in db: SQLiteDatabase) throws(LogError) -> Int64? {
+        var best: Int?
+        var bestSeq = Int64.min
+        for index in walks.indices {
+            if let seq = try walks[index].peek(in: db), seq > bestSeq {
+                best = index
+                bestSeq = seq
             }
         }
+        guard let best else { return nil }
+        walks[best].advance()
+        return bestSeq
     }
 
     /// One key's seqs, newest first, read a block at a time.
@@ -309,19 +312,36 @@ public final class AuditReadModel: ReadModel {
                     break
                 }
                 let first = row.int(0)
-                block = (row.text(1) ?? "").split(separator: ",").compactMap { Int64($0) }.filter { $0 <= below }
+                block = Self.seqs(in: row.bytes(1)).filter { $0 <= below }
                 below = first - 1
             }
             return block.last
         }
 
         mutating func advance() { block.removeLast() }
+
+        /// A block's seqs from its text (decimals separated by commas).
+        static func seqs(in text: [UInt8]) -> [Int64] {
+            var seqs: [Int64] = []
+            seqs.reserveCapacity(AuditReadModel.blockSize)
+            var value: Int64 = 0
+            for byte in text {
+                if byte == UInt8(ascii: ",") {
+                    seqs.append(value)
+                    value = 0
+                } else {
+                    value = value * 10 + Int64(byte &- UInt8(ascii: "0"))
+                }
+            }
+            if !text.isEmpty { seqs.append(value) }
+            return seqs
+        }
     }
 
     /// The statements a search runs and how SQLite answers each (`EXPLAIN QUERY PLAN`), to
     /// check that every one is a seek on a key, never a scan.
     public static func plans(in db: SQLiteDatabase) throws(LogError) -> [String: [String]] {
-        let statements = [SQL.lastBlock, SQL.blockAtOrBelow, SQL.eventAtOrBelow, SQL.eventFields, SQL.lines(3), SQL.hourSpan]
+        let statements = [SQL.lastBlock, SQL.blockAtOrBelow, SQL.eventsDown, SQL.eventFields, SQL.lines(3), SQL.hourSpan]
         var plans: [String: [String]] = [:]
         for sql in statements {
             let statement = try db.statement("EXPLAIN QUERY PLAN " + sql)

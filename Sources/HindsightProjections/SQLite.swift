@@ -9,6 +9,9 @@ public final class SQLiteDatabase {
     private let handle: OpaquePointer
     public let path: String
     private var statements: [String: Statement] = [:]
+    /// The statement used last: a model applying events runs the same one again and again,
+    /// and comparing its text is cheaper than hashing it.
+    private var last: (sql: String, statement: Statement)?
 
     /// Opens (or creates) a database. `bulkLoad` is for a file being built that nobody reads
     /// yet: no journal, no syncs, a large cache; a crash leaves a file to throw away.
@@ -33,6 +36,7 @@ public final class SQLiteDatabase {
     }
 
     deinit {
+        last = nil
         statements.removeAll()
         sqlite3_close(handle)
     }
@@ -49,8 +53,13 @@ public final class SQLiteDatabase {
 
     /// The prepared statement for `sql`, reset and ready to bind.
     public func statement(_ sql: String) throws(LogError) -> Statement {
+        if let last, last.sql == sql {
+            last.statement.reset()
+            return last.statement
+        }
         if let known = statements[sql] {
             known.reset()
+            last = (sql, known)
             return known
         }
         var prepared: OpaquePointer?
@@ -59,6 +68,7 @@ public final class SQLiteDatabase {
         }
         let statement = Statement(prepared, database: self)
         statements[sql] = statement
+        last = (sql, statement)
         return statement
     }
 
