@@ -606,32 +606,42 @@ size_t hs_references(const uint8_t *bytes, size_t len, char *out, size_t cap) {
     size_t start = line.find(",\"data\":{");
     if (start == std::string_view::npos) return 0;
     start += 8;
-    std::vector<std::string> found;
     size_t written = 0;
-    auto add = [&](std::string reference) {
-        for (auto &known : found)
-            if (known == reference) return;
-        if (written + reference.size() + 1 > cap) return;
-        std::memcpy(out + written, reference.data(), reference.size());
-        written += reference.size();
+    // Writes `kind/` (when given) and `id` as the next line of `out`, unless an earlier line
+    // says the same or it would not fit.
+    auto add = [&](std::string_view kind, std::string_view id) {
+        size_t size = (kind.empty() ? 0 : kind.size() + 1) + id.size();
+        if (written + size + 1 > cap) return;
+        char *line = out + written;
+        if (!kind.empty()) {
+            std::memcpy(line, kind.data(), kind.size());
+            line[kind.size()] = '/';
+        }
+        std::memcpy(line + size - id.size(), id.data(), id.size());
+        std::string_view candidate(line, size);
+        for (size_t begin = 0; begin < written;) {
+            size_t end = begin;
+            while (out[end] != '\n') end++;
+            if (std::string_view(out + begin, end - begin) == candidate) return;
+            begin = end + 1;
+        }
+        written += size;
         out[written++] = '\n';
-        found.push_back(std::move(reference));
     };
-    auto name = [](std::string_view value, std::string_view key) -> std::string {
-        if (key == "domain") return "domain/" + std::string(value);
+    auto name = [&](std::string_view value, std::string_view key) {
+        if (key == "domain") return add("domain", value);
         size_t slash = value.find('/');
         if (slash != std::string_view::npos) {
             std::string_view kind = value.substr(0, slash);
-            if (kind == "domain") return std::string(value);
+            if (kind == "domain") return add({}, value);
             for (auto &k : hs::id_kinds)
-                if (kind == k.kind) return std::string(value);
-            return {};
+                if (kind == k.kind) return add({}, value);
+            return;
         }
         for (auto &k : hs::id_kinds) {
             size_t n = std::strlen(k.prefix);
-            if (value.size() > n && value.substr(0, n) == k.prefix) return std::string(k.kind) + "/" + std::string(value);
+            if (value.size() > n && value.substr(0, n) == k.prefix) return add(k.kind, value);
         }
-        return {};
     };
     // Member names by depth: a value in an array counts as the array's member.
     std::vector<std::string> keys;
@@ -665,10 +675,7 @@ size_t hs_references(const uint8_t *bytes, size_t len, char *out, size_t cap) {
                     if (b == ' ') spaced = true;
                     if (b == '_' || b == '/' || b == '.') marked = true;
                 }
-                if (marked && !spaced) {
-                    std::string reference = name(text, has_pending ? std::string_view(pending) : keys.empty() ? std::string_view() : std::string_view(keys.back()));
-                    if (!reference.empty()) add(std::move(reference));
-                }
+                if (marked && !spaced) name(text, has_pending ? std::string_view(pending) : keys.empty() ? std::string_view() : std::string_view(keys.back()));
                 has_pending = false;
             }
             i = close;

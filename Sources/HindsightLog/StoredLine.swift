@@ -77,13 +77,12 @@ public enum StoredLine {
     /// appearance: identifiers with a kind's prefix (`prj_9` is `project/prj_9`), `KIND/ID`
     /// references and `domain` values. Sealed personal data names nothing.
     public static func references(in line: [UInt8]) -> [String] {
-        var out = [CChar](repeating: 0, count: 4096)
-        let count = line.withUnsafeBufferPointer { bytes in
-            out.withUnsafeMutableBufferPointer { buffer in
-                hs_references(bytes.baseAddress, bytes.count, buffer.baseAddress, buffer.count)
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { out in
+            let count = line.withUnsafeBufferPointer { bytes in hs_references(bytes.baseAddress, bytes.count, out.baseAddress, out.count) }
+            return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[..<count]).split(separator: 0x0A).map {
+                String(decoding: $0, as: UTF8.self)
             }
         }
-        return out[..<count].split(separator: 0x0A).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     }
 
     /// A JSON string's contents, unescaped.

@@ -30,25 +30,30 @@ public final class AuditReadModel: ReadModel {
             """)
     }
 
-    /// What a posting key names: `a:` an actor, `o:` an org, `t:` a type, `r:` an entity
-    /// (`KIND/ID`).
-    enum Key {
-        static func actor(_ id: String) -> String { "a:" + id }
-        static func org(_ id: String) -> String { "o:" + id }
-        static func type(_ type: String) -> String { "t:" + type }
-        static func resource(_ reference: String) -> String { "r:" + reference }
+    /// A posting list's key: what it names and the name, stored as `a:ID` (an actor), `o:ID`
+    /// (an org), `t:TYPE` or `r:KIND/ID` (an entity the event refers to).
+    struct Key: Hashable, Sendable {
+        let kind: Character
+        let name: String
+
+        static func actor(_ id: String) -> Key { Key(kind: "a", name: id) }
+        static func org(_ id: String) -> Key { Key(kind: "o", name: id) }
+        static func type(_ type: String) -> Key { Key(kind: "t", name: type) }
+        static func resource(_ reference: String) -> Key { Key(kind: "r", name: reference) }
+
+        var stored: String { "\(kind):\(name)" }
     }
 
     /// A batch of events with the seqs to add to each key and the seqs of each hour, worked
     /// out before the batch is applied.
     public struct Batch: Sendable {
         let events: [ProjectedEvent]
-        let postings: [String: [Int64]]
+        let postings: [Key: [Int64]]
         let hours: [Int64: (first: Int64, last: Int64)]
     }
 
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
-        var postings: [String: [Int64]] = [:]
+        var postings: [Key: [Int64]] = [:]
         var hours: [Int64: (first: Int64, last: Int64)] = [:]
         for event in events {
             let stored = event.stored
@@ -71,7 +76,7 @@ public final class AuditReadModel: ReadModel {
                 .bind(1, Int64(stored.seq)).bind(2, stored.occurredAtMs).bind(3, stored.org).bind(4, stored.actorID).bind(5, event.type)
                 .bind(6, text: stored.line).run()
         }
-        for (key, seqs) in batch.postings { try append(seqs, to: key, in: db) }
+        for (key, seqs) in batch.postings { try append(seqs, to: key.stored, in: db) }
         for (hour, span) in batch.hours {
             try db.statement(
                 """
@@ -192,15 +197,15 @@ public final class AuditReadModel: ReadModel {
         var checks = Checks(search: search)
         var walks: [PostingWalk]
         if let resource = search.resource {
-            walks = [PostingWalk(key: Key.resource(resource), below: high)]
+            walks = [PostingWalk(key: Key.resource(resource).stored, below: high)]
         } else if let actor = search.actor {
-            walks = [PostingWalk(key: Key.actor(actor), below: high)]
+            walks = [PostingWalk(key: Key.actor(actor).stored, below: high)]
             checks.actor = nil
         } else if let types = search.types {
-            walks = Set(types).sorted().map { PostingWalk(key: Key.type($0), below: high) }
+            walks = Set(types).sorted().map { PostingWalk(key: Key.type($0).stored, below: high) }
             checks.types = nil
         } else if let org = search.org {
-            walks = [PostingWalk(key: Key.org(org), below: high)]
+            walks = [PostingWalk(key: Key.org(org).stored, below: high)]
             checks.org = nil
         } else {
             // No key: the events themselves, newest first, each checked on its own row.
