@@ -22,8 +22,11 @@ struct Bench: ParsableCommand {
     @Option(help: "LZ4 compression level of appended chunks (default: the engine's).") var level: Int32?
     @Option(help: "Where to put data directories (default: a new temporary folder).") var scratch: String?
     @Flag(help: "Measure appends only (for quick comparisons), not compaction, verification or scans.") var appendOnly = false
+    @Option(help: ArgumentHelp("Measure only the audit read model, on the log already in DIR (for a history larger than one batch can hold).", valueName: "DIR"))
+    var auditOnly: String?
 
     func run() throws {
+        if let auditOnly { return try measureAudit(directory: auditOnly) }
         let root = scratch ?? NSTemporaryDirectory() + "hindsight-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
