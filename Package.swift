@@ -56,6 +56,11 @@ let package = Package(
             dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy"],
             swiftSettings: strictSwift
         ),
+        // The access rules of EVENTS.md: permissions, their patterns and the built-in roles.
+        .target(
+            name: "HindsightAccess",
+            swiftSettings: strictSwift
+        ),
         // SQLite from Debian (libsqlite3-dev), where read models keep their tables.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Read models: the projection engine and the models it keeps caught up.
@@ -128,6 +133,11 @@ let package = Package(
         .testTarget(
             name: "HindsightPrivacyTests",
             dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "HindsightAccessTests",
+            dependencies: ["HindsightAccess", "HindsightCatalog"],
             swiftSettings: strictSwift
         ),
         .testTarget(
