@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "HindsightProjections",
             dependencies: [
-                "CSQLite", "HindsightCatalog", "HindsightLog", "HindsightPrivacy",
+                "CSQLite", "HindsightAccess", "HindsightCatalog", "HindsightLog", "HindsightPrivacy",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSwift
@@ -137,7 +137,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HindsightAccessTests",
-            dependencies: ["HindsightAccess", "HindsightCatalog"],
+            dependencies: ["HindsightAccess", "HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightProjections", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

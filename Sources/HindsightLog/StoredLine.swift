@@ -38,6 +38,13 @@ public enum StoredLine {
         return (found + marker.count - 1)..<JSONText.valueEnd(bytes, from: found + marker.count - 1)
     }
 
+    /// The string value of `field`, a top-level field of a stored line's `data`, unescaped;
+    /// nil when the field is absent or not a string.
+    public static func dataString(_ field: String, in line: [UInt8]) -> String? {
+        guard let data = data(in: line), let value = stringField(field, in: line, data: data) else { return nil }
+        return decodedString(line[value])
+    }
+
     /// The contents (between the quotes) of the string value of `field`, a top-level field of
     /// `data`; nil when the field is absent or not a string.
     static func stringField(_ field: String, in bytes: [UInt8], data: Range<Int>) -> Range<Int>? {

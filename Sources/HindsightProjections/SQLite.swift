@@ -159,6 +159,8 @@ public final class SQLiteDatabase {
 
         public var columnCount: Int32 { sqlite3_column_count(handle) }
 
+        public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
         /// A text column's UTF-8 bytes, without making a String of them.
         public func bytes(_ column: Int32) -> [UInt8] {
             guard let text = sqlite3_column_text(handle, column) else { return [] }

@@ -22,9 +22,14 @@ struct ReferenceEvaluator {
     /// Whether `subject` (`usr_…` or `tok_…`) may do `permission` on `resource` (`KIND/ID`)
     /// at `moment`, and the grants that allow it (`grant_…`, or `member:TEAM` for a team role).
     func check(_ subject: String, _ permission: Permission, _ resource: String, at moment: Moment) -> (allowed: Bool, by: Set<String>) {
-        let (state, time) = replay(to: moment)
-        let by = state.allowing(subject, permission, resource, at: time)
+        let by = checker(at: moment)(subject, permission, resource)
         return (!by.isEmpty, by)
+    }
+
+    /// Answers many questions about one moment from one replay: the grants allowing each.
+    func checker(at moment: Moment) -> (String, Permission, String) -> Set<String> {
+        let (state, time) = replay(to: moment)
+        return { subject, permission, resource in state.allowing(subject, permission, resource, at: time) }
     }
 
     private func replay(to moment: Moment) -> (State, Int64) {

@@ -1,0 +1,309 @@
+import Foundation
+public import HindsightAccess
+public import HindsightLog
+
+/// The access read model: who may do what, at any moment, and through which grant.
+///
+/// Every fact the access rules depend on is kept with the interval it held for, in seqs and
+/// in `occurredAt` times: a grant from `role.granted` until `role.revoked`; a custom role's
+/// permissions from one `role.defined` until the next or `role.deleted`; a membership and its
+/// role from `invitation.accepted` or `member.role_changed` until the next change or
+/// `member.removed`; where an entity sits in the ownership tree (a team in its org, a project
+/// in its team until transferred, an entity in its project, a backup in its database); a
+/// deletion from its event on; a token from `token.created` until `token.revoked`. A question
+/// about a moment reads the facts whose interval holds it: nothing is replayed.
+public final class AccessReadModel: ReadModel {
+    public let name = "access"
+    public let version = 1
+    /// The access events, and every type whose events say which project a build, function,
+    /// database, webhook or domain belongs to (or which database a backup belongs to).
+    public let types: Set<String>? = AccessReadModel.accessTypes.union(AccessReadModel.placingTypes)
+
+    static let accessTypes: Set<String> = [
+        "role.defined", "role.deleted", "role.granted", "role.revoked", "team.created", "member.invited", "invitation.accepted",
+        "member.role_changed", "member.removed", "project.created", "project.transferred", "project.deleted", "function.deleted",
+        "database.deprovisioned", "domain.removed", "token.created", "token.revoked",
+    ]
+    static let placingTypes: Set<String> = [
+        "backup.completed", "backup.failed", "backup.restored", "backup.started", "build.canceled", "build.failed", "build.queued",
+        "build.started", "build.succeeded", "database.provisioned", "domain.added", "function.deleted", "function.deployed",
+        "function.invoked", "webhook.registered",
+    ]
+
+    public init() {}
+
+    public func create(in db: SQLiteDatabase) throws(LogError) {
+        try db.execute(
+            """
+            CREATE TABLE access_grant (grant_id TEXT NOT NULL, subject TEXT NOT NULL, role TEXT NOT NULL, scope TEXT NOT NULL,
+                                       expires_at INTEGER, from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
+            CREATE INDEX access_grant_by_subject ON access_grant (subject, from_seq);
+            CREATE INDEX access_grant_by_id ON access_grant (grant_id);
+            CREATE TABLE access_role (role TEXT NOT NULL, permissions TEXT NOT NULL,
+                                      from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
+            CREATE INDEX access_role_by_role ON access_role (role, from_seq);
+            CREATE TABLE access_invitation (invitation TEXT PRIMARY KEY, role TEXT NOT NULL);
+            CREATE TABLE access_member (team TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
+                                        from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
+            CREATE INDEX access_member_by_user ON access_member (user, from_seq);
+            CREATE INDEX access_member_by_team ON access_member (team, user, from_seq);
+            CREATE TABLE access_parent (child TEXT NOT NULL, parent TEXT NOT NULL,
+                                        from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
+            CREATE INDEX access_parent_by_child ON access_parent (child, from_seq);
+            CREATE TABLE access_deleted (entity TEXT PRIMARY KEY, from_seq INTEGER NOT NULL, from_time INTEGER NOT NULL);
+            CREATE TABLE access_token (token TEXT PRIMARY KEY, owner TEXT NOT NULL, scopes TEXT NOT NULL, expires_at INTEGER,
+                                       from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
+            """)
+    }
+
+    public func apply(_ events: [ProjectedEvent], in db: SQLiteDatabase) throws(LogError) {
+        for event in events {
+            let stored = event.stored
+            let at = Moment(seq: Int64(stored.seq), time: stored.occurredAtMs)
+            if Self.placingTypes.contains(stored.type) {
+                // An entity sits beneath the project it names (a backup beneath its database),
+                // from the first event that says so: entities never move.
+                let line = event.event.line
+                for kind in ["build", "function", "database", "webhook", "domain"] {
+                    if let id = StoredLine.dataString(kind, in: line), let project = StoredLine.dataString("project", in: line) {
+                        try place(kind + "/" + id, under: "project/" + project, at: at, in: db)
+                    }
+                }
+                if let backup = StoredLine.dataString("backup", in: line), let database = StoredLine.dataString("database", in: line) {
+                    try place("backup/" + backup, under: "database/" + database, at: at, in: db)
+                }
+            }
+            guard Self.accessTypes.contains(stored.type),
+                let line = try? JSONSerialization.jsonObject(with: Data(event.event.line)) as? [String: Any],
+                let data = line["data"] as? [String: Any]
+            else { continue }
+            let text = { (key: String) in data[key] as? String }
+            switch stored.type {
+            case "role.defined":
+                try end("access_role", where: "role = ?", [text("role")!], at: at, in: db)
+                let permissions = (data["permissions"] as? [String] ?? []).joined(separator: ",")
+                try insert("INSERT INTO access_role VALUES (?, ?, ?, NULL, ?, NULL)", [.text(text("role")!), .text(permissions)], at: at, in: db)
+            case "role.deleted":
+                try end("access_role", where: "role = ?", [text("role")!], at: at, in: db)
+            case "role.granted":
+                try insert(
+                    "INSERT INTO access_grant VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
+                    [.text(text("grant")!), .text(text("subject")!), .text(text("role")!), .text(text("scope")!),
+                     .number(text("expiresAt").flatMap(Timestamp.parse))], at: at, in: db)
+            case "role.revoked":
+                try end("access_grant", where: "grant_id = ?", [text("grant")!], at: at, in: db)
+            case "team.created":
+                try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text("team/" + text("team")!), .text("org/" + stored.org)], at: at, in: db)
+            case "member.invited":
+                try db.statement("INSERT OR REPLACE INTO access_invitation VALUES (?, ?)").bind(1, text("invitation")).bind(2, text("role")).run()
+            case "invitation.accepted":
+                let role = try db.statement("SELECT role FROM access_invitation WHERE invitation = ?").bind(1, text("invitation"))
+                let invited = try role.step() ? role.text(0) : nil
+                role.finish()
+                guard let invited else { continue }
+                try setMember(team: text("team")!, user: text("user")!, role: invited, at: at, in: db)
+            case "member.role_changed":
+                try setMember(team: text("team")!, user: text("user")!, role: text("role")!, at: at, in: db)
+            case "member.removed":
+                try end("access_member", where: "team = ? AND user = ?", [text("team")!, text("user")!], at: at, in: db)
+            case "project.created", "project.transferred":
+                let project = "project/" + text("project")!
+                try end("access_parent", where: "child = ?", [project], at: at, in: db)
+                try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(project), .text("team/" + text("team")!)], at: at, in: db)
+            case "project.deleted": try delete("project/" + text("project")!, at: at, in: db)
+            case "function.deleted": try delete("function/" + text("function")!, at: at, in: db)
+            case "database.deprovisioned": try delete("database/" + text("database")!, at: at, in: db)
+            case "domain.removed": try delete("domain/" + text("domain")!, at: at, in: db)
+            case "token.created":
+                try insert(
+                    "INSERT INTO access_token VALUES (?, ?, ?, ?, ?, NULL, ?, NULL)",
+                    [.text(text("token")!), .text(text("owner")!), .text((data["scopes"] as? [String] ?? []).joined(separator: ",")),
+                     .number(text("expiresAt").flatMap(Timestamp.parse))], at: at, in: db)
+            case "token.revoked":
+                try end("access_token", where: "token = ?", [text("token")!], at: at, in: db)
+            default:
+                break
+            }
+        }
+    }
+
+    // MARK: - Folding
+
+    /// Where an event lies: its seq and its `occurredAt`.
+    struct Moment {
+        let seq: Int64
+        let time: Int64
+    }
+
+    private enum Value {
+        case text(String)
+        case number(Int64?)
+    }
+
+    /// Inserts a row whose last placeholders are its start (seq, then time).
+    private func insert(_ sql: String, _ values: [Value], at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
+        let statement = try db.statement(sql)
+        for (index, value) in values.enumerated() {
+            switch value {
+            case .text(let text): statement.bind(Int32(index + 1), text)
+            case .number(let number): statement.bind(Int32(index + 1), number)
+            }
+        }
+        statement.bind(Int32(values.count + 1), moment.seq).bind(Int32(values.count + 2), moment.time)
+        try statement.run()
+    }
+
+    /// Ends the open interval of the rows `condition` selects.
+    private func end(_ table: String, where condition: String, _ keys: [String], at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
+        let statement = try db.statement("UPDATE \(table) SET to_seq = ?, to_time = ? WHERE \(condition) AND to_seq IS NULL")
+        statement.bind(1, moment.seq).bind(2, moment.time)
+        for (index, key) in keys.enumerated() { statement.bind(Int32(index + 3), key) }
+        try statement.run()
+    }
+
+    private func setMember(team: String, user: String, role: String, at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
+        try end("access_member", where: "team = ? AND user = ?", [team, user], at: moment, in: db)
+        try insert("INSERT INTO access_member VALUES (?, ?, ?, ?, NULL, ?, NULL)", [.text(team), .text(user), .text(role)], at: moment, in: db)
+    }
+
+    private func delete(_ entity: String, at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
+        try db.statement("INSERT OR IGNORE INTO access_deleted VALUES (?, ?, ?)").bind(1, entity).bind(2, moment.seq).bind(3, moment.time).run()
+    }
+
+    private func place(_ child: String, under parent: String, at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
+        let known = try db.statement("SELECT 1 FROM access_parent WHERE child = ? LIMIT 1").bind(1, child)
+        let placed = try known.step()
+        known.finish()
+        if !placed { try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(child), .text(parent)], at: moment, in: db) }
+    }
+
+    // MARK: - Questions
+
+    /// A moment asked about: after event `seq`, evaluated at its `occurredAt` (which the
+    /// caller reads from the log); at a time (every event that occurred by then); or now.
+    public enum When: Sendable {
+        case seq(UInt64, occurredAt: Int64)
+        case time(Int64)
+        case now
+    }
+
+    /// Why a permission is allowed: a grant (`grant_…`) or a team role (`member:TEAM`), with
+    /// the role and the scope it is held on.
+    public struct Reason: Hashable, Sendable {
+        public let grant: String
+        public let role: String
+        public let scope: String
+    }
+
+    /// Whether `subject` (`usr_…` or `tok_…`) may do `permission` on `resource` (`KIND/ID`),
+    /// and the grants and team roles that allow it; empty when denied.
+    public static func check(
+        _ subject: String, _ permission: Permission, _ resource: String, at when: When, in db: SQLiteDatabase
+    ) throws(LogError) -> Set<Reason> {
+        let view = View(when, in: db)
+        let path = try view.path(of: resource)
+        guard !path.isEmpty else { return [] }
+        if subject.hasPrefix("tok_") {
+            let token = try db.statement("SELECT owner, scopes, expires_at FROM access_token WHERE token = ? AND \(view.holds)").bind(1, subject)
+            view.bindMoment(token, from: 2)
+            defer { token.finish() }
+            guard try token.step(), let owner = token.text(0) else { return [] }
+            let scopes = (token.text(1) ?? "").split(separator: ",").compactMap { PermissionPattern(String($0)) }
+            let expiry = token.isNull(2) ? nil : token.int(2)
+            guard view.time < (expiry ?? .max), scopes.contains(where: { $0.matches(permission) }) else { return [] }
+            token.finish()
+            return try view.held(by: owner, permission, path).union(view.held(by: subject, permission, path))
+        }
+        return try view.held(by: subject, permission, path)
+    }
+
+    /// The model's tables as they stood at one moment.
+    private struct View {
+        let db: SQLiteDatabase
+        let bySeq: Bool
+        let moment: Int64
+        /// The time expiries are measured against.
+        let time: Int64
+
+        init(_ when: When, in db: SQLiteDatabase) {
+            self.db = db
+            switch when {
+            case .seq(let seq, let occurredAt):
+                bySeq = true
+                moment = Int64(seq)
+                time = occurredAt
+            case .time(let ms):
+                bySeq = false
+                moment = ms
+                time = ms
+            case .now:
+                bySeq = true
+                moment = Int64.max
+                time = Timestamp.now()
+            }
+        }
+
+        /// SQL that holds when a row's interval contains the moment; its two placeholders
+        /// take the moment twice (`bindMoment`).
+        var holds: String {
+            bySeq ? "from_seq <= ? AND (to_seq IS NULL OR to_seq > ?)" : "from_time <= ? AND (to_time IS NULL OR to_time > ?)"
+        }
+
+        func bindMoment(_ statement: SQLiteDatabase.Statement, from index: Int32) {
+            statement.bind(index, moment).bind(index + 1, moment)
+        }
+
+        /// The resource and what holds it, nearest first; empty when one of them is deleted.
+        func path(of resource: String) throws(LogError) -> [String] {
+            var path: [String] = []
+            var current: String? = resource
+            while let node = current, !path.contains(node) {
+                let deleted = try db.statement("SELECT 1 FROM access_deleted WHERE entity = ? AND \(bySeq ? "from_seq" : "from_time") <= ?")
+                    .bind(1, node).bind(2, moment)
+                let gone = try deleted.step()
+                deleted.finish()
+                if gone { return [] }
+                path.append(node)
+                let parent = try db.statement("SELECT parent FROM access_parent WHERE child = ? AND \(holds)").bind(1, node)
+                bindMoment(parent, from: 2)
+                current = try parent.step() ? parent.text(0) : nil
+                parent.finish()
+            }
+            return path
+        }
+
+        func role(_ name: String) throws(LogError) -> RolePermissions? {
+            if let builtIn = RolePermissions.builtIn[name] { return builtIn }
+            let row = try db.statement("SELECT permissions FROM access_role WHERE role = ? AND \(holds)").bind(1, name)
+            bindMoment(row, from: 2)
+            defer { row.finish() }
+            guard try row.step() else { return nil }
+            return RolePermissions(defined: (row.text(0) ?? "").split(separator: ",").map(String.init))
+        }
+
+        func held(by subject: String, _ permission: Permission, _ path: [String]) throws(LogError) -> Set<Reason> {
+            var teams: [(team: String, role: String)] = []
+            let members = try db.statement("SELECT team, role FROM access_member WHERE user = ? AND \(holds)").bind(1, subject)
+            bindMoment(members, from: 2)
+            while try members.step() { teams.append((members.text(0) ?? "", members.text(1) ?? "")) }
+            members.finish()
+            var reasons: Set<Reason> = []
+            for holder in [subject] + teams.map({ "team/" + $0.team }) {
+                var grants: [(id: String, role: String, scope: String, expiry: Int64?)] = []
+                let rows = try db.statement("SELECT grant_id, role, scope, expires_at FROM access_grant WHERE subject = ? AND \(holds)").bind(1, holder)
+                bindMoment(rows, from: 2)
+                while try rows.step() {
+                    grants.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3)))
+                }
+                rows.finish()
+                for grant in grants where path.contains(grant.scope) && time < (grant.expiry ?? .max) {
+                    if try role(grant.role)?.allows(permission) == true { reasons.insert(Reason(grant: grant.id, role: grant.role, scope: grant.scope)) }
+                }
+            }
+            for (team, name) in teams where path.contains("team/" + team) {
+                if try role(name)?.allows(permission) == true { reasons.insert(Reason(grant: "member:" + team, role: name, scope: "team/" + team)) }
+            }
+            return reasons
+        }
+    }
+}
