@@ -75,7 +75,7 @@ let package = Package(
         // The query interface: JSON-RPC 2.0 over lines (QUERIES.md), for `serve` and `query`.
         .target(
             name: "HindsightRPC",
-            dependencies: ["HindsightCatalog", "HindsightEngine", "HindsightLog", "HindsightPrivacy", "HindsightProjections"],
+            dependencies: ["HindsightAccess", "HindsightCatalog", "HindsightEngine", "HindsightLog", "HindsightPrivacy", "HindsightProjections"],
             swiftSettings: strictSwift
         ),
         // Deterministic, seeded platform histories for tests and benchmarks.

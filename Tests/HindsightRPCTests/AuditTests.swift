@@ -143,7 +143,9 @@ struct RebuildTests {
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             let status = server.call(#"{"jsonrpc":"2.0","id":3,"method":"projections.status"}"#)
-            guard case .array(let models)? = status?["result"]?["readModels"], models.first?["rebuilding"] == true else { break }
+            guard case .array(let models)? = status?["result"]?["readModels"],
+                models.first(where: { $0["name"] == "audit" })?["rebuilding"] == true
+            else { break }
             #expect(seqs(server.call(search)) == before)
             answeredDuring += 1
         }

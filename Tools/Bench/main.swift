@@ -211,7 +211,7 @@ struct Bench: ParsableCommand {
         let reader = try LogReader(directory: directory)
         var projections: Projections?
         let build = try median(1) {
-            let models = try Projections(directory: directory, catalog: .standard, vault: vault)
+            let models = try Projections(directory: directory, catalog: .standard, vault: vault, models: [AuditReadModel()])
             try models.catchUp(reader)
             projections = models
         }

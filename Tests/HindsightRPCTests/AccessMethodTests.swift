@@ -1,0 +1,42 @@
+import Foundation
+import HindsightRPC
+import HindsightTestSupport
+import Testing
+
+@Suite("rbac.check")
+struct AccessMethodTests {
+    @Test func anAnswerNamesTheGrantsThatAllowItAtTheMomentAskedAbout() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        func check(_ params: String) -> JSONValue? {
+            server.call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{\#(params)}}"#)?["result"]
+        }
+        let question = #""subject":"usr_erin","permission":"project:deploy","resource":"project/prj_storefront""#
+        let during = check(question + #","at":"2026-03-05T12:00:00.000Z""#)
+        #expect(during?["allowed"] == true)
+        #expect(during?["grants"] == [["grant": "grant_6", "role": "developer", "scope": "project/prj_storefront"]])
+        // At seq 217, when the platform refused her, the grant had expired.
+        let refused = check(question + #","at":217"#)
+        #expect(refused?["allowed"] == false)
+        #expect(refused?["position"] == 217)
+        #expect(check(question)?["allowed"] == false)
+        // The command line answers the same.
+        let cli = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "2026-03-05T12:00:00.000Z"])
+        #expect(cli.status == 0 && cli.stdout.contains(#""grant":"grant_6""#))
+    }
+
+    @Test(arguments: [
+        (#""permission":"project:deploy","resource":"project/prj_1""#, "/params/subject"),
+        (#""subject":"team/team_1","permission":"project:deploy","resource":"project/prj_1""#, "/params/subject"),
+        (#""subject":"usr_1","permission":"project:fly","resource":"project/prj_1""#, "/params/permission"),
+        (#""subject":"usr_1","permission":"*:read","resource":"project/prj_1""#, "/params/permission"),
+        (#""subject":"usr_1","permission":"project:read","resource":"prj_1""#, "/params/resource"),
+        (#""subject":"usr_1","permission":"project:read","resource":"project/prj_1","at":"yesterday""#, "/params/at"),
+    ])
+    func badQuestionsPointAtTheParameter(params: String, path: String) throws {
+        let dir = try historyDirectory()
+        let response = RPCServer(directory: dir.path, engine: nil).call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{\#(params)}}"#)
+        #expect(errorCode(response) == -32602)
+        #expect(response?["error"]?["data"]?["path"] == .string(path))
+    }
+}
