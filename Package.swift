@@ -103,6 +103,7 @@ let package = Package(
         .executableTarget(
             name: "hindsight-bench",
             dependencies: [
+                "HindsightAccess",
                 "HindsightCatalog",
                 "HindsightLog",
                 "HindsightPrivacy",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HindsightAccess
 import HindsightCatalog
 import HindsightLog
 import HindsightPrivacy
@@ -22,11 +23,14 @@ struct Bench: ParsableCommand {
     @Option(help: "LZ4 compression level of appended chunks (default: the engine's).") var level: Int32?
     @Option(help: "Where to put data directories (default: a new temporary folder).") var scratch: String?
     @Flag(help: "Measure appends only (for quick comparisons), not compaction, verification or scans.") var appendOnly = false
-    @Option(help: ArgumentHelp("Measure only the audit read model, on the log already in DIR (for a history larger than one batch can hold).", valueName: "DIR"))
-    var auditOnly: String?
+    @Option(help: ArgumentHelp("Measure only the read models, on the log already in DIR (for a history larger than one batch can hold).", valueName: "DIR"))
+    var readModelsOnly: String?
 
     func run() throws {
-        if let auditOnly { return try measureAudit(directory: auditOnly) }
+        if let readModelsOnly {
+            try measureAudit(directory: readModelsOnly)
+            return try measureAccess(directory: readModelsOnly)
+        }
         let root = scratch ?? NSTemporaryDirectory() + "hindsight-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -141,6 +145,45 @@ struct Bench: ParsableCommand {
 
         try measureServe(directory: directory)
         try measureAudit(directory: directory)
+        try measureAccess(directory: directory)
+    }
+
+    /// The access read model: built from the log alone, then `rbac.check` in process for
+    /// users and projects of the workload, now and as of a past seq and time.
+    private func measureAccess(directory: String) throws {
+        let vault = try PersonalDataVault(dataDirectory: directory)
+        let reader = try LogReader(directory: directory)
+        var projections: Projections?
+        let build = try median(1) {
+            let models = try Projections(directory: directory, catalog: .standard, vault: vault, models: [AccessReadModel()])
+            try models.rebuild("access") { () throws(LogError) in reader }
+            projections = models
+        }
+        report("access read model build", seconds: build, events: Int(reader.size), megabytes: 0)
+        let db = projections!.database("access")!
+        var random = SystemRandomNumberGenerator()
+        let permissions = ["project:deploy", "project:read", "database:query", "function:deploy", "env:update"].map { Permission($0)! }
+        var halfway: Int64 = 0
+        var query = ReadQuery()
+        query.from = reader.size / 2
+        try reader.read(query) { event in
+            halfway = event.occurredAtMs
+            return false
+        }
+        for (name, when) in [("now", AccessReadModel.When.now), ("at seq halfway", .seq(reader.size / 2, occurredAt: halfway)), ("at a time", .time(halfway))] {
+            var latencies: [Double] = [], allowed = 0
+            for _ in 0..<2000 {
+                let org = Int.random(in: 1...8, using: &random)
+                let subject = "usr_\(org)_\(Int.random(in: 1...40, using: &random))"
+                let resource = "project/prj_\(org)_\(Int.random(in: 1...20, using: &random))"
+                let permission = permissions.randomElement(using: &random)!
+                let start = DispatchTime.now().uptimeNanoseconds
+                if try !AccessReadModel.check(subject, permission, resource, at: when, in: db).isEmpty { allowed += 1 }
+                latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+            }
+            latencies.sort()
+            print(String(format: "rbac.check %@: p50 %.0f µs, p99 %.0f µs (%d of 2000 allowed)", name, latencies[1000], latencies[1980], allowed))
+        }
     }
 
     /// `hindsight serve` on the compacted log, over pipes: simple read requests (`log.stats`
