@@ -249,6 +249,8 @@ public final class AccessReadModel: ReadModel {
             bySeq ? "from_seq <= ? AND (to_seq IS NULL OR to_seq > ?)" : "from_time <= ? AND (to_time IS NULL OR to_time > ?)"
         }
 
+        static func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
+
         func bindMoment(_ statement: SQLiteDatabase.Statement, from index: Int32) {
             statement.bind(index, moment).bind(index + 1, moment)
         }
@@ -288,17 +290,20 @@ public final class AccessReadModel: ReadModel {
             while try members.step() { teams.append((members.text(0) ?? "", members.text(1) ?? "")) }
             members.finish()
             var reasons: Set<Reason> = []
-            for holder in [subject] + teams.map({ "team/" + $0.team }) {
-                var grants: [(id: String, role: String, scope: String, expiry: Int64?)] = []
-                let rows = try db.statement("SELECT grant_id, role, scope, expires_at FROM access_grant WHERE subject = ? AND \(holds)").bind(1, holder)
-                bindMoment(rows, from: 2)
-                while try rows.step() {
-                    grants.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3)))
-                }
-                rows.finish()
-                for grant in grants where path.contains(grant.scope) && time < (grant.expiry ?? .max) {
-                    if try role(grant.role)?.allows(permission) == true { reasons.insert(Reason(grant: grant.id, role: grant.role, scope: grant.scope)) }
-                }
+            // The grants of the subject and of its teams on the resource's path, in one query.
+            let holders = [subject] + teams.map { "team/" + $0.team }
+            let rows = try db.statement(
+                "SELECT grant_id, role, scope, expires_at FROM access_grant WHERE subject IN (\(Self.placeholders(holders.count)))"
+                    + " AND scope IN (\(Self.placeholders(path.count))) AND \(holds)")
+            for (index, value) in (holders + path).enumerated() { rows.bind(Int32(index + 1), value) }
+            bindMoment(rows, from: Int32(holders.count + path.count + 1))
+            var grants: [(id: String, role: String, scope: String, expiry: Int64?)] = []
+            while try rows.step() {
+                grants.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3)))
+            }
+            rows.finish()
+            for grant in grants where time < (grant.expiry ?? .max) {
+                if try role(grant.role)?.allows(permission) == true { reasons.insert(Reason(grant: grant.id, role: grant.role, scope: grant.scope)) }
             }
             for (team, name) in teams where path.contains("team/" + team) {
                 if try role(name)?.allows(permission) == true { reasons.insert(Reason(grant: "member:" + team, role: name, scope: "team/" + team)) }
