@@ -14,7 +14,7 @@ public import HindsightLog
 /// about a moment reads the facts whose interval holds it: nothing is replayed.
 public final class AccessReadModel: ReadModel {
     public let name = "access"
-    public let version = 1
+    public let version = 3
     /// The access events, and every type whose events say which project a build, function,
     /// database, webhook or domain belongs to (or which database a backup belongs to).
     public let types: Set<String>? = AccessReadModel.accessTypes.union(AccessReadModel.placingTypes)
@@ -39,6 +39,7 @@ public final class AccessReadModel: ReadModel {
                                        expires_at INTEGER, from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
             CREATE INDEX access_grant_by_subject ON access_grant (subject, from_seq);
             CREATE INDEX access_grant_by_id ON access_grant (grant_id);
+            CREATE INDEX access_grant_by_scope ON access_grant (scope, from_seq);
             CREATE TABLE access_role (role TEXT NOT NULL, permissions TEXT NOT NULL,
                                       from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
             CREATE INDEX access_role_by_role ON access_role (role, from_seq);
@@ -53,6 +54,7 @@ public final class AccessReadModel: ReadModel {
             CREATE TABLE access_deleted (entity TEXT PRIMARY KEY, from_seq INTEGER NOT NULL, from_time INTEGER NOT NULL);
             CREATE TABLE access_token (token TEXT PRIMARY KEY, owner TEXT NOT NULL, scopes TEXT NOT NULL, expires_at INTEGER,
                                        from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
+            CREATE INDEX access_token_by_owner ON access_token (owner);
             """)
     }
 
@@ -217,6 +219,68 @@ public final class AccessReadModel: ReadModel {
         return try view.held(by: subject, permission, path)
     }
 
+    /// Everyone (users and tokens) who may do `permission` on `resource`, each with every
+    /// grant or team role that allows it, as `check` would answer for each of them.
+    public static func whoCan(
+        _ permission: Permission, _ resource: String, at when: When, in db: SQLiteDatabase
+    ) throws(LogError) -> [String: Set<Reason>] {
+        let view = View(when, in: db)
+        let path = try view.path(of: resource)
+        guard !path.isEmpty else { return [:] }
+        var holders: [String: Set<Reason>] = [:]
+        // Grants on the path, to users, teams (their members) and tokens.
+        var grants: [(id: String, subject: String, role: String, scope: String)] = []
+        let rows = try db.statement(
+            "SELECT grant_id, subject, role, scope, expires_at FROM access_grant WHERE scope IN (\(View.placeholders(path.count))) AND \(view.holds)")
+        for (index, node) in path.enumerated() { rows.bind(Int32(index + 1), node) }
+        view.bindMoment(rows, from: Int32(path.count + 1))
+        while try rows.step() {
+            guard view.time < (rows.isNull(4) ? .max : rows.int(4)) else { continue }
+            grants.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.text(3) ?? ""))
+        }
+        rows.finish()
+        var tokenGrants: [String: Set<Reason>] = [:]
+        for grant in grants where try view.role(grant.role)?.allows(permission) == true {
+            let reason = Reason(grant: grant.id, role: grant.role, scope: grant.scope)
+            if grant.subject.hasPrefix("team/") {
+                for (user, _) in try view.members(of: String(grant.subject.dropFirst(5))) { holders[user, default: []].insert(reason) }
+            } else if grant.subject.hasPrefix("tok_") {
+                tokenGrants[grant.subject, default: []].insert(reason)
+            } else {
+                holders[grant.subject, default: []].insert(reason)
+            }
+        }
+        // Team roles on teams on the path.
+        for node in path where node.hasPrefix("team/") {
+            let team = String(node.dropFirst(5))
+            for (user, role) in try view.members(of: team) where try view.role(role)?.allows(permission) == true {
+                holders[user, default: []].insert(Reason(grant: "member:" + team, role: role, scope: node))
+            }
+        }
+        // Tokens in force whose scopes match act for their owners, and through their own grants:
+        // those of the users found so far, and those holding grants themselves.
+        let owners = Array(holders.keys)
+        let candidates = Array(tokenGrants.keys)
+        var acting: [String: Set<Reason>] = [:]
+        if !owners.isEmpty || !candidates.isEmpty {
+            let tokens = try db.statement(
+                "SELECT token, owner, scopes, expires_at FROM access_token WHERE (owner IN (\(View.placeholders(max(1, owners.count))))"
+                    + " OR token IN (\(View.placeholders(max(1, candidates.count))))) AND \(view.holds)")
+            let ownerValues = owners.isEmpty ? [""] : owners, tokenValues = candidates.isEmpty ? [""] : candidates
+            for (index, value) in (ownerValues + tokenValues).enumerated() { tokens.bind(Int32(index + 1), value) }
+            view.bindMoment(tokens, from: Int32(ownerValues.count + tokenValues.count + 1))
+            while try tokens.step() {
+                guard view.time < (tokens.isNull(3) ? .max : tokens.int(3)) else { continue }
+                let scopes = (tokens.text(2) ?? "").split(separator: ",").compactMap { PermissionPattern(String($0)) }
+                guard let token = tokens.text(0), scopes.contains(where: { $0.matches(permission) }) else { continue }
+                let reasons = (holders[tokens.text(1) ?? ""] ?? []).union(tokenGrants[token] ?? [])
+                if !reasons.isEmpty { acting[token] = reasons }
+            }
+            tokens.finish()
+        }
+        return holders.merging(acting) { $0.union($1) }
+    }
+
     /// The model's tables as they stood at one moment.
     private struct View {
         let db: SQLiteDatabase
@@ -272,6 +336,16 @@ public final class AccessReadModel: ReadModel {
                 parent.finish()
             }
             return path
+        }
+
+        /// The members of a team at the moment, with their roles.
+        func members(of team: String) throws(LogError) -> [(user: String, role: String)] {
+            let rows = try db.statement("SELECT user, role FROM access_member WHERE team = ? AND \(holds)").bind(1, team)
+            bindMoment(rows, from: 2)
+            defer { rows.finish() }
+            var members: [(user: String, role: String)] = []
+            while try rows.step() { members.append((rows.text(0) ?? "", rows.text(1) ?? "")) }
+            return members
         }
 
         func role(_ name: String) throws(LogError) -> RolePermissions? {

@@ -2,9 +2,9 @@ import HindsightAccess
 import HindsightLog
 import HindsightProjections
 
-/// The access read model's methods (QUERIES.md): `rbac.check` so far.
+/// The access read model's methods (QUERIES.md): `rbac.check` and `rbac.whoCan` so far.
 enum AccessMethods {
-    static let all: [RPCMethod] = [check]
+    static let all: [RPCMethod] = [check, whoCan]
 
     static let check = RPCMethod(
         name: "rbac.check", params: "subject (usr_… or tok_…), permission (KIND:ACTION), resource (KIND/ID), at?",
@@ -17,62 +17,106 @@ enum AccessMethods {
         guard subject.hasPrefix("usr_") || subject.hasPrefix("tok_") else {
             throw RPCError.params("subject must be a user (usr_…) or a token (tok_…)", path: "/params/subject")
         }
-        let text = try p.required("permission", p.string("permission"))
-        guard let permission = Permission(text) else {
-            throw RPCError.params("permission must be KIND:ACTION, such as project:deploy", path: "/params/permission")
-        }
-        let resource = try p.required("resource", p.string("resource"))
-        guard let slash = resource.firstIndex(of: "/"), slash != resource.startIndex, resource.index(after: slash) != resource.endIndex else {
-            throw RPCError.params("resource must be KIND/ID, such as project/prj_9", path: "/params/resource")
-        }
-        let models = try call.store.readModels()
-        guard let db = models.database("access") else { throw RPCError(1009, "the access read model is not open", data: ["kind": "io_error"]) }
-        let at = try p.at()
-        let reader = try call.store.reader()
-        let position: UInt64
-        let when: AccessReadModel.When
-        do throws(LogError) {
-            position = try models.positions()["access"] ?? 0
-            switch at {
-            case .seq(let seq)?:
-                let upTo = min(seq, position)
-                when = .seq(upTo, occurredAt: try occurredAt(upTo, in: reader))
-            case .time(let ms)?: when = .time(ms)
-            case nil: when = .now
-            }
-        } catch {
-            throw RPCError(error)
-        }
+        let question = try Question(call)
         let reasons: Set<AccessReadModel.Reason>
         do throws(LogError) {
-            reasons = try AccessReadModel.check(subject, permission, resource, at: when, in: db)
+            reasons = try AccessReadModel.check(subject, question.permission, question.resource, at: question.when, in: question.db)
         } catch {
             throw RPCError(error)
         }
-        let grants: [JSONValue] = reasons.sorted { $0.grant < $1.grant }.map { reason in
-            ["grant": .string(reason.grant), "role": .string(reason.role), "scope": .string(reason.scope)]
-        }
-        let shown: UInt64 = if case .seq(let seq, _) = when { seq } else { position }
-        return ["allowed": .bool(!reasons.isEmpty), "grants": .array(grants), "position": .integer(Int64(shown))]
+        return ["allowed": .bool(!reasons.isEmpty), "grants": .array(reasons.sorted { $0.grant < $1.grant }.map(described)),
+                "position": .integer(Int64(question.position))]
     }
 
-    /// The `occurredAt` of event `seq` (0 for seq 0, before every event).
-    private static func occurredAt(_ seq: UInt64, in reader: LogReader) throws(LogError) -> Int64 {
-        guard seq > 0 else { return Int64.min }
-        var query = ReadQuery()
-        query.from = seq
-        query.to = seq
-        var time = Int64.min
-        do {
-            try reader.read(query) { event in
-                time = event.occurredAtMs
-                return false
-            }
-        } catch let error as LogError {
-            throw error
+    static let whoCan = RPCMethod(
+        name: "rbac.whoCan", params: "permission (KIND:ACTION), resource (KIND/ID), at?",
+        result: "subjects: [{subject, grant, role, scope}], one per subject and grant (or team role) that allows it, position",
+        summary: "Every user and token that may do something to something, at a moment, and through which grants.", writes: false
+    ) { call throws(RPCError) in
+        try call.params.only(["permission", "resource", "at"])
+        let question = try Question(call)
+        let holders: [String: Set<AccessReadModel.Reason>]
+        do throws(LogError) {
+            holders = try AccessReadModel.whoCan(question.permission, question.resource, at: question.when, in: question.db)
         } catch {
-            throw LogError(.io, "cannot read the log: \(error)")
+            throw RPCError(error)
         }
-        return time
+        var subjects: [JSONValue] = []
+        for subject in holders.keys.sorted() {
+            for reason in holders[subject]!.sorted(by: { $0.grant < $1.grant }) {
+                subjects.append(["subject": .string(subject), "grant": .string(reason.grant), "role": .string(reason.role), "scope": .string(reason.scope)])
+            }
+        }
+        return ["subjects": .array(subjects), "position": .integer(Int64(question.position))]
+    }
+
+    private static func described(_ reason: AccessReadModel.Reason) -> JSONValue {
+        ["grant": .string(reason.grant), "role": .string(reason.role), "scope": .string(reason.scope)]
+    }
+
+    /// What every access question takes: a permission, a resource and a moment, with the
+    /// caught-up access model to answer it and the position the answer reflects.
+    private struct Question {
+        let permission: Permission
+        let resource: String
+        let when: AccessReadModel.When
+        let db: SQLiteDatabase
+        let position: UInt64
+
+        init(_ call: RPCCall) throws(RPCError) {
+            let p = call.params
+            let text = try p.required("permission", p.string("permission"))
+            guard let permission = Permission(text) else {
+                throw RPCError.params("permission must be KIND:ACTION, such as project:deploy", path: "/params/permission")
+            }
+            let resource = try p.required("resource", p.string("resource"))
+            guard let slash = resource.firstIndex(of: "/"), slash != resource.startIndex, resource.index(after: slash) != resource.endIndex else {
+                throw RPCError.params("resource must be KIND/ID, such as project/prj_9", path: "/params/resource")
+            }
+            let at = try p.at()
+            let models = try call.store.readModels()
+            guard let db = models.database("access") else { throw RPCError(1009, "the access read model is not open", data: ["kind": "io_error"]) }
+            let reader = try call.store.reader()
+            do throws(LogError) {
+                let reached = try models.positions()["access"] ?? 0
+                switch at {
+                case .seq(let seq)?:
+                    let upTo = min(seq, reached)
+                    when = .seq(upTo, occurredAt: try Self.occurredAt(upTo, in: reader))
+                    position = upTo
+                case .time(let ms)?:
+                    when = .time(ms)
+                    position = reached
+                case nil:
+                    when = .now
+                    position = reached
+                }
+            } catch {
+                throw RPCError(error)
+            }
+            self.permission = permission
+            self.resource = resource
+            self.db = db
+        }
+
+        /// The `occurredAt` of event `seq` (before every event for seq 0).
+        private static func occurredAt(_ seq: UInt64, in reader: LogReader) throws(LogError) -> Int64 {
+            guard seq > 0 else { return Int64.min }
+            var query = ReadQuery()
+            query.from = seq
+            query.to = seq
+            var time = Int64.min
+            do {
+                try reader.read(query) { event in
+                    time = event.occurredAtMs
+                    return false
+                }
+            } catch let error as LogError {
+                throw error
+            } catch {
+                throw LogError(.io, "cannot read the log: \(error)")
+            }
+            return time
+        }
     }
 }

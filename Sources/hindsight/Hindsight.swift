@@ -12,7 +12,7 @@ import HindsightWorkload
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, Generate.self]
     )
 }
 
@@ -179,6 +179,23 @@ struct Check: ParsableCommand {
         var params: [String: JSONValue] = ["subject": .string(subject), "permission": .string(permission), "resource": .string(resource)]
         if let at { params["at"] = Int64(at).map(JSONValue.integer) ?? .string(at) }
         try answer("rbac.check", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
+    }
+}
+
+struct WhoCan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "who-can",
+        abstract: "Every user and token that may do something to something, and through which grants (rbac.whoCan).")
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "KIND:ACTION, such as project:deploy.") var permission: String
+    @Argument(help: "KIND/ID, such as project/prj_9.") var resource: String
+    @Option(help: "A seq or an RFC 3339 time: the answer as of then (default: now).") var at: String?
+
+    func run() throws {
+        var params: [String: JSONValue] = ["permission": .string(permission), "resource": .string(resource)]
+        if let at { params["at"] = Int64(at).map(JSONValue.integer) ?? .string(at) }
+        try answer("rbac.whoCan", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
     }
 }
 

@@ -25,6 +25,24 @@ struct AccessMethodTests {
         #expect(cli.status == 0 && cli.stdout.contains(#""grant":"grant_6""#))
     }
 
+    @Test func whoCanNamesEverySubjectWithItsGrants() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        let response = server.call(
+            #"{"jsonrpc":"2.0","id":1,"method":"rbac.whoCan","params":{"permission":"database:restore","resource":"database/db_orders","at":"2026-03-15T00:00:00.000Z"}}"#)
+        guard case .array(let subjects)? = response?["result"]?["subjects"] else {
+            Issue.record("\(String(describing: response))")
+            return
+        }
+        // The org's owner and admin, and the Payments team through its incident commander grant.
+        let pairs = Set(subjects.compactMap { entry -> String? in
+            guard case .string(let subject)? = entry["subject"], case .string(let grant)? = entry["grant"] else { return nil }
+            return subject + " " + grant
+        })
+        #expect(pairs.isSuperset(of: ["usr_alice grant_1", "usr_bob grant_4", "usr_carol grant_9", "usr_dave grant_9"]), "\(pairs.sorted())")
+        #expect(!pairs.contains { $0.hasPrefix("usr_erin") })
+    }
+
     @Test(arguments: [
         (#""permission":"project:deploy","resource":"project/prj_1""#, "/params/subject"),
         (#""subject":"team/team_1","permission":"project:deploy","resource":"project/prj_1""#, "/params/subject"),

@@ -184,6 +184,15 @@ struct Bench: ParsableCommand {
             latencies.sort()
             print(String(format: "rbac.check %@: p50 %.0f µs, p99 %.0f µs (%d of 2000 allowed)", name, latencies[1000], latencies[1980], allowed))
         }
+        var latencies: [Double] = [], largest = 0
+        for _ in 0..<200 {
+            let resource = "project/prj_\(Int.random(in: 1...8, using: &random))_\(Int.random(in: 1...20, using: &random))"
+            let start = DispatchTime.now().uptimeNanoseconds
+            largest = max(largest, try AccessReadModel.whoCan(Permission(.project, .read), resource, at: .now, in: db).count)
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+        }
+        latencies.sort()
+        print(String(format: "rbac.whoCan project:read on a project: p50 %.0f µs, p99 %.0f µs (at most %d subjects)", latencies[100], latencies[198], largest))
     }
 
     /// `hindsight serve` on the compacted log, over pipes: simple read requests (`log.stats`
