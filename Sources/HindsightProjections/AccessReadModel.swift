@@ -281,6 +281,36 @@ public final class AccessReadModel: ReadModel {
         return holders.merging(acting) { $0.union($1) }
     }
 
+    /// A grant (or team role) in force for a subject: where, which role, what it confers
+    /// (for a token, only what its scopes also allow) and until when.
+    public struct Holding: Hashable, Sendable {
+        public let grant: String
+        public let role: String
+        public let scope: String
+        public let permissions: [Permission]
+        /// Milliseconds since the Unix epoch; nil when it does not expire.
+        public let expiresAt: Int64?
+    }
+
+    /// Everything `subject` (`usr_…` or `tok_…`) may do, grant by grant, at a moment.
+    public static func whatCan(_ subject: String, at when: When, in db: SQLiteDatabase) throws(LogError) -> [Holding] {
+        let view = View(when, in: db)
+        guard subject.hasPrefix("tok_") else { return try view.holdings(of: subject) }
+        let token = try db.statement("SELECT owner, scopes, expires_at FROM access_token WHERE token = ? AND \(view.holds)").bind(1, subject)
+        view.bindMoment(token, from: 2)
+        guard try token.step(), let owner = token.text(0), view.time < (token.isNull(2) ? .max : token.int(2)) else {
+            token.finish()
+            return []
+        }
+        let scopes = (token.text(1) ?? "").split(separator: ",").compactMap { PermissionPattern(String($0)) }
+        token.finish()
+        return try (view.holdings(of: owner) + view.holdings(of: subject)).compactMap { holding in
+            let narrowed = holding.permissions.filter { permission in scopes.contains { $0.matches(permission) } }
+            return narrowed.isEmpty ? nil
+                : Holding(grant: holding.grant, role: holding.role, scope: holding.scope, permissions: narrowed, expiresAt: holding.expiresAt)
+        }
+    }
+
     /// The model's tables as they stood at one moment.
     private struct View {
         let db: SQLiteDatabase
@@ -336,6 +366,33 @@ public final class AccessReadModel: ReadModel {
                 parent.finish()
             }
             return path
+        }
+
+        /// The grants and team roles in force for a user or token itself (a user's include its
+        /// teams'), whose role is defined and whose scope is not deleted.
+        func holdings(of subject: String) throws(LogError) -> [Holding] {
+            var teams: [(team: String, role: String)] = []
+            let members = try db.statement("SELECT team, role FROM access_member WHERE user = ? AND \(holds)").bind(1, subject)
+            bindMoment(members, from: 2)
+            while try members.step() { teams.append((members.text(0) ?? "", members.text(1) ?? "")) }
+            members.finish()
+            let holders = [subject] + teams.map { "team/" + $0.team }
+            let rows = try db.statement(
+                "SELECT grant_id, role, scope, expires_at FROM access_grant WHERE subject IN (\(Self.placeholders(holders.count))) AND \(holds)")
+            for (index, holder) in holders.enumerated() { rows.bind(Int32(index + 1), holder) }
+            bindMoment(rows, from: Int32(holders.count + 1))
+            var found: [(grant: String, role: String, scope: String, expiresAt: Int64?)] = []
+            while try rows.step() {
+                found.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3)))
+            }
+            rows.finish()
+            found += teams.map { ("member:" + $0.team, $0.role, "team/" + $0.team, nil) }
+            var holdings: [Holding] = []
+            for held in found where time < (held.expiresAt ?? .max) {
+                guard let role = try role(held.role), try !path(of: held.scope).isEmpty else { continue }
+                holdings.append(Holding(grant: held.grant, role: held.role, scope: held.scope, permissions: role.permissions, expiresAt: held.expiresAt))
+            }
+            return holdings.sorted { $0.grant < $1.grant }
         }
 
         /// The members of a team at the moment, with their roles.

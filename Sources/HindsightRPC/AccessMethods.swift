@@ -2,9 +2,10 @@ import HindsightAccess
 import HindsightLog
 import HindsightProjections
 
-/// The access read model's methods (QUERIES.md): `rbac.check` and `rbac.whoCan` so far.
+/// The access read model's methods (QUERIES.md): `rbac.check`, `rbac.whoCan` and
+/// `rbac.whatCan` so far.
 enum AccessMethods {
-    static let all: [RPCMethod] = [check, whoCan]
+    static let all: [RPCMethod] = [check, whoCan, whatCan]
 
     static let check = RPCMethod(
         name: "rbac.check", params: "subject (usr_… or tok_…), permission (KIND:ACTION), resource (KIND/ID), at?",
@@ -50,30 +51,45 @@ enum AccessMethods {
         return ["subjects": .array(subjects), "position": .integer(Int64(question.position))]
     }
 
+    static let whatCan = RPCMethod(
+        name: "rbac.whatCan", params: "subject (usr_… or tok_…), at?",
+        result: "grants: [{grant, role, scope, permissions, expiresAt}] in force (a token's narrowed to its scopes), position",
+        summary: "Everything a user or token may do, grant by grant, at a moment.", writes: false
+    ) { call throws(RPCError) in
+        let p = call.params
+        try p.only(["subject", "at"])
+        let subject = try p.required("subject", p.string("subject"))
+        guard subject.hasPrefix("usr_") || subject.hasPrefix("tok_") else {
+            throw RPCError.params("subject must be a user (usr_…) or a token (tok_…)", path: "/params/subject")
+        }
+        let moment = try Moment(call)
+        let holdings: [AccessReadModel.Holding]
+        do throws(LogError) {
+            holdings = try AccessReadModel.whatCan(subject, at: moment.when, in: moment.db)
+        } catch {
+            throw RPCError(error)
+        }
+        let grants: [JSONValue] = holdings.map { holding in
+            ["grant": .string(holding.grant), "role": .string(holding.role), "scope": .string(holding.scope),
+             "permissions": .array(holding.permissions.map { .string($0.description) }),
+             "expiresAt": holding.expiresAt.map { .string(Timestamp.format($0)) } ?? .null]
+        }
+        return ["grants": .array(grants), "position": .integer(Int64(moment.position))]
+    }
+
     private static func described(_ reason: AccessReadModel.Reason) -> JSONValue {
         ["grant": .string(reason.grant), "role": .string(reason.role), "scope": .string(reason.scope)]
     }
 
-    /// What every access question takes: a permission, a resource and a moment, with the
-    /// caught-up access model to answer it and the position the answer reflects.
-    private struct Question {
-        let permission: Permission
-        let resource: String
+    /// The moment an access question is about, with the caught-up access model to answer it
+    /// and the position the answer reflects.
+    private struct Moment {
         let when: AccessReadModel.When
         let db: SQLiteDatabase
         let position: UInt64
 
         init(_ call: RPCCall) throws(RPCError) {
-            let p = call.params
-            let text = try p.required("permission", p.string("permission"))
-            guard let permission = Permission(text) else {
-                throw RPCError.params("permission must be KIND:ACTION, such as project:deploy", path: "/params/permission")
-            }
-            let resource = try p.required("resource", p.string("resource"))
-            guard let slash = resource.firstIndex(of: "/"), slash != resource.startIndex, resource.index(after: slash) != resource.endIndex else {
-                throw RPCError.params("resource must be KIND/ID, such as project/prj_9", path: "/params/resource")
-            }
-            let at = try p.at()
+            let at = try call.params.at()
             let models = try call.store.readModels()
             guard let db = models.database("access") else { throw RPCError(1009, "the access read model is not open", data: ["kind": "io_error"]) }
             let reader = try call.store.reader()
@@ -94,8 +110,6 @@ enum AccessMethods {
             } catch {
                 throw RPCError(error)
             }
-            self.permission = permission
-            self.resource = resource
             self.db = db
         }
 
@@ -117,6 +131,31 @@ enum AccessMethods {
                 throw LogError(.io, "cannot read the log: \(error)")
             }
             return time
+        }
+    }
+
+    /// What a question about a permission on a resource takes, at a moment.
+    private struct Question {
+        let permission: Permission
+        let resource: String
+        let moment: Moment
+        var when: AccessReadModel.When { moment.when }
+        var db: SQLiteDatabase { moment.db }
+        var position: UInt64 { moment.position }
+
+        init(_ call: RPCCall) throws(RPCError) {
+            let p = call.params
+            let text = try p.required("permission", p.string("permission"))
+            guard let permission = Permission(text) else {
+                throw RPCError.params("permission must be KIND:ACTION, such as project:deploy", path: "/params/permission")
+            }
+            let resource = try p.required("resource", p.string("resource"))
+            guard let slash = resource.firstIndex(of: "/"), slash != resource.startIndex, resource.index(after: slash) != resource.endIndex else {
+                throw RPCError.params("resource must be KIND/ID, such as project/prj_9", path: "/params/resource")
+            }
+            self.permission = permission
+            self.resource = resource
+            moment = try Moment(call)
         }
     }
 }

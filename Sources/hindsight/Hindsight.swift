@@ -12,7 +12,7 @@ import HindsightWorkload
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, WhatCan.self, Generate.self]
     )
 }
 
@@ -196,6 +196,22 @@ struct WhoCan: ParsableCommand {
         var params: [String: JSONValue] = ["permission": .string(permission), "resource": .string(resource)]
         if let at { params["at"] = Int64(at).map(JSONValue.integer) ?? .string(at) }
         try answer("rbac.whoCan", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
+    }
+}
+
+struct WhatCan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "what-can",
+        abstract: "Everything a user or token may do, grant by grant (rbac.whatCan).")
+
+    @OptionGroup var options: DataOptions
+    @Argument(help: "A user (usr_…) or a token (tok_…).") var subject: String
+    @Option(help: "A seq or an RFC 3339 time: the answer as of then (default: now).") var at: String?
+
+    func run() throws {
+        var params: [String: JSONValue] = ["subject": .string(subject)]
+        if let at { params["at"] = Int64(at).map(JSONValue.integer) ?? .string(at) }
+        try answer("rbac.whatCan", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
     }
 }
 

@@ -12,7 +12,8 @@ struct AccessReadModelTests {
     /// Every question about the sample history, at every ninth moment (after an event, and
     /// just after its time) and after the last, answered by the read model from its
     /// intervals and by the reference evaluator from a replay: the same answers, with the
-    /// same grants; and who can do each thing is exactly whom the checks allow.
+    /// same grants; who can do each thing is exactly whom the checks allow; and what each subject
+    /// can do, grant by grant, is what the checks allow through those grants.
     @Test func everyAnswerAboutTheSampleHistoryIsTheReplaysAnswer() throws {
         let dir = TemporaryDirectory()
         let historyPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -59,6 +60,7 @@ struct AccessReadModelTests {
         var compared = 0, allowed = 0
         for (moment, when) in moments {
             let expected = reference.checker(at: moment)
+            var granted: [String: [(permission: Permission, grants: Set<String>)]] = [:]
             for permission in permissions {
                 for resource in resources.sorted() {
                     var everyone: [String: Set<String>] = [:]
@@ -70,6 +72,7 @@ struct AccessReadModelTests {
                         if !want.isEmpty {
                             allowed += 1
                             everyone[subject] = want
+                            granted[subject, default: []].append((permission, want))
                         }
                         if got != want { return }
                     }
@@ -77,6 +80,21 @@ struct AccessReadModelTests {
                     let who = try AccessReadModel.whoCan(permission, resource, at: when, in: db).mapValues { Set($0.map(\.grant)) }
                     #expect(who == everyone, "who can \(permission) \(resource) at \(when)")
                     if who != everyone { return }
+                }
+            }
+            // What each can: every grant that allows a check, with that permission among what it
+            // confers; and every permission a grant confers is allowed on its scope through it.
+            for subject in subjects.sorted() {
+                let holdings = try AccessReadModel.whatCan(subject, at: when, in: db)
+                let byGrant = Dictionary(holdings.map { ($0.grant, Set($0.permissions)) }, uniquingKeysWith: { $0.union($1) })
+                for (permission, grants) in granted[subject] ?? [] {
+                    for grant in grants { #expect(byGrant[grant]?.contains(permission) == true, "what can \(subject) at \(when): \(grant) \(permission)") }
+                }
+                for holding in holdings {
+                    for permission in holding.permissions where permissions.contains(permission) {
+                        #expect(expected(subject, permission, holding.scope).contains(holding.grant),
+                                "what can \(subject) at \(when): \(holding.grant) \(permission) on \(holding.scope)")
+                    }
                 }
             }
         }

@@ -43,6 +43,33 @@ struct AccessMethodTests {
         #expect(!pairs.contains { $0.hasPrefix("usr_erin") })
     }
 
+    @Test func whatCanListsTheGrantsInForceATokensNarrowedToItsScopes() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        func grants(_ subject: String, at: String) -> [String: [String]] {
+            let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.whatCan","params":{"subject":"\#(subject)","at":"\#(at)"}}"#)
+            guard case .array(let entries)? = response?["result"]?["grants"] else { return [:] }
+            var out: [String: [String]] = [:]
+            for entry in entries {
+                guard case .string(let grant)? = entry["grant"], case .array(let permissions)? = entry["permissions"] else { continue }
+                out[grant] = permissions.compactMap { if case .string(let text) = $0 { text } else { nil } }
+            }
+            return out
+        }
+        // Erin on 5 March: her developer grant on storefront and her viewer role on Platform.
+        let erin = grants("usr_erin", at: "2026-03-05T12:00:00.000Z")
+        #expect(Set(erin.keys) == ["grant_6", "member:team_platform"])
+        #expect(erin["grant_6"]?.contains("project:deploy") == true)
+        #expect(erin["member:team_platform"]?.contains("env:read") == false)
+        // Carol's CI token: only build:* and function:deploy of what Carol holds.
+        let token = grants("tok_ci_checkout", at: "2026-03-15T00:00:00.000Z")
+        #expect(!token.isEmpty)
+        for permissions in token.values {
+            #expect(permissions.allSatisfy { $0.hasPrefix("build:") || $0 == "function:deploy" }, "\(permissions)")
+        }
+        #expect(grants("tok_ci_checkout", at: "2026-03-17T00:00:00.000Z").isEmpty)
+    }
+
     @Test(arguments: [
         (#""permission":"project:deploy","resource":"project/prj_1""#, "/params/subject"),
         (#""subject":"team/team_1","permission":"project:deploy","resource":"project/prj_1""#, "/params/subject"),
