@@ -311,6 +311,115 @@ public final class AccessReadModel: ReadModel {
         }
     }
 
+    /// A gain or loss of access: a grant `granted`, `revoked` or `expired`; a membership
+    /// `joined`, `role changed` or `left`; a custom role `defined`, `redefined` or `deleted`;
+    /// a token `created`, `revoked` or `expired`. `seq` is the event that caused it (nil for an expiry, which no
+    /// event marks), `at` its time.
+    public struct Change: Hashable, Sendable {
+        public let change: String
+        public let seq: UInt64?
+        public let at: Int64
+        /// What changed: the grant, `member:TEAM`, the role or the token.
+        public let subject: String
+        public let detail: [String: String]
+    }
+
+    /// Every change of access whose time falls in `from...to` (milliseconds), in time order;
+    /// with `scope`, only grants and memberships on it or beneath it.
+    public static func changes(from: Int64, to: Int64, scope: String?, in db: SQLiteDatabase) throws(LogError) -> [Change] {
+        let now = View(.now, in: db)
+        let reaches = { (target: String) throws(LogError) -> Bool in
+            guard let scope else { return true }
+            // Deleted or not: the change happened to something beneath the scope.
+            return try now.pathIgnoringDeletions(of: target).contains(scope)
+        }
+        var changes: [Change] = []
+        let grants = try db.statement(
+            "SELECT grant_id, subject, role, scope, expires_at, from_seq, to_seq, from_time, to_time FROM access_grant"
+                + " WHERE (from_time BETWEEN ?1 AND ?2) OR (to_time BETWEEN ?1 AND ?2) OR (expires_at BETWEEN ?1 AND ?2)")
+            .bind(1, from).bind(2, to)
+        var rows: [(grant: String, subject: String, role: String, scope: String, expires: Int64?, fromSeq: Int64, toSeq: Int64?, fromTime: Int64, toTime: Int64?)] = []
+        while try grants.step() {
+            rows.append((grants.text(0) ?? "", grants.text(1) ?? "", grants.text(2) ?? "", grants.text(3) ?? "",
+                         grants.isNull(4) ? nil : grants.int(4), grants.int(5), grants.isNull(6) ? nil : grants.int(6),
+                         grants.int(7), grants.isNull(8) ? nil : grants.int(8)))
+        }
+        grants.finish()
+        for row in rows where try reaches(row.scope) {
+            let detail = ["subject": row.subject, "role": row.role, "scope": row.scope]
+            if (from...to).contains(row.fromTime) {
+                changes.append(Change(change: "granted", seq: UInt64(row.fromSeq), at: row.fromTime, subject: row.grant, detail: detail))
+            }
+            if let end = row.toTime, let seq = row.toSeq, (from...to).contains(end), end < (row.expires ?? .max) {
+                changes.append(Change(change: "revoked", seq: UInt64(seq), at: end, subject: row.grant, detail: detail))
+            }
+            if let expiry = row.expires, (from...to).contains(expiry), expiry <= (row.toTime ?? .max) {
+                changes.append(Change(change: "expired", seq: nil, at: expiry, subject: row.grant, detail: detail))
+            }
+        }
+        // Memberships: a row begins when a user joins or their role changes, and ends when it
+        // changes again or they leave.
+        let members = try db.statement(
+            "SELECT team, user, role, from_seq, to_seq, from_time, to_time FROM access_member WHERE (from_time BETWEEN ?1 AND ?2) OR (to_time BETWEEN ?1 AND ?2)")
+            .bind(1, from).bind(2, to)
+        var memberships: [(team: String, user: String, role: String, fromSeq: Int64, toSeq: Int64?, fromTime: Int64, toTime: Int64?)] = []
+        while try members.step() {
+            memberships.append((members.text(0) ?? "", members.text(1) ?? "", members.text(2) ?? "", members.int(3),
+                                members.isNull(4) ? nil : members.int(4), members.int(5), members.isNull(6) ? nil : members.int(6)))
+        }
+        members.finish()
+        let begins = Set(memberships.map { "\($0.team) \($0.user) \($0.fromSeq)" })
+        let ends = Set(memberships.compactMap { row in row.toSeq.map { "\(row.team) \(row.user) \($0)" } })
+        for row in memberships where try reaches("team/" + row.team) {
+            let detail = ["user": row.user, "role": row.role, "scope": "team/" + row.team]
+            if (from...to).contains(row.fromTime) {
+                let changed = ends.contains("\(row.team) \(row.user) \(row.fromSeq)")
+                changes.append(Change(change: changed ? "role changed" : "joined", seq: UInt64(row.fromSeq), at: row.fromTime,
+                                      subject: "member:" + row.team, detail: detail))
+            }
+            if let end = row.toTime, let seq = row.toSeq, (from...to).contains(end), !begins.contains("\(row.team) \(row.user) \(seq)") {
+                changes.append(Change(change: "left", seq: UInt64(seq), at: end, subject: "member:" + row.team, detail: detail))
+            }
+        }
+        if scope == nil {
+            changes += try lifetimes(of: "role", in: "access_role", kinds: ("defined", "deleted", "redefined"), from: from, to: to, in: db)
+            changes += try lifetimes(of: "token", in: "access_token", kinds: ("created", "revoked", "replaced"), from: from, to: to, in: db)
+            let expiring = try db.statement("SELECT token, owner, expires_at FROM access_token WHERE expires_at BETWEEN ? AND ? AND (to_time IS NULL OR to_time >= expires_at)")
+                .bind(1, from).bind(2, to)
+            while try expiring.step() {
+                changes.append(Change(change: "expired", seq: nil, at: expiring.int(2), subject: expiring.text(0) ?? "", detail: ["owner": expiring.text(1) ?? ""]))
+            }
+            expiring.finish()
+        }
+        return changes.sorted { ($0.at, $0.seq ?? 0, $0.subject, $0.change) < ($1.at, $1.seq ?? 0, $1.subject, $1.change) }
+    }
+
+    /// When the rows of a table keyed by `key` began and ended within the period; a row
+    /// that ends where the next begins (a redefined role) is one change, `replaced`.
+    private static func lifetimes(
+        of key: String, in table: String, kinds: (begun: String, ended: String, replaced: String), from: Int64, to: Int64,
+        in db: SQLiteDatabase
+    ) throws(LogError) -> [Change] {
+        let rows = try db.statement("SELECT \(key), from_seq, to_seq, from_time, to_time FROM \(table) WHERE (from_time BETWEEN ?1 AND ?2) OR (to_time BETWEEN ?1 AND ?2)")
+            .bind(1, from).bind(2, to)
+        defer { rows.finish() }
+        var begun: [String: Change] = [:], ended: [String: Change] = [:]
+        while try rows.step() {
+            let name = rows.text(0) ?? ""
+            if (from...to).contains(rows.int(3)) {
+                begun["\(name) \(rows.int(1))"] = Change(change: kinds.begun, seq: UInt64(rows.int(1)), at: rows.int(3), subject: name, detail: [:])
+            }
+            if !rows.isNull(4), (from...to).contains(rows.int(4)) {
+                ended["\(name) \(rows.int(2))"] = Change(change: kinds.ended, seq: UInt64(rows.int(2)), at: rows.int(4), subject: name, detail: [:])
+            }
+        }
+        var changes = Array(ended.filter { begun[$0.key] == nil }.values)
+        for (key, change) in begun {
+            changes.append(ended[key] == nil ? change : Change(change: kinds.replaced, seq: change.seq, at: change.at, subject: change.subject, detail: [:]))
+        }
+        return changes
+    }
+
     /// The model's tables as they stood at one moment.
     private struct View {
         let db: SQLiteDatabase
@@ -347,6 +456,20 @@ public final class AccessReadModel: ReadModel {
 
         func bindMoment(_ statement: SQLiteDatabase.Statement, from index: Int32) {
             statement.bind(index, moment).bind(index + 1, moment)
+        }
+
+        /// The resource and what holds it, nearest first, deleted or not.
+        func pathIgnoringDeletions(of resource: String) throws(LogError) -> [String] {
+            var path: [String] = []
+            var current: String? = resource
+            while let node = current, !path.contains(node) {
+                path.append(node)
+                let parent = try db.statement("SELECT parent FROM access_parent WHERE child = ? AND \(holds)").bind(1, node)
+                bindMoment(parent, from: 2)
+                current = try parent.step() ? parent.text(0) : nil
+                parent.finish()
+            }
+            return path
         }
 
         /// The resource and what holds it, nearest first; empty when one of them is deleted.

@@ -2,10 +2,10 @@ import HindsightAccess
 import HindsightLog
 import HindsightProjections
 
-/// The access read model's methods (QUERIES.md): `rbac.check`, `rbac.whoCan` and
-/// `rbac.whatCan` so far.
+/// The access read model's methods (QUERIES.md): `rbac.check`, `rbac.whoCan`, `rbac.whatCan`
+/// and `rbac.changes`.
 enum AccessMethods {
-    static let all: [RPCMethod] = [check, whoCan, whatCan]
+    static let all: [RPCMethod] = [check, whoCan, whatCan, changes]
 
     static let check = RPCMethod(
         name: "rbac.check", params: "subject (usr_… or tok_…), permission (KIND:ACTION), resource (KIND/ID), at?",
@@ -75,6 +75,44 @@ enum AccessMethods {
              "expiresAt": holding.expiresAt.map { .string(Timestamp.format($0)) } ?? .null]
         }
         return ["grants": .array(grants), "position": .integer(Int64(moment.position))]
+    }
+
+    static let changes = RPCMethod(
+        name: "rbac.changes", params: "from, to (RFC 3339), scope? (KIND/ID: grants and memberships on it or beneath it, as the tree stands now)",
+        result: "changes: [{change, what, seq (null for an expiry), at, …}] in time order: granted, revoked, expired, joined, role changed, left, defined, redefined, deleted, created; position",
+        summary: "Every gain and loss of access in a period, expiries included, with the event that caused it.", writes: false
+    ) { call throws(RPCError) in
+        let p = call.params
+        try p.only(["from", "to", "scope"])
+        func time(_ name: String) throws(RPCError) -> Int64 {
+            let text = try p.required(name, p.string(name))
+            guard let ms = Timestamp.parse(text) else {
+                throw RPCError.params("\(name) must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
+            }
+            return ms
+        }
+        let from = try time("from"), to = try time("to")
+        guard from <= to else { throw RPCError.params("to must not be before from", path: "/params/to") }
+        let scope = try p.string("scope")
+        let models = try call.store.readModels()
+        guard let db = models.database("access") else { throw RPCError(1009, "the access read model is not open", data: ["kind": "io_error"]) }
+        let found: [AccessReadModel.Change]
+        let position: UInt64
+        do throws(LogError) {
+            found = try AccessReadModel.changes(from: from, to: to, scope: scope, in: db)
+            position = try models.positions()["access"] ?? 0
+        } catch {
+            throw RPCError(error)
+        }
+        let entries: [JSONValue] = found.map { change in
+            var entry: [String: JSONValue] = [
+                "change": .string(change.change), "what": .string(change.subject), "at": .string(Timestamp.format(change.at)),
+                "seq": change.seq.map { .integer(Int64($0)) } ?? .null,
+            ]
+            for (key, value) in change.detail { entry[key] = .string(value) }
+            return .object(entry)
+        }
+        return ["changes": .array(entries), "position": .integer(Int64(position))]
     }
 
     private static func described(_ reason: AccessReadModel.Reason) -> JSONValue {

@@ -70,6 +70,41 @@ struct AccessMethodTests {
         #expect(grants("tok_ci_checkout", at: "2026-03-17T00:00:00.000Z").isEmpty)
     }
 
+    @Test func changesListEveryGainAndLossInThePeriodWithWhatCausedIt() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        func changes(_ params: String) -> [String] {
+            let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.changes","params":{\#(params)}}"#)
+            guard case .array(let entries)? = response?["result"]?["changes"] else { return ["\(String(describing: response))"] }
+            return entries.map { entry in
+                let field = { (name: String) -> String in
+                    switch entry[name] {
+                    case .string(let text)?: text
+                    case .integer(let number)?: String(number)
+                    default: "-"
+                    }
+                }
+                return [field("at"), field("seq"), field("change"), field("what")].joined(separator: " ")
+            }
+        }
+        // 5 to 10 March: Dave's admin grant made and revoked, the deploy bot's grant, Erin's
+        // grant expiring at midnight (no event marks it), the release manager role redefined.
+        #expect(changes(#""from":"2026-03-05T00:00:00.000Z","to":"2026-03-10T12:00:00.000Z""#) == [
+            "2026-03-05T08:00:00.000Z 128 granted grant_7",
+            "2026-03-06T17:00:00.000Z 180 revoked grant_7",
+            "2026-03-07T09:00:00.000Z 186 granted grant_8",
+            "2026-03-10T00:00:00.000Z - expired grant_6",
+            "2026-03-10T09:00:00.000Z 216 redefined role_release_manager",
+        ])
+        // 16 to 20 March on the Payments team: Dave leaves; its incident commander grant
+        // expires on 20 March (its role was deleted on 19 March, which the role's own change shows).
+        #expect(changes(#""from":"2026-03-16T00:00:00.000Z","to":"2026-03-21T00:00:00.000Z","scope":"team/team_payments""#) == [
+            "2026-03-17T17:00:00.000Z 368 left member:team_payments",
+            "2026-03-20T12:00:00.000Z - expired grant_9",
+        ])
+        #expect(changes(#""from":"2026-03-16T00:00:00.000Z","to":"2026-03-21T00:00:00.000Z""#).contains("2026-03-19T09:00:00.000Z 370 deleted role_incident_commander"))
+    }
+
     @Test(arguments: [
         (#""permission":"project:deploy","resource":"project/prj_1""#, "/params/subject"),
         (#""subject":"team/team_1","permission":"project:deploy","resource":"project/prj_1""#, "/params/subject"),
