@@ -219,6 +219,44 @@ public final class AccessReadModel: ReadModel {
         return try view.held(by: subject, permission, path)
     }
 
+    /// A grant that would have allowed a denied permission, and why it did not.
+    public struct Miss: Hashable, Sendable {
+        public let grant: String
+        public let role: String
+        public let scope: String
+        /// `expired`, `revoked`, `outside the token's scopes` or `the token is revoked or expired`.
+        public let why: String
+        /// When it stopped applying: the expiry or the revocation (milliseconds), if it did.
+        public let since: Int64?
+    }
+
+    /// Why `check` denies: the grants on the resource's path whose role allows the permission
+    /// but that had expired or been revoked by the moment, and for a token, what its owner
+    /// holds that its scopes leave out or that it can no longer use. Empty when nothing
+    /// would have allowed it (or when it is allowed).
+    public static func explainDenial(
+        _ subject: String, _ permission: Permission, _ resource: String, at when: When, in db: SQLiteDatabase
+    ) throws(LogError) -> Set<Miss> {
+        let view = View(when, in: db)
+        let path = try view.path(of: resource)
+        guard !path.isEmpty else { return [] }
+        var misses = try view.ended(for: subject, permission, path)
+        guard subject.hasPrefix("tok_") else { return misses }
+        let token = try db.statement("SELECT owner, scopes, expires_at, \(view.bySeq ? "from_seq" : "from_time") FROM access_token WHERE token = ?").bind(1, subject)
+        defer { token.finish() }
+        guard try token.step(), let owner = token.text(0), token.int(3) <= view.moment else { return misses }
+        let scopes = (token.text(1) ?? "").split(separator: ",").compactMap { PermissionPattern(String($0)) }
+        let expiry = token.isNull(2) ? nil : token.int(2)
+        token.finish()
+        let inForce = try view.tokenInForce(subject) && view.time < (expiry ?? .max)
+        let owners = try view.held(by: owner, permission, path)
+        let why = !inForce ? "the token is revoked or expired" : scopes.contains(where: { $0.matches(permission) }) ? nil : "outside the token's scopes"
+        if let why {
+            for reason in owners { misses.insert(Miss(grant: reason.grant, role: reason.role, scope: reason.scope, why: why, since: nil)) }
+        }
+        return misses
+    }
+
     /// Everyone (users and tokens) who may do `permission` on `resource`, each with every
     /// grant or team role that allows it, as `check` would answer for each of them.
     public static func whoCan(
@@ -516,6 +554,47 @@ public final class AccessReadModel: ReadModel {
                 holdings.append(Holding(grant: held.grant, role: held.role, scope: held.scope, permissions: role.permissions, expiresAt: held.expiresAt))
             }
             return holdings.sorted { $0.grant < $1.grant }
+        }
+
+        /// Whether a token has been created and not revoked by the moment.
+        func tokenInForce(_ token: String) throws(LogError) -> Bool {
+            let row = try db.statement("SELECT 1 FROM access_token WHERE token = ? AND \(holds)").bind(1, token)
+            bindMoment(row, from: 2)
+            defer { row.finish() }
+            return try row.step()
+        }
+
+        /// The grants of a subject and its teams on the path, whose role allows the
+        /// permission, that had expired or been revoked by the moment.
+        func ended(for subject: String, _ permission: Permission, _ path: [String]) throws(LogError) -> Set<Miss> {
+            var teams: [String] = []
+            let members = try db.statement("SELECT team FROM access_member WHERE user = ? AND \(holds)").bind(1, subject)
+            bindMoment(members, from: 2)
+            while try members.step() { teams.append("team/" + (members.text(0) ?? "")) }
+            members.finish()
+            let holders = [subject] + teams
+            let (from, to) = bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
+            let rows = try db.statement(
+                "SELECT grant_id, role, scope, expires_at, to_time, \(to) FROM access_grant WHERE subject IN (\(Self.placeholders(holders.count)))"
+                    + " AND scope IN (\(Self.placeholders(path.count))) AND \(from) <= ?")
+            for (index, value) in (holders + path).enumerated() { rows.bind(Int32(index + 1), value) }
+            rows.bind(Int32(holders.count + path.count + 1), moment)
+            var found: [(grant: String, role: String, scope: String, expiry: Int64?, revokedAt: Int64?, revoked: Bool)] = []
+            while try rows.step() {
+                let revoked = !rows.isNull(5) && rows.int(5) <= moment
+                found.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3),
+                              rows.isNull(4) ? nil : rows.int(4), revoked))
+            }
+            rows.finish()
+            var misses: Set<Miss> = []
+            for grant in found where try role(grant.role)?.allows(permission) == true {
+                if grant.revoked {
+                    misses.insert(Miss(grant: grant.grant, role: grant.role, scope: grant.scope, why: "revoked", since: grant.revokedAt))
+                } else if let expiry = grant.expiry, expiry <= time {
+                    misses.insert(Miss(grant: grant.grant, role: grant.role, scope: grant.scope, why: "expired", since: expiry))
+                }
+            }
+            return misses
         }
 
         /// The members of a team at the moment, with their roles.

@@ -9,7 +9,7 @@ enum AccessMethods {
 
     static let check = RPCMethod(
         name: "rbac.check", params: "subject (usr_… or tok_…), permission (KIND:ACTION), resource (KIND/ID), at?",
-        result: "allowed, grants: [{grant, role, scope}] that allow it (a team role shows as member:TEAM), position",
+        result: "allowed, grants: [{grant, role, scope}] that allow it (a team role shows as member:TEAM); when denied, wouldHave: [{grant, role, scope, why, since}] that would have allowed it but expired, were revoked, or lie outside the token's scopes; position",
         summary: "Whether a user or token may do something to something, at a moment, and through which grants.", writes: false
     ) { call throws(RPCError) in
         let p = call.params
@@ -20,13 +20,26 @@ enum AccessMethods {
         }
         let question = try Question(call)
         let reasons: Set<AccessReadModel.Reason>
+        var misses: Set<AccessReadModel.Miss> = []
         do throws(LogError) {
             reasons = try AccessReadModel.check(subject, question.permission, question.resource, at: question.when, in: question.db)
+            if reasons.isEmpty {
+                misses = try AccessReadModel.explainDenial(subject, question.permission, question.resource, at: question.when, in: question.db)
+            }
         } catch {
             throw RPCError(error)
         }
-        return ["allowed": .bool(!reasons.isEmpty), "grants": .array(reasons.sorted { $0.grant < $1.grant }.map(described)),
-                "position": .integer(Int64(question.position))]
+        var result: [String: JSONValue] = [
+            "allowed": .bool(!reasons.isEmpty), "grants": .array(reasons.sorted { $0.grant < $1.grant }.map(described)),
+            "position": .integer(Int64(question.position)),
+        ]
+        if reasons.isEmpty {
+            result["wouldHave"] = .array(misses.sorted { ($0.grant, $0.why) < ($1.grant, $1.why) }.map { miss in
+                ["grant": .string(miss.grant), "role": .string(miss.role), "scope": .string(miss.scope), "why": .string(miss.why),
+                 "since": miss.since.map { .string(Timestamp.format($0)) } ?? .null]
+            })
+        }
+        return result
     }
 
     static let whoCan = RPCMethod(

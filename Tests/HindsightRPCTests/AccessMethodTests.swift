@@ -25,6 +25,33 @@ struct AccessMethodTests {
         #expect(cli.status == 0 && cli.stdout.contains(#""grant":"grant_6""#))
     }
 
+    @Test func aDenialNamesTheGrantsThatWouldHaveAllowedItAndWhyTheyDidNot() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        func misses(_ params: String) -> [String] {
+            let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{\#(params)}}"#)
+            #expect(response?["result"]?["allowed"] == false)
+            guard case .array(let entries)? = response?["result"]?["wouldHave"] else { return [] }
+            return entries.map { entry in
+                guard case .string(let grant)? = entry["grant"], case .string(let why)? = entry["why"] else { return "?" }
+                return grant + " " + why
+            }
+        }
+        // Erin at seq 217: her developer grant had expired.
+        #expect(misses(#""subject":"usr_erin","permission":"project:deploy","resource":"project/prj_storefront","at":217"#) == ["grant_6 expired"])
+        // Dave on 7 March: his admin grant had been revoked.
+        #expect(misses(#""subject":"usr_dave","permission":"project:delete","resource":"project/prj_checkout","at":"2026-03-07T00:00:00.000Z""#) == ["grant_7 revoked"])
+        // Carol's CI token may not query her database: its scopes leave that out.
+        #expect(misses(#""subject":"tok_ci_checkout","permission":"database:query","resource":"database/db_orders","at":"2026-03-15T00:00:00.000Z""#)
+            == ["member:team_payments outside the token's scopes"])
+        // Once revoked, the token can use nothing its owner holds.
+        let revoked = misses(#""subject":"tok_ci_checkout","permission":"function:deploy","resource":"function/fn_checkout_api","at":"2026-03-16T09:00:00.000Z""#)
+        #expect(Set(revoked) == ["grant_2 the token is revoked or expired", "grant_9 the token is revoked or expired",
+                                 "member:team_payments the token is revoked or expired"])
+        // Nothing would have let Erin deploy checkout.
+        #expect(misses(#""subject":"usr_erin","permission":"project:deploy","resource":"project/prj_checkout","at":"2026-03-04T11:00:00.000Z""#).isEmpty)
+    }
+
     @Test func whoCanNamesEverySubjectWithItsGrants() throws {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)
