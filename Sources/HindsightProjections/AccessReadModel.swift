@@ -14,7 +14,7 @@ public import HindsightLog
 /// about a moment reads the facts whose interval holds it: nothing is replayed.
 public final class AccessReadModel: ReadModel {
     public let name = "access"
-    public let version = 3
+    public let version = 4
     /// The access events, and every type whose events say which project a build, function,
     /// database, webhook or domain belongs to (or which database a backup belongs to).
     public let types: Set<String>? = AccessReadModel.accessTypes.union(AccessReadModel.placingTypes)
@@ -36,7 +36,8 @@ public final class AccessReadModel: ReadModel {
         try db.execute(
             """
             CREATE TABLE access_grant (grant_id TEXT NOT NULL, subject TEXT NOT NULL, role TEXT NOT NULL, scope TEXT NOT NULL,
-                                       expires_at INTEGER, from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
+                                       expires_at INTEGER, granted_by TEXT NOT NULL,
+                                       from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
             CREATE INDEX access_grant_by_subject ON access_grant (subject, from_seq);
             CREATE INDEX access_grant_by_id ON access_grant (grant_id);
             CREATE INDEX access_grant_by_scope ON access_grant (scope, from_seq);
@@ -89,9 +90,9 @@ public final class AccessReadModel: ReadModel {
                 try end("access_role", where: "role = ?", [text("role")!], at: at, in: db)
             case "role.granted":
                 try insert(
-                    "INSERT INTO access_grant VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
+                    "INSERT INTO access_grant VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
                     [.text(text("grant")!), .text(text("subject")!), .text(text("role")!), .text(text("scope")!),
-                     .number(text("expiresAt").flatMap(Timestamp.parse))], at: at, in: db)
+                     .number(text("expiresAt").flatMap(Timestamp.parse)), .text(stored.actorID)], at: at, in: db)
             case "role.revoked":
                 try end("access_grant", where: "grant_id = ?", [text("grant")!], at: at, in: db)
             case "team.created":
@@ -219,6 +220,56 @@ public final class AccessReadModel: ReadModel {
         return try view.held(by: subject, permission, path)
     }
 
+    /// One line of an access review: a role a subject holds on a scope at the moment, and how.
+    public struct ReviewRow: Hashable, Sendable {
+        public let subject: String
+        public let role: String
+        public let scope: String
+        public let grant: String
+        public let grantedAt: Int64
+        public let grantedBy: String?
+        public let expiresAt: Int64?
+        /// `direct`, `via team/ID` (a grant to a team the subject is a member of), `team role`
+        /// (the role the subject holds as a member), or `via token owner usr_…`.
+        public let heldAs: String
+    }
+
+    /// Who holds which role on what in an org at a moment: one row per subject, role, scope
+    /// and grant in force, users and tokens, ordered by subject.
+    public static func accessReview(org: String, at when: When, in db: SQLiteDatabase) throws(LogError) -> [ReviewRow] {
+        let view = View(when, in: db)
+        var subjects: Set<String> = []
+        for sql in ["SELECT DISTINCT subject FROM access_grant WHERE subject NOT LIKE 'team/%'", "SELECT DISTINCT user FROM access_member",
+                    "SELECT token FROM access_token"] {
+            let rows = try db.statement(sql)
+            while try rows.step() { subjects.insert(rows.text(0) ?? "") }
+            rows.finish()
+        }
+        var review: [ReviewRow] = []
+        for subject in subjects.sorted() {
+            var holdings: [(Holding, String)] = []
+            if subject.hasPrefix("tok_") {
+                let owner = try db.statement("SELECT owner FROM access_token WHERE token = ?").bind(1, subject)
+                let name = try owner.step() ? owner.text(0) ?? "" : ""
+                owner.finish()
+                for holding in try whatCan(subject, at: when, in: db) {
+                    holdings.append((holding, holding.heldBy == subject ? "direct" : "via token owner \(name)"))
+                }
+            } else {
+                for holding in try view.holdings(of: subject) {
+                    let how = holding.heldBy == subject ? "direct" : holding.heldBy.hasPrefix("member:") ? "team role" : "via \(holding.heldBy)"
+                    holdings.append((holding, how))
+                }
+            }
+            for (holding, how) in holdings where try view.path(of: holding.scope).contains("org/" + org) {
+                review.append(ReviewRow(
+                    subject: subject, role: holding.role, scope: holding.scope, grant: holding.grant, grantedAt: holding.grantedAt,
+                    grantedBy: holding.grantedBy, expiresAt: holding.expiresAt, heldAs: how))
+            }
+        }
+        return review
+    }
+
     /// A grant that would have allowed a denied permission, and why it did not.
     public struct Miss: Hashable, Sendable {
         public let grant: String
@@ -328,6 +379,17 @@ public final class AccessReadModel: ReadModel {
         public let permissions: [Permission]
         /// Milliseconds since the Unix epoch; nil when it does not expire.
         public let expiresAt: Int64?
+        /// Whom the grant names: the subject itself, `team/ID` (held as a member), or
+        /// `member:TEAM` for a team role.
+        public let heldBy: String
+        /// When it was granted (or the membership began) and by whom (nil for a team role).
+        public let grantedAt: Int64
+        public let grantedBy: String?
+
+        func narrowed(to permissions: [Permission]) -> Holding {
+            Holding(grant: grant, role: role, scope: scope, permissions: permissions, expiresAt: expiresAt, heldBy: heldBy,
+                    grantedAt: grantedAt, grantedBy: grantedBy)
+        }
     }
 
     /// Everything `subject` (`usr_…` or `tok_…`) may do, grant by grant, at a moment.
@@ -344,8 +406,7 @@ public final class AccessReadModel: ReadModel {
         token.finish()
         return try (view.holdings(of: owner) + view.holdings(of: subject)).compactMap { holding in
             let narrowed = holding.permissions.filter { permission in scopes.contains { $0.matches(permission) } }
-            return narrowed.isEmpty ? nil
-                : Holding(grant: holding.grant, role: holding.role, scope: holding.scope, permissions: narrowed, expiresAt: holding.expiresAt)
+            return narrowed.isEmpty ? nil : holding.narrowed(to: narrowed)
         }
     }
 
@@ -532,26 +593,30 @@ public final class AccessReadModel: ReadModel {
         /// The grants and team roles in force for a user or token itself (a user's include its
         /// teams'), whose role is defined and whose scope is not deleted.
         func holdings(of subject: String) throws(LogError) -> [Holding] {
-            var teams: [(team: String, role: String)] = []
-            let members = try db.statement("SELECT team, role FROM access_member WHERE user = ? AND \(holds)").bind(1, subject)
+            var teams: [(team: String, role: String, since: Int64)] = []
+            let members = try db.statement("SELECT team, role, from_time FROM access_member WHERE user = ? AND \(holds)").bind(1, subject)
             bindMoment(members, from: 2)
-            while try members.step() { teams.append((members.text(0) ?? "", members.text(1) ?? "")) }
+            while try members.step() { teams.append((members.text(0) ?? "", members.text(1) ?? "", members.int(2))) }
             members.finish()
             let holders = [subject] + teams.map { "team/" + $0.team }
             let rows = try db.statement(
-                "SELECT grant_id, role, scope, expires_at FROM access_grant WHERE subject IN (\(Self.placeholders(holders.count))) AND \(holds)")
+                "SELECT grant_id, role, scope, expires_at, subject, from_time, granted_by FROM access_grant"
+                    + " WHERE subject IN (\(Self.placeholders(holders.count))) AND \(holds)")
             for (index, holder) in holders.enumerated() { rows.bind(Int32(index + 1), holder) }
             bindMoment(rows, from: Int32(holders.count + 1))
-            var found: [(grant: String, role: String, scope: String, expiresAt: Int64?)] = []
+            var found: [(grant: String, role: String, scope: String, expiresAt: Int64?, heldBy: String, at: Int64, by: String?)] = []
             while try rows.step() {
-                found.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3)))
+                found.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3),
+                              rows.text(4) ?? "", rows.int(5), rows.text(6)))
             }
             rows.finish()
-            found += teams.map { ("member:" + $0.team, $0.role, "team/" + $0.team, nil) }
+            found += teams.map { ("member:" + $0.team, $0.role, "team/" + $0.team, nil, "member:" + $0.team, $0.since, nil) }
             var holdings: [Holding] = []
             for held in found where time < (held.expiresAt ?? .max) {
                 guard let role = try role(held.role), try !path(of: held.scope).isEmpty else { continue }
-                holdings.append(Holding(grant: held.grant, role: held.role, scope: held.scope, permissions: role.permissions, expiresAt: held.expiresAt))
+                holdings.append(Holding(
+                    grant: held.grant, role: held.role, scope: held.scope, permissions: role.permissions, expiresAt: held.expiresAt,
+                    heldBy: held.heldBy, grantedAt: held.at, grantedBy: held.by))
             }
             return holdings.sorted { $0.grant < $1.grant }
         }

@@ -2,10 +2,10 @@ import HindsightAccess
 import HindsightLog
 import HindsightProjections
 
-/// The access read model's methods (QUERIES.md): `rbac.check`, `rbac.whoCan`, `rbac.whatCan`
-/// and `rbac.changes`.
+/// The access read model's methods (QUERIES.md): `rbac.check`, `rbac.whoCan`, `rbac.whatCan`,
+/// `rbac.changes` and `export.accessReview`.
 enum AccessMethods {
-    static let all: [RPCMethod] = [check, whoCan, whatCan, changes]
+    static let all: [RPCMethod] = [check, whoCan, whatCan, changes, accessReview]
 
     static let check = RPCMethod(
         name: "rbac.check", params: "subject (usr_… or tok_…), permission (KIND:ACTION), resource (KIND/ID), at?",
@@ -126,6 +126,94 @@ enum AccessMethods {
             return .object(entry)
         }
         return ["changes": .array(entries), "position": .integer(Int64(position))]
+    }
+
+    static let accessReview = RPCMethod(
+        name: "export.accessReview",
+        params: "org, at?, since? (RFC 3339: also the changes since then), format (csv | jsonl), path (a directory, created if needed)",
+        result: "files: [{file, rows}] (access-review.FORMAT, and changes.FORMAT with since), position",
+        summary: "Who holds which role on what in an org at a moment, with grant, granted at and by, expiry and how it is held.",
+        writes: false
+    ) { call throws(RPCError) in
+        let p = call.params
+        try p.only(["org", "at", "since", "format", "path"])
+        let org = try p.required("org", p.string("org"))
+        let format = try p.required("format", p.string("format"))
+        guard format == "csv" || format == "jsonl" else { throw RPCError.params("format must be csv or jsonl", path: "/params/format") }
+        let directory = try p.required("path", p.string("path"))
+        let since = try p.string("since").map { text throws(RPCError) -> Int64 in
+            guard let ms = Timestamp.parse(text) else {
+                throw RPCError.params("since must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/since")
+            }
+            return ms
+        }
+        let moment = try Moment(call)
+        let rows: [AccessReadModel.ReviewRow]
+        var changes: [AccessReadModel.Change] = []
+        do throws(LogError) {
+            rows = try AccessReadModel.accessReview(org: org.hasPrefix("org/") ? String(org.dropFirst(4)) : org, at: moment.when, in: moment.db)
+            if let since {
+                let until: Int64 = switch moment.when {
+                case .seq(_, let occurredAt): occurredAt
+                case .time(let ms): ms
+                case .now: Timestamp.now()
+                }
+                changes = try AccessReadModel.changes(from: since, to: until, scope: org.hasPrefix("org/") ? org : "org/" + org, in: moment.db)
+            }
+        } catch {
+            throw RPCError(error)
+        }
+        let time = { (ms: Int64?) in ms.map(Timestamp.format) ?? "" }
+        let review = Table(
+            columns: ["subject", "role", "scope", "grant", "grantedAt", "grantedBy", "expiresAt", "heldAs"],
+            rows: rows.map { [$0.subject, $0.role, $0.scope, $0.grant, time($0.grantedAt), $0.grantedBy ?? "", time($0.expiresAt), $0.heldAs] })
+        var files: [JSONValue] = []
+        do throws(LogError) {
+            try FileIO.makeDirectory(directory)
+            try FileIO.replaceDurably(directory + "/access-review." + format, with: [review.encoded(as: format)])
+            files.append(["file": .string("access-review." + format), "rows": .integer(Int64(rows.count))])
+            if since != nil {
+                let table = Table(
+                    columns: ["at", "seq", "change", "what", "subject", "role", "scope"],
+                    rows: changes.map { change in
+                        [time(change.at), change.seq.map(String.init) ?? "", change.change, change.subject,
+                         change.detail["subject"] ?? change.detail["user"] ?? change.detail["owner"] ?? "", change.detail["role"] ?? "",
+                         change.detail["scope"] ?? ""]
+                    })
+                try FileIO.replaceDurably(directory + "/changes." + format, with: [table.encoded(as: format)])
+                files.append(["file": .string("changes." + format), "rows": .integer(Int64(changes.count))])
+            }
+        } catch {
+            throw RPCError(error)
+        }
+        return ["files": .array(files), "position": .integer(Int64(moment.position))]
+    }
+
+    /// Rows of text under named columns, written as CSV (RFC 4180: a header line, fields
+    /// quoted when they hold a comma, a quote or a line break) or as JSON lines (one object
+    /// per row, an empty field left out).
+    private struct Table {
+        let columns: [String]
+        let rows: [[String]]
+
+        func encoded(as format: String) -> [UInt8] {
+            var out = ""
+            if format == "csv" {
+                let field = { (text: String) in
+                    text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                        ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+                }
+                out += columns.joined(separator: ",") + "\r\n"
+                for row in rows { out += row.map(field).joined(separator: ",") + "\r\n" }
+            } else {
+                for row in rows {
+                    var object: [String: JSONValue] = [:]
+                    for (column, value) in zip(columns, row) where !value.isEmpty { object[column] = .string(value) }
+                    out += String(decoding: JSONValue.object(object).text, as: UTF8.self) + "\n"
+                }
+            }
+            return Array(out.utf8)
+        }
     }
 
     private static func described(_ reason: AccessReadModel.Reason) -> JSONValue {

@@ -12,7 +12,7 @@ import HindsightWorkload
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, WhatCan.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, WhatCan.self, Export.self, Generate.self]
     )
 }
 
@@ -212,6 +212,31 @@ struct WhatCan: ParsableCommand {
         var params: [String: JSONValue] = ["subject": .string(subject)]
         if let at { params["at"] = Int64(at).map(JSONValue.integer) ?? .string(at) }
         try answer("rbac.whatCan", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write evidence for auditors.", subcommands: [AccessReview.self])
+
+    struct AccessReview: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "access-review",
+            abstract: "Who holds which role on what in an org at a moment, with grant, granted at and by, expiry and how it is held (export.accessReview).",
+            discussion: "Writes access-review.FORMAT in DIR, and with --since, changes.FORMAT: every gain and loss of access since then.")
+
+        @OptionGroup var options: DataOptions
+        @Option(help: "The org (org_… or org/org_…).") var org: String
+        @Option(help: "A seq or an RFC 3339 time: the review as of then (default: now).") var at: String?
+        @Option(help: "The previous review's RFC 3339 time: also list the changes since.") var since: String?
+        @Option(help: "csv or jsonl.") var format = "csv"
+        @Option(help: ArgumentHelp("The directory to write to.", valueName: "DIR")) var out: String
+
+        func run() throws {
+            var params: [String: JSONValue] = ["org": .string(org), "format": .string(format), "path": .string(out)]
+            if let at { params["at"] = Int64(at).map(JSONValue.integer) ?? .string(at) }
+            if let since { params["since"] = .string(since) }
+            try answer("export.accessReview", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
+        }
     }
 }
 

@@ -52,6 +52,40 @@ struct AccessMethodTests {
         #expect(misses(#""subject":"usr_erin","permission":"project:deploy","resource":"project/prj_checkout","at":"2026-03-04T11:00:00.000Z""#).isEmpty)
     }
 
+    @Test func theAccessReviewListsEveryRoleInForceWithItsGrantAndHowItIsHeld() throws {
+        let dir = try historyDirectory()
+        let out = dir.path + "/review"
+        let exported = try run(hindsightExecutable, [
+            "export", "access-review", "--data", dir.path, "--org", "org_acme", "--at", "2026-03-15T00:00:00.000Z",
+            "--since", "2026-03-08T00:00:00.000Z", "--format", "jsonl", "--out", out,
+        ])
+        #expect(exported.status == 0, "\(exported.stdout)")
+        let rows = try String(contentsOfFile: out + "/access-review.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: String] }
+        func row(_ subject: String, _ grant: String) -> [String: String]? { rows.first { $0["subject"] == subject && $0["grant"] == grant } }
+        #expect(row("usr_frank", "grant_5") == [
+            "subject": "usr_frank", "role": "auditor", "scope": "org/org_acme", "grant": "grant_5", "grantedAt": "2026-03-02T16:00:00.000Z",
+            "grantedBy": "usr_bob", "expiresAt": "2026-03-31T00:00:00.000Z", "heldAs": "direct",
+        ])
+        #expect(row("usr_dave", "grant_9")?["heldAs"] == "via team/team_payments")
+        #expect(row("usr_grace", "member:team_data")?["role"] == "admin")
+        #expect(row("tok_ci_checkout", "grant_2")?["heldAs"] == "via token owner usr_carol")
+        // Expired and revoked grants, and the expired deploy token, hold nothing any more.
+        #expect(row("usr_erin", "grant_6") == nil && row("usr_dave", "grant_7") == nil)
+        #expect(!rows.contains { $0["subject"] == "tok_deploy_bot" })
+        let changes = try String(contentsOfFile: out + "/changes.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: String] }
+        #expect(changes.map { "\($0["change"]!) \($0["what"]!)" } == ["expired grant_6", "role changed member:team_data", "granted grant_9"])
+
+        // The same review as CSV: a header, then one line per row.
+        #expect(try run(hindsightExecutable, [
+            "export", "access-review", "--data", dir.path, "--org", "org_acme", "--at", "2026-03-15T00:00:00.000Z", "--format", "csv", "--out", out,
+        ]).status == 0)
+        let csv = try String(contentsOfFile: out + "/access-review.csv", encoding: .utf8).split(separator: "\r\n")
+        #expect(csv.first == "subject,role,scope,grant,grantedAt,grantedBy,expiresAt,heldAs")
+        #expect(csv.count == rows.count + 1)
+    }
+
     @Test func whoCanNamesEverySubjectWithItsGrants() throws {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)
