@@ -66,7 +66,7 @@ public final class AccessReadModel: ReadModel {
             if Self.placingTypes.contains(stored.type) {
                 // An entity sits beneath the project it names (a backup beneath its database),
                 // from the first event that says so: entities never move.
-                let line = event.event.line
+                let line = stored.line
                 for kind in ["build", "function", "database", "webhook", "domain"] {
                     if let id = StoredLine.dataString(kind, in: line), let project = StoredLine.dataString("project", in: line) {
                         try place(kind + "/" + id, under: "project/" + project, at: at, in: db)
@@ -76,15 +76,18 @@ public final class AccessReadModel: ReadModel {
                     try place("backup/" + backup, under: "database/" + database, at: at, in: db)
                 }
             }
-            guard Self.accessTypes.contains(stored.type),
-                let line = try? JSONSerialization.jsonObject(with: Data(event.event.line)) as? [String: Any],
-                let data = line["data"] as? [String: Any]
-            else { continue }
-            let text = { (key: String) in data[key] as? String }
+            guard Self.accessTypes.contains(stored.type) else { continue }
+            // The fields read here are neither personal data nor added by later versions: the
+            // stored line serves, and only the two lists are decoded as JSON.
+            let text = { (key: String) in StoredLine.dataString(key, in: stored.line) }
+            let list = { (key: String) -> [String] in
+                let line = try? JSONSerialization.jsonObject(with: Data(stored.line)) as? [String: Any]
+                return (line?["data"] as? [String: Any])?[key] as? [String] ?? []
+            }
             switch stored.type {
             case "role.defined":
                 try end("access_role", where: "role = ?", [text("role")!], at: at, in: db)
-                let permissions = (data["permissions"] as? [String] ?? []).joined(separator: ",")
+                let permissions = list("permissions").joined(separator: ",")
                 try insert("INSERT INTO access_role VALUES (?, ?, ?, NULL, ?, NULL)", [.text(text("role")!), .text(permissions)], at: at, in: db)
             case "role.deleted":
                 try end("access_role", where: "role = ?", [text("role")!], at: at, in: db)
@@ -120,7 +123,7 @@ public final class AccessReadModel: ReadModel {
             case "token.created":
                 try insert(
                     "INSERT INTO access_token VALUES (?, ?, ?, ?, ?, NULL, ?, NULL)",
-                    [.text(text("token")!), .text(text("owner")!), .text((data["scopes"] as? [String] ?? []).joined(separator: ",")),
+                    [.text(text("token")!), .text(text("owner")!), .text(list("scopes").joined(separator: ",")),
                      .number(text("expiresAt").flatMap(Timestamp.parse))], at: at, in: db)
             case "token.revoked":
                 try end("access_token", where: "token = ?", [text("token")!], at: at, in: db)
@@ -576,16 +579,16 @@ public final class AccessReadModel: ReadModel {
             var path: [String] = []
             var current: String? = resource
             while let node = current, !path.contains(node) {
-                let deleted = try db.statement("SELECT 1 FROM access_deleted WHERE entity = ? AND \(bySeq ? "from_seq" : "from_time") <= ?")
+                // Whether the node is deleted, and what holds it, in one statement.
+                let step = try db.statement(
+                    "SELECT (SELECT 1 FROM access_deleted WHERE entity = ?1 AND \(bySeq ? "from_seq" : "from_time") <= ?2),"
+                        + " (SELECT parent FROM access_parent WHERE child = ?1 AND \(holds.replacingOccurrences(of: "?", with: "?2")))")
                     .bind(1, node).bind(2, moment)
-                let gone = try deleted.step()
-                deleted.finish()
-                if gone { return [] }
+                defer { step.finish() }
+                guard try step.step() else { return path }
+                if !step.isNull(0) { return [] }
                 path.append(node)
-                let parent = try db.statement("SELECT parent FROM access_parent WHERE child = ? AND \(holds)").bind(1, node)
-                bindMoment(parent, from: 2)
-                current = try parent.step() ? parent.text(0) : nil
-                parent.finish()
+                current = step.text(1)
             }
             return path
         }
