@@ -159,11 +159,14 @@ struct Bench: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let history = AccessHistory()
         let input = history.ndjson(seed: seed)
-        let log = try EventLog(directory: directory)
         let vault = try PersonalDataVault(dataDirectory: directory)
-        var batch = try EnvelopeParser.parse(ndjson: input, catalog: .standard)
-        try vault.admit(&batch, catalog: .standard, directory: directory)
-        _ = try log.append(batch)
+        do {
+            // The writer closes at the end of this block, so that `serve` can open the directory.
+            let log = try EventLog(directory: directory)
+            var batch = try EnvelopeParser.parse(ndjson: input, catalog: .standard)
+            try vault.admit(&batch, catalog: .standard, directory: directory)
+            _ = try log.append(batch)
+        }
         let reader = try LogReader(directory: directory)
         print("access history: \(reader.size) events (\(history.grants) grants, \(history.users) users, \(history.projects) projects)")
         var projections: Projections?
@@ -204,6 +207,11 @@ struct Bench: ParsableCommand {
         }
         latencies.sort()
         print(String(format: "rbac.whoCan project:read on prj_1: median %.1f ms, slowest %.1f ms (%d subjects)", latencies[10] / 1000, latencies[19] / 1000, subjects))
+        projections = nil
+        try measureServe(directory: directory, requests: [
+            ("rbac.check", #"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{"subject":"usr_4242","permission":"project:deploy","resource":"project/prj_777"}}"#),
+            ("rbac.check at a time", #"{"jsonrpc":"2.0","id":2,"method":"rbac.check","params":{"subject":"usr_4242","permission":"project:read","resource":"project/prj_777","at":"2026-02-01T00:00:00.000Z"}}"#),
+        ], pipelined: 20_000, oneByOne: 5_000)
     }
 
     /// The access read model: built from the log alone, then `rbac.check` in process for
@@ -256,7 +264,14 @@ struct Bench: ParsableCommand {
     /// `hindsight serve` on the compacted log, over pipes: simple read requests (`log.stats`
     /// and a one-event `log.read`) sent all at once for throughput, then one at a time for
     /// latency. Needs the `hindsight` binary beside this one (`swift build -c release`).
-    private func measureServe(directory: String) throws {
+    private func measureServe(
+        directory: String,
+        requests: [(name: String, request: String)] = [
+            ("log.stats", #"{"jsonrpc":"2.0","id":1,"method":"log.stats"}"#),
+            ("log.read, one event", #"{"jsonrpc":"2.0","id":2,"method":"log.read","params":{"from":500000,"limit":1}}"#),
+        ],
+        pipelined count: Int = 100_000, oneByOne: Int = 20_000
+    ) throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("hindsight").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             print("serve: skipped, build the hindsight binary too (swift build -c release)")
@@ -283,14 +298,8 @@ struct Bench: ParsableCommand {
                 buffered += more
             }
         }
-        let requests = [
-            #"{"jsonrpc":"2.0","id":1,"method":"log.stats"}"#,
-            #"{"jsonrpc":"2.0","id":2,"method":"log.read","params":{"from":500000,"limit":1}}"#,
-        ]
-        for request in requests {
-            let method = request.contains("log.stats") ? "log.stats" : "log.read, one event"
+        for (method, request) in requests {
             // Throughput: many requests in flight, answers read as they come.
-            let count = 100_000
             let batch = Data(String(repeating: request + "\n", count: count).utf8)
             let start = DispatchTime.now().uptimeNanoseconds
             let writer = Thread { input.fileHandleForWriting.write(batch) }
@@ -300,7 +309,7 @@ struct Bench: ParsableCommand {
             // Latency: one request at a time.
             var latencies: [Double] = []
             let line = Data((request + "\n").utf8)
-            for _ in 0..<20_000 {
+            for _ in 0..<oneByOne {
                 let sent = DispatchTime.now().uptimeNanoseconds
                 input.fileHandleForWriting.write(line)
                 _ = readLine()
