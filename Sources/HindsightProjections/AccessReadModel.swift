@@ -14,7 +14,7 @@ public import HindsightLog
 /// about a moment reads the facts whose interval holds it: nothing is replayed.
 public final class AccessReadModel: ReadModel {
     public let name = "access"
-    public let version = 4
+    public let version = 5
     /// The access events, and every type whose events say which project a build, function,
     /// database, webhook or domain belongs to (or which database a backup belongs to).
     public let types: Set<String>? = AccessReadModel.accessTypes.union(AccessReadModel.placingTypes)
@@ -38,7 +38,7 @@ public final class AccessReadModel: ReadModel {
             CREATE TABLE access_grant (grant_id TEXT NOT NULL, subject TEXT NOT NULL, role TEXT NOT NULL, scope TEXT NOT NULL,
                                        expires_at INTEGER, granted_by TEXT NOT NULL,
                                        from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
-            CREATE INDEX access_grant_by_subject ON access_grant (subject, from_seq);
+            CREATE INDEX access_grant_by_subject ON access_grant (subject, scope, from_seq);
             CREATE INDEX access_grant_by_id ON access_grant (grant_id);
             CREATE INDEX access_grant_by_scope ON access_grant (scope, from_seq);
             CREATE TABLE access_role (role TEXT NOT NULL, permissions TEXT NOT NULL,
