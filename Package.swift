@@ -138,7 +138,10 @@ let package = Package(
         ),
         .testTarget(
             name: "HindsightAccessTests",
-            dependencies: ["HindsightAccess", "HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightProjections", "HindsightTestSupport"],
+            dependencies: [
+                "HindsightAccess", "HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightProjections", "HindsightTestSupport",
+                "HindsightWorkload",
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

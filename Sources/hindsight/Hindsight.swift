@@ -177,7 +177,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         var params: [String: JSONValue] = ["subject": .string(subject), "permission": .string(permission), "resource": .string(resource)]
-        if let at { params["at"] = Int64(at).map(JSONValue.integer) ?? .string(at) }
+        params["at"] = moment(at)
         try answer("rbac.check", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
     }
 }
@@ -194,7 +194,7 @@ struct WhoCan: ParsableCommand {
 
     func run() throws {
         var params: [String: JSONValue] = ["permission": .string(permission), "resource": .string(resource)]
-        if let at { params["at"] = Int64(at).map(JSONValue.integer) ?? .string(at) }
+        params["at"] = moment(at)
         try answer("rbac.whoCan", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
     }
 }
@@ -210,7 +210,7 @@ struct WhatCan: ParsableCommand {
 
     func run() throws {
         var params: [String: JSONValue] = ["subject": .string(subject)]
-        if let at { params["at"] = Int64(at).map(JSONValue.integer) ?? .string(at) }
+        params["at"] = moment(at)
         try answer("rbac.whatCan", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
     }
 }
@@ -233,11 +233,16 @@ struct Export: ParsableCommand {
 
         func run() throws {
             var params: [String: JSONValue] = ["org": .string(org), "format": .string(format), "path": .string(out)]
-            if let at { params["at"] = Int64(at).map(JSONValue.integer) ?? .string(at) }
+            params["at"] = moment(at)
             if let since { params["since"] = .string(since) }
             try answer("export.accessReview", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
         }
     }
+}
+
+/// `--at` as the query interface takes it: a seq (an integer) or a time.
+func moment(_ at: String?) -> JSONValue? {
+    at.map { Int64($0).map(JSONValue.integer) ?? .string($0) }
 }
 
 /// The read models of a data directory as they are; `caughtUp`, brought up to the log's end

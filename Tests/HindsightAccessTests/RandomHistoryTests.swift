@@ -5,13 +5,14 @@ import HindsightLog
 import HindsightPrivacy
 import HindsightProjections
 import HindsightTestSupport
+import HindsightWorkload
 import Testing
 
 /// Random access histories: teams, projects and what sits in them, grants (some expiring),
 /// revocations, custom roles defined, redefined and deleted, memberships begun, changed and
 /// ended, transfers, deletions, tokens created and revoked, at increasing times.
 private struct HistoryGenerator {
-    var random: SplitMix
+    var random: SplitMix64
     var events: [[String: Any]] = []
     var minute = 0
     var counter = 0
@@ -28,7 +29,7 @@ private struct HistoryGenerator {
     var members: [(team: String, user: String)] = []
     var tokens: [String] = []
 
-    init(seed: UInt64) { random = SplitMix(seed) }
+    init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
     static let patterns = ["*", "*:read", "project:*", "project:deploy", "database:*", "function:deploy", "env:read", "backup:restore", "org:delete"]
     static let builtIn = ["owner", "admin", "developer", "viewer", "auditor"]
@@ -176,20 +177,6 @@ private struct HistoryGenerator {
     }
 }
 
-/// A small, seeded random number generator, so that a failing history can be made again.
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-}
-
 @Suite("The access read model on random histories")
 struct RandomHistoryTests {
     /// Hundreds of random histories and random questions about them, at random moments:
@@ -211,7 +198,7 @@ struct RandomHistoryTests {
             let db = try #require(models.database("access"))
             let reference = ReferenceEvaluator(events: events)
 
-            var random = SplitMix(seed &* 7919)
+            var random = SplitMix64(seed: seed &* 7919)
             let subjects = generator.users + generator.tokens
             let resources = ["org/org_1"] + generator.teams.map { "team/\($0)" } + generator.projects.map { "project/\($0)" } + generator.entities
             let permissions = ["project:deploy", "project:read", "database:read", "database:restore", "function:deploy", "org:delete", "env:read", "backup:restore"]

@@ -151,6 +151,34 @@ struct Bench: ParsableCommand {
         try measureAccess(directory: directory)
     }
 
+    /// Times `rbac.check` in process, now and as of the log's middle seq and time: `count`
+    /// questions each, their subject and resource drawn by `question`.
+    private func timeChecks(
+        _ db: SQLiteDatabase, _ reader: LogReader, count: Int, question: (inout SystemRandomNumberGenerator) -> (subject: String, resource: String)
+    ) throws {
+        var random = SystemRandomNumberGenerator()
+        let permissions = ["project:deploy", "project:read", "database:restore", "function:deploy", "env:update"].map { Permission($0)! }
+        var halfway: Int64 = 0
+        var query = ReadQuery()
+        query.from = reader.size / 2
+        try reader.read(query) { event in
+            halfway = event.occurredAtMs
+            return false
+        }
+        for (name, when) in [("now", AccessReadModel.When.now), ("at seq halfway", .seq(reader.size / 2, occurredAt: halfway)), ("at a time", .time(halfway))] {
+            var latencies: [Double] = [], allowed = 0
+            for _ in 0..<count {
+                let (subject, resource) = question(&random)
+                let permission = permissions.randomElement(using: &random)!
+                let start = DispatchTime.now().uptimeNanoseconds
+                if try !AccessReadModel.check(subject, permission, resource, at: when, in: db).isEmpty { allowed += 1 }
+                latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+            }
+            latencies.sort()
+            print(String(format: "rbac.check %@: p50 %.0f µs, p99 %.0f µs (%d of %d allowed)", name, latencies[count / 2], latencies[count * 99 / 100], allowed, count))
+        }
+    }
+
     /// The access read model on the history its targets name: appended as one validated
     /// batch, the model built from it, then `rbac.check` for random users and projects (now,
     /// as of a seq and a time) and `rbac.whoCan` on the project every user can read.
@@ -177,27 +205,8 @@ struct Bench: ParsableCommand {
         }
         report("access read model build", seconds: build, events: Int(reader.size), megabytes: 0)
         let db = projections!.database("access")!
-        var random = SystemRandomNumberGenerator()
-        let permissions = ["project:deploy", "project:read", "database:restore", "function:deploy", "env:update"].map { Permission($0)! }
-        var halfway: Int64 = 0
-        var query = ReadQuery()
-        query.from = reader.size / 2
-        try reader.read(query) { event in
-            halfway = event.occurredAtMs
-            return false
-        }
-        for (name, when) in [("now", AccessReadModel.When.now), ("at seq halfway", .seq(reader.size / 2, occurredAt: halfway)), ("at a time", .time(halfway))] {
-            var latencies: [Double] = [], allowed = 0
-            for _ in 0..<5000 {
-                let subject = "usr_\(Int.random(in: 1...history.users, using: &random))"
-                let resource = "project/prj_\(Int.random(in: 1...history.projects, using: &random))"
-                let permission = permissions.randomElement(using: &random)!
-                let start = DispatchTime.now().uptimeNanoseconds
-                if try !AccessReadModel.check(subject, permission, resource, at: when, in: db).isEmpty { allowed += 1 }
-                latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
-            }
-            latencies.sort()
-            print(String(format: "rbac.check %@: p50 %.0f µs, p99 %.0f µs (%d of 5000 allowed)", name, latencies[2500], latencies[4950], allowed))
+        try timeChecks(db, reader, count: 5000) { random in
+            ("usr_\(Int.random(in: 1...history.users, using: &random))", "project/prj_\(Int.random(in: 1...history.projects, using: &random))")
         }
         var latencies: [Double] = [], subjects = 0
         for _ in 0..<20 {
@@ -227,29 +236,11 @@ struct Bench: ParsableCommand {
         }
         report("access read model build", seconds: build, events: Int(reader.size), megabytes: 0)
         let db = projections!.database("access")!
+        try timeChecks(db, reader, count: 2000) { random in
+            let org = Int.random(in: 1...8, using: &random)
+            return ("usr_\(org)_\(Int.random(in: 1...40, using: &random))", "project/prj_\(org)_\(Int.random(in: 1...20, using: &random))")
+        }
         var random = SystemRandomNumberGenerator()
-        let permissions = ["project:deploy", "project:read", "database:query", "function:deploy", "env:update"].map { Permission($0)! }
-        var halfway: Int64 = 0
-        var query = ReadQuery()
-        query.from = reader.size / 2
-        try reader.read(query) { event in
-            halfway = event.occurredAtMs
-            return false
-        }
-        for (name, when) in [("now", AccessReadModel.When.now), ("at seq halfway", .seq(reader.size / 2, occurredAt: halfway)), ("at a time", .time(halfway))] {
-            var latencies: [Double] = [], allowed = 0
-            for _ in 0..<2000 {
-                let org = Int.random(in: 1...8, using: &random)
-                let subject = "usr_\(org)_\(Int.random(in: 1...40, using: &random))"
-                let resource = "project/prj_\(org)_\(Int.random(in: 1...20, using: &random))"
-                let permission = permissions.randomElement(using: &random)!
-                let start = DispatchTime.now().uptimeNanoseconds
-                if try !AccessReadModel.check(subject, permission, resource, at: when, in: db).isEmpty { allowed += 1 }
-                latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
-            }
-            latencies.sort()
-            print(String(format: "rbac.check %@: p50 %.0f µs, p99 %.0f µs (%d of 2000 allowed)", name, latencies[1000], latencies[1980], allowed))
-        }
         var latencies: [Double] = [], largest = 0
         for _ in 0..<200 {
             let resource = "project/prj_\(Int.random(in: 1...8, using: &random))_\(Int.random(in: 1...20, using: &random))"

@@ -361,12 +361,12 @@ public struct WorkloadGenerator: Sendable {
 }
 
 /// A small, fast, seedable generator (Steele, Lea and Flood's SplitMix64).
-struct SplitMix64: RandomNumberGenerator, Sendable {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -374,8 +374,11 @@ struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
-    /// A number in 0..<bound, without the modulo bias that matters at small bounds.
-    mutating func below(_ bound: Int) -> Int {
+    /// A number in 0..<bound (the modulo bias is negligible at the bounds used here).
+    public mutating func below(_ bound: Int) -> Int {
         Int(next() % UInt64(bound))
     }
+
+    /// A number in `range`.
+    public mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + below(range.count) }
 }
