@@ -14,7 +14,7 @@ public import HindsightLog
 /// about a moment reads the facts whose interval holds it: nothing is replayed.
 public final class AccessReadModel: ReadModel {
     public let name = "access"
-    public let version = 5
+    public let version = 6
     /// The access events, and every type whose events say which project a build, function,
     /// database, webhook or domain belongs to (or which database a backup belongs to).
     public let types: Set<String>? = AccessReadModel.accessTypes.union(AccessReadModel.placingTypes)
@@ -38,16 +38,13 @@ public final class AccessReadModel: ReadModel {
             CREATE TABLE access_grant (grant_id TEXT NOT NULL, subject TEXT NOT NULL, role TEXT NOT NULL, scope TEXT NOT NULL,
                                        expires_at INTEGER, granted_by TEXT NOT NULL,
                                        from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
-            CREATE INDEX access_grant_by_subject ON access_grant (subject, scope, from_seq);
             CREATE INDEX access_grant_by_id ON access_grant (grant_id);
-            CREATE INDEX access_grant_by_scope ON access_grant (scope, from_seq);
             CREATE TABLE access_role (role TEXT NOT NULL, permissions TEXT NOT NULL,
                                       from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
             CREATE INDEX access_role_by_role ON access_role (role, from_seq);
             CREATE TABLE access_invitation (invitation TEXT PRIMARY KEY, role TEXT NOT NULL);
             CREATE TABLE access_member (team TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
                                         from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
-            CREATE INDEX access_member_by_user ON access_member (user, from_seq);
             CREATE INDEX access_member_by_team ON access_member (team, user, from_seq);
             CREATE TABLE access_parent (child TEXT NOT NULL, parent TEXT NOT NULL,
                                         from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
@@ -55,6 +52,16 @@ public final class AccessReadModel: ReadModel {
             CREATE TABLE access_deleted (entity TEXT PRIMARY KEY, from_seq INTEGER NOT NULL, from_time INTEGER NOT NULL);
             CREATE TABLE access_token (token TEXT PRIMARY KEY, owner TEXT NOT NULL, scopes TEXT NOT NULL, expires_at INTEGER,
                                        from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
+            """)
+    }
+
+    /// The indexes questions need and folding does not, made after a build's load.
+    public func createIndexes(in db: SQLiteDatabase) throws(LogError) {
+        try db.execute(
+            """
+            CREATE INDEX access_grant_by_subject ON access_grant (subject, scope, from_seq);
+            CREATE INDEX access_grant_by_scope ON access_grant (scope, from_seq);
+            CREATE INDEX access_member_by_user ON access_member (user, from_seq);
             CREATE INDEX access_token_by_owner ON access_token (owner);
             """)
     }

@@ -10,17 +10,17 @@ public struct ProjectedEvent: Sendable {
     public let stored: StoredEvent
     let catalog: Catalog
     let vault: PersonalDataVault
-    /// Every entity the event names, as `KIND/ID`: its stream, and each identifier with a
-    /// kind prefix (`prj_9` is `project/prj_9`), reference (`team/team_3`) or domain in
-    /// `data`, each once. Found when the event is read, on the core that reads the log.
-    public let references: [String]
-
     init(stored: StoredEvent, catalog: Catalog, vault: PersonalDataVault) {
         self.stored = stored
         self.catalog = catalog
         self.vault = vault
-        references = Self.references(of: stored)
     }
+
+    /// Every entity the event names, as `KIND/ID`: its stream, and each identifier with a
+    /// kind prefix (`prj_9` is `project/prj_9`), reference (`team/team_3`) or domain in
+    /// `data`, each once. Worked out when asked for: a model that needs it asks in its
+    /// `prepare`, on the core that reads the log.
+    public var references: [String] { Self.references(of: stored) }
 
     /// The event upcast, with personal data revealed (worked out when asked for: many read
     /// models need only the stored event's fields).
