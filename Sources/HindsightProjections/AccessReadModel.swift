@@ -303,13 +303,16 @@ public final class AccessReadModel: ReadModel {
         guard !path.isEmpty else { return [] }
         var misses = try view.ended(for: subject, permission, path)
         guard subject.hasPrefix("tok_") else { return misses }
-        let token = try db.statement("SELECT owner, scopes, expires_at, \(view.bySeq ? "from_seq" : "from_time") FROM access_token WHERE token = ?").bind(1, subject)
+        let (from, to) = view.bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
+        let token = try db.statement("SELECT owner, scopes, expires_at, \(to) FROM access_token WHERE token = ? AND \(from) <= ?")
+            .bind(1, subject).bind(2, view.moment)
         defer { token.finish() }
-        guard try token.step(), let owner = token.text(0), token.int(3) <= view.moment else { return misses }
+        guard try token.step(), let owner = token.text(0) else { return misses }
         let scopes = (token.text(1) ?? "").split(separator: ",").compactMap { PermissionPattern(String($0)) }
         let expiry = token.isNull(2) ? nil : token.int(2)
+        let revoked = !token.isNull(3) && token.int(3) <= view.moment
         token.finish()
-        let inForce = try view.tokenInForce(subject) && view.time < (expiry ?? .max)
+        let inForce = !revoked && view.time < (expiry ?? .max)
         let owners = try view.held(by: owner, permission, path)
         let why = !inForce ? "the token is revoked or expired" : scopes.contains(where: { $0.matches(permission) }) ? nil : "outside the token's scopes"
         if let why {
@@ -440,7 +443,7 @@ public final class AccessReadModel: ReadModel {
         let reaches = { (target: String) throws(LogError) -> Bool in
             guard let scope else { return true }
             // Deleted or not: the change happened to something beneath the scope.
-            return try now.pathIgnoringDeletions(of: target).contains(scope)
+            return try now.path(of: target, throughDeletions: true).contains(scope)
         }
         var changes: [Change] = []
         let grants = try db.statement(
@@ -567,22 +570,9 @@ public final class AccessReadModel: ReadModel {
             statement.bind(index, moment).bind(index + 1, moment)
         }
 
-        /// The resource and what holds it, nearest first, deleted or not.
-        func pathIgnoringDeletions(of resource: String) throws(LogError) -> [String] {
-            var path: [String] = []
-            var current: String? = resource
-            while let node = current, !path.contains(node) {
-                path.append(node)
-                let parent = try db.statement("SELECT parent FROM access_parent WHERE child = ? AND \(holds)").bind(1, node)
-                bindMoment(parent, from: 2)
-                current = try parent.step() ? parent.text(0) : nil
-                parent.finish()
-            }
-            return path
-        }
-
-        /// The resource and what holds it, nearest first; empty when one of them is deleted.
-        func path(of resource: String) throws(LogError) -> [String] {
+        /// The resource and what holds it, nearest first; empty when one of them is deleted,
+        /// unless `throughDeletions`.
+        func path(of resource: String, throughDeletions: Bool = false) throws(LogError) -> [String] {
             var path: [String] = []
             var current: String? = resource
             while let node = current, !path.contains(node) {
@@ -593,21 +583,27 @@ public final class AccessReadModel: ReadModel {
                     .bind(1, node).bind(2, moment)
                 defer { step.finish() }
                 guard try step.step() else { return path }
-                if !step.isNull(0) { return [] }
+                if !step.isNull(0) && !throughDeletions { return [] }
                 path.append(node)
                 current = step.text(1)
             }
             return path
         }
 
+        /// The teams a user is a member of at the moment, with its role there and since when.
+        func memberships(of user: String) throws(LogError) -> [(team: String, role: String, since: Int64)] {
+            let members = try db.statement("SELECT team, role, from_time FROM access_member WHERE user = ? AND \(holds)").bind(1, user)
+            bindMoment(members, from: 2)
+            defer { members.finish() }
+            var teams: [(team: String, role: String, since: Int64)] = []
+            while try members.step() { teams.append((members.text(0) ?? "", members.text(1) ?? "", members.int(2))) }
+            return teams
+        }
+
         /// The grants and team roles in force for a user or token itself (a user's include its
         /// teams'), whose role is defined and whose scope is not deleted.
         func holdings(of subject: String) throws(LogError) -> [Holding] {
-            var teams: [(team: String, role: String, since: Int64)] = []
-            let members = try db.statement("SELECT team, role, from_time FROM access_member WHERE user = ? AND \(holds)").bind(1, subject)
-            bindMoment(members, from: 2)
-            while try members.step() { teams.append((members.text(0) ?? "", members.text(1) ?? "", members.int(2))) }
-            members.finish()
+            let teams = try memberships(of: subject)
             let holders = [subject] + teams.map { "team/" + $0.team }
             let rows = try db.statement(
                 "SELECT grant_id, role, scope, expires_at, subject, from_time, granted_by FROM access_grant"
@@ -631,23 +627,10 @@ public final class AccessReadModel: ReadModel {
             return holdings.sorted { $0.grant < $1.grant }
         }
 
-        /// Whether a token has been created and not revoked by the moment.
-        func tokenInForce(_ token: String) throws(LogError) -> Bool {
-            let row = try db.statement("SELECT 1 FROM access_token WHERE token = ? AND \(holds)").bind(1, token)
-            bindMoment(row, from: 2)
-            defer { row.finish() }
-            return try row.step()
-        }
-
         /// The grants of a subject and its teams on the path, whose role allows the
         /// permission, that had expired or been revoked by the moment.
         func ended(for subject: String, _ permission: Permission, _ path: [String]) throws(LogError) -> Set<Miss> {
-            var teams: [String] = []
-            let members = try db.statement("SELECT team FROM access_member WHERE user = ? AND \(holds)").bind(1, subject)
-            bindMoment(members, from: 2)
-            while try members.step() { teams.append("team/" + (members.text(0) ?? "")) }
-            members.finish()
-            let holders = [subject] + teams
+            let holders = [subject] + (try memberships(of: subject)).map { "team/" + $0.team }
             let (from, to) = bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
             let rows = try db.statement(
                 "SELECT grant_id, role, scope, expires_at, to_time, \(to) FROM access_grant WHERE subject IN (\(Self.placeholders(holders.count)))"
@@ -692,11 +675,7 @@ public final class AccessReadModel: ReadModel {
         }
 
         func held(by subject: String, _ permission: Permission, _ path: [String]) throws(LogError) -> Set<Reason> {
-            var teams: [(team: String, role: String)] = []
-            let members = try db.statement("SELECT team, role FROM access_member WHERE user = ? AND \(holds)").bind(1, subject)
-            bindMoment(members, from: 2)
-            while try members.step() { teams.append((members.text(0) ?? "", members.text(1) ?? "")) }
-            members.finish()
+            let teams = try memberships(of: subject)
             var reasons: Set<Reason> = []
             // The grants of the subject and of its teams on the resource's path, in one query.
             let holders = [subject] + teams.map { "team/" + $0.team }
@@ -713,7 +692,7 @@ public final class AccessReadModel: ReadModel {
             for grant in grants where time < (grant.expiry ?? .max) {
                 if try role(grant.role)?.allows(permission) == true { reasons.insert(Reason(grant: grant.id, role: grant.role, scope: grant.scope)) }
             }
-            for (team, name) in teams where path.contains("team/" + team) {
+            for (team, name, _) in teams where path.contains("team/" + team) {
                 if try role(name)?.allows(permission) == true { reasons.insert(Reason(grant: "member:" + team, role: name, scope: "team/" + team)) }
             }
             return reasons

@@ -157,8 +157,6 @@ public final class SQLiteDatabase {
 
         public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
-        public var columnCount: Int32 { sqlite3_column_count(handle) }
-
         public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 
         /// A text column's UTF-8 bytes, without making a String of them.
