@@ -38,29 +38,59 @@ public enum StoredLine {
         return (found + marker.count - 1)..<JSONText.valueEnd(bytes, from: found + marker.count - 1)
     }
 
-    /// The string value of `field`, a top-level field of a stored line's `data`, unescaped;
-    /// nil when the field is absent or not a string.
-    public static func dataString(_ field: String, in line: [UInt8]) -> String? {
-        guard let data = data(in: line), let value = stringField(field, in: line, data: data) else { return nil }
-        return decodedString(line[value])
+    /// The string-valued top-level fields of a stored line's `data`, found in one scan, each
+    /// read (unescaped) when asked for.
+    public struct DataStrings {
+        private let line: [UInt8]
+        private let fields: [(name: Range<Int>, value: Range<Int>)]
+
+        public init(_ line: [UInt8]) {
+            self.line = line
+            guard let data = StoredLine.data(in: line) else {
+                fields = []
+                return
+            }
+            var fields: [(name: Range<Int>, value: Range<Int>)] = []
+            StoredLine.members(of: line, data: data) { name, value in
+                if line[value.lowerBound] == UInt8(ascii: "\"") { fields.append((name, (value.lowerBound + 1)..<(value.upperBound - 1))) }
+                return true
+            }
+            self.fields = fields
+        }
+
+        /// The value of `field`; nil when it is absent or not a string.
+        public subscript(_ field: String) -> String? {
+            var name = field
+            return name.withUTF8 { wanted in
+                fields.first { line[$0.name].elementsEqual(wanted) }.map { StoredLine.decodedString(line[$0.value]) }
+            }
+        }
     }
 
     /// The contents (between the quotes) of the string value of `field`, a top-level field of
     /// `data`; nil when the field is absent or not a string.
     static func stringField(_ field: String, in bytes: [UInt8], data: Range<Int>) -> Range<Int>? {
         let name = Array(field.utf8)
+        var found: Range<Int>?
+        members(of: bytes, data: data) { member, value in
+            guard bytes[member].elementsEqual(name) else { return true }
+            found = bytes[value.lowerBound] == UInt8(ascii: "\"") ? (value.lowerBound + 1)..<(value.upperBound - 1) : nil
+            return false
+        }
+        return found
+    }
+
+    /// Walks the top-level members of `data` in order, handing `body` each one's name (between
+    /// the quotes) and value, until it returns false.
+    static func members(of bytes: [UInt8], data: Range<Int>, _ body: (_ name: Range<Int>, _ value: Range<Int>) -> Bool) {
         var index = data.lowerBound + 1
         while index < data.upperBound - 1, bytes[index] == UInt8(ascii: "\"") {
-            let keyEnd = JSONText.valueEnd(bytes, from: index)
-            let key = bytes[(index + 1)..<(keyEnd - 1)]
-            let valueStart = keyEnd + 1  // after the colon
+            let nameEnd = JSONText.valueEnd(bytes, from: index)
+            let valueStart = nameEnd + 1  // after the colon
             let end = JSONText.valueEnd(bytes, from: valueStart)
-            if key.elementsEqual(name) {
-                return bytes[valueStart] == UInt8(ascii: "\"") ? (valueStart + 1)..<(end - 1) : nil
-            }
+            guard body((index + 1)..<(nameEnd - 1), valueStart..<end) else { return }
             index = end + 1  // after the comma
         }
-        return nil
     }
 
     static func upcast(_ line: [UInt8], adding fields: [(field: String, json: String)], version: Int) -> [UInt8] {

@@ -66,76 +66,144 @@ public final class AccessReadModel: ReadModel {
             """)
     }
 
-    public func apply(_ events: [ProjectedEvent], in db: SQLiteDatabase) throws(LogError) {
+    /// What folding one event does to the tables, read from the event in `prepare` so that
+    /// `apply` only writes.
+    enum Step: Sendable {
+        case place(_ child: String, under: String)
+        case defineRole(_ role: String, permissions: String)
+        case deleteRole(_ role: String)
+        case grant(_ grant: String, subject: String, role: String, scope: String, expiresAt: Int64?, grantedBy: String)
+        case revoke(_ grant: String)
+        case createTeam(_ team: String, org: String)
+        case invite(_ invitation: String, role: String)
+        case accept(_ invitation: String, team: String, user: String)
+        case setMember(team: String, user: String, role: String)
+        case removeMember(team: String, user: String)
+        case moveProject(_ project: String, toTeam: String)
+        case delete(_ entity: String)
+        case createToken(_ token: String, owner: String, scopes: String, expiresAt: Int64?)
+        case revokeToken(_ token: String)
+    }
+
+    /// A batch's steps, each with the moment of the event it comes from, in seq order.
+    public struct Batch: Sendable {
+        let steps: [(step: Step, at: Moment)]
+    }
+
+    public func prepare(_ events: [ProjectedEvent]) -> Batch {
+        var steps: [(step: Step, at: Moment)] = []
+        // Entities placed by an earlier event of the batch: only the first placement counts.
+        var placed: Set<String> = []
         for event in events {
             let stored = event.stored
             let at = Moment(seq: Int64(stored.seq), time: stored.occurredAtMs)
+            let text = StoredLine.DataStrings(stored.line)
             if Self.placingTypes.contains(stored.type) {
                 // An entity sits beneath the project it names (a backup beneath its database),
                 // from the first event that says so: entities never move.
-                let line = stored.line
                 for kind in ["build", "function", "database", "webhook", "domain"] {
-                    if let id = StoredLine.dataString(kind, in: line), let project = StoredLine.dataString("project", in: line) {
-                        try place(kind + "/" + id, under: "project/" + project, at: at, in: db)
+                    if let id = text[kind], let project = text["project"], placed.insert(kind + "/" + id).inserted {
+                        steps.append((.place(kind + "/" + id, under: "project/" + project), at))
                     }
                 }
-                if let backup = StoredLine.dataString("backup", in: line), let database = StoredLine.dataString("database", in: line) {
-                    try place("backup/" + backup, under: "database/" + database, at: at, in: db)
+                if let backup = text["backup"], let database = text["database"], placed.insert("backup/" + backup).inserted {
+                    steps.append((.place("backup/" + backup, under: "database/" + database), at))
                 }
             }
-            guard Self.accessTypes.contains(stored.type) else { continue }
-            // The fields read here are neither personal data nor added by later versions: the
-            // stored line serves, and only the two lists are decoded as JSON.
-            let text = { (key: String) in StoredLine.dataString(key, in: stored.line) }
-            let list = { (key: String) -> [String] in
-                let line = try? JSONSerialization.jsonObject(with: Data(stored.line)) as? [String: Any]
-                return (line?["data"] as? [String: Any])?[key] as? [String] ?? []
-            }
-            switch stored.type {
-            case "role.defined":
-                try end("access_role", where: "role = ?", [text("role")!], at: at, in: db)
-                let permissions = list("permissions").joined(separator: ",")
-                try insert("INSERT INTO access_role VALUES (?, ?, ?, NULL, ?, NULL)", [.text(text("role")!), .text(permissions)], at: at, in: db)
-            case "role.deleted":
-                try end("access_role", where: "role = ?", [text("role")!], at: at, in: db)
-            case "role.granted":
+            if let step = Self.step(stored, text) { steps.append((step, at)) }
+        }
+        return Batch(steps: steps)
+    }
+
+    /// The step an access event takes; nil for other events, and for events lacking a field
+    /// the catalogue requires (which validation keeps out of the log).
+    private static func step(_ stored: StoredEvent, _ text: StoredLine.DataStrings) -> Step? {
+        guard accessTypes.contains(stored.type) else { return nil }
+        // The fields read here are neither personal data nor added by later versions: the
+        // stored line serves, and only the two lists are decoded as JSON.
+        let list = { (key: String) -> String in
+            let line = try? JSONSerialization.jsonObject(with: Data(stored.line)) as? [String: Any]
+            return ((line?["data"] as? [String: Any])?[key] as? [String] ?? []).joined(separator: ",")
+        }
+        switch stored.type {
+        case "role.defined": return text["role"].map { .defineRole($0, permissions: list("permissions")) }
+        case "role.deleted": return text["role"].map { .deleteRole($0) }
+        case "role.granted":
+            guard let grant = text["grant"], let subject = text["subject"], let role = text["role"], let scope = text["scope"] else { return nil }
+            return .grant(grant, subject: subject, role: role, scope: scope, expiresAt: text["expiresAt"].flatMap(Timestamp.parse),
+                          grantedBy: stored.actorID)
+        case "role.revoked": return text["grant"].map { .revoke($0) }
+        case "team.created": return text["team"].map { .createTeam("team/" + $0, org: "org/" + stored.org) }
+        case "member.invited":
+            guard let invitation = text["invitation"], let role = text["role"] else { return nil }
+            return .invite(invitation, role: role)
+        case "invitation.accepted":
+            guard let invitation = text["invitation"], let team = text["team"], let user = text["user"] else { return nil }
+            return .accept(invitation, team: team, user: user)
+        case "member.role_changed":
+            guard let team = text["team"], let user = text["user"], let role = text["role"] else { return nil }
+            return .setMember(team: team, user: user, role: role)
+        case "member.removed":
+            guard let team = text["team"], let user = text["user"] else { return nil }
+            return .removeMember(team: team, user: user)
+        case "project.created", "project.transferred":
+            guard let project = text["project"], let team = text["team"] else { return nil }
+            return .moveProject("project/" + project, toTeam: "team/" + team)
+        case "project.deleted": return text["project"].map { .delete("project/" + $0) }
+        case "function.deleted": return text["function"].map { .delete("function/" + $0) }
+        case "database.deprovisioned": return text["database"].map { .delete("database/" + $0) }
+        case "domain.removed": return text["domain"].map { .delete("domain/" + $0) }
+        case "token.created":
+            guard let token = text["token"], let owner = text["owner"] else { return nil }
+            return .createToken(token, owner: owner, scopes: list("scopes"), expiresAt: text["expiresAt"].flatMap(Timestamp.parse))
+        case "token.revoked": return text["token"].map { .revokeToken($0) }
+        default: return nil
+        }
+    }
+
+    public func apply(_ batch: Batch, in db: SQLiteDatabase) throws(LogError) {
+        for (step, at) in batch.steps {
+            switch step {
+            case .place(let child, let parent):
+                let known = try db.statement("SELECT 1 FROM access_parent WHERE child = ? LIMIT 1").bind(1, child)
+                let placed = try known.step()
+                known.finish()
+                if !placed { try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(child), .text(parent)], at: at, in: db) }
+            case .defineRole(let role, let permissions):
+                try end("access_role", where: "role = ?", [role], at: at, in: db)
+                try insert("INSERT INTO access_role VALUES (?, ?, ?, NULL, ?, NULL)", [.text(role), .text(permissions)], at: at, in: db)
+            case .deleteRole(let role):
+                try end("access_role", where: "role = ?", [role], at: at, in: db)
+            case .grant(let grant, let subject, let role, let scope, let expiresAt, let grantedBy):
                 try insert(
                     "INSERT INTO access_grant VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
-                    [.text(text("grant")!), .text(text("subject")!), .text(text("role")!), .text(text("scope")!),
-                     .number(text("expiresAt").flatMap(Timestamp.parse)), .text(stored.actorID)], at: at, in: db)
-            case "role.revoked":
-                try end("access_grant", where: "grant_id = ?", [text("grant")!], at: at, in: db)
-            case "team.created":
-                try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text("team/" + text("team")!), .text("org/" + stored.org)], at: at, in: db)
-            case "member.invited":
-                try db.statement("INSERT OR REPLACE INTO access_invitation VALUES (?, ?)").bind(1, text("invitation")).bind(2, text("role")).run()
-            case "invitation.accepted":
-                let role = try db.statement("SELECT role FROM access_invitation WHERE invitation = ?").bind(1, text("invitation"))
+                    [.text(grant), .text(subject), .text(role), .text(scope), .number(expiresAt), .text(grantedBy)], at: at, in: db)
+            case .revoke(let grant):
+                try end("access_grant", where: "grant_id = ?", [grant], at: at, in: db)
+            case .createTeam(let team, let org):
+                try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(team), .text(org)], at: at, in: db)
+            case .invite(let invitation, let role):
+                try db.statement("INSERT OR REPLACE INTO access_invitation VALUES (?, ?)").bind(1, invitation).bind(2, role).run()
+            case .accept(let invitation, let team, let user):
+                let role = try db.statement("SELECT role FROM access_invitation WHERE invitation = ?").bind(1, invitation)
                 let invited = try role.step() ? role.text(0) : nil
                 role.finish()
-                guard let invited else { continue }
-                try setMember(team: text("team")!, user: text("user")!, role: invited, at: at, in: db)
-            case "member.role_changed":
-                try setMember(team: text("team")!, user: text("user")!, role: text("role")!, at: at, in: db)
-            case "member.removed":
-                try end("access_member", where: "team = ? AND user = ?", [text("team")!, text("user")!], at: at, in: db)
-            case "project.created", "project.transferred":
-                let project = "project/" + text("project")!
+                if let invited { try setMember(team: team, user: user, role: invited, at: at, in: db) }
+            case .setMember(let team, let user, let role):
+                try setMember(team: team, user: user, role: role, at: at, in: db)
+            case .removeMember(let team, let user):
+                try end("access_member", where: "team = ? AND user = ?", [team, user], at: at, in: db)
+            case .moveProject(let project, let team):
                 try end("access_parent", where: "child = ?", [project], at: at, in: db)
-                try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(project), .text("team/" + text("team")!)], at: at, in: db)
-            case "project.deleted": try delete("project/" + text("project")!, at: at, in: db)
-            case "function.deleted": try delete("function/" + text("function")!, at: at, in: db)
-            case "database.deprovisioned": try delete("database/" + text("database")!, at: at, in: db)
-            case "domain.removed": try delete("domain/" + text("domain")!, at: at, in: db)
-            case "token.created":
+                try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(project), .text(team)], at: at, in: db)
+            case .delete(let entity):
+                try db.statement("INSERT OR IGNORE INTO access_deleted VALUES (?, ?, ?)").bind(1, entity).bind(2, at.seq).bind(3, at.time).run()
+            case .createToken(let token, let owner, let scopes, let expiresAt):
                 try insert(
                     "INSERT INTO access_token VALUES (?, ?, ?, ?, ?, NULL, ?, NULL)",
-                    [.text(text("token")!), .text(text("owner")!), .text(list("scopes").joined(separator: ",")),
-                     .number(text("expiresAt").flatMap(Timestamp.parse))], at: at, in: db)
-            case "token.revoked":
-                try end("access_token", where: "token = ?", [text("token")!], at: at, in: db)
-            default:
-                break
+                    [.text(token), .text(owner), .text(scopes), .number(expiresAt)], at: at, in: db)
+            case .revokeToken(let token):
+                try end("access_token", where: "token = ?", [token], at: at, in: db)
             }
         }
     }
@@ -143,7 +211,7 @@ public final class AccessReadModel: ReadModel {
     // MARK: - Folding
 
     /// Where an event lies: its seq and its `occurredAt`.
-    struct Moment {
+    struct Moment: Sendable {
         let seq: Int64
         let time: Int64
     }
@@ -177,17 +245,6 @@ public final class AccessReadModel: ReadModel {
     private func setMember(team: String, user: String, role: String, at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
         try end("access_member", where: "team = ? AND user = ?", [team, user], at: moment, in: db)
         try insert("INSERT INTO access_member VALUES (?, ?, ?, ?, NULL, ?, NULL)", [.text(team), .text(user), .text(role)], at: moment, in: db)
-    }
-
-    private func delete(_ entity: String, at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
-        try db.statement("INSERT OR IGNORE INTO access_deleted VALUES (?, ?, ?)").bind(1, entity).bind(2, moment.seq).bind(3, moment.time).run()
-    }
-
-    private func place(_ child: String, under parent: String, at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
-        let known = try db.statement("SELECT 1 FROM access_parent WHERE child = ? LIMIT 1").bind(1, child)
-        let placed = try known.step()
-        known.finish()
-        if !placed { try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(child), .text(parent)], at: moment, in: db) }
     }
 
     // MARK: - Questions

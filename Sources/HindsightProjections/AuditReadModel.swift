@@ -44,11 +44,12 @@ public final class AuditReadModel: ReadModel {
         var stored: String { "\(kind):\(name)" }
     }
 
-    /// A batch of events with the seqs to add to each key and the seqs of each hour, worked
-    /// out before the batch is applied.
+    /// A batch of events with the seqs to add to each key (ordered by key, so that the
+    /// writes walk the posting table in its order) and the seqs of each hour, worked out
+    /// before the batch is applied.
     public struct Batch: Sendable {
         let events: [ProjectedEvent]
-        let postings: [Key: [Int64]]
+        let postings: [(key: String, seqs: [Int64])]
         let hours: [Int64: (first: Int64, last: Int64)]
     }
 
@@ -66,17 +67,22 @@ public final class AuditReadModel: ReadModel {
             let span = hours[hour]
             hours[hour] = (min(span?.first ?? seq, seq), max(span?.last ?? seq, seq))
         }
-        return Batch(events: events, postings: postings, hours: hours)
+        let ordered = postings.map { (key: $0.key.stored, seqs: $0.value) }.sorted { $0.key < $1.key }
+        return Batch(events: events, postings: ordered, hours: hours)
     }
 
     public func apply(_ batch: Batch, in db: SQLiteDatabase) throws(LogError) {
+        let insert = try db.statement("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?)")
         for event in batch.events {
             let stored = event.stored
-            try db.statement("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?)")
-                .bind(1, Int64(stored.seq)).bind(2, stored.occurredAtMs).bind(3, stored.org).bind(4, stored.actorID).bind(5, event.type)
-                .bind(6, text: stored.line).run()
+            try insert.reset().bind(1, Int64(stored.seq)).bind(2, stored.occurredAtMs).bind(3, stored.org).bind(4, stored.actorID)
+                .bind(5, stored.type).run(bindingText: stored.line, at: 6)
         }
-        for (key, seqs) in batch.postings { try append(seqs, to: key.stored, in: db) }
+        let postings = PostingWriter(
+            lastBlock: try db.statement(SQL.lastBlock),
+            update: try db.statement("UPDATE audit_posting SET count = ?, seqs = ? WHERE key = ? AND first_seq = ?"),
+            insert: try db.statement("INSERT INTO audit_posting VALUES (?, ?, ?, ?)"))
+        for (key, seqs) in batch.postings { try postings.append(seqs, to: key) }
         for (hour, span) in batch.hours {
             try db.statement(
                 """
@@ -87,12 +93,38 @@ public final class AuditReadModel: ReadModel {
         }
     }
 
-    /// Adds seqs (ascending, above every seq the key has) to the key's blocks: the last block
-    /// is filled up to `blockSize`, then new ones follow. However the events are cut into
-    /// batches, a key's blocks end up the same.
-    private func append(_ seqs: [Int64], to key: String, in db: SQLiteDatabase) throws(LogError) {
-        // Seqs as the block's text: decimals separated by commas.
-        func text(_ seqs: ArraySlice<Int64>, after existing: [UInt8] = []) -> [UInt8] {
+    /// Adds seqs to posting lists, with the three statements it needs prepared once a batch.
+    private struct PostingWriter {
+        let lastBlock: SQLiteDatabase.Statement
+        let update: SQLiteDatabase.Statement
+        let insert: SQLiteDatabase.Statement
+
+        /// Adds seqs (ascending, above every seq the key has) to the key's blocks: the last
+        /// block is filled up to `blockSize`, then new ones follow. However the events are cut
+        /// into batches, a key's blocks end up the same.
+        func append(_ seqs: [Int64], to key: String) throws(LogError) {
+            var rest = seqs[...]
+            let last = try lastBlock.reset().bind(1, key)
+            if try last.step(), last.int(1) < Int64(AuditReadModel.blockSize) {
+                let first = last.int(0)
+                let added = rest.prefix(AuditReadModel.blockSize - Int(last.int(1)))
+                let count = last.int(1) + Int64(added.count)
+                let seqs = text(added, after: last.bytes(2))
+                last.finish()
+                try update.reset().bind(1, count).bind(3, key).bind(4, first).run(bindingText: seqs, at: 2)
+                rest = rest.dropFirst(added.count)
+            } else {
+                last.finish()
+            }
+            while let first = rest.first {
+                let block = rest.prefix(AuditReadModel.blockSize)
+                try insert.reset().bind(1, key).bind(2, first).bind(3, Int64(block.count)).run(bindingText: text(block), at: 4)
+                rest = rest.dropFirst(block.count)
+            }
+        }
+
+        /// Seqs as a block's text: decimals separated by commas.
+        private func text(_ seqs: ArraySlice<Int64>, after existing: [UInt8] = []) -> [UInt8] {
             var text = existing
             text.reserveCapacity(existing.count + seqs.count * 8)
             for seq in seqs {
@@ -100,26 +132,6 @@ public final class AuditReadModel: ReadModel {
                 text.appendDecimal(UInt64(seq))
             }
             return text
-        }
-        var rest = seqs[...]
-        let last = try db.statement(SQL.lastBlock).bind(1, key)
-        if try last.step(), last.int(1) < Int64(Self.blockSize) {
-            let first = last.int(0)
-            let added = rest.prefix(Self.blockSize - Int(last.int(1)))
-            let count = last.int(1) + Int64(added.count)
-            let seqs = text(added, after: last.bytes(2))
-            last.finish()
-            try db.statement("UPDATE audit_posting SET count = ?, seqs = ? WHERE key = ? AND first_seq = ?")
-                .bind(1, count).bind(2, text: seqs).bind(3, key).bind(4, first).run()
-            rest = rest.dropFirst(added.count)
-        } else {
-            last.finish()
-        }
-        while let first = rest.first {
-            let block = rest.prefix(Self.blockSize)
-            try db.statement("INSERT INTO audit_posting VALUES (?, ?, ?, ?)")
-                .bind(1, key).bind(2, first).bind(3, Int64(block.count)).bind(4, text: text(block)).run()
-            rest = rest.dropFirst(block.count)
         }
     }
 

@@ -29,6 +29,8 @@ public final class Projections: @unchecked Sendable {
     /// Events per transaction while catching up, and while building from the log.
     static let batch = 10_000
     static let buildBatch = 200_000
+    /// Events in the first batch of a long apply, after which batches grow.
+    static let firstBatch = 5_000
 
     public init(directory: String, catalog: Catalog, vault: PersonalDataVault, models: [any ReadModel] = Projections.models()) throws(LogError) {
         self.directory = directory
@@ -199,38 +201,42 @@ public final class Projections: @unchecked Sendable {
         }
     }
 
-    /// Applies the events after `position` up to `end`, `batch` to a transaction that also
-    /// moves the checkpoint. The next batch is read from the log (and its events' references
-    /// found) on another core while this one is applied.
+    /// Applies the events after `position` up to `end`, at most `batch` to a transaction that
+    /// also moves the checkpoint. The next batch is read from the log (and prepared) on
+    /// another core while this one is applied, and an applied batch is freed there too. The
+    /// first batches are small, so that applying starts soon, and grow fourfold up to `batch`.
     private func apply<Model: ReadModel>(
         _ model: Model, to db: SQLiteDatabase, from position: UInt64, through end: UInt64, reader: LogReader, batch: Int
     ) throws(LogError) {
-        let read = { [self] (after: UInt64) in
-            BatchRead<Model.Batch>(after: after, through: min(end, after + UInt64(batch))) { () throws(LogError) in
+        let read = { [self] (after: UInt64, size: Int) in
+            BatchRead<Model.Batch>(after: after, through: min(end, after + UInt64(size))) { () throws(LogError) in
                 var query = ReadQuery()
                 query.from = after + 1
-                query.to = min(end, after + UInt64(batch))
+                query.to = min(end, after + UInt64(size))
                 query.types = model.types
                 return model.prepare(try self.events(reader, query))
             }
         }
-        var pending = position < end ? read(position) : nil
+        var size = min(batch, Self.firstBatch)
+        var pending = position < end ? read(position, size) : nil
         while let current = pending {
-            let prepared = try current.wait()
-            pending = current.through < end ? read(current.through) : nil
+            size = min(batch, size * 4)
+            try current.wait()
+            pending = current.through < end ? read(current.through, size) : nil
             // The checkpoint is read again inside the transaction: another process (a query
             // beside serve) may have applied these events meanwhile.
             let reached = try db.transaction { () throws(LogError) -> UInt64 in
                 let checkpoint = try checkpoint(in: db)?.position ?? 0
                 guard checkpoint == current.after else { return checkpoint }
-                try model.apply(prepared, in: db)
+                try current.apply { prepared throws(LogError) in try model.apply(prepared, in: db) }
                 try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(current.through)).run()
                 return current.through
             }
+            current.release()
             if reached != current.through {
                 // Read on from where the other process left the model.
-                _ = try? pending?.wait()
-                pending = reached < end ? read(reached) : nil
+                try? pending?.wait()
+                pending = reached < end ? read(reached, size) : nil
             }
         }
     }
@@ -358,7 +364,7 @@ public final class Projections: @unchecked Sendable {
     }
 }
 
-/// One batch, read and prepared on another thread: `wait` returns it (or the error).
+/// One batch, read and prepared on another thread, which also frees it once applied.
 private final class BatchRead<Batch: Sendable>: @unchecked Sendable {
     /// The batch is the events after `after` up to `through`.
     let after: UInt64
@@ -375,10 +381,22 @@ private final class BatchRead<Batch: Sendable>: @unchecked Sendable {
         }
     }
 
-    func wait() throws(LogError) -> Batch {
+    /// Waits until the batch is read; throws what reading it threw.
+    func wait() throws(LogError) {
         done.wait()
         done.signal()  // later calls return at once
-        return try result!.get()
+        _ = try result!.get()
+    }
+
+    /// Hands the batch (read: see `wait`) to `body`, which must not keep it.
+    func apply(_ body: (Batch) throws(LogError) -> Void) throws(LogError) {
+        try body(try result!.get())
+    }
+
+    /// Frees the batch on another thread: for a batch of many events that takes as long as
+    /// applying a good part of it.
+    func release() {
+        DispatchQueue.global().async { [self] in result = nil }
     }
 }
 

@@ -102,9 +102,13 @@ public final class SQLiteDatabase {
 
         deinit { sqlite3_finalize(handle) }
 
-        fileprivate func reset() {
+        /// Makes the statement ready to bind and run again (`statement(_:)` hands it out so);
+        /// for a statement held across many runs.
+        @discardableResult
+        public func reset() -> Statement {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
+            return self
         }
 
         /// Ends a query whose rows were read: a statement left mid-way holds a read
@@ -139,6 +143,21 @@ public final class SQLiteDatabase {
                                       unsafeBitCast(-1, to: sqlite3_destructor_type.self))
             }
             return self
+        }
+
+        /// Runs a statement that returns no rows with `bytes` bound as UTF-8 text at `index`,
+        /// without SQLite copying them first (they are read only while it runs): for long
+        /// texts written many times over, such as stored event lines.
+        public func run(bindingText bytes: [UInt8], at index: Int32) throws(LogError) {
+            guard !bytes.isEmpty else { return try bind(index, "").run() }
+            let code = bytes.withUnsafeBytes { raw in
+                sqlite3_bind_text(handle, index, raw.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(raw.count), nil)
+                var code: Int32
+                repeat { code = sqlite3_step(handle) } while code == SQLITE_ROW
+                sqlite3_bind_null(handle, index)  // the bytes are not to be read again
+                return code
+            }
+            guard code == SQLITE_DONE else { throw database.failure("step") }
         }
 
         /// Advances to the next row; false when there is none.
