@@ -14,7 +14,7 @@ public import HindsightLog
 /// about a moment reads the facts whose interval holds it: nothing is replayed.
 public final class AccessReadModel: ReadModel {
     public let name = "access"
-    public let version = 6
+    public let version = 7
     /// The access events, and every type whose events say which project a build, function,
     /// database, webhook or domain belongs to (or which database a backup belongs to).
     public let types: Set<String>? = AccessReadModel.accessTypes.union(AccessReadModel.placingTypes)
@@ -62,7 +62,6 @@ public final class AccessReadModel: ReadModel {
             CREATE INDEX access_grant_by_subject ON access_grant (subject, scope, from_seq);
             CREATE INDEX access_grant_by_scope ON access_grant (scope, from_seq);
             CREATE INDEX access_member_by_user ON access_member (user, from_seq);
-            CREATE INDEX access_token_by_owner ON access_token (owner);
             """)
     }
 
@@ -418,26 +417,24 @@ public final class AccessReadModel: ReadModel {
         }
         // Tokens in force whose scopes match act for their owners, and through their own grants:
         // those of the users found so far, and those holding grants themselves.
-        let owners = Array(holders.keys)
-        let candidates = Array(tokenGrants.keys)
-        var acting: [String: Set<Reason>] = [:]
-        if !owners.isEmpty || !candidates.isEmpty {
-            let tokens = try db.statement(
-                "SELECT token, owner, scopes, expires_at FROM access_token WHERE (owner IN (\(View.placeholders(max(1, owners.count))))"
-                    + " OR token IN (\(View.placeholders(max(1, candidates.count))))) AND \(view.holds)")
-            let ownerValues = owners.isEmpty ? [""] : owners, tokenValues = candidates.isEmpty ? [""] : candidates
-            for (index, value) in (ownerValues + tokenValues).enumerated() { tokens.bind(Int32(index + 1), value) }
-            view.bindMoment(tokens, from: Int32(ownerValues.count + tokenValues.count + 1))
+        if !holders.isEmpty || !tokenGrants.isEmpty {
+            // Every token in force, read once: a list of thousands of owners to look up would
+            // cost more than the tokens themselves, which are at most a few per user.
+            let tokens = try db.statement("SELECT token, owner, scopes, expires_at FROM access_token WHERE \(view.holds)")
+            view.bindMoment(tokens, from: 1)
+            var acting: [(token: String, reasons: Set<Reason>)] = []
             while try tokens.step() {
-                guard view.time < (tokens.isNull(3) ? .max : tokens.int(3)) else { continue }
-                let scopes = (tokens.text(2) ?? "").split(separator: ",").compactMap { PermissionPattern(String($0)) }
-                guard let token = tokens.text(0), scopes.contains(where: { $0.matches(permission) }) else { continue }
-                let reasons = (holders[tokens.text(1) ?? ""] ?? []).union(tokenGrants[token] ?? [])
-                if !reasons.isEmpty { acting[token] = reasons }
+                guard let token = tokens.text(0), let owner = tokens.text(1), view.time < (tokens.isNull(3) ? .max : tokens.int(3)) else { continue }
+                let reasons = (holders[owner] ?? []).union(tokenGrants[token] ?? [])
+                guard !reasons.isEmpty,
+                      (tokens.text(2) ?? "").split(separator: ",").contains(where: { PermissionPattern(String($0))?.matches(permission) == true })
+                else { continue }
+                acting.append((token, reasons))
             }
             tokens.finish()
+            for (token, reasons) in acting { holders[token] = reasons }
         }
-        return holders.merging(acting) { $0.union($1) }
+        return holders
     }
 
     /// A grant (or team role) in force for a subject: where, which role, what it confers
