@@ -169,16 +169,16 @@ public final class AccessReadModel: ReadModel {
                 known.finish()
                 if !placed { try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(child), .text(parent)], at: at, in: db) }
             case .defineRole(let role, let permissions):
-                try end("access_role", where: "role = ?", [role], at: at, in: db)
+                try end(Ending.role, [role], at: at, in: db)
                 try insert("INSERT INTO access_role VALUES (?, ?, ?, NULL, ?, NULL)", [.text(role), .text(permissions)], at: at, in: db)
             case .deleteRole(let role):
-                try end("access_role", where: "role = ?", [role], at: at, in: db)
+                try end(Ending.role, [role], at: at, in: db)
             case .grant(let grant, let subject, let role, let scope, let expiresAt, let grantedBy):
                 try insert(
                     "INSERT INTO access_grant VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
                     [.text(grant), .text(subject), .text(role), .text(scope), .number(expiresAt), .text(grantedBy)], at: at, in: db)
             case .revoke(let grant):
-                try end("access_grant", where: "grant_id = ?", [grant], at: at, in: db)
+                try end(Ending.grant, [grant], at: at, in: db)
             case .createTeam(let team, let org):
                 try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(team), .text(org)], at: at, in: db)
             case .invite(let invitation, let role):
@@ -191,9 +191,9 @@ public final class AccessReadModel: ReadModel {
             case .setMember(let team, let user, let role):
                 try setMember(team: team, user: user, role: role, at: at, in: db)
             case .removeMember(let team, let user):
-                try end("access_member", where: "team = ? AND user = ?", [team, user], at: at, in: db)
+                try end(Ending.membership, [team, user], at: at, in: db)
             case .moveProject(let project, let team):
-                try end("access_parent", where: "child = ?", [project], at: at, in: db)
+                try end(Ending.placement, [project], at: at, in: db)
                 try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(project), .text(team)], at: at, in: db)
             case .delete(let entity):
                 try db.statement("INSERT OR IGNORE INTO access_deleted VALUES (?, ?, ?)").bind(1, entity).bind(2, at.seq).bind(3, at.time).run()
@@ -202,7 +202,7 @@ public final class AccessReadModel: ReadModel {
                     "INSERT INTO access_token VALUES (?, ?, ?, ?, ?, NULL, ?, NULL)",
                     [.text(token), .text(owner), .text(scopes), .number(expiresAt)], at: at, in: db)
             case .revokeToken(let token):
-                try end("access_token", where: "token = ?", [token], at: at, in: db)
+                try end(Ending.token, [token], at: at, in: db)
             }
         }
     }
@@ -233,16 +233,30 @@ public final class AccessReadModel: ReadModel {
         try statement.run()
     }
 
-    /// Ends the open interval of the rows `condition` selects.
-    private func end(_ table: String, where condition: String, _ keys: [String], at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
-        let statement = try db.statement("UPDATE \(table) SET to_seq = ?, to_time = ? WHERE \(condition) AND to_seq IS NULL")
+    /// The statements that end the open interval of a row: of a role's definition, a grant, a
+    /// membership, a placement in the ownership tree, a token.
+    private enum Ending {
+        static let role = sql("access_role", where: "role = ?")
+        static let grant = sql("access_grant", where: "grant_id = ?")
+        static let membership = sql("access_member", where: "team = ? AND user = ?")
+        static let placement = sql("access_parent", where: "child = ?")
+        static let token = sql("access_token", where: "token = ?")
+
+        private static func sql(_ table: String, where condition: String) -> String {
+            "UPDATE \(table) SET to_seq = ?, to_time = ? WHERE \(condition) AND to_seq IS NULL"
+        }
+    }
+
+    /// Ends the open interval of the rows an `Ending` statement selects by `keys`.
+    private func end(_ ending: String, _ keys: [String], at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
+        let statement = try db.statement(ending)
         statement.bind(1, moment.seq).bind(2, moment.time)
         for (index, key) in keys.enumerated() { statement.bind(Int32(index + 3), key) }
         try statement.run()
     }
 
     private func setMember(team: String, user: String, role: String, at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
-        try end("access_member", where: "team = ? AND user = ?", [team, user], at: moment, in: db)
+        try end(Ending.membership, [team, user], at: moment, in: db)
         try insert("INSERT INTO access_member VALUES (?, ?, ?, ?, NULL, ?, NULL)", [.text(team), .text(user), .text(role)], at: moment, in: db)
     }
 
