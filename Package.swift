@@ -61,6 +61,13 @@ let package = Package(
             name: "HindsightAccess",
             swiftSettings: strictSwift
         ),
+        // Evidence anyone can check offline: signing keys, signed checkpoints, export bundles
+        // with Merkle proofs, and their verification.
+        .target(
+            name: "HindsightEvidence",
+            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSwift
+        ),
         // SQLite from Debian (libsqlite3-dev), where read models keep their tables.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Read models: the projection engine and the models it keeps caught up.
@@ -75,7 +82,7 @@ let package = Package(
         // The query interface: JSON-RPC 2.0 over lines (QUERIES.md), for `serve` and `query`.
         .target(
             name: "HindsightRPC",
-            dependencies: ["HindsightAccess", "HindsightCatalog", "HindsightEngine", "HindsightLog", "HindsightPrivacy", "HindsightProjections"],
+            dependencies: ["HindsightAccess", "HindsightCatalog", "HindsightEngine", "HindsightEvidence", "HindsightLog", "HindsightPrivacy", "HindsightProjections"],
             swiftSettings: strictSwift
         ),
         // Deterministic, seeded platform histories for tests and benchmarks.
@@ -90,6 +97,7 @@ let package = Package(
             dependencies: [
                 "HindsightCatalog",
                 "HindsightEngine",
+                "HindsightEvidence",
                 "HindsightLog",
                 "HindsightPrivacy",
                 "HindsightProjections",

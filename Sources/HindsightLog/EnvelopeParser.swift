@@ -296,7 +296,7 @@ func cString<T>(_ field: inout T) -> String {
 }
 
 /// Lets a worker closure write its own slot of a buffer that outlives it.
-struct UnsafeSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+public struct UnsafeSendable<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
 }

@@ -5,7 +5,7 @@ import Glibc
 extension UnsafeRawBufferPointer {
     /// The lines of the first `length` bytes, each without its "\n" (a last line without
     /// one counts too), found with `memchr`.
-    func lineRanges(length: Int? = nil) -> [Range<Int>] {
+    public func lineRanges(length: Int? = nil) -> [Range<Int>] {
         let end = length ?? count
         var lines: [Range<Int>] = []
         lines.reserveCapacity(end / 256)

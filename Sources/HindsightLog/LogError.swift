@@ -32,6 +32,8 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let noLog = Code(rawValue: "no_log")
         /// A request named something the log does not hold (a seq beyond the head, …).
         public static let outOfRange = Code(rawValue: "out_of_range")
+        /// A signing or verifier key is missing, malformed, or readable by others.
+        public static let signingKey = Code(rawValue: "signing_key")
     }
 
     public let code: Code

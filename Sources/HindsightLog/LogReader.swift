@@ -268,7 +268,7 @@ public final class LogReader: Sendable {
     }
 
     /// Every leaf hash up to `size`, from a verified scan.
-    func leafHashes(upTo size: UInt64) throws(LogError) -> [TreeHash] {
+    public func leafHashes(upTo size: UInt64) throws(LogError) -> [TreeHash] {
         var all: [TreeHash] = []
         all.reserveCapacity(Int(size))
         var frontier = MerkleFrontier()

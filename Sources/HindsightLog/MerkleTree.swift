@@ -255,6 +255,67 @@ public enum MerkleProof {
         return fr == first && sr == second && sn == 0
     }
 
+    /// The proof that the leaves at `indices` (ascending, each once) are in the tree of
+    /// `leaves`: the root of every subtree holding none of them, in the order a left-to-right
+    /// walk of the tree (RFC 6962's shape) meets them. With the leaves' own hashes it gives
+    /// back the root (`root(fromLeaves:at:treeSize:proof:)`); for a contiguous range it is no
+    /// longer than two audit paths, for scattered leaves about one path per leaf at most.
+    public static func multiInclusion(indices: [Int], leaves: ArraySlice<TreeHash>) -> [TreeHash] {
+        var proof: [TreeHash] = []
+        func walk(_ range: Range<Int>, _ selected: ArraySlice<Int>) {
+            if selected.isEmpty {
+                proof.append(root(of: leaves[(leaves.startIndex + range.lowerBound)..<(leaves.startIndex + range.upperBound)]))
+                return
+            }
+            guard range.count > 1 else { return }
+            let mid = range.lowerBound + largestPowerOfTwo(below: range.count)
+            let split = firstIndex(in: selected, atLeast: mid)
+            walk(range.lowerBound..<mid, selected[..<split])
+            walk(mid..<range.upperBound, selected[split...])
+        }
+        walk(0..<leaves.count, indices[...])
+        return proof
+    }
+
+    /// The root of a tree of `treeSize` leaves given the hashes of the leaves at `indices`
+    /// (ascending, each once, in the tree) and their multi-leaf proof; nil when the indices
+    /// are not so or the proof holds too few or too many hashes.
+    public static func root(fromLeaves hashes: [TreeHash], at indices: [Int], treeSize: Int, proof: [TreeHash]) -> TreeHash? {
+        guard hashes.count == indices.count, !indices.isEmpty, indices.first! >= 0, indices.last! < treeSize,
+              zip(indices, indices.dropFirst()).allSatisfy({ $0 < $1 })
+        else { return nil }
+        var nextProof = 0, nextLeaf = 0
+        func walk(_ range: Range<Int>, _ selected: ArraySlice<Int>) -> TreeHash? {
+            if selected.isEmpty {
+                guard nextProof < proof.count else { return nil }
+                defer { nextProof += 1 }
+                return proof[nextProof]
+            }
+            guard range.count > 1 else {
+                defer { nextLeaf += 1 }
+                return hashes[nextLeaf]
+            }
+            let mid = range.lowerBound + largestPowerOfTwo(below: range.count)
+            let split = firstIndex(in: selected, atLeast: mid)
+            guard let left = walk(range.lowerBound..<mid, selected[..<split]), let right = walk(mid..<range.upperBound, selected[split...]) else {
+                return nil
+            }
+            return TreeHash.node(left, right)
+        }
+        guard let root = walk(0..<treeSize, indices[...]), nextProof == proof.count else { return nil }
+        return root
+    }
+
+    /// The position of the first element of `sorted` that is at least `value`.
+    private static func firstIndex(in sorted: ArraySlice<Int>, atLeast value: Int) -> Int {
+        var low = sorted.startIndex, high = sorted.endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if sorted[middle] < value { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
     static func largestPowerOfTwo(below n: Int) -> Int {
         precondition(n > 1)
         return 1 << (Int.bitWidth - 1 - (n - 1).leadingZeroBitCount)

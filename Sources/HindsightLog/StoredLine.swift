@@ -80,9 +80,9 @@ public enum StoredLine {
         return found
     }
 
-    /// Walks the top-level members of `data` in order, handing `body` each one's name (between
-    /// the quotes) and value, until it returns false.
-    static func members(of bytes: [UInt8], data: Range<Int>, _ body: (_ name: Range<Int>, _ value: Range<Int>) -> Bool) {
+    /// Walks the members of the object at `data` (a stored line's `data`, or the whole line) in
+    /// order, handing `body` each one's name (between the quotes) and value, until it returns false.
+    public static func members(of bytes: [UInt8], data: Range<Int>, _ body: (_ name: Range<Int>, _ value: Range<Int>) -> Bool) {
         var index = data.lowerBound + 1
         while index < data.upperBound - 1, bytes[index] == UInt8(ascii: "\"") {
             let nameEnd = JSONText.valueEnd(bytes, from: index)
@@ -123,7 +123,7 @@ public enum StoredLine {
     }
 
     /// A JSON string's contents, unescaped.
-    static func decodedString(_ bytes: ArraySlice<UInt8>) -> String {
+    public static func decodedString(_ bytes: ArraySlice<UInt8>) -> String {
         guard bytes.contains(UInt8(ascii: "\\")) else { return String(decoding: bytes, as: UTF8.self) }
         return (try? JSONDecoder().decode(String.self, from: Data([UInt8(ascii: "\"")] + bytes + [UInt8(ascii: "\"")])))
             ?? String(decoding: bytes, as: UTF8.self)

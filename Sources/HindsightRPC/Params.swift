@@ -45,20 +45,23 @@ public struct Params: Sendable {
     }
 
     /// `at`: a seq (integer) or an RFC 3339 UTC time with milliseconds.
-    func at() throws(RPCError) -> Position? {
-        switch values["at"] {
+    func at() throws(RPCError) -> Position? { try position("at") }
+
+    /// A moment in history given as a seq (integer) or an RFC 3339 UTC time with milliseconds.
+    func position(_ name: String) throws(RPCError) -> Position? {
+        switch values[name] {
         case nil, .null?: return nil
         case .integer(let seq)? where seq >= 0: return .seq(UInt64(seq))
         case .string(let text)?:
             guard let ms = Timestamp.parse(text) else {
-                throw RPCError.params("at must be a seq or an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/at")
+                throw RPCError.params("\(name) must be a seq or an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
             }
             return .time(ms)
-        default: throw RPCError.params("at must be a seq (a non-negative integer) or an RFC 3339 time", path: "/params/at")
+        default: throw RPCError.params("\(name) must be a seq (a non-negative integer) or an RFC 3339 time", path: "/params/\(name)")
         }
     }
 
-    /// A moment in history, as `at` gives it.
+    /// A moment in history, as `at`, `from` or `to` give it.
     enum Position {
         case seq(UInt64)
         case time(Int64)

@@ -1,4 +1,5 @@
 public import HindsightEngine
+public import HindsightEvidence
 import HindsightLog
 
 /// A JSON-RPC error: the protocol's own codes, or the engine's (from 1000) with a stable
@@ -28,7 +29,7 @@ public struct RPCError: Error, Sendable {
     static let engineCodes: [LogError.Code: Int] = [
         .invalidEnvelope: 1001, .schemaViolation: 1002, .secretInPayload: 1003, .unknownType: 1004,
         .wrongExpectedVersion: 1005, .idempotencyConflict: 1006, .logCorrupt: 1007, .writerLocked: 1008,
-        .io: 1009, .noLog: 1010, .outOfRange: 1011,
+        .io: 1009, .noLog: 1010, .outOfRange: 1011, .signingKey: 1012,
     ]
 
     /// An engine error; `events` says the request's events were parsed as NDJSON lines, so a
@@ -89,12 +90,13 @@ public final class RPCServer: Sendable {
 
     /// `engine` is the writer for `serve`; without one, methods that write open the directory
     /// as its writer for the one request (`hindsight query`), and methods that read never do.
-    public init(directory: String, engine: Engine?) {
-        store = Store(directory: directory, engine: engine)
+    /// `signingKey` is the path of the key exports are signed with.
+    public init(directory: String, engine: Engine?, signingKey: String = SigningKey.defaultPath) {
+        store = Store(directory: directory, engine: engine, signingKey: signingKey)
         let listing = RPCMethod(
             name: "system.methods", params: "", result: "methods: [{name, params, result, summary, writes}]",
             summary: "This list, machine-readable.", writes: false) { _ in [:] }
-        let all = (LogMethods.all + AuditMethods.all + AccessMethods.all + [listing]).sorted { $0.name < $1.name }
+        let all = (LogMethods.all + AuditMethods.all + AccessMethods.all + ExportMethods.all + [listing]).sorted { $0.name < $1.name }
         let described = JSONValue.array(all.map(\.described))
         var table = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
         table[listing.name] = RPCMethod(

@@ -20,9 +20,13 @@ final class Store: @unchecked Sendable {
     private var projections: Projections?
     private let lock = NSLock()
 
-    init(directory: String, engine: Engine?) {
+    /// Where the key that signs checkpoints and exports lives (read when an export asks).
+    let signingKey: String
+
+    init(directory: String, engine: Engine?, signingKey: String) {
         self.directory = directory
         self.engine = engine
+        self.signingKey = signingKey
     }
 
     /// A reader of everything acknowledged so far.

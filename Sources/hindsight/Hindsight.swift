@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HindsightCatalog
 import HindsightEngine
+import HindsightEvidence
 import HindsightLog
 import HindsightPrivacy
 import HindsightProjections
@@ -12,7 +13,7 @@ import HindsightWorkload
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, WhatCan.self, Export.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, WhatCan.self, Keys.self, MakeCheckpoint.self, Export.self, VerifyExport.self, Generate.self]
     )
 }
 
@@ -142,11 +143,11 @@ struct Query: ParsableCommand {
 
 /// Answers one request as `serve` would, without being the writer, prints the response
 /// line, and exits 1 when it is an error.
-func answer(_ method: String, params: String, directory: String) throws {
+func answer(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath) throws {
     var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"#.utf8)
     JSONValue.string(method).write(to: &request)
     request += Array(#","params":"#.utf8) + Array(params.utf8) + [UInt8(ascii: "}")]
-    let response = RPCServer(directory: directory, engine: nil).respond(to: request) ?? []
+    let response = RPCServer(directory: directory, engine: nil, signingKey: signingKey).respond(to: request) ?? []
     FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
     if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
 }
@@ -216,7 +217,36 @@ struct WhatCan: ParsableCommand {
 }
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write evidence for auditors.", subcommands: [AccessReview.self])
+    static let configuration = CommandConfiguration(abstract: "Write evidence for auditors.", subcommands: [Audit.self, AccessReview.self])
+
+    struct Audit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Audit events as a bundle anyone can verify offline with the public key (export.audit).",
+            discussion: """
+                Writes DIR with the stored lines (events.ndjson), a readable events.FORMAT, the signed checkpoint the bundle \
+                is anchored to (kept in the data directory too), Merkle proofs and a signed manifest.json; prints the manifest. \
+                Check it with `hindsight verify-export DIR --key PUBLIC` or Tools/verify_export.py (docs/export-format.md).
+                """)
+
+        @OptionGroup var options: DataOptions
+        @OptionGroup var key: SigningKeyOption
+        @Option(help: "The first seq, or an RFC 3339 time (default: the first event).") var from: String?
+        @Option(help: "The last seq, or an RFC 3339 time (default: the last event).") var to: String?
+        @Option(help: "Only this org's events.") var org: String?
+        @Option(help: ArgumentHelp("Only these types (comma-separated).", valueName: "TYPES")) var types: String?
+        @Option(help: "The readable rendering: jsonl or csv.") var format = "jsonl"
+        @Option(help: ArgumentHelp("The directory to create.", valueName: "DIR")) var out: String
+
+        func run() throws {
+            var params: [String: JSONValue] = ["format": .string(format), "path": .string(out)]
+            params["from"] = moment(from)
+            params["to"] = moment(to)
+            if let org { params["org"] = .string(org) }
+            if let types { params["types"] = .array(types.split(separator: ",").map { .string(String($0)) }) }
+            try answer("export.audit", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory,
+                       signingKey: key.path)
+        }
+    }
 
     struct AccessReview: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -511,5 +541,100 @@ final class BufferedOutput {
     func flush() {
         FileHandle.standardOutput.write(Data(buffer))
         buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// `--key PATH`: the signing key's file.
+struct SigningKeyOption: ParsableArguments {
+    @Option(name: .customLong("key"), help: ArgumentHelp(
+        "The signing key's file (default: $HINDSIGHT_SIGNING_KEY, else ~/.config/hindsight/signing.key). It must live outside the data directory.",
+        valueName: "PATH"))
+    var given: String?
+
+    var path: String { given ?? SigningKey.defaultPath }
+}
+
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The Ed25519 key that signs checkpoints and exports.", subcommands: [Init.self, Public.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a signing key (mode 600, outside the data directory) and print its public key.",
+            discussion: "The key's name is the origin line of every checkpoint it signs. An existing key is never overwritten.")
+
+        @OptionGroup var options: DataOptions
+        @OptionGroup var key: SigningKeyOption
+        @Option(help: "The key's name: the log's origin in its checkpoints.") var name = "hindsight"
+
+        func run() throws {
+            try reporting {
+                let created = try SigningKey(name: name)
+                try created.save(to: key.path, apartFrom: options.directory)
+                print(created.verifier)
+            }
+        }
+    }
+
+    struct Public: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the public key (NAME+KEYID+KEY) that verifies checkpoints and exports.")
+
+        @OptionGroup var key: SigningKeyOption
+
+        func run() throws {
+            try reporting { print(try SigningKey(path: key.path).verifier) }
+        }
+    }
+}
+
+struct MakeCheckpoint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Sign the log's tree head as a C2SP checkpoint, keep it in DIR/checkpoints/, and print it.")
+
+    @OptionGroup var options: DataOptions
+    @OptionGroup var key: SigningKeyOption
+
+    func run() throws {
+        try reporting {
+            let signing = try SigningKey(path: key.path)
+            let reader = try LogReader(directory: options.directory)
+            guard reader.size > 0 else { throw LogError(.outOfRange, "the log is empty: there is no tree head to sign") }
+            print(try CheckpointStore(dataDirectory: options.directory).write(size: reader.size, root: reader.root, key: signing), terminator: "")
+        }
+    }
+}
+
+struct VerifyExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-export",
+        abstract: "Check an export bundle offline: signatures, checksums, Merkle proofs, counts and seq continuity.",
+        discussion: "Exits 2 naming the first problem (file and line), 0 with a summary when the bundle verifies.")
+
+    @Argument(help: "The bundle's directory.") var directory: String
+    @Option(help: ArgumentHelp("The public key (NAME+KEYID+KEY, as `keys public` prints), or a file holding it.", valueName: "PUBLIC")) var key: String
+    @Option(help: ArgumentHelp("An older checkpoint of the same log: also check that the bundle's log extends it unchanged.", valueName: "FILE"))
+    var olderCheckpoint: String?
+
+    func run() throws {
+        let verifier: VerifierKey = try reporting {
+            let text = FileManager.default.fileExists(atPath: key) ? String(decoding: try FileIO.readFile(key), as: UTF8.self) : key
+            return try VerifierKey(text)
+        }
+        let older = try olderCheckpoint.map { path in try reporting { String(decoding: try FileIO.readFile(path), as: UTF8.self) } }
+        do {
+            let report = try ExportVerifier.verify(directory, key: verifier, olderCheckpoint: older)
+            var summary: [String: Any] = [
+                "ok": true, "count": report.count, "firstSeq": report.range.firstSeq, "lastSeq": report.range.lastSeq,
+                "complete": report.complete, "treeSize": report.treeSize,
+            ]
+            if let extends = report.extends { summary["extends"] = extends }
+            printJSON(summary)
+        } catch {
+            FileHandle.standardError.write(Data("verify-export: \(error)\n".utf8))
+            printJSON(["ok": false, "file": error.file, "problem": error.message])
+            throw ExitCode(2)
+        }
     }
 }

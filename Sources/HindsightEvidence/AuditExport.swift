@@ -1,0 +1,264 @@
+public import Crypto
+import Dispatch
+import Foundation
+public import HindsightCatalog
+public import HindsightLog
+public import HindsightPrivacy
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An export of audit events that anyone can check offline with the signing key's public
+/// half: a directory holding the stored lines (as hashed), a readable rendering, a signed
+/// checkpoint of the log, the Merkle proofs that tie the lines to it, and a signed manifest.
+/// The format is in docs/export-format.md.
+public enum AuditExport {
+    /// What to export. `from` and `to` are seqs or times; a time window covers the seqs from
+    /// the first event that occurred in it to the last, every event between included, so that
+    /// an unfiltered export is provably complete.
+    public struct Request: Sendable {
+        public enum Bound: Sendable, Equatable {
+            case seq(UInt64)
+            case time(Int64)
+
+            var text: String {
+                switch self {
+                case .seq(let seq): String(seq)
+                case .time(let ms): Timestamp.format(ms)
+                }
+            }
+        }
+
+        public var from: Bound?
+        public var to: Bound?
+        public var org: String?
+        public var types: [String]?
+        public var format: ExportFormat
+
+        public init(from: Bound? = nil, to: Bound? = nil, org: String? = nil, types: [String]? = nil, format: ExportFormat) {
+            self.from = from
+            self.to = to
+            self.org = org
+            self.types = types
+            self.format = format
+        }
+    }
+
+    /// Writes the bundle into `directory`, which must not exist: it is written beside it and
+    /// renamed into place once whole. Signs and keeps a checkpoint of the log as it is now, and
+    /// anchors the bundle to it (in `checkpoints`).
+    public static func write(
+        _ request: Request, reader: LogReader, vault: PersonalDataVault, catalog: Catalog, key: SigningKey,
+        checkpoints: CheckpointStore, to directory: String
+    ) throws(LogError) -> ExportManifest {
+        guard !FileIO.exists(directory) else {
+            throw LogError(.outOfRange, "the export directory exists already; name a new one", location: directory, fieldPath: "/path")
+        }
+        let size = reader.size
+        guard size > 0 else { throw LogError(.outOfRange, "the log is empty: there is nothing to export") }
+        let range = try seqs(of: request, in: reader)
+
+        // The tree at `size`: its leaves prove the exported lines, and the log's extension of
+        // every checkpoint kept before.
+        let leaves = try reader.leafHashes(upTo: size)
+        let root = MerkleProof.root(of: leaves[...])
+        let earlier = checkpoints.sizes().filter { $0 < size }
+        let checkpoint = try checkpoints.write(size: size, root: root, key: key)
+
+        let partial = directory + ".partial"
+        try? FileManager.default.removeItem(atPath: partial)
+        try FileIO.makeDirectory(partial)
+        let lines = try BundleFile(partial + "/events.ndjson")
+        let rendering = try BundleFile(partial + "/" + request.format.file)
+        if request.format == .csv { try rendering.write(Rendering.csvHeader) }
+
+        var query = ReadQuery()
+        query.from = range.firstSeq
+        query.to = range.lastSeq
+        query.org = request.org
+        query.types = request.types.map(Set.init)
+        var indices: [Int] = []
+        var pending: [StoredEvent] = []
+        pending.reserveCapacity(Self.slice)
+        do {
+            try reader.read(query) { event in
+                pending.append(event)
+                if pending.count == Self.slice {
+                    try Self.flush(&pending, lines, rendering, request.format, vault, catalog, &indices)
+                }
+                return true
+            }
+            try Self.flush(&pending, lines, rendering, request.format, vault, catalog, &indices)
+        } catch let error as LogError {
+            throw error
+        } catch {
+            throw LogError(.io, "cannot read the log: \(error)")
+        }
+
+        let proof = ExportProof(
+            treeSize: size,
+            inclusion: indices.isEmpty ? [] : MerkleProof.multiInclusion(indices: indices, leaves: leaves[...]).map(\.hex),
+            consistency: earlier.map { old in
+                ExportProof.Consistency(oldSize: old, hashes: MerkleProof.consistency(oldSize: Int(old), leaves: leaves[...]).map(\.hex))
+            })
+        let proofFile = try BundleFile(partial + "/proof.json")
+        try proofFile.write(Array(try json(proof)))
+        let checkpointFile = try BundleFile(partial + "/checkpoint")
+        try checkpointFile.write(Array(checkpoint.utf8))
+
+        let manifest = ExportManifest(
+            format: ExportManifest.currentFormat,
+            query: .init(method: "export.audit", from: request.from?.text, to: request.to?.text, org: request.org,
+                         types: request.types, format: request.format.rawValue),
+            range: range, complete: request.org == nil && request.types == nil, count: indices.count,
+            firstSeq: indices.first.map { UInt64($0 + 1) }, lastSeq: indices.last.map { UInt64($0 + 1) },
+            chainHead: .init(size: size, root: root.hex), file: "events.ndjson", sha256: try lines.close(),
+            rendering: request.format.file, checkpoint: "checkpoint", proof: "proof.json",
+            files: [:], createdAt: Timestamp.format(Timestamp.now()))
+        var complete = manifest
+        complete.files = [
+            "events.ndjson": manifest.sha256, request.format.file: try rendering.close(), "proof.json": try proofFile.close(),
+            "checkpoint": try checkpointFile.close(),
+        ]
+        let manifestBytes = try json(complete)
+        let manifestFile = try BundleFile(partial + "/manifest.json")
+        try manifestFile.write(Array(manifestBytes))
+        let digest = try manifestFile.close()
+        let signature = try BundleFile(partial + "/manifest.sig")
+        try signature.write(Array(try key.note(ManifestSignature.text(digest)).utf8))
+        _ = try signature.close()
+        try FileIO.fsyncDirectory(partial)
+        guard rename(partial, directory) == 0 else { throw LogError.system("rename", path: partial, errno: errno) }
+        try FileIO.fsyncDirectory((directory as NSString).deletingLastPathComponent.isEmpty ? "." : (directory as NSString).deletingLastPathComponent)
+        return complete
+    }
+
+    /// Events rendered at once, on every core.
+    static let slice = 16_384
+
+    /// Writes the pending events' stored lines and renderings, and notes their leaf indices.
+    private static func flush(
+        _ pending: inout [StoredEvent], _ lines: BundleFile, _ rendering: BundleFile, _ format: ExportFormat,
+        _ vault: PersonalDataVault, _ catalog: Catalog, _ indices: inout [Int]
+    ) throws(LogError) {
+        guard !pending.isEmpty else { return }
+        let events = pending
+        let parts = 2 * ProcessInfo.processInfo.activeProcessorCount
+        var rendered = [[UInt8]](repeating: [], count: parts)
+        var stored = [[UInt8]](repeating: [], count: parts)
+        rendered.withUnsafeMutableBufferPointer { renderedOut in
+            stored.withUnsafeMutableBufferPointer { storedOut in
+                let out = UnsafeSendable((renderedOut, storedOut))
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let share = (events.count + parts - 1) / parts
+                    var text: [UInt8] = [], raw: [UInt8] = []
+                    for event in events[min(events.count, part * share)..<min(events.count, (part + 1) * share)] {
+                        raw += event.line
+                        raw.append(0x0A)
+                        let revealed = vault.reveal(event, catalog: catalog).line
+                        switch format {
+                        case .jsonl:
+                            text += revealed
+                            text.append(0x0A)
+                        case .csv:
+                            text += Rendering.csvRow(revealed)
+                        }
+                    }
+                    out.value.0[part] = text
+                    out.value.1[part] = raw
+                }
+            }
+        }
+        for part in 0..<parts {
+            try lines.write(stored[part])
+            try rendering.write(rendered[part])
+        }
+        indices += events.map { Int($0.seq - 1) }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// The seqs `from` and `to` stand for.
+    private static func seqs(of request: Request, in reader: LogReader) throws(LogError) -> ExportManifest.SeqRange {
+        var first: UInt64 = 1, last = reader.size
+        switch request.from {
+        case .seq(let seq)?: first = seq
+        case .time(let ms)?:
+            var query = ReadQuery()
+            query.occurredFrom = ms
+            query.limit = 1
+            first = reader.size + 1
+            try read(reader, query) { first = $0.seq }
+        case nil: break
+        }
+        switch request.to {
+        case .seq(let seq)?: last = seq
+        case .time(let ms)?:
+            var query = ReadQuery()
+            query.from = first
+            query.occurredTo = ms
+            last = 0
+            try read(reader, query) { last = $0.seq }
+        case nil: break
+        }
+        guard first >= 1, first <= last, last <= reader.size else {
+            throw LogError(.outOfRange, "from and to select no events of the log's \(reader.size)", fieldPath: "/from")
+        }
+        return .init(firstSeq: first, lastSeq: last)
+    }
+
+    private static func read(_ reader: LogReader, _ query: ReadQuery, _ body: (StoredEvent) -> Void) throws(LogError) {
+        do {
+            try reader.read(query) { event in
+                body(event)
+                return true
+            }
+        } catch let error as LogError {
+            throw error
+        } catch {
+            throw LogError(.io, "cannot read the log: \(error)")
+        }
+    }
+
+    private static func json(_ value: some Encodable) throws(LogError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            return try encoder.encode(value) + Data("\n".utf8)
+        } catch {
+            throw LogError(.io, "cannot encode the export's JSON: \(error)")
+        }
+    }
+}
+
+/// The text `manifest.sig` signs: the bundle format and the manifest's SHA-256.
+enum ManifestSignature {
+    static func text(_ sha256: String) -> String { "\(ExportManifest.currentFormat) manifest.json\n\(sha256)\n" }
+}
+
+/// A file of a bundle being written: its bytes go to disk and into its SHA-256 as they come.
+final class BundleFile {
+    private let fd: Int32
+    private let path: String
+    private var hash = SHA256()
+
+    init(_ path: String) throws(LogError) {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw LogError.system("open", path: path, errno: errno) }
+    }
+
+    func write(_ bytes: [UInt8]) throws(LogError) {
+        hash.update(data: bytes)
+        try FileIO.writeAll(fd, bytes, path: path)
+    }
+
+    /// Makes the file durable and closes it; returns its SHA-256 in hex.
+    func close() throws(LogError) -> String {
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else { throw LogError.system("fsync", path: path, errno: errno) }
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,277 @@
+import Crypto
+import Dispatch
+import Foundation
+public import HindsightLog
+
+/// Checks an export bundle with nothing but the signing key's public half: the checkpoint's
+/// signature, the events' seqs (every one of the range, for an unfiltered export), their
+/// Merkle proof against the checkpoint, the rendering against the stored lines, every file's
+/// SHA-256, the manifest's signature, and, given an older checkpoint, that the log extends
+/// it unchanged. It stops at the first problem and names the file and line.
+public enum ExportVerifier {
+    /// What a bundle that verifies holds.
+    public struct Report: Sendable {
+        public let count: Int
+        public let range: ExportManifest.SeqRange
+        public let complete: Bool
+        public let treeSize: UInt64
+        /// The size of the older checkpoint the log was shown to extend, if one was given.
+        public let extends: UInt64?
+    }
+
+    /// The first thing wrong with a bundle: the file (and line) and what is wrong.
+    public struct Problem: Error, Sendable, CustomStringConvertible {
+        public let file: String
+        public let message: String
+        public var description: String { "\(file): \(message)" }
+
+        init(_ file: String, _ message: String) {
+            self.file = file
+            self.message = message
+        }
+    }
+
+    public static func verify(_ directory: String, key: VerifierKey, olderCheckpoint: String? = nil) throws(Problem) -> Report {
+        let manifestBytes = try read(directory, "manifest.json")
+        let manifest: ExportManifest
+        do {
+            manifest = try JSONDecoder().decode(ExportManifest.self, from: Data(manifestBytes))
+        } catch {
+            throw Problem("manifest.json", "it is not an export manifest: \(error)")
+        }
+        guard manifest.format == ExportManifest.currentFormat else {
+            throw Problem("manifest.json", "its format is \(manifest.format); this verifier reads \(ExportManifest.currentFormat)")
+        }
+        for file in [manifest.file, manifest.rendering, manifest.proof, manifest.checkpoint, "manifest.sig"] + manifest.files.keys.sorted()
+        where !FileManager.default.fileExists(atPath: directory + "/" + file) {
+            throw Problem(file, "it is missing from the bundle")
+        }
+
+        // The tree head, signed.
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint(note: String(decoding: try read(directory, manifest.checkpoint), as: UTF8.self), verifiedBy: key)
+        } catch let problem as NoteProblem {
+            throw Problem(manifest.checkpoint, problem.description)
+        } catch let problem as Problem {
+            throw problem
+        } catch {
+            throw Problem(manifest.checkpoint, "\(error)")
+        }
+        guard checkpoint.size == manifest.chainHead.size, checkpoint.root.hex == manifest.chainHead.root else {
+            throw Problem(manifest.checkpoint, "it is the tree head of \(checkpoint.size) events (root \(checkpoint.root.hex)); the manifest anchors the bundle to \(manifest.chainHead.size) events (root \(manifest.chainHead.root))")
+        }
+
+        // The events, seq by seq.
+        let lines = try read(directory, manifest.file)
+        let ranges = lines.withUnsafeBytes { $0.lineRanges() }
+        let seqs = try Self.seqs(lines, ranges, manifest)
+
+        // Their proof against the checkpoint.
+        let proof: ExportProof
+        do {
+            proof = try JSONDecoder().decode(ExportProof.self, from: Data(try read(directory, manifest.proof)))
+        } catch let problem as Problem {
+            throw problem
+        } catch {
+            throw Problem(manifest.proof, "it is not an export proof: \(error)")
+        }
+        guard proof.treeSize == checkpoint.size else {
+            throw Problem(manifest.proof, "it proves inclusion in a tree of \(proof.treeSize) events; the checkpoint's has \(checkpoint.size)")
+        }
+        try checkInclusion(lines, ranges, seqs, proof, checkpoint, manifest)
+
+        // The rendering says the same.
+        try checkRendering(try read(directory, manifest.rendering), file: manifest.rendering, lines, ranges, seqs)
+
+        // Every file is the one the manifest names.
+        for (file, expected) in [(manifest.file, manifest.sha256)] + manifest.files.sorted(by: { $0.key < $1.key }) {
+            let bytes = file == manifest.file ? lines : try read(directory, file)
+            guard sha256(bytes) == expected else { throw Problem(file, "its SHA-256 is \(sha256(bytes)); the manifest says \(expected)") }
+        }
+
+        // The log extends an older checkpoint unchanged.
+        var extends: UInt64?
+        if let olderCheckpoint {
+            extends = try checkExtension(of: olderCheckpoint, to: checkpoint, proof, key: key)
+        }
+
+        // The manifest itself is the one the key signed.
+        do {
+            let signed = try key.verifiedText(of: String(decoding: try read(directory, "manifest.sig"), as: UTF8.self))
+            guard signed == ManifestSignature.text(sha256(manifestBytes)) else {
+                throw Problem("manifest.json", "it is not the manifest the key signed: it was changed after the export")
+            }
+        } catch let problem as NoteProblem {
+            throw Problem("manifest.sig", problem.description)
+        } catch let problem as Problem {
+            throw problem
+        } catch {
+            throw Problem("manifest.sig", "\(error)")
+        }
+        return Report(count: seqs.count, range: manifest.range, complete: manifest.complete, treeSize: checkpoint.size, extends: extends)
+    }
+
+    private static func read(_ directory: String, _ file: String) throws(Problem) -> [UInt8] {
+        do {
+            return try FileIO.readFile(directory + "/" + file)
+        } catch {
+            throw Problem(file, FileManager.default.fileExists(atPath: directory + "/" + file) ? "cannot be read: \(error.message)" : "it is missing from the bundle")
+        }
+    }
+
+    private static func sha256(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The seq of every line, checked: ascending, within the range, every one of it for a
+    /// complete export, matching the filter otherwise, as many as the manifest says.
+    private static func seqs(_ lines: [UInt8], _ ranges: [Range<Int>], _ manifest: ExportManifest) throws(Problem) -> [UInt64] {
+        let file = manifest.file
+        let prefix = Array(#"{"seq":"#.utf8)
+        var seqs: [UInt64] = []
+        seqs.reserveCapacity(ranges.count)
+        for (index, range) in ranges.enumerated() {
+            let line = index + 1
+            guard lines[range].starts(with: prefix) else { throw Problem(file, "line \(line) is not a stored event (it does not begin with its seq)") }
+            var seq: UInt64 = 0, position = range.lowerBound + prefix.count
+            while position < range.upperBound, let digit = lines[position].wholeNumberDigit {
+                seq = seq &* 10 &+ digit
+                position += 1
+            }
+            if let previous = seqs.last, seq <= previous {
+                throw Problem(file, "line \(line) holds seq \(seq) after seq \(previous): rows are out of order or repeated")
+            }
+            if manifest.complete {
+                let expected = manifest.range.firstSeq + UInt64(index)
+                if seq > expected {
+                    throw Problem(file, "line \(line) holds seq \(seq) where seq \(expected) was expected: \(seq - expected == 1 ? "event \(expected) is" : "events \(expected)…\(seq - 1) are") missing")
+                }
+            }
+            guard seq >= manifest.range.firstSeq, seq <= manifest.range.lastSeq else {
+                throw Problem(file, "line \(line) holds seq \(seq), outside the export's range \(manifest.range.firstSeq)…\(manifest.range.lastSeq)")
+            }
+            if !manifest.complete {
+                let fields = Rendering.Fields(Array(lines[range]))
+                let type = fields.ranges[3].map { String(decoding: lines[range][$0.lowerBound..<$0.upperBound], as: UTF8.self) }
+                let org = fields.ranges[4].map { String(decoding: lines[range][$0.lowerBound..<$0.upperBound], as: UTF8.self) }
+                if let wanted = manifest.query.org, org != wanted {
+                    throw Problem(file, "line \(line) (seq \(seq)) is an event of org \(org ?? "?"), outside the export's filter org \(wanted)")
+                }
+                if let types = manifest.query.types, !types.contains(type ?? "") {
+                    throw Problem(file, "line \(line) (seq \(seq)) is a \(type ?? "?") event, outside the export's filter types")
+                }
+            }
+            seqs.append(seq)
+        }
+        if manifest.complete, let last = seqs.last, last < manifest.range.lastSeq {
+            throw Problem(file, "it ends at seq \(last) but the range runs to \(manifest.range.lastSeq): events \(last + 1)…\(manifest.range.lastSeq) are missing")
+        }
+        guard seqs.count == manifest.count else {
+            throw Problem("manifest.json", "it says the bundle holds \(manifest.count) events; \(file) holds \(seqs.count)")
+        }
+        guard seqs.first == manifest.firstSeq, seqs.last == manifest.lastSeq else {
+            throw Problem("manifest.json", "its firstSeq and lastSeq are not those of \(file) (\(seqs.first.map(String.init) ?? "none")…\(seqs.last.map(String.init) ?? "none"))")
+        }
+        return seqs
+    }
+
+    /// The lines' leaf hashes and the inclusion proof give the checkpoint's root.
+    private static func checkInclusion(
+        _ lines: [UInt8], _ ranges: [Range<Int>], _ seqs: [UInt64], _ proof: ExportProof, _ checkpoint: Checkpoint, _ manifest: ExportManifest
+    ) throws(Problem) {
+        var hashes: [TreeHash] = []
+        for text in proof.inclusion {
+            guard let hash = TreeHash(hex: text) else { throw Problem(manifest.proof, "an inclusion hash is not 64 hex digits") }
+            hashes.append(hash)
+        }
+        guard !seqs.isEmpty else {
+            guard hashes.isEmpty else { throw Problem(manifest.proof, "it proves events the bundle does not hold") }
+            return
+        }
+        let leaves = [TreeHash](unsafeUninitializedCapacity: ranges.count) { out, count in
+            lines.withUnsafeBytes { bytes in
+                let shared = UnsafeSendable((out, bytes))
+                let parts = 4 * ProcessInfo.processInfo.activeProcessorCount
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let (out, bytes) = shared.value
+                    let share = (ranges.count + parts - 1) / parts
+                    for index in min(ranges.count, part * share)..<min(ranges.count, (part + 1) * share) {
+                        (out.baseAddress! + index).initialize(to: TreeHash.leaf(UnsafeRawBufferPointer(rebasing: bytes[ranges[index]])))
+                    }
+                }
+            }
+            count = ranges.count
+        }
+        guard let root = MerkleProof.root(fromLeaves: leaves, at: seqs.map { Int($0 - 1) }, treeSize: Int(checkpoint.size), proof: hashes) else {
+            throw Problem(manifest.proof, "its \(hashes.count) inclusion hashes are not what a tree of \(checkpoint.size) events needs for these seqs: it was truncated or padded")
+        }
+        guard root == checkpoint.root else {
+            throw Problem(manifest.file, "its events do not hash to the checkpoint's root: an event was altered, or is not in the log at its seq")
+        }
+    }
+
+    /// Each rendered record says what its stored line says (personal values aside).
+    private static func checkRendering(_ text: [UInt8], file: String, _ lines: [UInt8], _ ranges: [Range<Int>], _ seqs: [UInt64]) throws(Problem) {
+        if file.hasSuffix(".csv") {
+            guard var rows = Rendering.csvRows(text) else { throw Problem(file, "it is not CSV: a quoted field does not end") }
+            guard rows.first.map({ $0.map { String(decoding: $0, as: UTF8.self) } }) == Rendering.csvColumns else {
+                throw Problem(file, "its header is not \(Rendering.csvColumns.joined(separator: ","))")
+            }
+            rows.removeFirst()
+            guard rows.count == ranges.count else { throw Problem(file, "it has \(rows.count) rows for \(ranges.count) events") }
+            for (index, row) in rows.enumerated() {
+                if let difference = Rendering.csvDifference(row, stored: Array(lines[ranges[index]])) {
+                    throw Problem(file, "row \(index + 1) (seq \(seqs[index])): \(difference)")
+                }
+            }
+        } else {
+            let rendered = text.withUnsafeBytes { $0.lineRanges() }
+            guard rendered.count == ranges.count else { throw Problem(file, "it has \(rendered.count) lines for \(ranges.count) events") }
+            // The first line that differs, per part of the file.
+            let parts = 4 * ProcessInfo.processInfo.activeProcessorCount
+            var differing = [Int?](repeating: nil, count: parts)
+            differing.withUnsafeMutableBufferPointer { out in
+                let shared = UnsafeSendable(out)
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let share = (ranges.count + parts - 1) / parts
+                    shared.value[part] = (min(ranges.count, part * share)..<min(ranges.count, (part + 1) * share)).first {
+                        !Rendering.sameExceptSealed(stored: lines[ranges[$0]], rendered: text[rendered[$0]])
+                    }
+                }
+            }
+            if let first = differing.lazy.compactMap({ $0 }).first { throw Problem(file, "line \(first + 1) (seq \(seqs[first])) is not the stored event as readers see it") }
+        }
+    }
+
+    /// Checks that the log at `checkpoint` extends the older checkpoint; returns its size.
+    private static func checkExtension(of note: String, to checkpoint: Checkpoint, _ proof: ExportProof, key: VerifierKey) throws(Problem) -> UInt64 {
+        let older: Checkpoint
+        do {
+            older = try Checkpoint(note: note, verifiedBy: key)
+        } catch {
+            throw Problem("older checkpoint", error.description)
+        }
+        guard older.size <= checkpoint.size else {
+            throw Problem("older checkpoint", "it is of \(older.size) events, more than the bundle's \(checkpoint.size): give an older one")
+        }
+        let hashes: [[UInt8]]
+        if older.size == checkpoint.size {
+            hashes = []
+        } else {
+            guard let consistency = proof.consistency.first(where: { $0.oldSize == older.size }) else {
+                throw Problem("proof.json", "it holds no consistency proof from \(older.size) events (it has \(proof.consistency.map { String($0.oldSize) }.joined(separator: ", ")))")
+            }
+            hashes = consistency.hashes.compactMap { TreeHash(hex: $0)?.bytes }
+        }
+        guard MerkleProof.verifyConsistency(oldSize: older.size, newSize: checkpoint.size, oldRoot: older.root.bytes, newRoot: checkpoint.root.bytes, proof: hashes) else {
+            throw Problem("proof.json", "the log at \(checkpoint.size) events does not extend the older checkpoint of \(older.size) events unchanged: history was rewritten")
+        }
+        return older.size
+    }
+}
+
+extension UInt8 {
+    /// The value of an ASCII digit.
+    fileprivate var wholeNumberDigit: UInt64? { self >= 0x30 && self <= 0x39 ? UInt64(self - 0x30) : nil }
+}
