@@ -158,6 +158,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "HindsightEvidenceTests",
+            dependencies: ["HindsightTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "HindsightRPCTests",
             dependencies: ["HindsightEngine", "HindsightProjections", "HindsightRPC", "HindsightTestSupport"],
             swiftSettings: strictSwift

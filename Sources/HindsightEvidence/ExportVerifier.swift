@@ -132,29 +132,33 @@ public enum ExportVerifier {
         var seqs: [UInt64] = []
         seqs.reserveCapacity(ranges.count)
         for (index, range) in ranges.enumerated() {
-            let line = index + 1
-            guard lines[range].starts(with: prefix) else { throw Problem(file, "line \(line) is not a stored event (it does not begin with its seq)") }
+            guard lines[range].starts(with: prefix) else { throw Problem(file, "line \(index + 1) is not a stored event (it does not begin with its seq)") }
             var seq: UInt64 = 0, position = range.lowerBound + prefix.count
             while position < range.upperBound, let digit = lines[position].wholeNumberDigit {
                 seq = seq &* 10 &+ digit
                 position += 1
             }
-            if let previous = seqs.last, seq <= previous {
-                throw Problem(file, "line \(line) holds seq \(seq) after seq \(previous): rows are out of order or repeated")
+            seqs.append(seq)
+        }
+        for (index, seq) in seqs.enumerated() {
+            let line = index + 1
+            if index > 0, seq <= seqs[index - 1] {
+                throw Problem(file, seq == seqs[index - 1] ? "line \(line) repeats seq \(seq)" : "line \(line) holds seq \(seq) after seq \(seqs[index - 1]): rows are out of order")
             }
-            if manifest.complete {
-                let expected = manifest.range.firstSeq + UInt64(index)
-                if seq > expected {
-                    throw Problem(file, "line \(line) holds seq \(seq) where seq \(expected) was expected: \(seq - expected == 1 ? "event \(expected) is" : "events \(expected)…\(seq - 1) are") missing")
+            if manifest.complete, case let expected = manifest.range.firstSeq + UInt64(index), seq > expected {
+                if let found = seqs.firstIndex(of: expected) {
+                    throw Problem(file, "line \(line) holds seq \(seq) where seq \(expected) was expected: rows are out of order (seq \(expected) is on line \(found + 1))")
                 }
+                throw Problem(file, "line \(line) holds seq \(seq) where seq \(expected) was expected: \(seq - expected == 1 ? "event \(expected) is" : "events \(expected)…\(seq - 1) are") missing")
             }
             guard seq >= manifest.range.firstSeq, seq <= manifest.range.lastSeq else {
                 throw Problem(file, "line \(line) holds seq \(seq), outside the export's range \(manifest.range.firstSeq)…\(manifest.range.lastSeq)")
             }
             if !manifest.complete {
-                let fields = Rendering.Fields(Array(lines[range]))
-                let type = fields.ranges[3].map { String(decoding: lines[range][$0.lowerBound..<$0.upperBound], as: UTF8.self) }
-                let org = fields.ranges[4].map { String(decoding: lines[range][$0.lowerBound..<$0.upperBound], as: UTF8.self) }
+                let event = Array(lines[ranges[index]])
+                let fields = Rendering.Fields(event)
+                let type = fields.ranges[3].map { String(decoding: event[$0], as: UTF8.self) }
+                let org = fields.ranges[4].map { String(decoding: event[$0], as: UTF8.self) }
                 if let wanted = manifest.query.org, org != wanted {
                     throw Problem(file, "line \(line) (seq \(seq)) is an event of org \(org ?? "?"), outside the export's filter org \(wanted)")
                 }
@@ -162,7 +166,6 @@ public enum ExportVerifier {
                     throw Problem(file, "line \(line) (seq \(seq)) is a \(type ?? "?") event, outside the export's filter types")
                 }
             }
-            seqs.append(seq)
         }
         if manifest.complete, let last = seqs.last, last < manifest.range.lastSeq {
             throw Problem(file, "it ends at seq \(last) but the range runs to \(manifest.range.lastSeq): events \(last + 1)…\(manifest.range.lastSeq) are missing")

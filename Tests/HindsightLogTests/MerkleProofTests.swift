@@ -94,6 +94,37 @@ struct MerkleProofTests {
         }
     }
 
+    @Test("a multi-leaf proof gives back the root for every subset of leaves of small trees, and for ranges and random subsets of larger ones")
+    func multiLeafProofsGiveBackTheRoot() {
+        let leaves = (0..<300).map { TreeHash.leaf(Array("leaf \($0)".utf8)) }
+        var subsets: [(size: Int, indices: [Int])] = []
+        for size in 1...9 {
+            for mask in 1..<(1 << size) { subsets.append((size, (0..<size).filter { mask & (1 << $0) != 0 })) }
+        }
+        var random = SystemRandomNumberGenerator()
+        for size in [10, 64, 65, 100, 255, 300] {
+            subsets.append((size, Array(0..<size)))
+            subsets.append((size, Array((size / 3)..<(2 * size / 3 + 1))))
+            for _ in 0..<20 { subsets.append((size, (0..<size).filter { _ in Int.random(in: 0..<7, using: &random) == 0 })) }
+        }
+        for (size, indices) in subsets where !indices.isEmpty {
+            let tree = leaves[..<size]
+            let proof = MerkleProof.multiInclusion(indices: indices, leaves: tree)
+            let hashes = indices.map { leaves[$0] }
+            #expect(MerkleProof.root(fromLeaves: hashes, at: indices, treeSize: size, proof: proof) == MerkleProof.root(of: tree))
+            // A proof cut short or padded, a leaf moved, or a leaf altered does not give the root.
+            if !proof.isEmpty {
+                #expect(MerkleProof.root(fromLeaves: hashes, at: indices, treeSize: size, proof: Array(proof.dropLast())) == nil)
+            }
+            #expect(MerkleProof.root(fromLeaves: hashes, at: indices, treeSize: size, proof: proof + [leaves[0]]) == nil)
+            var altered = hashes
+            altered[0] = TreeHash.leaf(Array("forged".utf8))
+            #expect(MerkleProof.root(fromLeaves: altered, at: indices, treeSize: size, proof: proof) != MerkleProof.root(of: tree))
+        }
+        // A contiguous range needs no more than two audit paths of hashes.
+        #expect(MerkleProof.multiInclusion(indices: Array(100..<200), leaves: leaves[...]).count <= 2 * 9)
+    }
+
     @Test("every flipped bit, dropped, added or swapped element, and every halved or doubled size of a good proof is rejected")
     func corruptedProofsAreRejected() {
         let leaves = (0..<37).map { TreeHash.leaf(Array("event \($0)".utf8)) }

@@ -1,0 +1,300 @@
+import Foundation
+import HindsightTestSupport
+import Testing
+
+/// The repository's root, for the sample history and the Python verifier.
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let sampleHistory = repository.appendingPathComponent("EventSchemas/examples/history.ndjson").path
+private let pythonVerifier = repository.appendingPathComponent("Tools/verify_export.py").path
+
+/// A data directory holding the sample history, and a signing key beside it.
+private final class Evidence {
+    let scratch = TemporaryDirectory()
+    var data: String { scratch.path + "/data" }
+    var key: String { scratch.path + "/keys/signing.key" }
+    private(set) var publicKey = ""
+
+    init(history: String = sampleHistory, keyName: String = "example.com/audit") throws {
+        #expect(try cli("append", history).status == 0)
+        let created = try cli("keys", "init", "--name", keyName)
+        #expect(created.status == 0, "\(created.stderr)")
+        publicKey = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs the CLI on this directory (and key, for the commands that sign).
+    @discardableResult
+    func cli(_ arguments: String..., stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        var full = Array(arguments)
+        if ["append", "checkpoint", "erase", "stats"].contains(arguments[0]) || arguments.starts(with: ["keys", "init"]) { full += ["--data", data] }
+        if ["checkpoint", "keys"].contains(arguments[0]) { full += ["--key", key] }
+        return try run(hindsightExecutable, full, stdin: stdin.map { Data($0.utf8) })
+    }
+
+    /// Exports into a new directory; returns its path.
+    func export(_ options: String...) throws -> String {
+        let out = scratch.path + "/bundle-\(UUID().uuidString)"
+        let result = try run(hindsightExecutable, ["export", "audit", "--data", data, "--key", key, "--out", out] + options)
+        #expect(result.status == 0, "\(result.stderr)\(result.stdout)")
+        return out
+    }
+
+    /// Both verifiers' verdicts on a bundle: (exit status, stdout) of `hindsight verify-export`
+    /// and of Tools/verify_export.py.
+    func verdicts(_ bundle: String, olderCheckpoint: String? = nil) throws -> [(verifier: String, status: Int32, output: String)] {
+        let older = olderCheckpoint.map { ["--older-checkpoint", $0] } ?? []
+        let swift = try run(hindsightExecutable, ["verify-export", bundle, "--key", publicKey] + older)
+        let python = try run("/usr/bin/env", ["python3", pythonVerifier, bundle, "--key", publicKey] + older)
+        return [("hindsight verify-export", swift.status, swift.stdout + swift.stderr), ("verify_export.py", python.status, python.stdout + python.stderr)]
+    }
+}
+
+/// A file's lines, split at "\n" alone (a CSV row keeps its "\r").
+private func lines(of path: String) -> [String] {
+    (FileManager.default.contents(atPath: path) ?? Data()).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        .dropLast().map { String(decoding: $0, as: UTF8.self) }
+}
+
+private func write(_ lines: [String], to path: String) {
+    writeFile(path, Data((lines.joined(separator: "\n") + "\n").utf8))
+}
+
+private func manifest(_ bundle: String) throws -> [String: Any] {
+    try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/manifest.json"))) as! [String: Any]
+}
+
+@Suite("Signing keys and checkpoints")
+struct SigningKeyTests {
+    @Test func aKeyIsCreatedForItsOwnerAloneOutsideTheDataDirectoryAndNeverOverwritten() throws {
+        let evidence = try Evidence()
+        let attributes = try FileManager.default.attributesOfItem(atPath: evidence.key)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try evidence.cli("keys", "public").stdout.trimmingCharacters(in: .whitespacesAndNewlines) == evidence.publicKey)
+        #expect(evidence.publicKey.hasPrefix("example.com/audit+"))
+
+        let before = FileManager.default.contents(atPath: evidence.key)
+        let again = try evidence.cli("keys", "init")
+        #expect(again.status != 0 && again.stderr.contains("a signing key exists here already"))
+        #expect(FileManager.default.contents(atPath: evidence.key) == before)
+
+        let inside = try run(hindsightExecutable, ["keys", "init", "--data", evidence.data, "--key", evidence.data + "/signing.key"])
+        #expect(inside.status != 0 && inside.stderr.contains("outside the data directory"))
+        #expect(!FileManager.default.fileExists(atPath: evidence.data + "/signing.key"))
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: evidence.key)
+        let exposed = try evidence.cli("checkpoint")
+        #expect(exposed.status != 0 && exposed.stderr.contains("readable by others"))
+    }
+
+    @Test func aCheckpointSignsTheLogsTreeHeadAsASignedNote() throws {
+        let evidence = try Evidence()
+        let note = try evidence.cli("checkpoint")
+        #expect(note.status == 0, "\(note.stderr)")
+        let lines = note.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines[0] == "example.com/audit")
+        #expect(lines[1] == "372")
+        let stats = try evidence.cli("stats", "--json")
+        let root = try #require(stats.stdout.firstMatch(of: /"hash":"([0-9a-f]{64})"/)?.1)
+        #expect(Data(base64Encoded: lines[2]).map { $0.map { String(format: "%02x", $0) }.joined() } == String(root))
+        #expect(lines[3] == "" && lines[4].hasPrefix("\u{2014} example.com/audit "))
+        // Kept in the data directory, under its size.
+        let kept = try FileManager.default.contentsOfDirectory(atPath: evidence.data + "/checkpoints")
+        #expect(kept == [String(format: "%020d", 372) + ".checkpoint"])
+    }
+}
+
+@Suite("Audit exports that anyone can verify offline")
+struct ExportTests {
+    @Test(arguments: ["jsonl", "csv"])
+    func anExportOfTheWholeLogVerifiesWithBothVerifiers(format: String) throws {
+        let evidence = try Evidence()
+        let bundle = try evidence.export("--format", format)
+        let manifest = try manifest(bundle)
+        #expect(manifest["count"] as? Int == 372 && manifest["complete"] as? Bool == true)
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: bundle))
+                == ["events.ndjson", "events.\(format)", "proof.json", "checkpoint", "manifest.json", "manifest.sig"])
+        // The stored lines are the log's own, byte for byte.
+        let read = try run(hindsightExecutable, ["read", "--data", evidence.data])
+        #expect(lines(of: bundle + "/events.ndjson").count == 372)
+        #expect(read.stdout.contains(lines(of: bundle + "/events.ndjson")[41]))
+        // Readers see the invited e-mails; the stored lines hold them sealed.
+        let rendering = String(decoding: FileManager.default.contents(atPath: bundle + "/events.\(format)")!, as: UTF8.self)
+        #expect(rendering.contains("bob@acme.example"))
+        #expect(!String(decoding: FileManager.default.contents(atPath: bundle + "/events.ndjson")!, as: UTF8.self).contains("bob@acme.example"))
+        for verdict in try evidence.verdicts(bundle) {
+            #expect(verdict.status == 0, "\(verdict.verifier): \(verdict.output)")
+            #expect(verdict.output.contains(#""count":372"#) || verdict.output.contains(#""count": 372"#), "\(verdict.verifier)")
+        }
+    }
+
+    @Test func aFilteredExportStatesItsFilterAndHoldsOnlyWhatItSelects() throws {
+        let evidence = try Evidence()
+        let bundle = try evidence.export("--from", "2026-03-02T00:00:00.000Z", "--to", "2026-03-04T00:00:00.000Z", "--types", "role.granted,member.invited", "--format", "csv")
+        let manifest = try manifest(bundle)
+        #expect(manifest["complete"] as? Bool == false)
+        let query = try #require(manifest["query"] as? [String: Any])
+        #expect(query["types"] as? [String] == ["role.granted", "member.invited"] && query["from"] as? String == "2026-03-02T00:00:00.000Z")
+        let exported = lines(of: bundle + "/events.ndjson")
+        #expect(!exported.isEmpty && exported.allSatisfy { $0.contains(#""type":"role.granted""#) || $0.contains(#""type":"member.invited""#) })
+        #expect(manifest["count"] as? Int == exported.count)
+        for verdict in try evidence.verdicts(bundle) { #expect(verdict.status == 0, "\(verdict.verifier): \(verdict.output)") }
+
+        // A line outside the filter, even one from the log, is found.
+        let other = try #require(lines(of: evidence.export("--format", "jsonl") + "/events.ndjson").first { $0.contains(#""type":"team.created""#) })
+        let seq = { (line: String) in Int(line.firstMatch(of: /"seq":(\d+)/)!.1)! }
+        var tampered = exported
+        tampered.insert(other, at: tampered.firstIndex { seq($0) > seq(other) } ?? tampered.count)
+        write(tampered, to: bundle + "/events.ndjson")
+        for verdict in try evidence.verdicts(bundle) {
+            #expect(verdict.status == 2 && verdict.output.contains("outside the export's filter types"), "\(verdict.verifier): \(verdict.output)")
+        }
+    }
+
+    /// One damage done to a good bundle, and the words both verifiers must name it with.
+    struct Damage: CustomTestStringConvertible, Sendable {
+        let name: String
+        let file: String
+        let message: String
+        let apply: @Sendable (_ bundle: String, _ evidence: EvidenceAccess) throws -> Void
+        var testDescription: String { name }
+    }
+
+    /// What a damage may use besides the bundle: another key, an older checkpoint.
+    struct EvidenceAccess {
+        let data: String
+        let scratch: String
+    }
+
+    static let damages: [Damage] = [
+        Damage(name: "a removed row", file: "events.ndjson", message: "where seq 110 was expected: event 110 is missing") { bundle, _ in
+            var rows = lines(of: bundle + "/events.ndjson")
+            rows.remove(at: 9)
+            write(rows, to: bundle + "/events.ndjson")
+        },
+        Damage(name: "an added row", file: "events.ndjson", message: "line 11 repeats seq 110") { bundle, _ in
+            var rows = lines(of: bundle + "/events.ndjson")
+            rows.insert(rows[9], at: 10)
+            write(rows, to: bundle + "/events.ndjson")
+        },
+        Damage(name: "an edited byte", file: "events.ndjson", message: "do not hash to the checkpoint's root") { bundle, _ in
+            var rows = lines(of: bundle + "/events.ndjson")
+            rows[20] = rows[20].replacingOccurrences(of: #""recordedAt":"2"#, with: #""recordedAt":"1"#)
+            write(rows, to: bundle + "/events.ndjson")
+        },
+        Damage(name: "an edited byte in the readable rendering", file: "events.csv", message: "row 21 (seq 121): its recordedAt is not the stored event's") { bundle, _ in
+            var rows = lines(of: bundle + "/events.csv")
+            rows[21] = rows[21].replacingOccurrences(of: ",2026-", with: ",1026-")
+            write(rows, to: bundle + "/events.csv")
+        },
+        Damage(name: "swapped rows", file: "events.ndjson", message: "rows are out of order (seq 105 is on line 6)") { bundle, _ in
+            var rows = lines(of: bundle + "/events.ndjson")
+            rows.swapAt(4, 5)
+            write(rows, to: bundle + "/events.ndjson")
+        },
+        Damage(name: "a deleted file", file: "proof.json", message: "missing from the bundle") { bundle, _ in
+            try FileManager.default.removeItem(atPath: bundle + "/proof.json")
+        },
+        Damage(name: "a truncated proof", file: "proof.json", message: "truncated or padded") { bundle, _ in
+            var proof = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/proof.json"))) as! [String: Any]
+            proof["inclusion"] = Array((proof["inclusion"] as! [String]).dropLast())
+            try JSONSerialization.data(withJSONObject: proof).write(to: URL(fileURLWithPath: bundle + "/proof.json"))
+        },
+        Damage(name: "a checkpoint signed by another key", file: "checkpoint", message: "not signed by the key example.com/audit") { bundle, evidence in
+            let other = evidence.scratch + "/other.key"
+            #expect(try run(hindsightExecutable, ["keys", "init", "--name", "someone.else", "--key", other]).status == 0)
+            let note = try run(hindsightExecutable, ["checkpoint", "--data", evidence.data, "--key", other])
+            writeFile(bundle + "/checkpoint", Data(note.stdout.utf8))
+        },
+        Damage(name: "a checkpoint of a shorter log", file: "checkpoint", message: "it is the tree head of 372 events") { bundle, evidence in
+            let kept = evidence.data + "/checkpoints/" + String(format: "%020d", 372) + ".checkpoint"
+            try FileManager.default.removeItem(atPath: bundle + "/checkpoint")
+            try FileManager.default.copyItem(atPath: kept, toPath: bundle + "/checkpoint")
+        },
+        Damage(name: "a manifest count off by one", file: "manifest.json", message: "it says the bundle holds 102 events; events.ndjson holds 101") { bundle, _ in
+            let text = String(decoding: FileManager.default.contents(atPath: bundle + "/manifest.json")!, as: UTF8.self)
+            writeFile(bundle + "/manifest.json", Data(text.replacingOccurrences(of: #""count" : 101"#, with: #""count" : 102"#).utf8))
+        },
+        Damage(name: "a manifest edited anywhere else", file: "manifest.json", message: "not the manifest the key signed") { bundle, _ in
+            let text = String(decoding: FileManager.default.contents(atPath: bundle + "/manifest.json")!, as: UTF8.self)
+            writeFile(bundle + "/manifest.json", Data(text.replacingOccurrences(of: #""createdAt" : "2"#, with: #""createdAt" : "1"#).utf8))
+        },
+    ]
+
+    @Test(arguments: damages)
+    func bothVerifiersNameTheFirstProblemOfADamagedBundle(damage: Damage) throws {
+        let evidence = try Evidence()
+        // A checkpoint of the log at 372 events, then more events: the bundle anchors to 472.
+        #expect(try evidence.cli("checkpoint").status == 0)
+        #expect(try evidence.cli("append", stdin: moreEvents(100)).status == 0)
+        let bundle = try evidence.export("--from", "101", "--to", "201", "--format", "csv")
+        for verdict in try evidence.verdicts(bundle) { #expect(verdict.status == 0, "before the damage, \(verdict.verifier): \(verdict.output)") }
+        try damage.apply(bundle, EvidenceAccess(data: evidence.data, scratch: evidence.scratch.path))
+        for verdict in try evidence.verdicts(bundle) {
+            #expect(verdict.status == 2, "\(verdict.verifier) let \(damage.name) pass")
+            #expect(verdict.output.contains(#""file":"\#(damage.file)""#) || verdict.output.contains(#""file": "\#(damage.file)""#),
+                    "\(verdict.verifier) on \(damage.name): \(verdict.output)")
+            #expect(verdict.output.contains(damage.message), "\(verdict.verifier) on \(damage.name): \(verdict.output)")
+        }
+    }
+
+    @Test func aBundleProvesThatItsLogExtendsAnOlderCheckpointUnchanged() throws {
+        let evidence = try Evidence()
+        let older = evidence.scratch.path + "/older.checkpoint"
+        writeFile(older, Data(try evidence.cli("checkpoint").stdout.utf8))
+        #expect(try evidence.cli("append", stdin: moreEvents(50)).status == 0)
+        let bundle = try evidence.export("--format", "jsonl")
+        for verdict in try evidence.verdicts(bundle, olderCheckpoint: older) {
+            #expect(verdict.status == 0, "\(verdict.verifier): \(verdict.output)")
+            #expect(verdict.output.contains(#""extends":372"#) || verdict.output.contains(#""extends": 372"#), "\(verdict.verifier): \(verdict.output)")
+        }
+
+        // The same key's checkpoint of a log with another history: the bundle's log does not extend it.
+        let rewritten = TemporaryDirectory()
+        #expect(try run(hindsightExecutable, ["append", "--data", rewritten.path], stdin: Data(moreEvents(372).utf8)).status == 0)
+        let foreign = evidence.scratch.path + "/foreign.checkpoint"
+        writeFile(foreign, Data(try run(hindsightExecutable, ["checkpoint", "--data", rewritten.path, "--key", evidence.key]).stdout.utf8))
+        for verdict in try evidence.verdicts(bundle, olderCheckpoint: foreign) {
+            #expect(verdict.status == 2 && verdict.output.contains("does not extend the older checkpoint of 372 events"), "\(verdict.verifier): \(verdict.output)")
+        }
+    }
+
+    @Test(arguments: ["jsonl", "csv"])
+    func afterAnErasureTheBundleShowsOnlyTheMarkerAndStillVerifies(format: String) throws {
+        let evidence = try Evidence()
+        #expect(try evidence.cli("erase", "bob@acme.example").status == 0)
+        let bundle = try evidence.export("--format", format)
+        let everything = try FileManager.default.contentsOfDirectory(atPath: bundle)
+            .map { String(decoding: FileManager.default.contents(atPath: bundle + "/" + $0)!, as: UTF8.self) }.joined()
+        #expect(!everything.contains("bob@acme.example"))
+        #expect(everything.contains("[erased]"))
+        #expect(everything.contains("carol@acme.example"))
+        for verdict in try evidence.verdicts(bundle) { #expect(verdict.status == 0, "\(verdict.verifier): \(verdict.output)") }
+    }
+
+    @Test func badRequestsAreRefusedWithoutWritingAnything() throws {
+        let evidence = try Evidence()
+        let before = try contents(of: evidence.data)
+        let existing = evidence.scratch.path + "/existing"
+        try FileManager.default.createDirectory(atPath: existing, withIntermediateDirectories: true)
+        let cases: [([String], String)] = [
+            (["--out", existing], "exists already"),
+            (["--out", existing + "/new", "--format", "xml"], "format must be jsonl or csv"),
+            (["--out", existing + "/new", "--from", "300", "--to", "200"], "select no events"),
+            (["--out", existing + "/new", "--from", "yesterday"], "from must be a seq or an RFC 3339 UTC time"),
+        ]
+        for (options, message) in cases {
+            let result = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key] + options)
+            #expect(result.status != 0 && result.stdout.contains(message), "\(options): \(result.stdout)")
+        }
+        let keyless = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.scratch.path + "/none.key", "--out", existing + "/new"])
+        #expect(keyless.status != 0 && keyless.stdout.contains("hindsight keys init"))
+        #expect(try contents(of: evidence.data) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: existing).isEmpty)
+    }
+}
+
+/// `count` more events of the platform (deployments of one function).
+private func moreEvents(_ count: Int) -> String {
+    (1...count).map { index in
+        #"{"type":"function.deployed","stream":"function/fn_extra","occurredAt":"2026-03-10T10:00:00.000Z","actor":{"kind":"user","id":"usr_alice"},"org":"org_acme","data":{"function":"fn_extra","project":"prj_storefront","runtime":"node","version":"v\#(index)","memoryMb":128,"timeoutMs":3000}}"#
+    }.joined(separator: "\n") + "\n"
+}
