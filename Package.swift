@@ -113,6 +113,7 @@ let package = Package(
             dependencies: [
                 "HindsightAccess",
                 "HindsightCatalog",
+                "HindsightEvidence",
                 "HindsightLog",
                 "HindsightPrivacy",
                 "HindsightProjections",

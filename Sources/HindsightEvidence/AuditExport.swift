@@ -73,7 +73,7 @@ public enum AuditExport {
         try FileIO.makeDirectory(partial)
         let lines = try BundleFile(partial + "/events.ndjson")
         let rendering = try BundleFile(partial + "/" + request.format.file)
-        if request.format == .csv { try rendering.write(Rendering.csvHeader) }
+        if request.format == .csv { rendering.write(Rendering.csvHeader) }
 
         var query = ReadQuery()
         query.from = range.firstSeq
@@ -105,9 +105,9 @@ public enum AuditExport {
                 ExportProof.Consistency(oldSize: old, hashes: MerkleProof.consistency(oldSize: Int(old), leaves: leaves[...]).map(\.hex))
             })
         let proofFile = try BundleFile(partial + "/proof.json")
-        try proofFile.write(Array(try json(proof)))
+        proofFile.write(Array(try json(proof)))
         let checkpointFile = try BundleFile(partial + "/checkpoint")
-        try checkpointFile.write(Array(checkpoint.utf8))
+        checkpointFile.write(Array(checkpoint.utf8))
 
         let manifest = ExportManifest(
             format: ExportManifest.currentFormat,
@@ -125,10 +125,10 @@ public enum AuditExport {
         ]
         let manifestBytes = try json(complete)
         let manifestFile = try BundleFile(partial + "/manifest.json")
-        try manifestFile.write(Array(manifestBytes))
+        manifestFile.write(Array(manifestBytes))
         let digest = try manifestFile.close()
         let signature = try BundleFile(partial + "/manifest.sig")
-        try signature.write(Array(try key.note(ManifestSignature.text(digest)).utf8))
+        signature.write(Array(try key.note(ManifestSignature.text(digest)).utf8))
         _ = try signature.close()
         try FileIO.fsyncDirectory(partial)
         guard rename(partial, directory) == 0 else { throw LogError.system("rename", path: partial, errno: errno) }
@@ -173,8 +173,8 @@ public enum AuditExport {
             }
         }
         for part in 0..<parts {
-            try lines.write(stored[part])
-            try rendering.write(rendered[part])
+            lines.write(stored[part])
+            rendering.write(rendered[part])
         }
         indices += events.map { Int($0.seq - 1) }
         pending.removeAll(keepingCapacity: true)
@@ -238,27 +238,41 @@ enum ManifestSignature {
     static func text(_ sha256: String) -> String { "\(ExportManifest.currentFormat) manifest.json\n\(sha256)\n" }
 }
 
-/// A file of a bundle being written: its bytes go to disk and into its SHA-256 as they come.
-final class BundleFile {
+/// A file of a bundle being written: its bytes go to disk and into its SHA-256 as they come,
+/// on a thread of its own, so that the export reads and renders the next events meanwhile.
+final class BundleFile: @unchecked Sendable {
     private let fd: Int32
     private let path: String
     private var hash = SHA256()
+    private let queue: DispatchQueue
+    /// The first write that failed; later writes are skipped and `close` throws it.
+    private var failure: LogError?
 
     init(_ path: String) throws(LogError) {
         self.path = path
+        queue = DispatchQueue(label: "hindsight.export.file")
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { throw LogError.system("open", path: path, errno: errno) }
     }
 
-    func write(_ bytes: [UInt8]) throws(LogError) {
-        hash.update(data: bytes)
-        try FileIO.writeAll(fd, bytes, path: path)
+    func write(_ bytes: [UInt8]) {
+        queue.async { [self] in
+            guard failure == nil else { return }
+            hash.update(data: bytes)
+            do throws(LogError) {
+                try FileIO.writeAll(fd, bytes, path: path)
+            } catch {
+                failure = error
+            }
+        }
     }
 
-    /// Makes the file durable and closes it; returns its SHA-256 in hex.
+    /// Waits for the writes, makes the file durable and closes it; returns its SHA-256 in hex.
     func close() throws(LogError) -> String {
+        let (failure, digest) = queue.sync { (self.failure, hash.finalize()) }
         defer { Glibc.close(fd) }
+        if let failure { throw failure }
         guard fsync(fd) == 0 else { throw LogError.system("fsync", path: path, errno: errno) }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return digest.map { String(format: "%02x", $0) }.joined()
     }
 }

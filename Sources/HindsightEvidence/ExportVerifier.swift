@@ -3,6 +3,12 @@ import Dispatch
 import Foundation
 public import HindsightLog
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Checks an export bundle with nothing but the signing key's public half: the checkpoint's
 /// signature, the events' seqs (every one of the range, for an unfiltered export), their
 /// Merkle proof against the checkpoint, the rendering against the stored lines, every file's
@@ -63,8 +69,9 @@ public enum ExportVerifier {
         }
 
         // The events, seq by seq.
-        let lines = try read(directory, manifest.file)
-        let ranges = lines.withUnsafeBytes { $0.lineRanges() }
+        let linesFile = try map(directory, manifest.file)
+        let lines = linesFile.bytes
+        let ranges = lines.lineRanges()
         let seqs = try Self.seqs(lines, ranges, manifest)
 
         // Their proof against the checkpoint.
@@ -82,12 +89,21 @@ public enum ExportVerifier {
         try checkInclusion(lines, ranges, seqs, proof, checkpoint, manifest)
 
         // The rendering says the same.
-        try checkRendering(try read(directory, manifest.rendering), file: manifest.rendering, lines, ranges, seqs)
+        let rendering = try map(directory, manifest.rendering)
+        try checkRendering(rendering.bytes, file: manifest.rendering, lines, ranges, seqs)
 
-        // Every file is the one the manifest names.
-        for (file, expected) in [(manifest.file, manifest.sha256)] + manifest.files.sorted(by: { $0.key < $1.key }) {
-            let bytes = file == manifest.file ? lines : try read(directory, file)
-            guard sha256(bytes) == expected else { throw Problem(file, "its SHA-256 is \(sha256(bytes)); the manifest says \(expected)") }
+        // Every file is the one the manifest names (the digests worked out on every core).
+        let expected = [(manifest.file, manifest.sha256)] + manifest.files.sorted(by: { $0.key < $1.key })
+        var mapped: [MappedFile] = []
+        for (file, _) in expected { mapped.append(file == manifest.file ? linesFile : file == manifest.rendering ? rendering : try map(directory, file)) }
+        let files = mapped
+        var digests = [String](repeating: "", count: files.count)
+        digests.withUnsafeMutableBufferPointer { out in
+            let shared = UnsafeSendable(out)
+            DispatchQueue.concurrentPerform(iterations: files.count) { index in shared.value[index] = sha256(files[index].bytes) }
+        }
+        for ((file, wanted), actual) in zip(expected, digests) where actual != wanted {
+            throw Problem(file, "its SHA-256 is \(actual); the manifest says \(wanted)")
         }
 
         // The log extends an older checkpoint unchanged.
@@ -99,7 +115,7 @@ public enum ExportVerifier {
         // The manifest itself is the one the key signed.
         do {
             let signed = try key.verifiedText(of: String(decoding: try read(directory, "manifest.sig"), as: UTF8.self))
-            guard signed == ManifestSignature.text(sha256(manifestBytes)) else {
+            guard signed == ManifestSignature.text(manifestBytes.withUnsafeBytes(sha256)) else {
                 throw Problem("manifest.json", "it is not the manifest the key signed: it was changed after the export")
             }
         } catch let problem as NoteProblem {
@@ -120,19 +136,30 @@ public enum ExportVerifier {
         }
     }
 
-    private static func sha256(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    /// A bundle file mapped into memory.
+    private static func map(_ directory: String, _ file: String) throws(Problem) -> MappedFile {
+        do {
+            return try MappedFile(path: directory + "/" + file)
+        } catch {
+            throw Problem(file, FileManager.default.fileExists(atPath: directory + "/" + file) ? "cannot be read: \(error.message)" : "it is missing from the bundle")
+        }
+    }
+
+    private static func sha256(_ bytes: UnsafeRawBufferPointer) -> String {
+        var hash = SHA256()
+        hash.update(bufferPointer: bytes)
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     /// The seq of every line, checked: ascending, within the range, every one of it for a
     /// complete export, matching the filter otherwise, as many as the manifest says.
-    private static func seqs(_ lines: [UInt8], _ ranges: [Range<Int>], _ manifest: ExportManifest) throws(Problem) -> [UInt64] {
+    private static func seqs(_ lines: UnsafeRawBufferPointer, _ ranges: [Range<Int>], _ manifest: ExportManifest) throws(Problem) -> [UInt64] {
         let file = manifest.file
         let prefix = Array(#"{"seq":"#.utf8)
         var seqs: [UInt64] = []
         seqs.reserveCapacity(ranges.count)
         for (index, range) in ranges.enumerated() {
-            guard lines[range].starts(with: prefix) else { throw Problem(file, "line \(index + 1) is not a stored event (it does not begin with its seq)") }
+            guard range.count > prefix.count, memcmp(lines.baseAddress! + range.lowerBound, prefix, prefix.count) == 0 else { throw Problem(file, "line \(index + 1) is not a stored event (it does not begin with its seq)") }
             var seq: UInt64 = 0, position = range.lowerBound + prefix.count
             while position < range.upperBound, let digit = lines[position].wholeNumberDigit {
                 seq = seq &* 10 &+ digit
@@ -155,7 +182,7 @@ public enum ExportVerifier {
                 throw Problem(file, "line \(line) holds seq \(seq), outside the export's range \(manifest.range.firstSeq)…\(manifest.range.lastSeq)")
             }
             if !manifest.complete {
-                let event = Array(lines[ranges[index]])
+                let event = Array(UnsafeRawBufferPointer(rebasing: lines[ranges[index]]))
                 let fields = Rendering.Fields(event)
                 let type = fields.ranges[3].map { String(decoding: event[$0], as: UTF8.self) }
                 let org = fields.ranges[4].map { String(decoding: event[$0], as: UTF8.self) }
@@ -181,7 +208,7 @@ public enum ExportVerifier {
 
     /// The lines' leaf hashes and the inclusion proof give the checkpoint's root.
     private static func checkInclusion(
-        _ lines: [UInt8], _ ranges: [Range<Int>], _ seqs: [UInt64], _ proof: ExportProof, _ checkpoint: Checkpoint, _ manifest: ExportManifest
+        _ lines: UnsafeRawBufferPointer, _ ranges: [Range<Int>], _ seqs: [UInt64], _ proof: ExportProof, _ checkpoint: Checkpoint, _ manifest: ExportManifest
     ) throws(Problem) {
         var hashes: [TreeHash] = []
         for text in proof.inclusion {
@@ -193,15 +220,13 @@ public enum ExportVerifier {
             return
         }
         let leaves = [TreeHash](unsafeUninitializedCapacity: ranges.count) { out, count in
-            lines.withUnsafeBytes { bytes in
-                let shared = UnsafeSendable((out, bytes))
-                let parts = 4 * ProcessInfo.processInfo.activeProcessorCount
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
-                    let (out, bytes) = shared.value
-                    let share = (ranges.count + parts - 1) / parts
-                    for index in min(ranges.count, part * share)..<min(ranges.count, (part + 1) * share) {
-                        (out.baseAddress! + index).initialize(to: TreeHash.leaf(UnsafeRawBufferPointer(rebasing: bytes[ranges[index]])))
-                    }
+            let shared = UnsafeSendable((out, lines))
+            let parts = 4 * ProcessInfo.processInfo.activeProcessorCount
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let (out, bytes) = shared.value
+                let share = (ranges.count + parts - 1) / parts
+                for index in min(ranges.count, part * share)..<min(ranges.count, (part + 1) * share) {
+                    (out.baseAddress! + index).initialize(to: TreeHash.leaf(UnsafeRawBufferPointer(rebasing: bytes[ranges[index]])))
                 }
             }
             count = ranges.count
@@ -215,31 +240,35 @@ public enum ExportVerifier {
     }
 
     /// Each rendered record says what its stored line says (personal values aside).
-    private static func checkRendering(_ text: [UInt8], file: String, _ lines: [UInt8], _ ranges: [Range<Int>], _ seqs: [UInt64]) throws(Problem) {
+    private static func checkRendering(
+        _ text: UnsafeRawBufferPointer, file: String, _ lines: UnsafeRawBufferPointer, _ ranges: [Range<Int>], _ seqs: [UInt64]
+    ) throws(Problem) {
         if file.hasSuffix(".csv") {
-            guard var rows = Rendering.csvRows(text) else { throw Problem(file, "it is not CSV: a quoted field does not end") }
+            guard var rows = Rendering.csvRows(Array(text)) else { throw Problem(file, "it is not CSV: a quoted field does not end") }
             guard rows.first.map({ $0.map { String(decoding: $0, as: UTF8.self) } }) == Rendering.csvColumns else {
                 throw Problem(file, "its header is not \(Rendering.csvColumns.joined(separator: ","))")
             }
             rows.removeFirst()
             guard rows.count == ranges.count else { throw Problem(file, "it has \(rows.count) rows for \(ranges.count) events") }
             for (index, row) in rows.enumerated() {
-                if let difference = Rendering.csvDifference(row, stored: Array(lines[ranges[index]])) {
+                if let difference = Rendering.csvDifference(row, stored: Array(UnsafeRawBufferPointer(rebasing: lines[ranges[index]]))) {
                     throw Problem(file, "row \(index + 1) (seq \(seqs[index])): \(difference)")
                 }
             }
         } else {
-            let rendered = text.withUnsafeBytes { $0.lineRanges() }
+            let rendered = text.lineRanges()
             guard rendered.count == ranges.count else { throw Problem(file, "it has \(rendered.count) lines for \(ranges.count) events") }
             // The first line that differs, per part of the file.
             let parts = 4 * ProcessInfo.processInfo.activeProcessorCount
             var differing = [Int?](repeating: nil, count: parts)
             differing.withUnsafeMutableBufferPointer { out in
-                let shared = UnsafeSendable(out)
+                let shared = UnsafeSendable((out, lines, text))
                 DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let (out, lines, text) = shared.value
                     let share = (ranges.count + parts - 1) / parts
-                    shared.value[part] = (min(ranges.count, part * share)..<min(ranges.count, (part + 1) * share)).first {
-                        !Rendering.sameExceptSealed(stored: lines[ranges[$0]], rendered: text[rendered[$0]])
+                    out[part] = (min(ranges.count, part * share)..<min(ranges.count, (part + 1) * share)).first {
+                        !Rendering.sameExceptSealed(stored: UnsafeRawBufferPointer(rebasing: lines[ranges[$0]]),
+                                                    rendered: UnsafeRawBufferPointer(rebasing: text[rendered[$0]]))
                     }
                 }
             }

@@ -1,5 +1,11 @@
 import HindsightLog
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The readable file an export carries beside its stored lines: the events as readers see
 /// them, personal data revealed (or `[erased]`), as JSON lines or CSV.
 ///
@@ -85,7 +91,7 @@ enum Rendering {
             let same: Bool
             if let range {
                 same = column == 9
-                    ? sameExceptSealed(stored: stored[range], rendered: row[column][...])
+                    ? stored[range].withUnsafeBytes { s in row[column].withUnsafeBytes { r in sameExceptSealed(stored: s, rendered: r) } }
                     : row[column].elementsEqual(StoredLine.decodedString(stored[range]).utf8)
             } else {
                 same = row[column].isEmpty
@@ -96,28 +102,35 @@ enum Rendering {
     }
 
     /// Whether `rendered` is `stored` with only the contents of sealed strings (`"enc:v1:…"`)
-    /// replaced, each by any JSON string contents.
-    static func sameExceptSealed(stored: ArraySlice<UInt8>, rendered: ArraySlice<UInt8>) -> Bool {
+    /// replaced, each by any JSON string contents. Most events hold no personal data: their
+    /// rendering is the stored line itself, found equal at once.
+    static func sameExceptSealed(stored: UnsafeRawBufferPointer, rendered: UnsafeRawBufferPointer) -> Bool {
+        if stored.count == rendered.count, stored.count == 0 || memcmp(stored.baseAddress!, rendered.baseAddress!, stored.count) == 0 {
+            return true
+        }
         let sealed = Array("\"enc:v1:".utf8)
-        var i = stored.startIndex, j = rendered.startIndex
-        while i < stored.endIndex {
+        var i = 0, j = 0
+        while i < stored.count {
             // The next sealed value, or the end.
             var next = i
-            while next < stored.endIndex, !(stored[next] == sealed[0] && stored[next...].starts(with: sealed)) { next += 1 }
+            while next < stored.count, !(stored[next] == sealed[0] && next + sealed.count <= stored.count
+                                         && memcmp(stored.baseAddress! + next, sealed, sealed.count) == 0) {
+                next += 1
+            }
             let run = next - i
-            guard rendered.endIndex - j >= run, stored[i..<next].elementsEqual(rendered[j..<(j + run)]) else { return false }
+            guard rendered.count - j >= run, run == 0 || memcmp(stored.baseAddress! + i, rendered.baseAddress! + j, run) == 0 else { return false }
             i = next
             j += run
-            guard i < stored.endIndex else { break }
+            guard i < stored.count else { break }
             // Both strings open here; each runs to its closing quote (base64 has no escapes).
-            guard j < rendered.endIndex, rendered[j] == UInt8(ascii: "\"") else { return false }
+            guard j < rendered.count, rendered[j] == UInt8(ascii: "\"") else { return false }
             i += 1
             j += 1
-            while i < stored.endIndex, stored[i] != UInt8(ascii: "\"") { i += 1 }
-            while j < rendered.endIndex, rendered[j] != UInt8(ascii: "\"") { j += rendered[j] == UInt8(ascii: "\\") ? 2 : 1 }
-            guard i < stored.endIndex, j < rendered.endIndex else { return false }
+            while i < stored.count, stored[i] != UInt8(ascii: "\"") { i += 1 }
+            while j < rendered.count, rendered[j] != UInt8(ascii: "\"") { j += rendered[j] == UInt8(ascii: "\\") ? 2 : 1 }
+            guard i < stored.count, j < rendered.count else { return false }
         }
-        return j == rendered.endIndex
+        return j == rendered.count
     }
 
     /// Splits CSV text (RFC 4180) into rows of unquoted fields; nil at a malformed quote.

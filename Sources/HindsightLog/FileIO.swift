@@ -191,13 +191,14 @@ public enum FileIO {
     }
 }
 
-/// A file mapped read-only into memory: segments are read in place, without copies.
-final class MappedFile: @unchecked Sendable {
-    let path: String
+/// A file mapped read-only into memory: segments (and export bundles) are read in place,
+/// without copies.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
     private let base: UnsafeMutableRawPointer?
-    let count: Int
+    public let count: Int
 
-    init(path: String) throws(LogError) {
+    public init(path: String) throws(LogError) {
         self.path = path
         let fd = try FileIO.open(path, O_RDONLY)
         defer { close(fd) }
@@ -212,7 +213,7 @@ final class MappedFile: @unchecked Sendable {
     }
 
     /// The mapped bytes; valid while this object lives.
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     deinit {
         if let base { munmap(base, count) }

@@ -118,10 +118,11 @@ struct Serve: ParsableCommand {
         discussion: "The process is the data directory's writer while it runs. Responses go to standard output, one per line; diagnostics to standard error.")
 
     @OptionGroup var options: DataOptions
+    @OptionGroup var key: SigningKeyOption
 
     func run() throws {
         let engine = try reporting { try Engine(directory: options.directory) }
-        if !LineServer.run(RPCServer(directory: options.directory, engine: engine)) {
+        if !LineServer.run(RPCServer(directory: options.directory, engine: engine, signingKey: key.path)) {
             FileHandle.standardError.write(Data("hindsight serve: standard output was closed; stopping\n".utf8))
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HindsightAccess
 import HindsightCatalog
+import HindsightEvidence
 import HindsightLog
 import HindsightPrivacy
 import HindsightProjections
@@ -27,9 +28,12 @@ struct Bench: ParsableCommand {
     var readModelsOnly: String?
     @Flag(help: "Measure only the access read model, on a generated history of 100,000 grants, 10,000 users and 2,000 projects.")
     var accessHistory = false
+    @Flag(help: "Measure only audit exports and their verification (both verifiers), on the generated workload.")
+    var exports = false
 
     func run() throws {
         if accessHistory { return try measureAccessHistory() }
+        if exports { return try measureExports() }
         if let readModelsOnly {
             try measureAudit(directory: readModelsOnly)
             return try measureAccess(directory: readModelsOnly)
@@ -225,6 +229,52 @@ struct Bench: ParsableCommand {
 
     /// The access read model: built from the log alone, then `rbac.check` in process for
     /// users and projects of the workload, now and as of a past seq and time.
+    /// Audit exports of the whole workload (`jsonl` and `csv`), each verified by
+    /// `ExportVerifier` (what `hindsight verify-export` runs) and by Tools/verify_export.py;
+    /// the baselines in the same run are `sha256sum` and `lz4 -dc` of the bundle's stored lines,
+    /// the least any checker of the file has to do.
+    private func measureExports() throws {
+        let root = scratch ?? NSTemporaryDirectory() + "hindsight-bench-exports-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directory = root + "/data"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let vault = try PersonalDataVault(dataDirectory: directory)
+        do {
+            let log = try EventLog(directory: directory)
+            var batch = try EnvelopeParser.parse(ndjson: WorkloadGenerator.ndjson(count: events, seed: seed), catalog: .standard)
+            try vault.admit(&batch, catalog: .standard, directory: directory)
+            _ = try log.append(batch)
+        }
+        let reader = try LogReader(directory: directory)
+        let key = try SigningKey(name: "bench")
+        let checkpoints = CheckpointStore(dataDirectory: directory)
+        print("exports: \(reader.size) events; median of \(runs) runs")
+        let python = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("verify_export.py").path
+        for format in ExportFormat.allCases {
+            var bundle = ""
+            let export = try median(runs) {
+                bundle = root + "/bundle-\(format.rawValue)-\(UUID().uuidString)"
+                _ = try AuditExport.write(AuditExport.Request(format: format), reader: reader, vault: vault, catalog: .standard, key: key,
+                                          checkpoints: checkpoints, to: bundle)
+            }
+            let size = { (file: String) in (try? FileManager.default.attributesOfItem(atPath: bundle + "/" + file)[.size] as? Int) ?? 0 }
+            let megabytes = Double(size("events.ndjson")) / 1e6
+            report("export audit, \(format.rawValue)", seconds: export, events: Int(reader.size), megabytes: megabytes,
+                   extra: String(format: "proof.json %d bytes: %.5f%% of the stored lines", size("proof.json"), 100 * Double(size("proof.json")) / Double(size("events.ndjson"))))
+            let verify = try median(runs) { _ = try ExportVerifier.verify(bundle, key: key.verifier) }
+            report("verify-export, \(format.rawValue)", seconds: verify, events: Int(reader.size), megabytes: megabytes)
+            let independent = try median(1) { try shell("python3 \(python) \(bundle) --key '\(key.verifier)' > /dev/null") }
+            report("Tools/verify_export.py, \(format.rawValue)", seconds: independent, events: Int(reader.size), megabytes: megabytes)
+        }
+        let stored = root + "/stored.ndjson"
+        try shell("cp \(root)/bundle-jsonl-*/events.ndjson \(stored) && lz4 -q -f -1 \(stored) \(stored).lz4")
+        let megabytes = Double((try FileManager.default.attributesOfItem(atPath: stored)[.size] as? Int) ?? 0) / 1e6
+        report("baseline: sha256sum of the stored lines", seconds: try median(runs) { try shell("sha256sum \(stored) > /dev/null") },
+               events: Int(reader.size), megabytes: megabytes)
+        report("baseline: lz4 -dc of the stored lines", seconds: try median(runs) { try shell("lz4 -q -dc \(stored).lz4 > /dev/null") },
+               events: Int(reader.size), megabytes: megabytes)
+    }
+
     private func measureAccess(directory: String) throws {
         let vault = try PersonalDataVault(dataDirectory: directory)
         let reader = try LogReader(directory: directory)
