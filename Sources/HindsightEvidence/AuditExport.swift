@@ -61,13 +61,6 @@ public enum AuditExport {
         guard size > 0 else { throw LogError(.outOfRange, "the log is empty: there is nothing to export") }
         let range = try seqs(of: request, in: reader)
 
-        // The tree at `size`: its leaves prove the exported lines, and the log's extension of
-        // every checkpoint kept before.
-        let leaves = try reader.leafHashes(upTo: size)
-        let root = MerkleProof.root(of: leaves[...])
-        let earlier = checkpoints.sizes().filter { $0 < size }
-        let checkpoint = try checkpoints.write(size: size, root: root, key: key)
-
         let partial = directory + ".partial"
         try? FileManager.default.removeItem(atPath: partial)
         try FileIO.makeDirectory(partial)
@@ -75,28 +68,27 @@ public enum AuditExport {
         let rendering = try BundleFile(partial + "/" + request.format.file)
         if request.format == .csv { rendering.write(Rendering.csvHeader) }
 
-        var query = ReadQuery()
-        query.from = range.firstSeq
-        query.to = range.lastSeq
-        query.org = request.org
-        query.types = request.types.map(Set.init)
-        var indices: [Int] = []
-        var pending: [StoredEvent] = []
-        pending.reserveCapacity(Self.slice)
+        // One pass over the whole log: every line's leaf hash (the tree proves the exported
+        // lines, and the log's extension of every checkpoint kept before), and the lines the
+        // request selects with their rendering.
+        let pass = ExportPass(request, range: range, size: size, vault: vault, catalog: catalog, lines: lines, rendering: rendering)
         do {
-            try reader.read(query) { event in
-                pending.append(event)
-                if pending.count == Self.slice {
-                    try Self.flush(&pending, lines, rendering, request.format, vault, catalog, &indices)
-                }
+            try reader.scanLines(1...size) { seq, line in
+                pass.add(seq, line)
                 return true
             }
-            try Self.flush(&pending, lines, rendering, request.format, vault, catalog, &indices)
         } catch let error as LogError {
             throw error
         } catch {
             throw LogError(.io, "cannot read the log: \(error)")
         }
+        let (leaves, indices) = pass.finish()
+        let root = MerkleProof.root(of: leaves[...])
+        guard root == reader.root else {
+            throw LogError(.logCorrupt, "the log's events do not hash to its tree head; run `hindsight verify`")
+        }
+        let earlier = checkpoints.sizes().filter { $0 < size }
+        let checkpoint = try checkpoints.write(size: size, root: root, key: key)
 
         let proof = ExportProof(
             treeSize: size,
@@ -136,48 +128,116 @@ public enum AuditExport {
         return complete
     }
 
-    /// Events rendered at once, on every core.
-    static let slice = 16_384
+    /// Reads the lines of the log as they come, a slice at a time, and works each slice out
+    /// on every core: the leaf hash of every line, and the stored line and rendering of every
+    /// line the request selects, handed to the bundle's files in seq order.
+    private final class ExportPass: @unchecked Sendable {
+        /// Lines worked out at once.
+        static let slice = 16_384
 
-    /// Writes the pending events' stored lines and renderings, and notes their leaf indices.
-    private static func flush(
-        _ pending: inout [StoredEvent], _ lines: BundleFile, _ rendering: BundleFile, _ format: ExportFormat,
-        _ vault: PersonalDataVault, _ catalog: Catalog, _ indices: inout [Int]
-    ) throws(LogError) {
-        guard !pending.isEmpty else { return }
-        let events = pending
-        let parts = 2 * ProcessInfo.processInfo.activeProcessorCount
-        var rendered = [[UInt8]](repeating: [], count: parts)
-        var stored = [[UInt8]](repeating: [], count: parts)
-        rendered.withUnsafeMutableBufferPointer { renderedOut in
-            stored.withUnsafeMutableBufferPointer { storedOut in
-                let out = UnsafeSendable((renderedOut, storedOut))
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
-                    let share = (events.count + parts - 1) / parts
-                    var text: [UInt8] = [], raw: [UInt8] = []
-                    for event in events[min(events.count, part * share)..<min(events.count, (part + 1) * share)] {
-                        raw += event.line
-                        raw.append(0x0A)
-                        let revealed = vault.reveal(event, catalog: catalog).line
-                        switch format {
-                        case .jsonl:
-                            text += revealed
-                            text.append(0x0A)
-                        case .csv:
-                            text += Rendering.csvRow(revealed)
+        let request: Request
+        let range: ExportManifest.SeqRange
+        let vault: PersonalDataVault
+        let catalog: Catalog
+        let lines: BundleFile
+        let rendering: BundleFile
+        private var leaves: [TreeHash]
+        private var indices: [Int] = []
+        private var text: [UInt8] = []
+        private var ranges: [Range<Int>] = []
+        private var firstSeq: UInt64 = 1
+
+        init(_ request: Request, range: ExportManifest.SeqRange, size: UInt64, vault: PersonalDataVault, catalog: Catalog,
+             lines: BundleFile, rendering: BundleFile) {
+            self.request = request
+            self.range = range
+            self.vault = vault
+            self.catalog = catalog
+            self.lines = lines
+            self.rendering = rendering
+            leaves = [TreeHash](repeating: .emptyRoot, count: Int(size))
+        }
+
+        func add(_ seq: UInt64, _ line: UnsafeRawBufferPointer) {
+            if ranges.isEmpty { firstSeq = seq }
+            ranges.append(text.count..<(text.count + line.count))
+            text.append(contentsOf: line)
+            if ranges.count == Self.slice { work() }
+        }
+
+        /// The leaf hashes of the whole log, and the (0-based) leaf indices of the lines exported.
+        func finish() -> (leaves: [TreeHash], indices: [Int]) {
+            work()
+            return (leaves, indices)
+        }
+
+        private func work() {
+            guard !ranges.isEmpty else { return }
+            let parts = 2 * ProcessInfo.processInfo.activeProcessorCount
+            var stored = [[UInt8]](repeating: [], count: parts), shown = stored
+            var picked = [[Int]](repeating: [], count: parts)
+            let first = Int(firstSeq - 1)
+            leaves.withUnsafeMutableBufferPointer { leaves in
+                stored.withUnsafeMutableBufferPointer { stored in
+                    shown.withUnsafeMutableBufferPointer { shown in
+                        picked.withUnsafeMutableBufferPointer { picked in
+                            text.withUnsafeBytes { text in
+                                let shared = UnsafeSendable((leaves, stored, shown, picked, text))
+                                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                                    let (leaves, stored, shown, picked, text) = shared.value
+                                    let share = (ranges.count + parts - 1) / parts
+                                    for offset in min(ranges.count, part * share)..<min(ranges.count, (part + 1) * share) {
+                                        let line = UnsafeRawBufferPointer(rebasing: text[ranges[offset]])
+                                        let index = first + offset
+                                        leaves[index] = TreeHash.leaf(line)
+                                        guard UInt64(index + 1) >= range.firstSeq, UInt64(index + 1) <= range.lastSeq, selects(line) else { continue }
+                                        picked[part].append(index)
+                                        stored[part].append(contentsOf: line)
+                                        stored[part].append(0x0A)
+                                        render(line, into: &shown[part])
+                                    }
+                                }
+                            }
                         }
                     }
-                    out.value.0[part] = text
-                    out.value.1[part] = raw
                 }
             }
+            for part in 0..<parts {
+                lines.write(stored[part])
+                rendering.write(shown[part])
+                indices += picked[part]
+            }
+            text.removeAll(keepingCapacity: true)
+            ranges.removeAll(keepingCapacity: true)
         }
-        for part in 0..<parts {
-            lines.write(stored[part])
-            rendering.write(rendered[part])
+
+        /// Whether the line passes the request's org and types filters.
+        private func selects(_ line: UnsafeRawBufferPointer) -> Bool {
+            guard request.org != nil || request.types != nil else { return true }
+            let event = Array(line)
+            let fields = Rendering.Fields(event)
+            if let org = request.org, fields.ranges[4].map({ event[$0].elementsEqual(org.utf8) }) != true { return false }
+            if let types = request.types, !types.contains(where: { type in fields.ranges[3].map { event[$0].elementsEqual(type.utf8) } == true }) {
+                return false
+            }
+            return true
         }
-        indices += events.map { Int($0.seq - 1) }
-        pending.removeAll(keepingCapacity: true)
+
+        /// The line as readers see it, in the request's format. Only a line holding a sealed
+        /// value reads otherwise than it is stored.
+        private func render(_ line: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+            var revealed = Array(line)
+            if Rendering.holdsSealedValue(line), let event = try? StoredEvent(storedLine: revealed) {
+                revealed = vault.reveal(event, catalog: catalog).line
+            }
+            switch request.format {
+            case .jsonl:
+                out += revealed
+                out.append(0x0A)
+            case .csv:
+                out += Rendering.csvRow(revealed)
+            }
+        }
     }
 
     /// The seqs `from` and `to` stand for.

@@ -51,6 +51,22 @@ enum Rendering {
         }
     }
 
+    /// Whether a stored line holds a sealed personal value (`"enc:v1:…"`).
+    static func holdsSealedValue(_ line: UnsafeRawBufferPointer) -> Bool {
+        guard let base = line.baseAddress, line.count >= sealedMarker.count else { return false }
+        var start = 0
+        while let quote = memchr(base + start, Int32(UInt8(ascii: "\"")), line.count - start - sealedMarker.count + 1) {
+            let at = base.distance(to: UnsafeRawPointer(quote))
+            if memcmp(base + at, sealedMarker, sealedMarker.count) == 0 { return true }
+            start = at + 1
+            if start > line.count - sealedMarker.count { return false }
+        }
+        return false
+    }
+
+    /// How a sealed value begins, its opening quote included.
+    static let sealedMarker = Array("\"enc:v1:".utf8)
+
     static var csvHeader: [UInt8] { Array((csvColumns.joined(separator: ",") + "\r\n").utf8) }
 
     /// The CSV row of an event, from its line as readers see it.
@@ -108,7 +124,7 @@ enum Rendering {
         if stored.count == rendered.count, stored.count == 0 || memcmp(stored.baseAddress!, rendered.baseAddress!, stored.count) == 0 {
             return true
         }
-        let sealed = Array("\"enc:v1:".utf8)
+        let sealed = sealedMarker
         var i = 0, j = 0
         while i < stored.count {
             // The next sealed value, or the end.
