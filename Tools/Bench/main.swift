@@ -231,7 +231,7 @@ struct Bench: ParsableCommand {
     /// users and projects of the workload, now and as of a past seq and time.
     /// Audit exports of the whole workload (`jsonl` and `csv`), each verified by
     /// `ExportVerifier` (what `hindsight verify-export` runs) and by Tools/verify_export.py;
-    /// the baselines in the same run are `sha256sum` and `lz4 -dc` of the bundle's stored lines,
+    /// the baselines in the same run are `openssl dgst -sha256` and `lz4 -dc` of the bundle's stored lines,
     /// the least any checker of the file has to do.
     private func measureExports() throws {
         let root = scratch ?? NSTemporaryDirectory() + "hindsight-bench-exports-\(getpid())"
@@ -251,9 +251,8 @@ struct Bench: ParsableCommand {
         print("exports: \(reader.size) events; median of \(runs) runs")
         let python = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("verify_export.py").path
         for format in ExportFormat.allCases {
-            var bundle = ""
-            let export = try median(runs) {
-                bundle = root + "/bundle-\(format.rawValue)-\(UUID().uuidString)"
+            let bundle = root + "/bundle-\(format.rawValue)"
+            let export = try median(runs, prepare: { try? FileManager.default.removeItem(atPath: bundle) }) { _ in
                 _ = try AuditExport.write(AuditExport.Request(format: format), reader: reader, vault: vault, catalog: .standard, key: key,
                                           checkpoints: checkpoints, to: bundle)
             }
@@ -267,9 +266,9 @@ struct Bench: ParsableCommand {
             report("Tools/verify_export.py, \(format.rawValue)", seconds: independent, events: Int(reader.size), megabytes: megabytes)
         }
         let stored = root + "/stored.ndjson"
-        try shell("cp \(root)/bundle-jsonl-*/events.ndjson \(stored) && lz4 -q -f -1 \(stored) \(stored).lz4")
+        try shell("cp \(root)/bundle-jsonl/events.ndjson \(stored) && lz4 -q -f -1 \(stored) \(stored).lz4")
         let megabytes = Double((try FileManager.default.attributesOfItem(atPath: stored)[.size] as? Int) ?? 0) / 1e6
-        report("baseline: sha256sum of the stored lines", seconds: try median(runs) { try shell("sha256sum \(stored) > /dev/null") },
+        report("baseline: openssl dgst -sha256 of the stored lines", seconds: try median(runs) { try shell("openssl dgst -sha256 \(stored) > /dev/null") },
                events: Int(reader.size), megabytes: megabytes)
         report("baseline: lz4 -dc of the stored lines", seconds: try median(runs) { try shell("lz4 -q -dc \(stored).lz4 > /dev/null") },
                events: Int(reader.size), megabytes: megabytes)
