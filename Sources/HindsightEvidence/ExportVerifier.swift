@@ -244,16 +244,35 @@ public enum ExportVerifier {
         _ text: UnsafeRawBufferPointer, file: String, _ lines: UnsafeRawBufferPointer, _ ranges: [Range<Int>], _ seqs: [UInt64]
     ) throws(Problem) {
         if file.hasSuffix(".csv") {
-            guard var rows = Rendering.csvRows(Array(text)) else { throw Problem(file, "it is not CSV: a quoted field does not end") }
-            guard rows.first.map({ $0.map { String(decoding: $0, as: UTF8.self) } }) == Rendering.csvColumns else {
+            guard var rows = Rendering.csvRowRanges(text) else { throw Problem(file, "it is not CSV: a quoted field does not end") }
+            let header = rows.isEmpty ? nil : Rendering.csvFields(UnsafeRawBufferPointer(rebasing: text[rows[0]]))
+            guard header?.map({ String(decoding: $0, as: UTF8.self) }) == Rendering.csvColumns else {
                 throw Problem(file, "its header is not \(Rendering.csvColumns.joined(separator: ","))")
             }
             rows.removeFirst()
             guard rows.count == ranges.count else { throw Problem(file, "it has \(rows.count) rows for \(ranges.count) events") }
-            for (index, row) in rows.enumerated() {
-                if let difference = Rendering.csvDifference(row, stored: Array(UnsafeRawBufferPointer(rebasing: lines[ranges[index]]))) {
-                    throw Problem(file, "row \(index + 1) (seq \(seqs[index])): \(difference)")
+            // The first row that differs, and how, per part of the file.
+            let parts = 4 * ProcessInfo.processInfo.activeProcessorCount
+            var differing = [(row: Int, difference: String)?](repeating: nil, count: parts)
+            let rowRanges = rows
+            differing.withUnsafeMutableBufferPointer { out in
+                let shared = UnsafeSendable((out, lines, text))
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let (out, lines, text) = shared.value
+                    let share = (ranges.count + parts - 1) / parts
+                    for index in min(ranges.count, part * share)..<min(ranges.count, (part + 1) * share) {
+                        let difference = Rendering.csvFields(UnsafeRawBufferPointer(rebasing: text[rowRanges[index]])).map {
+                            Rendering.csvDifference($0, stored: Array(UnsafeRawBufferPointer(rebasing: lines[ranges[index]])))
+                        } ?? "a quote stands inside an unquoted field"
+                        if let difference {
+                            out[part] = (index, difference)
+                            return
+                        }
+                    }
                 }
+            }
+            if let first = differing.lazy.compactMap({ $0 }).first {
+                throw Problem(file, "row \(first.row + 1) (seq \(seqs[first.row])): \(first.difference)")
             }
         } else {
             let rendered = text.lineRanges()

@@ -108,7 +108,9 @@ enum Rendering {
             if let range {
                 same = column == 9
                     ? stored[range].withUnsafeBytes { s in row[column].withUnsafeBytes { r in sameExceptSealed(stored: s, rendered: r) } }
-                    : row[column].elementsEqual(StoredLine.decodedString(stored[range]).utf8)
+                    : stored[range].contains(UInt8(ascii: "\\"))
+                        ? row[column].elementsEqual(StoredLine.decodedString(stored[range]).utf8)
+                        : row[column].elementsEqual(stored[range])
             } else {
                 same = row[column].isEmpty
             }
@@ -149,15 +151,37 @@ enum Rendering {
         return j == rendered.count
     }
 
-    /// Splits CSV text (RFC 4180) into rows of unquoted fields; nil at a malformed quote.
-    static func csvRows(_ text: [UInt8]) -> [[[UInt8]]]? {
-        var rows: [[[UInt8]]] = [], row: [[UInt8]] = [], field: [UInt8] = []
-        var index = 0, quoted = false, fieldStarted = false
+    /// The rows of CSV text (RFC 4180), each without its line end; a line break inside a
+    /// quoted field belongs to its row. Nil when a quoted field does not end.
+    static func csvRowRanges(_ text: UnsafeRawBufferPointer) -> [Range<Int>]? {
+        var rows: [Range<Int>] = []
+        var start = 0, index = 0, quoted = false
         while index < text.count {
             let byte = text[index]
+            if byte == UInt8(ascii: "\"") {
+                quoted.toggle()
+            } else if !quoted, byte == 0x0A || byte == 0x0D {
+                rows.append(start..<index)
+                if byte == 0x0D, index + 1 < text.count, text[index + 1] == 0x0A { index += 1 }
+                start = index + 1
+            }
+            index += 1
+        }
+        guard !quoted else { return nil }
+        if start < text.count { rows.append(start..<text.count) }
+        return rows
+    }
+
+    /// The fields of one CSV row, unquoted (a doubled quote inside a quoted field is one
+    /// quote). Nil when a quote stands inside an unquoted field.
+    static func csvFields(_ row: UnsafeRawBufferPointer) -> [[UInt8]]? {
+        var fields: [[UInt8]] = [], field: [UInt8] = []
+        var index = 0, quoted = false
+        while index < row.count {
+            let byte = row[index]
             if quoted {
                 if byte == UInt8(ascii: "\"") {
-                    if index + 1 < text.count, text[index + 1] == UInt8(ascii: "\"") {
+                    if index + 1 < row.count, row[index + 1] == UInt8(ascii: "\"") {
                         field.append(byte)
                         index += 1
                     } else {
@@ -170,28 +194,14 @@ enum Rendering {
                 guard field.isEmpty else { return nil }
                 quoted = true
             } else if byte == UInt8(ascii: ",") {
-                row.append(field)
+                fields.append(field)
                 field = []
-            } else if byte == 0x0A || byte == 0x0D {
-                if byte == 0x0D, index + 1 < text.count, text[index + 1] == 0x0A { index += 1 }
-                row.append(field)
-                rows.append(row)
-                row = []
-                field = []
-                fieldStarted = false
-                index += 1
-                continue
             } else {
                 field.append(byte)
             }
-            fieldStarted = true
             index += 1
         }
-        guard !quoted else { return nil }
-        if fieldStarted || !row.isEmpty {
-            row.append(field)
-            rows.append(row)
-        }
-        return rows
+        fields.append(field)
+        return fields
     }
 }
