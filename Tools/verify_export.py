@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FORMAT = "hindsight-audit-export/1"
+REVIEW_FORMAT = "hindsight-access-review/1"
 COLUMNS = ["seq", "recordedAt", "occurredAt", "type", "org", "actorKind", "actorId", "stream", "id", "data"]
 SEALED = re.compile(rb'"enc:v1:[^"]*"')
 ANY_STRING = rb'"(?:[^"\\]|\\.)*"'
@@ -277,25 +278,60 @@ def check_rendering(text, file, lines, seqs):
                 raise Problem(file, f"line {number} (seq {seqs[number - 1]}) is not the stored event as readers see it")
 
 
+def check_signature(bundle, manifest_bytes, format, key):
+    signed = key.verified_text(read(bundle, "manifest.sig").decode(), "manifest.sig")
+    if signed != f"{format} manifest.json\n{hashlib.sha256(manifest_bytes).hexdigest()}\n":
+        raise Problem("manifest.json", "it is not the manifest the key signed: it was changed after the export")
+
+
+def check_anchor(bundle, manifest, key):
+    size, root = checkpoint(read(bundle, manifest["checkpoint"]).decode(), key, manifest["checkpoint"])
+    head = manifest["chainHead"]
+    if size != head["size"] or root.hex() != head["root"]:
+        raise Problem(manifest["checkpoint"], f"it is the tree head of {size} events (root {root.hex()}); the manifest anchors the bundle to {head['size']} events (root {head['root']})")
+    return size, root
+
+
+def verify_review(bundle, manifest_bytes, manifest, key, older):
+    """An access review: its files, checkpoint and manifest are the ones the key signed."""
+    for file in [manifest["checkpoint"], "manifest.sig"] + sorted(manifest["files"]):
+        if not os.path.exists(os.path.join(bundle, file)):
+            raise Problem(file, "it is missing from the bundle")
+    size, _ = check_anchor(bundle, manifest, key)
+    if manifest["position"] > size:
+        raise Problem("manifest.json", f"it reflects seq {manifest['position']}, beyond the checkpoint's {size} events")
+    for file, rows in sorted(manifest["rows"].items()):
+        lines = len(read(bundle, file).splitlines()) - (1 if file.endswith(".csv") else 0)
+        if lines != rows:
+            raise Problem(file, f"it holds {lines} rows; the manifest says {rows}")
+    for file, expected in sorted(manifest["files"].items()):
+        actual = hashlib.sha256(read(bundle, file)).hexdigest()
+        if actual != expected:
+            raise Problem(file, f"its SHA-256 is {actual}; the manifest says {expected}")
+    if older is not None:
+        raise Problem("older checkpoint", "an access review carries no consistency proofs; check an audit export of the same log against it")
+    check_signature(bundle, manifest_bytes, REVIEW_FORMAT, key)
+    return {"ok": True, "format": REVIEW_FORMAT, "count": sum(manifest["rows"].values()), "position": manifest["position"], "treeSize": size}
+
+
 def verify(bundle, key, older=None):
     manifest_bytes = read(bundle, "manifest.json")
     try:
         manifest = json.loads(manifest_bytes)
+        if manifest.get("format") == REVIEW_FORMAT:
+            return verify_review(bundle, manifest_bytes, manifest, key, older)
         for field in ["format", "query", "range", "complete", "count", "chainHead", "file", "sha256", "rendering",
                       "checkpoint", "proof", "files"]:
             manifest[field]
     except (ValueError, KeyError) as error:
         raise Problem("manifest.json", f"it is not an export manifest: {error}")
     if manifest["format"] != FORMAT:
-        raise Problem("manifest.json", f"its format is {manifest['format']}; this verifier reads {FORMAT}")
+        raise Problem("manifest.json", f"its format is {manifest['format']}; this verifier reads {FORMAT} and {REVIEW_FORMAT}")
     for file in [manifest["file"], manifest["rendering"], manifest["proof"], manifest["checkpoint"], "manifest.sig"] + sorted(manifest["files"]):
         if not os.path.exists(os.path.join(bundle, file)):
             raise Problem(file, "it is missing from the bundle")
 
-    size, root = checkpoint(read(bundle, manifest["checkpoint"]).decode(), key, manifest["checkpoint"])
-    head = manifest["chainHead"]
-    if size != head["size"] or root.hex() != head["root"]:
-        raise Problem(manifest["checkpoint"], f"it is the tree head of {size} events (root {root.hex()}); the manifest anchors the bundle to {head['size']} events (root {head['root']})")
+    size, root = check_anchor(bundle, manifest, key)
 
     data = read(bundle, manifest["file"])
     lines = data.split(b"\n")
@@ -343,10 +379,8 @@ def verify(bundle, key, older=None):
             raise Problem("proof.json", f"the log at {size} events does not extend the older checkpoint of {old_size} events unchanged: history was rewritten")
         extends = old_size
 
-    signed = key.verified_text(read(bundle, "manifest.sig").decode(), "manifest.sig")
-    if signed != f"{FORMAT} manifest.json\n{hashlib.sha256(manifest_bytes).hexdigest()}\n":
-        raise Problem("manifest.json", "it is not the manifest the key signed: it was changed after the export")
-    return {"ok": True, "count": len(seqs), "firstSeq": manifest["range"]["firstSeq"], "lastSeq": manifest["range"]["lastSeq"],
+    check_signature(bundle, manifest_bytes, FORMAT, key)
+    return {"ok": True, "format": FORMAT, "count": len(seqs), "firstSeq": manifest["range"]["firstSeq"], "lastSeq": manifest["range"]["lastSeq"],
             "complete": manifest["complete"], "treeSize": size, **({"extends": extends} if extends is not None else {})}
 
 

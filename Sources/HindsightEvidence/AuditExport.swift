@@ -54,18 +54,14 @@ public enum AuditExport {
         _ request: Request, reader: LogReader, vault: PersonalDataVault, catalog: Catalog, key: SigningKey,
         checkpoints: CheckpointStore, to directory: String
     ) throws(LogError) -> ExportManifest {
-        guard !FileIO.exists(directory) else {
-            throw LogError(.outOfRange, "the export directory exists already; name a new one", location: directory, fieldPath: "/path")
-        }
+        try BundleWriter.checkAbsent(directory)
         let size = reader.size
         guard size > 0 else { throw LogError(.outOfRange, "the log is empty: there is nothing to export") }
         let range = try seqs(of: request, in: reader)
 
-        let partial = directory + ".partial"
-        try? FileManager.default.removeItem(atPath: partial)
-        try FileIO.makeDirectory(partial)
-        let lines = try BundleFile(partial + "/events.ndjson")
-        let rendering = try BundleFile(partial + "/" + request.format.file)
+        let bundle = try BundleWriter(directory)
+        let lines = try bundle.file("events.ndjson")
+        let rendering = try bundle.file(request.format.file)
         if request.format == .csv { rendering.write(Rendering.csvHeader) }
 
         // One pass over the whole log: every line's leaf hash (the tree proves the exported
@@ -96,36 +92,21 @@ public enum AuditExport {
             consistency: earlier.map { old in
                 ExportProof.Consistency(oldSize: old, hashes: MerkleProof.consistency(oldSize: Int(old), leaves: leaves[...]).map(\.hex))
             })
-        let proofFile = try BundleFile(partial + "/proof.json")
-        proofFile.write(Array(try json(proof)))
-        let checkpointFile = try BundleFile(partial + "/checkpoint")
-        checkpointFile.write(Array(checkpoint.utf8))
-
+        try bundle.add("proof.json", Array(try BundleWriter.json(proof)))
+        try bundle.add("checkpoint", Array(checkpoint.utf8))
+        let sha256 = try bundle.close(lines, "events.ndjson")
+        _ = try bundle.close(rendering, request.format.file)
         let manifest = ExportManifest(
             format: ExportManifest.currentFormat,
             query: .init(method: "export.audit", from: request.from?.text, to: request.to?.text, org: request.org,
                          types: request.types, format: request.format.rawValue),
             range: range, complete: request.org == nil && request.types == nil, count: indices.count,
             firstSeq: indices.first.map { UInt64($0 + 1) }, lastSeq: indices.last.map { UInt64($0 + 1) },
-            chainHead: .init(size: size, root: root.hex), file: "events.ndjson", sha256: try lines.close(),
+            chainHead: .init(size: size, root: root.hex), file: "events.ndjson", sha256: sha256,
             rendering: request.format.file, checkpoint: "checkpoint", proof: "proof.json",
-            files: [:], createdAt: Timestamp.format(Timestamp.now()))
-        var complete = manifest
-        complete.files = [
-            "events.ndjson": manifest.sha256, request.format.file: try rendering.close(), "proof.json": try proofFile.close(),
-            "checkpoint": try checkpointFile.close(),
-        ]
-        let manifestBytes = try json(complete)
-        let manifestFile = try BundleFile(partial + "/manifest.json")
-        manifestFile.write(Array(manifestBytes))
-        let digest = try manifestFile.close()
-        let signature = try BundleFile(partial + "/manifest.sig")
-        signature.write(Array(try key.note(ManifestSignature.text(digest)).utf8))
-        _ = try signature.close()
-        try FileIO.fsyncDirectory(partial)
-        guard rename(partial, directory) == 0 else { throw LogError.system("rename", path: partial, errno: errno) }
-        try FileIO.fsyncDirectory((directory as NSString).deletingLastPathComponent.isEmpty ? "." : (directory as NSString).deletingLastPathComponent)
-        return complete
+            files: bundle.digests, createdAt: Timestamp.format(Timestamp.now()))
+        try bundle.seal(manifest, format: manifest.format, key: key)
+        return manifest
     }
 
     /// Reads the lines of the log as they come, a slice at a time, and works each slice out
@@ -280,59 +261,5 @@ public enum AuditExport {
         } catch {
             throw LogError(.io, "cannot read the log: \(error)")
         }
-    }
-
-    private static func json(_ value: some Encodable) throws(LogError) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        do {
-            return try encoder.encode(value) + Data("\n".utf8)
-        } catch {
-            throw LogError(.io, "cannot encode the export's JSON: \(error)")
-        }
-    }
-}
-
-/// The text `manifest.sig` signs: the bundle format and the manifest's SHA-256.
-enum ManifestSignature {
-    static func text(_ sha256: String) -> String { "\(ExportManifest.currentFormat) manifest.json\n\(sha256)\n" }
-}
-
-/// A file of a bundle being written: its bytes go to disk and into its SHA-256 as they come,
-/// on a thread of its own, so that the export reads and renders the next events meanwhile.
-final class BundleFile: @unchecked Sendable {
-    private let fd: Int32
-    private let path: String
-    private var hash = SHA256()
-    private let queue: DispatchQueue
-    /// The first write that failed; later writes are skipped and `close` throws it.
-    private var failure: LogError?
-
-    init(_ path: String) throws(LogError) {
-        self.path = path
-        queue = DispatchQueue(label: "hindsight.export.file")
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw LogError.system("open", path: path, errno: errno) }
-    }
-
-    func write(_ bytes: [UInt8]) {
-        queue.async { [self] in
-            guard failure == nil else { return }
-            hash.update(data: bytes)
-            do throws(LogError) {
-                try FileIO.writeAll(fd, bytes, path: path)
-            } catch {
-                failure = error
-            }
-        }
-    }
-
-    /// Waits for the writes, makes the file durable and closes it; returns its SHA-256 in hex.
-    func close() throws(LogError) -> String {
-        let (failure, digest) = queue.sync { (self.failure, hash.finalize()) }
-        defer { Glibc.close(fd) }
-        if let failure { throw failure }
-        guard fsync(fd) == 0 else { throw LogError.system("fsync", path: path, errno: errno) }
-        return digest.map { String(format: "%02x", $0) }.joined()
     }
 }

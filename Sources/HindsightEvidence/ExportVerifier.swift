@@ -17,9 +17,15 @@ import Darwin
 public enum ExportVerifier {
     /// What a bundle that verifies holds.
     public struct Report: Sendable {
+        /// The manifest's format: an audit export or an access review.
+        public let format: String
+        /// Events (an audit export) or rows (an access review).
         public let count: Int
-        public let range: ExportManifest.SeqRange
-        public let complete: Bool
+        /// The seqs an audit export covers, and whether it holds every one of them.
+        public let range: ExportManifest.SeqRange?
+        public let complete: Bool?
+        /// The seq an access review reflects.
+        public let position: UInt64?
         public let treeSize: UInt64
         /// The size of the older checkpoint the log was shown to extend, if one was given.
         public let extends: UInt64?
@@ -39,34 +45,112 @@ public enum ExportVerifier {
 
     public static func verify(_ directory: String, key: VerifierKey, olderCheckpoint: String? = nil) throws(Problem) -> Report {
         let manifestBytes = try read(directory, "manifest.json")
-        let manifest: ExportManifest
+        struct Format: Decodable { let format: String }
+        guard let format = try? JSONDecoder().decode(Format.self, from: Data(manifestBytes)).format else {
+            throw Problem("manifest.json", "it is not an export manifest (no format)")
+        }
+        switch format {
+        case ExportManifest.currentFormat: return try verifyAudit(directory, manifestBytes, key: key, olderCheckpoint: olderCheckpoint)
+        case AccessReviewManifest.currentFormat: return try verifyReview(directory, manifestBytes, key: key, olderCheckpoint: olderCheckpoint)
+        default:
+            throw Problem("manifest.json", "its format is \(format); this verifier reads \(ExportManifest.currentFormat) and \(AccessReviewManifest.currentFormat)")
+        }
+    }
+
+    private static func decode<Manifest: Decodable>(_ type: Manifest.Type, _ bytes: [UInt8]) throws(Problem) -> Manifest {
         do {
-            manifest = try JSONDecoder().decode(ExportManifest.self, from: Data(manifestBytes))
+            return try JSONDecoder().decode(Manifest.self, from: Data(bytes))
         } catch {
             throw Problem("manifest.json", "it is not an export manifest: \(error)")
         }
-        guard manifest.format == ExportManifest.currentFormat else {
-            throw Problem("manifest.json", "its format is \(manifest.format); this verifier reads \(ExportManifest.currentFormat)")
-        }
-        for file in [manifest.file, manifest.rendering, manifest.proof, manifest.checkpoint, "manifest.sig"] + manifest.files.keys.sorted()
-        where !FileManager.default.fileExists(atPath: directory + "/" + file) {
+    }
+
+    /// Every named file is there.
+    private static func checkPresent(_ directory: String, _ files: [String]) throws(Problem) {
+        for file in files where !FileManager.default.fileExists(atPath: directory + "/" + file) {
             throw Problem(file, "it is missing from the bundle")
         }
+    }
 
-        // The tree head, signed.
+    /// The checkpoint is signed by the key and is the tree head the manifest names.
+    private static func checkpoint(_ directory: String, _ file: String, key: VerifierKey, head: ExportManifest.TreeHead) throws(Problem) -> Checkpoint {
         let checkpoint: Checkpoint
         do {
-            checkpoint = try Checkpoint(note: String(decoding: try read(directory, manifest.checkpoint), as: UTF8.self), verifiedBy: key)
+            checkpoint = try Checkpoint(note: String(decoding: try read(directory, file), as: UTF8.self), verifiedBy: key)
         } catch let problem as NoteProblem {
-            throw Problem(manifest.checkpoint, problem.description)
+            throw Problem(file, problem.description)
         } catch let problem as Problem {
             throw problem
         } catch {
-            throw Problem(manifest.checkpoint, "\(error)")
+            throw Problem(file, "\(error)")
         }
-        guard checkpoint.size == manifest.chainHead.size, checkpoint.root.hex == manifest.chainHead.root else {
-            throw Problem(manifest.checkpoint, "it is the tree head of \(checkpoint.size) events (root \(checkpoint.root.hex)); the manifest anchors the bundle to \(manifest.chainHead.size) events (root \(manifest.chainHead.root))")
+        guard checkpoint.size == head.size, checkpoint.root.hex == head.root else {
+            throw Problem(file, "it is the tree head of \(checkpoint.size) events (root \(checkpoint.root.hex)); the manifest anchors the bundle to \(head.size) events (root \(head.root))")
         }
+        return checkpoint
+    }
+
+    /// Every file's SHA-256 is the one the manifest names (worked out on every core).
+    private static func checkDigests(_ directory: String, _ expected: [(String, String)], mapped known: [String: MappedFile] = [:]) throws(Problem) {
+        var mapped: [MappedFile] = []
+        for (file, _) in expected {
+            if let file = known[file] { mapped.append(file) } else { mapped.append(try map(directory, file)) }
+        }
+        let files = mapped
+        var digests = [String](repeating: "", count: files.count)
+        digests.withUnsafeMutableBufferPointer { out in
+            let shared = UnsafeSendable(out)
+            DispatchQueue.concurrentPerform(iterations: files.count) { index in shared.value[index] = sha256(files[index].bytes) }
+        }
+        for ((file, wanted), actual) in zip(expected, digests) where actual != wanted {
+            throw Problem(file, "its SHA-256 is \(actual); the manifest says \(wanted)")
+        }
+    }
+
+    /// The manifest is the one the key signed.
+    private static func checkSignature(_ directory: String, _ manifestBytes: [UInt8], format: String, key: VerifierKey) throws(Problem) {
+        do {
+            let signed = try key.verifiedText(of: String(decoding: try read(directory, "manifest.sig"), as: UTF8.self))
+            guard signed == ManifestSignature.text(format: format, sha256: manifestBytes.withUnsafeBytes(sha256)) else {
+                throw Problem("manifest.json", "it is not the manifest the key signed: it was changed after the export")
+            }
+        } catch let problem as NoteProblem {
+            throw Problem("manifest.sig", problem.description)
+        } catch let problem as Problem {
+            throw problem
+        } catch {
+            throw Problem("manifest.sig", "\(error)")
+        }
+    }
+
+    /// An access review: its files, checkpoint and manifest are the ones the key signed.
+    private static func verifyReview(_ directory: String, _ manifestBytes: [UInt8], key: VerifierKey, olderCheckpoint: String?) throws(Problem) -> Report {
+        let manifest = try decode(AccessReviewManifest.self, manifestBytes)
+        try checkPresent(directory, [manifest.checkpoint, "manifest.sig"] + manifest.files.keys.sorted())
+        let checkpoint = try checkpoint(directory, manifest.checkpoint, key: key, head: manifest.chainHead)
+        guard manifest.position <= checkpoint.size else {
+            throw Problem("manifest.json", "it reflects seq \(manifest.position), beyond the checkpoint's \(checkpoint.size) events")
+        }
+        for (file, rows) in manifest.rows.sorted(by: { $0.key < $1.key }) {
+            let lines = try read(directory, file).withUnsafeBytes { $0.lineRanges() }.count - (file.hasSuffix(".csv") ? 1 : 0)
+            guard lines == rows else { throw Problem(file, "it holds \(lines) rows; the manifest says \(rows)") }
+        }
+        try checkDigests(directory, manifest.files.sorted(by: { $0.key < $1.key }))
+        guard olderCheckpoint == nil else {
+            throw Problem("older checkpoint", "an access review carries no consistency proofs; check an audit export of the same log against it")
+        }
+        try checkSignature(directory, manifestBytes, format: manifest.format, key: key)
+        return Report(format: manifest.format, count: manifest.rows.values.reduce(0, +), range: nil, complete: nil, position: manifest.position,
+                      treeSize: checkpoint.size, extends: nil)
+    }
+
+    /// An audit export, checked in the order docs/export-format.md gives.
+    private static func verifyAudit(_ directory: String, _ manifestBytes: [UInt8], key: VerifierKey, olderCheckpoint: String?) throws(Problem) -> Report {
+        let manifest = try decode(ExportManifest.self, manifestBytes)
+        try checkPresent(directory, [manifest.file, manifest.rendering, manifest.proof, manifest.checkpoint, "manifest.sig"] + manifest.files.keys.sorted())
+
+        // The tree head, signed.
+        let checkpoint = try checkpoint(directory, manifest.checkpoint, key: key, head: manifest.chainHead)
 
         // The events, seq by seq.
         let linesFile = try map(directory, manifest.file)
@@ -92,19 +176,9 @@ public enum ExportVerifier {
         let rendering = try map(directory, manifest.rendering)
         try checkRendering(rendering.bytes, file: manifest.rendering, lines, ranges, seqs)
 
-        // Every file is the one the manifest names (the digests worked out on every core).
-        let expected = [(manifest.file, manifest.sha256)] + manifest.files.sorted(by: { $0.key < $1.key })
-        var mapped: [MappedFile] = []
-        for (file, _) in expected { mapped.append(file == manifest.file ? linesFile : file == manifest.rendering ? rendering : try map(directory, file)) }
-        let files = mapped
-        var digests = [String](repeating: "", count: files.count)
-        digests.withUnsafeMutableBufferPointer { out in
-            let shared = UnsafeSendable(out)
-            DispatchQueue.concurrentPerform(iterations: files.count) { index in shared.value[index] = sha256(files[index].bytes) }
-        }
-        for ((file, wanted), actual) in zip(expected, digests) where actual != wanted {
-            throw Problem(file, "its SHA-256 is \(actual); the manifest says \(wanted)")
-        }
+        // Every file is the one the manifest names.
+        try checkDigests(directory, [(manifest.file, manifest.sha256)] + manifest.files.sorted(by: { $0.key < $1.key }),
+                         mapped: [manifest.file: linesFile, manifest.rendering: rendering])
 
         // The log extends an older checkpoint unchanged.
         var extends: UInt64?
@@ -113,19 +187,9 @@ public enum ExportVerifier {
         }
 
         // The manifest itself is the one the key signed.
-        do {
-            let signed = try key.verifiedText(of: String(decoding: try read(directory, "manifest.sig"), as: UTF8.self))
-            guard signed == ManifestSignature.text(manifestBytes.withUnsafeBytes(sha256)) else {
-                throw Problem("manifest.json", "it is not the manifest the key signed: it was changed after the export")
-            }
-        } catch let problem as NoteProblem {
-            throw Problem("manifest.sig", problem.description)
-        } catch let problem as Problem {
-            throw problem
-        } catch {
-            throw Problem("manifest.sig", "\(error)")
-        }
-        return Report(count: seqs.count, range: manifest.range, complete: manifest.complete, treeSize: checkpoint.size, extends: extends)
+        try checkSignature(directory, manifestBytes, format: manifest.format, key: key)
+        return Report(format: manifest.format, count: seqs.count, range: manifest.range, complete: manifest.complete, position: nil,
+                      treeSize: checkpoint.size, extends: extends)
     }
 
     private static func read(_ directory: String, _ file: String) throws(Problem) -> [UInt8] {

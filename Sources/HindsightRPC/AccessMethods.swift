@@ -1,4 +1,5 @@
 import HindsightAccess
+import HindsightEvidence
 import HindsightLog
 import HindsightProjections
 
@@ -130,8 +131,8 @@ enum AccessMethods {
 
     static let accessReview = RPCMethod(
         name: "export.accessReview",
-        params: "org, at?, since? (RFC 3339: also the changes since then), format (csv | jsonl), path (a directory, created if needed)",
-        result: "files: [{file, rows}] (access-review.FORMAT, and changes.FORMAT with since), position",
+        params: "org, at?, since? (RFC 3339: also the changes since then), format (csv | jsonl), path (a new directory)",
+        result: "files: [{file, rows}] (access-review.FORMAT, and changes.FORMAT with since), chainHead, path, position: a bundle with a signed checkpoint and manifest (docs/export-format.md)",
         summary: "Who holds which role on what in an org at a moment, with grant, granted at and by, expiry and how it is held.",
         writes: false
     ) { call throws(RPCError) in
@@ -167,26 +168,41 @@ enum AccessMethods {
         let review = Table(
             columns: ["subject", "role", "scope", "grant", "grantedAt", "grantedBy", "expiresAt", "heldAs"],
             rows: rows.map { [$0.subject, $0.role, $0.scope, $0.grant, time($0.grantedAt), $0.grantedBy ?? "", time($0.expiresAt), $0.heldAs] })
-        var files: [JSONValue] = []
+        var files = [AccessReviewExport.File(name: "access-review." + format, bytes: review.encoded(as: format), rows: rows.count)]
+        if since != nil {
+            let table = Table(
+                columns: ["at", "seq", "change", "what", "subject", "role", "scope"],
+                rows: changes.map { change in
+                    [time(change.at), change.seq.map(String.init) ?? "", change.change, change.subject,
+                     change.detail["subject"] ?? change.detail["user"] ?? change.detail["owner"] ?? "", change.detail["role"] ?? "",
+                     change.detail["scope"] ?? ""]
+                })
+            files.append(AccessReviewExport.File(name: "changes." + format, bytes: table.encoded(as: format), rows: changes.count))
+        }
+        let reader = try call.store.reader()
+        let manifest: AccessReviewManifest
         do throws(LogError) {
-            try FileIO.makeDirectory(directory)
-            try FileIO.replaceDurably(directory + "/access-review." + format, with: [review.encoded(as: format)])
-            files.append(["file": .string("access-review." + format), "rows": .integer(Int64(rows.count))])
-            if since != nil {
-                let table = Table(
-                    columns: ["at", "seq", "change", "what", "subject", "role", "scope"],
-                    rows: changes.map { change in
-                        [time(change.at), change.seq.map(String.init) ?? "", change.change, change.subject,
-                         change.detail["subject"] ?? change.detail["user"] ?? change.detail["owner"] ?? "", change.detail["role"] ?? "",
-                         change.detail["scope"] ?? ""]
-                    })
-                try FileIO.replaceDurably(directory + "/changes." + format, with: [table.encoded(as: format)])
-                files.append(["file": .string("changes." + format), "rows": .integer(Int64(changes.count))])
-            }
+            manifest = try AccessReviewExport.write(
+                files, query: .init(method: "export.accessReview", org: org, at: p.values["at"].flatMap(Self.momentText), since: since.map(Timestamp.format), format: format),
+                position: moment.position, reader: reader, key: try SigningKey(path: call.store.signingKey),
+                checkpoints: CheckpointStore(dataDirectory: call.store.directory), to: directory)
         } catch {
             throw RPCError(error)
         }
-        return ["files": .array(files), "position": .integer(Int64(moment.position))]
+        return [
+            "files": .array(files.map { ["file": .string($0.name), "rows": .integer(Int64($0.rows))] }),
+            "chainHead": ["size": .integer(Int64(manifest.chainHead.size)), "root": .string(manifest.chainHead.root)],
+            "path": .string(directory), "position": .integer(Int64(moment.position)),
+        ]
+    }
+
+    /// `at` as the manifest records it: a seq or a time, as given.
+    private static func momentText(_ value: JSONValue) -> String? {
+        switch value {
+        case .integer(let seq): String(seq)
+        case .string(let text): text
+        default: nil
+        }
     }
 
     /// Rows of text under named columns, written as CSV (RFC 4180: a header line, fields

@@ -45,7 +45,7 @@ func printJSON(_ value: some Encodable) throws {
 }
 
 func printJSON(_ object: [String: Any]) {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     FileHandle.standardOutput.write(data + Data("\n".utf8))
 }
 
@@ -253,20 +253,26 @@ struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "access-review",
             abstract: "Who holds which role on what in an org at a moment, with grant, granted at and by, expiry and how it is held (export.accessReview).",
-            discussion: "Writes access-review.FORMAT in DIR, and with --since, changes.FORMAT: every gain and loss of access since then.")
+            discussion: """
+                Writes a bundle in DIR: access-review.FORMAT, and with --since, changes.FORMAT (every gain and loss of access \
+                since then), with a signed checkpoint of the log and a signed manifest; `hindsight verify-export DIR --key PUBLIC` \
+                checks it (docs/export-format.md).
+                """)
 
         @OptionGroup var options: DataOptions
+        @OptionGroup var key: SigningKeyOption
         @Option(help: "The org (org_… or org/org_…).") var org: String
         @Option(help: "A seq or an RFC 3339 time: the review as of then (default: now).") var at: String?
         @Option(help: "The previous review's RFC 3339 time: also list the changes since.") var since: String?
         @Option(help: "csv or jsonl.") var format = "csv"
-        @Option(help: ArgumentHelp("The directory to write to.", valueName: "DIR")) var out: String
+        @Option(help: ArgumentHelp("The directory to create.", valueName: "DIR")) var out: String
 
         func run() throws {
             var params: [String: JSONValue] = ["org": .string(org), "format": .string(format), "path": .string(out)]
             params["at"] = moment(at)
             if let since { params["since"] = .string(since) }
-            try answer("export.accessReview", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory)
+            try answer("export.accessReview", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory,
+                       signingKey: key.path)
         }
     }
 }
@@ -610,7 +616,7 @@ struct MakeCheckpoint: ParsableCommand {
 struct VerifyExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify-export",
-        abstract: "Check an export bundle offline: signatures, checksums, Merkle proofs, counts and seq continuity.",
+        abstract: "Check an export bundle (an audit export or an access review) offline: signatures, checksums, Merkle proofs, counts and seq continuity.",
         discussion: "Exits 2 naming the first problem (file and line), 0 with a summary when the bundle verifies.")
 
     @Argument(help: "The bundle's directory.") var directory: String
@@ -626,10 +632,13 @@ struct VerifyExport: ParsableCommand {
         let older = try olderCheckpoint.map { path in try reporting { String(decoding: try FileIO.readFile(path), as: UTF8.self) } }
         do {
             let report = try ExportVerifier.verify(directory, key: verifier, olderCheckpoint: older)
-            var summary: [String: Any] = [
-                "ok": true, "count": report.count, "firstSeq": report.range.firstSeq, "lastSeq": report.range.lastSeq,
-                "complete": report.complete, "treeSize": report.treeSize,
-            ]
+            var summary: [String: Any] = ["ok": true, "format": report.format, "count": report.count, "treeSize": report.treeSize]
+            if let range = report.range {
+                summary["firstSeq"] = range.firstSeq
+                summary["lastSeq"] = range.lastSeq
+            }
+            if let complete = report.complete { summary["complete"] = complete }
+            if let position = report.position { summary["position"] = position }
             if let extends = report.extends { summary["extends"] = extends }
             printJSON(summary)
         } catch {

@@ -54,9 +54,12 @@ struct AccessMethodTests {
 
     @Test func theAccessReviewListsEveryRoleInForceWithItsGrantAndHowItIsHeld() throws {
         let dir = try historyDirectory()
-        let out = dir.path + "/review"
+        let keys = TemporaryDirectory()
+        let key = keys.path + "/signing.key"
+        let publicKey = try run(hindsightExecutable, ["keys", "init", "--key", key]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let out = keys.path + "/review"
         let exported = try run(hindsightExecutable, [
-            "export", "access-review", "--data", dir.path, "--org", "org_acme", "--at", "2026-03-15T00:00:00.000Z",
+            "export", "access-review", "--data", dir.path, "--key", key, "--org", "org_acme", "--at", "2026-03-15T00:00:00.000Z",
             "--since", "2026-03-08T00:00:00.000Z", "--format", "jsonl", "--out", out,
         ])
         #expect(exported.status == 0, "\(exported.stdout)")
@@ -78,12 +81,32 @@ struct AccessMethodTests {
         #expect(changes.map { "\($0["change"]!) \($0["what"]!)" } == ["expired grant_6", "role changed member:team_data", "granted grant_9"])
 
         // The same review as CSV: a header, then one line per row.
+        let csvOut = keys.path + "/review-csv"
         #expect(try run(hindsightExecutable, [
-            "export", "access-review", "--data", dir.path, "--org", "org_acme", "--at", "2026-03-15T00:00:00.000Z", "--format", "csv", "--out", out,
+            "export", "access-review", "--data", dir.path, "--key", key, "--org", "org_acme", "--at", "2026-03-15T00:00:00.000Z",
+            "--format", "csv", "--out", csvOut,
         ]).status == 0)
-        let csv = try String(contentsOfFile: out + "/access-review.csv", encoding: .utf8).split(separator: "\r\n")
+        let csv = try String(contentsOfFile: csvOut + "/access-review.csv", encoding: .utf8).split(separator: "\r\n")
         #expect(csv.first == "subject,role,scope,grant,grantedAt,grantedBy,expiresAt,heldAs")
         #expect(csv.count == rows.count + 1)
+
+        // A bundle the reviewer can check: both verifiers accept it as written, and refuse it
+        // once a row is taken out.
+        let verifier = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tools/verify_export.py").path
+        let verdicts = { () throws -> [(status: Int32, output: String)] in
+            [try run(hindsightExecutable, ["verify-export", out, "--key", publicKey]), try run("/usr/bin/env", ["python3", verifier, out, "--key", publicKey])]
+                .map { ($0.status, $0.stdout + $0.stderr) }
+        }
+        for verdict in try verdicts() {
+            #expect(verdict.status == 0 && verdict.output.contains("hindsight-access-review/1"), "\(verdict.output)")
+        }
+        let reviewed = try String(contentsOfFile: out + "/access-review.jsonl", encoding: .utf8).split(separator: "\n")
+        writeFile(out + "/access-review.jsonl", Data((reviewed.dropFirst().joined(separator: "\n") + "\n").utf8))
+        for verdict in try verdicts() {
+            #expect(verdict.status == 2 && verdict.output.contains("access-review.jsonl") && verdict.output.contains("the manifest says \(reviewed.count)"),
+                    "\(verdict.output)")
+        }
     }
 
     @Test func whoCanNamesEverySubjectWithItsGrants() throws {
