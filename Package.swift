@@ -90,7 +90,8 @@ let package = Package(
             name: "HindsightWorkload",
             dependencies: ["HindsightLog"],
             path: "Tools/Workload",
-            swiftSettings: strictSwift
+            // Optimised in debug builds too: tests generate histories of a million events.
+            swiftSettings: strictSwift + [.unsafeFlags(["-O"])]
         ),
         .executableTarget(
             name: "hindsight",

@@ -270,6 +270,22 @@ struct ExportTests {
         for verdict in try evidence.verdicts(bundle) { #expect(verdict.status == 0, "\(verdict.verifier): \(verdict.output)") }
     }
 
+    @Test func aMillionGeneratedEventsGoThroughExportAndBothVerifiersAfterAnErasure() throws {
+        let scratch = TemporaryDirectory()
+        let workload = try run(hindsightExecutable, ["generate", "--events", "1000000", "--seed", "11"]).stdout
+        writeFile(scratch.path + "/workload.ndjson", Data(workload.utf8))
+        let email = String(try #require(workload.firstMatch(of: /"email":"([^"]+)"/)?.1))
+        let evidence = try Evidence(history: scratch.path + "/workload.ndjson", keyName: "bench")
+        #expect(try evidence.cli("erase", email).status == 0)
+        let bundle = try evidence.export("--format", "jsonl")
+        #expect(try manifest(bundle)["count"] as? Int == 1_000_001)
+        let rendering = String(decoding: FileManager.default.contents(atPath: bundle + "/events.jsonl")!, as: UTF8.self)
+        #expect(!rendering.contains(email) && rendering.contains("[erased]"))
+        for verdict in try evidence.verdicts(bundle) {
+            #expect(verdict.status == 0 && verdict.output.contains("1000001"), "\(verdict.verifier): \(verdict.output)")
+        }
+    }
+
     @Test func badRequestsAreRefusedWithoutWritingAnything() throws {
         let evidence = try Evidence()
         let before = try contents(of: evidence.data)
