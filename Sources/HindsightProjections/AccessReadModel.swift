@@ -638,6 +638,13 @@ public final class AccessReadModel: ReadModel {
             statement.bind(index, moment).bind(index + 1, moment)
         }
 
+        /// One step up the ownership tree: whether a node (?1) is deleted at the moment (?2),
+        /// and what holds it then.
+        private static let stepBySeq = "SELECT (SELECT 1 FROM access_deleted WHERE entity = ?1 AND from_seq <= ?2),"
+            + " (SELECT parent FROM access_parent WHERE child = ?1 AND from_seq <= ?2 AND (to_seq IS NULL OR to_seq > ?2))"
+        private static let stepByTime = "SELECT (SELECT 1 FROM access_deleted WHERE entity = ?1 AND from_time <= ?2),"
+            + " (SELECT parent FROM access_parent WHERE child = ?1 AND from_time <= ?2 AND (to_time IS NULL OR to_time > ?2))"
+
         /// The resource and what holds it, nearest first; empty when one of them is deleted,
         /// unless `throughDeletions`.
         func path(of resource: String, throughDeletions: Bool = false) throws(LogError) -> [String] {
@@ -645,10 +652,7 @@ public final class AccessReadModel: ReadModel {
             var current: String? = resource
             while let node = current, !path.contains(node) {
                 // Whether the node is deleted, and what holds it, in one statement.
-                let step = try db.statement(
-                    "SELECT (SELECT 1 FROM access_deleted WHERE entity = ?1 AND \(bySeq ? "from_seq" : "from_time") <= ?2),"
-                        + " (SELECT parent FROM access_parent WHERE child = ?1 AND \(holds.replacingOccurrences(of: "?", with: "?2")))")
-                    .bind(1, node).bind(2, moment)
+                let step = try db.statement(bySeq ? Self.stepBySeq : Self.stepByTime).bind(1, node).bind(2, moment)
                 defer { step.finish() }
                 guard try step.step() else { return path }
                 if !step.isNull(0) && !throughDeletions { return [] }
