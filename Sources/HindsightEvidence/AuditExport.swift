@@ -1,4 +1,3 @@
-public import Crypto
 import Dispatch
 import Foundation
 public import HindsightCatalog

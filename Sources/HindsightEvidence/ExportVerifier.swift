@@ -1,7 +1,7 @@
 import Crypto
 import Dispatch
 import Foundation
-public import HindsightLog
+import HindsightLog
 
 #if canImport(Glibc)
 import Glibc

@@ -104,7 +104,7 @@ public final class AuditReadModel: ReadModel {
         /// into batches, a key's blocks end up the same.
         func append(_ seqs: [Int64], to key: String) throws(LogError) {
             var rest = seqs[...]
-            let last = try lastBlock.reset().bind(1, key)
+            let last = lastBlock.reset().bind(1, key)
             if try last.step(), last.int(1) < Int64(AuditReadModel.blockSize) {
                 let first = last.int(0)
                 let added = rest.prefix(AuditReadModel.blockSize - Int(last.int(1)))
