@@ -1,4 +1,4 @@
-public import HindsightLog
+import HindsightLog
 
 /// A method's named parameters, read with the checks every method needs: the right JSON
 /// type, the right range, no unknown names. Each refusal points at the parameter.
