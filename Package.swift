@@ -156,7 +156,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HindsightProjectionsTests",
-            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightProjections", "HindsightTestSupport"],
+            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightProjections", "HindsightTestSupport", "HindsightWorkload"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,0 +1,160 @@
+import Foundation
+
+/// Percentiles over any time range without keeping every sample: a log-bucketed histogram
+/// (the DDSketch construction). A value x > 0 falls in bucket ⌈log_γ x⌉ with
+/// γ = (1 + α) / (1 − α), and a bucket stands for 2γ^i / (γ + 1), which is within α of every
+/// value in it. Sketches of different time buckets merge by adding their counts, so the
+/// percentile of a range is that of the merged sketch, with the same bound.
+///
+/// With α = 0.5%, a percentile is within 0.5% (relative) of the exact one — the sample of the
+/// same rank — for any value the sketch holds; durations from 1 ms to 1 hour take at most
+/// about 1,500 buckets. Values at or below `smallest` (zero durations) are counted apart and
+/// read as 0.
+public struct QuantileSketch: Sendable, Equatable {
+    /// The relative accuracy of every percentile.
+    public static let relativeAccuracy = 0.005
+    /// Values at or below this count as zero.
+    static let smallest = 1e-9
+    private static let gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy)
+    private static let logGamma = log(gamma)
+
+    /// Counts per bucket index.
+    private var buckets: [Int32: UInt64] = [:]
+    private var zeros: UInt64 = 0
+    public private(set) var count: UInt64 = 0
+    public private(set) var sum: Double = 0
+    public private(set) var min: Double = .infinity
+    public private(set) var max: Double = -.infinity
+
+    public init() {}
+
+    public var isEmpty: Bool { count == 0 }
+    public var average: Double? { count == 0 ? nil : sum / Double(count) }
+
+    public mutating func add(_ value: Double, count times: UInt64 = 1) {
+        guard times > 0, value.isFinite else { return }
+        if value <= Self.smallest {
+            zeros += times
+        } else {
+            buckets[Self.index(of: value), default: 0] += times
+        }
+        count += times
+        sum += value * Double(times)
+        min = Swift.min(min, value)
+        max = Swift.max(max, value)
+    }
+
+    /// Adds every sample of another sketch.
+    public mutating func merge(_ other: QuantileSketch) {
+        for (index, times) in other.buckets { buckets[index, default: 0] += times }
+        zeros += other.zeros
+        count += other.count
+        sum += other.sum
+        min = Swift.min(min, other.min)
+        max = Swift.max(max, other.max)
+    }
+
+    /// The value of rank ⌊q·(count − 1)⌋ among the samples in ascending order (so the median
+    /// of an even count is the lower middle one), within `relativeAccuracy` of the exact one;
+    /// nil when the sketch is empty. The smallest and largest sample are returned exactly.
+    public func quantile(_ q: Double) -> Double? {
+        guard count > 0 else { return nil }
+        let rank = UInt64((Swift.min(Swift.max(q, 0), 1) * Double(count - 1)).rounded(.down))
+        if rank == 0 { return min }
+        if rank == count - 1 { return max }
+        if rank < zeros { return 0 }
+        var seen = zeros
+        for index in buckets.keys.sorted() {
+            seen += buckets[index]!
+            if seen > rank { return Swift.min(Swift.max(Self.value(of: index), min), max) }
+        }
+        return max
+    }
+
+    private static func index(of value: Double) -> Int32 { Int32((log(value) / logGamma).rounded(.up)) }
+    private static func value(of index: Int32) -> Double { 2 * pow(gamma, Double(index)) / (gamma + 1) }
+
+    // MARK: - Stored form
+
+    /// The sketch as bytes for a read model's table: count, sum, min, max, the zeros, then
+    /// each bucket as a varint of its index's distance from the previous one and a varint
+    /// of its count.
+    public var encoded: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32 + 4 * buckets.count)
+        Self.appendVarint(count, to: &out)
+        for value in [sum, min, max] { withUnsafeBytes(of: value.bitPattern.littleEndian) { out += $0 } }
+        Self.appendVarint(zeros, to: &out)
+        Self.appendVarint(UInt64(buckets.count), to: &out)
+        var previous: Int64 = 0
+        for index in buckets.keys.sorted() {
+            let delta = Int64(index) - previous
+            Self.appendVarint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)), to: &out)  // zigzag: the first may be negative
+            Self.appendVarint(buckets[index]!, to: &out)
+            previous = Int64(index)
+        }
+        return out
+    }
+
+    /// Reads `encoded`; nil when the bytes are not a sketch.
+    public init?(encoded bytes: some Collection<UInt8>) {
+        var reader = ByteReader(Array(bytes))
+        guard let count = reader.varint() else { return nil }
+        var doubles: [Double] = []
+        for _ in 0..<3 {
+            guard let bits = reader.fixed64() else { return nil }
+            doubles.append(Double(bitPattern: bits))
+        }
+        guard let zeros = reader.varint(), let bucketCount = reader.varint(), bucketCount <= UInt64(bytes.count) else { return nil }
+        var previous: Int64 = 0, total = zeros
+        for _ in 0..<bucketCount {
+            guard let zigzag = reader.varint(), let times = reader.varint() else { return nil }
+            let index = previous + (Int64(bitPattern: zigzag >> 1) ^ -Int64(zigzag & 1))
+            guard let bucket = Int32(exactly: index) else { return nil }
+            buckets[bucket] = times
+            total += times
+            previous = index
+        }
+        guard reader.atEnd, total == count else { return nil }
+        self.count = count
+        sum = doubles[0]
+        min = doubles[1]
+        max = doubles[2]
+        self.zeros = zeros
+    }
+
+    private static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            out.append(UInt8(value & 0x7F) | 0x80)
+            value >>= 7
+        }
+        out.append(UInt8(value))
+    }
+
+    /// Reads varints and fixed-width words from bytes.
+    private struct ByteReader {
+        let bytes: [UInt8]
+        var position = 0
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        var atEnd: Bool { position == bytes.count }
+
+        mutating func varint() -> UInt64? {
+            var value: UInt64 = 0, shift: UInt64 = 0
+            while position < bytes.count, shift < 64 {
+                let byte = bytes[position]
+                position += 1
+                value |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return value }
+                shift += 7
+            }
+            return nil
+        }
+
+        mutating func fixed64() -> UInt64? {
+            guard position + 8 <= bytes.count else { return nil }
+            defer { position += 8 }
+            return bytes[position..<(position + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        }
+    }
+}
