@@ -38,9 +38,9 @@ public enum StoredLine {
         return (found + marker.count - 1)..<JSONText.valueEnd(bytes, from: found + marker.count - 1)
     }
 
-    /// The string-valued top-level fields of a stored line's `data`, found in one scan, each
-    /// read (unescaped) when asked for.
-    public struct DataStrings {
+    /// The top-level fields of a stored line's `data`, found in one scan, each read when asked
+    /// for: strings unescaped, integers and booleans as such.
+    public struct DataFields {
         private let line: [UInt8]
         private let fields: [(name: Range<Int>, value: Range<Int>)]
 
@@ -52,17 +52,34 @@ public enum StoredLine {
             }
             var fields: [(name: Range<Int>, value: Range<Int>)] = []
             StoredLine.members(of: line, data: data) { name, value in
-                if line[value.lowerBound] == UInt8(ascii: "\"") { fields.append((name, (value.lowerBound + 1)..<(value.upperBound - 1))) }
+                fields.append((name, value))
                 return true
             }
             self.fields = fields
         }
 
+        private func value(_ field: String) -> Range<Int>? {
+            var name = field
+            return name.withUTF8 { wanted in fields.first { line[$0.name].elementsEqual(wanted) }?.value }
+        }
+
         /// The value of `field`; nil when it is absent or not a string.
         public subscript(_ field: String) -> String? {
-            var name = field
-            return name.withUTF8 { wanted in
-                fields.first { line[$0.name].elementsEqual(wanted) }.map { StoredLine.decodedString(line[$0.value]) }
+            guard let value = value(field), line[value.lowerBound] == UInt8(ascii: "\"") else { return nil }
+            return StoredLine.decodedString(line[(value.lowerBound + 1)..<(value.upperBound - 1)])
+        }
+
+        /// The value of `field` as an integer; nil when it is absent or not one.
+        public func integer(_ field: String) -> Int64? {
+            value(field).flatMap { Int64(String(decoding: line[$0], as: UTF8.self)) }
+        }
+
+        /// The value of `field` as a boolean; nil when it is absent or not one.
+        public func bool(_ field: String) -> Bool? {
+            switch value(field).map({ String(decoding: line[$0], as: UTF8.self) }) {
+            case "true": true
+            case "false": false
+            default: nil
             }
         }
     }

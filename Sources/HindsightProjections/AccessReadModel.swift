@@ -96,7 +96,7 @@ public final class AccessReadModel: ReadModel {
         for event in events {
             let stored = event.stored
             let at = Moment(seq: Int64(stored.seq), time: stored.occurredAtMs)
-            let text = StoredLine.DataStrings(stored.line)
+            let text = StoredLine.DataFields(stored.line)
             if Self.placingTypes.contains(stored.type) {
                 // An entity sits beneath the project it names (a backup beneath its database),
                 // from the first event that says so: entities never move.
@@ -116,7 +116,7 @@ public final class AccessReadModel: ReadModel {
 
     /// The step an access event takes; nil for other events, and for events lacking a field
     /// the catalogue requires (which validation keeps out of the log).
-    private static func step(_ stored: StoredEvent, _ text: StoredLine.DataStrings) -> Step? {
+    private static func step(_ stored: StoredEvent, _ text: StoredLine.DataFields) -> Step? {
         guard accessTypes.contains(stored.type) else { return nil }
         // The fields read here are neither personal data nor added by later versions: the
         // stored line serves, and only the two lists are decoded as JSON.

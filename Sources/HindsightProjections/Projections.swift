@@ -14,7 +14,7 @@ import Glibc
 public final class Projections: @unchecked Sendable {
     /// The read models, in the order they are caught up. Adding one is one line here.
     public static func models() -> [any ReadModel] {
-        [AuditReadModel(), AccessReadModel()]
+        [AuditReadModel(), AccessReadModel(), AnalyticsReadModel()]
     }
 
     public let models: [any ReadModel]

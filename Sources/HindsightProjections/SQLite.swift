@@ -145,6 +145,15 @@ public final class SQLiteDatabase {
             return self
         }
 
+        /// Binds bytes as a blob (SQLite copies them).
+        @discardableResult
+        public func bind(_ index: Int32, blob bytes: [UInt8]) -> Statement {
+            bytes.withUnsafeBytes { raw in
+                _ = sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+            }
+            return self
+        }
+
         /// Runs a statement that returns no rows with `bytes` bound as UTF-8 text at `index`,
         /// without SQLite copying them first (they are read only while it runs): for long
         /// texts written many times over, such as stored event lines.
@@ -182,6 +191,13 @@ public final class SQLiteDatabase {
         public func bytes(_ column: Int32) -> [UInt8] {
             guard let text = sqlite3_column_text(handle, column) else { return [] }
             return Array(UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, column))))
+        }
+
+        /// A blob column's bytes.
+        public func blob(_ column: Int32) -> [UInt8] {
+            let count = Int(sqlite3_column_bytes(handle, column))
+            guard count > 0, let bytes = sqlite3_column_blob(handle, column) else { return [] }
+            return Array(UnsafeRawBufferPointer(start: bytes, count: count))
         }
 
         /// A column of the current row as JSON: an integer, a number, a string, null, or a

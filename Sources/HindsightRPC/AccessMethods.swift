@@ -253,7 +253,7 @@ enum AccessMethods {
                 switch at {
                 case .seq(let seq)?:
                     let upTo = min(seq, reached)
-                    when = .seq(upTo, occurredAt: try Self.occurredAt(upTo, in: reader))
+                    when = .seq(upTo, occurredAt: try reader.occurredAt(upTo))
                     position = upTo
                 case .time(let ms)?:
                     when = .time(ms)
@@ -266,26 +266,6 @@ enum AccessMethods {
                 throw RPCError(error)
             }
             self.db = db
-        }
-
-        /// The `occurredAt` of event `seq` (before every event for seq 0).
-        private static func occurredAt(_ seq: UInt64, in reader: LogReader) throws(LogError) -> Int64 {
-            guard seq > 0 else { return Int64.min }
-            var query = ReadQuery()
-            query.from = seq
-            query.to = seq
-            var time = Int64.min
-            do {
-                try reader.read(query) { event in
-                    time = event.occurredAtMs
-                    return false
-                }
-            } catch let error as LogError {
-                throw error
-            } catch {
-                throw LogError(.io, "cannot read the log: \(error)")
-            }
-            return time
         }
     }
 

@@ -96,7 +96,7 @@ public final class RPCServer: Sendable {
         let listing = RPCMethod(
             name: "system.methods", params: "", result: "methods: [{name, params, result, summary, writes}]",
             summary: "This list, machine-readable.", writes: false) { _ in [:] }
-        let all = (LogMethods.all + AuditMethods.all + AccessMethods.all + ExportMethods.all + [listing]).sorted { $0.name < $1.name }
+        let all = (LogMethods.all + AuditMethods.all + AccessMethods.all + AnalyticsMethods.all + ExportMethods.all + [listing]).sorted { $0.name < $1.name }
         let described = JSONValue.array(all.map(\.described))
         var table = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
         table[listing.name] = RPCMethod(

@@ -13,7 +13,7 @@ import HindsightWorkload
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, WhatCan.self, Keys.self, MakeCheckpoint.self, Export.self, VerifyExport.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, WhatCan.self, Analytics.self, Keys.self, MakeCheckpoint.self, Export.self, VerifyExport.self, Generate.self]
     )
 }
 
@@ -145,12 +145,17 @@ struct Query: ParsableCommand {
 /// Answers one request as `serve` would, without being the writer, prints the response
 /// line, and exits 1 when it is an error.
 func answer(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath) throws {
+    let response = respond(method, params: params, directory: directory, signingKey: signingKey)
+    FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
+    if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
+}
+
+/// The response line to one request, as `serve` would write it.
+func respond(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath) -> [UInt8] {
     var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"#.utf8)
     JSONValue.string(method).write(to: &request)
     request += Array(#","params":"#.utf8) + Array(params.utf8) + [UInt8(ascii: "}")]
-    let response = RPCServer(directory: directory, engine: nil, signingKey: signingKey).respond(to: request) ?? []
-    FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
-    if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
+    return RPCServer(directory: directory, engine: nil, signingKey: signingKey).respond(to: request) ?? []
 }
 
 struct Rebuild: ParsableCommand {
@@ -646,5 +651,99 @@ struct VerifyExport: ParsableCommand {
             printJSON(["ok": false, "file": error.file, "problem": error.message])
             throw ExitCode(2)
         }
+    }
+}
+
+struct Analytics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The platform's dashboards as tables and charts.", subcommands: [Builds.self])
+
+    struct Builds: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Builds per day of a project or org, with a chart of the trend (analytics.builds).",
+            discussion: "Each day: queued, succeeded, failed, canceled, success rate (of finished builds), p50 and p95 duration, cache hit rate, the slowest step by p95.")
+
+        @OptionGroup var options: DataOptions
+        @Option(help: "A project (prj_… or project/prj_…).") var project: String?
+        @Option(help: "An org (org_… or org/org_…).") var org: String?
+        @Option(help: "Days in the window.") var days = 7
+        @Option(help: "A seq or an RFC 3339 time: the window ends with its day (default: the newest day of builds).") var at: String?
+        @Flag(help: "Print the JSON-RPC response instead.") var json = false
+
+        func run() throws {
+            var params: [String: JSONValue] = ["days": .integer(Int64(days))]
+            if let project { params["project"] = .string(project) }
+            if let org { params["org"] = .string(org) }
+            params["at"] = moment(at)
+            let text = String(decoding: JSONValue.object(params).text, as: UTF8.self)
+            if json { return try answer("analytics.builds", params: text, directory: options.directory) }
+            let response = JSONValue(parsing: respond("analytics.builds", params: text, directory: options.directory))
+            guard let result = response?["result"], case .array(let rows)? = result["days"] else {
+                FileHandle.standardError.write(Data("error: \(response?["error"]?["message"].map { "\($0)" } ?? "no answer")\n".utf8))
+                throw ExitCode(1)
+            }
+            let scope: String = if case .string(let text)? = result["scope"] { text } else { "" }
+            print(BuildChart(scope: scope, days: rows, total: result["total"]).text, terminator: "")
+        }
+    }
+}
+
+/// The 7-day build trend as people would rather look at it: a table, and a bar per day
+/// (█ succeeded, ▒ failed, · canceled, ░ still queued or running).
+struct BuildChart {
+    let scope: String
+    let days: [JSONValue]
+    let total: JSONValue?
+
+    var text: String {
+        var out = "builds of \(scope)\n\n"
+        out += pad("day", 12) + pad("queued", 8) + pad("ok", 6) + pad("failed", 8) + pad("canceled", 10) + pad("success", 9)
+            + pad("p50", 9) + pad("p95", 9) + pad("cache", 7) + "slowest step (p95)\n"
+        for row in days + (total.map { [$0] } ?? []) {
+            let name = text(row["day"]) ?? "total"
+            let slowest: String
+            if case .array(let steps)? = row["slowestSteps"], let first = steps.first {
+                slowest = (text(first["step"]) ?? "") + " " + duration(first["p95Ms"])
+            } else {
+                slowest = ""
+            }
+            out += pad(name, 12) + pad(count(row["queued"]), 8) + pad(count(row["succeeded"]), 6) + pad(count(row["failed"]), 8)
+                + pad(count(row["canceled"]), 10) + pad(percent(row["successRate"]), 9) + pad(duration(row["p50Ms"]), 9)
+                + pad(duration(row["p95Ms"]), 9) + pad(percent(row["cacheHitRate"]), 7) + slowest + "\n"
+        }
+        let widest = max(1, days.map { number($0["queued"]) }.max() ?? 1)
+        out += "\n"
+        for row in days {
+            let scale = { (value: Double) in Int((value / widest * 40).rounded()) }
+            let ok = scale(number(row["succeeded"])), failed = scale(number(row["failed"])), canceled = scale(number(row["canceled"]))
+            let queued = scale(number(row["queued"]))
+            let open = max(0, queued - ok - failed - canceled)
+            out += pad(text(row["day"]) ?? "", 12) + String(repeating: "█", count: ok) + String(repeating: "▒", count: failed)
+                + String(repeating: "·", count: canceled) + String(repeating: "░", count: open) + "\n"
+        }
+        return out + "\n█ succeeded  ▒ failed  · canceled  ░ queued or running\n"
+    }
+
+    private func text(_ value: JSONValue?) -> String? {
+        if case .string(let text)? = value { return text }
+        return nil
+    }
+    private func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0) }
+    private func number(_ value: JSONValue?) -> Double {
+        switch value {
+        case .integer(let n)?: Double(n)
+        case .number(let n)?: n
+        default: 0
+        }
+    }
+    private func count(_ value: JSONValue?) -> String { String(Int(number(value))) }
+    private func percent(_ value: JSONValue?) -> String {
+        guard let value, value != .null else { return "-" }
+        return String(format: "%.0f%%", number(value) * 100)
+    }
+    private func duration(_ value: JSONValue?) -> String {
+        guard let value, value != .null else { return "-" }
+        let seconds = number(value) / 1000
+        return seconds < 60 ? String(format: "%.1fs", seconds) : String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
     }
 }

@@ -1,0 +1,237 @@
+public import HindsightLog
+
+/// The analytics read model: what the platform's dashboards chart, per project and per org
+/// and per UTC day of `occurredAt` (so an event recorded late lands on the day it happened).
+///
+/// Builds: queued, succeeded, failed and canceled counts, cache restores and hits, and the
+/// durations of finished builds (succeeded or failed) and of each step name as mergeable
+/// sketches (`QuantileSketch`), so that the percentiles of any run of days come from merging
+/// the days' sketches, never from stored samples.
+public final class AnalyticsReadModel: ReadModel {
+    public let name = "analytics"
+    public let version = 1
+    public let types: Set<String>? = [
+        "build.queued", "build.succeeded", "build.failed", "build.canceled", "build.cache_restored", "build.step_logged",
+    ]
+
+    public init() {}
+
+    public func create(in db: SQLiteDatabase) throws(LogError) {
+        try db.execute(
+            """
+            CREATE TABLE analytics_build (build TEXT PRIMARY KEY, project TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE analytics_build_day (scope TEXT NOT NULL, day INTEGER NOT NULL, queued INTEGER NOT NULL,
+                                              succeeded INTEGER NOT NULL, failed INTEGER NOT NULL, canceled INTEGER NOT NULL,
+                                              cache_hits INTEGER NOT NULL, cache_restores INTEGER NOT NULL, durations BLOB NOT NULL,
+                                              PRIMARY KEY (scope, day)) WITHOUT ROWID;
+            CREATE TABLE analytics_build_step_day (scope TEXT NOT NULL, day INTEGER NOT NULL, step TEXT NOT NULL, durations BLOB NOT NULL,
+                                                   PRIMARY KEY (scope, day, step)) WITHOUT ROWID;
+            """)
+    }
+
+    /// The UTC day (days since 1970-01-01) of a time in milliseconds.
+    static func day(_ ms: Int64) -> Int64 { ms >= 0 ? ms / 86_400_000 : (ms + 1) / 86_400_000 - 1 }
+
+    /// What one event adds, read from it while the batch is prepared.
+    enum Fold: Sendable {
+        case queued(build: String, project: String)
+        case finished(project: String, outcome: Outcome, durationMs: Int64?)
+        case cacheRestored(build: String, hit: Bool)
+        case step(build: String, step: String, durationMs: Int64)
+    }
+
+    enum Outcome: Sendable { case succeeded, failed, canceled }
+
+    public struct Batch: Sendable {
+        let folds: [(fold: Fold, org: String, day: Int64)]
+    }
+
+    public func prepare(_ events: [ProjectedEvent]) -> Batch {
+        var folds: [(fold: Fold, org: String, day: Int64)] = []
+        folds.reserveCapacity(events.count)
+        for event in events {
+            let stored = event.stored
+            let data = StoredLine.DataFields(stored.line)
+            let fold: Fold?
+            switch stored.type {
+            case "build.queued": fold = data["build"].flatMap { build in data["project"].map { .queued(build: build, project: $0) } }
+            case "build.succeeded": fold = data["project"].map { .finished(project: $0, outcome: .succeeded, durationMs: data.integer("durationMs")) }
+            case "build.failed": fold = data["project"].map { .finished(project: $0, outcome: .failed, durationMs: data.integer("durationMs")) }
+            case "build.canceled": fold = data["project"].map { .finished(project: $0, outcome: .canceled, durationMs: nil) }
+            case "build.cache_restored": fold = data["build"].flatMap { build in data.bool("hit").map { .cacheRestored(build: build, hit: $0) } }
+            case "build.step_logged":
+                fold = data["build"].flatMap { build in
+                    data["step"].flatMap { step in data.integer("durationMs").map { .step(build: build, step: step, durationMs: $0) } }
+                }
+            default: fold = nil
+            }
+            if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs))) }
+        }
+        return Batch(folds: folds)
+    }
+
+    /// A day's figures for a scope, as a batch adds them up before merging them into the row.
+    struct Day {
+        var queued: Int64 = 0, succeeded: Int64 = 0, failed: Int64 = 0, canceled: Int64 = 0
+        var cacheHits: Int64 = 0, cacheRestores: Int64 = 0
+        var durations = QuantileSketch()
+
+        mutating func merge(_ other: Day) {
+            queued += other.queued
+            succeeded += other.succeeded
+            failed += other.failed
+            canceled += other.canceled
+            cacheHits += other.cacheHits
+            cacheRestores += other.cacheRestores
+            durations.merge(other.durations)
+        }
+    }
+
+    struct DayKey: Hashable {
+        let scope: String
+        let day: Int64
+    }
+
+    struct StepKey: Hashable {
+        let scope: String
+        let day: Int64
+        let step: String
+    }
+
+    public func apply(_ batch: Batch, in db: SQLiteDatabase) throws(LogError) {
+        var days: [DayKey: Day] = [:]
+        var steps: [StepKey: QuantileSketch] = [:]
+        var projects: [String: String] = [:]  // build → project, for this batch's builds
+        func project(of build: String) throws(LogError) -> String? {
+            if let known = projects[build] { return known }
+            let row = try db.statement("SELECT project FROM analytics_build WHERE build = ?").bind(1, build)
+            defer { row.finish() }
+            let found = try row.step() ? row.text(0) : nil
+            projects[build] = found
+            return found
+        }
+        // Each event counts for its project and for its org.
+        func scopes(_ project: String, _ org: String) -> [String] { ["project/" + project, "org/" + org] }
+
+        for (fold, org, day) in batch.folds {
+            switch fold {
+            case .queued(let build, let project):
+                try db.statement("INSERT OR IGNORE INTO analytics_build VALUES (?, ?)").bind(1, build).bind(2, project).run()
+                projects[build] = projects[build] ?? project
+                for scope in scopes(project, org) { days[DayKey(scope: scope, day: day), default: Day()].queued += 1 }
+            case .finished(let project, let outcome, let durationMs):
+                for scope in scopes(project, org) {
+                    days[DayKey(scope: scope, day: day), default: Day()].count(outcome, durationMs)
+                }
+            case .cacheRestored(let build, let hit):
+                guard let project = try project(of: build) else { continue }
+                for scope in scopes(project, org) {
+                    days[DayKey(scope: scope, day: day), default: Day()].cacheRestores += 1
+                    if hit { days[DayKey(scope: scope, day: day), default: Day()].cacheHits += 1 }
+                }
+            case .step(let build, let step, let durationMs):
+                guard let project = try project(of: build) else { continue }
+                for scope in scopes(project, org) { steps[StepKey(scope: scope, day: day, step: step), default: QuantileSketch()].add(Double(durationMs)) }
+            }
+        }
+
+        for (key, added) in days {
+            var total = added
+            let row = try db.statement(
+                "SELECT queued, succeeded, failed, canceled, cache_hits, cache_restores, durations FROM analytics_build_day WHERE scope = ? AND day = ?"
+            ).bind(1, key.scope).bind(2, key.day)
+            if try row.step() {
+                total.merge(Day(queued: row.int(0), succeeded: row.int(1), failed: row.int(2), canceled: row.int(3), cacheHits: row.int(4),
+                                cacheRestores: row.int(5), durations: QuantileSketch(encoded: row.blob(6)) ?? QuantileSketch()))
+            }
+            row.finish()
+            try db.statement("INSERT OR REPLACE INTO analytics_build_day VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(1, key.scope).bind(2, key.day).bind(3, total.queued).bind(4, total.succeeded).bind(5, total.failed).bind(6, total.canceled)
+                .bind(7, total.cacheHits).bind(8, total.cacheRestores).bind(9, blob: total.durations.encoded).run()
+        }
+        for (key, added) in steps {
+            var total = added
+            let row = try db.statement("SELECT durations FROM analytics_build_step_day WHERE scope = ? AND day = ? AND step = ?")
+                .bind(1, key.scope).bind(2, key.day).bind(3, key.step)
+            if try row.step(), let stored = QuantileSketch(encoded: row.blob(0)) { total.merge(stored) }
+            row.finish()
+            try db.statement("INSERT OR REPLACE INTO analytics_build_step_day VALUES (?, ?, ?, ?)")
+                .bind(1, key.scope).bind(2, key.day).bind(3, key.step).bind(4, blob: total.encoded).run()
+        }
+    }
+
+    // MARK: - Questions
+
+    /// One day of builds in a scope.
+    public struct BuildDay: Sendable {
+        /// UTC days since 1970-01-01.
+        public let day: Int64
+        public let queued: Int64, succeeded: Int64, failed: Int64, canceled: Int64
+        /// Succeeded over finished (succeeded or failed); nil when none finished.
+        public var successRate: Double? { succeeded + failed == 0 ? nil : Double(succeeded) / Double(succeeded + failed) }
+        public let cacheHits: Int64, cacheRestores: Int64
+        public var cacheHitRate: Double? { cacheRestores == 0 ? nil : Double(cacheHits) / Double(cacheRestores) }
+        /// Durations of the finished builds (succeeded or failed).
+        public let durations: QuantileSketch
+        /// Each step name's durations.
+        public let steps: [String: QuantileSketch]
+    }
+
+    /// The builds of a scope (`project/ID` or `org/ID`) on each of `days` UTC days ending with
+    /// the day of `endingAt` (milliseconds), oldest first, a day without builds included.
+    public static func builds(scope: String, days: Int, endingAt: Int64, in db: SQLiteDatabase) throws(LogError) -> [BuildDay] {
+        let last = day(endingAt), first = last - Int64(days) + 1
+        var found: [Int64: Day] = [:]
+        let rows = try db.statement(
+            "SELECT day, queued, succeeded, failed, canceled, cache_hits, cache_restores, durations FROM analytics_build_day WHERE scope = ? AND day BETWEEN ? AND ?"
+        ).bind(1, scope).bind(2, first).bind(3, last)
+        while try rows.step() {
+            found[rows.int(0)] = Day(queued: rows.int(1), succeeded: rows.int(2), failed: rows.int(3), canceled: rows.int(4), cacheHits: rows.int(5),
+                                     cacheRestores: rows.int(6), durations: QuantileSketch(encoded: rows.blob(7)) ?? QuantileSketch())
+        }
+        rows.finish()
+        var steps: [Int64: [String: QuantileSketch]] = [:]
+        let stepRows = try db.statement("SELECT day, step, durations FROM analytics_build_step_day WHERE scope = ? AND day BETWEEN ? AND ?")
+            .bind(1, scope).bind(2, first).bind(3, last)
+        while try stepRows.step() {
+            steps[stepRows.int(0), default: [:]][stepRows.text(1) ?? ""] = QuantileSketch(encoded: stepRows.blob(2)) ?? QuantileSketch()
+        }
+        stepRows.finish()
+        return (first...last).map { day in
+            let figures = found[day] ?? Day()
+            return BuildDay(day: day, queued: figures.queued, succeeded: figures.succeeded, failed: figures.failed, canceled: figures.canceled,
+                            cacheHits: figures.cacheHits, cacheRestores: figures.cacheRestores, durations: figures.durations, steps: steps[day] ?? [:])
+        }
+    }
+
+    /// The figures of a run of days together (their sketches merged), dated by its first day.
+    public static func total(of days: [BuildDay]) -> BuildDay {
+        var sum = Day()
+        var steps: [String: QuantileSketch] = [:]
+        for day in days {
+            sum.merge(Day(queued: day.queued, succeeded: day.succeeded, failed: day.failed, canceled: day.canceled, cacheHits: day.cacheHits,
+                          cacheRestores: day.cacheRestores, durations: day.durations))
+            for (name, sketch) in day.steps { steps[name, default: QuantileSketch()].merge(sketch) }
+        }
+        return BuildDay(day: days.first?.day ?? 0, queued: sum.queued, succeeded: sum.succeeded, failed: sum.failed, canceled: sum.canceled,
+                        cacheHits: sum.cacheHits, cacheRestores: sum.cacheRestores, durations: sum.durations, steps: steps)
+    }
+
+    /// The newest day the model holds builds for: where a window that ends "now" ends.
+    public static func newestDay(in db: SQLiteDatabase) throws(LogError) -> Int64? {
+        let row = try db.statement("SELECT max(day) FROM analytics_build_day")
+        defer { row.finish() }
+        return try row.step() && !row.isNull(0) ? row.int(0) : nil
+    }
+}
+
+extension AnalyticsReadModel.Day {
+    mutating func count(_ outcome: AnalyticsReadModel.Outcome, _ durationMs: Int64?) {
+        switch outcome {
+        case .succeeded: succeeded += 1
+        case .failed: failed += 1
+        case .canceled: canceled += 1
+        }
+        if outcome != .canceled, let durationMs { durations.add(Double(durationMs)) }
+    }
+}

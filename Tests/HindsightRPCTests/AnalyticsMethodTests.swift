@@ -1,0 +1,171 @@
+import Foundation
+import HindsightRPC
+import HindsightTestSupport
+import Testing
+
+/// Build figures worked out the naive way from the events themselves: every duration kept,
+/// sorted, and read at its rank.
+private struct NaiveBuilds {
+    struct Day {
+        var queued = 0, succeeded = 0, failed = 0, canceled = 0, cacheHits = 0, cacheRestores = 0
+        var durations: [Double] = []
+        var steps: [String: [Double]] = [:]
+    }
+
+    /// Scope (`project/…`, `org/…`) → UTC day (yyyy-MM-dd) → figures.
+    private(set) var days: [String: [String: Day]] = [:]
+
+    init(ndjson: String) throws {
+        var projects: [String: String] = [:]
+        for line in ndjson.split(separator: "\n") {
+            let event = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let data = event["data"] as! [String: Any]
+            let day = String((event["occurredAt"] as! String).prefix(10)), org = event["org"] as! String
+            var project = data["project"] as? String
+            if let build = data["build"] as? String {
+                if event["type"] as? String == "build.queued", projects[build] == nil { projects[build] = project }
+                project = project ?? projects[build]
+            }
+            guard let project, (event["type"] as! String).hasPrefix("build.") else { continue }
+            for scope in ["project/" + project, "org/" + org] {
+                var figures = days[scope, default: [:]][day, default: Day()]
+                switch event["type"] as! String {
+                case "build.queued": figures.queued += 1
+                case "build.succeeded":
+                    figures.succeeded += 1
+                    figures.durations.append(Double(data["durationMs"] as! Int))
+                case "build.failed":
+                    figures.failed += 1
+                    figures.durations.append(Double(data["durationMs"] as! Int))
+                case "build.canceled": figures.canceled += 1
+                case "build.cache_restored":
+                    figures.cacheRestores += 1
+                    if data["hit"] as! Bool { figures.cacheHits += 1 }
+                case "build.step_logged": figures.steps[data["step"] as! String, default: []].append(Double(data["durationMs"] as! Int))
+                default: continue
+                }
+                days[scope, default: [:]][day] = figures
+            }
+        }
+    }
+
+    /// The sample of rank ⌊q·(n − 1)⌋.
+    static func percentile(_ samples: [Double], _ q: Double) -> Double? {
+        let sorted = samples.sorted()
+        return sorted.isEmpty ? nil : sorted[Int((q * Double(sorted.count - 1)).rounded(.down))]
+    }
+}
+
+private func number(_ value: JSONValue?) -> Double? {
+    switch value {
+    case .integer(let n)?: Double(n)
+    case .number(let n)?: n
+    default: nil
+    }
+}
+
+/// Whether a sketch's percentile is within its bound of the exact one (the answer is rounded
+/// to a thousandth of a millisecond).
+private func close(_ answer: JSONValue?, _ exact: Double?) -> Bool {
+    guard let exact else { return answer == .null }
+    guard let answer = number(answer) else { return false }
+    return abs(answer - exact) <= 0.005 * exact + 0.001
+}
+
+/// Checks every day of every scope the naive count saw against `analytics.builds`.
+private func expectSameFigures(_ naive: NaiveBuilds, _ server: RPCServer, scopes: [String]) throws {
+    for scope in scopes {
+        let days = try #require(naive.days[scope], "\(scope)")
+        let last = days.keys.max()!
+        let span = Int((ISO8601DateFormatter().date(from: last + "T00:00:00Z")!.timeIntervalSince(
+            ISO8601DateFormatter().date(from: days.keys.min()! + "T00:00:00Z")!)) / 86_400) + 1
+        let (kind, id) = (scope.split(separator: "/")[0], scope.split(separator: "/")[1])
+        let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":{"\#(kind)":"\#(id)","days":\#(span),"at":"\#(last)T23:59:59.999Z"}}"#)
+        guard case .array(let rows)? = response?["result"]?["days"] else {
+            Issue.record("\(scope): \(String(describing: response))")
+            continue
+        }
+        #expect(rows.count == span)
+        for row in rows {
+            guard case .string(let day)? = row["day"] else { continue }
+            let expected = days[day] ?? NaiveBuilds.Day()
+            let what = "\(scope) \(day)"
+            #expect(number(row["queued"]) == Double(expected.queued), "\(what) queued")
+            #expect(number(row["succeeded"]) == Double(expected.succeeded), "\(what) succeeded")
+            #expect(number(row["failed"]) == Double(expected.failed), "\(what) failed")
+            #expect(number(row["canceled"]) == Double(expected.canceled), "\(what) canceled")
+            let finished = expected.succeeded + expected.failed
+            #expect(number(row["successRate"]).map { abs($0 - Double(expected.succeeded) / Double(finished)) < 0.001 } ?? (finished == 0), "\(what) success rate")
+            #expect(number(row["cacheHitRate"]).map { abs($0 - Double(expected.cacheHits) / Double(expected.cacheRestores)) < 0.001 }
+                    ?? (expected.cacheRestores == 0), "\(what) cache hit rate")
+            #expect(close(row["p50Ms"], NaiveBuilds.percentile(expected.durations, 0.5)), "\(what) p50")
+            #expect(close(row["p95Ms"], NaiveBuilds.percentile(expected.durations, 0.95)), "\(what) p95")
+            if case .array(let steps)? = row["slowestSteps"] {
+                let exact = expected.steps.mapValues { NaiveBuilds.percentile($0, 0.95)! }
+                #expect(steps.count == min(3, exact.count), "\(what) steps")
+                for step in steps {
+                    guard case .string(let name)? = step["step"] else { continue }
+                    #expect(close(step["p95Ms"], exact[name]), "\(what) step \(name)")
+                }
+                // The slowest is the one with the largest p95.
+                if let first = steps.first, case .string(let name)? = first["step"], let top = exact.values.max() {
+                    #expect(abs(exact[name]! - top) <= 0.01 * top, "\(what) slowest step")
+                }
+            }
+        }
+    }
+}
+
+@Suite("analytics.builds")
+struct AnalyticsMethodTests {
+    private static let history = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("EventSchemas/examples/history.ndjson").path
+
+    @Test func buildFiguresOfTheSampleHistoryAreThoseOfANaiveCount() throws {
+        let dir = try historyDirectory()
+        let naive = try NaiveBuilds(ndjson: String(contentsOfFile: Self.history, encoding: .utf8))
+        try expectSameFigures(naive, RPCServer(directory: dir.path, engine: nil), scopes: naive.days.keys.sorted())
+    }
+
+    @Test func buildFiguresOfAGeneratedWorkloadAreThoseOfANaiveCount() throws {
+        let dir = TemporaryDirectory()
+        let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "5"]).stdout
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
+        let naive = try NaiveBuilds(ndjson: workload)
+        let scopes = naive.days.keys.sorted()
+        #expect(scopes.count > 4)
+        try expectSameFigures(naive, RPCServer(directory: dir.path, engine: nil), scopes: Array(scopes.prefix(3) + scopes.suffix(3)))
+    }
+
+    @Test func aBuildRecordedLateCountsOnTheDayItHappened() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        let ask = #"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":{"project":"prj_pipeline","days":1,"at":"2026-03-03T12:00:00.000Z"}}"#
+        let before = server.call(ask)?["result"]?["days"]
+        // Appended after every other event, with an occurredAt days earlier.
+        let late = [
+            #"{"type":"build.queued","stream":"build/b_late","occurredAt":"2026-03-03T08:00:00.000Z","actor":{"kind":"system","id":"ci"},"org":"org_acme","data":{"build":"b_late","project":"prj_pipeline","commit":"abc1234","branch":"main","trigger":"push"}}"#,
+            #"{"type":"build.succeeded","stream":"build/b_late","occurredAt":"2026-03-03T08:05:00.000Z","actor":{"kind":"system","id":"ci"},"org":"org_acme","data":{"build":"b_late","project":"prj_pipeline","durationMs":300000,"artifactBytes":1024}}"#,
+        ].joined(separator: "\n") + "\n"
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(late.utf8)).status == 0)
+        let after = RPCServer(directory: dir.path, engine: nil).call(ask)?["result"]?["days"]
+        guard case .array(let old)? = before, case .array(let new)? = after else {
+            Issue.record("\(String(describing: before)) \(String(describing: after))")
+            return
+        }
+        #expect(new[0]["day"] == .string("2026-03-03"))
+        #expect(number(new[0]["queued"]) == number(old[0]["queued"])! + 1)
+        #expect(number(new[0]["succeeded"]) == number(old[0]["succeeded"])! + 1)
+    }
+
+    @Test func aQuestionWithoutOneScopeOrWithABadWindowPointsAtTheParameter() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        for (params, path) in [(#"{}"#, "/params/project"), (#"{"project":"prj_a","org":"org_b"}"#, "/params/project"),
+                               (#"{"org":"org_acme","days":0}"#, "/params/days"), (#"{"org":"org_acme","at":"soon"}"#, "/params/at")] {
+            let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":\#(params)}"#)
+            #expect(response?["error"]?["code"] == .integer(-32602), "\(params)")
+            #expect(response?["error"]?["data"]?["path"] == .string(path), "\(params)")
+        }
+    }
+}
