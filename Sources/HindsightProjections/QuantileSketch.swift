@@ -18,8 +18,10 @@ public struct QuantileSketch: Sendable, Equatable {
     private static let gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy)
     private static let logGamma = log(gamma)
 
-    /// Counts per bucket index.
-    private var buckets: [Int32: UInt64] = [:]
+    /// Counts per bucket index, densely: `counts[i]` is bucket `offset + i` (merging many
+    /// sketches is then adding arrays).
+    private var counts: [UInt64] = []
+    private var offset: Int32 = 0
     private var zeros: UInt64 = 0
     public private(set) var count: UInt64 = 0
     public private(set) var sum: Double = 0
@@ -36,7 +38,7 @@ public struct QuantileSketch: Sendable, Equatable {
         if value <= Self.smallest {
             zeros += times
         } else {
-            buckets[Self.index(of: value), default: 0] += times
+            add(times, at: Self.index(of: value))
         }
         count += times
         sum += value * Double(times)
@@ -44,9 +46,25 @@ public struct QuantileSketch: Sendable, Equatable {
         max = Swift.max(max, value)
     }
 
+    /// Adds `times` to bucket `index`, growing the array to hold it.
+    private mutating func add(_ times: UInt64, at index: Int32) {
+        if counts.isEmpty {
+            offset = index
+            counts = [times]
+            return
+        }
+        if index < offset {
+            counts.insert(contentsOf: repeatElement(0, count: Int(offset - index)), at: 0)
+            offset = index
+        } else if Int(index - offset) >= counts.count {
+            counts.append(contentsOf: repeatElement(0, count: Int(index - offset) - counts.count + 1))
+        }
+        counts[Int(index - offset)] += times
+    }
+
     /// Adds every sample of another sketch.
     public mutating func merge(_ other: QuantileSketch) {
-        for (index, times) in other.buckets { buckets[index, default: 0] += times }
+        for (position, times) in other.counts.enumerated() where times > 0 { add(times, at: other.offset + Int32(position)) }
         zeros += other.zeros
         count += other.count
         sum += other.sum
@@ -64,11 +82,21 @@ public struct QuantileSketch: Sendable, Equatable {
         if rank == count - 1 { return max }
         if rank < zeros { return 0 }
         var seen = zeros
-        for index in buckets.keys.sorted() {
-            seen += buckets[index]!
-            if seen > rank { return Swift.min(Swift.max(Self.value(of: index), min), max) }
+        for (position, times) in counts.enumerated() where times > 0 {
+            seen += times
+            if seen > rank { return Swift.min(Swift.max(Self.value(of: offset + Int32(position)), min), max) }
         }
         return max
+    }
+
+    /// Equal when they hold the same samples in the same buckets, however their arrays grew.
+    public static func == (a: QuantileSketch, b: QuantileSketch) -> Bool {
+        a.zeros == b.zeros && a.count == b.count && a.sum == b.sum && a.min == b.min && a.max == b.max && a.buckets.elementsEqual(b.buckets, by: ==)
+    }
+
+    /// The buckets that hold samples: index and count, ascending.
+    private var buckets: some Sequence<(index: Int32, count: UInt64)> {
+        counts.enumerated().lazy.filter { $0.element > 0 }.map { (offset + Int32($0.offset), $0.element) }
     }
 
     private static func index(of value: Double) -> Int32 { Int32((log(value) / logGamma).rounded(.up)) }
@@ -81,16 +109,16 @@ public struct QuantileSketch: Sendable, Equatable {
     /// of its count.
     public var encoded: [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(32 + 4 * buckets.count)
+        out.reserveCapacity(32 + 4 * counts.count)
         Self.appendVarint(count, to: &out)
         for value in [sum, min, max] { withUnsafeBytes(of: value.bitPattern.littleEndian) { out += $0 } }
         Self.appendVarint(zeros, to: &out)
-        Self.appendVarint(UInt64(buckets.count), to: &out)
+        Self.appendVarint(UInt64(counts.lazy.filter { $0 > 0 }.count), to: &out)
         var previous: Int64 = 0
-        for index in buckets.keys.sorted() {
+        for (index, times) in buckets {
             let delta = Int64(index) - previous
             Self.appendVarint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)), to: &out)  // zigzag: the first may be negative
-            Self.appendVarint(buckets[index]!, to: &out)
+            Self.appendVarint(times, to: &out)
             previous = Int64(index)
         }
         return out
@@ -98,29 +126,46 @@ public struct QuantileSketch: Sendable, Equatable {
 
     /// Reads `encoded`; nil when the bytes are not a sketch.
     public init?(encoded bytes: some Collection<UInt8>) {
+        guard merge(encoded: bytes) else { return nil }
+    }
+
+    /// Adds the samples of an encoded sketch, read straight into this one's buckets (no
+    /// sketch is made of them): what a query over many time buckets does. False, and this
+    /// sketch unchanged, when the bytes are not a sketch.
+    @discardableResult
+    public mutating func merge(encoded bytes: some Collection<UInt8>) -> Bool {
         var reader = ByteReader(Array(bytes))
-        guard let count = reader.varint() else { return nil }
+        guard let count = reader.varint() else { return false }
         var doubles: [Double] = []
         for _ in 0..<3 {
-            guard let bits = reader.fixed64() else { return nil }
+            guard let bits = reader.fixed64() else { return false }
             doubles.append(Double(bitPattern: bits))
         }
-        guard let zeros = reader.varint(), let bucketCount = reader.varint(), bucketCount <= UInt64(bytes.count) else { return nil }
+        guard let zeros = reader.varint(), let bucketCount = reader.varint(), bucketCount <= UInt64(reader.bytes.count) else { return false }
+        var decoded: [(index: Int32, times: UInt64)] = []
+        decoded.reserveCapacity(Int(bucketCount))
         var previous: Int64 = 0, total = zeros
         for _ in 0..<bucketCount {
-            guard let zigzag = reader.varint(), let times = reader.varint() else { return nil }
+            guard let zigzag = reader.varint(), let times = reader.varint() else { return false }
             let index = previous + (Int64(bitPattern: zigzag >> 1) ^ -Int64(zigzag & 1))
-            guard let bucket = Int32(exactly: index) else { return nil }
-            buckets[bucket] = times
-            total += times
+            guard let bucket = Int32(exactly: index) else { return false }
+            decoded.append((bucket, times))
+            total &+= times
             previous = index
         }
-        guard reader.atEnd, total == count else { return nil }
-        self.count = count
-        sum = doubles[0]
-        min = doubles[1]
-        max = doubles[2]
-        self.zeros = zeros
+        guard reader.atEnd, total == count else { return false }
+        if let first = decoded.first, let last = decoded.last {
+            // Make room once, then add.
+            add(0, at: first.index)
+            add(0, at: last.index)
+            for (index, times) in decoded { counts[Int(index - offset)] += times }
+        }
+        self.zeros += zeros
+        self.count += count
+        sum += doubles[0]
+        min = Swift.min(min, doubles[1])
+        max = Swift.max(max, doubles[2])
+        return true
     }
 
     private static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
