@@ -7,11 +7,16 @@ public import HindsightLog
 /// durations of finished builds (succeeded or failed) and of each step name as mergeable
 /// sketches (`QuantileSketch`), so that the percentiles of any run of days come from merging
 /// the days' sketches, never from stored samples.
+///
+/// Functions: per function, project and org, per UTC hour, runtime (of the function's latest
+/// deployment when it ran) and mode: invocations, errors, timeouts, cold starts, and a
+/// sketch of the durations.
 public final class AnalyticsReadModel: ReadModel {
     public let name = "analytics"
-    public let version = 1
+    public let version = 2
     public let types: Set<String>? = [
         "build.queued", "build.succeeded", "build.failed", "build.canceled", "build.cache_restored", "build.step_logged",
+        "function.deployed", "function.invoked",
     ]
 
     public init() {}
@@ -26,11 +31,18 @@ public final class AnalyticsReadModel: ReadModel {
                                               PRIMARY KEY (scope, day)) WITHOUT ROWID;
             CREATE TABLE analytics_build_step_day (scope TEXT NOT NULL, day INTEGER NOT NULL, step TEXT NOT NULL, durations BLOB NOT NULL,
                                                    PRIMARY KEY (scope, day, step)) WITHOUT ROWID;
+            CREATE TABLE analytics_function (function TEXT PRIMARY KEY, runtime TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE analytics_function_hour (scope TEXT NOT NULL, hour INTEGER NOT NULL, runtime TEXT NOT NULL, mode TEXT NOT NULL,
+                                                  invocations INTEGER NOT NULL, errors INTEGER NOT NULL, timeouts INTEGER NOT NULL,
+                                                  cold_starts INTEGER NOT NULL, durations BLOB NOT NULL,
+                                                  PRIMARY KEY (scope, hour, runtime, mode)) WITHOUT ROWID;
             """)
     }
 
     /// The UTC day (days since 1970-01-01) of a time in milliseconds.
     static func day(_ ms: Int64) -> Int64 { ms >= 0 ? ms / 86_400_000 : (ms + 1) / 86_400_000 - 1 }
+    /// The UTC hour (hours since the epoch) of a time in milliseconds.
+    static func hour(_ ms: Int64) -> Int64 { ms >= 0 ? ms / 3_600_000 : (ms + 1) / 3_600_000 - 1 }
 
     /// What one event adds, read from it while the batch is prepared.
     enum Fold: Sendable {
@@ -38,6 +50,8 @@ public final class AnalyticsReadModel: ReadModel {
         case finished(project: String, outcome: Outcome, durationMs: Int64?)
         case cacheRestored(build: String, hit: Bool)
         case step(build: String, step: String, durationMs: Int64)
+        case deployed(function: String, runtime: String)
+        case invoked(function: String, project: String, mode: String, durationMs: Int64, coldStart: Bool, status: String, hour: Int64)
     }
 
     enum Outcome: Sendable { case succeeded, failed, canceled }
@@ -62,6 +76,16 @@ public final class AnalyticsReadModel: ReadModel {
             case "build.step_logged":
                 fold = data["build"].flatMap { build in
                     data["step"].flatMap { step in data.integer("durationMs").map { .step(build: build, step: step, durationMs: $0) } }
+                }
+            case "function.deployed":
+                fold = data["function"].flatMap { function in data["runtime"].map { .deployed(function: function, runtime: $0) } }
+            case "function.invoked":
+                if let function = data["function"], let project = data["project"], let mode = data["mode"], let durationMs = data.integer("durationMs"),
+                   let coldStart = data.bool("coldStart"), let status = data["status"] {
+                    fold = .invoked(function: function, project: project, mode: mode, durationMs: durationMs, coldStart: coldStart, status: status,
+                                    hour: Self.hour(stored.occurredAtMs))
+                } else {
+                    fold = nil
                 }
             default: fold = nil
             }
@@ -92,6 +116,13 @@ public final class AnalyticsReadModel: ReadModel {
         let day: Int64
     }
 
+    struct HourKey: Hashable {
+        let scope: String
+        let hour: Int64
+        let runtime: String
+        let mode: String
+    }
+
     struct StepKey: Hashable {
         let scope: String
         let day: Int64
@@ -102,6 +133,16 @@ public final class AnalyticsReadModel: ReadModel {
         var days: [DayKey: Day] = [:]
         var steps: [StepKey: QuantileSketch] = [:]
         var projects: [String: String] = [:]  // build → project, for this batch's builds
+        var hours: [HourKey: InvocationFigures] = [:]
+        var runtimes: [String: String] = [:]  // function → runtime, as the batch goes
+        func runtime(of function: String) throws(LogError) -> String {
+            if let known = runtimes[function] { return known }
+            let row = try db.statement("SELECT runtime FROM analytics_function WHERE function = ?").bind(1, function)
+            defer { row.finish() }
+            let found = try row.step() ? row.text(0) ?? "unknown" : "unknown"
+            runtimes[function] = found
+            return found
+        }
         func project(of build: String) throws(LogError) -> String? {
             if let known = projects[build] { return known }
             let row = try db.statement("SELECT project FROM analytics_build WHERE build = ?").bind(1, build)
@@ -132,7 +173,37 @@ public final class AnalyticsReadModel: ReadModel {
             case .step(let build, let step, let durationMs):
                 guard let project = try project(of: build) else { continue }
                 for scope in scopes(project, org) { steps[StepKey(scope: scope, day: day, step: step), default: QuantileSketch()].add(Double(durationMs)) }
+            case .deployed(let function, let runtime):
+                try db.statement("INSERT OR REPLACE INTO analytics_function VALUES (?, ?)").bind(1, function).bind(2, runtime).run()
+                runtimes[function] = runtime
+            case .invoked(let function, let project, let mode, let durationMs, let coldStart, let status, let hour):
+                let runtime = try runtime(of: function)
+                for scope in ["function/" + function] + scopes(project, org) {
+                    let key = HourKey(scope: scope, hour: hour, runtime: runtime, mode: mode)
+                    hours[key, default: InvocationFigures()].invocations += 1
+                    if status == "error" { hours[key, default: InvocationFigures()].errors += 1 }
+                    if status == "timeout" { hours[key, default: InvocationFigures()].timeouts += 1 }
+                    if coldStart { hours[key, default: InvocationFigures()].coldStarts += 1 }
+                    hours[key, default: InvocationFigures()].durations.add(Double(durationMs))
+                }
             }
+        }
+        for (key, added) in hours {
+            var total = added
+            let row = try db.statement(
+                "SELECT invocations, errors, timeouts, cold_starts, durations FROM analytics_function_hour WHERE scope = ? AND hour = ? AND runtime = ? AND mode = ?"
+            ).bind(1, key.scope).bind(2, key.hour).bind(3, key.runtime).bind(4, key.mode)
+            if try row.step() {
+                total.invocations += row.int(0)
+                total.errors += row.int(1)
+                total.timeouts += row.int(2)
+                total.coldStarts += row.int(3)
+                total.durations.merge(encoded: row.blob(4))
+            }
+            row.finish()
+            try db.statement("INSERT OR REPLACE INTO analytics_function_hour VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(1, key.scope).bind(2, key.hour).bind(3, key.runtime).bind(4, key.mode).bind(5, total.invocations).bind(6, total.errors)
+                .bind(7, total.timeouts).bind(8, total.coldStarts).bind(9, blob: total.durations.encoded).run()
         }
 
         for (key, added) in days {
@@ -201,6 +272,53 @@ public final class AnalyticsReadModel: ReadModel {
             let figures = found[day] ?? Day()
             return BuildDay(day: day, queued: figures.queued, succeeded: figures.succeeded, failed: figures.failed, canceled: figures.canceled,
                             cacheHits: figures.cacheHits, cacheRestores: figures.cacheRestores, durations: figures.durations, steps: steps[day] ?? [:])
+        }
+    }
+
+    /// Invocations of a scope (`function/ID`, `project/ID` or `org/ID`) in the UTC hours from
+    /// the one holding `from` to the one holding `to` (milliseconds; nil: unbounded), per
+    /// runtime and mode.
+    public static func invocations(scope: String, from: Int64?, to: Int64?, in db: SQLiteDatabase)
+        throws(LogError) -> [(runtime: String, mode: String, figures: InvocationFigures)]
+    {
+        var cells: [String: InvocationFigures] = [:]
+        let rows = try db.statement(
+            "SELECT runtime, mode, invocations, errors, timeouts, cold_starts, durations FROM analytics_function_hour WHERE scope = ? AND hour BETWEEN ? AND ?"
+        ).bind(1, scope).bind(2, from.map(hour) ?? Int64.min).bind(3, to.map(hour) ?? Int64.max)
+        while try rows.step() {
+            let key = (rows.text(0) ?? "") + "\u{0}" + (rows.text(1) ?? "")
+            var cell = cells[key] ?? InvocationFigures()
+            cell.invocations += rows.int(2)
+            cell.errors += rows.int(3)
+            cell.timeouts += rows.int(4)
+            cell.coldStarts += rows.int(5)
+            cell.durations.merge(encoded: rows.blob(6))
+            cells[key] = cell
+        }
+        rows.finish()
+        return cells.sorted { $0.key < $1.key }.map { key, figures in
+            let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
+            return (String(parts[0]), String(parts[1]), figures)
+        }
+    }
+
+    /// Invocations over a range: counts and a sketch of their durations.
+    public struct InvocationFigures: Sendable {
+        public var invocations: Int64 = 0, errors: Int64 = 0, timeouts: Int64 = 0, coldStarts: Int64 = 0
+        public var durations = QuantileSketch()
+
+        public init() {}
+
+        public var errorRate: Double? { invocations == 0 ? nil : Double(errors) / Double(invocations) }
+        public var timeoutRate: Double? { invocations == 0 ? nil : Double(timeouts) / Double(invocations) }
+        public var coldStartRate: Double? { invocations == 0 ? nil : Double(coldStarts) / Double(invocations) }
+
+        public mutating func merge(_ other: InvocationFigures) {
+            invocations += other.invocations
+            errors += other.errors
+            timeouts += other.timeouts
+            coldStarts += other.coldStarts
+            durations.merge(other.durations)
         }
     }
 

@@ -1,9 +1,66 @@
 import HindsightLog
 import HindsightProjections
 
-/// The analytics read model's methods (QUERIES.md): `analytics.builds`.
+/// The analytics read model's methods (QUERIES.md): `analytics.builds`, `analytics.functions`.
 enum AnalyticsMethods {
-    static let all: [RPCMethod] = [builds]
+    static let all: [RPCMethod] = [builds, functions]
+
+    static let functions = RPCMethod(
+        name: "analytics.functions",
+        params: "function? | project? | org? (one of them), from?, to? (RFC 3339 times; whole UTC hours, the ones holding them; default the whole history)",
+        result: "scope, invocations, errorRate, timeoutRate, coldStartRate, p50Ms, p95Ms, p99Ms, sync and async (the same for each mode), byRuntime {RUNTIME: the same}, position",
+        summary: "Function invocations over a range: rates of errors, timeouts and cold starts, and duration percentiles, per mode and runtime.",
+        writes: false
+    ) { call throws(RPCError) in
+        let p = call.params
+        try p.only(["function", "project", "org", "from", "to"])
+        let named = [("function", try p.string("function")), ("project", try p.string("project")), ("org", try p.string("org"))]
+            .compactMap { kind, id in id.map { $0.hasPrefix(kind + "/") ? $0 : kind + "/" + $0 } }
+        guard named.count == 1 else { throw RPCError.params("give function, project or org, one of them", path: "/params/function") }
+        let bound = { (name: String) throws(RPCError) -> Int64? in
+            guard let text = try p.string(name) else { return nil }
+            guard let ms = Timestamp.parse(text) else {
+                throw RPCError.params("\(name) must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
+            }
+            return ms
+        }
+        let from = try bound("from"), to = try bound("to")
+        let models = try call.store.readModels()
+        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
+        let cells: [(runtime: String, mode: String, figures: AnalyticsReadModel.InvocationFigures)]
+        let position: UInt64
+        do throws(LogError) {
+            position = try models.positions()["analytics"] ?? 0
+            cells = try AnalyticsReadModel.invocations(scope: named[0], from: from, to: to, in: db)
+        } catch {
+            throw RPCError(error)
+        }
+        var total = AnalyticsReadModel.InvocationFigures()
+        var modes: [String: AnalyticsReadModel.InvocationFigures] = ["sync": .init(), "async": .init()]
+        var runtimes: [String: AnalyticsReadModel.InvocationFigures] = [:]
+        for cell in cells {
+            total.merge(cell.figures)
+            modes[cell.mode, default: .init()].merge(cell.figures)
+            runtimes[cell.runtime, default: .init()].merge(cell.figures)
+        }
+        var result = described(total)
+        for (mode, figures) in modes { result[mode] = .object(described(figures)) }
+        result["byRuntime"] = .object(runtimes.mapValues { .object(described($0)) })
+        result["scope"] = .string(named[0])
+        result["position"] = .integer(Int64(position))
+        return result
+    }
+
+    private static func described(_ figures: AnalyticsReadModel.InvocationFigures) -> [String: JSONValue] {
+        [
+            "invocations": .integer(figures.invocations), "errorRate": rounded(figures.errorRate), "timeoutRate": rounded(figures.timeoutRate),
+            "coldStartRate": rounded(figures.coldStartRate), "p50Ms": rounded(figures.durations.quantile(0.5)),
+            "p95Ms": rounded(figures.durations.quantile(0.95)), "p99Ms": rounded(figures.durations.quantile(0.99)),
+        ]
+    }
+
+    /// A figure to a thousandth, or null.
+    private static func rounded(_ value: Double?) -> JSONValue { value.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
 
     static let builds = RPCMethod(
         name: "analytics.builds",
@@ -44,7 +101,7 @@ enum AnalyticsMethods {
     }
 
     private static func described(_ day: AnalyticsReadModel.BuildDay) -> [String: JSONValue] {
-        let number = { (value: Double?) in value.map { JSONValue.number(($0 * 1000).rounded() / 1000) } ?? .null }
+        let number = rounded
         let slowest = day.steps.compactMap { step, sketch in sketch.quantile(0.95).map { (step, $0) } }
             .sorted { ($0.1, $1.0) > ($1.1, $0.0) }.prefix(3)
         return [

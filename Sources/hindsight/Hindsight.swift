@@ -656,7 +656,44 @@ struct VerifyExport: ParsableCommand {
 
 struct Analytics: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The platform's dashboards as tables and charts.", subcommands: [Builds.self])
+        abstract: "The platform's dashboards as tables and charts.", subcommands: [Builds.self, Functions.self])
+
+    struct Functions: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Function invocations of a function, project or org over a range (analytics.functions).",
+            discussion: "Rows: all invocations, each mode, each runtime: invocations, error, timeout and cold-start rates, p50, p95 and p99 duration.")
+
+        @OptionGroup var options: DataOptions
+        @Option(help: "A function (fn_…).") var function: String?
+        @Option(help: "A project (prj_…).") var project: String?
+        @Option(help: "An org (org_…).") var org: String?
+        @Option(help: "An RFC 3339 time: from the UTC hour holding it (default: the first invocation).") var from: String?
+        @Option(help: "An RFC 3339 time: to the UTC hour holding it (default: the last invocation).") var to: String?
+        @Flag(help: "Print the JSON-RPC response instead.") var json = false
+
+        func run() throws {
+            var params: [String: JSONValue] = [:]
+            for (name, value) in [("function", function), ("project", project), ("org", org), ("from", from), ("to", to)] {
+                if let value { params[name] = .string(value) }
+            }
+            let text = String(decoding: JSONValue.object(params).text, as: UTF8.self)
+            if json { return try answer("analytics.functions", params: text, directory: options.directory) }
+            let response = JSONValue(parsing: respond("analytics.functions", params: text, directory: options.directory))
+            guard let result = response?["result"] else {
+                FileHandle.standardError.write(Data("error: \(response?["error"]?["message"].map { "\($0)" } ?? "no answer")\n".utf8))
+                throw ExitCode(1)
+            }
+            var rows: [(String, JSONValue?)] = [("all", result), ("sync", result["sync"]), ("async", result["async"])]
+            if case .object(let runtimes)? = result["byRuntime"] {
+                rows += runtimes.keys.sorted().map { ("runtime " + $0, runtimes[$0]) }
+            }
+            let table = FigureTable(columns: ["", "invocations", "errors", "timeouts", "cold starts", "p50", "p95", "p99"])
+            print(table.render(rows.map { name, row in
+                [name, table.count(row?["invocations"]), table.percent(row?["errorRate"]), table.percent(row?["timeoutRate"]),
+                 table.percent(row?["coldStartRate"]), table.duration(row?["p50Ms"]), table.duration(row?["p95Ms"]), table.duration(row?["p99Ms"])]
+            }), terminator: "")
+        }
+    }
 
     struct Builds: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -696,54 +733,53 @@ struct BuildChart {
     let total: JSONValue?
 
     var text: String {
-        var out = "builds of \(scope)\n\n"
-        out += pad("day", 12) + pad("queued", 8) + pad("ok", 6) + pad("failed", 8) + pad("canceled", 10) + pad("success", 9)
-            + pad("p50", 9) + pad("p95", 9) + pad("cache", 7) + "slowest step (p95)\n"
-        for row in days + (total.map { [$0] } ?? []) {
-            let name = text(row["day"]) ?? "total"
-            let slowest: String
-            if case .array(let steps)? = row["slowestSteps"], let first = steps.first {
-                slowest = (text(first["step"]) ?? "") + " " + duration(first["p95Ms"])
-            } else {
-                slowest = ""
+        let table = FigureTable(columns: ["day", "queued", "ok", "failed", "canceled", "success", "p50", "p95", "cache", "slowest step (p95)"])
+        let rows = (days + (total.map { [$0] } ?? [])).map { row -> [String] in
+            var slowest = ""
+            if case .array(let steps)? = row["slowestSteps"], let first = steps.first, case .string(let step)? = first["step"] {
+                slowest = step + " " + table.duration(first["p95Ms"])
             }
-            out += pad(name, 12) + pad(count(row["queued"]), 8) + pad(count(row["succeeded"]), 6) + pad(count(row["failed"]), 8)
-                + pad(count(row["canceled"]), 10) + pad(percent(row["successRate"]), 9) + pad(duration(row["p50Ms"]), 9)
-                + pad(duration(row["p95Ms"]), 9) + pad(percent(row["cacheHitRate"]), 7) + slowest + "\n"
+            let day: String = if case .string(let day)? = row["day"] { day } else { "total" }
+            return [day, table.count(row["queued"]), table.count(row["succeeded"]), table.count(row["failed"]), table.count(row["canceled"]),
+                    table.percent(row["successRate"]), table.duration(row["p50Ms"]), table.duration(row["p95Ms"]), table.percent(row["cacheHitRate"]),
+                    slowest]
         }
-        let widest = max(1, days.map { number($0["queued"]) }.max() ?? 1)
-        out += "\n"
-        for row in days {
-            let scale = { (value: Double) in Int((value / widest * 40).rounded()) }
-            let ok = scale(number(row["succeeded"])), failed = scale(number(row["failed"])), canceled = scale(number(row["canceled"]))
-            let queued = scale(number(row["queued"]))
-            let open = max(0, queued - ok - failed - canceled)
-            out += pad(text(row["day"]) ?? "", 12) + String(repeating: "█", count: ok) + String(repeating: "▒", count: failed)
+        var out = "builds of \(scope)\n\n" + table.render(rows) + "\n"
+        let widest = max(1, days.compactMap { table.number($0["queued"]) }.max() ?? 1)
+        for (row, cells) in zip(days, rows) {
+            let bar = { (value: JSONValue?) in Int(((table.number(value) ?? 0) / widest * 40).rounded()) }
+            let ok = bar(row["succeeded"]), failed = bar(row["failed"]), canceled = bar(row["canceled"])
+            let open = max(0, bar(row["queued"]) - ok - failed - canceled)
+            out += cells[0] + "  " + String(repeating: "█", count: ok) + String(repeating: "▒", count: failed)
                 + String(repeating: "·", count: canceled) + String(repeating: "░", count: open) + "\n"
         }
         return out + "\n█ succeeded  ▒ failed  · canceled  ░ queued or running\n"
     }
+}
 
-    private func text(_ value: JSONValue?) -> String? {
-        if case .string(let text)? = value { return text }
-        return nil
+/// A plain text table of figures, and the formats dashboards use for them.
+struct FigureTable {
+    let columns: [String]
+
+    func render(_ rows: [[String]]) -> String {
+        let widths = columns.indices.map { column in ([columns[column]] + rows.map { $0[column] }).map(\.count).max()! + 2 }
+        let line = { (cells: [String]) in zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined() + "\n" }
+        return line(columns) + rows.map(line).joined()
     }
-    private func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0) }
-    private func number(_ value: JSONValue?) -> Double {
+
+    func number(_ value: JSONValue?) -> Double? {
         switch value {
         case .integer(let n)?: Double(n)
         case .number(let n)?: n
-        default: 0
+        default: nil
         }
     }
-    private func count(_ value: JSONValue?) -> String { String(Int(number(value))) }
-    private func percent(_ value: JSONValue?) -> String {
-        guard let value, value != .null else { return "-" }
-        return String(format: "%.0f%%", number(value) * 100)
-    }
-    private func duration(_ value: JSONValue?) -> String {
-        guard let value, value != .null else { return "-" }
-        let seconds = number(value) / 1000
+    func count(_ value: JSONValue?) -> String { number(value).map { String(Int($0)) } ?? "-" }
+    func percent(_ value: JSONValue?) -> String { number(value).map { String(format: "%.0f%%", $0 * 100) } ?? "-" }
+    func duration(_ value: JSONValue?) -> String {
+        guard let ms = number(value) else { return "-" }
+        if ms < 1000 { return String(format: "%.0fms", ms) }
+        let seconds = ms / 1000
         return seconds < 60 ? String(format: "%.1fs", seconds) : String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
     }
 }

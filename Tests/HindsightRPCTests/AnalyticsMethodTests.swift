@@ -169,3 +169,100 @@ struct AnalyticsMethodTests {
         }
     }
 }
+
+/// Invocations worked out the naive way: every duration kept and sorted.
+private struct NaiveInvocations {
+    struct Figures {
+        var count = 0, errors = 0, timeouts = 0, coldStarts = 0
+        var durations: [Double] = []
+    }
+
+    /// Scope → mode ("" for both) → figures, over the events that occurred in [from, to].
+    private(set) var figures: [String: [String: Figures]] = [:]
+    /// Scope → runtime → figures.
+    private(set) var byRuntime: [String: [String: Figures]] = [:]
+
+    init(ndjson: String, from: String = "", to: String = "~") throws {
+        var runtimes: [String: String] = [:]
+        for line in ndjson.split(separator: "\n") {
+            let event = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let data = event["data"] as! [String: Any]
+            if event["type"] as? String == "function.deployed" { runtimes[data["function"] as! String] = data["runtime"] as? String }
+            let at = event["occurredAt"] as! String
+            guard event["type"] as? String == "function.invoked", at >= from, at <= to else { continue }
+            let function = data["function"] as! String
+            let runtime = runtimes[function] ?? "unknown"
+            for scope in ["function/" + function, "project/" + (data["project"] as! String), "org/" + (event["org"] as! String)] {
+                for (table, key) in [(0, ""), (0, data["mode"] as! String), (1, runtime)] {
+                    var cell = (table == 0 ? figures : byRuntime)[scope, default: [:]][key, default: Figures()]
+                    cell.count += 1
+                    if data["status"] as? String == "error" { cell.errors += 1 }
+                    if data["status"] as? String == "timeout" { cell.timeouts += 1 }
+                    if data["coldStart"] as! Bool { cell.coldStarts += 1 }
+                    cell.durations.append(Double(data["durationMs"] as! Int))
+                    if table == 0 { figures[scope, default: [:]][key] = cell } else { byRuntime[scope, default: [:]][key] = cell }
+                }
+            }
+        }
+    }
+}
+
+private func expectSameInvocations(_ answer: JSONValue?, _ expected: NaiveInvocations.Figures, _ what: String) {
+    #expect(number(answer?["invocations"]) == Double(expected.count), "\(what) invocations")
+    for (name, part) in [("errorRate", expected.errors), ("timeoutRate", expected.timeouts), ("coldStartRate", expected.coldStarts)] {
+        #expect(number(answer?[name]).map { abs($0 - Double(part) / Double(expected.count)) < 0.001 } ?? (expected.count == 0), "\(what) \(name)")
+    }
+    for (name, q) in [("p50Ms", 0.5), ("p95Ms", 0.95), ("p99Ms", 0.99)] {
+        #expect(close(answer?[name], NaiveBuilds.percentile(expected.durations, q)), "\(what) \(name)")
+    }
+}
+
+@Suite("analytics.functions")
+struct FunctionAnalyticsTests {
+    @Test(arguments: [("", "~"), ("2026-01-01T05:00:00.000Z", "2026-01-01T11:59:59.999Z")])
+    func invocationFiguresAreThoseOfANaiveCount(from: String, to: String) throws {
+        let dir = TemporaryDirectory()
+        let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "9"]).stdout
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
+        // Ranges are whole UTC hours: these bounds are on hour edges.
+        let naive = try NaiveInvocations(ndjson: workload, from: from, to: to)
+        let server = RPCServer(directory: dir.path, engine: nil)
+        let scopes = naive.figures.keys.sorted()
+        #expect(scopes.count > 6)
+        for scope in scopes.prefix(4) + scopes.suffix(4) {
+            let (kind, id) = (scope.split(separator: "/")[0], scope.split(separator: "/")[1])
+            let range = from.isEmpty ? "" : #","from":"\#(from)","to":"\#(to)""#
+            let result = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.functions","params":{"\#(kind)":"\#(id)"\#(range)}}"#)?["result"]
+            expectSameInvocations(result, naive.figures[scope]![""]!, scope)
+            for mode in ["sync", "async"] {
+                expectSameInvocations(result?[mode], naive.figures[scope]![mode] ?? .init(), "\(scope) \(mode)")
+            }
+            for (runtime, figures) in naive.byRuntime[scope] ?? [:] {
+                expectSameInvocations(result?["byRuntime"]?[runtime], figures, "\(scope) \(runtime)")
+            }
+        }
+    }
+}
+
+@Suite("hindsight analytics")
+struct AnalyticsCommandTests {
+    @Test func theBuildTrendPrintsATableAndABarPerDayAndFunctionsATablePerModeAndRuntime() throws {
+        let dir = try historyDirectory()
+        let builds = try run(hindsightExecutable, ["analytics", "builds", "--data", dir.path, "--org", "org_acme", "--at", "2026-03-11T12:00:00.000Z"])
+        #expect(builds.status == 0, "\(builds.stderr)")
+        let lines = builds.stdout.split(separator: "\n").map(String.init)
+        // 2026-03-11: two builds queued, one succeeded, one failed; a week of days, and the total.
+        #expect(lines.contains { $0.hasPrefix("2026-03-11") && $0.contains("50%") })
+        #expect(lines.contains { $0.hasPrefix("2026-03-11  ") && $0.contains("█") && $0.contains("▒") })
+        #expect(lines.filter { $0.hasPrefix("2026-03-") }.count == 14)
+        #expect(lines.contains { $0.hasPrefix("total") })
+        let json = try run(hindsightExecutable, ["analytics", "builds", "--data", dir.path, "--org", "org_acme", "--json"])
+        #expect(json.stdout.contains(#""method""#) == false && json.stdout.contains(#""successRate""#))
+
+        let functions = try run(hindsightExecutable, ["analytics", "functions", "--data", dir.path, "--project", "prj_pipeline"])
+        #expect(functions.status == 0, "\(functions.stderr)")
+        #expect(["all", "sync", "async", "runtime go"].allSatisfy { row in functions.stdout.split(separator: "\n").contains { $0.hasPrefix(row) } })
+        let refused = try run(hindsightExecutable, ["analytics", "functions", "--data", dir.path])
+        #expect(refused.status != 0 && refused.stderr.contains("one of them"))
+    }
+}
