@@ -51,18 +51,33 @@ public final class AnalyticsReadModel: ReadModel {
         case cacheRestored(build: String, hit: Bool)
         case step(build: String, step: String, durationMs: Int64)
         case deployed(function: String, runtime: String)
-        case invoked(function: String, project: String, mode: String, durationMs: Int64, coldStart: Bool, status: String, hour: Int64)
+    }
+
+    /// Invocations of one function in one project, org, hour and mode, between two of its
+    /// deployments in a batch: `epoch` counts the function's deployments earlier in the batch
+    /// (0: it runs the runtime it had before the batch).
+    struct InvocationKey: Hashable, Sendable {
+        let function: String
+        let project: String
+        let org: String
+        let hour: Int64
+        let mode: String
+        let epoch: Int
     }
 
     enum Outcome: Sendable { case succeeded, failed, canceled }
 
     public struct Batch: Sendable {
         let folds: [(fold: Fold, org: String, day: Int64)]
+        /// Invocations added up while the batch is read: applying it then costs a few
+        /// statements per function and hour, not per invocation.
+        let invocations: [InvocationKey: InvocationFigures]
     }
 
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
         var folds: [(fold: Fold, org: String, day: Int64)] = []
-        folds.reserveCapacity(events.count)
+        var invocations: [InvocationKey: InvocationFigures] = [:]
+        var epochs: [String: Int] = [:]
         for event in events {
             let stored = event.stored
             let data = StoredLine.DataFields(stored.line)
@@ -79,19 +94,25 @@ public final class AnalyticsReadModel: ReadModel {
                 }
             case "function.deployed":
                 fold = data["function"].flatMap { function in data["runtime"].map { .deployed(function: function, runtime: $0) } }
+                if let function = data["function"] { epochs[function, default: 0] += 1 }
             case "function.invoked":
-                if let function = data["function"], let project = data["project"], let mode = data["mode"], let durationMs = data.integer("durationMs"),
-                   let coldStart = data.bool("coldStart"), let status = data["status"] {
-                    fold = .invoked(function: function, project: project, mode: mode, durationMs: durationMs, coldStart: coldStart, status: status,
-                                    hour: Self.hour(stored.occurredAtMs))
-                } else {
-                    fold = nil
-                }
+                fold = nil
+                guard let function = data["function"], let project = data["project"], let mode = data["mode"], let durationMs = data.integer("durationMs"),
+                      let coldStart = data.bool("coldStart"), let status = data["status"] else { continue }
+                let key = InvocationKey(function: function, project: project, org: stored.org, hour: Self.hour(stored.occurredAtMs), mode: mode,
+                                        epoch: epochs[function] ?? 0)
+                var figures = invocations[key] ?? InvocationFigures()
+                figures.invocations += 1
+                if status == "error" { figures.errors += 1 }
+                if status == "timeout" { figures.timeouts += 1 }
+                if coldStart { figures.coldStarts += 1 }
+                figures.durations.add(Double(durationMs))
+                invocations[key] = figures
             default: fold = nil
             }
             if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs))) }
         }
-        return Batch(folds: folds)
+        return Batch(folds: folds, invocations: invocations)
     }
 
     /// A day's figures for a scope, as a batch adds them up before merging them into the row.
@@ -134,14 +155,12 @@ public final class AnalyticsReadModel: ReadModel {
         var steps: [StepKey: QuantileSketch] = [:]
         var projects: [String: String] = [:]  // build → project, for this batch's builds
         var hours: [HourKey: InvocationFigures] = [:]
-        var runtimes: [String: String] = [:]  // function → runtime, as the batch goes
-        func runtime(of function: String) throws(LogError) -> String {
-            if let known = runtimes[function] { return known }
+        // Each function's runtime before the batch, then after each of its deployments in it.
+        var runtimes: [String: [String]] = [:]
+        for function in Set(batch.invocations.keys.map(\.function)) {
             let row = try db.statement("SELECT runtime FROM analytics_function WHERE function = ?").bind(1, function)
-            defer { row.finish() }
-            let found = try row.step() ? row.text(0) ?? "unknown" : "unknown"
-            runtimes[function] = found
-            return found
+            runtimes[function] = [try row.step() ? row.text(0) ?? "unknown" : "unknown"]
+            row.finish()
         }
         func project(of build: String) throws(LogError) -> String? {
             if let known = projects[build] { return known }
@@ -175,17 +194,14 @@ public final class AnalyticsReadModel: ReadModel {
                 for scope in scopes(project, org) { steps[StepKey(scope: scope, day: day, step: step), default: QuantileSketch()].add(Double(durationMs)) }
             case .deployed(let function, let runtime):
                 try db.statement("INSERT OR REPLACE INTO analytics_function VALUES (?, ?)").bind(1, function).bind(2, runtime).run()
-                runtimes[function] = runtime
-            case .invoked(let function, let project, let mode, let durationMs, let coldStart, let status, let hour):
-                let runtime = try runtime(of: function)
-                for scope in ["function/" + function] + scopes(project, org) {
-                    let key = HourKey(scope: scope, hour: hour, runtime: runtime, mode: mode)
-                    hours[key, default: InvocationFigures()].invocations += 1
-                    if status == "error" { hours[key, default: InvocationFigures()].errors += 1 }
-                    if status == "timeout" { hours[key, default: InvocationFigures()].timeouts += 1 }
-                    if coldStart { hours[key, default: InvocationFigures()].coldStarts += 1 }
-                    hours[key, default: InvocationFigures()].durations.add(Double(durationMs))
-                }
+                runtimes[function, default: ["unknown"]].append(runtime)
+            }
+        }
+        for (key, figures) in batch.invocations {
+            let known = runtimes[key.function] ?? ["unknown"]
+            let runtime = known[min(key.epoch, known.count - 1)]
+            for scope in ["function/" + key.function] + scopes(key.project, key.org) {
+                hours[HourKey(scope: scope, hour: key.hour, runtime: runtime, mode: key.mode), default: InvocationFigures()].merge(figures)
             }
         }
         for (key, added) in hours {

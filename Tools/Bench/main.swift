@@ -36,7 +36,8 @@ struct Bench: ParsableCommand {
         if exports { return try measureExports() }
         if let readModelsOnly {
             try measureAudit(directory: readModelsOnly)
-            return try measureAccess(directory: readModelsOnly)
+            try measureAccess(directory: readModelsOnly)
+            return try measureAnalytics(directory: readModelsOnly)
         }
         let root = scratch ?? NSTemporaryDirectory() + "hindsight-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -276,6 +277,47 @@ struct Bench: ParsableCommand {
                events: Int(reader.size), megabytes: megabytes)
         report("baseline: lz4 -dc of the stored lines", seconds: try median(runs) { try shell("lz4 -q -dc \(stored).lz4 > /dev/null") },
                events: Int(reader.size), megabytes: megabytes)
+    }
+
+    /// The analytics read model: its build from the log, and `analytics.functions` over the
+    /// whole history (the million-event workload spans 30 days) for one project and for an org.
+    private func measureAnalytics(directory: String) throws {
+        let vault = try PersonalDataVault(dataDirectory: directory)
+        let reader = try LogReader(directory: directory)
+        var projections: Projections?
+        let build = try median(runs) {
+            let models = try Projections(directory: directory, catalog: .standard, vault: vault, models: [AnalyticsReadModel()])
+            try models.rebuild("analytics") { () throws(LogError) in reader }
+            projections = models
+        }
+        report("analytics read model build", seconds: build, events: Int(reader.size), megabytes: 0)
+        let db = projections!.database("analytics")!
+        var scopes: [String: [String]] = [:]
+        let rows = try db.statement("SELECT DISTINCT scope FROM analytics_function_hour")
+        while try rows.step() {
+            let scope = rows.text(0) ?? ""
+            scopes[String(scope.prefix { $0 != "/" }), default: []].append(scope)
+        }
+        rows.finish()
+        for kind in ["project", "org"] {
+            let candidates = scopes[kind] ?? []
+            guard !candidates.isEmpty else { continue }
+            var latencies: [Double] = []
+            var invocations: Int64 = 0
+            for index in 0..<400 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                var total = AnalyticsReadModel.InvocationFigures()
+                for cell in try AnalyticsReadModel.invocations(scope: candidates[index % candidates.count], from: nil, to: nil, in: db) {
+                    total.merge(cell.figures)
+                }
+                _ = (total.durations.quantile(0.5), total.durations.quantile(0.95), total.durations.quantile(0.99))
+                latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+                invocations = max(invocations, total.invocations)
+            }
+            latencies.sort()
+            print(String(format: "analytics.functions, one %@, whole history: p50 %.0f µs, p99 %.0f µs (%d scopes, at most %lld invocations)",
+                         kind, latencies[200], latencies[395], candidates.count, invocations))
+        }
     }
 
     private func measureAccess(directory: String) throws {
