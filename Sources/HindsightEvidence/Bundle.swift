@@ -89,6 +89,9 @@ final class BundleFile: @unchecked Sendable {
     private let path: String
     private var hash = SHA256()
     private let queue: DispatchQueue
+    /// Writes handed over and not yet done, at most a few: a slow disk holds the export back
+    /// instead of letting it pile the bundle up in memory.
+    private let pending = DispatchSemaphore(value: 4)
     /// The first write that failed; later writes are skipped and `close` throws it.
     private var failure: LogError?
 
@@ -100,7 +103,9 @@ final class BundleFile: @unchecked Sendable {
     }
 
     func write(_ bytes: [UInt8]) {
+        pending.wait()
         queue.async { [self] in
+            defer { pending.signal() }
             guard failure == nil else { return }
             hash.update(data: bytes)
             do throws(LogError) {
