@@ -151,6 +151,11 @@ public final class AnalyticsReadModel: ReadModel {
     }
 
     public func apply(_ batch: Batch, in db: SQLiteDatabase) throws(LogError) {
+        try db.defineBlobFunction("hindsight_sketch_merge") { stored, added in
+            var sketch = QuantileSketch(encoded: stored) ?? QuantileSketch()
+            sketch.merge(encoded: added)
+            return sketch.encoded
+        }
         var days: [DayKey: Day] = [:]
         var steps: [StepKey: QuantileSketch] = [:]
         var projects: [String: String] = [:]  // build → project, for this batch's builds
@@ -204,46 +209,37 @@ public final class AnalyticsReadModel: ReadModel {
                 hours[HourKey(scope: scope, hour: key.hour, runtime: runtime, mode: key.mode), default: InvocationFigures()].merge(figures)
             }
         }
+        // Each cell once: inserted, or added to what it holds (its sketch merged in SQL).
+        let upsert = try db.statement(
+            """
+            INSERT INTO analytics_function_hour VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (scope, hour, runtime, mode) DO UPDATE SET invocations = invocations + excluded.invocations,
+                errors = errors + excluded.errors, timeouts = timeouts + excluded.timeouts, cold_starts = cold_starts + excluded.cold_starts,
+                durations = hindsight_sketch_merge(durations, excluded.durations)
+            """)
         for (key, added) in hours {
-            var total = added
-            let row = try db.statement(
-                "SELECT invocations, errors, timeouts, cold_starts, durations FROM analytics_function_hour WHERE scope = ? AND hour = ? AND runtime = ? AND mode = ?"
-            ).bind(1, key.scope).bind(2, key.hour).bind(3, key.runtime).bind(4, key.mode)
-            if try row.step() {
-                total.invocations += row.int(0)
-                total.errors += row.int(1)
-                total.timeouts += row.int(2)
-                total.coldStarts += row.int(3)
-                total.durations.merge(encoded: row.blob(4))
-            }
-            row.finish()
-            try db.statement("INSERT OR REPLACE INTO analytics_function_hour VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind(1, key.scope).bind(2, key.hour).bind(3, key.runtime).bind(4, key.mode).bind(5, total.invocations).bind(6, total.errors)
-                .bind(7, total.timeouts).bind(8, total.coldStarts).bind(9, blob: total.durations.encoded).run()
+            try upsert.reset().bind(1, key.scope).bind(2, key.hour).bind(3, key.runtime).bind(4, key.mode).bind(5, added.invocations)
+                .bind(6, added.errors).bind(7, added.timeouts).bind(8, added.coldStarts).bind(9, blob: added.durations.encoded).run()
         }
 
+        let day = try db.statement(
+            """
+            INSERT INTO analytics_build_day VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (scope, day) DO UPDATE SET queued = queued + excluded.queued, succeeded = succeeded + excluded.succeeded,
+                failed = failed + excluded.failed, canceled = canceled + excluded.canceled, cache_hits = cache_hits + excluded.cache_hits,
+                cache_restores = cache_restores + excluded.cache_restores, durations = hindsight_sketch_merge(durations, excluded.durations)
+            """)
         for (key, added) in days {
-            var total = added
-            let row = try db.statement(
-                "SELECT queued, succeeded, failed, canceled, cache_hits, cache_restores, durations FROM analytics_build_day WHERE scope = ? AND day = ?"
-            ).bind(1, key.scope).bind(2, key.day)
-            if try row.step() {
-                total.merge(Day(queued: row.int(0), succeeded: row.int(1), failed: row.int(2), canceled: row.int(3), cacheHits: row.int(4),
-                                cacheRestores: row.int(5), durations: QuantileSketch(encoded: row.blob(6)) ?? QuantileSketch()))
-            }
-            row.finish()
-            try db.statement("INSERT OR REPLACE INTO analytics_build_day VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind(1, key.scope).bind(2, key.day).bind(3, total.queued).bind(4, total.succeeded).bind(5, total.failed).bind(6, total.canceled)
-                .bind(7, total.cacheHits).bind(8, total.cacheRestores).bind(9, blob: total.durations.encoded).run()
+            try day.reset().bind(1, key.scope).bind(2, key.day).bind(3, added.queued).bind(4, added.succeeded).bind(5, added.failed)
+                .bind(6, added.canceled).bind(7, added.cacheHits).bind(8, added.cacheRestores).bind(9, blob: added.durations.encoded).run()
         }
+        let step = try db.statement(
+            """
+            INSERT INTO analytics_build_step_day VALUES (?, ?, ?, ?)
+            ON CONFLICT (scope, day, step) DO UPDATE SET durations = hindsight_sketch_merge(durations, excluded.durations)
+            """)
         for (key, added) in steps {
-            var total = added
-            let row = try db.statement("SELECT durations FROM analytics_build_step_day WHERE scope = ? AND day = ? AND step = ?")
-                .bind(1, key.scope).bind(2, key.day).bind(3, key.step)
-            if try row.step(), let stored = QuantileSketch(encoded: row.blob(0)) { total.merge(stored) }
-            row.finish()
-            try db.statement("INSERT OR REPLACE INTO analytics_build_step_day VALUES (?, ?, ?, ?)")
-                .bind(1, key.scope).bind(2, key.day).bind(3, key.step).bind(4, blob: total.encoded).run()
+            try step.reset().bind(1, key.scope).bind(2, key.day).bind(3, key.step).bind(4, blob: added.encoded).run()
         }
     }
 

@@ -12,6 +12,8 @@ public final class SQLiteDatabase {
     /// The statement used last: a model applying events runs the same one again and again,
     /// and comparing its text is cheaper than hashing it.
     private var last: (sql: String, statement: Statement)?
+    /// The SQL functions defined on this connection.
+    private var functions: Set<String> = []
 
     /// Opens (or creates) a database. `bulkLoad` is for a file being built that nobody reads
     /// yet: no journal, no syncs, a large cache; a crash leaves a file to throw away.
@@ -70,6 +72,27 @@ public final class SQLiteDatabase {
         statements[sql] = statement
         last = (sql, statement)
         return statement
+    }
+
+    /// Defines a SQL function of two blobs that returns a blob, once per connection: for a
+    /// read model's upserts that merge what a row holds with what a batch adds (sketches).
+    public func defineBlobFunction(_ name: String, _ body: @escaping @Sendable ([UInt8], [UInt8]) -> [UInt8]) throws(LogError) {
+        guard functions.insert(name).inserted else { return }
+        let box = Unmanaged.passRetained(BlobFunction(body)).toOpaque()
+        let status = sqlite3_create_function_v2(
+            handle, name, 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, box,
+            { context, _, arguments in
+                let function = Unmanaged<BlobFunction>.fromOpaque(sqlite3_user_data(context)!).takeUnretainedValue()
+                let blob = { (index: Int) -> [UInt8] in
+                    guard let value = arguments?[index], let bytes = sqlite3_value_blob(value) else { return [] }
+                    return Array(UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_value_bytes(value))))
+                }
+                let result = function.body(blob(0), blob(1))
+                result.withUnsafeBytes { bytes in
+                    sqlite3_result_blob(context, bytes.baseAddress, Int32(bytes.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+                }
+            }, nil, nil, { box in box.map { Unmanaged<BlobFunction>.fromOpaque($0).release() } })
+        guard status == SQLITE_OK else { throw failure("defining \(name)") }
     }
 
     /// Runs `body` in one transaction (BEGIN IMMEDIATE: one writer at a time, across
@@ -220,3 +243,10 @@ public final class SQLiteDatabase {
         }
     }
 }
+
+/// A Swift function SQLite calls (`SQLiteDatabase.defineBlobFunction`).
+private final class BlobFunction {
+    let body: @Sendable ([UInt8], [UInt8]) -> [UInt8]
+    init(_ body: @escaping @Sendable ([UInt8], [UInt8]) -> [UInt8]) { self.body = body }
+}
+
