@@ -11,12 +11,16 @@ public import HindsightLog
 /// Functions: per function, project and org, per UTC hour, runtime (of the function's latest
 /// deployment when it ran) and mode: invocations, errors, timeouts, cold starts, and a
 /// sketch of the durations.
+///
+/// Webhooks: per webhook and UTC hour, delivery attempts (`webhook.delivered` and
+/// `webhook.failed`), successes (a 2xx status), failures, and a sketch of the durations of
+/// the attempts that got an answer.
 public final class AnalyticsReadModel: ReadModel {
     public let name = "analytics"
-    public let version = 2
+    public let version = 3
     public let types: Set<String>? = [
         "build.queued", "build.succeeded", "build.failed", "build.canceled", "build.cache_restored", "build.step_logged",
-        "function.deployed", "function.invoked",
+        "function.deployed", "function.invoked", "webhook.delivered", "webhook.failed",
     ]
 
     public init() {}
@@ -36,6 +40,9 @@ public final class AnalyticsReadModel: ReadModel {
                                                   invocations INTEGER NOT NULL, errors INTEGER NOT NULL, timeouts INTEGER NOT NULL,
                                                   cold_starts INTEGER NOT NULL, durations BLOB NOT NULL,
                                                   PRIMARY KEY (scope, hour, runtime, mode)) WITHOUT ROWID;
+            CREATE TABLE analytics_webhook_hour (webhook TEXT NOT NULL, hour INTEGER NOT NULL, attempts INTEGER NOT NULL,
+                                                 successes INTEGER NOT NULL, failures INTEGER NOT NULL, durations BLOB NOT NULL,
+                                                 PRIMARY KEY (webhook, hour)) WITHOUT ROWID;
             """)
     }
 
@@ -72,11 +79,19 @@ public final class AnalyticsReadModel: ReadModel {
         /// Invocations added up while the batch is read: applying it then costs a few
         /// statements per function and hour, not per invocation.
         let invocations: [InvocationKey: InvocationFigures]
+        /// Delivery attempts per webhook and hour, added up the same way.
+        let deliveries: [DeliveryKey: DeliveryFigures]
+    }
+
+    struct DeliveryKey: Hashable, Sendable {
+        let webhook: String
+        let hour: Int64
     }
 
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
         var folds: [(fold: Fold, org: String, day: Int64)] = []
         var invocations: [InvocationKey: InvocationFigures] = [:]
+        var deliveries: [DeliveryKey: DeliveryFigures] = [:]
         var epochs: [String: Int] = [:]
         for event in events {
             let stored = event.stored
@@ -108,11 +123,21 @@ public final class AnalyticsReadModel: ReadModel {
                 if coldStart { figures.coldStarts += 1 }
                 figures.durations.add(Double(durationMs))
                 invocations[key] = figures
+            case "webhook.delivered", "webhook.failed":
+                fold = nil
+                guard let webhook = data["webhook"] else { continue }
+                let status = data.integer("httpStatus")
+                let key = DeliveryKey(webhook: webhook, hour: Self.hour(stored.occurredAtMs))
+                var figures = deliveries[key] ?? DeliveryFigures()
+                figures.attempts += 1
+                if let status, (200..<300).contains(status) { figures.successes += 1 } else { figures.failures += 1 }
+                if stored.type == "webhook.delivered", let durationMs = data.integer("durationMs") { figures.durations.add(Double(durationMs)) }
+                deliveries[key] = figures
             default: fold = nil
             }
             if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs))) }
         }
-        return Batch(folds: folds, invocations: invocations)
+        return Batch(folds: folds, invocations: invocations, deliveries: deliveries)
     }
 
     /// A day's figures for a scope, as a batch adds them up before merging them into the row.
@@ -222,6 +247,16 @@ public final class AnalyticsReadModel: ReadModel {
                 .bind(6, added.errors).bind(7, added.timeouts).bind(8, added.coldStarts).bind(9, blob: added.durations.encoded).run()
         }
 
+        let delivery = try db.statement(
+            """
+            INSERT INTO analytics_webhook_hour VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (webhook, hour) DO UPDATE SET attempts = attempts + excluded.attempts, successes = successes + excluded.successes,
+                failures = failures + excluded.failures, durations = hindsight_sketch_merge(durations, excluded.durations)
+            """)
+        for (key, added) in batch.deliveries {
+            try delivery.reset().bind(1, key.webhook).bind(2, key.hour).bind(3, added.attempts).bind(4, added.successes).bind(5, added.failures)
+                .bind(6, blob: added.durations.encoded).run()
+        }
         let day = try db.statement(
             """
             INSERT INTO analytics_build_day VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -332,6 +367,33 @@ public final class AnalyticsReadModel: ReadModel {
             coldStarts += other.coldStarts
             durations.merge(other.durations)
         }
+    }
+
+    /// Delivery attempts to a webhook over a range, and how they went.
+    public struct DeliveryFigures: Sendable {
+        public var attempts: Int64 = 0, successes: Int64 = 0, failures: Int64 = 0
+        /// Durations of the attempts that got an answer (`webhook.delivered`).
+        public var durations = QuantileSketch()
+
+        public init() {}
+
+        public var successRate: Double? { attempts == 0 ? nil : Double(successes) / Double(attempts) }
+    }
+
+    /// The delivery attempts to `webhook` in the UTC hours from the one holding `from` to the
+    /// one holding `to` (milliseconds; nil: unbounded).
+    public static func deliveries(webhook: String, from: Int64?, to: Int64?, in db: SQLiteDatabase) throws(LogError) -> DeliveryFigures {
+        var figures = DeliveryFigures()
+        let rows = try db.statement("SELECT attempts, successes, failures, durations FROM analytics_webhook_hour WHERE webhook = ? AND hour BETWEEN ? AND ?")
+            .bind(1, webhook).bind(2, from.map(hour) ?? Int64.min).bind(3, to.map(hour) ?? Int64.max)
+        while try rows.step() {
+            figures.attempts += rows.int(0)
+            figures.successes += rows.int(1)
+            figures.failures += rows.int(2)
+            figures.durations.merge(encoded: rows.blob(3))
+        }
+        rows.finish()
+        return figures
     }
 
     /// The figures of a run of days together (their sketches merged), dated by its first day.

@@ -1,9 +1,47 @@
 import HindsightLog
 import HindsightProjections
 
-/// The analytics read model's methods (QUERIES.md): `analytics.builds`, `analytics.functions`.
+/// The analytics read model's methods (QUERIES.md): `analytics.builds`, `analytics.functions`,
+/// `webhooks.deliveries`.
 enum AnalyticsMethods {
-    static let all: [RPCMethod] = [builds, functions]
+    static let all: [RPCMethod] = [builds, functions, deliveries]
+
+    static let deliveries = RPCMethod(
+        name: "webhooks.deliveries",
+        params: "webhook, from?, to? (RFC 3339 times; whole UTC hours, the ones holding them; default the whole history)",
+        result: "webhook, attempts (delivered and failed), successes (a 2xx status), failures, successRate, p50Ms, p95Ms (of the attempts answered), position",
+        summary: "How deliveries to a webhook went over a range.",
+        writes: false
+    ) { call throws(RPCError) in
+        let p = call.params
+        try p.only(["webhook", "from", "to"])
+        let webhook = try p.required("webhook", p.string("webhook"))
+        let (from, to) = (try time(p, "from"), try time(p, "to"))
+        let models = try call.store.readModels()
+        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
+        let figures: AnalyticsReadModel.DeliveryFigures
+        let position: UInt64
+        do throws(LogError) {
+            position = try models.positions()["analytics"] ?? 0
+            figures = try AnalyticsReadModel.deliveries(webhook: webhook.hasPrefix("webhook/") ? String(webhook.dropFirst(8)) : webhook, from: from, to: to, in: db)
+        } catch {
+            throw RPCError(error)
+        }
+        return [
+            "webhook": .string(webhook), "attempts": .integer(figures.attempts), "successes": .integer(figures.successes),
+            "failures": .integer(figures.failures), "successRate": rounded(figures.successRate), "p50Ms": rounded(figures.durations.quantile(0.5)),
+            "p95Ms": rounded(figures.durations.quantile(0.95)), "position": .integer(Int64(position)),
+        ]
+    }
+
+    /// An optional RFC 3339 time parameter, in milliseconds.
+    private static func time(_ p: Params, _ name: String) throws(RPCError) -> Int64? {
+        guard let text = try p.string(name) else { return nil }
+        guard let ms = Timestamp.parse(text) else {
+            throw RPCError.params("\(name) must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
+        }
+        return ms
+    }
 
     static let functions = RPCMethod(
         name: "analytics.functions",
@@ -17,14 +55,7 @@ enum AnalyticsMethods {
         let named = [("function", try p.string("function")), ("project", try p.string("project")), ("org", try p.string("org"))]
             .compactMap { kind, id in id.map { $0.hasPrefix(kind + "/") ? $0 : kind + "/" + $0 } }
         guard named.count == 1 else { throw RPCError.params("give function, project or org, one of them", path: "/params/function") }
-        let bound = { (name: String) throws(RPCError) -> Int64? in
-            guard let text = try p.string(name) else { return nil }
-            guard let ms = Timestamp.parse(text) else {
-                throw RPCError.params("\(name) must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
-            }
-            return ms
-        }
-        let from = try bound("from"), to = try bound("to")
+        let (from, to) = (try time(p, "from"), try time(p, "to"))
         let models = try call.store.readModels()
         guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
         let cells: [(runtime: String, mode: String, figures: AnalyticsReadModel.InvocationFigures)]

@@ -266,3 +266,34 @@ struct AnalyticsCommandTests {
         #expect(refused.status != 0 && refused.stderr.contains("one of them"))
     }
 }
+
+@Suite("webhooks.deliveries")
+struct WebhookDeliveryTests {
+    @Test func deliveryFiguresAreThoseOfANaiveCount() throws {
+        let dir = TemporaryDirectory()
+        let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "9"]).stdout
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
+        // Attempts per webhook: every delivered and failed event; successes, a 2xx answer.
+        var attempts: [String: (count: Int, successes: Int, durations: [Double])] = [:]
+        for line in workload.split(separator: "\n") where line.contains(#""type":"webhook.delivered""#) || line.contains(#""type":"webhook.failed""#) {
+            let data = (try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["data"] as! [String: Any]
+            var entry = attempts[data["webhook"] as! String] ?? (0, 0, [])
+            entry.count += 1
+            if let status = data["httpStatus"] as? Int, (200..<300).contains(status) { entry.successes += 1 }
+            if let duration = data["durationMs"] as? Int { entry.durations.append(Double(duration)) }
+            attempts[data["webhook"] as! String] = entry
+        }
+        #expect(attempts.count > 3 && attempts.values.contains { $0.successes < $0.count })
+        let server = RPCServer(directory: dir.path, engine: nil)
+        for (webhook, expected) in attempts {
+            let result = server.call(#"{"jsonrpc":"2.0","id":1,"method":"webhooks.deliveries","params":{"webhook":"\#(webhook)"}}"#)?["result"]
+            #expect(number(result?["attempts"]) == Double(expected.count), "\(webhook)")
+            #expect(number(result?["successes"]) == Double(expected.successes), "\(webhook)")
+            #expect(number(result?["failures"]) == Double(expected.count - expected.successes), "\(webhook)")
+            #expect(number(result?["successRate"]).map { abs($0 - Double(expected.successes) / Double(expected.count)) < 0.001 } == true, "\(webhook)")
+            #expect(close(result?["p95Ms"], NaiveBuilds.percentile(expected.durations, 0.95)), "\(webhook)")
+        }
+        let missing = server.call(#"{"jsonrpc":"2.0","id":1,"method":"webhooks.deliveries","params":{}}"#)
+        #expect(missing?["error"]?["data"]?["path"] == .string("/params/webhook"))
+    }
+}
