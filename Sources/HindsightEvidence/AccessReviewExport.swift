@@ -29,15 +29,17 @@ public enum AccessReviewExport {
         guard reader.size > 0 else { throw LogError(.outOfRange, "the log is empty: there is nothing to review") }
         let checkpoint = try checkpoints.write(size: reader.size, root: reader.root, key: key)
         let bundle = try BundleWriter(directory)
-        for file in files { try bundle.add(file.name, file.bytes) }
-        try bundle.add("checkpoint", Array(checkpoint.utf8))
-        let manifest = AccessReviewManifest(
-            format: AccessReviewManifest.currentFormat, query: query, position: position,
-            chainHead: .init(size: reader.size, root: reader.root.hex), checkpoint: "checkpoint",
-            rows: Dictionary(uniqueKeysWithValues: files.map { ($0.name, $0.rows) }), files: bundle.digests,
-            createdAt: Timestamp.format(Timestamp.now()))
-        try bundle.seal(manifest, format: manifest.format, key: key)
-        return manifest
+        return try bundle.writing { () throws(LogError) -> AccessReviewManifest in
+            for file in files { try bundle.add(file.name, file.bytes) }
+            try bundle.add("checkpoint", Array(checkpoint.utf8))
+            let manifest = AccessReviewManifest(
+                format: AccessReviewManifest.currentFormat, query: query, position: position,
+                chainHead: .init(size: reader.size, root: reader.root.hex), checkpoint: "checkpoint",
+                rows: Dictionary(uniqueKeysWithValues: files.map { ($0.name, $0.rows) }), files: bundle.digests,
+                createdAt: Timestamp.format(Timestamp.now()))
+            try bundle.seal(manifest, format: manifest.format, key: key)
+            return manifest
+        }
     }
 }
 

@@ -59,53 +59,55 @@ public enum AuditExport {
         let range = try seqs(of: request, in: reader)
 
         let bundle = try BundleWriter(directory)
-        let lines = try bundle.file("events.ndjson")
-        let rendering = try bundle.file(request.format.file)
-        if request.format == .csv { rendering.write(Rendering.csvHeader) }
+        return try bundle.writing { () throws(LogError) -> ExportManifest in
+            let lines = try bundle.file("events.ndjson")
+            let rendering = try bundle.file(request.format.file)
+            if request.format == .csv { rendering.write(Rendering.csvHeader) }
 
-        // One pass over the whole log: every line's leaf hash (the tree proves the exported
-        // lines, and the log's extension of every checkpoint kept before), and the lines the
-        // request selects with their rendering.
-        let pass = ExportPass(request, range: range, size: size, vault: vault, catalog: catalog, lines: lines, rendering: rendering)
-        do {
-            try reader.scanLines(1...size) { seq, line in
-                pass.add(seq, line)
-                return true
+            // One pass over the whole log: every line's leaf hash (the tree proves the exported
+            // lines, and the log's extension of every checkpoint kept before), and the lines the
+            // request selects with their rendering.
+            let pass = ExportPass(request, range: range, size: size, vault: vault, catalog: catalog, lines: lines, rendering: rendering)
+            do {
+                try reader.scanLines(1...size) { seq, line in
+                    pass.add(seq, line)
+                    return true
+                }
+            } catch let error as LogError {
+                throw error
+            } catch {
+                throw LogError(.io, "cannot read the log: \(error)")
             }
-        } catch let error as LogError {
-            throw error
-        } catch {
-            throw LogError(.io, "cannot read the log: \(error)")
-        }
-        let (leaves, indices) = pass.finish()
-        let root = MerkleProof.root(of: leaves[...])
-        guard root == reader.root else {
-            throw LogError(.logCorrupt, "the log's events do not hash to its tree head; run `hindsight verify`")
-        }
-        let earlier = checkpoints.sizes().filter { $0 < size }
-        let checkpoint = try checkpoints.write(size: size, root: root, key: key)
+            let (leaves, indices) = pass.finish()
+            let root = MerkleProof.root(of: leaves[...])
+            guard root == reader.root else {
+                throw LogError(.logCorrupt, "the log's events do not hash to its tree head; run `hindsight verify`")
+            }
+            let earlier = checkpoints.sizes().filter { $0 < size }
+            let checkpoint = try checkpoints.write(size: size, root: root, key: key)
 
-        let proof = ExportProof(
-            treeSize: size,
-            inclusion: indices.isEmpty ? [] : MerkleProof.multiInclusion(indices: indices, leaves: leaves[...]).map(\.hex),
-            consistency: earlier.map { old in
-                ExportProof.Consistency(oldSize: old, hashes: MerkleProof.consistency(oldSize: Int(old), leaves: leaves[...]).map(\.hex))
-            })
-        try bundle.add("proof.json", Array(try BundleWriter.json(proof)))
-        try bundle.add("checkpoint", Array(checkpoint.utf8))
-        let sha256 = try bundle.close(lines, "events.ndjson")
-        _ = try bundle.close(rendering, request.format.file)
-        let manifest = ExportManifest(
-            format: ExportManifest.currentFormat,
-            query: .init(method: "export.audit", from: request.from?.text, to: request.to?.text, org: request.org,
-                         types: request.types, format: request.format.rawValue),
-            range: range, complete: request.org == nil && request.types == nil, count: indices.count,
-            firstSeq: indices.first.map { UInt64($0 + 1) }, lastSeq: indices.last.map { UInt64($0 + 1) },
-            chainHead: .init(size: size, root: root.hex), file: "events.ndjson", sha256: sha256,
-            rendering: request.format.file, checkpoint: "checkpoint", proof: "proof.json",
-            files: bundle.digests, createdAt: Timestamp.format(Timestamp.now()))
-        try bundle.seal(manifest, format: manifest.format, key: key)
-        return manifest
+            let proof = ExportProof(
+                treeSize: size,
+                inclusion: indices.isEmpty ? [] : MerkleProof.multiInclusion(indices: indices, leaves: leaves[...]).map(\.hex),
+                consistency: earlier.map { old in
+                    ExportProof.Consistency(oldSize: old, hashes: MerkleProof.consistency(oldSize: Int(old), leaves: leaves[...]).map(\.hex))
+                })
+            try bundle.add("proof.json", Array(try BundleWriter.json(proof)))
+            try bundle.add("checkpoint", Array(checkpoint.utf8))
+            let sha256 = try bundle.close(lines, "events.ndjson")
+            _ = try bundle.close(rendering, request.format.file)
+            let manifest = ExportManifest(
+                format: ExportManifest.currentFormat,
+                query: .init(method: "export.audit", from: request.from?.text, to: request.to?.text, org: request.org,
+                             types: request.types, format: request.format.rawValue),
+                range: range, complete: request.org == nil && request.types == nil, count: indices.count,
+                firstSeq: indices.first.map { UInt64($0 + 1) }, lastSeq: indices.last.map { UInt64($0 + 1) },
+                chainHead: .init(size: size, root: root.hex), file: "events.ndjson", sha256: sha256,
+                rendering: request.format.file, checkpoint: "checkpoint", proof: "proof.json",
+                files: bundle.digests, createdAt: Timestamp.format(Timestamp.now()))
+            try bundle.seal(manifest, format: manifest.format, key: key)
+            return manifest
+        }
     }
 
     /// Reads the lines of the log as they come, a slice at a time, and works each slice out

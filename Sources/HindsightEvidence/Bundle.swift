@@ -34,11 +34,36 @@ final class BundleWriter {
         try FileIO.makeDirectory(partial)
     }
 
+    /// Files handed out and not yet closed, closed by `discard`.
+    private var open: [BundleFile] = []
+
     /// A file to write in pieces; `close` it to record its digest.
-    func file(_ name: String) throws(LogError) -> BundleFile { try BundleFile(partial + "/" + name) }
+    func file(_ name: String) throws(LogError) -> BundleFile {
+        let file = try BundleFile(partial + "/" + name)
+        open.append(file)
+        return file
+    }
+
+    /// Gives the bundle up after a failure: closes its files and removes what was written.
+    func discard() {
+        for file in open { file.abandon() }
+        open.removeAll()
+        try? FileManager.default.removeItem(atPath: partial)
+    }
+
+    /// Writes the bundle with `body`, or leaves nothing behind if it throws.
+    func writing<T>(_ body: () throws(LogError) -> T) throws(LogError) -> T {
+        do {
+            return try body()
+        } catch {
+            discard()
+            throw error
+        }
+    }
 
     @discardableResult
     func close(_ file: BundleFile, _ name: String) throws(LogError) -> String {
+        open.removeAll { $0 === file }
         let digest = try file.close()
         digests[name] = digest
         return digest
@@ -114,6 +139,12 @@ final class BundleFile: @unchecked Sendable {
                 failure = error
             }
         }
+    }
+
+    /// Waits for the writes and closes the file, which is being given up.
+    func abandon() {
+        queue.sync {}
+        Glibc.close(fd)
     }
 
     /// Waits for the writes, makes the file durable and closes it; returns its SHA-256 in hex.

@@ -286,6 +286,18 @@ struct ExportTests {
         }
     }
 
+    @Test func anExportOfADamagedLogFailsAndLeavesNothingBehind() throws {
+        let evidence = try Evidence()
+        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: evidence.data + "/segments").sorted().first)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: evidence.data + "/segments/" + segment))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: evidence.data + "/segments/" + segment))
+        let out = evidence.scratch.path + "/damaged"
+        let result = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key, "--out", out])
+        #expect(result.status != 0, "\(result.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: out + ".partial"))
+    }
+
     @Test func badRequestsAreRefusedWithoutWritingAnything() throws {
         let evidence = try Evidence()
         let before = try contents(of: evidence.data)
