@@ -74,6 +74,25 @@ public enum StoredLine {
             value(field).flatMap { Int64(String(decoding: line[$0], as: UTF8.self)) }
         }
 
+        /// The value of `field` as a number; nil when it is absent or not one.
+        public func number(_ field: String) -> Double? {
+            value(field).flatMap { Double(String(decoding: line[$0], as: UTF8.self)) }
+        }
+
+        /// The string members of `field`, an object (such as a metric's tags), in order; nil
+        /// when it is absent or not an object.
+        public func strings(in field: String) -> [(name: String, value: String)]? {
+            guard let object = value(field), line[object.lowerBound] == UInt8(ascii: "{") else { return nil }
+            var members: [(name: String, value: String)] = []
+            StoredLine.members(of: line, data: object) { name, value in
+                if line[value.lowerBound] == UInt8(ascii: "\"") {
+                    members.append((StoredLine.decodedString(line[name]), StoredLine.decodedString(line[(value.lowerBound + 1)..<(value.upperBound - 1)])))
+                }
+                return true
+            }
+            return members
+        }
+
         /// The value of `field` as a boolean; nil when it is absent or not one.
         public func bool(_ field: String) -> Bool? {
             switch value(field).map({ String(decoding: line[$0], as: UTF8.self) }) {

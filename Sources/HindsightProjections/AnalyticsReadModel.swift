@@ -12,15 +12,20 @@ public import HindsightLog
 /// deployment when it ran) and mode: invocations, errors, timeouts, cold starts, and a
 /// sketch of the durations.
 ///
+/// Metrics: per name, UTC hour and subset of the tags (so that a question with any tag filter
+/// reads cells of its own): count, an exact sum (whole units and micro-units, in integers, so
+/// that it does not depend on the order of additions), and a sketch of the values (with their
+/// minimum and maximum).
+///
 /// Webhooks: per webhook and UTC hour, delivery attempts (`webhook.delivered` and
 /// `webhook.failed`), successes (a 2xx status), failures, and a sketch of the durations of
 /// the attempts that got an answer.
 public final class AnalyticsReadModel: ReadModel {
     public let name = "analytics"
-    public let version = 3
+    public let version = 4
     public let types: Set<String>? = [
         "build.queued", "build.succeeded", "build.failed", "build.canceled", "build.cache_restored", "build.step_logged",
-        "function.deployed", "function.invoked", "webhook.delivered", "webhook.failed",
+        "function.deployed", "function.invoked", "webhook.delivered", "webhook.failed", "metric.recorded",
     ]
 
     public init() {}
@@ -40,6 +45,9 @@ public final class AnalyticsReadModel: ReadModel {
                                                   invocations INTEGER NOT NULL, errors INTEGER NOT NULL, timeouts INTEGER NOT NULL,
                                                   cold_starts INTEGER NOT NULL, durations BLOB NOT NULL,
                                                   PRIMARY KEY (scope, hour, runtime, mode)) WITHOUT ROWID;
+            CREATE TABLE analytics_metric_hour (name TEXT NOT NULL, tags TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL,
+                                                sum_whole INTEGER NOT NULL, sum_micros INTEGER NOT NULL, value_sketch BLOB NOT NULL,
+                                                PRIMARY KEY (name, tags, hour)) WITHOUT ROWID;
             CREATE TABLE analytics_webhook_hour (webhook TEXT NOT NULL, hour INTEGER NOT NULL, attempts INTEGER NOT NULL,
                                                  successes INTEGER NOT NULL, failures INTEGER NOT NULL, durations BLOB NOT NULL,
                                                  PRIMARY KEY (webhook, hour)) WITHOUT ROWID;
@@ -81,6 +89,27 @@ public final class AnalyticsReadModel: ReadModel {
         let invocations: [InvocationKey: InvocationFigures]
         /// Delivery attempts per webhook and hour, added up the same way.
         let deliveries: [DeliveryKey: DeliveryFigures]
+        /// Metric values per name, tag subset and hour.
+        let metrics: [MetricKey: MetricFigures]
+    }
+
+    struct MetricKey: Hashable, Sendable {
+        let name: String
+        /// A subset of the value's tags, as `k=v` joined by commas in the order of the keys.
+        let tags: String
+        let hour: Int64
+    }
+
+    /// Tags beyond this many are left out of the subsets (each value counts in every subset of
+    /// its first tags by key); a filter on them is answered from the full set of the first ones.
+    static let subsetTags = 4
+
+    /// Every subset of tags (sorted by key), as a cell key's text.
+    static func subsets(of tags: [(name: String, value: String)]) -> [String] {
+        let sorted = tags.sorted { $0.name < $1.name }.prefix(subsetTags).map { $0.name + "=" + $0.value }
+        return (0..<(1 << sorted.count)).map { mask in
+            sorted.indices.filter { mask & (1 << $0) != 0 }.map { sorted[$0] }.joined(separator: ",")
+        }
     }
 
     struct DeliveryKey: Hashable, Sendable {
@@ -92,6 +121,7 @@ public final class AnalyticsReadModel: ReadModel {
         var folds: [(fold: Fold, org: String, day: Int64)] = []
         var invocations: [InvocationKey: InvocationFigures] = [:]
         var deliveries: [DeliveryKey: DeliveryFigures] = [:]
+        var metrics: [MetricKey: MetricFigures] = [:]
         var epochs: [String: Int] = [:]
         for event in events {
             let stored = event.stored
@@ -123,6 +153,13 @@ public final class AnalyticsReadModel: ReadModel {
                 if coldStart { figures.coldStarts += 1 }
                 figures.durations.add(Double(durationMs))
                 invocations[key] = figures
+            case "metric.recorded":
+                fold = nil
+                guard let name = data["name"], let value = data.number("value"), value.isFinite else { continue }
+                let hour = Self.hour(stored.occurredAtMs)
+                for tags in Self.subsets(of: data.strings(in: "tags") ?? []) {
+                    metrics[MetricKey(name: name, tags: tags, hour: hour), default: MetricFigures()].add(value)
+                }
             case "webhook.delivered", "webhook.failed":
                 fold = nil
                 guard let webhook = data["webhook"] else { continue }
@@ -137,7 +174,7 @@ public final class AnalyticsReadModel: ReadModel {
             }
             if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs))) }
         }
-        return Batch(folds: folds, invocations: invocations, deliveries: deliveries)
+        return Batch(folds: folds, invocations: invocations, deliveries: deliveries, metrics: metrics)
     }
 
     /// A day's figures for a scope, as a batch adds them up before merging them into the row.
@@ -247,6 +284,16 @@ public final class AnalyticsReadModel: ReadModel {
                 .bind(6, added.errors).bind(7, added.timeouts).bind(8, added.coldStarts).bind(9, blob: added.durations.encoded).run()
         }
 
+        let metric = try db.statement(
+            """
+            INSERT INTO analytics_metric_hour VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (name, tags, hour) DO UPDATE SET count = count + excluded.count, sum_whole = sum_whole + excluded.sum_whole,
+                sum_micros = sum_micros + excluded.sum_micros, value_sketch = hindsight_sketch_merge(value_sketch, excluded.value_sketch)
+            """)
+        for (key, added) in batch.metrics {
+            try metric.reset().bind(1, key.name).bind(2, key.tags).bind(3, key.hour).bind(4, added.count).bind(5, added.sumWhole)
+                .bind(6, added.sumMicros).bind(7, blob: added.values.encoded).run()
+        }
         let delivery = try db.statement(
             """
             INSERT INTO analytics_webhook_hour VALUES (?, ?, ?, ?, ?, ?)
@@ -367,6 +414,60 @@ public final class AnalyticsReadModel: ReadModel {
             coldStarts += other.coldStarts
             durations.merge(other.durations)
         }
+    }
+
+    /// Values of a metric: count, an exact sum, and their sketch.
+    public struct MetricFigures: Sendable {
+        public var count: Int64 = 0
+        /// The sum, as whole units (each value's floor) and micro-units (the rest, rounded):
+        /// integers, whose sum is the same in any order.
+        var sumWhole: Int64 = 0, sumMicros: Int64 = 0
+        public var values = QuantileSketch()
+
+        public init() {}
+
+        public var average: Double? { count == 0 ? nil : (Double(sumWhole) + Double(sumMicros) / 1e6) / Double(count) }
+
+        mutating func add(_ value: Double) {
+            let whole = value.rounded(.down)
+            count += 1
+            sumWhole += Int64(whole)
+            sumMicros += Int64(((value - whole) * 1e6).rounded())
+            values.add(value)
+        }
+
+        public mutating func merge(_ other: MetricFigures) {
+            count += other.count
+            sumWhole += other.sumWhole
+            sumMicros += other.sumMicros
+            values.merge(other.values)
+        }
+    }
+
+    /// A metric's values per step of `stepSec` seconds (a whole number of hours) from the step
+    /// holding `from` to the one holding `to`, for the tag subset `tags` (`k=v`, any order);
+    /// steps without values left out. Keys are each step's start in milliseconds.
+    public static func metric(
+        _ name: String, tags: [(name: String, value: String)], from: Int64, to: Int64, stepSec: Int64, in db: SQLiteDatabase
+    ) throws(LogError) -> [(start: Int64, figures: MetricFigures)] {
+        let subset = subsets(of: tags).last ?? ""
+        let step = stepSec * 1000
+        let first = Int64((Double(from) / Double(step)).rounded(.down)) * step
+        var steps: [Int64: MetricFigures] = [:]
+        let rows = try db.statement(
+            "SELECT hour, count, sum_whole, sum_micros, value_sketch FROM analytics_metric_hour WHERE name = ? AND tags = ? AND hour BETWEEN ? AND ?"
+        ).bind(1, name).bind(2, subset).bind(3, hour(first)).bind(4, hour(to))
+        while try rows.step() {
+            let start = first + (rows.int(0) * 3_600_000 - first) / step * step
+            var figures = steps[start] ?? MetricFigures()
+            figures.count += rows.int(1)
+            figures.sumWhole += rows.int(2)
+            figures.sumMicros += rows.int(3)
+            figures.values.merge(encoded: rows.blob(4))
+            steps[start] = figures
+        }
+        rows.finish()
+        return steps.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     /// Delivery attempts to a webhook over a range, and how they went.

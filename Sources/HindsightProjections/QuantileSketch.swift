@@ -6,6 +6,10 @@ import Foundation
 /// value in it. Sketches of different time buckets merge by adding their counts, so the
 /// percentile of a range is that of the merged sketch, with the same bound.
 ///
+/// It keeps no sum: a sum of doubles depends on the order of its additions, so a read model
+/// that needs one keeps it exactly beside the sketch, and the stored sketch is the same however
+/// the samples were cut into batches.
+///
 /// With α = 0.5%, a percentile is within 0.5% (relative) of the exact one — the sample of the
 /// same rank — for any value the sketch holds; durations from 1 ms to 1 hour take at most
 /// about 1,500 buckets. Values at or below `smallest` (zero durations) are counted apart and
@@ -24,14 +28,12 @@ public struct QuantileSketch: Sendable, Equatable {
     private var offset: Int32 = 0
     private var zeros: UInt64 = 0
     public private(set) var count: UInt64 = 0
-    public private(set) var sum: Double = 0
     public private(set) var min: Double = .infinity
     public private(set) var max: Double = -.infinity
 
     public init() {}
 
     public var isEmpty: Bool { count == 0 }
-    public var average: Double? { count == 0 ? nil : sum / Double(count) }
 
     public mutating func add(_ value: Double, count times: UInt64 = 1) {
         guard times > 0, value.isFinite else { return }
@@ -41,7 +43,6 @@ public struct QuantileSketch: Sendable, Equatable {
             add(times, at: Self.index(of: value))
         }
         count += times
-        sum += value * Double(times)
         min = Swift.min(min, value)
         max = Swift.max(max, value)
     }
@@ -67,7 +68,6 @@ public struct QuantileSketch: Sendable, Equatable {
         for (position, times) in other.counts.enumerated() where times > 0 { add(times, at: other.offset + Int32(position)) }
         zeros += other.zeros
         count += other.count
-        sum += other.sum
         min = Swift.min(min, other.min)
         max = Swift.max(max, other.max)
     }
@@ -91,7 +91,7 @@ public struct QuantileSketch: Sendable, Equatable {
 
     /// Equal when they hold the same samples in the same buckets, however their arrays grew.
     public static func == (a: QuantileSketch, b: QuantileSketch) -> Bool {
-        a.zeros == b.zeros && a.count == b.count && a.sum == b.sum && a.min == b.min && a.max == b.max && a.buckets.elementsEqual(b.buckets, by: ==)
+        a.zeros == b.zeros && a.count == b.count && a.min == b.min && a.max == b.max && a.buckets.elementsEqual(b.buckets, by: ==)
     }
 
     /// The buckets that hold samples: index and count, ascending.
@@ -104,14 +104,14 @@ public struct QuantileSketch: Sendable, Equatable {
 
     // MARK: - Stored form
 
-    /// The sketch as bytes for a read model's table: count, sum, min, max, the zeros, then
+    /// The sketch as bytes for a read model's table: count, min, max, the zeros, then
     /// each bucket as a varint of its index's distance from the previous one and a varint
     /// of its count.
     public var encoded: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(32 + 4 * counts.count)
         Self.appendVarint(count, to: &out)
-        for value in [sum, min, max] { withUnsafeBytes(of: value.bitPattern.littleEndian) { out += $0 } }
+        for value in [min, max] { withUnsafeBytes(of: value.bitPattern.littleEndian) { out += $0 } }
         Self.appendVarint(zeros, to: &out)
         Self.appendVarint(UInt64(counts.lazy.filter { $0 > 0 }.count), to: &out)
         var previous: Int64 = 0
@@ -137,7 +137,7 @@ public struct QuantileSketch: Sendable, Equatable {
         var reader = ByteReader(Array(bytes))
         guard let count = reader.varint() else { return false }
         var doubles: [Double] = []
-        for _ in 0..<3 {
+        for _ in 0..<2 {
             guard let bits = reader.fixed64() else { return false }
             doubles.append(Double(bitPattern: bits))
         }
@@ -162,9 +162,8 @@ public struct QuantileSketch: Sendable, Equatable {
         }
         self.zeros += zeros
         self.count += count
-        sum += doubles[0]
-        min = Swift.min(min, doubles[1])
-        max = Swift.max(max, doubles[2])
+        min = Swift.min(min, doubles[0])
+        max = Swift.max(max, doubles[1])
         return true
     }
 

@@ -2,9 +2,58 @@ import HindsightLog
 import HindsightProjections
 
 /// The analytics read model's methods (QUERIES.md): `analytics.builds`, `analytics.functions`,
-/// `webhooks.deliveries`.
+/// `analytics.metrics`, `webhooks.deliveries`.
 enum AnalyticsMethods {
-    static let all: [RPCMethod] = [builds, functions, deliveries]
+    static let all: [RPCMethod] = [builds, functions, metrics, deliveries]
+
+    static let metrics = RPCMethod(
+        name: "analytics.metrics",
+        params: "name, tags? ({key: value}: the values that carry these tags), from, to (RFC 3339 times), stepSec (a whole number of hours: 3600, 7200, …)",
+        result: "name, tags, stepSec, series: [{t, count, min, max, avg, p95}] (steps that hold values, oldest first; t is the step's start), position",
+        summary: "A metric rolled up into steps over a range: count, minimum, maximum, average and 95th percentile.",
+        writes: false
+    ) { call throws(RPCError) in
+        let p = call.params
+        try p.only(["name", "tags", "from", "to", "stepSec"])
+        let name = try p.required("name", p.string("name"))
+        var tags: [(name: String, value: String)] = []
+        switch p.values["tags"] {
+        case nil, .null?: break
+        case .object(let members)?:
+            for (key, value) in members.sorted(by: { $0.key < $1.key }) {
+                guard case .string(let text) = value else { throw RPCError.params("a tag's value must be a string", path: "/params/tags/\(key)") }
+                tags.append((key, text))
+            }
+        default: throw RPCError.params("tags must be an object of strings", path: "/params/tags")
+        }
+        guard let from = try time(p, "from") else { throw RPCError.params("from is required", path: "/params/from") }
+        guard let to = try time(p, "to") else { throw RPCError.params("to is required", path: "/params/to") }
+        guard from <= to else { throw RPCError.params("from must not be after to", path: "/params/from") }
+        let stepSec = try p.required("stepSec", p.integer("stepSec", in: 3600...31_622_400))
+        guard stepSec % 3600 == 0 else { throw RPCError.params("stepSec must be a whole number of hours (3600, 7200, …)", path: "/params/stepSec") }
+        let models = try call.store.readModels()
+        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
+        let steps: [(start: Int64, figures: AnalyticsReadModel.MetricFigures)]
+        let position: UInt64
+        do throws(LogError) {
+            position = try models.positions()["analytics"] ?? 0
+            steps = try AnalyticsReadModel.metric(name, tags: tags, from: from, to: to, stepSec: stepSec, in: db)
+        } catch {
+            throw RPCError(error)
+        }
+        return [
+            "name": .string(name), "tags": .object(Dictionary(uniqueKeysWithValues: tags.map { ($0.name, JSONValue.string($0.value)) })),
+            "stepSec": .integer(stepSec),
+            "series": .array(steps.map { step in
+                [
+                    "t": .string(Timestamp.format(step.start)), "count": .integer(step.figures.count),
+                    "min": rounded(step.figures.values.min), "max": rounded(step.figures.values.max), "avg": rounded(step.figures.average),
+                    "p95": rounded(step.figures.values.quantile(0.95)),
+                ]
+            }),
+            "position": .integer(Int64(position)),
+        ]
+    }
 
     static let deliveries = RPCMethod(
         name: "webhooks.deliveries",

@@ -48,7 +48,6 @@ struct QuantileSketchTests {
             #expect(withinBound(estimate, exact(sorted, q)), "\(shape) p\(q * 100): \(estimate) for \(exact(sorted, q))")
         }
         #expect(sketch.count == UInt64(samples.count))
-        #expect(abs(sketch.average! - samples.reduce(0, +) / Double(samples.count)) < 1e-6 * sketch.average! + 1e-9)
         #expect(sketch.min == sorted.first && sketch.max == sorted.last)
     }
 
@@ -62,9 +61,8 @@ struct QuantileSketchTests {
             merged.merge(sketch)
             for sample in hour { whole.add(sample) }
         }
-        // The same counts in the same buckets (the sums differ only by the order of additions).
-        #expect(merged.count == whole.count && merged.min == whole.min && merged.max == whole.max)
-        #expect(abs(merged.sum - whole.sum) <= 1e-9 * whole.sum)
+        // The same counts in the same buckets, however the samples were cut.
+        #expect(merged == whole)
         let sorted = hours.flatMap { $0 }.sorted()
         for q in Self.quantiles {
             #expect(merged.quantile(q) == whole.quantile(q))

@@ -297,3 +297,54 @@ struct WebhookDeliveryTests {
         #expect(missing?["error"]?["data"]?["path"] == .string("/params/webhook"))
     }
 }
+
+@Suite("analytics.metrics")
+struct MetricAnalyticsTests {
+    @Test(arguments: [3600, 7200])
+    func everyStepIsThatOfANaiveRollUpWhateverTheTagFilter(stepSec: Int) throws {
+        let dir = TemporaryDirectory()
+        let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "9"]).stdout
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
+        var values: [(name: String, tags: [String: String], ms: Int64, value: Double)] = []
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for line in workload.split(separator: "\n") where line.contains(#""type":"metric.recorded""#) {
+            let event = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let data = event["data"] as! [String: Any]
+            let ms = Int64((format.date(from: event["occurredAt"] as! String)!.timeIntervalSince1970 * 1000).rounded())
+            values.append((data["name"] as! String, data["tags"] as? [String: String] ?? [:], ms, (data["value"] as! NSNumber).doubleValue))
+        }
+        let sample = try #require(values.first { $0.tags.count == 2 })
+        let filters: [[String: String]] = [[:], sample.tags, sample.tags.filter { $0.key == sample.tags.keys.sorted()[0] }]
+        let server = RPCServer(directory: dir.path, engine: nil)
+        for filter in filters {
+            let tags = String(decoding: try JSONSerialization.data(withJSONObject: filter, options: [.sortedKeys]), as: UTF8.self)
+            let request = #"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"\#(sample.name)","tags":\#(tags),"from":"2026-01-01T00:00:00.000Z","to":"2026-01-02T00:00:00.000Z","stepSec":\#(stepSec)}}"#
+            guard case .array(let series)? = server.call(request)?["result"]?["series"] else {
+                Issue.record("\(filter): \(String(describing: server.call(request)))")
+                continue
+            }
+            // The naive roll-up: every matching value, in its step.
+            var steps: [Int64: [Double]] = [:]
+            for value in values where value.name == sample.name && filter.allSatisfy({ value.tags[$0.key] == $0.value }) {
+                steps[value.ms / Int64(stepSec * 1000) * Int64(stepSec * 1000), default: []].append(value.value)
+            }
+            #expect(series.count == steps.count, "\(filter)")
+            #expect(steps.count > 1, "\(filter)")
+            for step in series {
+                guard case .string(let t)? = step["t"], let start = format.date(from: t).map({ Int64($0.timeIntervalSince1970 * 1000) }),
+                      let expected = steps[start] else {
+                    Issue.record("\(filter): a step the naive roll-up does not have: \(step)")
+                    continue
+                }
+                #expect(number(step["count"]) == Double(expected.count), "\(filter) \(t)")
+                #expect(number(step["min"]) == expected.min() && number(step["max"]) == expected.max(), "\(filter) \(t)")
+                let average = expected.reduce(0, +) / Double(expected.count)
+                #expect(number(step["avg"]).map { abs($0 - average) <= 1e-6 * abs(average) + 0.001 } == true, "\(filter) \(t)")
+                #expect(close(step["p95"], NaiveBuilds.percentile(expected, 0.95)), "\(filter) \(t)")
+            }
+        }
+        let refused = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"cpu.percent","from":"2026-01-01T00:00:00.000Z","to":"2026-01-02T00:00:00.000Z","stepSec":60}}"#)
+        #expect(refused?["error"]?["data"]?["path"] == .string("/params/stepSec"))
+    }
+}

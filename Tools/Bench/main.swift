@@ -318,6 +318,25 @@ struct Bench: ParsableCommand {
             print(String(format: "analytics.functions, one %@, whole history: p50 %.0f µs, p99 %.0f µs (%d scopes, at most %lld invocations)",
                          kind, latencies[200], latencies[395], candidates.count, invocations))
         }
+        // A metric over 30 days at one-hour steps, for every value of it and for one project's.
+        let first = try db.statement("SELECT name, tags FROM analytics_metric_hour WHERE tags LIKE 'project=%' LIMIT 1")
+        guard try first.step(), let name = first.text(0), let tags = first.text(1) else { return first.finish() }
+        first.finish()
+        let project = tags.split(separator: ",")[0].split(separator: "=")
+        for filter in [[], [(name: String(project[0]), value: String(project[1]))]] {
+            var latencies: [Double] = [], steps = 0
+            for _ in 0..<200 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let series = try AnalyticsReadModel.metric(name, tags: filter, from: 1_767_225_600_000, to: 1_767_225_600_000 + 30 * 86_400_000,
+                                                           stepSec: 3600, in: db)
+                _ = series.map { ($0.figures.average, $0.figures.values.quantile(0.95)) }
+                latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+                steps = series.count
+            }
+            latencies.sort()
+            print(String(format: "analytics.metrics %@%@, 30 days at 1-hour steps: p50 %.0f µs, p99 %.0f µs (%d steps)",
+                         name, filter.isEmpty ? "" : " for \(filter[0].name)=\(filter[0].value)", latencies[100], latencies[198], steps))
+        }
     }
 
     private func measureAccess(directory: String) throws {
