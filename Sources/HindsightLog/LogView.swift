@@ -99,11 +99,14 @@ final class LogView: @unchecked Sendable {
     /// a reader never shows a batch that its writer has not acknowledged yet.
     init(layout: LogLayout, boundedByHead: Bool) throws(LogError) {
         self.layout = layout
+        // HEAD first: a writer makes a batch durable in its segment before HEAD names it, so the
+        // segments listed and mapped after reading HEAD hold every event it records, even while
+        // a writer appends. (Read after them, HEAD could name a batch the listing missed.)
+        head = layout.readHead()
         segmentNumbers = try layout.segmentNumbers()
         var mapped: [MappedFile] = []
         for number in segmentNumbers { mapped.append(try MappedFile(path: layout.segmentPath(number))) }
         segments = mapped
-        head = layout.readHead()
 
         var chunks: [ChunkRef] = []
         var problem: Problem?

@@ -17,15 +17,24 @@ public import HindsightLog
 /// that it does not depend on the order of additions), and a sketch of the values (with their
 /// minimum and maximum).
 ///
+/// Alerts: the rules of `alert.rule_defined`, evaluated at every value of their metric that
+/// carries their tags, in seq order: the aggregate is the average of the rule's values that
+/// occurred in the window (t − windowSec, t], t the value's `occurredAt`, counting the values
+/// recorded since the rule was (re)defined; values that occurred a window or more before the
+/// latest one are let go. The rule fires when the aggregate meets its condition and resolves
+/// when it no longer does; a removal or redefinition resolves a firing rule. Each transition
+/// keeps the seq of the event that caused it.
+///
 /// Webhooks: per webhook and UTC hour, delivery attempts (`webhook.delivered` and
 /// `webhook.failed`), successes (a 2xx status), failures, and a sketch of the durations of
 /// the attempts that got an answer.
 public final class AnalyticsReadModel: ReadModel {
     public let name = "analytics"
-    public let version = 4
+    public let version = 5
     public let types: Set<String>? = [
         "build.queued", "build.succeeded", "build.failed", "build.canceled", "build.cache_restored", "build.step_logged",
         "function.deployed", "function.invoked", "webhook.delivered", "webhook.failed", "metric.recorded",
+        "alert.rule_defined", "alert.rule_removed",
     ]
 
     public init() {}
@@ -48,6 +57,13 @@ public final class AnalyticsReadModel: ReadModel {
             CREATE TABLE analytics_metric_hour (name TEXT NOT NULL, tags TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL,
                                                 sum_whole INTEGER NOT NULL, sum_micros INTEGER NOT NULL, value_sketch BLOB NOT NULL,
                                                 PRIMARY KEY (name, tags, hour)) WITHOUT ROWID;
+            CREATE TABLE analytics_alert_rule (rule TEXT PRIMARY KEY, metric TEXT NOT NULL, op TEXT NOT NULL, threshold REAL NOT NULL,
+                                               window_sec INTEGER NOT NULL, tags TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE analytics_alert_value (rule TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, value REAL NOT NULL,
+                                                PRIMARY KEY (rule, seq)) WITHOUT ROWID;
+            CREATE TABLE analytics_alert_transition (rule TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, kind TEXT NOT NULL,
+                                                     value REAL, PRIMARY KEY (rule, seq)) WITHOUT ROWID;
+            CREATE INDEX analytics_alert_transition_by_time ON analytics_alert_transition (occurred_at);
             CREATE TABLE analytics_webhook_hour (webhook TEXT NOT NULL, hour INTEGER NOT NULL, attempts INTEGER NOT NULL,
                                                  successes INTEGER NOT NULL, failures INTEGER NOT NULL, durations BLOB NOT NULL,
                                                  PRIMARY KEY (webhook, hour)) WITHOUT ROWID;
@@ -66,6 +82,36 @@ public final class AnalyticsReadModel: ReadModel {
         case cacheRestored(build: String, hit: Bool)
         case step(build: String, step: String, durationMs: Int64)
         case deployed(function: String, runtime: String)
+        case ruleDefined(AlertRule)
+        case ruleRemoved(rule: String)
+        /// A metric's value, for the alert rules on it.
+        case value(name: String, tags: [(name: String, value: String)], value: Double, seq: Int64, occurredAt: Int64)
+    }
+
+    /// An alert rule as `alert.rule_defined` states it.
+    struct AlertRule: Sendable {
+        let rule: String
+        let metric: String
+        let op: String
+        let threshold: Double
+        let windowSec: Int64
+        /// The tags a value must carry, `k=v` joined by commas in the order of the keys.
+        let tags: String
+
+        /// Whether an aggregate meets the rule's condition.
+        func holds(_ aggregate: Double) -> Bool {
+            switch op {
+            case "gt": aggregate > threshold
+            case "gte": aggregate >= threshold
+            case "lt": aggregate < threshold
+            default: aggregate <= threshold
+            }
+        }
+
+        /// Whether a value's tags include the rule's.
+        func matches(_ tags: [(name: String, value: String)]) -> Bool {
+            self.tags.isEmpty || self.tags.split(separator: ",").allSatisfy { pair in tags.contains { $0.name + "=" + $0.value == pair } }
+        }
     }
 
     /// Invocations of one function in one project, org, hour and mode, between two of its
@@ -83,7 +129,7 @@ public final class AnalyticsReadModel: ReadModel {
     enum Outcome: Sendable { case succeeded, failed, canceled }
 
     public struct Batch: Sendable {
-        let folds: [(fold: Fold, org: String, day: Int64)]
+        let folds: [(fold: Fold, org: String, day: Int64, seq: Int64, occurredAt: Int64)]
         /// Invocations added up while the batch is read: applying it then costs a few
         /// statements per function and hour, not per invocation.
         let invocations: [InvocationKey: InvocationFigures]
@@ -118,7 +164,7 @@ public final class AnalyticsReadModel: ReadModel {
     }
 
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
-        var folds: [(fold: Fold, org: String, day: Int64)] = []
+        var folds: [(fold: Fold, org: String, day: Int64, seq: Int64, occurredAt: Int64)] = []
         var invocations: [InvocationKey: InvocationFigures] = [:]
         var deliveries: [DeliveryKey: DeliveryFigures] = [:]
         var metrics: [MetricKey: MetricFigures] = [:]
@@ -154,12 +200,22 @@ public final class AnalyticsReadModel: ReadModel {
                 figures.durations.add(Double(durationMs))
                 invocations[key] = figures
             case "metric.recorded":
-                fold = nil
                 guard let name = data["name"], let value = data.number("value"), value.isFinite else { continue }
                 let hour = Self.hour(stored.occurredAtMs)
-                for tags in Self.subsets(of: data.strings(in: "tags") ?? []) {
-                    metrics[MetricKey(name: name, tags: tags, hour: hour), default: MetricFigures()].add(value)
+                let tags = data.strings(in: "tags") ?? []
+                for subset in Self.subsets(of: tags) {
+                    metrics[MetricKey(name: name, tags: subset, hour: hour), default: MetricFigures()].add(value)
                 }
+                fold = .value(name: name, tags: tags, value: value, seq: Int64(stored.seq), occurredAt: stored.occurredAtMs)
+            case "alert.rule_defined":
+                if let rule = data["rule"], let metric = data["metric"], let op = data["op"], let threshold = data.number("threshold"),
+                   let windowSec = data.integer("windowSec") {
+                    let tags = (data.strings(in: "tags") ?? []).sorted { $0.name < $1.name }.map { $0.name + "=" + $0.value }.joined(separator: ",")
+                    fold = .ruleDefined(AlertRule(rule: rule, metric: metric, op: op, threshold: threshold, windowSec: windowSec, tags: tags))
+                } else {
+                    fold = nil
+                }
+            case "alert.rule_removed": fold = data["rule"].map { .ruleRemoved(rule: $0) }
             case "webhook.delivered", "webhook.failed":
                 fold = nil
                 guard let webhook = data["webhook"] else { continue }
@@ -172,7 +228,7 @@ public final class AnalyticsReadModel: ReadModel {
                 deliveries[key] = figures
             default: fold = nil
             }
-            if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs))) }
+            if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs), Int64(stored.seq), stored.occurredAtMs)) }
         }
         return Batch(folds: folds, invocations: invocations, deliveries: deliveries, metrics: metrics)
     }
@@ -240,7 +296,8 @@ public final class AnalyticsReadModel: ReadModel {
         // Each event counts for its project and for its org.
         func scopes(_ project: String, _ org: String) -> [String] { ["project/" + project, "org/" + org] }
 
-        for (fold, org, day) in batch.folds {
+        var alerts = try AlertEvaluation(in: db)
+        for (fold, org, day, seq, occurredAt) in batch.folds {
             switch fold {
             case .queued(let build, let project):
                 try db.statement("INSERT OR IGNORE INTO analytics_build VALUES (?, ?)").bind(1, build).bind(2, project).run()
@@ -262,8 +319,12 @@ public final class AnalyticsReadModel: ReadModel {
             case .deployed(let function, let runtime):
                 try db.statement("INSERT OR REPLACE INTO analytics_function VALUES (?, ?)").bind(1, function).bind(2, runtime).run()
                 runtimes[function, default: ["unknown"]].append(runtime)
+            case .ruleDefined(let rule): try alerts.define(rule, seq: seq, occurredAt: occurredAt)
+            case .ruleRemoved(let rule): try alerts.remove(rule, seq: seq, occurredAt: occurredAt)
+            case .value(let name, let tags, let value, let seq, let occurredAt): try alerts.evaluate(name, tags, value, seq: seq, occurredAt: occurredAt)
             }
         }
+        try alerts.save()
         for (key, figures) in batch.invocations {
             let known = runtimes[key.function] ?? ["unknown"]
             let runtime = known[min(key.epoch, known.count - 1)]
@@ -322,6 +383,106 @@ public final class AnalyticsReadModel: ReadModel {
             """)
         for (key, added) in steps {
             try step.reset().bind(1, key.scope).bind(2, key.day).bind(3, key.step).bind(4, blob: added.encoded).run()
+        }
+    }
+
+    /// The alert rules while a batch is applied: their windows of values are read when first
+    /// needed and written back once, with the transitions, at the end.
+    struct AlertEvaluation {
+        let db: SQLiteDatabase
+        private var rules: [String: AlertRule] = [:]
+        private var byMetric: [String: [String]] = [:]
+        private var windows: [String: [(seq: Int64, occurredAt: Int64, value: Double)]] = [:]
+        private var firing: [String: Bool] = [:]
+        private var changed: Set<String> = []
+        private var transitions: [(rule: String, seq: Int64, occurredAt: Int64, kind: String, value: Double?)] = []
+
+        init(in db: SQLiteDatabase) throws(LogError) {
+            self.db = db
+            let rows = try db.statement("SELECT rule, metric, op, threshold, window_sec, tags FROM analytics_alert_rule")
+            while try rows.step() {
+                let rule = AlertRule(rule: rows.text(0) ?? "", metric: rows.text(1) ?? "", op: rows.text(2) ?? "", threshold: rows.double(3),
+                                     windowSec: rows.int(4), tags: rows.text(5) ?? "")
+                rules[rule.rule] = rule
+                byMetric[rule.metric, default: []].append(rule.rule)
+            }
+            rows.finish()
+        }
+
+        mutating func define(_ rule: AlertRule, seq: Int64, occurredAt: Int64) throws(LogError) {
+            try remove(rule.rule, seq: seq, occurredAt: occurredAt)
+            rules[rule.rule] = rule
+            byMetric[rule.metric, default: []].append(rule.rule)
+            windows[rule.rule] = []
+            firing[rule.rule] = false
+            changed.insert(rule.rule)
+        }
+
+        mutating func remove(_ name: String, seq: Int64, occurredAt: Int64) throws(LogError) {
+            guard let rule = rules.removeValue(forKey: name) else { return }
+            byMetric[rule.metric]?.removeAll { $0 == name }
+            if try isFiring(name) { transitions.append((name, seq, occurredAt, "resolved", nil)) }
+            windows[name] = []
+            firing[name] = false
+            changed.insert(name)
+        }
+
+        mutating func evaluate(_ metric: String, _ tags: [(name: String, value: String)], _ value: Double, seq: Int64, occurredAt: Int64) throws(LogError) {
+            for name in byMetric[metric] ?? [] {
+                guard let rule = rules[name], rule.matches(tags) else { continue }
+                var window = try self.window(name)
+                window.append((seq, occurredAt, value))
+                let latest = window.map(\.occurredAt).max()!
+                window.removeAll { $0.occurredAt <= latest - rule.windowSec * 1000 }
+                let inWindow = window.filter { $0.occurredAt > occurredAt - rule.windowSec * 1000 && $0.occurredAt <= occurredAt }
+                let aggregate = inWindow.map(\.value).reduce(0, +) / Double(max(1, inWindow.count))
+                let holds = !inWindow.isEmpty && rule.holds(aggregate)
+                let was = try isFiring(name)
+                if holds != was {
+                    transitions.append((name, seq, occurredAt, holds ? "fired" : "resolved", aggregate))
+                    firing[name] = holds
+                }
+                windows[name] = window
+                changed.insert(name)
+            }
+        }
+
+        private mutating func window(_ rule: String) throws(LogError) -> [(seq: Int64, occurredAt: Int64, value: Double)] {
+            if let known = windows[rule] { return known }
+            var values: [(seq: Int64, occurredAt: Int64, value: Double)] = []
+            let rows = try db.statement("SELECT seq, occurred_at, value FROM analytics_alert_value WHERE rule = ? ORDER BY seq").bind(1, rule)
+            while try rows.step() { values.append((rows.int(0), rows.int(1), rows.double(2))) }
+            rows.finish()
+            windows[rule] = values
+            return values
+        }
+
+        private mutating func isFiring(_ rule: String) throws(LogError) -> Bool {
+            if let known = firing[rule] { return known }
+            let row = try db.statement("SELECT kind FROM analytics_alert_transition WHERE rule = ? ORDER BY seq DESC LIMIT 1").bind(1, rule)
+            let known = try row.step() && row.text(0) == "fired"
+            row.finish()
+            firing[rule] = known
+            return known
+        }
+
+        /// Writes the rules, windows and transitions the batch changed.
+        func save() throws(LogError) {
+            for name in changed.sorted() {
+                try db.statement("DELETE FROM analytics_alert_value WHERE rule = ?").bind(1, name).run()
+                try db.statement("DELETE FROM analytics_alert_rule WHERE rule = ?").bind(1, name).run()
+                guard let rule = rules[name] else { continue }
+                try db.statement("INSERT INTO analytics_alert_rule VALUES (?, ?, ?, ?, ?, ?)").bind(1, rule.rule).bind(2, rule.metric).bind(3, rule.op)
+                    .bind(4, rule.threshold).bind(5, rule.windowSec).bind(6, rule.tags).run()
+                for value in windows[name] ?? [] {
+                    try db.statement("INSERT INTO analytics_alert_value VALUES (?, ?, ?, ?)").bind(1, name).bind(2, value.seq).bind(3, value.occurredAt)
+                        .bind(4, value.value).run()
+                }
+            }
+            for transition in transitions {
+                try db.statement("INSERT INTO analytics_alert_transition VALUES (?, ?, ?, ?, ?)").bind(1, transition.rule).bind(2, transition.seq)
+                    .bind(3, transition.occurredAt).bind(4, transition.kind).bind(5, transition.value).run()
+            }
         }
     }
 
@@ -414,6 +575,48 @@ public final class AnalyticsReadModel: ReadModel {
             coldStarts += other.coldStarts
             durations.merge(other.durations)
         }
+    }
+
+    /// A rule's change of state: `fired` or `resolved`, by the event at `seq`, with the
+    /// aggregate that caused it (none for a removal or redefinition).
+    public struct AlertTransition: Sendable {
+        public let rule: String
+        public let seq: Int64
+        public let occurredAt: Int64
+        public let kind: String
+        public let value: Double?
+    }
+
+    /// The rules firing after event `seq` (nil: now), or as of the time `time` (the
+    /// transitions caused by events that occurred by then), each with the transition that
+    /// made it fire.
+    public static func activeAlerts(afterSeq seq: Int64?, orTime time: Int64?, in db: SQLiteDatabase) throws(LogError) -> [AlertTransition] {
+        let rows = try db.statement(
+            "SELECT rule, seq, occurred_at, kind, value FROM analytics_alert_transition WHERE seq <= ? AND occurred_at <= ? ORDER BY rule, occurred_at, seq")
+            .bind(1, seq ?? Int64.max).bind(2, time ?? Int64.max)
+        var last: [String: AlertTransition] = [:]
+        while try rows.step() {
+            let transition = AlertTransition(rule: rows.text(0) ?? "", seq: rows.int(1), occurredAt: rows.int(2), kind: rows.text(3) ?? "",
+                                             value: rows.isNull(4) ? nil : rows.double(4))
+            last[transition.rule] = transition
+        }
+        rows.finish()
+        return last.values.filter { $0.kind == "fired" }.sorted { $0.rule < $1.rule }
+    }
+
+    /// Every transition of the rules (or of one) caused by events that occurred from `from` to
+    /// `to` (milliseconds, inclusive), in seq order.
+    public static func alertHistory(rule: String?, from: Int64, to: Int64, in db: SQLiteDatabase) throws(LogError) -> [AlertTransition] {
+        let rows = try db.statement(
+            "SELECT rule, seq, occurred_at, kind, value FROM analytics_alert_transition WHERE occurred_at BETWEEN ? AND ? AND (? IS NULL OR rule = ?) ORDER BY seq")
+            .bind(1, from).bind(2, to).bind(3, rule).bind(4, rule)
+        var transitions: [AlertTransition] = []
+        while try rows.step() {
+            transitions.append(AlertTransition(rule: rows.text(0) ?? "", seq: rows.int(1), occurredAt: rows.int(2), kind: rows.text(3) ?? "",
+                                               value: rows.isNull(4) ? nil : rows.double(4)))
+        }
+        rows.finish()
+        return transitions
     }
 
     /// Values of a metric: count, an exact sum, and their sketch.

@@ -168,6 +168,12 @@ public final class SQLiteDatabase {
             return self
         }
 
+        @discardableResult
+        public func bind(_ index: Int32, _ value: Double?) -> Statement {
+            if let value { sqlite3_bind_double(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+            return self
+        }
+
         /// Binds bytes as a blob (SQLite copies them).
         @discardableResult
         public func bind(_ index: Int32, blob bytes: [UInt8]) -> Statement {
@@ -207,6 +213,8 @@ public final class SQLiteDatabase {
         }
 
         public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+        public func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
 
         public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 

@@ -4,7 +4,74 @@ import HindsightProjections
 /// The analytics read model's methods (QUERIES.md): `analytics.builds`, `analytics.functions`,
 /// `analytics.metrics`, `webhooks.deliveries`.
 enum AnalyticsMethods {
-    static let all: [RPCMethod] = [builds, functions, metrics, deliveries]
+    static let all: [RPCMethod] = [builds, functions, metrics, deliveries, activeAlerts, alertHistory]
+
+    static let activeAlerts = RPCMethod(
+        name: "alerts.active",
+        params: "at? (a seq: after that event; a time: as of the events that occurred by then; default now)",
+        result: "alerts: [{rule, since, sinceSeq, value}] (the transition that made each fire, and its aggregate), position",
+        summary: "The alert rules firing at a moment.",
+        writes: false
+    ) { call throws(RPCError) in
+        try call.params.only(["at"])
+        let at = try call.params.at()
+        let models = try call.store.readModels()
+        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
+        let firing: [AnalyticsReadModel.AlertTransition]
+        let position: UInt64
+        do throws(LogError) {
+            let reached = try models.positions()["analytics"] ?? 0
+            switch at {
+            case .seq(let seq)?:
+                position = min(seq, reached)
+                firing = try AnalyticsReadModel.activeAlerts(afterSeq: Int64(position), orTime: nil, in: db)
+            case .time(let ms)?:
+                position = reached
+                firing = try AnalyticsReadModel.activeAlerts(afterSeq: nil, orTime: ms, in: db)
+            case nil:
+                position = reached
+                firing = try AnalyticsReadModel.activeAlerts(afterSeq: nil, orTime: nil, in: db)
+            }
+        } catch {
+            throw RPCError(error)
+        }
+        return [
+            "alerts": .array(firing.map { ["rule": .string($0.rule), "since": .string(Timestamp.format($0.occurredAt)), "sinceSeq": .integer($0.seq),
+                                           "value": rounded($0.value)] }),
+            "position": .integer(Int64(position)),
+        ]
+    }
+
+    static let alertHistory = RPCMethod(
+        name: "alerts.history",
+        params: "rule?, from, to (RFC 3339 times: when the causing events occurred)",
+        result: "transitions: [{rule, kind (fired | resolved), seq, at, value}] in seq order, position",
+        summary: "Every time an alert rule fired or resolved in a period, with the event that caused it.",
+        writes: false
+    ) { call throws(RPCError) in
+        let p = call.params
+        try p.only(["rule", "from", "to"])
+        guard let from = try time(p, "from") else { throw RPCError.params("from is required", path: "/params/from") }
+        guard let to = try time(p, "to") else { throw RPCError.params("to is required", path: "/params/to") }
+        let rule = try p.string("rule")
+        let models = try call.store.readModels()
+        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
+        let transitions: [AnalyticsReadModel.AlertTransition]
+        let position: UInt64
+        do throws(LogError) {
+            position = try models.positions()["analytics"] ?? 0
+            transitions = try AnalyticsReadModel.alertHistory(rule: rule, from: from, to: to, in: db)
+        } catch {
+            throw RPCError(error)
+        }
+        return [
+            "transitions": .array(transitions.map {
+                ["rule": .string($0.rule), "kind": .string($0.kind), "seq": .integer($0.seq), "at": .string(Timestamp.format($0.occurredAt)),
+                 "value": rounded($0.value)]
+            }),
+            "position": .integer(Int64(position)),
+        ]
+    }
 
     static let metrics = RPCMethod(
         name: "analytics.metrics",

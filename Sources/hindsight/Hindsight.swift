@@ -13,7 +13,7 @@ import HindsightWorkload
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, WhatCan.self, Analytics.self, Keys.self, MakeCheckpoint.self, Export.self, VerifyExport.self, Generate.self]
+        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, WhatCan.self, Analytics.self, Alerts.self, Keys.self, MakeCheckpoint.self, Export.self, VerifyExport.self, Generate.self]
     )
 }
 
@@ -781,5 +781,54 @@ struct FigureTable {
         if ms < 1000 { return String(format: "%.0fms", ms) }
         let seconds = ms / 1000
         return seconds < 60 ? String(format: "%.1fs", seconds) : String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
+    }
+}
+
+struct Alerts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The alert rules firing at a moment (alerts.active), or with --from and --to, every time one fired or resolved (alerts.history).")
+
+    @OptionGroup var options: DataOptions
+    @Option(help: "A seq or an RFC 3339 time: the alerts firing then (default: now).") var at: String?
+    @Option(help: "An RFC 3339 time: the history from then.") var from: String?
+    @Option(help: "An RFC 3339 time: the history up to then.") var to: String?
+    @Option(help: "Only this rule's history.") var rule: String?
+    @Flag(help: "Print the JSON-RPC response instead.") var json = false
+
+    func validate() throws {
+        guard (from == nil) == (to == nil) else { throw ValidationError("give --from and --to together, for the history") }
+        guard from == nil || at == nil else { throw ValidationError("--at is for the alerts firing at a moment; the history takes --from and --to") }
+    }
+
+    func run() throws {
+        var params: [String: JSONValue] = [:]
+        let method: String
+        if let from, let to {
+            method = "alerts.history"
+            params["from"] = .string(from)
+            params["to"] = .string(to)
+            if let rule { params["rule"] = .string(rule) }
+        } else {
+            method = "alerts.active"
+            params["at"] = moment(at)
+        }
+        let text = String(decoding: JSONValue.object(params).text, as: UTF8.self)
+        if json { return try answer(method, params: text, directory: options.directory) }
+        let response = JSONValue(parsing: respond(method, params: text, directory: options.directory))
+        let string = { (value: JSONValue?) -> String in if case .string(let text)? = value { text } else { "" } }
+        let table = FigureTable(columns: method == "alerts.active" ? ["rule", "since", "seq", "value"] : ["at", "seq", "rule", "change", "value"])
+        let value = { (entry: JSONValue) in table.number(entry["value"]).map { String(format: "%g", $0) } ?? "-" }
+        switch (response?["result"]?["alerts"], response?["result"]?["transitions"]) {
+        case (.array(let alerts)?, _):
+            print(alerts.isEmpty ? "no alert is firing" : table.render(alerts.map { [string($0["rule"]), string($0["since"]), table.count($0["sinceSeq"]), value($0)] }),
+                  terminator: alerts.isEmpty ? "\n" : "")
+        case (_, .array(let transitions)?):
+            print(transitions.isEmpty ? "no alert fired or resolved then" : table.render(transitions.map {
+                [string($0["at"]), table.count($0["seq"]), string($0["rule"]), string($0["kind"]), value($0)]
+            }), terminator: transitions.isEmpty ? "\n" : "")
+        default:
+            FileHandle.standardError.write(Data("error: \(response?["error"]?["message"].map { "\($0)" } ?? "no answer")\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }

@@ -93,7 +93,7 @@ struct ProtocolTests {
             if case .string(let name)? = method["name"] { return name }
             return nil
         }
-        #expect(names == ["analytics.builds", "analytics.functions", "analytics.metrics", "audit.search", "export.accessReview", "export.audit", "log.append", "log.read", "log.stats", "log.verify", "privacy.erase", "projections.rebuild", "projections.status", "rbac.changes", "rbac.check", "rbac.whatCan", "rbac.whoCan", "system.methods", "teams.activity", "webhooks.deliveries"])
+        #expect(names == ["alerts.active", "alerts.history", "analytics.builds", "analytics.functions", "analytics.metrics", "audit.search", "export.accessReview", "export.audit", "log.append", "log.read", "log.stats", "log.verify", "privacy.erase", "projections.rebuild", "projections.status", "rbac.changes", "rbac.check", "rbac.whatCan", "rbac.whoCan", "system.methods", "teams.activity", "webhooks.deliveries"])
         for method in methods { #expect(method["params"] != nil && method["summary"] != nil && method["writes"] != nil) }
     }
 }
