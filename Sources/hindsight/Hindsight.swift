@@ -656,7 +656,43 @@ struct VerifyExport: ParsableCommand {
 
 struct Analytics: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The platform's dashboards as tables and charts.", subcommands: [Builds.self, Functions.self])
+        abstract: "The platform's dashboards as tables and charts.", subcommands: [Builds.self, Functions.self, Metrics.self])
+
+    struct Metrics: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A metric rolled up into steps over a range (analytics.metrics): count, min, max, average and p95 per step.")
+
+        @OptionGroup var options: DataOptions
+        @Argument(help: "The metric's name.") var name: String
+        @Option(help: ArgumentHelp("Only values carrying this tag (repeatable).", valueName: "KEY=VALUE")) var tag: [String] = []
+        @Option(help: "An RFC 3339 time: the first step holds it.") var from: String
+        @Option(help: "An RFC 3339 time: the last step holds it.") var to: String
+        @Option(help: "Seconds per step: a whole number of hours.") var step = 3600
+        @Flag(help: "Print the JSON-RPC response instead.") var json = false
+
+        func run() throws {
+            var tags: [String: JSONValue] = [:]
+            for pair in tag {
+                guard let equals = pair.firstIndex(of: "=") else { throw ValidationError("--tag takes KEY=VALUE, not \(pair)") }
+                tags[String(pair[..<equals])] = .string(String(pair[pair.index(after: equals)...]))
+            }
+            let params: [String: JSONValue] = ["name": .string(name), "tags": .object(tags), "from": .string(from), "to": .string(to),
+                                               "stepSec": .integer(Int64(step))]
+            let text = String(decoding: JSONValue.object(params).text, as: UTF8.self)
+            if json { return try answer("analytics.metrics", params: text, directory: options.directory) }
+            let response = JSONValue(parsing: respond("analytics.metrics", params: text, directory: options.directory))
+            guard case .array(let series)? = response?["result"]?["series"] else {
+                FileHandle.standardError.write(Data("error: \(response?["error"]?["message"].map { "\($0)" } ?? "no answer")\n".utf8))
+                throw ExitCode(1)
+            }
+            let table = FigureTable(columns: ["step", "count", "min", "max", "avg", "p95"])
+            let figure = { (value: JSONValue?) in table.number(value).map { String(format: "%g", $0) } ?? "-" }
+            print(series.isEmpty ? "no values in that range" : table.render(series.map { step in
+                let start: String = if case .string(let t)? = step["t"] { t } else { "" }
+                return [start, table.count(step["count"]), figure(step["min"]), figure(step["max"]), figure(step["avg"]), figure(step["p95"])]
+            }), terminator: series.isEmpty ? "\n" : "")
+        }
+    }
 
     struct Functions: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -270,6 +270,12 @@ struct AnalyticsCommandTests {
         let history = try run(hindsightExecutable, ["alerts", "--data", dir.path, "--from", "2026-03-01T00:00:00.000Z", "--to", "2026-03-31T00:00:00.000Z"])
         #expect(history.stdout.split(separator: "\n").filter { $0.contains("resolved") }.count == 2)
         #expect(try run(hindsightExecutable, ["alerts", "--data", dir.path]).stdout.contains("no alert is firing"))
+
+        let metrics = try run(hindsightExecutable, ["analytics", "metrics", "--data", dir.path, "http.latency_ms", "--tag", "project=prj_checkout",
+                                                    "--from", "2026-03-11T00:00:00.000Z", "--to", "2026-03-11T23:59:59.999Z"])
+        // Two hours of latency on 11 March: 13:58 alone, then 14:02 to 14:38.
+        #expect(metrics.stdout.split(separator: "\n").filter { $0.hasPrefix("2026-03-11T1") }.count == 2, "\(metrics.stdout)\(metrics.stderr)")
+        #expect(metrics.stdout.contains("2026-03-11T14:00:00.000Z  19"), "\(metrics.stdout)")
     }
 }
 
