@@ -19,9 +19,10 @@ public import HindsightLog
 ///
 /// Alerts: the rules of `alert.rule_defined`, evaluated at every value of their metric that
 /// carries their tags, in seq order: the aggregate is the average of the rule's values that
-/// occurred in the window (t − windowSec, t], t the value's `occurredAt`, counting the values
-/// recorded since the rule was (re)defined; values that occurred a window or more before the
-/// latest one are let go. The rule fires when the aggregate meets its condition and resolves
+/// occurred in the window (t − windowSec, t], t the value's `occurredAt`. Rules on the same
+/// metric, tags and window share the window, which holds the values recorded since the first of
+/// them was defined (and is let go with the last); values that occurred a window or more before
+/// the latest one are let go. The rule fires when the aggregate meets its condition and resolves
 /// when it no longer does; a removal or redefinition resolves a firing rule. Each transition
 /// keeps the seq of the event that caused it.
 ///
@@ -30,7 +31,7 @@ public import HindsightLog
 /// the attempts that got an answer.
 public final class AnalyticsReadModel: ReadModel {
     public let name = "analytics"
-    public let version = 5
+    public let version = 6
     public let types: Set<String>? = [
         "build.queued", "build.succeeded", "build.failed", "build.canceled", "build.cache_restored", "build.step_logged",
         "function.deployed", "function.invoked", "webhook.delivered", "webhook.failed", "metric.recorded",
@@ -59,8 +60,8 @@ public final class AnalyticsReadModel: ReadModel {
                                                 PRIMARY KEY (name, tags, hour)) WITHOUT ROWID;
             CREATE TABLE analytics_alert_rule (rule TEXT PRIMARY KEY, metric TEXT NOT NULL, op TEXT NOT NULL, threshold REAL NOT NULL,
                                                window_sec INTEGER NOT NULL, tags TEXT NOT NULL) WITHOUT ROWID;
-            CREATE TABLE analytics_alert_value (rule TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, value REAL NOT NULL,
-                                                PRIMARY KEY (rule, seq)) WITHOUT ROWID;
+            CREATE TABLE analytics_alert_value (window TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, value REAL NOT NULL,
+                                                PRIMARY KEY (window, seq)) WITHOUT ROWID;
             CREATE TABLE analytics_alert_transition (rule TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, kind TEXT NOT NULL,
                                                      value REAL, PRIMARY KEY (rule, seq)) WITHOUT ROWID;
             CREATE INDEX analytics_alert_transition_by_time ON analytics_alert_transition (occurred_at);
@@ -386,98 +387,134 @@ public final class AnalyticsReadModel: ReadModel {
         }
     }
 
-    /// The alert rules while a batch is applied: their windows of values are read when first
-    /// needed and written back once, with the transitions, at the end.
+    /// The alert rules while a batch is applied. Rules on the same metric, tags and window share
+    /// one window of values (so a value is added once, however many rules watch it, and the
+    /// aggregate is worked out once); each group's values are read when first needed and
+    /// written back once, with the transitions, at the end.
     struct AlertEvaluation {
+        /// Rules sharing a window: the metric, the tags a value must carry, the window's length.
+        struct WindowKey: Hashable {
+            let metric: String
+            let tags: String
+            let windowSec: Int64
+            var stored: String { "\(metric)|\(tags)|\(windowSec)" }
+        }
+
+        /// A window of values and the rules that watch it, each with whether it is firing.
+        final class Group {
+            var rules: [(rule: AlertRule, firing: Bool)] = []
+            var values: [(seq: Int64, occurredAt: Int64, value: Double)] = []
+            var loaded = false
+        }
+
         let db: SQLiteDatabase
-        private var rules: [String: AlertRule] = [:]
-        private var byMetric: [String: [String]] = [:]
-        private var windows: [String: [(seq: Int64, occurredAt: Int64, value: Double)]] = [:]
-        private var firing: [String: Bool] = [:]
-        private var changed: Set<String> = []
+        private var groups: [WindowKey: Group] = [:]
+        private var byMetric: [String: [WindowKey]] = [:]
+        private var keyOfRule: [String: WindowKey] = [:]
+        /// Groups whose values changed, and windows that are gone.
+        private var changed: Set<WindowKey> = []
+        private var dropped: Set<WindowKey> = []
+        private var rulesChanged: Set<String> = []
         private var transitions: [(rule: String, seq: Int64, occurredAt: Int64, kind: String, value: Double?)] = []
 
         init(in db: SQLiteDatabase) throws(LogError) {
             self.db = db
-            let rows = try db.statement("SELECT rule, metric, op, threshold, window_sec, tags FROM analytics_alert_rule")
+            var firing: Set<String> = []
+            let states = try db.statement(
+                """
+                SELECT rule FROM analytics_alert_transition AS t
+                WHERE kind = 'fired' AND seq = (SELECT max(seq) FROM analytics_alert_transition WHERE rule = t.rule)
+                """)
+            while try states.step() { firing.insert(states.text(0) ?? "") }
+            states.finish()
+            let rows = try db.statement("SELECT rule, metric, op, threshold, window_sec, tags FROM analytics_alert_rule ORDER BY rule")
             while try rows.step() {
                 let rule = AlertRule(rule: rows.text(0) ?? "", metric: rows.text(1) ?? "", op: rows.text(2) ?? "", threshold: rows.double(3),
                                      windowSec: rows.int(4), tags: rows.text(5) ?? "")
-                rules[rule.rule] = rule
-                byMetric[rule.metric, default: []].append(rule.rule)
+                join(rule, firing: firing.contains(rule.rule))
             }
             rows.finish()
+        }
+
+        private mutating func join(_ rule: AlertRule, firing: Bool) {
+            let key = WindowKey(metric: rule.metric, tags: rule.tags, windowSec: rule.windowSec)
+            if groups[key] == nil {
+                groups[key] = Group()
+                byMetric[rule.metric, default: []].append(key)
+            }
+            groups[key]!.rules.append((rule, firing))
+            keyOfRule[rule.rule] = key
+            dropped.remove(key)
         }
 
         mutating func define(_ rule: AlertRule, seq: Int64, occurredAt: Int64) throws(LogError) {
             try remove(rule.rule, seq: seq, occurredAt: occurredAt)
-            rules[rule.rule] = rule
-            byMetric[rule.metric, default: []].append(rule.rule)
-            windows[rule.rule] = []
-            firing[rule.rule] = false
-            changed.insert(rule.rule)
+            join(rule, firing: false)
+            rulesChanged.insert(rule.rule)
         }
 
         mutating func remove(_ name: String, seq: Int64, occurredAt: Int64) throws(LogError) {
-            guard let rule = rules.removeValue(forKey: name) else { return }
-            byMetric[rule.metric]?.removeAll { $0 == name }
-            if try isFiring(name) { transitions.append((name, seq, occurredAt, "resolved", nil)) }
-            windows[name] = []
-            firing[name] = false
-            changed.insert(name)
-        }
-
-        mutating func evaluate(_ metric: String, _ tags: [(name: String, value: String)], _ value: Double, seq: Int64, occurredAt: Int64) throws(LogError) {
-            for name in byMetric[metric] ?? [] {
-                guard let rule = rules[name], rule.matches(tags) else { continue }
-                var window = try self.window(name)
-                window.append((seq, occurredAt, value))
-                let latest = window.map(\.occurredAt).max()!
-                window.removeAll { $0.occurredAt <= latest - rule.windowSec * 1000 }
-                let inWindow = window.filter { $0.occurredAt > occurredAt - rule.windowSec * 1000 && $0.occurredAt <= occurredAt }
-                let aggregate = inWindow.map(\.value).reduce(0, +) / Double(max(1, inWindow.count))
-                let holds = !inWindow.isEmpty && rule.holds(aggregate)
-                let was = try isFiring(name)
-                if holds != was {
-                    transitions.append((name, seq, occurredAt, holds ? "fired" : "resolved", aggregate))
-                    firing[name] = holds
-                }
-                windows[name] = window
-                changed.insert(name)
+            guard let key = keyOfRule.removeValue(forKey: name), let group = groups[key],
+                  let index = group.rules.firstIndex(where: { $0.rule.rule == name }) else { return }
+            if group.rules[index].firing { transitions.append((name, seq, occurredAt, "resolved", nil)) }
+            group.rules.remove(at: index)
+            rulesChanged.insert(name)
+            if group.rules.isEmpty {
+                groups[key] = nil
+                byMetric[key.metric]?.removeAll { $0 == key }
+                dropped.insert(key)
+                changed.remove(key)
             }
         }
 
-        private mutating func window(_ rule: String) throws(LogError) -> [(seq: Int64, occurredAt: Int64, value: Double)] {
-            if let known = windows[rule] { return known }
-            var values: [(seq: Int64, occurredAt: Int64, value: Double)] = []
-            let rows = try db.statement("SELECT seq, occurred_at, value FROM analytics_alert_value WHERE rule = ? ORDER BY seq").bind(1, rule)
-            while try rows.step() { values.append((rows.int(0), rows.int(1), rows.double(2))) }
-            rows.finish()
-            windows[rule] = values
-            return values
+        mutating func evaluate(_ metric: String, _ tags: [(name: String, value: String)], _ value: Double, seq: Int64, occurredAt: Int64) throws(LogError) {
+            for key in byMetric[metric] ?? [] {
+                guard let group = groups[key], let first = group.rules.first, first.rule.matches(tags) else { continue }
+                try load(key, group)
+                group.values.append((seq, occurredAt, value))
+                let latest = group.values.lazy.map(\.occurredAt).max()!
+                let span = key.windowSec * 1000
+                group.values.removeAll { $0.occurredAt <= latest - span }
+                var sum = 0.0, count = 0
+                for entry in group.values where entry.occurredAt > occurredAt - span && entry.occurredAt <= occurredAt {
+                    sum += entry.value
+                    count += 1
+                }
+                let aggregate = sum / Double(max(1, count))
+                for index in group.rules.indices {
+                    let holds = count > 0 && group.rules[index].rule.holds(aggregate)
+                    if holds != group.rules[index].firing {
+                        transitions.append((group.rules[index].rule.rule, seq, occurredAt, holds ? "fired" : "resolved", aggregate))
+                        group.rules[index].firing = holds
+                    }
+                }
+                changed.insert(key)
+            }
         }
 
-        private mutating func isFiring(_ rule: String) throws(LogError) -> Bool {
-            if let known = firing[rule] { return known }
-            let row = try db.statement("SELECT kind FROM analytics_alert_transition WHERE rule = ? ORDER BY seq DESC LIMIT 1").bind(1, rule)
-            let known = try row.step() && row.text(0) == "fired"
-            row.finish()
-            firing[rule] = known
-            return known
+        private func load(_ key: WindowKey, _ group: Group) throws(LogError) {
+            guard !group.loaded else { return }
+            let rows = try db.statement("SELECT seq, occurred_at, value FROM analytics_alert_value WHERE window = ? ORDER BY seq").bind(1, key.stored)
+            while try rows.step() { group.values.append((rows.int(0), rows.int(1), rows.double(2))) }
+            rows.finish()
+            group.loaded = true
         }
 
         /// Writes the rules, windows and transitions the batch changed.
         func save() throws(LogError) {
-            for name in changed.sorted() {
-                try db.statement("DELETE FROM analytics_alert_value WHERE rule = ?").bind(1, name).run()
+            for key in dropped.union(changed).sorted(by: { $0.stored < $1.stored }) {
+                try db.statement("DELETE FROM analytics_alert_value WHERE window = ?").bind(1, key.stored).run()
+                guard let group = groups[key] else { continue }
+                for value in group.values {
+                    try db.statement("INSERT INTO analytics_alert_value VALUES (?, ?, ?, ?)").bind(1, key.stored).bind(2, value.seq)
+                        .bind(3, value.occurredAt).bind(4, value.value).run()
+                }
+            }
+            for name in rulesChanged.sorted() {
                 try db.statement("DELETE FROM analytics_alert_rule WHERE rule = ?").bind(1, name).run()
-                guard let rule = rules[name] else { continue }
+                guard let key = keyOfRule[name], let rule = groups[key]?.rules.first(where: { $0.rule.rule == name })?.rule else { continue }
                 try db.statement("INSERT INTO analytics_alert_rule VALUES (?, ?, ?, ?, ?, ?)").bind(1, rule.rule).bind(2, rule.metric).bind(3, rule.op)
                     .bind(4, rule.threshold).bind(5, rule.windowSec).bind(6, rule.tags).run()
-                for value in windows[name] ?? [] {
-                    try db.statement("INSERT INTO analytics_alert_value VALUES (?, ?, ?, ?)").bind(1, name).bind(2, value.seq).bind(3, value.occurredAt)
-                        .bind(4, value.value).run()
-                }
             }
             for transition in transitions {
                 try db.statement("INSERT INTO analytics_alert_transition VALUES (?, ?, ?, ?, ?)").bind(1, transition.rule).bind(2, transition.seq)
@@ -608,7 +645,7 @@ public final class AnalyticsReadModel: ReadModel {
     /// `to` (milliseconds, inclusive), in seq order.
     public static func alertHistory(rule: String?, from: Int64, to: Int64, in db: SQLiteDatabase) throws(LogError) -> [AlertTransition] {
         let rows = try db.statement(
-            "SELECT rule, seq, occurred_at, kind, value FROM analytics_alert_transition WHERE occurred_at BETWEEN ? AND ? AND (? IS NULL OR rule = ?) ORDER BY seq")
+            "SELECT rule, seq, occurred_at, kind, value FROM analytics_alert_transition WHERE occurred_at BETWEEN ? AND ? AND (? IS NULL OR rule = ?) ORDER BY seq, rule")
             .bind(1, from).bind(2, to).bind(3, rule).bind(4, rule)
         var transitions: [AlertTransition] = []
         while try rows.step() {
