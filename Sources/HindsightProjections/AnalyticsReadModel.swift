@@ -675,13 +675,6 @@ public final class AnalyticsReadModel: ReadModel {
             sumMicros += Int64(((value - whole) * 1e6).rounded())
             values.add(value)
         }
-
-        public mutating func merge(_ other: MetricFigures) {
-            count += other.count
-            sumWhole += other.sumWhole
-            sumMicros += other.sumMicros
-            values.merge(other.values)
-        }
     }
 
     /// A metric's values per step of `stepSec` seconds (a whole number of hours) from the step
