@@ -150,6 +150,18 @@ func answer(_ method: String, params: String, directory: String, signingKey: Str
     if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
 }
 
+/// The result of one request, for a command that shows it as a table; the error's message on
+/// standard error and exit status 1 otherwise.
+func answered(_ method: String, params: String, directory: String) throws -> JSONValue {
+    let response = JSONValue(parsing: respond(method, params: params, directory: directory))
+    guard let result = response?["result"] else {
+        let message: String = if case .string(let text)? = response?["error"]?["message"] { text } else { "no answer" }
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        throw ExitCode(1)
+    }
+    return result
+}
+
 /// The response line to one request, as `serve` would write it.
 func respond(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath) -> [UInt8] {
     var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"#.utf8)
@@ -680,11 +692,7 @@ struct Analytics: ParsableCommand {
                                                "stepSec": .integer(Int64(step))]
             let text = String(decoding: JSONValue.object(params).text, as: UTF8.self)
             if json { return try answer("analytics.metrics", params: text, directory: options.directory) }
-            let response = JSONValue(parsing: respond("analytics.metrics", params: text, directory: options.directory))
-            guard case .array(let series)? = response?["result"]?["series"] else {
-                FileHandle.standardError.write(Data("error: \(response?["error"]?["message"].map { "\($0)" } ?? "no answer")\n".utf8))
-                throw ExitCode(1)
-            }
+            guard case .array(let series)? = try answered("analytics.metrics", params: text, directory: options.directory)["series"] else { return }
             let table = FigureTable(columns: ["step", "count", "min", "max", "avg", "p95"])
             let figure = { (value: JSONValue?) in table.number(value).map { String(format: "%g", $0) } ?? "-" }
             print(series.isEmpty ? "no values in that range" : table.render(series.map { step in
@@ -714,11 +722,7 @@ struct Analytics: ParsableCommand {
             }
             let text = String(decoding: JSONValue.object(params).text, as: UTF8.self)
             if json { return try answer("analytics.functions", params: text, directory: options.directory) }
-            let response = JSONValue(parsing: respond("analytics.functions", params: text, directory: options.directory))
-            guard let result = response?["result"] else {
-                FileHandle.standardError.write(Data("error: \(response?["error"]?["message"].map { "\($0)" } ?? "no answer")\n".utf8))
-                throw ExitCode(1)
-            }
+            let result = try answered("analytics.functions", params: text, directory: options.directory)
             var rows: [(String, JSONValue?)] = [("all", result), ("sync", result["sync"]), ("async", result["async"])]
             if case .object(let runtimes)? = result["byRuntime"] {
                 rows += runtimes.keys.sorted().map { ("runtime " + $0, runtimes[$0]) }
@@ -750,11 +754,8 @@ struct Analytics: ParsableCommand {
             params["at"] = moment(at)
             let text = String(decoding: JSONValue.object(params).text, as: UTF8.self)
             if json { return try answer("analytics.builds", params: text, directory: options.directory) }
-            let response = JSONValue(parsing: respond("analytics.builds", params: text, directory: options.directory))
-            guard let result = response?["result"], case .array(let rows)? = result["days"] else {
-                FileHandle.standardError.write(Data("error: \(response?["error"]?["message"].map { "\($0)" } ?? "no answer")\n".utf8))
-                throw ExitCode(1)
-            }
+            let result = try answered("analytics.builds", params: text, directory: options.directory)
+            guard case .array(let rows)? = result["days"] else { return }
             let scope: String = if case .string(let text)? = result["scope"] { text } else { "" }
             print(BuildChart(scope: scope, days: rows, total: result["total"]).text, terminator: "")
         }
@@ -850,11 +851,11 @@ struct Alerts: ParsableCommand {
         }
         let text = String(decoding: JSONValue.object(params).text, as: UTF8.self)
         if json { return try answer(method, params: text, directory: options.directory) }
-        let response = JSONValue(parsing: respond(method, params: text, directory: options.directory))
+        let answer = try answered(method, params: text, directory: options.directory)
         let string = { (value: JSONValue?) -> String in if case .string(let text)? = value { text } else { "" } }
         let table = FigureTable(columns: method == "alerts.active" ? ["rule", "since", "seq", "value"] : ["at", "seq", "rule", "change", "value"])
         let value = { (entry: JSONValue) in table.number(entry["value"]).map { String(format: "%g", $0) } ?? "-" }
-        switch (response?["result"]?["alerts"], response?["result"]?["transitions"]) {
+        switch (answer["alerts"], answer["transitions"]) {
         case (.array(let alerts)?, _):
             print(alerts.isEmpty ? "no alert is firing" : table.render(alerts.map { [string($0["rule"]), string($0["since"]), table.count($0["sinceSeq"]), value($0)] }),
                   terminator: alerts.isEmpty ? "\n" : "")
@@ -863,8 +864,7 @@ struct Alerts: ParsableCommand {
                 [string($0["at"]), table.count($0["seq"]), string($0["rule"]), string($0["kind"]), value($0)]
             }), terminator: transitions.isEmpty ? "\n" : "")
         default:
-            FileHandle.standardError.write(Data("error: \(response?["error"]?["message"].map { "\($0)" } ?? "no answer")\n".utf8))
-            throw ExitCode(1)
+            break
         }
     }
 }
