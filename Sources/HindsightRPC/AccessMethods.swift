@@ -98,14 +98,7 @@ enum AccessMethods {
     ) { call throws(RPCError) in
         let p = call.params
         try p.only(["from", "to", "scope"])
-        func time(_ name: String) throws(RPCError) -> Int64 {
-            let text = try p.required(name, p.string(name))
-            guard let ms = Timestamp.parse(text) else {
-                throw RPCError.params("\(name) must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
-            }
-            return ms
-        }
-        let from = try time("from"), to = try time("to")
+        let from = try p.required("from", p.time("from")), to = try p.required("to", p.time("to"))
         guard from <= to else { throw RPCError.params("to must not be before from", path: "/params/to") }
         let scope = try p.string("scope")
         let models = try call.store.readModels()
@@ -142,12 +135,7 @@ enum AccessMethods {
         let format = try p.required("format", p.string("format"))
         guard format == "csv" || format == "jsonl" else { throw RPCError.params("format must be csv or jsonl", path: "/params/format") }
         let directory = try p.required("path", p.string("path"))
-        let since = try p.string("since").map { text throws(RPCError) -> Int64 in
-            guard let ms = Timestamp.parse(text) else {
-                throw RPCError.params("since must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/since")
-            }
-            return ms
-        }
+        let since = try p.time("since")
         let moment = try Moment(call)
         let rows: [AccessReadModel.ReviewRow]
         var changes: [AccessReadModel.Change] = []

@@ -51,8 +51,8 @@ enum AnalyticsMethods {
     ) { call throws(RPCError) in
         let p = call.params
         try p.only(["rule", "from", "to"])
-        guard let from = try time(p, "from") else { throw RPCError.params("from is required", path: "/params/from") }
-        guard let to = try time(p, "to") else { throw RPCError.params("to is required", path: "/params/to") }
+        let from = try p.required("from", p.time("from"))
+        let to = try p.required("to", p.time("to"))
         let rule = try p.string("rule")
         let models = try call.store.readModels()
         guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
@@ -93,8 +93,8 @@ enum AnalyticsMethods {
             }
         default: throw RPCError.params("tags must be an object of strings", path: "/params/tags")
         }
-        guard let from = try time(p, "from") else { throw RPCError.params("from is required", path: "/params/from") }
-        guard let to = try time(p, "to") else { throw RPCError.params("to is required", path: "/params/to") }
+        let from = try p.required("from", p.time("from"))
+        let to = try p.required("to", p.time("to"))
         guard from <= to else { throw RPCError.params("from must not be after to", path: "/params/from") }
         let stepSec = try p.required("stepSec", p.integer("stepSec", in: 3600...31_622_400))
         guard stepSec % 3600 == 0 else { throw RPCError.params("stepSec must be a whole number of hours (3600, 7200, …)", path: "/params/stepSec") }
@@ -132,7 +132,7 @@ enum AnalyticsMethods {
         let p = call.params
         try p.only(["webhook", "from", "to"])
         let webhook = try p.required("webhook", p.string("webhook"))
-        let (from, to) = (try time(p, "from"), try time(p, "to"))
+        let (from, to) = (try p.time("from"), try p.time("to"))
         let models = try call.store.readModels()
         guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
         let figures: AnalyticsReadModel.DeliveryFigures
@@ -150,15 +150,6 @@ enum AnalyticsMethods {
         ]
     }
 
-    /// An optional RFC 3339 time parameter, in milliseconds.
-    private static func time(_ p: Params, _ name: String) throws(RPCError) -> Int64? {
-        guard let text = try p.string(name) else { return nil }
-        guard let ms = Timestamp.parse(text) else {
-            throw RPCError.params("\(name) must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
-        }
-        return ms
-    }
-
     static let functions = RPCMethod(
         name: "analytics.functions",
         params: "function? | project? | org? (one of them), from?, to? (RFC 3339 times; whole UTC hours, the ones holding them; default the whole history)",
@@ -171,7 +162,7 @@ enum AnalyticsMethods {
         let named = [("function", try p.string("function")), ("project", try p.string("project")), ("org", try p.string("org"))]
             .compactMap { kind, id in id.map { $0.hasPrefix(kind + "/") ? $0 : kind + "/" + $0 } }
         guard named.count == 1 else { throw RPCError.params("give function, project or org, one of them", path: "/params/function") }
-        let (from, to) = (try time(p, "from"), try time(p, "to"))
+        let (from, to) = (try p.time("from"), try p.time("to"))
         let models = try call.store.readModels()
         guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
         let cells: [(runtime: String, mode: String, figures: AnalyticsReadModel.InvocationFigures)]

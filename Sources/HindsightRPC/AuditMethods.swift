@@ -24,8 +24,8 @@ enum AuditMethods {
             search.narrow(toTypesWithPrefix: prefix, among: call.store.catalog.types)
         }
         search.resource = try p.string("resource")
-        search.from = try time(p, "from")
-        search.to = try time(p, "to")
+        search.from = try p.time("from")
+        search.to = try p.time("to")
         search.limit = Int(try p.integer("limit", in: 1...1000) ?? 50)
         return try answer(search, cursor: try p.string("cursor"), at: try p.at(), call: call)
     }
@@ -86,14 +86,6 @@ enum AuditMethods {
             throw RPCError(error)
         }
         return ["name": .string(name), "from": .integer(Int64(from)), "rebuilding": .bool(inBackground), "position": .integer(Int64(position))]
-    }
-
-    private static func time(_ params: Params, _ name: String) throws(RPCError) -> Int64? {
-        guard let text = try params.string(name) else { return nil }
-        guard let ms = Timestamp.parse(text) else {
-            throw RPCError.params("\(name) must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
-        }
-        return ms
     }
 
     /// Runs a search against the caught-up audit model: a page of records revealed as readers

@@ -44,6 +44,15 @@ public struct Params: Sendable {
         return value
     }
 
+    /// An RFC 3339 UTC time with milliseconds, in milliseconds since the epoch.
+    func time(_ name: String) throws(RPCError) -> Int64? {
+        guard let text = try string(name) else { return nil }
+        guard let ms = Timestamp.parse(text) else {
+            throw RPCError.params("\(name) must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
+        }
+        return ms
+    }
+
     /// `at`: a seq (integer) or an RFC 3339 UTC time with milliseconds.
     func at() throws(RPCError) -> Position? { try position("at") }
 

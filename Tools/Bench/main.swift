@@ -206,14 +206,7 @@ struct Bench: ParsableCommand {
         // build does first; the machine's speed of the moment shows in it.
         let scan = try median(runs) { try reader.read(ReadQuery()) { _ in true } }
         report("baseline: parsed scan of the history", seconds: scan, events: Int(reader.size), megabytes: 0)
-        var projections: Projections?
-        let build = try median(runs) {
-            let models = try Projections(directory: directory, catalog: .standard, vault: vault, models: [AccessReadModel()])
-            try models.rebuild("access") { () throws(LogError) in reader }
-            projections = models
-        }
-        report("access read model build", seconds: build, events: Int(reader.size), megabytes: 0)
-        let db = projections!.database("access")!
+        let db = try build(AccessReadModel(), directory: directory, reader: reader, vault: vault)
         try timeChecks(db, reader, count: 5000) { random in
             ("usr_\(Int.random(in: 1...history.users, using: &random))", "project/prj_\(Int.random(in: 1...history.projects, using: &random))")
         }
@@ -225,7 +218,6 @@ struct Bench: ParsableCommand {
         }
         latencies.sort()
         print(String(format: "rbac.whoCan project:read on prj_1: median %.1f ms, slowest %.1f ms (%d subjects)", latencies[10] / 1000, latencies[19] / 1000, subjects))
-        projections = nil
         try measureServe(directory: directory, requests: [
             ("rbac.check", #"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{"subject":"usr_4242","permission":"project:deploy","resource":"project/prj_777"}}"#),
             ("rbac.check at a time", #"{"jsonrpc":"2.0","id":2,"method":"rbac.check","params":{"subject":"usr_4242","permission":"project:read","resource":"project/prj_777","at":"2026-02-01T00:00:00.000Z"}}"#),
@@ -284,14 +276,7 @@ struct Bench: ParsableCommand {
     private func measureAnalytics(directory: String) throws {
         let vault = try PersonalDataVault(dataDirectory: directory)
         let reader = try LogReader(directory: directory)
-        var projections: Projections?
-        let build = try median(runs) {
-            let models = try Projections(directory: directory, catalog: .standard, vault: vault, models: [AnalyticsReadModel()])
-            try models.rebuild("analytics") { () throws(LogError) in reader }
-            projections = models
-        }
-        report("analytics read model build", seconds: build, events: Int(reader.size), megabytes: 0)
-        let db = projections!.database("analytics")!
+        let db = try build(AnalyticsReadModel(), directory: directory, reader: reader, vault: vault)
         var scopes: [String: [String]] = [:]
         let rows = try db.statement("SELECT DISTINCT scope FROM analytics_function_hour")
         while try rows.step() {
@@ -342,14 +327,7 @@ struct Bench: ParsableCommand {
     private func measureAccess(directory: String) throws {
         let vault = try PersonalDataVault(dataDirectory: directory)
         let reader = try LogReader(directory: directory)
-        var projections: Projections?
-        let build = try median(runs) {
-            let models = try Projections(directory: directory, catalog: .standard, vault: vault, models: [AccessReadModel()])
-            try models.rebuild("access") { () throws(LogError) in reader }
-            projections = models
-        }
-        report("access read model build", seconds: build, events: Int(reader.size), megabytes: 0)
-        let db = projections!.database("access")!
+        let db = try build(AccessReadModel(), directory: directory, reader: reader, vault: vault)
         try timeChecks(db, reader, count: 2000) { random in
             let org = Int.random(in: 1...8, using: &random)
             return ("usr_\(org)_\(Int.random(in: 1...40, using: &random))", "project/prj_\(org)_\(Int.random(in: 1...20, using: &random))")
@@ -433,14 +411,7 @@ struct Bench: ParsableCommand {
         try? FileManager.default.removeItem(atPath: directory + "/projections")
         let vault = try PersonalDataVault(dataDirectory: directory)
         let reader = try LogReader(directory: directory)
-        var projections: Projections?
-        let build = try median(runs) {
-            let models = try Projections(directory: directory, catalog: .standard, vault: vault, models: [AuditReadModel()])
-            try models.rebuild("audit") { () throws(LogError) in reader }
-            projections = models
-        }
-        report("audit read model build", seconds: build, events: Int(reader.size), megabytes: 0)
-        let db = projections!.database("audit")!
+        let db = try build(AuditReadModel(), directory: directory, reader: reader, vault: vault)
         var filters: [(String, AuditReadModel.Search)] = []
         func add(_ name: String, _ change: (inout AuditReadModel.Search) -> Void) {
             var search = AuditReadModel.Search()
@@ -486,6 +457,19 @@ struct Bench: ParsableCommand {
 
     /// Times `body` `runs` times, each on a fresh untimed `prepare()`, and returns the
     /// median in seconds.
+    /// Rebuilds a read model from the whole log `runs` times, reports the median, and returns
+    /// the database of the last build.
+    private func build(_ model: any ReadModel, directory: String, reader: LogReader, vault: PersonalDataVault) throws -> SQLiteDatabase {
+        var projections: Projections?
+        let seconds = try median(runs) {
+            let models = try Projections(directory: directory, catalog: .standard, vault: vault, models: [model])
+            try models.rebuild(model.name) { () throws(LogError) in reader }
+            projections = models
+        }
+        report("\(model.name) read model build", seconds: seconds, events: Int(reader.size), megabytes: 0)
+        return projections!.database(model.name)!
+    }
+
     private func median<T>(_ runs: Int, prepare: () -> T, _ body: (consuming T) throws -> Void) rethrows -> Double {
         var times: [Double] = []
         for _ in 0..<runs {
