@@ -210,7 +210,7 @@ public enum AuditExport {
         private func render(_ line: UnsafeRawBufferPointer, into out: inout [UInt8]) {
             var revealed = Array(line)
             if Rendering.holdsSealedValue(line), let event = try? StoredEvent(storedLine: revealed) {
-                revealed = vault.reveal(event, catalog: catalog).line
+                revealed = Array(vault.reveal(event, catalog: catalog).line)
             }
             switch request.format {
             case .jsonl:

@@ -30,10 +30,10 @@ enum Rendering {
         var ranges: [Range<Int>?] = Array(repeating: nil, count: csvColumns.count)
 
         init(_ line: [UInt8]) {
-            StoredLine.members(of: line, data: 0..<line.count) { name, value in
+            StoredLine.members(of: line[...], data: 0..<line.count) { name, value in
                 let key = line[name]
                 if key.elementsEqual("actor".utf8) {
-                    StoredLine.members(of: line, data: value) { member, inner in
+                    StoredLine.members(of: line[...], data: value) { member, inner in
                         if line[member].elementsEqual("kind".utf8) { ranges[5] = Self.contents(inner, line) }
                         if line[member].elementsEqual("id".utf8) { ranges[6] = Self.contents(inner, line) }
                         return true

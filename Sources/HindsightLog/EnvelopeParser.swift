@@ -251,14 +251,14 @@ final class StoredLineParser {
 
     /// Parses one stored line, which must lie inside a decompressed chunk: the chunk's text is
     /// followed by `EnvelopeParser.padding` readable bytes, which the parser may read past it.
-    func parse(_ line: UnsafeRawBufferPointer) throws(LogError) -> StoredEvent {
-        try run(line)
+    func parse(_ line: ArraySlice<UInt8>) throws(LogError) -> StoredEvent {
+        try line.withUnsafeBytes { bytes in Result { () throws(LogError) in try run(bytes) } }.get()
         let id = cString(&stored.id)
         return StoredEvent(
             seq: stored.seq, streamVersion: stored.stream_version, type: cString(&stored.type),
             stream: cString(&stored.stream), org: cString(&stored.org),
             actorKind: cString(&stored.actor_kind), actorID: cString(&stored.actor_id), id: id.isEmpty ? nil : id,
-            occurredAtMs: stored.occurred_at_ms, schemaVersion: Int(stored.schema_version), line: Array(line))
+            occurredAtMs: stored.occurred_at_ms, schemaVersion: Int(stored.schema_version), line: line)
     }
 
     /// What the writer must remember of a stored line (within a chunk, as for `parse`).
@@ -281,10 +281,7 @@ extension StoredEvent {
     public init(storedLine line: [UInt8]) throws(LogError) {
         let padded = line + [UInt8](repeating: 0x20, count: EnvelopeParser.padding)
         let parser = try StoredLineParser()
-        let parsed = padded.withUnsafeBytes { bytes in
-            Result { () throws(LogError) in try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[0..<line.count])) }
-        }
-        self = try parsed.get()
+        self = try parser.parse(padded[0..<line.count])
     }
 }
 

@@ -17,8 +17,13 @@ public enum JSONText {
 
     /// The index just after the value that starts at `start`.
     public static func valueEnd(_ bytes: [UInt8], from start: Int) -> Int {
+        valueEnd(bytes[...], from: start)
+    }
+
+    /// The index just after the value that starts at `start` (an index of the slice's base).
+    public static func valueEnd(_ bytes: ArraySlice<UInt8>, from start: Int) -> Int {
         var index = start, depth = 0, inString = false
-        while index < bytes.count {
+        while index < bytes.endIndex {
             let byte = bytes[index]
             if inString {
                 if byte == UInt8(ascii: "\\") {

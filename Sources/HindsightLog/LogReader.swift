@@ -18,8 +18,9 @@ public struct StoredEvent: Sendable {
     public let occurredAtMs: Int64
     /// The version of the type's schema the event was written in (1 when the line has none).
     public let schemaVersion: Int
-    /// The stored NDJSON line, without its newline.
-    public let line: [UInt8]
+    /// The stored NDJSON line, without its newline: a slice of the decompressed chunk it was
+    /// read from (or of its own copy), so that reading many events copies no lines.
+    public let line: ArraySlice<UInt8>
 }
 
 /// What a reader may filter on; every filter is optional and they combine with AND.
@@ -204,11 +205,7 @@ public final class LogReader: Sendable {
             var events: [StoredEvent] = []
             events.reserveCapacity(lines.count)
             for line in lines {
-                let event = try text.withUnsafeBytes { bytes in
-                    Result { () throws(LogError) in
-                        try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[line]))
-                    }
-                }.get()
+                let event = try parser.parse(text[line])
                 if query.matches(event) { events.append(event) }
             }
             return events

@@ -18,7 +18,7 @@ extension EnvelopeBatch {
         for index in unsealed {
             var body = Array(body(index))
             for field in catalog.schema(at: Int(events[index].schema)).personalFields {
-                guard let data = StoredLine.data(in: body), let value = StoredLine.stringField(field, in: body, data: data) else {
+                guard let data = StoredLine.data(in: body[...]), let value = StoredLine.stringField(field, in: body[...], data: data) else {
                     continue
                 }
                 let sealed = try seal(field, String(decoding: body[value], as: UTF8.self))
@@ -56,15 +56,15 @@ extension StoredEvent {
         guard let schema = catalog.versions(of: type).first(where: { $0.version == schemaVersion }),
             !schema.personalFields.isEmpty
         else { return self }
-        var line = line
+        var line = Array(line)
         for field in schema.personalFields {
-            guard let data = StoredLine.data(in: line), let value = StoredLine.stringField(field, in: line, data: data) else { continue }
+            guard let data = StoredLine.data(in: line[...]), let value = StoredLine.stringField(field, in: line[...], data: data) else { continue }
             let revealed = reveal(field, String(decoding: line[value], as: UTF8.self))
             line.replaceSubrange(value, with: jsonStringContents(revealed))
         }
         return StoredEvent(
             seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, actorKind: actorKind, actorID: actorID, id: id,
-            occurredAtMs: occurredAtMs, schemaVersion: schemaVersion, line: line)
+            occurredAtMs: occurredAtMs, schemaVersion: schemaVersion, line: line[...])
     }
 }
 

@@ -21,7 +21,7 @@ extension StoredEvent {
         return StoredEvent(
             seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, actorKind: actorKind, actorID: actorID, id: id,
             occurredAtMs: occurredAtMs, schemaVersion: newest.version,
-            line: StoredLine.upcast(line, adding: added, version: newest.version))
+            line: StoredLine.upcast(Array(line), adding: added, version: newest.version)[...])
     }
 }
 
@@ -30,7 +30,7 @@ extension StoredEvent {
 /// (docs/log-format.md). Small scans, for the few events that need an edit.
 public enum StoredLine {
     /// The range of the `data` object, braces included.
-    static func data(in bytes: [UInt8]) -> Range<Int>? {
+    static func data(in bytes: ArraySlice<UInt8>) -> Range<Int>? {
         // `,"data":{` cannot occur inside a string (a quote there is escaped), so the first
         // one is the envelope's.
         let marker = Array(#","data":{"#.utf8)
@@ -41,10 +41,10 @@ public enum StoredLine {
     /// The top-level fields of a stored line's `data`, found in one scan, each read when asked
     /// for: strings unescaped, integers and booleans as such.
     public struct DataFields {
-        private let line: [UInt8]
+        private let line: ArraySlice<UInt8>
         private let fields: [(name: Range<Int>, value: Range<Int>)]
 
-        public init(_ line: [UInt8]) {
+        public init(_ line: ArraySlice<UInt8>) {
             self.line = line
             guard let data = StoredLine.data(in: line) else {
                 fields = []
@@ -105,7 +105,7 @@ public enum StoredLine {
 
     /// The contents (between the quotes) of the string value of `field`, a top-level field of
     /// `data`; nil when the field is absent or not a string.
-    static func stringField(_ field: String, in bytes: [UInt8], data: Range<Int>) -> Range<Int>? {
+    static func stringField(_ field: String, in bytes: ArraySlice<UInt8>, data: Range<Int>) -> Range<Int>? {
         let name = Array(field.utf8)
         var found: Range<Int>?
         members(of: bytes, data: data) { member, value in
@@ -118,7 +118,7 @@ public enum StoredLine {
 
     /// Walks the members of the object at `data` (a stored line's `data`, or the whole line) in
     /// order, handing `body` each one's name (between the quotes) and value, until it returns false.
-    public static func members(of bytes: [UInt8], data: Range<Int>, _ body: (_ name: Range<Int>, _ value: Range<Int>) -> Bool) {
+    public static func members(of bytes: ArraySlice<UInt8>, data: Range<Int>, _ body: (_ name: Range<Int>, _ value: Range<Int>) -> Bool) {
         var index = data.lowerBound + 1
         while index < data.upperBound - 1, bytes[index] == UInt8(ascii: "\"") {
             let nameEnd = JSONText.valueEnd(bytes, from: index)
@@ -130,7 +130,7 @@ public enum StoredLine {
     }
 
     static func upcast(_ line: [UInt8], adding fields: [(field: String, json: String)], version: Int) -> [UInt8] {
-        guard let data = data(in: line) else { return line }
+        guard let data = data(in: line[...]) else { return line }
         let end = data.upperBound - 1  // the closing brace
         var out = Array(line[..<end])
         for (index, field) in fields.enumerated() {
@@ -149,12 +149,18 @@ public enum StoredLine {
     /// The entities an event's `data` names, as `KIND/ID`, each once, in order of
     /// appearance: identifiers with a kind's prefix (`prj_9` is `project/prj_9`), `KIND/ID`
     /// references and `domain` values. Sealed personal data names nothing.
-    public static func references(in line: [UInt8]) -> [String] {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { out in
-            let count = line.withUnsafeBufferPointer { bytes in hs_references(bytes.baseAddress, bytes.count, out.baseAddress, out.count) }
-            return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[..<count]).split(separator: 0x0A).map {
-                String(decoding: $0, as: UTF8.self)
+    public static func references(in line: ArraySlice<UInt8>) -> [String] {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { out in
+            let count = line.withUnsafeBufferPointer { bytes in
+                hs_references(bytes.baseAddress, bytes.count, UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self), out.count)
             }
+            var references: [String] = []
+            var start = 0
+            for end in 0..<count where out[end] == 0x0A {
+                references.append(String(decoding: UnsafeBufferPointer(rebasing: out[start..<end]), as: UTF8.self))
+                start = end + 1
+            }
+            return references
         }
     }
 
@@ -165,8 +171,9 @@ public enum StoredLine {
             ?? String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Where `pattern` first occurs in `bytes` (a plain scan: the lines are short).
-    static func firstIndex(of pattern: [UInt8], in bytes: [UInt8]) -> Int? {
+    /// Where `pattern` first occurs in `bytes` (an index of the slice's base; a plain scan:
+    /// the lines are short).
+    static func firstIndex(of pattern: [UInt8], in bytes: ArraySlice<UInt8>) -> Int? {
         guard let first = pattern.first, bytes.count >= pattern.count else { return nil }
         return bytes.withUnsafeBufferPointer { text in
             pattern.withUnsafeBufferPointer { wanted in
@@ -174,7 +181,7 @@ public enum StoredLine {
                 where text[index] == first
                     && memcmp(text.baseAddress! + index, wanted.baseAddress!, wanted.count) == 0
                 {
-                    return index
+                    return bytes.startIndex + index
                 }
                 return nil
             }

@@ -92,7 +92,7 @@ struct PersonalHoldings {
         query.types = types
         do {
             try LogReader(directory: directory).read(query) { event in
-                take(event.line, type: event.type, org: event.org)
+                take(Array(event.line), type: event.type, org: event.org)
                 return true
             }
         } catch let error as LogError {

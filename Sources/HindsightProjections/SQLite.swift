@@ -29,7 +29,7 @@ public final class SQLiteDatabase {
         self.path = path
         sqlite3_busy_timeout(db, 5000)
         if bulkLoad {
-            try execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY")
+            try execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY; PRAGMA locking_mode = EXCLUSIVE")
         } else if !readOnly {
             // WAL: readers (another process's queries) go on while the read model is written.
             try execute("PRAGMA journal_mode = WAL")
@@ -187,6 +187,10 @@ public final class SQLiteDatabase {
         /// without SQLite copying them first (they are read only while it runs): for long
         /// texts written many times over, such as stored event lines.
         public func run(bindingText bytes: [UInt8], at index: Int32) throws(LogError) {
+            try run(bindingText: bytes[...], at: index)
+        }
+
+        public func run(bindingText bytes: ArraySlice<UInt8>, at index: Int32) throws(LogError) {
             guard !bytes.isEmpty else { return try bind(index, "").run() }
             let code = bytes.withUnsafeBytes { raw in
                 sqlite3_bind_text(handle, index, raw.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(raw.count), nil)

@@ -116,7 +116,7 @@ enum AuditMethods {
             var records: [JSONValue] = []
             for (_, line) in page.lines {
                 let event = try StoredEvent(storedLine: line)
-                records.append(.raw(vault.reveal(event, catalog: call.store.catalog).upcast(by: call.store.catalog).line))
+                records.append(.raw(Array(vault.reveal(event, catalog: call.store.catalog).upcast(by: call.store.catalog).line)))
             }
             let next: JSONValue = page.more ? .string(String(page.lines.last!.seq)) : .null
             return ["records": .array(records), "nextCursor": next, "position": .integer(Int64(search.upTo ?? position))]

@@ -90,7 +90,7 @@ enum LogMethods {
                     return false
                 }
                 let shown = vault.reveal(event, catalog: call.store.catalog)
-                events.append(.raw((upcast ? shown.upcast(by: call.store.catalog) : shown).line))
+                events.append(.raw(Array((upcast ? shown.upcast(by: call.store.catalog) : shown).line)))
                 return true
             }
         } catch let error as LogError {

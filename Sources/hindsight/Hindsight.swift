@@ -556,7 +556,7 @@ struct Generate: ParsableCommand {
 final class BufferedOutput {
     private var buffer: [UInt8] = []
 
-    func write(_ bytes: [UInt8], newline: Bool = true) {
+    func write(_ bytes: some Collection<UInt8>, newline: Bool = true) {
         buffer.append(contentsOf: bytes)
         if newline { buffer.append(UInt8(ascii: "\n")) }
         if buffer.count >= 1 << 20 { flush() }

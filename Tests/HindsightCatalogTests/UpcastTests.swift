@@ -6,7 +6,7 @@ import Testing
 
 /// The envelope inside a stored line: the line without the engine's seq, streamVersion and
 /// recordedAt, which is what a producer would have sent.
-func envelope(ofStored line: [UInt8]) -> String {
+func envelope(ofStored line: ArraySlice<UInt8>) -> String {
     let text = String(decoding: line, as: UTF8.self)
     return text.replacing(/^\{"seq":\d+,"streamVersion":\d+,"recordedAt":"[^"]*",/, with: "{")
 }
