@@ -62,8 +62,8 @@ inline bool is_identifier_char(char c) { return is_alnum(c) || c == '_' || c == 
 // Every kind of identifier and its prefix (`prj_9` is a project); `referable` kinds may be
 // named as `KIND/ID` in a reference field.
 struct IdKind {
-    const char *kind;
-    const char *prefix;
+    std::string_view kind;
+    std::string_view prefix;
     bool referable;
 };
 inline constexpr IdKind id_kinds[] = {

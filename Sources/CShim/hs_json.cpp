@@ -603,9 +603,10 @@ int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len, hs_store
 size_t hs_references(const uint8_t *bytes, size_t len, char *out, size_t cap) {
     std::string_view line(reinterpret_cast<const char *>(bytes), len);
     // `,"data":{` cannot occur inside a string (a quote there is escaped): the first is the envelope's.
-    size_t start = line.find(",\"data\":{");
-    if (start == std::string_view::npos) return 0;
-    start += 8;
+    static constexpr std::string_view data_member = ",\"data\":{";
+    const void *found = memmem(bytes, len, data_member.data(), data_member.size());
+    if (found == nullptr) return 0;
+    size_t start = size_t(static_cast<const uint8_t *>(found) - bytes) + data_member.size() - 1;
     size_t written = 0;
     // Writes `kind/` (when given) and `id` as the next line of `out`, unless an earlier line
     // says the same or it would not fit.
@@ -638,47 +639,76 @@ size_t hs_references(const uint8_t *bytes, size_t len, char *out, size_t cap) {
                 if (kind == k.kind) return add({}, value);
             return;
         }
-        for (auto &k : hs::id_kinds) {
-            size_t n = std::strlen(k.prefix);
-            if (value.size() > n && value.substr(0, n) == k.prefix) return add(k.kind, value);
-        }
+        // Every prefix ends with its first `_`.
+        size_t underscore = value.find('_');
+        if (underscore == std::string_view::npos || underscore + 1 == value.size()) return;
+        std::string_view head = value.substr(0, underscore + 1);
+        for (auto &k : hs::id_kinds)
+            if (head == k.prefix) return add(k.kind, value);
     };
-    // Member names by depth: a value in an array counts as the array's member.
-    std::vector<std::string> keys;
-    std::vector<char> containers;
-    std::string pending;
+    // Strings are read in place; the rare one with escapes is unescaped into `decoded`, which
+    // lives as long as the scan, so that views of it stay valid.
+    std::vector<std::string> decoded;
+    auto text_of = [&](std::string_view raw, bool escaped) -> std::string_view {
+        if (!escaped) return raw;
+        decoded.reserve(64);
+        if (decoded.size() == decoded.capacity()) return raw;  // more escaped strings than kept: read as they are
+        decoded.push_back(unescaped(raw));
+        return decoded.back();
+    };
+    // One pass over `data`, which ends where its depth returns to 0. Member names by depth:
+    // a value in an array counts as the array's member. Beyond `max_depth` levels, values
+    // count as the deepest kept level's.
+    constexpr size_t max_depth = simdjson::DEFAULT_MAX_DEPTH;  // as deep as an appended event can be
+    struct Level {  // plain data, so that the array is not zeroed on every call
+        const char *key;
+        size_t key_size;
+        bool object;
+    };
+    Level levels[max_depth];
+    auto key_of = [&](size_t level) { return level == 0 ? std::string_view() : std::string_view(levels[level - 1].key, levels[level - 1].key_size); };
+    size_t depth = 0;
+    std::string_view pending;
     bool has_pending = false;
-    size_t end = skip_value(line.data(), start);
-    if (end == not_compact || end > len) return 0;
-    for (size_t i = start; i < end;) {
+    for (size_t i = start; i < len;) {
         char c = line[i];
         if (c == '{' || c == '[') {
-            keys.push_back(has_pending ? pending : keys.empty() ? std::string() : keys.back());
-            containers.push_back(c);
+            if (depth < max_depth) {
+                std::string_view key = has_pending ? pending : key_of(depth);
+                levels[depth] = {key.data(), key.size(), c == '{'};
+            }
+            depth++;
             has_pending = false;
             i++;
         } else if (c == '}' || c == ']') {
-            keys.pop_back();
-            containers.pop_back();
+            if (--depth == 0) break;
             i++;
         } else if (c == '"') {
-            size_t close = skip_value(line.data(), i);
-            std::string_view raw = line.substr(i + 1, close - i - 2);
-            bool is_key = close < len && line[close] == ':' && !containers.empty() && containers.back() == '{';
-            std::string text = raw.find('\\') == std::string_view::npos ? std::string(raw) : unescaped(raw);
-            if (is_key) {
-                pending = std::move(text);
-                has_pending = true;
-            } else {
-                bool marked = false, spaced = false;
-                for (char b : text) {
-                    if (b == ' ') spaced = true;
-                    if (b == '_' || b == '/' || b == '.') marked = true;
+            size_t close = i + 1;
+            bool escaped = false;
+            while (close < len && line[close] != '"') {
+                if (line[close] == '\\') {
+                    escaped = true;
+                    close++;
                 }
-                if (marked && !spaced) name(text, has_pending ? std::string_view(pending) : keys.empty() ? std::string_view() : std::string_view(keys.back()));
-                has_pending = false;
+                close++;
             }
-            i = close;
+            if (close >= len) break;  // not JSON: an unterminated string
+            std::string_view text = text_of(line.substr(i + 1, close - i - 1), escaped);
+            i = close + 1;
+            size_t level = std::min(depth, max_depth);
+            if (i < len && line[i] == ':' && level > 0 && levels[level - 1].object) {
+                pending = text;
+                has_pending = true;
+                continue;
+            }
+            bool marked = false, spaced = false;
+            for (char b : text) {
+                spaced |= b == ' ';
+                marked |= b == '_' || b == '/' || b == '.';
+            }
+            if (marked && !spaced) name(text, has_pending ? pending : key_of(level));
+            has_pending = false;
         } else {
             if (c == ',') has_pending = false;
             i++;

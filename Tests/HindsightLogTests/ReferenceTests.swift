@@ -5,7 +5,7 @@ import Testing
 struct ReferenceTests {
     private func references(_ data: String) -> [String] {
         let line = #"{"seq":1,"streamVersion":1,"recordedAt":"2026-03-01T09:30:00.000Z","type":"x.y","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"usr_9"},"data":\#(data),"occurredAt":"2026-03-01T09:30:00.000Z"}"#
-        return StoredLine.references(in: Array(line.utf8))
+        return StoredLine.references(in: Array(line.utf8)[...])
     }
 
     @Test func prefixedIdentifiersReferencesAndDomainsAreNamedOnceInOrder() {
@@ -25,5 +25,11 @@ struct ReferenceTests {
 
     @Test func escapedValuesAreReadUnescaped() {
         #expect(references(#"{"project":"prj\u005f9","scope":"team\/team_3"}"#) == ["project/prj_9", "team/team_3"])
+    }
+
+    @Test func valuesNestedDeeperThanTheKeptLevelsAreStillFoundAndTheScanGoesOnAfterThem() {
+        let deep = String(repeating: "[", count: 100) + #""prj_9",{"domain":"deep.example"}"# + String(repeating: "]", count: 100)
+        #expect(references(#"{"nested":\#(deep),"domain":"shop.example.com","b":"b_1"}"#)
+                == ["project/prj_9", "domain/deep.example", "domain/shop.example.com", "build/b_1"])
     }
 }
