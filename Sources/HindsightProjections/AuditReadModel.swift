@@ -54,20 +54,25 @@ public final class AuditReadModel: ReadModel {
     }
 
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
-        var postings: [Key: [Int64]] = [:]
+        // Seqs by name, a table per kind of key: the names are the events' own strings, so
+        // only the batch's keys (not every event's) are spelled out as stored.
+        var actors: [String: [Int64]] = [:], orgs: [String: [Int64]] = [:], types: [String: [Int64]] = [:], resources: [String: [Int64]] = [:]
         var hours: [Int64: (first: Int64, last: Int64)] = [:]
         for event in events {
             let stored = event.stored
             let seq = Int64(stored.seq)
-            postings[Key.actor(stored.actorID), default: []].append(seq)
-            postings[Key.org(stored.org), default: []].append(seq)
-            postings[Key.type(event.type), default: []].append(seq)
-            for reference in event.references { postings[Key.resource(reference), default: []].append(seq) }
+            actors[stored.actorID, default: []].append(seq)
+            orgs[stored.org, default: []].append(seq)
+            types[stored.type, default: []].append(seq)
+            for reference in event.references { resources[reference, default: []].append(seq) }
             let hour = Self.hour(stored.occurredAtMs)
             let span = hours[hour]
             hours[hour] = (min(span?.first ?? seq, seq), max(span?.last ?? seq, seq))
         }
-        let ordered = postings.map { (key: $0.key.stored, seqs: $0.value) }.sorted { $0.key < $1.key }
+        // In the order of the stored keys: by kind (a, o, r, t), then by name.
+        let ordered = [(Key.actor, actors), (Key.org, orgs), (Key.resource, resources), (Key.type, types)].flatMap { key, lists in
+            lists.sorted { $0.key < $1.key }.map { (key: key($0.key).stored, seqs: $0.value) }
+        }
         return Batch(events: events, postings: ordered, hours: hours)
     }
 
@@ -370,3 +375,4 @@ public final class AuditReadModel: ReadModel {
         return plans
     }
 }
+
