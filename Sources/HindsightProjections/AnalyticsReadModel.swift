@@ -193,13 +193,7 @@ public final class AnalyticsReadModel: ReadModel {
                       let coldStart = data.bool("coldStart"), let status = data["status"] else { continue }
                 let key = InvocationKey(function: function, project: project, org: stored.org, hour: Self.hour(stored.occurredAtMs), mode: mode,
                                         epoch: epochs[function] ?? 0)
-                var figures = invocations[key] ?? InvocationFigures()
-                figures.invocations += 1
-                if status == "error" { figures.errors += 1 }
-                if status == "timeout" { figures.timeouts += 1 }
-                if coldStart { figures.coldStarts += 1 }
-                figures.durations.add(Double(durationMs))
-                invocations[key] = figures
+                invocations[key, default: InvocationFigures()].count(status: status, coldStart: coldStart, durationMs: durationMs)
             case "metric.recorded":
                 guard let name = data["name"], let value = data.number("value"), value.isFinite else { continue }
                 let hour = Self.hour(stored.occurredAtMs)
@@ -222,11 +216,8 @@ public final class AnalyticsReadModel: ReadModel {
                 guard let webhook = data["webhook"] else { continue }
                 let status = data.integer("httpStatus")
                 let key = DeliveryKey(webhook: webhook, hour: Self.hour(stored.occurredAtMs))
-                var figures = deliveries[key] ?? DeliveryFigures()
-                figures.attempts += 1
-                if let status, (200..<300).contains(status) { figures.successes += 1 } else { figures.failures += 1 }
-                if stored.type == "webhook.delivered", let durationMs = data.integer("durationMs") { figures.durations.add(Double(durationMs)) }
-                deliveries[key] = figures
+                deliveries[key, default: DeliveryFigures()].count(
+                    status: status, durationMs: stored.type == "webhook.delivered" ? data.integer("durationMs") : nil)
             default: fold = nil
             }
             if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs), Int64(stored.seq), stored.occurredAtMs)) }
@@ -605,6 +596,15 @@ public final class AnalyticsReadModel: ReadModel {
         public var timeoutRate: Double? { invocations == 0 ? nil : Double(timeouts) / Double(invocations) }
         public var coldStartRate: Double? { invocations == 0 ? nil : Double(coldStarts) / Double(invocations) }
 
+        /// Adds one invocation, in place (a copy would copy the sketch).
+        mutating func count(status: String, coldStart: Bool, durationMs: Int64) {
+            invocations += 1
+            if status == "error" { errors += 1 }
+            if status == "timeout" { timeouts += 1 }
+            if coldStart { coldStarts += 1 }
+            durations.add(Double(durationMs))
+        }
+
         public mutating func merge(_ other: InvocationFigures) {
             invocations += other.invocations
             errors += other.errors
@@ -712,6 +712,14 @@ public final class AnalyticsReadModel: ReadModel {
         public init() {}
 
         public var successRate: Double? { attempts == 0 ? nil : Double(successes) / Double(attempts) }
+
+        /// Adds one attempt, in place: answered with `status` (none: no answer), taking
+        /// `durationMs` when it was delivered.
+        mutating func count(status: Int64?, durationMs: Int64?) {
+            attempts += 1
+            if let status, (200..<300).contains(status) { successes += 1 } else { failures += 1 }
+            if let durationMs { durations.add(Double(durationMs)) }
+        }
     }
 
     /// The delivery attempts to `webhook` in the UTC hours from the one holding `from` to the
