@@ -17,6 +17,10 @@ public import HindsightLog
 /// that it does not depend on the order of additions), and a sketch of the values (with their
 /// minimum and maximum).
 ///
+/// Function and metric figures are kept per hour inside a row per week (`HourlyCells`): they
+/// are sparse (a function runs a few times a day), and a row per hour was about a row per
+/// event to write.
+///
 /// Alerts: the rules of `alert.rule_defined`, evaluated at every value of their metric that
 /// carries their tags, in seq order: the aggregate is the average of the rule's values that
 /// occurred in the window (t − windowSec, t], t the value's `occurredAt`. Rules on the same
@@ -31,7 +35,7 @@ public import HindsightLog
 /// the attempts that got an answer.
 public final class AnalyticsReadModel: ReadModel {
     public let name = "analytics"
-    public let version = 6
+    public let version = 7
     public let types: Set<String>? = [
         "build.queued", "build.succeeded", "build.failed", "build.canceled", "build.cache_restored", "build.step_logged",
         "function.deployed", "function.invoked", "webhook.delivered", "webhook.failed", "metric.recorded",
@@ -51,13 +55,11 @@ public final class AnalyticsReadModel: ReadModel {
             CREATE TABLE analytics_build_step_day (scope TEXT NOT NULL, day INTEGER NOT NULL, step TEXT NOT NULL, durations BLOB NOT NULL,
                                                    PRIMARY KEY (scope, day, step)) WITHOUT ROWID;
             CREATE TABLE analytics_function (function TEXT PRIMARY KEY, runtime TEXT NOT NULL) WITHOUT ROWID;
-            CREATE TABLE analytics_function_hour (scope TEXT NOT NULL, hour INTEGER NOT NULL, runtime TEXT NOT NULL, mode TEXT NOT NULL,
-                                                  invocations INTEGER NOT NULL, errors INTEGER NOT NULL, timeouts INTEGER NOT NULL,
-                                                  cold_starts INTEGER NOT NULL, durations BLOB NOT NULL,
-                                                  PRIMARY KEY (scope, hour, runtime, mode)) WITHOUT ROWID;
-            CREATE TABLE analytics_metric_hour (name TEXT NOT NULL, tags TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL,
-                                                sum_whole INTEGER NOT NULL, sum_micros INTEGER NOT NULL, value_sketch BLOB NOT NULL,
-                                                PRIMARY KEY (name, tags, hour)) WITHOUT ROWID;
+            CREATE TABLE analytics_function_week (scope TEXT NOT NULL, week INTEGER NOT NULL, runtime TEXT NOT NULL, mode TEXT NOT NULL,
+                                                  invocations INTEGER NOT NULL, hours BLOB NOT NULL,
+                                                  PRIMARY KEY (scope, week, runtime, mode)) WITHOUT ROWID;
+            CREATE TABLE analytics_metric_week (name TEXT NOT NULL, tags TEXT NOT NULL, week INTEGER NOT NULL, count INTEGER NOT NULL,
+                                                hours BLOB NOT NULL, PRIMARY KEY (name, tags, week)) WITHOUT ROWID;
             CREATE TABLE analytics_alert_rule (rule TEXT PRIMARY KEY, metric TEXT NOT NULL, op TEXT NOT NULL, threshold REAL NOT NULL,
                                                window_sec INTEGER NOT NULL, tags TEXT NOT NULL) WITHOUT ROWID;
             CREATE TABLE analytics_alert_value (window TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, value REAL NOT NULL,
@@ -247,11 +249,19 @@ public final class AnalyticsReadModel: ReadModel {
         let day: Int64
     }
 
-    struct HourKey: Hashable {
+    /// A row of `analytics_function_week`.
+    struct FunctionWeekKey: Hashable {
         let scope: String
-        let hour: Int64
+        let week: Int64
         let runtime: String
         let mode: String
+    }
+
+    /// A row of `analytics_metric_week`.
+    struct MetricWeekKey: Hashable {
+        let name: String
+        let tags: String
+        let week: Int64
     }
 
     struct StepKey: Hashable {
@@ -262,14 +272,15 @@ public final class AnalyticsReadModel: ReadModel {
 
     public func apply(_ batch: Batch, in db: SQLiteDatabase) throws(LogError) {
         try db.defineBlobFunction("hindsight_sketch_merge") { stored, added in
-            var sketch = QuantileSketch(encoded: stored) ?? QuantileSketch()
-            sketch.merge(encoded: added)
+            guard var sketch = QuantileSketch(encoded: stored), sketch.merge(encoded: added) else { return nil }
             return sketch.encoded
         }
+        try db.defineBlobFunction("hindsight_invocation_hours_merge") { HourlyCells<InvocationFigures>.merged($0, $1) }
+        try db.defineBlobFunction("hindsight_metric_hours_merge") { HourlyCells<MetricFigures>.merged($0, $1) }
         var days: [DayKey: Day] = [:]
         var steps: [StepKey: QuantileSketch] = [:]
         var projects: [String: String] = [:]  // build → project, for this batch's builds
-        var hours: [HourKey: InvocationFigures] = [:]
+        var weeks: [FunctionWeekKey: HourlyCells<InvocationFigures>] = [:]
         // Each function's runtime before the batch, then after each of its deployments in it.
         var runtimes: [String: [String]] = [:]
         for function in Set(batch.invocations.keys.map(\.function)) {
@@ -320,32 +331,36 @@ public final class AnalyticsReadModel: ReadModel {
         for (key, figures) in batch.invocations {
             let known = runtimes[key.function] ?? ["unknown"]
             let runtime = known[min(key.epoch, known.count - 1)]
+            let week = HourlyCells<InvocationFigures>.week(ofHour: key.hour)
             for scope in ["function/" + key.function] + scopes(key.project, key.org) {
-                hours[HourKey(scope: scope, hour: key.hour, runtime: runtime, mode: key.mode), default: InvocationFigures()].merge(figures)
+                weeks[FunctionWeekKey(scope: scope, week: week, runtime: runtime, mode: key.mode), default: HourlyCells()].add(figures, atHour: key.hour)
             }
         }
-        // Each cell once: inserted, or added to what it holds (its sketch merged in SQL).
+        // Each row once: inserted, or added to what it holds (its hours merged in SQL).
         let upsert = try db.statement(
             """
-            INSERT INTO analytics_function_hour VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (scope, hour, runtime, mode) DO UPDATE SET invocations = invocations + excluded.invocations,
-                errors = errors + excluded.errors, timeouts = timeouts + excluded.timeouts, cold_starts = cold_starts + excluded.cold_starts,
-                durations = hindsight_sketch_merge(durations, excluded.durations)
+            INSERT INTO analytics_function_week VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (scope, week, runtime, mode) DO UPDATE SET invocations = invocations + excluded.invocations,
+                hours = hindsight_invocation_hours_merge(hours, excluded.hours)
             """)
-        for (key, added) in hours {
-            try upsert.reset().bind(1, key.scope).bind(2, key.hour).bind(3, key.runtime).bind(4, key.mode).bind(5, added.invocations)
-                .bind(6, added.errors).bind(7, added.timeouts).bind(8, added.coldStarts).bind(9, blob: added.durations.encoded).run()
+        for (key, added) in weeks {
+            try upsert.reset().bind(1, key.scope).bind(2, key.week).bind(3, key.runtime).bind(4, key.mode)
+                .bind(5, added.hours.values.reduce(0) { $0 + $1.invocations }).bind(6, blob: added.encoded).run()
         }
 
+        var series: [MetricWeekKey: HourlyCells<MetricFigures>] = [:]
+        for (key, added) in batch.metrics {
+            let week = HourlyCells<MetricFigures>.week(ofHour: key.hour)
+            series[MetricWeekKey(name: key.name, tags: key.tags, week: week), default: HourlyCells()].add(added, atHour: key.hour)
+        }
         let metric = try db.statement(
             """
-            INSERT INTO analytics_metric_hour VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (name, tags, hour) DO UPDATE SET count = count + excluded.count, sum_whole = sum_whole + excluded.sum_whole,
-                sum_micros = sum_micros + excluded.sum_micros, value_sketch = hindsight_sketch_merge(value_sketch, excluded.value_sketch)
+            INSERT INTO analytics_metric_week VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (name, tags, week) DO UPDATE SET count = count + excluded.count, hours = hindsight_metric_hours_merge(hours, excluded.hours)
             """)
-        for (key, added) in batch.metrics {
-            try metric.reset().bind(1, key.name).bind(2, key.tags).bind(3, key.hour).bind(4, added.count).bind(5, added.sumWhole)
-                .bind(6, added.sumMicros).bind(7, blob: added.values.encoded).run()
+        for (key, added) in series {
+            try metric.reset().bind(1, key.name).bind(2, key.tags).bind(3, key.week).bind(4, added.hours.values.reduce(0) { $0 + $1.count })
+                .bind(5, blob: added.encoded).run()
         }
         let delivery = try db.statement(
             """
@@ -564,25 +579,29 @@ public final class AnalyticsReadModel: ReadModel {
     public static func invocations(scope: String, from: Int64?, to: Int64?, in db: SQLiteDatabase)
         throws(LogError) -> [(runtime: String, mode: String, figures: InvocationFigures)]
     {
+        let (first, last) = (from.map(hour) ?? Int64.min, to.map(hour) ?? Int64.max)
+        guard first <= last else { return [] }
+        let hours = first...last
         var cells: [String: InvocationFigures] = [:]
-        let rows = try db.statement(
-            "SELECT runtime, mode, invocations, errors, timeouts, cold_starts, durations FROM analytics_function_hour WHERE scope = ? AND hour BETWEEN ? AND ?"
-        ).bind(1, scope).bind(2, from.map(hour) ?? Int64.min).bind(3, to.map(hour) ?? Int64.max)
+        let rows = try db.statement("SELECT week, runtime, mode, hours FROM analytics_function_week WHERE scope = ? AND week BETWEEN ? AND ?")
+            .bind(1, scope).bind(2, HourlyCells<InvocationFigures>.week(ofHour: hours.lowerBound))
+            .bind(3, HourlyCells<InvocationFigures>.week(ofHour: hours.upperBound))
+        defer { rows.finish() }
         while try rows.step() {
-            let key = (rows.text(0) ?? "") + "\u{0}" + (rows.text(1) ?? "")
-            var cell = cells[key] ?? InvocationFigures()
-            cell.invocations += rows.int(2)
-            cell.errors += rows.int(3)
-            cell.timeouts += rows.int(4)
-            cell.coldStarts += rows.int(5)
-            cell.durations.merge(encoded: rows.blob(6))
-            cells[key] = cell
+            let key = (rows.text(1) ?? "") + "\u{0}" + (rows.text(2) ?? "")
+            let start = rows.int(0) * HourlyCells<InvocationFigures>.hoursPerWeek
+            guard let week = HourlyCells<InvocationFigures>(encoded: rows.blob(3)[...]) else { throw unreadable("analytics_function_week", scope) }
+            for (hour, figures) in week.hours where hours.contains(start + hour) { cells[key, default: InvocationFigures()].merge(figures) }
         }
-        rows.finish()
         return cells.sorted { $0.key < $1.key }.map { key, figures in
             let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
             return (String(parts[0]), String(parts[1]), figures)
         }
+    }
+
+    /// A stored row that cannot be read: the read model needs rebuilding.
+    private static func unreadable(_ table: String, _ key: String) -> LogError {
+        LogError(.logCorrupt, "a row of \(table) for \(key) cannot be read; rebuild the analytics read model (hindsight rebuild analytics)")
     }
 
     /// Invocations over a range: counts and a sketch of their durations.
@@ -675,6 +694,13 @@ public final class AnalyticsReadModel: ReadModel {
             sumMicros += Int64(((value - whole) * 1e6).rounded())
             values.add(value)
         }
+
+        mutating func merge(_ other: MetricFigures) {
+            count += other.count
+            sumWhole += other.sumWhole
+            sumMicros += other.sumMicros
+            values.merge(other.values)
+        }
     }
 
     /// A metric's values per step of `stepSec` seconds (a whole number of hours) from the step
@@ -687,19 +713,20 @@ public final class AnalyticsReadModel: ReadModel {
         let step = stepSec * 1000
         let first = Int64((Double(from) / Double(step)).rounded(.down)) * step
         var steps: [Int64: MetricFigures] = [:]
-        let rows = try db.statement(
-            "SELECT hour, count, sum_whole, sum_micros, value_sketch FROM analytics_metric_hour WHERE name = ? AND tags = ? AND hour BETWEEN ? AND ?"
-        ).bind(1, name).bind(2, subset).bind(3, hour(first)).bind(4, hour(to))
+        guard hour(first) <= hour(to) else { return [] }
+        let hours = hour(first)...hour(to)
+        let rows = try db.statement("SELECT week, hours FROM analytics_metric_week WHERE name = ? AND tags = ? AND week BETWEEN ? AND ?")
+            .bind(1, name).bind(2, subset).bind(3, HourlyCells<MetricFigures>.week(ofHour: hours.lowerBound))
+            .bind(4, HourlyCells<MetricFigures>.week(ofHour: hours.upperBound))
+        defer { rows.finish() }
         while try rows.step() {
-            let start = first + (rows.int(0) * 3_600_000 - first) / step * step
-            var figures = steps[start] ?? MetricFigures()
-            figures.count += rows.int(1)
-            figures.sumWhole += rows.int(2)
-            figures.sumMicros += rows.int(3)
-            figures.values.merge(encoded: rows.blob(4))
-            steps[start] = figures
+            let weekStart = rows.int(0) * HourlyCells<MetricFigures>.hoursPerWeek
+            guard let week = HourlyCells<MetricFigures>(encoded: rows.blob(1)[...]) else { throw unreadable("analytics_metric_week", name) }
+            for (offset, figures) in week.hours where hours.contains(weekStart + offset) {
+                let start = first + ((weekStart + offset) * 3_600_000 - first) / step * step
+                steps[start, default: MetricFigures()].merge(figures)
+            }
         }
-        rows.finish()
         return steps.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
@@ -767,5 +794,39 @@ extension AnalyticsReadModel.Day {
         case .canceled: canceled += 1
         }
         if outcome != .canceled, let durationMs { durations.add(Double(durationMs)) }
+    }
+}
+
+extension AnalyticsReadModel.InvocationFigures: HourlyFigures {
+    func encode(into out: inout [UInt8]) {
+        for figure in [invocations, errors, timeouts, coldStarts] { Varint.append(UInt64(figure), to: &out) }
+        let sketch = durations.encoded
+        Varint.append(UInt64(sketch.count), to: &out)
+        out += sketch
+    }
+
+    init?(from reader: inout ByteReader) {
+        self.init()
+        guard let invocations = reader.varint(), let errors = reader.varint(), let timeouts = reader.varint(), let coldStarts = reader.varint(),
+              let length = reader.varint(), let sketch = reader.take(Int(clamping: length)), durations.merge(encoded: sketch) else { return nil }
+        (self.invocations, self.errors, self.timeouts, self.coldStarts) = (Int64(invocations), Int64(errors), Int64(timeouts), Int64(coldStarts))
+    }
+}
+
+extension AnalyticsReadModel.MetricFigures: HourlyFigures {
+    func encode(into out: inout [UInt8]) {
+        Varint.append(UInt64(count), to: &out)
+        Varint.append(signed: sumWhole, to: &out)
+        Varint.append(signed: sumMicros, to: &out)
+        let sketch = values.encoded
+        Varint.append(UInt64(sketch.count), to: &out)
+        out += sketch
+    }
+
+    init?(from reader: inout ByteReader) {
+        self.init()
+        guard let count = reader.varint(), let sumWhole = reader.signedVarint(), let sumMicros = reader.signedVarint(),
+              let length = reader.varint(), let sketch = reader.take(Int(clamping: length)), values.merge(encoded: sketch) else { return nil }
+        (self.count, self.sumWhole, self.sumMicros) = (Int64(count), sumWhole, sumMicros)
     }
 }

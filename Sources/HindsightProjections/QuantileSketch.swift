@@ -110,15 +110,15 @@ public struct QuantileSketch: Sendable, Equatable {
     public var encoded: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(32 + 4 * counts.count)
-        Self.appendVarint(count, to: &out)
+        Varint.append(count, to: &out)
         for value in [min, max] { withUnsafeBytes(of: value.bitPattern.littleEndian) { out += $0 } }
-        Self.appendVarint(zeros, to: &out)
-        Self.appendVarint(UInt64(counts.lazy.filter { $0 > 0 }.count), to: &out)
+        Varint.append(zeros, to: &out)
+        Varint.append(UInt64(counts.lazy.filter { $0 > 0 }.count), to: &out)
         var previous: Int64 = 0
         for (index, times) in buckets {
             let delta = Int64(index) - previous
-            Self.appendVarint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)), to: &out)  // zigzag: the first may be negative
-            Self.appendVarint(times, to: &out)
+            Varint.append(signed: delta, to: &out)  // the first may be negative
+            Varint.append(times, to: &out)
             previous = Int64(index)
         }
         return out
@@ -134,20 +134,20 @@ public struct QuantileSketch: Sendable, Equatable {
     /// sketch unchanged, when the bytes are not a sketch.
     @discardableResult
     public mutating func merge(encoded bytes: some Collection<UInt8>) -> Bool {
-        var reader = ByteReader(Array(bytes))
+        var reader = ByteReader(Array(bytes)[...])
         guard let count = reader.varint() else { return false }
         var doubles: [Double] = []
         for _ in 0..<2 {
             guard let bits = reader.fixed64() else { return false }
             doubles.append(Double(bitPattern: bits))
         }
-        guard let zeros = reader.varint(), let bucketCount = reader.varint(), bucketCount <= UInt64(reader.bytes.count) else { return false }
+        guard let zeros = reader.varint(), let bucketCount = reader.varint(), bucketCount <= UInt64(reader.remaining) else { return false }
         var decoded: [(index: Int32, times: UInt64)] = []
         decoded.reserveCapacity(Int(bucketCount))
         var previous: Int64 = 0, total = zeros
         for _ in 0..<bucketCount {
-            guard let zigzag = reader.varint(), let times = reader.varint() else { return false }
-            let index = previous + (Int64(bitPattern: zigzag >> 1) ^ -Int64(zigzag & 1))
+            guard let delta = reader.signedVarint(), let times = reader.varint() else { return false }
+            let index = previous + delta
             guard let bucket = Int32(exactly: index) else { return false }
             decoded.append((bucket, times))
             total &+= times
@@ -165,40 +165,5 @@ public struct QuantileSketch: Sendable, Equatable {
         min = Swift.min(min, doubles[0])
         max = Swift.max(max, doubles[1])
         return true
-    }
-
-    private static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            out.append(UInt8(value & 0x7F) | 0x80)
-            value >>= 7
-        }
-        out.append(UInt8(value))
-    }
-
-    /// Reads varints and fixed-width words from bytes.
-    private struct ByteReader {
-        let bytes: [UInt8]
-        var position = 0
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
-        var atEnd: Bool { position == bytes.count }
-
-        mutating func varint() -> UInt64? {
-            var value: UInt64 = 0, shift: UInt64 = 0
-            while position < bytes.count, shift < 64 {
-                let byte = bytes[position]
-                position += 1
-                value |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { return value }
-                shift += 7
-            }
-            return nil
-        }
-
-        mutating func fixed64() -> UInt64? {
-            guard position + 8 <= bytes.count else { return nil }
-            defer { position += 8 }
-            return bytes[position..<(position + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
-        }
     }
 }

@@ -76,7 +76,8 @@ public final class SQLiteDatabase {
 
     /// Defines a SQL function of two blobs that returns a blob, once per connection: for a
     /// read model's upserts that merge what a row holds with what a batch adds (sketches).
-    public func defineBlobFunction(_ name: String, _ body: @escaping @Sendable ([UInt8], [UInt8]) -> [UInt8]) throws(LogError) {
+    /// When `body` returns nil (a blob is not what it should be), the statement fails.
+    public func defineBlobFunction(_ name: String, _ body: @escaping @Sendable ([UInt8], [UInt8]) -> [UInt8]?) throws(LogError) {
         guard functions.insert(name).inserted else { return }
         let box = Unmanaged.passRetained(BlobFunction(body)).toOpaque()
         let status = sqlite3_create_function_v2(
@@ -87,7 +88,9 @@ public final class SQLiteDatabase {
                     guard let value = arguments?[index], let bytes = sqlite3_value_blob(value) else { return [] }
                     return Array(UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_value_bytes(value))))
                 }
-                let result = function.body(blob(0), blob(1))
+                guard let result = function.body(blob(0), blob(1)) else {
+                    return sqlite3_result_error(context, "a stored blob cannot be read", -1)
+                }
                 result.withUnsafeBytes { bytes in
                     sqlite3_result_blob(context, bytes.baseAddress, Int32(bytes.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
                 }
@@ -258,7 +261,7 @@ public final class SQLiteDatabase {
 
 /// A Swift function SQLite calls (`SQLiteDatabase.defineBlobFunction`).
 private final class BlobFunction {
-    let body: @Sendable ([UInt8], [UInt8]) -> [UInt8]
-    init(_ body: @escaping @Sendable ([UInt8], [UInt8]) -> [UInt8]) { self.body = body }
+    let body: @Sendable ([UInt8], [UInt8]) -> [UInt8]?
+    init(_ body: @escaping @Sendable ([UInt8], [UInt8]) -> [UInt8]?) { self.body = body }
 }
 

@@ -285,7 +285,7 @@ struct Bench: ParsableCommand {
         let reader = try LogReader(directory: directory)
         let db = try build(AnalyticsReadModel(), directory: directory, reader: reader, vault: vault)
         var scopes: [String: [String]] = [:]
-        let rows = try db.statement("SELECT DISTINCT scope FROM analytics_function_hour")
+        let rows = try db.statement("SELECT DISTINCT scope FROM analytics_function_week")
         while try rows.step() {
             let scope = rows.text(0) ?? ""
             scopes[String(scope.prefix { $0 != "/" }), default: []].append(scope)
@@ -311,7 +311,7 @@ struct Bench: ParsableCommand {
                          kind, latencies[200], latencies[395], candidates.count, invocations))
         }
         // A metric over 30 days at one-hour steps, for every value of it and for one project's.
-        let first = try db.statement("SELECT name, tags FROM analytics_metric_hour WHERE tags LIKE 'project=%' LIMIT 1")
+        let first = try db.statement("SELECT name, tags FROM analytics_metric_week WHERE tags LIKE 'project=%' LIMIT 1")
         guard try first.step(), let name = first.text(0), let tags = first.text(1) else { return first.finish() }
         first.finish()
         let project = tags.split(separator: ",")[0].split(separator: "=")

@@ -1,0 +1,98 @@
+import Foundation
+import HindsightCatalog
+import HindsightLog
+import HindsightPrivacy
+@testable import HindsightProjections
+import HindsightTestSupport
+import HindsightWorkload
+import Testing
+
+@Suite("Hourly figures kept in weekly rows")
+struct HourlyCellsTests {
+    private func invocation(_ durationMs: Int64, status: String = "ok", coldStart: Bool = false) -> AnalyticsReadModel.InvocationFigures {
+        var figures = AnalyticsReadModel.InvocationFigures()
+        figures.count(status: status, coldStart: coldStart, durationMs: durationMs)
+        return figures
+    }
+
+    private func same(_ a: AnalyticsReadModel.InvocationFigures, _ b: AnalyticsReadModel.InvocationFigures) -> Bool {
+        a.invocations == b.invocations && a.errors == b.errors && a.timeouts == b.timeouts && a.coldStarts == b.coldStarts
+            && a.durations.encoded == b.durations.encoded
+    }
+
+    @Test func hoursFallInTheWeekOfTheirOwnOn168HourRunsFromTheEpoch() {
+        typealias Cells = HourlyCells<AnalyticsReadModel.InvocationFigures>
+        #expect([0, 167, 168, 335, 336].map(Cells.week(ofHour:)) == [0, 0, 1, 1, 2])
+        #expect([-1, -168, -169].map(Cells.week(ofHour:)) == [-1, -1, -2])
+        var cells = Cells()
+        cells.add(invocation(5), atHour: -1)
+        cells.add(invocation(7), atHour: 169)
+        #expect(cells.hours.keys.sorted() == [1, 167])
+    }
+
+    @Test func cellsReadBackAsWrittenAndStoredFormsMergeAsTheirFiguresAdd() throws {
+        var random = SplitMix64(seed: 11)
+        var first = HourlyCells<AnalyticsReadModel.InvocationFigures>(), second = first, both = first
+        for index in 0..<2_000 {
+            let hour = 168 * 5 + Int64(random.next() % 168)
+            let figures = invocation(Int64(random.next() % 3_600_000), status: ["ok", "error", "timeout"][Int(random.next() % 3)],
+                                     coldStart: random.next() % 4 == 0)
+            if index % 3 == 0 { first.add(figures, atHour: hour) } else { second.add(figures, atHour: hour) }
+            both.add(figures, atHour: hour)
+        }
+        let read = try #require(HourlyCells<AnalyticsReadModel.InvocationFigures>(encoded: first.encoded[...]))
+        #expect(read.hours.count == first.hours.count)
+        #expect(read.hours.allSatisfy { hour, figures in same(figures, first.hours[hour]!) })
+
+        let merged = try #require(HourlyCells<AnalyticsReadModel.InvocationFigures>.merged(first.encoded, second.encoded))
+        #expect(merged == both.encoded)
+    }
+
+    @Test func metricFiguresKeepTheirExactSumsThroughTheStoredForm() throws {
+        var cells = HourlyCells<AnalyticsReadModel.MetricFigures>()
+        for (hour, value) in [(3, -2.25), (3, 10.5), (4, 0.000001), (100, -7.0)] {
+            var figures = AnalyticsReadModel.MetricFigures()
+            figures.add(value)
+            cells.add(figures, atHour: Int64(hour))
+        }
+        let read = try #require(HourlyCells<AnalyticsReadModel.MetricFigures>(encoded: cells.encoded[...]))
+        #expect(read.hours[3]?.count == 2 && read.hours[3]?.average == 4.125)
+        #expect(read.hours[4]?.average == 0.000001)
+        #expect(read.hours[100]?.average == -7.0)
+    }
+
+    @Test func bytesThatAreNotHourlyCellsAreRefused() {
+        typealias Cells = HourlyCells<AnalyticsReadModel.InvocationFigures>
+        var cells = Cells()
+        cells.add(invocation(250), atHour: 10)
+        let stored = cells.encoded
+        #expect(Cells(encoded: stored.dropLast()) == nil)
+        #expect(Cells(encoded: [200] + stored.dropFirst()) == nil)  // an hour past the week's
+        #expect(Cells.merged(stored, [0xFF]) == nil)
+        #expect(Cells(encoded: [][...])?.hours.isEmpty == true)
+    }
+
+    @Test func aDamagedWeeklyRowStopsTheModelInsteadOfLosingWhatABatchAdds() throws {
+        let dir = TemporaryDirectory()
+        func append(_ lines: [String]) throws {
+            let log = try EventLog(directory: dir.path)
+            let vault = try PersonalDataVault(dataDirectory: dir.path)
+            var batch = try EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: .standard)
+            try vault.admit(&batch, catalog: .standard, directory: dir.path)
+            _ = try log.append(batch)
+        }
+        func invoked(at time: String) -> String {
+            #"{"type":"function.invoked","stream":"function/fn_1","org":"org_1","actor":{"kind":"system","id":"invoker"},"data":{"function":"fn_1","project":"prj_1","mode":"sync","durationMs":40,"coldStart":false,"status":"ok"},"occurredAt":"\#(time)"}"#
+        }
+        try append([invoked(at: "2026-03-02T10:00:00.000Z")])
+        let projections = try Projections(directory: dir.path, catalog: .standard, vault: PersonalDataVault(dataDirectory: dir.path),
+                                          models: [AnalyticsReadModel()])
+        try projections.catchUp(LogReader(directory: dir.path))
+        let db = try #require(projections.database("analytics"))
+        try db.execute("UPDATE analytics_function_week SET hours = x'FF' WHERE scope = 'function/fn_1'")
+
+        try append([invoked(at: "2026-03-02T11:00:00.000Z")])
+        #expect(throws: LogError.self) { try projections.catchUp(LogReader(directory: dir.path)) }
+        #expect(try projections.positions()["analytics"] == 1)
+    }
+}
