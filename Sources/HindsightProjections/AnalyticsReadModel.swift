@@ -117,14 +117,14 @@ public final class AnalyticsReadModel: ReadModel {
         }
     }
 
-    /// Invocations of one function in one project, org, hour and mode, between two of its
+    /// Invocations of one function in one project, org, week and mode, between two of its
     /// deployments in a batch: `epoch` counts the function's deployments earlier in the batch
     /// (0: it runs the runtime it had before the batch).
     struct InvocationKey: Hashable, Sendable {
         let function: String
         let project: String
         let org: String
-        let hour: Int64
+        let week: Int64
         let mode: String
         let epoch: Int
     }
@@ -133,20 +133,14 @@ public final class AnalyticsReadModel: ReadModel {
 
     public struct Batch: Sendable {
         let folds: [(fold: Fold, org: String, day: Int64, seq: Int64, occurredAt: Int64)]
-        /// Invocations added up while the batch is read: applying it then costs a few
-        /// statements per function and hour, not per invocation.
-        let invocations: [InvocationKey: InvocationFigures]
+        /// Invocations added up by hour while the batch is read: applying it then costs a
+        /// statement per function and week, not per invocation.
+        let invocations: [InvocationKey: HourlyCells<InvocationFigures>]
         /// Delivery attempts per webhook and hour, added up the same way.
         let deliveries: [DeliveryKey: DeliveryFigures]
-        /// Metric values per name, tag subset and hour.
-        let metrics: [MetricKey: MetricFigures]
-    }
-
-    struct MetricKey: Hashable, Sendable {
-        let name: String
-        /// A subset of the value's tags, as `k=v` joined by commas in the order of the keys.
-        let tags: String
-        let hour: Int64
+        /// The rows of `analytics_metric_week` the batch adds to, worked out in full: metric
+        /// values need nothing from the database.
+        let metrics: [(key: MetricWeekKey, count: Int64, hours: [UInt8])]
     }
 
     /// Tags beyond this many are left out of the subsets (each value counts in every subset of
@@ -168,9 +162,9 @@ public final class AnalyticsReadModel: ReadModel {
 
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
         var folds: [(fold: Fold, org: String, day: Int64, seq: Int64, occurredAt: Int64)] = []
-        var invocations: [InvocationKey: InvocationFigures] = [:]
+        var invocations: [InvocationKey: HourlyCells<InvocationFigures>] = [:]
         var deliveries: [DeliveryKey: DeliveryFigures] = [:]
-        var metrics: [MetricKey: MetricFigures] = [:]
+        var metrics: [MetricWeekKey: HourlyCells<MetricFigures>] = [:]
         var epochs: [String: Int] = [:]
         for event in events {
             let stored = event.stored
@@ -193,15 +187,17 @@ public final class AnalyticsReadModel: ReadModel {
                 fold = nil
                 guard let function = data["function"], let project = data["project"], let mode = data["mode"], let durationMs = data.integer("durationMs"),
                       let coldStart = data.bool("coldStart"), let status = data["status"] else { continue }
-                let key = InvocationKey(function: function, project: project, org: stored.org, hour: Self.hour(stored.occurredAtMs), mode: mode,
-                                        epoch: epochs[function] ?? 0)
-                invocations[key, default: InvocationFigures()].count(status: status, coldStart: coldStart, durationMs: durationMs)
+                let hour = Self.hour(stored.occurredAtMs)
+                let key = InvocationKey(function: function, project: project, org: stored.org, week: HourlyCells<InvocationFigures>.week(ofHour: hour),
+                                        mode: mode, epoch: epochs[function] ?? 0)
+                invocations[key, default: HourlyCells()].modify(atHour: hour) { $0.count(status: status, coldStart: coldStart, durationMs: durationMs) }
             case "metric.recorded":
                 guard let name = data["name"], let value = data.number("value"), value.isFinite else { continue }
                 let hour = Self.hour(stored.occurredAtMs)
                 let tags = data.strings(in: "tags") ?? []
+                let week = HourlyCells<MetricFigures>.week(ofHour: hour)
                 for subset in Self.subsets(of: tags) {
-                    metrics[MetricKey(name: name, tags: subset, hour: hour), default: MetricFigures()].add(value)
+                    metrics[MetricWeekKey(name: name, tags: subset, week: week), default: HourlyCells()].modify(atHour: hour) { $0.add(value) }
                 }
                 fold = .value(name: name, tags: tags, value: value, seq: Int64(stored.seq), occurredAt: stored.occurredAtMs)
             case "alert.rule_defined":
@@ -224,7 +220,8 @@ public final class AnalyticsReadModel: ReadModel {
             }
             if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs), Int64(stored.seq), stored.occurredAtMs)) }
         }
-        return Batch(folds: folds, invocations: invocations, deliveries: deliveries, metrics: metrics)
+        return Batch(folds: folds, invocations: invocations, deliveries: deliveries,
+                     metrics: metrics.map { (key: $0.key, count: $0.value.total(\.count), hours: $0.value.encoded) })
     }
 
     /// A day's figures for a scope, as a batch adds them up before merging them into the row.
@@ -258,8 +255,9 @@ public final class AnalyticsReadModel: ReadModel {
     }
 
     /// A row of `analytics_metric_week`.
-    struct MetricWeekKey: Hashable {
+    struct MetricWeekKey: Hashable, Sendable {
         let name: String
+        /// A subset of the value's tags, as `k=v` joined by commas in the order of the keys.
         let tags: String
         let week: Int64
     }
@@ -328,12 +326,11 @@ public final class AnalyticsReadModel: ReadModel {
             }
         }
         try alerts.save()
-        for (key, figures) in batch.invocations {
+        for (key, cells) in batch.invocations {
             let known = runtimes[key.function] ?? ["unknown"]
             let runtime = known[min(key.epoch, known.count - 1)]
-            let week = HourlyCells<InvocationFigures>.week(ofHour: key.hour)
             for scope in ["function/" + key.function] + scopes(key.project, key.org) {
-                weeks[FunctionWeekKey(scope: scope, week: week, runtime: runtime, mode: key.mode), default: HourlyCells()].add(figures, atHour: key.hour)
+                weeks[FunctionWeekKey(scope: scope, week: key.week, runtime: runtime, mode: key.mode), default: HourlyCells()].merge(cells)
             }
         }
         // Each row once: inserted, or added to what it holds (its hours merged in SQL).
@@ -345,22 +342,16 @@ public final class AnalyticsReadModel: ReadModel {
             """)
         for (key, added) in weeks {
             try upsert.reset().bind(1, key.scope).bind(2, key.week).bind(3, key.runtime).bind(4, key.mode)
-                .bind(5, added.hours.values.reduce(0) { $0 + $1.invocations }).bind(6, blob: added.encoded).run()
+                .bind(5, added.total(\.invocations)).bind(6, blob: added.encoded).run()
         }
 
-        var series: [MetricWeekKey: HourlyCells<MetricFigures>] = [:]
-        for (key, added) in batch.metrics {
-            let week = HourlyCells<MetricFigures>.week(ofHour: key.hour)
-            series[MetricWeekKey(name: key.name, tags: key.tags, week: week), default: HourlyCells()].add(added, atHour: key.hour)
-        }
         let metric = try db.statement(
             """
             INSERT INTO analytics_metric_week VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (name, tags, week) DO UPDATE SET count = count + excluded.count, hours = hindsight_metric_hours_merge(hours, excluded.hours)
             """)
-        for (key, added) in series {
-            try metric.reset().bind(1, key.name).bind(2, key.tags).bind(3, key.week).bind(4, added.hours.values.reduce(0) { $0 + $1.count })
-                .bind(5, blob: added.encoded).run()
+        for (key, count, hours) in batch.metrics {
+            try metric.reset().bind(1, key.name).bind(2, key.tags).bind(3, key.week).bind(4, count).bind(5, blob: hours).run()
         }
         let delivery = try db.statement(
             """
@@ -811,6 +802,11 @@ extension AnalyticsReadModel.InvocationFigures: HourlyFigures {
               let length = reader.varint(), let sketch = reader.take(Int(clamping: length)), durations.merge(encoded: sketch) else { return nil }
         (self.invocations, self.errors, self.timeouts, self.coldStarts) = (Int64(invocations), Int64(errors), Int64(timeouts), Int64(coldStarts))
     }
+
+    static func skip(_ reader: inout ByteReader) -> Bool {
+        for _ in 0..<4 { guard reader.varint() != nil else { return false } }
+        return reader.varint().flatMap { reader.take(Int(clamping: $0)) } != nil
+    }
 }
 
 extension AnalyticsReadModel.MetricFigures: HourlyFigures {
@@ -828,5 +824,10 @@ extension AnalyticsReadModel.MetricFigures: HourlyFigures {
         guard let count = reader.varint(), let sumWhole = reader.signedVarint(), let sumMicros = reader.signedVarint(),
               let length = reader.varint(), let sketch = reader.take(Int(clamping: length)), values.merge(encoded: sketch) else { return nil }
         (self.count, self.sumWhole, self.sumMicros) = (Int64(count), sumWhole, sumMicros)
+    }
+
+    static func skip(_ reader: inout ByteReader) -> Bool {
+        guard reader.varint() != nil, reader.signedVarint() != nil, reader.signedVarint() != nil else { return false }
+        return reader.varint().flatMap { reader.take(Int(clamping: $0)) } != nil
     }
 }

@@ -7,6 +7,10 @@ import HindsightTestSupport
 import HindsightWorkload
 import Testing
 
+extension HourlyCells {
+    mutating func add(_ figures: Figures, atHour hour: Int64) { modify(atHour: hour) { $0.merge(figures) } }
+}
+
 @Suite("Hourly figures kept in weekly rows")
 struct HourlyCellsTests {
     private func invocation(_ durationMs: Int64, status: String = "ok", coldStart: Bool = false) -> AnalyticsReadModel.InvocationFigures {
@@ -27,7 +31,7 @@ struct HourlyCellsTests {
         var cells = Cells()
         cells.add(invocation(5), atHour: -1)
         cells.add(invocation(7), atHour: 169)
-        #expect(cells.hours.keys.sorted() == [1, 167])
+        #expect(cells.hours.map(\.hour) == [1, 167])
     }
 
     @Test func cellsReadBackAsWrittenAndStoredFormsMergeAsTheirFiguresAdd() throws {
@@ -41,8 +45,8 @@ struct HourlyCellsTests {
             both.add(figures, atHour: hour)
         }
         let read = try #require(HourlyCells<AnalyticsReadModel.InvocationFigures>(encoded: first.encoded[...]))
-        #expect(read.hours.count == first.hours.count)
-        #expect(read.hours.allSatisfy { hour, figures in same(figures, first.hours[hour]!) })
+        #expect(read.hours.map(\.hour) == first.hours.map(\.hour))
+        #expect(zip(read.hours, first.hours).allSatisfy { same($0.figures, $1.figures) })
 
         let merged = try #require(HourlyCells<AnalyticsReadModel.InvocationFigures>.merged(first.encoded, second.encoded))
         #expect(merged == both.encoded)
@@ -56,9 +60,9 @@ struct HourlyCellsTests {
             cells.add(figures, atHour: Int64(hour))
         }
         let read = try #require(HourlyCells<AnalyticsReadModel.MetricFigures>(encoded: cells.encoded[...]))
-        #expect(read.hours[3]?.count == 2 && read.hours[3]?.average == 4.125)
-        #expect(read.hours[4]?.average == 0.000001)
-        #expect(read.hours[100]?.average == -7.0)
+        #expect(read.hours.map(\.hour) == [3, 4, 100])
+        #expect(read.hours.map(\.figures.count) == [2, 1, 1])
+        #expect(read.hours.map(\.figures.average) == [4.125, 0.000001, -7.0])
     }
 
     @Test func bytesThatAreNotHourlyCellsAreRefused() {
@@ -68,6 +72,8 @@ struct HourlyCellsTests {
         let stored = cells.encoded
         #expect(Cells(encoded: stored.dropLast()) == nil)
         #expect(Cells(encoded: [200] + stored.dropFirst()) == nil)  // an hour past the week's
+        #expect(Cells(encoded: (stored + stored)[...]) == nil)  // the same hour twice
+        #expect(Cells.merged(stored + stored, stored) == nil)
         #expect(Cells.merged(stored, [0xFF]) == nil)
         #expect(Cells(encoded: [][...])?.hours.isEmpty == true)
     }
