@@ -23,8 +23,12 @@ public struct QuantileSketch: Sendable, Equatable {
     private static let logGamma = log(gamma)
 
     /// Counts per bucket index, densely: `counts[i]` is bucket `offset + i` (merging many
-    /// sketches is then adding arrays).
+    /// sketches is then adding arrays). Empty while all the samples are in one bucket.
     private var counts: [UInt64] = []
+    /// The count of the only bucket, `offset`, while there is one: most of a read model's
+    /// sketches (an hour of a function that runs a few times a day) hold a sample or two, and
+    /// need no array.
+    private var lone: UInt64 = 0
     private var offset: Int32 = 0
     private var zeros: UInt64 = 0
     public private(set) var count: UInt64 = 0
@@ -47,25 +51,43 @@ public struct QuantileSketch: Sendable, Equatable {
         max = Swift.max(max, value)
     }
 
-    /// Adds `times` to bucket `index`, growing the array to hold it.
+    /// Adds `times` (more than 0) to bucket `index`, growing the array to hold it.
     private mutating func add(_ times: UInt64, at index: Int32) {
         if counts.isEmpty {
-            offset = index
-            counts = [times]
-            return
+            if lone == 0 || index == offset {
+                offset = index
+                lone += times
+                return
+            }
+            spread()
         }
+        makeRoom(for: index)
+        counts[Int(index - offset)] += times
+    }
+
+    /// Moves the lone bucket into the array.
+    private mutating func spread() {
+        guard counts.isEmpty, lone > 0 else { return }
+        counts = [lone]
+        lone = 0
+    }
+
+    /// Grows the array (which holds a bucket) to hold bucket `index`.
+    private mutating func makeRoom(for index: Int32) {
         if index < offset {
             counts.insert(contentsOf: repeatElement(0, count: Int(offset - index)), at: 0)
             offset = index
         } else if Int(index - offset) >= counts.count {
             counts.append(contentsOf: repeatElement(0, count: Int(index - offset) - counts.count + 1))
         }
-        counts[Int(index - offset)] += times
     }
 
     /// Adds every sample of another sketch.
     public mutating func merge(_ other: QuantileSketch) {
-        for (position, times) in other.counts.enumerated() where times > 0 { add(times, at: other.offset + Int32(position)) }
+        other.forEachBucket { index, times in
+            add(times, at: index)
+            return true
+        }
         zeros += other.zeros
         count += other.count
         min = Swift.min(min, other.min)
@@ -82,11 +104,13 @@ public struct QuantileSketch: Sendable, Equatable {
         if rank == count - 1 { return max }
         if rank < zeros { return 0 }
         var seen = zeros
-        for (position, times) in counts.enumerated() where times > 0 {
+        var found: Double?
+        forEachBucket { index, times in
             seen += times
-            if seen > rank { return Swift.min(Swift.max(Self.value(of: offset + Int32(position)), min), max) }
+            if seen > rank { found = Self.value(of: index) }
+            return found == nil
         }
-        return max
+        return found.map { Swift.min(Swift.max($0, min), max) } ?? max
     }
 
     /// Equal when they hold the same samples in the same buckets, however their arrays grew.
@@ -95,8 +119,25 @@ public struct QuantileSketch: Sendable, Equatable {
     }
 
     /// The buckets that hold samples: index and count, ascending.
-    private var buckets: some Sequence<(index: Int32, count: UInt64)> {
-        counts.enumerated().lazy.filter { $0.element > 0 }.map { (offset + Int32($0.offset), $0.element) }
+    private var buckets: [(index: Int32, count: UInt64)] {
+        var buckets: [(index: Int32, count: UInt64)] = []
+        forEachBucket { index, times in
+            buckets.append((index, times))
+            return true
+        }
+        return buckets
+    }
+
+    /// Calls `body` with each bucket that holds samples (index, count), ascending, until it
+    /// returns false.
+    private func forEachBucket(_ body: (_ index: Int32, _ count: UInt64) -> Bool) {
+        guard !counts.isEmpty else {
+            if lone > 0 { _ = body(offset, lone) }
+            return
+        }
+        for (position, times) in counts.enumerated() where times > 0 {
+            guard body(offset + Int32(position), times) else { return }
+        }
     }
 
     private static func index(of value: Double) -> Int32 { Int32((log(value) / logGamma).rounded(.up)) }
@@ -113,13 +154,13 @@ public struct QuantileSketch: Sendable, Equatable {
         Varint.append(count, to: &out)
         for value in [min, max] { withUnsafeBytes(of: value.bitPattern.littleEndian) { out += $0 } }
         Varint.append(zeros, to: &out)
-        Varint.append(UInt64(counts.lazy.filter { $0 > 0 }.count), to: &out)
+        Varint.append(UInt64(counts.isEmpty ? (lone > 0 ? 1 : 0) : counts.lazy.filter { $0 > 0 }.count), to: &out)
         var previous: Int64 = 0
-        for (index, times) in buckets {
-            let delta = Int64(index) - previous
-            Varint.append(signed: delta, to: &out)  // the first may be negative
+        forEachBucket { index, times in
+            Varint.append(signed: Int64(index) - previous, to: &out)  // the first may be negative
             Varint.append(times, to: &out)
             previous = Int64(index)
+            return true
         }
         return out
     }
@@ -154,10 +195,17 @@ public struct QuantileSketch: Sendable, Equatable {
             previous = index
         }
         guard reader.atEnd, total == count else { return false }
-        if let first = decoded.first, let last = decoded.last {
+        if decoded.count == 1 {
+            add(decoded[0].times, at: decoded[0].index)
+        } else if let first = decoded.first, let last = decoded.last {
             // Make room once, then add.
-            add(0, at: first.index)
-            add(0, at: last.index)
+            if counts.isEmpty && lone == 0 {
+                offset = first.index
+                counts = [0]
+            }
+            spread()
+            makeRoom(for: first.index)
+            makeRoom(for: last.index)
             for (index, times) in decoded { counts[Int(index - offset)] += times }
         }
         self.zeros += zeros

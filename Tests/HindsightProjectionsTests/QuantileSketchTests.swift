@@ -83,4 +83,28 @@ struct QuantileSketchTests {
         #expect(QuantileSketch().quantile(0.5) == nil)
         #expect(QuantileSketch(encoded: QuantileSketch().encoded) == QuantileSketch())
     }
+
+    @Test func sketchesOfOneBucketMergeAndReadBackLikeAnyOther() throws {
+        // One sample, the same value again, then others below and above it: merged in every
+        // order and through the stored form, each gives the sketch of all the samples.
+        let samples: [[Double]] = [[250], [250, 250], [3, 250], [250, 90_000], [0, 250]]
+        var whole = QuantileSketch()
+        for part in samples { for sample in part { whole.add(sample) } }
+        for order in [samples, samples.reversed()] {
+            var merged = QuantileSketch(), throughStoredForm = QuantileSketch()
+            for part in order {
+                var sketch = QuantileSketch()
+                for sample in part { sketch.add(sample) }
+                merged.merge(sketch)
+                let read = throughStoredForm.merge(encoded: sketch.encoded)
+                #expect(read)
+                #expect(try #require(QuantileSketch(encoded: sketch.encoded)) == sketch)
+            }
+            #expect(merged == whole)
+            #expect(throughStoredForm == whole)
+            #expect(merged.encoded == whole.encoded)
+        }
+        #expect(whole.quantile(0) == 0 && whole.quantile(1) == 90_000)
+        #expect(withinBound(whole.quantile(0.5)!, 250))
+    }
 }
