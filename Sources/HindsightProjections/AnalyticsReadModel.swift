@@ -582,7 +582,7 @@ public final class AnalyticsReadModel: ReadModel {
             let key = (rows.text(1) ?? "") + "\u{0}" + (rows.text(2) ?? "")
             let start = rows.int(0) * HourlyCells<InvocationFigures>.hoursPerWeek
             guard let week = HourlyCells<InvocationFigures>(encoded: rows.blob(3)[...]) else { throw unreadable("analytics_function_week", scope) }
-            for (hour, figures) in week.hours where hours.contains(start + hour) { cells[key, default: InvocationFigures()].merge(figures) }
+            for entry in week.hours where hours.contains(start + entry.hour) { cells[key, default: InvocationFigures()].merge(entry.figures) }
         }
         return cells.sorted { $0.key < $1.key }.map { key, figures in
             let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
@@ -713,9 +713,9 @@ public final class AnalyticsReadModel: ReadModel {
         while try rows.step() {
             let weekStart = rows.int(0) * HourlyCells<MetricFigures>.hoursPerWeek
             guard let week = HourlyCells<MetricFigures>(encoded: rows.blob(1)[...]) else { throw unreadable("analytics_metric_week", name) }
-            for (offset, figures) in week.hours where hours.contains(weekStart + offset) {
-                let start = first + ((weekStart + offset) * 3_600_000 - first) / step * step
-                steps[start, default: MetricFigures()].merge(figures)
+            for entry in week.hours where hours.contains(weekStart + entry.hour) {
+                let start = first + ((weekStart + entry.hour) * 3_600_000 - first) / step * step
+                steps[start, default: MetricFigures()].merge(entry.figures)
             }
         }
         return steps.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }

@@ -9,9 +9,15 @@
 struct HourlyCells<Figures: HourlyFigures>: Sendable {
     static var hoursPerWeek: Int64 { 168 }
 
-    /// The hours of the week (0..<168) that have figures, in order: a row holds a few, so a
-    /// sorted array serves better than a table.
-    private(set) var hours: [(hour: Int64, figures: Figures)] = []
+    /// An hour of the week (0..<168) and its figures.
+    struct Hour: Sendable {
+        let hour: Int64
+        var figures: Figures
+    }
+
+    /// The hours that have figures, in order: a row holds a few, so a sorted array serves
+    /// better than a table.
+    private(set) var hours: [Hour] = []
 
     init() {}
 
@@ -27,7 +33,7 @@ struct HourlyCells<Figures: HourlyFigures>: Sendable {
 
     /// Adds the figures of another row of the same week.
     mutating func merge(_ other: HourlyCells) {
-        for (hour, figures) in other.hours { modify(at: hour) { $0.merge(figures) } }
+        for index in other.hours.indices { modify(at: other.hours[index].hour) { $0.merge(other.hours[index].figures) } }
     }
 
     /// The sum of a figure over the hours (a row's total, kept readable beside its hours).
@@ -38,7 +44,7 @@ struct HourlyCells<Figures: HourlyFigures>: Sendable {
         var index = hours.endIndex
         while index > hours.startIndex, hours[index - 1].hour > hour { index -= 1 }
         if index == hours.startIndex || hours[index - 1].hour != hour {
-            hours.insert((hour, Figures()), at: index)
+            hours.insert(Hour(hour: hour, figures: Figures()), at: index)
             index += 1
         }
         change(&hours[index - 1].figures)
@@ -48,9 +54,9 @@ struct HourlyCells<Figures: HourlyFigures>: Sendable {
     /// hour and the figures' own stored form.
     var encoded: [UInt8] {
         var out: [UInt8] = []
-        for (hour, figures) in hours {
-            Varint.append(UInt64(hour), to: &out)
-            figures.encode(into: &out)
+        for entry in hours {
+            Varint.append(UInt64(entry.hour), to: &out)
+            entry.figures.encode(into: &out)
         }
         return out
     }
@@ -61,7 +67,7 @@ struct HourlyCells<Figures: HourlyFigures>: Sendable {
         while !reader.atEnd {
             guard let hour = reader.varint().map(Int64.init), hour < Self.hoursPerWeek, hour > hours.last?.hour ?? -1,
                   let figures = Figures(from: &reader) else { return nil }
-            hours.append((hour, figures))
+            hours.append(Hour(hour: hour, figures: figures))
         }
     }
 
