@@ -600,13 +600,74 @@ int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len, hs_store
     return HS_OK;
 }
 
-size_t hs_references(const uint8_t *bytes, size_t len, char *out, size_t cap) {
-    std::string_view line(reinterpret_cast<const char *>(bytes), len);
-    // `,"data":{` cannot occur inside a string (a quote there is escaped): the first is the envelope's.
+}  // extern "C"
+
+namespace {
+
+// Where a stored line's `data` object starts (its opening brace), or SIZE_MAX. `,"data":{`
+// cannot occur inside a string (a quote there is escaped): the first is the envelope's.
+size_t data_object(const uint8_t *bytes, size_t len) {
     static constexpr std::string_view data_member = ",\"data\":{";
     const void *found = memmem(bytes, len, data_member.data(), data_member.size());
-    if (found == nullptr) return 0;
-    size_t start = size_t(static_cast<const uint8_t *>(found) - bytes) + data_member.size() - 1;
+    if (found == nullptr) return SIZE_MAX;
+    return size_t(static_cast<const uint8_t *>(found) - bytes) + data_member.size() - 1;
+}
+
+// The index just past the string whose opening quote is at `i` (len when it is unterminated).
+size_t string_end(const char *text, size_t len, size_t i) {
+    for (i++; i < len && text[i] != '"'; i++)
+        if (text[i] == '\\') i++;
+    return i < len ? i + 1 : len;
+}
+
+}  // namespace
+
+extern "C" {
+
+long hs_data_members(const uint8_t *bytes, size_t len, uint32_t *out, size_t cap) {
+    size_t start = data_object(bytes, len);
+    if (start == SIZE_MAX) return -1;
+    const char *text = reinterpret_cast<const char *>(bytes);
+    long count = 0;
+    size_t i = start + 1;
+    while (i < len && text[i] == '"') {
+        size_t name_end = string_end(text, len, i);
+        if (name_end >= len || text[name_end] != ':') break;
+        size_t value = name_end + 1, end = value;
+        // The value: a string, an object or array (to its matching close), or a scalar.
+        int depth = 0;
+        while (end < len) {
+            char c = text[end];
+            if (c == '"') {
+                end = string_end(text, len, end);
+                if (depth == 0) break;
+                continue;
+            }
+            if (c == '{' || c == '[') depth++;
+            else if (c == '}' || c == ']') {
+                if (depth == 0) break;  // the end of `data`: a scalar ends here
+                if (--depth == 0) {
+                    end++;
+                    break;
+                }
+            } else if (c == ',' && depth == 0) break;
+            end++;
+        }
+        if (size_t(count) < cap) {
+            uint32_t *member = out + 4 * count;
+            member[0] = uint32_t(i + 1), member[1] = uint32_t(name_end - 1), member[2] = uint32_t(value), member[3] = uint32_t(end);
+        }
+        count++;
+        if (end >= len || text[end] != ',') break;
+        i = end + 1;
+    }
+    return count;
+}
+
+size_t hs_references(const uint8_t *bytes, size_t len, char *out, size_t cap) {
+    std::string_view line(reinterpret_cast<const char *>(bytes), len);
+    size_t start = data_object(bytes, len);
+    if (start == SIZE_MAX) return 0;
     size_t written = 0;
     // Writes `kind/` (when given) and `id` as the next line of `out`, unless an earlier line
     // says the same or it would not fit.

@@ -46,16 +46,23 @@ public enum StoredLine {
 
         public init(_ line: ArraySlice<UInt8>) {
             self.line = line
-            guard let data = StoredLine.data(in: line) else {
-                fields = []
-                return
+            var capacity = 32  // more than most data has; a wider one is scanned again with room for all
+            while true {
+                let found = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 4 * capacity) { out in
+                    let count = line.withUnsafeBufferPointer { hs_data_members($0.baseAddress, $0.count, out.baseAddress, capacity) }
+                    guard count <= capacity else { return (count, [(name: Range<Int>, value: Range<Int>)]()) }
+                    let base = line.startIndex
+                    return (count, (0..<Swift.max(count, 0)).map { member in
+                        let at = 4 * member
+                        return (base + Int(out[at])..<base + Int(out[at + 1]), base + Int(out[at + 2])..<base + Int(out[at + 3]))
+                    })
+                }
+                guard found.0 > capacity else {
+                    fields = found.1
+                    return
+                }
+                capacity = found.0
             }
-            var fields: [(name: Range<Int>, value: Range<Int>)] = []
-            StoredLine.members(of: line, data: data) { name, value in
-                fields.append((name, value))
-                return true
-            }
-            self.fields = fields
         }
 
         private func value(_ field: String) -> Range<Int>? {

@@ -33,3 +33,37 @@ struct ReferenceTests {
                 == ["project/prj_9", "domain/deep.example", "domain/shop.example.com", "build/b_1"])
     }
 }
+
+@Suite("Fields of an event's data")
+struct DataFieldsTests {
+    private func fields(_ data: String) -> StoredLine.DataFields {
+        let line = #"{"seq":1,"streamVersion":1,"recordedAt":"2026-03-01T09:30:00.000Z","type":"x.y","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"usr_9"},"data":\#(data),"occurredAt":"2026-03-01T09:30:00.000Z"}"#
+        // A slice in the middle of other bytes, as lines are read from a chunk.
+        let chunk = Array(("{}\n" + line + "\n{}").utf8)
+        return StoredLine.DataFields(chunk[3..<(3 + line.utf8.count)])
+    }
+
+    @Test func stringsNumbersBooleansAndObjectsReadAsTheirTypes() {
+        let data = fields(#"{"build":"b_7","durationMs":48529,"hit":true,"value":-2.5e1,"tags":{"project":"prj_1","note":"a,b}"},"list":[1,{"x":"]"}],"last":null}"#)
+        #expect(data["build"] == "b_7")
+        #expect(data.integer("durationMs") == 48529)
+        #expect(data.bool("hit") == true)
+        #expect(data.number("value") == -25)
+        #expect(data.strings(in: "tags")?.map { "\($0.name)=\($0.value)" } == ["project=prj_1", "note=a,b}"])
+        #expect(data["list"] == nil && data["last"] == nil && data["absent"] == nil)
+        #expect(data["durationMs"] == nil && data.integer("build") == nil)
+    }
+
+    @Test func escapedStringsAreReadUnescaped() {
+        let data = fields(#"{"reason":"said \"no\"","path":"a\\b","name\"odd":"x"}"#)
+        #expect(data["reason"] == #"said "no""#)
+        #expect(data["path"] == #"a\b"#)
+    }
+
+    @Test func wideDataHasEveryMemberAndEmptyDataNone() {
+        let wide = "{" + (0..<100).map { #""f\#($0)":\#($0)"# }.joined(separator: ",") + "}"
+        let data = fields(wide)
+        #expect((0..<100).allSatisfy { data.integer("f\($0)") == Int64($0) })
+        #expect(fields("{}")["f0"] == nil)
+    }
+}

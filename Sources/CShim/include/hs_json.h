@@ -112,6 +112,14 @@ int hs_parse_stored(hs_parser *parser, const uint8_t *line, size_t len,
  */
 size_t hs_references(const uint8_t *line, size_t len, char *out, size_t cap);
 
+/*
+ * The top-level members of a stored line's `data` object, in order: for each, four offsets
+ * into the line, written to `out` — where its name starts and ends (inside the quotes) and
+ * where its value starts and ends. Returns how many members there are (those beyond `cap`
+ * are counted but not written), or -1 when the line has no `data` object.
+ */
+long hs_data_members(const uint8_t *line, size_t len, uint32_t *out, size_t cap);
+
 /* Parses an RFC 3339 UTC timestamp with milliseconds ("2026-03-01T09:30:00.000Z"). */
 int hs_parse_timestamp(const char *text, size_t len, int64_t *ms);
 
