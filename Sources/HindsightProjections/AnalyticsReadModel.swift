@@ -66,11 +66,16 @@ public final class AnalyticsReadModel: ReadModel {
                                                 PRIMARY KEY (window, seq)) WITHOUT ROWID;
             CREATE TABLE analytics_alert_transition (rule TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, kind TEXT NOT NULL,
                                                      value REAL, PRIMARY KEY (rule, seq)) WITHOUT ROWID;
-            CREATE INDEX analytics_alert_transition_by_time ON analytics_alert_transition (occurred_at);
             CREATE TABLE analytics_webhook_hour (webhook TEXT NOT NULL, hour INTEGER NOT NULL, attempts INTEGER NOT NULL,
                                                  successes INTEGER NOT NULL, failures INTEGER NOT NULL, durations BLOB NOT NULL,
                                                  PRIMARY KEY (webhook, hour)) WITHOUT ROWID;
             """)
+    }
+
+    /// Alert rules that flap leave many transitions: their index by time is made once, after a
+    /// build has filled the table.
+    public func createIndexes(in db: SQLiteDatabase) throws(LogError) {
+        try db.execute("CREATE INDEX analytics_alert_transition_by_time ON analytics_alert_transition (occurred_at)")
     }
 
     /// The UTC day (days since 1970-01-01) of a time in milliseconds.
@@ -139,7 +144,7 @@ public final class AnalyticsReadModel: ReadModel {
         /// Delivery attempts per webhook and hour, added up the same way.
         let deliveries: [DeliveryKey: DeliveryFigures]
         /// The rows of `analytics_metric_week` the batch adds to, worked out in full: metric
-        /// values need nothing from the database.
+        /// values need nothing from the database. In the order of the table.
         let metrics: [(key: MetricWeekKey, count: Int64, hours: [UInt8])]
     }
 
@@ -220,8 +225,10 @@ public final class AnalyticsReadModel: ReadModel {
             }
             if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs), Int64(stored.seq), stored.occurredAtMs)) }
         }
+        // In the table's order, so that writing them walks it once.
+        let rows = metrics.sorted { ($0.key.name, $0.key.tags, $0.key.week) < ($1.key.name, $1.key.tags, $1.key.week) }
         return Batch(folds: folds, invocations: invocations, deliveries: deliveries,
-                     metrics: metrics.map { (key: $0.key, count: $0.value.total(\.count), hours: $0.value.encoded) })
+                     metrics: rows.map { (key: $0.key, count: $0.value.total(\.count), hours: $0.value.encoded) })
     }
 
     /// A day's figures for a scope, as a batch adds them up before merging them into the row.
@@ -513,9 +520,11 @@ public final class AnalyticsReadModel: ReadModel {
                 try db.statement("INSERT INTO analytics_alert_rule VALUES (?, ?, ?, ?, ?, ?)").bind(1, rule.rule).bind(2, rule.metric).bind(3, rule.op)
                     .bind(4, rule.threshold).bind(5, rule.windowSec).bind(6, rule.tags).run()
             }
-            for transition in transitions {
-                try db.statement("INSERT INTO analytics_alert_transition VALUES (?, ?, ?, ?, ?)").bind(1, transition.rule).bind(2, transition.seq)
-                    .bind(3, transition.occurredAt).bind(4, transition.kind).bind(5, transition.value).run()
+            // In the table's order (rule, then seq), so that the inserts walk it once.
+            let insert = try db.statement("INSERT INTO analytics_alert_transition VALUES (?, ?, ?, ?, ?)")
+            for transition in transitions.sorted(by: { ($0.rule, $0.seq) < ($1.rule, $1.seq) }) {
+                try insert.reset().bind(1, transition.rule).bind(2, transition.seq).bind(3, transition.occurredAt).bind(4, transition.kind)
+                    .bind(5, transition.value).run()
             }
         }
     }
