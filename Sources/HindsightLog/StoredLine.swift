@@ -46,22 +46,22 @@ public enum StoredLine {
 
         public init(_ line: ArraySlice<UInt8>) {
             self.line = line
-            var capacity = 32  // more than most data has; a wider one is scanned again with room for all
-            while true {
-                let found = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 4 * capacity) { out in
-                    let count = line.withUnsafeBufferPointer { hs_data_members($0.baseAddress, $0.count, out.baseAddress, capacity) }
-                    guard count <= capacity else { return (count, [(name: Range<Int>, value: Range<Int>)]()) }
-                    let base = line.startIndex
-                    return (count, (0..<Swift.max(count, 0)).map { member in
-                        let at = 4 * member
-                        return (base + Int(out[at])..<base + Int(out[at + 1]), base + Int(out[at + 2])..<base + Int(out[at + 3]))
-                    })
-                }
-                guard found.0 > capacity else {
-                    fields = found.1
-                    return
-                }
-                capacity = found.0
+            var scan = Self.members(of: line, room: 32)  // room for more members than most data has
+            if scan.count > 32 { scan = Self.members(of: line, room: scan.count) }
+            fields = scan.fields
+        }
+
+        /// The members of a line's data as ranges of it (one C scan), when there are no more
+        /// than `room`; how many there are.
+        private static func members(of line: ArraySlice<UInt8>, room: Int) -> (count: Int, fields: [(name: Range<Int>, value: Range<Int>)]) {
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 4 * room) { out in
+                let count = line.withUnsafeBufferPointer { hs_data_members($0.baseAddress, $0.count, out.baseAddress, room) }
+                guard count <= room else { return (count, []) }
+                let base = line.startIndex
+                return (count, (0..<max(count, 0)).map { member in
+                    let at = 4 * member
+                    return (base + Int(out[at])..<base + Int(out[at + 1]), base + Int(out[at + 2])..<base + Int(out[at + 3]))
+                })
             }
         }
 
