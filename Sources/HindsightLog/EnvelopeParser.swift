@@ -253,11 +253,10 @@ final class StoredLineParser {
     /// followed by `EnvelopeParser.padding` readable bytes, which the parser may read past it.
     func parse(_ line: ArraySlice<UInt8>) throws(LogError) -> StoredEvent {
         try line.withUnsafeBytes { bytes in Result { () throws(LogError) in try run(bytes) } }.get()
-        let id = cString(&stored.id)
         return StoredEvent(
             seq: stored.seq, streamVersion: stored.stream_version, type: cString(&stored.type),
             stream: cString(&stored.stream), org: cString(&stored.org),
-            actorKind: cString(&stored.actor_kind), actorID: cString(&stored.actor_id), id: id.isEmpty ? nil : id,
+            actorKind: cString(&stored.actor_kind), actorID: cString(&stored.actor_id),
             occurredAtMs: stored.occurred_at_ms, schemaVersion: Int(stored.schema_version), line: line)
     }
 

@@ -13,11 +13,18 @@ public struct StoredEvent: Sendable {
     /// The actor's kind (user, token, system) and id.
     public let actorKind: String
     public let actorID: String
-    public let id: String?
     /// `occurredAt` in milliseconds since the Unix epoch.
     public let occurredAtMs: Int64
     /// The version of the type's schema the event was written in (1 when the line has none).
     public let schemaVersion: Int
+    /// The event's `id`, read from the line when asked: few readers need it, and making a
+    /// string of it for every event read cost an allocation each.
+    public var id: String? {
+        let text = Array(line)
+        guard let value = JSONText.member("id", of: 0..<text.count, in: text), text[value].first == UInt8(ascii: "\"") else { return nil }
+        return StoredLine.decodedString(text[(value.lowerBound + 1)..<(value.upperBound - 1)])
+    }
+
     /// The stored NDJSON line, without its newline: a slice of the decompressed chunk it was
     /// read from (or of its own copy), so that reading many events copies no lines.
     public let line: ArraySlice<UInt8>

@@ -63,7 +63,7 @@ extension StoredEvent {
             line.replaceSubrange(value, with: jsonStringContents(revealed))
         }
         return StoredEvent(
-            seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, actorKind: actorKind, actorID: actorID, id: id,
+            seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, actorKind: actorKind, actorID: actorID,
             occurredAtMs: occurredAtMs, schemaVersion: schemaVersion, line: line[...])
     }
 }

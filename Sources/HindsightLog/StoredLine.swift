@@ -19,7 +19,7 @@ extension StoredEvent {
         guard let newest = versions.last, schemaVersion < newest.version else { return self }
         let added = versions.filter { $0.version > schemaVersion }.flatMap { $0.upcast?.set ?? [] }
         return StoredEvent(
-            seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, actorKind: actorKind, actorID: actorID, id: id,
+            seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, actorKind: actorKind, actorID: actorID,
             occurredAtMs: occurredAtMs, schemaVersion: newest.version,
             line: StoredLine.upcast(Array(line), adding: added, version: newest.version)[...])
     }
