@@ -211,7 +211,10 @@ public final class LogReader: Sendable {
             let parser = try StoredLineParser()
             var events: [StoredEvent] = []
             events.reserveCapacity(lines.count)
+            let types = query.types.map { $0.map { Array($0.utf8) } }
             for line in lines {
+                // A line of a type not asked for is passed over unparsed when its type reads plainly.
+                if let types, let type = StoredLine.plainType(of: text[line]), !types.contains(where: { $0.elementsEqual(type) }) { continue }
                 let event = try parser.parse(text[line])
                 if query.matches(event) { events.append(event) }
             }

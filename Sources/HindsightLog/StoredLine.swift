@@ -38,6 +38,20 @@ public enum StoredLine {
         return (found + marker.count - 1)..<JSONText.valueEnd(bytes, from: found + marker.count - 1)
     }
 
+    /// A stored line's type as its bytes, read without parsing the line: canonical order puts
+    /// `type` right after the engine's fields, `recordedAt` last of them with its fixed 24
+    /// characters (docs/log-format.md). Nil when the line does not read so (an escaped type,
+    /// say), and must be parsed to tell.
+    static func plainType(of line: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        let recorded = Array(#""recordedAt":""#.utf8), member = Array(#"","type":""#.utf8)
+        guard let found = firstIndex(of: recorded, in: line) else { return nil }
+        let start = found + recorded.count + 24  // at the closing quote of recordedAt
+        guard start + member.count <= line.endIndex, line[start..<(start + member.count)].elementsEqual(member),
+              let end = line[(start + member.count)...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
+              line[end] == UInt8(ascii: "\"") else { return nil }
+        return line[(start + member.count)..<end]
+    }
+
     /// The top-level fields of a stored line's `data`, found in one scan, each read when asked
     /// for: strings unescaped, integers and booleans as such.
     public struct DataFields {

@@ -67,3 +67,20 @@ struct DataFieldsTests {
         #expect(fields("{}")["f0"] == nil)
     }
 }
+
+@Suite("Reading a stored line's type without parsing it")
+struct PlainTypeTests {
+    private func type(_ line: String) -> String? {
+        StoredLine.plainType(of: Array(line.utf8)[...]).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func aCanonicalLineGivesItsTypeAndAnythingElseAsksToBeParsed() {
+        let head = #"{"seq":7,"streamVersion":2,"recordedAt":"2026-03-01T09:30:00.000Z","#
+        #expect(type(head + #""type":"build.queued","stream":"build/b_1","data":{"type":"x.y"}}"#) == "build.queued")
+        // Escaped, or not right after recordedAt (a data member's "type" never counts): parse.
+        #expect(type(head + #""type":"build\u002equeued","stream":"build/b_1"}"#) == nil)
+        #expect(type(head + #""stream":"build/b_1","data":{"type":"x.y"}}"#) == nil)
+        #expect(type(#"{"seq":7,"type":"build.queued"}"#) == nil)
+        #expect(type(head + #""type":"build.queu"#) == nil)
+    }
+}
