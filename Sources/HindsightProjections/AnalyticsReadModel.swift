@@ -176,15 +176,7 @@ public final class AnalyticsReadModel: ReadModel {
             let data = StoredLine.DataFields(stored.line)
             let fold: Fold?
             switch stored.type {
-            case "build.queued": fold = data["build"].flatMap { build in data["project"].map { .queued(build: build, project: $0) } }
-            case "build.succeeded": fold = data["project"].map { .finished(project: $0, outcome: .succeeded, durationMs: data.integer("durationMs")) }
-            case "build.failed": fold = data["project"].map { .finished(project: $0, outcome: .failed, durationMs: data.integer("durationMs")) }
-            case "build.canceled": fold = data["project"].map { .finished(project: $0, outcome: .canceled, durationMs: nil) }
-            case "build.cache_restored": fold = data["build"].flatMap { build in data.bool("hit").map { .cacheRestored(build: build, hit: $0) } }
-            case "build.step_logged":
-                fold = data["build"].flatMap { build in
-                    data["step"].flatMap { step in data.integer("durationMs").map { .step(build: build, step: step, durationMs: $0) } }
-                }
+            case let type where Self.buildTypes.contains(type): fold = Self.buildFold(type, data)
             case "function.deployed":
                 fold = data["function"].flatMap { function in data["runtime"].map { .deployed(function: function, runtime: $0) } }
                 if let function = data["function"] { epochs[function, default: 0] += 1 }
@@ -229,6 +221,55 @@ public final class AnalyticsReadModel: ReadModel {
         let rows = metrics.sorted { ($0.key.name, $0.key.tags, $0.key.week) < ($1.key.name, $1.key.tags, $1.key.week) }
         return Batch(folds: folds, invocations: invocations, deliveries: deliveries,
                      metrics: rows.map { (key: $0.key, count: $0.value.total(\.count), hours: $0.value.encoded) })
+    }
+
+    static let buildTypes: Set<String> = [
+        "build.queued", "build.succeeded", "build.failed", "build.canceled", "build.cache_restored", "build.step_logged",
+    ]
+
+    /// What a build event adds; nil for one lacking a field it needs.
+    static func buildFold(_ type: String, _ data: StoredLine.DataFields) -> Fold? {
+        switch type {
+        case "build.queued": data["build"].flatMap { build in data["project"].map { .queued(build: build, project: $0) } }
+        case "build.succeeded": data["project"].map { .finished(project: $0, outcome: .succeeded, durationMs: data.integer("durationMs")) }
+        case "build.failed": data["project"].map { .finished(project: $0, outcome: .failed, durationMs: data.integer("durationMs")) }
+        case "build.canceled": data["project"].map { .finished(project: $0, outcome: .canceled, durationMs: nil) }
+        case "build.cache_restored": data["build"].flatMap { build in data.bool("hit").map { .cacheRestored(build: build, hit: $0) } }
+        case "build.step_logged":
+            data["build"].flatMap { build in
+                data["step"].flatMap { step in data.integer("durationMs").map { .step(build: build, step: step, durationMs: $0) } }
+            }
+        default: nil
+        }
+    }
+
+    /// Build figures per scope and day, added up from build events: what a batch adds to the
+    /// model, and what a question as of a past moment adds up from the log.
+    struct BuildDays {
+        var days: [DayKey: Day] = [:]
+        var steps: [StepKey: QuantileSketch] = [:]
+
+        /// Adds a build event of `org` that occurred on `day`, counted for its project and
+        /// its org; `project(of:)` names a build's project (nil: unknown, and not counted).
+        mutating func add(_ fold: Fold, org: String, day: Int64, project: (String) throws(LogError) -> String?) throws(LogError) {
+            func scopes(_ project: String) -> [String] { ["project/" + project, "org/" + org] }
+            switch fold {
+            case .queued(_, let project):
+                for scope in scopes(project) { days[DayKey(scope: scope, day: day), default: Day()].queued += 1 }
+            case .finished(let project, let outcome, let durationMs):
+                for scope in scopes(project) { days[DayKey(scope: scope, day: day), default: Day()].count(outcome, durationMs) }
+            case .cacheRestored(let build, let hit):
+                guard let project = try project(build) else { return }
+                for scope in scopes(project) {
+                    days[DayKey(scope: scope, day: day), default: Day()].cacheRestores += 1
+                    if hit { days[DayKey(scope: scope, day: day), default: Day()].cacheHits += 1 }
+                }
+            case .step(let build, let step, let durationMs):
+                guard let project = try project(build) else { return }
+                for scope in scopes(project) { steps[StepKey(scope: scope, day: day, step: step), default: QuantileSketch()].add(Double(durationMs)) }
+            default: return
+            }
+        }
     }
 
     /// A day's figures for a scope, as a batch adds them up before merging them into the row.
@@ -282,8 +323,7 @@ public final class AnalyticsReadModel: ReadModel {
         }
         try db.defineBlobFunction("hindsight_invocation_hours_merge") { HourlyCells<InvocationFigures>.merged($0, $1) }
         try db.defineBlobFunction("hindsight_metric_hours_merge") { HourlyCells<MetricFigures>.merged($0, $1) }
-        var days: [DayKey: Day] = [:]
-        var steps: [StepKey: QuantileSketch] = [:]
+        var builds = BuildDays()
         var projects: [String: String] = [:]  // build → project, for this batch's builds
         var weeks: [FunctionWeekKey: HourlyCells<InvocationFigures>] = [:]
         // Each function's runtime before the batch, then after each of its deployments in it.
@@ -310,20 +350,8 @@ public final class AnalyticsReadModel: ReadModel {
             case .queued(let build, let project):
                 try db.statement("INSERT OR IGNORE INTO analytics_build VALUES (?, ?)").bind(1, build).bind(2, project).run()
                 projects[build] = projects[build] ?? project
-                for scope in scopes(project, org) { days[DayKey(scope: scope, day: day), default: Day()].queued += 1 }
-            case .finished(let project, let outcome, let durationMs):
-                for scope in scopes(project, org) {
-                    days[DayKey(scope: scope, day: day), default: Day()].count(outcome, durationMs)
-                }
-            case .cacheRestored(let build, let hit):
-                guard let project = try project(of: build) else { continue }
-                for scope in scopes(project, org) {
-                    days[DayKey(scope: scope, day: day), default: Day()].cacheRestores += 1
-                    if hit { days[DayKey(scope: scope, day: day), default: Day()].cacheHits += 1 }
-                }
-            case .step(let build, let step, let durationMs):
-                guard let project = try project(of: build) else { continue }
-                for scope in scopes(project, org) { steps[StepKey(scope: scope, day: day, step: step), default: QuantileSketch()].add(Double(durationMs)) }
+                try builds.add(fold, org: org, day: day, project: project(of:))
+            case .finished, .cacheRestored, .step: try builds.add(fold, org: org, day: day, project: project(of:))
             case .deployed(let function, let runtime):
                 try db.statement("INSERT OR REPLACE INTO analytics_function VALUES (?, ?)").bind(1, function).bind(2, runtime).run()
                 runtimes[function, default: ["unknown"]].append(runtime)
@@ -377,7 +405,7 @@ public final class AnalyticsReadModel: ReadModel {
                 failed = failed + excluded.failed, canceled = canceled + excluded.canceled, cache_hits = cache_hits + excluded.cache_hits,
                 cache_restores = cache_restores + excluded.cache_restores, durations = hindsight_sketch_merge(durations, excluded.durations)
             """)
-        for (key, added) in days {
+        for (key, added) in builds.days {
             try day.reset().bind(1, key.scope).bind(2, key.day).bind(3, added.queued).bind(4, added.succeeded).bind(5, added.failed)
                 .bind(6, added.canceled).bind(7, added.cacheHits).bind(8, added.cacheRestores).bind(9, blob: added.durations.encoded).run()
         }
@@ -386,7 +414,7 @@ public final class AnalyticsReadModel: ReadModel {
             INSERT INTO analytics_build_step_day VALUES (?, ?, ?, ?)
             ON CONFLICT (scope, day, step) DO UPDATE SET durations = hindsight_sketch_merge(durations, excluded.durations)
             """)
-        for (key, added) in steps {
+        for (key, added) in builds.steps {
             try step.reset().bind(1, key.scope).bind(2, key.day).bind(3, key.step).bind(4, blob: added.encoded).run()
         }
     }
@@ -566,7 +594,55 @@ public final class AnalyticsReadModel: ReadModel {
             steps[stepRows.int(0), default: [:]][stepRows.text(1) ?? ""] = QuantileSketch(encoded: stepRows.blob(2)) ?? QuantileSketch()
         }
         stepRows.finish()
-        return (first...last).map { day in
+        return buildDays(first...last, found, steps)
+    }
+
+    /// The builds of a scope on each of `days` UTC days ending with the day of `endingAt`, as
+    /// they stood at a past moment: counting only the events up to seq `throughSeq` that
+    /// occurred by `occurredBy` (nil: any time of the window). The model's days hold what every
+    /// applied event added, so these are added up again from the window's build events in the
+    /// log (found through its chunks' time index: a question reads about as much of the log as
+    /// its window spans); a build's project is the one its `build.queued` gave.
+    public static func builds(
+        scope: String, days: Int, endingAt: Int64, occurredBy: Int64?, throughSeq: UInt64, reader: LogReader, in db: SQLiteDatabase
+    ) throws(LogError) -> [BuildDay] {
+        let last = day(endingAt), first = last - Int64(days) + 1
+        var query = ReadQuery()
+        query.types = buildTypes
+        query.occurredFrom = first * 86_400_000
+        query.occurredTo = occurredBy ?? (last + 1) * 86_400_000 - 1
+        query.to = throughSeq
+        var figures = BuildDays()
+        var projects: [String: String] = [:]
+        func project(of build: String) throws(LogError) -> String? {
+            if let known = projects[build] { return known }
+            let row = try db.statement("SELECT project FROM analytics_build WHERE build = ?").bind(1, build)
+            defer { row.finish() }
+            projects[build] = try row.step() ? row.text(0) : nil
+            return projects[build]
+        }
+        do {
+            try reader.read(query) { event in
+                guard let fold = buildFold(event.type, StoredLine.DataFields(event.line)) else { return true }
+                if case .queued(let build, let project) = fold, projects[build] == nil { projects[build] = project }
+                try figures.add(fold, org: event.org, day: day(event.occurredAtMs), project: project(of:))
+                return true
+            }
+        } catch let error as LogError {
+            throw error
+        } catch {
+            throw LogError(.io, "cannot read the log: \(error)")
+        }
+        var found: [Int64: Day] = [:]
+        for (key, figures) in figures.days where key.scope == scope { found[key.day] = figures }
+        var steps: [Int64: [String: QuantileSketch]] = [:]
+        for (key, sketch) in figures.steps where key.scope == scope { steps[key.day, default: [:]][key.step] = sketch }
+        return buildDays(first...last, found, steps)
+    }
+
+    /// Each day of a window with its figures (none for a day without builds).
+    private static func buildDays(_ window: ClosedRange<Int64>, _ found: [Int64: Day], _ steps: [Int64: [String: QuantileSketch]]) -> [BuildDay] {
+        window.map { day in
             let figures = found[day] ?? Day()
             return BuildDay(day: day, queued: figures.queued, succeeded: figures.succeeded, failed: figures.failed, canceled: figures.canceled,
                             cacheHits: figures.cacheHits, cacheRestores: figures.cacheRestores, durations: figures.durations, steps: steps[day] ?? [:])

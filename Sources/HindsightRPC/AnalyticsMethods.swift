@@ -202,7 +202,7 @@ enum AnalyticsMethods {
 
     static let builds = RPCMethod(
         name: "analytics.builds",
-        params: "project? | org? (one of them), days? (1 to 366; 7), at? (the window ends with its day; default the newest day of builds)",
+        params: "project? | org? (one of them), days? (1 to 366; 7), at? (a seq: as after that event; a time: the events that occurred by then; the window ends with its day; default the newest day of builds)",
         result: "scope, days: [{day, queued, succeeded, failed, canceled, successRate, p50Ms, p95Ms, cacheHitRate, slowestSteps: [{step, p95Ms}]}] oldest first, total (the same over the window), position",
         summary: "Builds per UTC day of a project or org: counts, success rate, duration percentiles, cache hit rate and the slowest steps.",
         writes: false
@@ -221,12 +221,19 @@ enum AnalyticsMethods {
         let position: UInt64
         do throws(LogError) {
             position = try models.positions()["analytics"] ?? 0
-            let end: Int64 = switch at {
-            case .seq(let seq)?: try reader.occurredAt(min(seq, position))
-            case .time(let ms)?: ms
-            case nil: try AnalyticsReadModel.newestDay(in: db).map { $0 * 86_400_000 } ?? Timestamp.now()
+            switch at {
+            case .seq(let seq)?:
+                // As the model stood after that event: its day ends the window.
+                let through = min(seq, position)
+                figures = try AnalyticsReadModel.builds(scope: scope, days: days, endingAt: reader.occurredAt(through), occurredBy: nil,
+                                                        throughSeq: through, reader: reader, in: db)
+            case .time(let ms)?:
+                // The events that had occurred by then.
+                figures = try AnalyticsReadModel.builds(scope: scope, days: days, endingAt: ms, occurredBy: ms, throughSeq: position, reader: reader, in: db)
+            case nil:
+                let end = try AnalyticsReadModel.newestDay(in: db).map { $0 * 86_400_000 } ?? Timestamp.now()
+                figures = try AnalyticsReadModel.builds(scope: scope, days: days, endingAt: end, in: db)
             }
-            figures = try AnalyticsReadModel.builds(scope: scope, days: days, endingAt: end, in: db)
         } catch {
             throw RPCError(error)
         }

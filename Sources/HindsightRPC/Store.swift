@@ -92,26 +92,4 @@ final class Store: @unchecked Sendable {
     }
 }
 
-extension LogReader {
-    /// The `occurredAt` of event `seq` (before every event for seq 0): where a question `at` a
-    /// seq stands in time.
-    func occurredAt(_ seq: UInt64) throws(LogError) -> Int64 {
-        guard seq > 0 else { return Int64.min }
-        var query = ReadQuery()
-        query.from = seq
-        query.to = seq
-        var time = Int64.min
-        do {
-            try read(query) { event in
-                time = event.occurredAtMs
-                return false
-            }
-        } catch let error as LogError {
-            throw error
-        } catch {
-            throw LogError(.io, "cannot read the log: \(error)")
-        }
-        return time
-    }
-}
 

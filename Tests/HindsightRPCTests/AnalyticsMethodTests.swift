@@ -49,6 +49,9 @@ private struct NaiveBuilds {
         }
     }
 
+    /// The newest day any scope had builds on.
+    var newestDay: String { days.values.flatMap(\.keys).max() ?? "" }
+
     /// The sample of rank ⌊q·(n − 1)⌋.
     static func percentile(_ samples: [Double], _ q: Double) -> Double? {
         let sorted = samples.sorted()
@@ -72,45 +75,57 @@ private func close(_ answer: JSONValue?, _ exact: Double?) -> Bool {
     return abs(answer - exact) <= 0.005 * exact + 0.001
 }
 
-/// Checks every day of every scope the naive count saw against `analytics.builds`.
-private func expectSameFigures(_ naive: NaiveBuilds, _ server: RPCServer, scopes: [String]) throws {
+/// Checks every day of every scope the naive count saw against `analytics.builds`, asked as
+/// of the end of the scope's last day (added up again from the log) and without `at` (the
+/// read model's days, up to `newestDay`, the newest day of any build).
+private func expectSameFigures(_ naive: NaiveBuilds, _ server: RPCServer, scopes: [String], newestDay: String) throws {
+    func days(from first: String, to last: String) -> Int {
+        Int(ISO8601DateFormatter().date(from: last + "T00:00:00Z")!.timeIntervalSince(ISO8601DateFormatter().date(from: first + "T00:00:00Z")!)) / 86_400 + 1
+    }
     for scope in scopes {
-        let days = try #require(naive.days[scope], "\(scope)")
-        let last = days.keys.max()!
-        let span = Int((ISO8601DateFormatter().date(from: last + "T00:00:00Z")!.timeIntervalSince(
-            ISO8601DateFormatter().date(from: days.keys.min()! + "T00:00:00Z")!)) / 86_400) + 1
+        let figures = try #require(naive.days[scope], "\(scope)")
+        let (first, last) = (figures.keys.min()!, figures.keys.max()!)
         let (kind, id) = (scope.split(separator: "/")[0], scope.split(separator: "/")[1])
-        let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":{"\#(kind)":"\#(id)","days":\#(span),"at":"\#(last)T23:59:59.999Z"}}"#)
-        guard case .array(let rows)? = response?["result"]?["days"] else {
-            Issue.record("\(scope): \(String(describing: response))")
-            continue
+        for (params, span) in [(#""days":\#(days(from: first, to: last)),"at":"\#(last)T23:59:59.999Z""#, days(from: first, to: last)),
+                               (#""days":\#(days(from: first, to: newestDay))"#, days(from: first, to: newestDay))] {
+            let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":{"\#(kind)":"\#(id)",\#(params)}}"#)
+            guard case .array(let rows)? = response?["result"]?["days"] else {
+                Issue.record("\(scope): \(String(describing: response))")
+                continue
+            }
+            #expect(rows.count == span, "\(scope) \(params)")
+            expectSameDays(rows, figures, "\(scope) \(params)")
         }
-        #expect(rows.count == span)
-        for row in rows {
-            guard case .string(let day)? = row["day"] else { continue }
-            let expected = days[day] ?? NaiveBuilds.Day()
-            let what = "\(scope) \(day)"
-            #expect(number(row["queued"]) == Double(expected.queued), "\(what) queued")
-            #expect(number(row["succeeded"]) == Double(expected.succeeded), "\(what) succeeded")
-            #expect(number(row["failed"]) == Double(expected.failed), "\(what) failed")
-            #expect(number(row["canceled"]) == Double(expected.canceled), "\(what) canceled")
-            let finished = expected.succeeded + expected.failed
-            #expect(number(row["successRate"]).map { abs($0 - Double(expected.succeeded) / Double(finished)) < 0.001 } ?? (finished == 0), "\(what) success rate")
-            #expect(number(row["cacheHitRate"]).map { abs($0 - Double(expected.cacheHits) / Double(expected.cacheRestores)) < 0.001 }
-                    ?? (expected.cacheRestores == 0), "\(what) cache hit rate")
-            #expect(close(row["p50Ms"], NaiveBuilds.percentile(expected.durations, 0.5)), "\(what) p50")
-            #expect(close(row["p95Ms"], NaiveBuilds.percentile(expected.durations, 0.95)), "\(what) p95")
-            if case .array(let steps)? = row["slowestSteps"] {
-                let exact = expected.steps.mapValues { NaiveBuilds.percentile($0, 0.95)! }
-                #expect(steps.count == min(3, exact.count), "\(what) steps")
-                for step in steps {
-                    guard case .string(let name)? = step["step"] else { continue }
-                    #expect(close(step["p95Ms"], exact[name]), "\(what) step \(name)")
-                }
-                // The slowest is the one with the largest p95.
-                if let first = steps.first, case .string(let name)? = first["step"], let top = exact.values.max() {
-                    #expect(abs(exact[name]! - top) <= 0.01 * top, "\(what) slowest step")
-                }
+    }
+}
+
+/// Checks the days `analytics.builds` answered against the naive count's (a day it lacks had
+/// no builds).
+private func expectSameDays(_ rows: [JSONValue], _ days: [String: NaiveBuilds.Day], _ asked: String) {
+    for row in rows {
+        guard case .string(let day)? = row["day"] else { continue }
+        let expected = days[day] ?? NaiveBuilds.Day()
+        let what = "\(asked) \(day)"
+        #expect(number(row["queued"]) == Double(expected.queued), "\(what) queued")
+        #expect(number(row["succeeded"]) == Double(expected.succeeded), "\(what) succeeded")
+        #expect(number(row["failed"]) == Double(expected.failed), "\(what) failed")
+        #expect(number(row["canceled"]) == Double(expected.canceled), "\(what) canceled")
+        let finished = expected.succeeded + expected.failed
+        #expect(number(row["successRate"]).map { abs($0 - Double(expected.succeeded) / Double(finished)) < 0.001 } ?? (finished == 0), "\(what) success rate")
+        #expect(number(row["cacheHitRate"]).map { abs($0 - Double(expected.cacheHits) / Double(expected.cacheRestores)) < 0.001 }
+                ?? (expected.cacheRestores == 0), "\(what) cache hit rate")
+        #expect(close(row["p50Ms"], NaiveBuilds.percentile(expected.durations, 0.5)), "\(what) p50")
+        #expect(close(row["p95Ms"], NaiveBuilds.percentile(expected.durations, 0.95)), "\(what) p95")
+        if case .array(let steps)? = row["slowestSteps"] {
+            let exact = expected.steps.mapValues { NaiveBuilds.percentile($0, 0.95)! }
+            #expect(steps.count == min(3, exact.count), "\(what) steps")
+            for step in steps {
+                guard case .string(let name)? = step["step"] else { continue }
+                #expect(close(step["p95Ms"], exact[name]), "\(what) step \(name)")
+            }
+            // The slowest is the one with the largest p95.
+            if let first = steps.first, case .string(let name)? = first["step"], let top = exact.values.max() {
+                #expect(abs(exact[name]! - top) <= 0.01 * top, "\(what) slowest step")
             }
         }
     }
@@ -124,7 +139,7 @@ struct AnalyticsMethodTests {
     @Test func buildFiguresOfTheSampleHistoryAreThoseOfANaiveCount() throws {
         let dir = try historyDirectory()
         let naive = try NaiveBuilds(ndjson: String(contentsOfFile: Self.history, encoding: .utf8))
-        try expectSameFigures(naive, RPCServer(directory: dir.path, engine: nil), scopes: naive.days.keys.sorted())
+        try expectSameFigures(naive, RPCServer(directory: dir.path, engine: nil), scopes: naive.days.keys.sorted(), newestDay: naive.newestDay)
     }
 
     @Test func buildFiguresOfAGeneratedWorkloadAreThoseOfANaiveCount() throws {
@@ -134,7 +149,32 @@ struct AnalyticsMethodTests {
         let naive = try NaiveBuilds(ndjson: workload)
         let scopes = naive.days.keys.sorted()
         #expect(scopes.count > 4)
-        try expectSameFigures(naive, RPCServer(directory: dir.path, engine: nil), scopes: Array(scopes.prefix(3) + scopes.suffix(3)))
+        try expectSameFigures(naive, RPCServer(directory: dir.path, engine: nil), scopes: Array(scopes.prefix(3) + scopes.suffix(3)),
+                              newestDay: naive.newestDay)
+    }
+
+    @Test func figuresAtASeqAreThoseOfTheEventsUpToItInTheWeekEndingOnItsDay() throws {
+        let dir = TemporaryDirectory()
+        let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "5"]).stdout
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
+        let lines = workload.split(separator: "\n")
+        let server = RPCServer(directory: dir.path, engine: nil)
+        for seq in [9_000, 17_321] {
+            // A fresh log gives the events seqs in the order of the lines.
+            let naive = try NaiveBuilds(ndjson: lines.prefix(seq).joined(separator: "\n"))
+            let event = try JSONSerialization.jsonObject(with: Data(lines[seq - 1].utf8)) as! [String: Any]
+            let day = String((event["occurredAt"] as! String).prefix(10))
+            for scope in naive.days.keys.sorted().prefix(4) {
+                let (kind, id) = (scope.split(separator: "/")[0], scope.split(separator: "/")[1])
+                let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":{"\#(kind)":"\#(id)","at":\#(seq)}}"#)
+                guard case .array(let rows)? = response?["result"]?["days"] else {
+                    Issue.record("\(scope): \(String(describing: response))")
+                    continue
+                }
+                #expect(rows.count == 7 && rows.last?["day"] == .string(day), "\(scope) at \(seq)")
+                expectSameDays(rows, naive.days[scope] ?? [:], "\(scope) at \(seq)")
+            }
+        }
     }
 
     @Test func aBuildRecordedLateCountsOnTheDayItHappened() throws {
@@ -248,7 +288,7 @@ struct FunctionAnalyticsTests {
 struct AnalyticsCommandTests {
     @Test func theBuildTrendPrintsATableAndABarPerDayAndFunctionsATablePerModeAndRuntime() throws {
         let dir = try historyDirectory()
-        let builds = try run(hindsightExecutable, ["analytics", "builds", "--data", dir.path, "--org", "org_acme", "--at", "2026-03-11T12:00:00.000Z"])
+        let builds = try run(hindsightExecutable, ["analytics", "builds", "--data", dir.path, "--org", "org_acme", "--at", "2026-03-11T23:59:59.999Z"])
         #expect(builds.status == 0, "\(builds.stderr)")
         let lines = builds.stdout.split(separator: "\n").map(String.init)
         // 2026-03-11: two builds queued, one succeeded, one failed; a week of days, and the total.

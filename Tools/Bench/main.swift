@@ -284,6 +284,17 @@ struct Bench: ParsableCommand {
         let vault = try PersonalDataVault(dataDirectory: directory)
         let reader = try LogReader(directory: directory)
         let db = try build(AnalyticsReadModel(), directory: directory, reader: reader, vault: vault)
+        // The build trend of an org as it stood at a seq: added up again from the week's events in the log.
+        var asOf: [Double] = []
+        for index in 0..<20 {
+            let seq = reader.size / 4 + UInt64(index) * (reader.size / 40)
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try AnalyticsReadModel.builds(scope: "org/org_1", days: 7, endingAt: reader.occurredAt(seq), occurredBy: nil, throughSeq: seq,
+                                              reader: reader, in: db)
+            asOf.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+        }
+        asOf.sort()
+        print(String(format: "analytics.builds, one org, 7 days, at a seq: p50 %.1f ms, slowest %.1f ms", asOf[10] / 1000, asOf[19] / 1000))
         var scopes: [String: [String]] = [:]
         let rows = try db.statement("SELECT DISTINCT scope FROM analytics_function_week")
         while try rows.step() {
