@@ -91,5 +91,3 @@ final class Store: @unchecked Sendable {
         }
     }
 }
-
-
