@@ -248,24 +248,41 @@ public final class AnalyticsReadModel: ReadModel {
     struct BuildDays {
         var days: [DayKey: Day] = [:]
         var steps: [StepKey: QuantileSketch] = [:]
+        /// The model's database, whose `analytics_build` names the project of a build queued
+        /// before these events.
+        let db: SQLiteDatabase
+        /// The project of each build queued among the events added so far.
+        private var projects: [String: String] = [:]
+
+        init(db: SQLiteDatabase) { self.db = db }
+
+        /// The project a build was queued in; nil when none is known (its events are not counted).
+        private mutating func project(_ build: String) throws(LogError) -> String? {
+            if let known = projects[build] { return known }
+            let row = try db.statement("SELECT project FROM analytics_build WHERE build = ?").bind(1, build)
+            defer { row.finish() }
+            projects[build] = try row.step() ? row.text(0) : nil
+            return projects[build]
+        }
 
         /// Adds a build event of `org` that occurred on `day`, counted for its project and
-        /// its org; `project(of:)` names a build's project (nil: unknown, and not counted).
-        mutating func add(_ fold: Fold, org: String, day: Int64, project: (String) throws(LogError) -> String?) throws(LogError) {
+        /// its org.
+        mutating func add(_ fold: Fold, org: String, day: Int64) throws(LogError) {
             func scopes(_ project: String) -> [String] { ["project/" + project, "org/" + org] }
             switch fold {
-            case .queued(_, let project):
+            case .queued(let build, let project):
+                if projects[build] == nil { projects[build] = project }
                 for scope in scopes(project) { days[DayKey(scope: scope, day: day), default: Day()].queued += 1 }
             case .finished(let project, let outcome, let durationMs):
                 for scope in scopes(project) { days[DayKey(scope: scope, day: day), default: Day()].count(outcome, durationMs) }
             case .cacheRestored(let build, let hit):
-                guard let project = try project(build) else { return }
+                guard let project = try self.project(build) else { return }
                 for scope in scopes(project) {
                     days[DayKey(scope: scope, day: day), default: Day()].cacheRestores += 1
                     if hit { days[DayKey(scope: scope, day: day), default: Day()].cacheHits += 1 }
                 }
             case .step(let build, let step, let durationMs):
-                guard let project = try project(build) else { return }
+                guard let project = try self.project(build) else { return }
                 for scope in scopes(project) { steps[StepKey(scope: scope, day: day, step: step), default: QuantileSketch()].add(Double(durationMs)) }
             default: return
             }
@@ -323,8 +340,7 @@ public final class AnalyticsReadModel: ReadModel {
         }
         try db.defineBlobFunction("hindsight_invocation_hours_merge") { HourlyCells<InvocationFigures>.merged($0, $1) }
         try db.defineBlobFunction("hindsight_metric_hours_merge") { HourlyCells<MetricFigures>.merged($0, $1) }
-        var builds = BuildDays()
-        var projects: [String: String] = [:]  // build → project, for this batch's builds
+        var builds = BuildDays(db: db)
         var weeks: [FunctionWeekKey: HourlyCells<InvocationFigures>] = [:]
         // Each function's runtime before the batch, then after each of its deployments in it.
         var runtimes: [String: [String]] = [:]
@@ -332,14 +348,6 @@ public final class AnalyticsReadModel: ReadModel {
             let row = try db.statement("SELECT runtime FROM analytics_function WHERE function = ?").bind(1, function)
             runtimes[function] = [try row.step() ? row.text(0) ?? "unknown" : "unknown"]
             row.finish()
-        }
-        func project(of build: String) throws(LogError) -> String? {
-            if let known = projects[build] { return known }
-            let row = try db.statement("SELECT project FROM analytics_build WHERE build = ?").bind(1, build)
-            defer { row.finish() }
-            let found = try row.step() ? row.text(0) : nil
-            projects[build] = found
-            return found
         }
         // Each event counts for its project and for its org.
         func scopes(_ project: String, _ org: String) -> [String] { ["project/" + project, "org/" + org] }
@@ -349,9 +357,8 @@ public final class AnalyticsReadModel: ReadModel {
             switch fold {
             case .queued(let build, let project):
                 try db.statement("INSERT OR IGNORE INTO analytics_build VALUES (?, ?)").bind(1, build).bind(2, project).run()
-                projects[build] = projects[build] ?? project
-                try builds.add(fold, org: org, day: day, project: project(of:))
-            case .finished, .cacheRestored, .step: try builds.add(fold, org: org, day: day, project: project(of:))
+                try builds.add(fold, org: org, day: day)
+            case .finished, .cacheRestored, .step: try builds.add(fold, org: org, day: day)
             case .deployed(let function, let runtime):
                 try db.statement("INSERT OR REPLACE INTO analytics_function VALUES (?, ?)").bind(1, function).bind(2, runtime).run()
                 runtimes[function, default: ["unknown"]].append(runtime)
@@ -612,20 +619,11 @@ public final class AnalyticsReadModel: ReadModel {
         query.occurredFrom = first * 86_400_000
         query.occurredTo = occurredBy ?? (last + 1) * 86_400_000 - 1
         query.to = throughSeq
-        var figures = BuildDays()
-        var projects: [String: String] = [:]
-        func project(of build: String) throws(LogError) -> String? {
-            if let known = projects[build] { return known }
-            let row = try db.statement("SELECT project FROM analytics_build WHERE build = ?").bind(1, build)
-            defer { row.finish() }
-            projects[build] = try row.step() ? row.text(0) : nil
-            return projects[build]
-        }
+        var figures = BuildDays(db: db)
         do {
             try reader.read(query) { event in
                 guard let fold = buildFold(event.type, StoredLine.DataFields(event.line)) else { return true }
-                if case .queued(let build, let project) = fold, projects[build] == nil { projects[build] = project }
-                try figures.add(fold, org: event.org, day: day(event.occurredAtMs), project: project(of:))
+                try figures.add(fold, org: event.org, day: day(event.occurredAtMs))
                 return true
             }
         } catch let error as LogError {
