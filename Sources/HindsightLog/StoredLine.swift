@@ -84,6 +84,13 @@ public enum StoredLine {
             return name.withUTF8 { wanted in fields.first { line[$0.name].elementsEqual(wanted) }?.value }
         }
 
+        /// The JSON text of `field`'s value, as the line has it (a string with its quotes);
+        /// nil when it is absent. What a reader that meets the same values again and again
+        /// can key on without making strings of them.
+        public func text(_ field: String) -> ArraySlice<UInt8>? {
+            value(field).map { line[$0] }
+        }
+
         /// The value of `field`; nil when it is absent or not a string.
         public subscript(_ field: String) -> String? {
             guard let value = value(field), line[value.lowerBound] == UInt8(ascii: "\"") else { return nil }
@@ -92,7 +99,21 @@ public enum StoredLine {
 
         /// The value of `field` as an integer; nil when it is absent or not one.
         public func integer(_ field: String) -> Int64? {
-            value(field).flatMap { Int64(String(decoding: line[$0], as: UTF8.self)) }
+            guard let digits = value(field), !digits.isEmpty else { return nil }
+            // JSON's own form: an optional minus, then digits (no plus, no fraction).
+            let negative = line[digits.lowerBound] == UInt8(ascii: "-")
+            let start = negative ? digits.lowerBound + 1 : digits.lowerBound
+            guard start < digits.upperBound else { return nil }
+            var magnitude: Int64 = 0
+            for byte in line[start..<digits.upperBound] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                let (times, overflowA) = magnitude.multipliedReportingOverflow(by: 10)
+                let (sum, overflowB) = times.subtractingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+                guard !overflowA, !overflowB else { return nil }
+                magnitude = sum  // kept negative, so that Int64.min reads too
+            }
+            if negative { return magnitude }
+            return magnitude == .min ? nil : -magnitude
         }
 
         /// The value of `field` as a number; nil when it is absent or not one.
@@ -116,11 +137,10 @@ public enum StoredLine {
 
         /// The value of `field` as a boolean; nil when it is absent or not one.
         public func bool(_ field: String) -> Bool? {
-            switch value(field).map({ String(decoding: line[$0], as: UTF8.self) }) {
-            case "true": true
-            case "false": false
-            default: nil
-            }
+            guard let value = value(field) else { return nil }
+            if line[value].elementsEqual("true".utf8) { return true }
+            if line[value].elementsEqual("false".utf8) { return false }
+            return nil
         }
     }
 

@@ -35,7 +35,7 @@ public import HindsightLog
 /// the attempts that got an answer.
 public final class AnalyticsReadModel: ReadModel {
     public let name = "analytics"
-    public let version = 7
+    public let version = 8
     public let types: Set<String>? = [
         "build.queued", "build.succeeded", "build.failed", "build.canceled", "build.cache_restored", "build.step_logged",
         "function.deployed", "function.invoked", "webhook.delivered", "webhook.failed", "metric.recorded",
@@ -61,11 +61,11 @@ public final class AnalyticsReadModel: ReadModel {
             CREATE TABLE analytics_metric_week (name TEXT NOT NULL, tags TEXT NOT NULL, week INTEGER NOT NULL, count INTEGER NOT NULL,
                                                 hours BLOB NOT NULL, PRIMARY KEY (name, tags, week)) WITHOUT ROWID;
             CREATE TABLE analytics_alert_rule (rule TEXT PRIMARY KEY, metric TEXT NOT NULL, op TEXT NOT NULL, threshold REAL NOT NULL,
-                                               window_sec INTEGER NOT NULL, tags TEXT NOT NULL) WITHOUT ROWID;
+                                               window_sec INTEGER NOT NULL, tags TEXT NOT NULL, firing INTEGER NOT NULL) WITHOUT ROWID;
             CREATE TABLE analytics_alert_value (window TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, value REAL NOT NULL,
                                                 PRIMARY KEY (window, seq)) WITHOUT ROWID;
-            CREATE TABLE analytics_alert_transition (rule TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, kind TEXT NOT NULL,
-                                                     value REAL, PRIMARY KEY (rule, seq)) WITHOUT ROWID;
+            CREATE TABLE analytics_alert_transition (seq INTEGER NOT NULL, rule TEXT NOT NULL, occurred_at INTEGER NOT NULL, kind TEXT NOT NULL,
+                                                     value REAL, PRIMARY KEY (seq, rule)) WITHOUT ROWID;
             CREATE TABLE analytics_webhook_hour (webhook TEXT NOT NULL, hour INTEGER NOT NULL, attempts INTEGER NOT NULL,
                                                  successes INTEGER NOT NULL, failures INTEGER NOT NULL, durations BLOB NOT NULL,
                                                  PRIMARY KEY (webhook, hour)) WITHOUT ROWID;
@@ -92,27 +92,33 @@ public final class AnalyticsReadModel: ReadModel {
         case deployed(function: String, runtime: String)
         case ruleDefined(AlertRule)
         case ruleRemoved(rule: String)
-        /// A metric's value, for the alert rules on it.
-        case value(name: String, tags: [(name: String, value: String)], value: Double, seq: Int64, occurredAt: Int64)
+        /// A value of one of the batch's metric series (`Batch.series`), for the alert rules on it.
+        case value(series: Int, value: Double, seq: Int64, occurredAt: Int64)
     }
 
     /// An alert rule as `alert.rule_defined` states it.
     struct AlertRule: Sendable {
         let rule: String
         let metric: String
-        let op: String
+        let op: Comparison
         let threshold: Double
         let windowSec: Int64
         /// The tags a value must carry, `k=v` joined by commas in the order of the keys.
         let tags: String
 
+        /// How an aggregate is compared with the threshold (the event's `op`; the catalogue
+        /// allows no other).
+        enum Comparison: String, Sendable {
+            case gt, gte, lt, lte
+        }
+
         /// Whether an aggregate meets the rule's condition.
         func holds(_ aggregate: Double) -> Bool {
             switch op {
-            case "gt": aggregate > threshold
-            case "gte": aggregate >= threshold
-            case "lt": aggregate < threshold
-            default: aggregate <= threshold
+            case .gt: aggregate > threshold
+            case .gte: aggregate >= threshold
+            case .lt: aggregate < threshold
+            case .lte: aggregate <= threshold
             }
         }
 
@@ -146,6 +152,83 @@ public final class AnalyticsReadModel: ReadModel {
         /// The rows of `analytics_metric_week` the batch adds to, worked out in full: metric
         /// values need nothing from the database. In the order of the table.
         let metrics: [(key: MetricWeekKey, count: Int64, hours: [UInt8])]
+        /// The metric series (a name and its tags) the batch's values are of.
+        let series: [MetricSeries]
+    }
+
+    /// A metric's name with a set of tags, as values carry them.
+    struct MetricSeries: Sendable {
+        let name: String
+        let tags: [(name: String, value: String)]
+    }
+
+    /// A series' values in a week, for a subset of its tags (`Names.metricSubsets`).
+    struct MetricCell: Hashable {
+        let subset: Int
+        let week: Int64
+    }
+
+    /// One function's invocations in a project, org and mode (`Names.callers`), in a week,
+    /// between two of its deployments.
+    struct InvocationCell: Hashable {
+        let caller: Int
+        let week: Int64
+        let epoch: Int
+    }
+
+    /// Names a batch meets again and again, numbered in the order met (`TextNumbers`): a
+    /// metric series, a function called from a project, org and mode. The cells of a batch
+    /// are keyed by these numbers.
+    struct Names {
+        /// Metric series, each with the subsets of its tags it counts in, as numbers of
+        /// `metricSubsets`.
+        var seriesTexts = TextNumbers()
+        var series: [(series: MetricSeries, subsets: [Int])] = []
+        var subsetByKey: [MetricSubsetKey: Int] = [:]
+        var metricSubsets: [MetricSubsetKey] = []
+        /// Functions, each with the count of its deployments so far in the batch.
+        var functionByName: [String: Int] = [:]
+        var deployments: [Int] = []
+        /// Callers: the function's number and the key's strings.
+        var callerTexts = TextNumbers()
+        var callers: [(function: Int, key: (function: String, project: String, org: String, mode: String))] = []
+
+        static func isString(_ text: ArraySlice<UInt8>) -> Bool { text.first == UInt8(ascii: "\"") }
+
+        /// The number of a function, known or new.
+        mutating func function(_ name: String) -> Int {
+            if let known = functionByName[name] { return known }
+            functionByName[name] = deployments.count
+            deployments.append(0)
+            return deployments.count - 1
+        }
+
+        /// The number of the series of a metric value (`name` the text of its name, a string).
+        mutating func series(_ data: StoredLine.DataFields, name: ArraySlice<UInt8>) -> Int {
+            let (number, new) = seriesTexts.number(name, data.text("tags") ?? [])
+            guard new else { return number }
+            let tags = data.strings(in: "tags") ?? []
+            let subsets = AnalyticsReadModel.subsets(of: tags).map { subset in
+                let key = MetricSubsetKey(name: data["name"] ?? "", tags: subset)
+                if let known = subsetByKey[key] { return known }
+                subsetByKey[key] = metricSubsets.count
+                metricSubsets.append(key)
+                return metricSubsets.count - 1
+            }
+            series.append((MetricSeries(name: data["name"] ?? "", tags: tags), subsets))
+            return number
+        }
+
+        /// The number of the caller of an invocation; nil when it lacks a string field.
+        mutating func caller(_ data: StoredLine.DataFields, org: String) -> Int? {
+            guard let function = data.text("function"), let project = data.text("project"), let mode = data.text("mode"),
+                  Self.isString(function), Self.isString(project), Self.isString(mode) else { return nil }
+            let (number, new) = callerTexts.number(function, project, mode, tag: org)
+            guard new else { return number }
+            let key = (function: data["function"] ?? "", project: data["project"] ?? "", org: org, mode: data["mode"] ?? "")
+            callers.append((self.function(key.function), key))
+            return number
+        }
     }
 
     /// Tags beyond this many are left out of the subsets (each value counts in every subset of
@@ -167,10 +250,10 @@ public final class AnalyticsReadModel: ReadModel {
 
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
         var folds: [(fold: Fold, org: String, day: Int64, seq: Int64, occurredAt: Int64)] = []
-        var invocations: [InvocationKey: HourlyCells<InvocationFigures>] = [:]
+        var names = Names()
+        var invocations: [InvocationCell: HourlyCells<InvocationFigures>] = [:]
         var deliveries: [DeliveryKey: DeliveryFigures] = [:]
-        var metrics: [MetricWeekKey: HourlyCells<MetricFigures>] = [:]
-        var epochs: [String: Int] = [:]
+        var metrics: [MetricCell: HourlyCells<MetricFigures>] = [:]
         for event in events {
             let stored = event.stored
             let data = StoredLine.DataFields(stored.line)
@@ -179,26 +262,26 @@ public final class AnalyticsReadModel: ReadModel {
             case let type where Self.buildTypes.contains(type): fold = Self.buildFold(type, data)
             case "function.deployed":
                 fold = data["function"].flatMap { function in data["runtime"].map { .deployed(function: function, runtime: $0) } }
-                if let function = data["function"] { epochs[function, default: 0] += 1 }
+                if let function = data["function"] { names.deployments[names.function(function)] += 1 }
             case "function.invoked":
                 fold = nil
-                guard let function = data["function"], let project = data["project"], let mode = data["mode"], let durationMs = data.integer("durationMs"),
+                guard let caller = names.caller(data, org: stored.org), let durationMs = data.integer("durationMs"),
                       let coldStart = data.bool("coldStart"), let status = data["status"] else { continue }
                 let hour = Self.hour(stored.occurredAtMs)
-                let key = InvocationKey(function: function, project: project, org: stored.org, week: HourlyCells<InvocationFigures>.week(ofHour: hour),
-                                        mode: mode, epoch: epochs[function] ?? 0)
-                invocations[key, default: HourlyCells()].modify(atHour: hour) { $0.count(status: status, coldStart: coldStart, durationMs: durationMs) }
+                let cell = InvocationCell(caller: caller, week: HourlyCells<InvocationFigures>.week(ofHour: hour),
+                                          epoch: names.deployments[names.callers[caller].function])
+                invocations[cell, default: HourlyCells()].modify(atHour: hour) { $0.count(status: status, coldStart: coldStart, durationMs: durationMs) }
             case "metric.recorded":
-                guard let name = data["name"], let value = data.number("value"), value.isFinite else { continue }
+                guard let name = data.text("name"), Names.isString(name), let value = data.number("value"), value.isFinite else { continue }
+                let series = names.series(data, name: name)
                 let hour = Self.hour(stored.occurredAtMs)
-                let tags = data.strings(in: "tags") ?? []
                 let week = HourlyCells<MetricFigures>.week(ofHour: hour)
-                for subset in Self.subsets(of: tags) {
-                    metrics[MetricWeekKey(name: name, tags: subset, week: week), default: HourlyCells()].modify(atHour: hour) { $0.add(value) }
+                for subset in names.series[series].subsets {
+                    metrics[MetricCell(subset: subset, week: week), default: HourlyCells()].modify(atHour: hour) { $0.add(value) }
                 }
-                fold = .value(name: name, tags: tags, value: value, seq: Int64(stored.seq), occurredAt: stored.occurredAtMs)
+                fold = .value(series: series, value: value, seq: Int64(stored.seq), occurredAt: stored.occurredAtMs)
             case "alert.rule_defined":
-                if let rule = data["rule"], let metric = data["metric"], let op = data["op"], let threshold = data.number("threshold"),
+                if let rule = data["rule"], let metric = data["metric"], let op = data["op"].flatMap(AlertRule.Comparison.init), let threshold = data.number("threshold"),
                    let windowSec = data.integer("windowSec") {
                     let tags = (data.strings(in: "tags") ?? []).sorted { $0.name < $1.name }.map { $0.name + "=" + $0.value }.joined(separator: ",")
                     fold = .ruleDefined(AlertRule(rule: rule, metric: metric, op: op, threshold: threshold, windowSec: windowSec, tags: tags))
@@ -217,10 +300,22 @@ public final class AnalyticsReadModel: ReadModel {
             }
             if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs), Int64(stored.seq), stored.occurredAtMs)) }
         }
-        // In the table's order, so that writing them walks it once.
-        let rows = metrics.sorted { ($0.key.name, $0.key.tags, $0.key.week) < ($1.key.name, $1.key.tags, $1.key.week) }
-        return Batch(folds: folds, invocations: invocations, deliveries: deliveries,
-                     metrics: rows.map { (key: $0.key, count: $0.value.total(\.count), hours: $0.value.encoded) })
+        // Metric rows in the table's order (name, tags, week), so that writing them walks it
+        // once: the subsets are put in order once, then the rows by their subset's place.
+        var place = [Int](repeating: 0, count: names.metricSubsets.count)
+        for (rank, subset) in names.metricSubsets.indices.sorted(by: { names.metricSubsets[$0] < names.metricSubsets[$1] }).enumerated() {
+            place[subset] = rank
+        }
+        let rows = metrics.sorted { (place[$0.key.subset], $0.key.week) < (place[$1.key.subset], $1.key.week) }.map { cell, hours in
+            let subset = names.metricSubsets[cell.subset]
+            return (key: MetricWeekKey(name: subset.name, tags: subset.tags, week: cell.week), count: hours.total(\.count), hours: hours.encoded)
+        }
+        var byKey: [InvocationKey: HourlyCells<InvocationFigures>] = [:]
+        for (cell, hours) in invocations {
+            let caller = names.callers[cell.caller].key
+            byKey[InvocationKey(function: caller.function, project: caller.project, org: caller.org, week: cell.week, mode: caller.mode, epoch: cell.epoch)] = hours
+        }
+        return Batch(folds: folds, invocations: byKey, deliveries: deliveries, metrics: rows, series: names.series.map(\.series))
     }
 
     static let buildTypes: Set<String> = [
@@ -327,6 +422,15 @@ public final class AnalyticsReadModel: ReadModel {
         let week: Int64
     }
 
+    /// A metric with a subset of its values' tags: the rows of `analytics_metric_week` but their week.
+    struct MetricSubsetKey: Hashable, Comparable {
+        let name: String
+        /// As `MetricWeekKey.tags`.
+        let tags: String
+
+        static func < (a: Self, b: Self) -> Bool { (a.name, a.tags) < (b.name, b.tags) }
+    }
+
     struct StepKey: Hashable {
         let scope: String
         let day: Int64
@@ -364,7 +468,8 @@ public final class AnalyticsReadModel: ReadModel {
                 runtimes[function, default: ["unknown"]].append(runtime)
             case .ruleDefined(let rule): try alerts.define(rule, seq: seq, occurredAt: occurredAt)
             case .ruleRemoved(let rule): try alerts.remove(rule, seq: seq, occurredAt: occurredAt)
-            case .value(let name, let tags, let value, let seq, let occurredAt): try alerts.evaluate(name, tags, value, seq: seq, occurredAt: occurredAt)
+            case .value(let series, let value, let seq, let occurredAt):
+                try alerts.evaluate(batch.series[series].name, batch.series[series].tags, value, seq: seq, occurredAt: occurredAt)
             }
         }
         try alerts.save()
@@ -453,24 +558,23 @@ public final class AnalyticsReadModel: ReadModel {
         /// Groups whose values changed, and windows that are gone.
         private var changed: Set<WindowKey> = []
         private var dropped: Set<WindowKey> = []
+        /// Rules defined, removed, or that fired or resolved: their rows are written again.
         private var rulesChanged: Set<String> = []
-        private var transitions: [(rule: String, seq: Int64, occurredAt: Int64, kind: String, value: Double?)] = []
+        /// In seq order, as the events caused them (the table's order).
+        private var transitions: [(rule: String, seq: Int64, occurredAt: Int64, fired: Bool, value: Double?)] = []
 
         init(in db: SQLiteDatabase) throws(LogError) {
             self.db = db
-            var firing: Set<String> = []
-            let states = try db.statement(
-                """
-                SELECT rule FROM analytics_alert_transition AS t
-                WHERE kind = 'fired' AND seq = (SELECT max(seq) FROM analytics_alert_transition WHERE rule = t.rule)
-                """)
-            while try states.step() { firing.insert(states.text(0) ?? "") }
-            states.finish()
-            let rows = try db.statement("SELECT rule, metric, op, threshold, window_sec, tags FROM analytics_alert_rule ORDER BY rule")
+            let rows = try db.statement("SELECT rule, metric, op, threshold, window_sec, tags, firing FROM analytics_alert_rule ORDER BY rule")
             while try rows.step() {
-                let rule = AlertRule(rule: rows.text(0) ?? "", metric: rows.text(1) ?? "", op: rows.text(2) ?? "", threshold: rows.double(3),
+                guard let op = rows.text(2).flatMap(AlertRule.Comparison.init) else {
+                    let name = rows.text(0) ?? ""
+                    rows.finish()
+                    throw AnalyticsReadModel.unreadable("analytics_alert_rule", name)
+                }
+                let rule = AlertRule(rule: rows.text(0) ?? "", metric: rows.text(1) ?? "", op: op, threshold: rows.double(3),
                                      windowSec: rows.int(4), tags: rows.text(5) ?? "")
-                join(rule, firing: firing.contains(rule.rule))
+                join(rule, firing: rows.int(6) != 0)
             }
             rows.finish()
         }
@@ -495,7 +599,7 @@ public final class AnalyticsReadModel: ReadModel {
         mutating func remove(_ name: String, seq: Int64, occurredAt: Int64) throws(LogError) {
             guard let key = keyOfRule.removeValue(forKey: name), let group = groups[key],
                   let index = group.rules.firstIndex(where: { $0.rule.rule == name }) else { return }
-            if group.rules[index].firing { transitions.append((name, seq, occurredAt, "resolved", nil)) }
+            if group.rules[index].firing { transitions.append((name, seq, occurredAt, false, nil)) }
             group.rules.remove(at: index)
             rulesChanged.insert(name)
             if group.rules.isEmpty {
@@ -523,8 +627,9 @@ public final class AnalyticsReadModel: ReadModel {
                 for index in group.rules.indices {
                     let holds = count > 0 && group.rules[index].rule.holds(aggregate)
                     if holds != group.rules[index].firing {
-                        transitions.append((group.rules[index].rule.rule, seq, occurredAt, holds ? "fired" : "resolved", aggregate))
+                        transitions.append((group.rules[index].rule.rule, seq, occurredAt, holds, aggregate))
                         group.rules[index].firing = holds
+                        rulesChanged.insert(group.rules[index].rule.rule)
                     }
                 }
                 changed.insert(key)
@@ -551,15 +656,15 @@ public final class AnalyticsReadModel: ReadModel {
             }
             for name in rulesChanged.sorted() {
                 try db.statement("DELETE FROM analytics_alert_rule WHERE rule = ?").bind(1, name).run()
-                guard let key = keyOfRule[name], let rule = groups[key]?.rules.first(where: { $0.rule.rule == name })?.rule else { continue }
-                try db.statement("INSERT INTO analytics_alert_rule VALUES (?, ?, ?, ?, ?, ?)").bind(1, rule.rule).bind(2, rule.metric).bind(3, rule.op)
-                    .bind(4, rule.threshold).bind(5, rule.windowSec).bind(6, rule.tags).run()
+                guard let key = keyOfRule[name], let (rule, firing) = groups[key]?.rules.first(where: { $0.rule.rule == name }) else { continue }
+                try db.statement("INSERT INTO analytics_alert_rule VALUES (?, ?, ?, ?, ?, ?, ?)").bind(1, rule.rule).bind(2, rule.metric)
+                    .bind(3, rule.op.rawValue).bind(4, rule.threshold).bind(5, rule.windowSec).bind(6, rule.tags).bind(7, Int64(firing ? 1 : 0)).run()
             }
-            // In the table's order (rule, then seq), so that the inserts walk it once.
+            // Keyed by seq first: a batch's transitions go after those already stored.
             let insert = try db.statement("INSERT INTO analytics_alert_transition VALUES (?, ?, ?, ?, ?)")
-            for transition in transitions.sorted(by: { ($0.rule, $0.seq) < ($1.rule, $1.seq) }) {
-                try insert.reset().bind(1, transition.rule).bind(2, transition.seq).bind(3, transition.occurredAt).bind(4, transition.kind)
-                    .bind(5, transition.value).run()
+            for transition in transitions {
+                try insert.reset().bind(1, transition.seq).bind(2, transition.rule).bind(3, transition.occurredAt)
+                    .bind(4, transition.fired ? "fired" : "resolved").bind(5, transition.value).run()
             }
         }
     }
@@ -873,10 +978,11 @@ extension AnalyticsReadModel.Day {
 
 extension AnalyticsReadModel.InvocationFigures: HourlyFigures {
     func encode(into out: inout [UInt8]) {
-        for figure in [invocations, errors, timeouts, coldStarts] { Varint.append(UInt64(figure), to: &out) }
-        let sketch = durations.encoded
-        Varint.append(UInt64(sketch.count), to: &out)
-        out += sketch
+        Varint.append(UInt64(invocations), to: &out)
+        Varint.append(UInt64(errors), to: &out)
+        Varint.append(UInt64(timeouts), to: &out)
+        Varint.append(UInt64(coldStarts), to: &out)
+        Varint.appendCounted(to: &out) { durations.encode(into: &$0) }
     }
 
     init?(from reader: inout ByteReader) {
@@ -897,9 +1003,7 @@ extension AnalyticsReadModel.MetricFigures: HourlyFigures {
         Varint.append(UInt64(count), to: &out)
         Varint.append(signed: sumWhole, to: &out)
         Varint.append(signed: sumMicros, to: &out)
-        let sketch = values.encoded
-        Varint.append(UInt64(sketch.count), to: &out)
-        out += sketch
+        Varint.appendCounted(to: &out) { values.encode(into: &$0) }
     }
 
     init?(from reader: inout ByteReader) {

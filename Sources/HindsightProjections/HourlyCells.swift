@@ -33,6 +33,10 @@ struct HourlyCells<Figures: HourlyFigures>: Sendable {
 
     /// Adds the figures of another row of the same week.
     mutating func merge(_ other: HourlyCells) {
+        guard !hours.isEmpty else {
+            self = other
+            return
+        }
         for index in other.hours.indices { modify(at: other.hours[index].hour) { $0.merge(other.hours[index].figures) } }
     }
 

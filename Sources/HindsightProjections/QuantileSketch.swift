@@ -84,6 +84,10 @@ public struct QuantileSketch: Sendable, Equatable {
 
     /// Adds every sample of another sketch.
     public mutating func merge(_ other: QuantileSketch) {
+        guard count > 0 else {
+            self = other
+            return
+        }
         other.forEachBucket { index, times in
             add(times, at: index)
             return true
@@ -151,8 +155,15 @@ public struct QuantileSketch: Sendable, Equatable {
     public var encoded: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(32 + 4 * counts.count)
+        encode(into: &out)
+        return out
+    }
+
+    /// Appends `encoded` to `out` (a row's stored form holds many sketches).
+    func encode(into out: inout [UInt8]) {
         Varint.append(count, to: &out)
-        for value in [min, max] { withUnsafeBytes(of: value.bitPattern.littleEndian) { out += $0 } }
+        Varint.append(fixed: min.bitPattern, to: &out)
+        Varint.append(fixed: max.bitPattern, to: &out)
         Varint.append(zeros, to: &out)
         Varint.append(UInt64(counts.isEmpty ? (lone > 0 ? 1 : 0) : counts.lazy.filter { $0 > 0 }.count), to: &out)
         var previous: Int64 = 0
@@ -162,56 +173,67 @@ public struct QuantileSketch: Sendable, Equatable {
             previous = Int64(index)
             return true
         }
-        return out
     }
 
     /// Reads `encoded`; nil when the bytes are not a sketch.
-    public init?(encoded bytes: some Collection<UInt8>) {
+    public init?(encoded bytes: [UInt8]) {
+        self.init(encoded: bytes[...])
+    }
+
+    /// Reads `encoded`; nil when the bytes are not a sketch.
+    public init?(encoded bytes: ArraySlice<UInt8>) {
         guard merge(encoded: bytes) else { return nil }
     }
 
+    /// Adds the samples of an encoded sketch.
+    @discardableResult
+    public mutating func merge(encoded bytes: [UInt8]) -> Bool { merge(encoded: bytes[...]) }
+
     /// Adds the samples of an encoded sketch, read straight into this one's buckets (no
     /// sketch is made of them): what a query over many time buckets does. False, and this
-    /// sketch unchanged, when the bytes are not a sketch.
+    /// sketch unchanged, when the bytes are not a sketch. The buckets are read twice: once to
+    /// check them and find their range, then to add them once the array has room.
     @discardableResult
-    public mutating func merge(encoded bytes: some Collection<UInt8>) -> Bool {
-        var reader = ByteReader(Array(bytes)[...])
-        guard let count = reader.varint() else { return false }
-        var doubles: [Double] = []
-        for _ in 0..<2 {
-            guard let bits = reader.fixed64() else { return false }
-            doubles.append(Double(bitPattern: bits))
-        }
-        guard let zeros = reader.varint(), let bucketCount = reader.varint(), bucketCount <= UInt64(reader.remaining) else { return false }
-        var decoded: [(index: Int32, times: UInt64)] = []
-        decoded.reserveCapacity(Int(bucketCount))
+    public mutating func merge(encoded bytes: ArraySlice<UInt8>) -> Bool {
+        var reader = ByteReader(bytes)
+        guard let count = reader.varint(), let low = reader.fixed64(), let high = reader.fixed64(), let zeros = reader.varint(),
+              let bucketCount = reader.varint(), bucketCount <= UInt64(reader.remaining) else { return false }
+        let buckets = reader
         var previous: Int64 = 0, total = zeros
-        for _ in 0..<bucketCount {
-            guard let delta = reader.signedVarint(), let times = reader.varint() else { return false }
-            let index = previous + delta
-            guard let bucket = Int32(exactly: index) else { return false }
-            decoded.append((bucket, times))
+        var first: Int32 = 0, last: Int32 = 0
+        for position in 0..<bucketCount {
+            guard let delta = reader.signedVarint(), let times = reader.varint(), let index = Int32(exactly: previous &+ delta) else { return false }
+            if position == 0 { first = index }
+            last = index
             total &+= times
-            previous = index
+            previous = Int64(index)
         }
         guard reader.atEnd, total == count else { return false }
-        if decoded.count == 1 {
-            add(decoded[0].times, at: decoded[0].index)
-        } else if let first = decoded.first, let last = decoded.last {
+        if bucketCount == 1 {
+            var only = buckets
+            _ = only.signedVarint()
+            add(only.varint()!, at: first)
+        } else if bucketCount > 1 {
             // Make room once, then add.
             if counts.isEmpty && lone == 0 {
-                offset = first.index
+                offset = first
                 counts = [0]
             }
             spread()
-            makeRoom(for: first.index)
-            makeRoom(for: last.index)
-            for (index, times) in decoded { counts[Int(index - offset)] += times }
+            makeRoom(for: first)
+            makeRoom(for: last)
+            reader = buckets
+            previous = 0
+            for _ in 0..<bucketCount {
+                let index = previous + reader.signedVarint()!, times = reader.varint()!
+                counts[Int(Int32(index) - offset)] += times
+                previous = index
+            }
         }
         self.zeros += zeros
         self.count += count
-        min = Swift.min(min, doubles[0])
-        max = Swift.max(max, doubles[1])
+        min = Swift.min(min, Double(bitPattern: low))
+        max = Swift.max(max, Double(bitPattern: high))
         return true
     }
 }

@@ -13,6 +13,26 @@ enum Varint {
     static func append(signed value: Int64, to out: inout [UInt8]) {
         append(UInt64(bitPattern: (value << 1) ^ (value >> 63)), to: &out)
     }
+
+    /// A 64-bit word, little-endian.
+    static func append(fixed value: UInt64, to out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    /// Appends `body`'s bytes to `out` after a varint of their count (the stored forms that
+    /// hold others: the count lets a reader pass over them).
+    static func appendCounted(to out: inout [UInt8], _ body: (inout [UInt8]) -> Void) {
+        let start = out.count
+        body(&out)
+        let length = UInt64(out.count - start)
+        if length < 0x80 {
+            out.insert(UInt8(length), at: start)
+        } else {
+            var prefix: [UInt8] = []
+            append(length, to: &prefix)
+            out.insert(contentsOf: prefix, at: start)
+        }
+    }
 }
 
 /// Reads what `Varint` writes, from the start of some bytes; every read returns nil rather
@@ -47,8 +67,10 @@ struct ByteReader {
 
     mutating func fixed64() -> UInt64? {
         guard remaining >= 8 else { return nil }
-        defer { position += 8 }
-        return bytes[position..<(position + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        var value: UInt64 = 0
+        for offset in 0..<8 { value |= UInt64(bytes[position + offset]) << (8 * UInt64(offset)) }
+        position += 8
+        return value
     }
 
     /// The next `count` bytes.

@@ -54,6 +54,21 @@ struct DataFieldsTests {
         #expect(data["durationMs"] == nil && data.integer("build") == nil)
     }
 
+    @Test func integersReadFromTheirDigitsToTheEdgesOfInt64() {
+        let data = fields(#"{"a":-17,"b":0,"c":9223372036854775807,"d":-9223372036854775808,"e":9223372036854775808,"f":1.5,"g":2e3,"h":"12"}"#)
+        #expect(data.integer("a") == -17 && data.integer("b") == 0)
+        #expect(data.integer("c") == .max && data.integer("d") == .min)
+        #expect(data.integer("e") == nil && data.integer("f") == nil && data.integer("g") == nil && data.integer("h") == nil)
+        #expect(data.bool("a") == nil)
+    }
+
+    @Test func aValuesTextIsTheLinesOwn() {
+        let data = fields(#"{"name":"cpu","tags":{"b":"2","a":"1"},"n":3}"#)
+        #expect(data.text("name").map { String(decoding: $0, as: UTF8.self) } == #""cpu""#)
+        #expect(data.text("tags").map { String(decoding: $0, as: UTF8.self) } == #"{"b":"2","a":"1"}"#)
+        #expect(data.text("n").map { String(decoding: $0, as: UTF8.self) } == "3" && data.text("absent") == nil)
+    }
+
     @Test func escapedStringsAreReadUnescaped() {
         let data = fields(#"{"reason":"said \"no\"","path":"a\\b","name\"odd":"x"}"#)
         #expect(data["reason"] == #"said "no""#)
