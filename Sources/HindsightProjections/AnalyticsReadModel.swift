@@ -1,4 +1,5 @@
 public import HindsightLog
+import Synchronization
 
 /// The analytics read model: what the platform's dashboards chart, per project and per org
 /// and per UTC day of `occurredAt` (so an event recorded late lands on the day it happened).
@@ -41,6 +42,11 @@ public final class AnalyticsReadModel: ReadModel {
         "function.deployed", "function.invoked", "webhook.delivered", "webhook.failed", "metric.recorded",
         "alert.rule_defined", "alert.rule_removed",
     ]
+
+    /// The names earlier batches met, for the next one to start from (most of a batch's
+    /// metric series and callers were met before). A prepare takes them and puts them back;
+    /// one running beside it starts afresh.
+    private let knownNames = Mutex<Names?>(Names())
 
     public init() {}
 
@@ -176,10 +182,12 @@ public final class AnalyticsReadModel: ReadModel {
         let epoch: Int
     }
 
-    /// Names a batch meets again and again, numbered in the order met (`TextNumbers`): a
+    /// Names batches meet again and again, numbered in the order met (`TextNumbers`): a
     /// metric series, a function called from a project, org and mode. The cells of a batch
-    /// are keyed by these numbers.
-    struct Names {
+    /// are keyed by these numbers; the names are kept from batch to batch.
+    struct Names: Sendable {
+        /// Beyond this many series or callers, a batch starts afresh.
+        static let most = 500_000
         /// Metric series, each with the subsets of its tags it counts in, as numbers of
         /// `metricSubsets`.
         var seriesTexts = TextNumbers()
@@ -189,6 +197,12 @@ public final class AnalyticsReadModel: ReadModel {
         /// Functions, each with the count of its deployments so far in the batch.
         var functionByName: [String: Int] = [:]
         var deployments: [Int] = []
+
+        /// Ready for another batch: every function's deployments counted from zero again.
+        mutating func startBatch() {
+            if seriesTexts.count > Self.most || callerTexts.count > Self.most { self = Names() }
+            deployments = [Int](repeating: 0, count: deployments.count)
+        }
         /// Callers: the function's number and the key's strings.
         var callerTexts = TextNumbers()
         var callers: [(function: Int, key: (function: String, project: String, org: String, mode: String))] = []
@@ -250,7 +264,9 @@ public final class AnalyticsReadModel: ReadModel {
 
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
         var folds: [(fold: Fold, org: String, day: Int64, seq: Int64, occurredAt: Int64)] = []
-        var names = Names()
+        var names = knownNames.withLock { $0.take() } ?? Names()
+        names.startBatch()
+        defer { knownNames.withLock { $0 = $0 ?? names } }
         var invocations: [InvocationCell: HourlyCells<InvocationFigures>] = [:]
         var deliveries: [DeliveryKey: DeliveryFigures] = [:]
         var metrics: [MetricCell: HourlyCells<MetricFigures>] = [:]
@@ -259,10 +275,6 @@ public final class AnalyticsReadModel: ReadModel {
             let data = StoredLine.DataFields(stored.line)
             let fold: Fold?
             switch stored.type {
-            case let type where Self.buildTypes.contains(type): fold = Self.buildFold(type, data)
-            case "function.deployed":
-                fold = data["function"].flatMap { function in data["runtime"].map { .deployed(function: function, runtime: $0) } }
-                if let function = data["function"] { names.deployments[names.function(function)] += 1 }
             case "function.invoked":
                 fold = nil
                 guard let caller = names.caller(data, org: stored.org), let durationMs = data.integer("durationMs"),
@@ -280,6 +292,9 @@ public final class AnalyticsReadModel: ReadModel {
                     metrics[MetricCell(subset: subset, week: week), default: HourlyCells()].modify(atHour: hour) { $0.add(value) }
                 }
                 fold = .value(series: series, value: value, seq: Int64(stored.seq), occurredAt: stored.occurredAtMs)
+            case "function.deployed":
+                fold = data["function"].flatMap { function in data["runtime"].map { .deployed(function: function, runtime: $0) } }
+                if let function = data["function"] { names.deployments[names.function(function)] += 1 }
             case "alert.rule_defined":
                 if let rule = data["rule"], let metric = data["metric"], let op = data["op"].flatMap(AlertRule.Comparison.init), let threshold = data.number("threshold"),
                    let windowSec = data.integer("windowSec") {
@@ -289,6 +304,7 @@ public final class AnalyticsReadModel: ReadModel {
                     fold = nil
                 }
             case "alert.rule_removed": fold = data["rule"].map { .ruleRemoved(rule: $0) }
+            case let type where Self.buildTypes.contains(type): fold = Self.buildFold(type, data)
             case "webhook.delivered", "webhook.failed":
                 fold = nil
                 guard let webhook = data["webhook"] else { continue }
@@ -725,10 +741,22 @@ public final class AnalyticsReadModel: ReadModel {
         query.occurredTo = occurredBy ?? (last + 1) * 86_400_000 - 1
         query.to = throughSeq
         var figures = BuildDays(db: db)
+        try read(query, from: reader) { event throws(LogError) in
+            guard let fold = buildFold(event.type, StoredLine.DataFields(event.line)) else { return }
+            try figures.add(fold, org: event.org, day: day(event.occurredAtMs))
+        }
+        var found: [Int64: Day] = [:]
+        for (key, figures) in figures.days where key.scope == scope { found[key.day] = figures }
+        var steps: [Int64: [String: QuantileSketch]] = [:]
+        for (key, sketch) in figures.steps where key.scope == scope { steps[key.day, default: [:]][key.step] = sketch }
+        return buildDays(first...last, found, steps)
+    }
+
+    /// Calls `body` with each event of the log that `query` asks for.
+    private static func read(_ query: ReadQuery, from reader: LogReader, _ body: (StoredEvent) throws(LogError) -> Void) throws(LogError) {
         do {
             try reader.read(query) { event in
-                guard let fold = buildFold(event.type, StoredLine.DataFields(event.line)) else { return true }
-                try figures.add(fold, org: event.org, day: day(event.occurredAtMs))
+                try body(event)
                 return true
             }
         } catch let error as LogError {
@@ -736,11 +764,6 @@ public final class AnalyticsReadModel: ReadModel {
         } catch {
             throw LogError(.io, "cannot read the log: \(error)")
         }
-        var found: [Int64: Day] = [:]
-        for (key, figures) in figures.days where key.scope == scope { found[key.day] = figures }
-        var steps: [Int64: [String: QuantileSketch]] = [:]
-        for (key, sketch) in figures.steps where key.scope == scope { steps[key.day, default: [:]][key.step] = sketch }
-        return buildDays(first...last, found, steps)
     }
 
     /// Each day of a window with its figures (none for a day without builds).
@@ -905,6 +928,33 @@ public final class AnalyticsReadModel: ReadModel {
                 let start = first + ((weekStart + entry.hour) * 3_600_000 - first) / step * step
                 steps[start, default: MetricFigures()].merge(entry.figures)
             }
+        }
+        return steps.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// A metric's values per step of `stepSec` seconds, of any length, from the step holding
+    /// `from` to the one holding `to`, added up from the log's `metric.recorded` events up to
+    /// seq `throughSeq` (the model's position) that occurred in those steps: what a step
+    /// shorter than the model's hours asks. The values and tag filter are those of `metric`
+    /// (the same subsets of a value's tags); the question reads the events of its range
+    /// (found through the chunks' time index), so its time grows with the range.
+    public static func metric(
+        _ name: String, tags: [(name: String, value: String)], from: Int64, to: Int64, stepSec: Int64, throughSeq: UInt64, reader: LogReader
+    ) throws(LogError) -> [(start: Int64, figures: MetricFigures)] {
+        let subset = subsets(of: tags).last ?? ""
+        let step = stepSec * 1000
+        let first = Int64((Double(from) / Double(step)).rounded(.down)) * step
+        var query = ReadQuery()
+        query.types = ["metric.recorded"]
+        query.occurredFrom = first
+        query.occurredTo = first + (to - first) / step * step + step - 1
+        query.to = throughSeq
+        var steps: [Int64: MetricFigures] = [:]
+        try read(query, from: reader) { event throws(LogError) in
+            let data = StoredLine.DataFields(event.line)
+            guard data["name"] == name, let value = data.number("value"), value.isFinite,
+                  subset.isEmpty || subsets(of: data.strings(in: "tags") ?? []).contains(subset) else { return }
+            steps[first + (event.occurredAtMs - first) / step * step, default: MetricFigures()].add(value)
         }
         return steps.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }

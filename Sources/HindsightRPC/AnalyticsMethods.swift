@@ -75,7 +75,7 @@ enum AnalyticsMethods {
 
     static let metrics = RPCMethod(
         name: "analytics.metrics",
-        params: "name, tags? ({key: value}: the values that carry these tags), from, to (RFC 3339 times), stepSec (a whole number of hours: 3600, 7200, …)",
+        params: "name, tags? ({key: value}: the values that carry these tags), from, to (RFC 3339 times), stepSec (seconds; whole hours are read from the model, shorter steps from the log's events of the range)",
         result: "name, tags, stepSec, series: [{t, count, min, max, avg, p95}] (steps that hold values, oldest first; t is the step's start), position",
         summary: "A metric rolled up into steps over a range: count, minimum, maximum, average and 95th percentile.",
         writes: false
@@ -96,15 +96,19 @@ enum AnalyticsMethods {
         let from = try p.required("from", p.time("from"))
         let to = try p.required("to", p.time("to"))
         guard from <= to else { throw RPCError.params("from must not be after to", path: "/params/from") }
-        let stepSec = try p.required("stepSec", p.integer("stepSec", in: 3600...31_622_400))
-        guard stepSec % 3600 == 0 else { throw RPCError.params("stepSec must be a whole number of hours (3600, 7200, …)", path: "/params/stepSec") }
+        let stepSec = try p.required("stepSec", p.integer("stepSec", in: 1...31_622_400))
+        let reader = stepSec % 3600 == 0 ? nil : try call.store.reader()
         let models = try call.store.readModels()
         guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
         let steps: [(start: Int64, figures: AnalyticsReadModel.MetricFigures)]
         let position: UInt64
         do throws(LogError) {
             position = try models.positions()["analytics"] ?? 0
-            steps = try AnalyticsReadModel.metric(name, tags: tags, from: from, to: to, stepSec: stepSec, in: db)
+            if let reader {
+                steps = try AnalyticsReadModel.metric(name, tags: tags, from: from, to: to, stepSec: stepSec, throughSeq: position, reader: reader)
+            } else {
+                steps = try AnalyticsReadModel.metric(name, tags: tags, from: from, to: to, stepSec: stepSec, in: db)
+            }
         } catch {
             throw RPCError(error)
         }

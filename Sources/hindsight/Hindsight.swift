@@ -679,7 +679,7 @@ struct Analytics: ParsableCommand {
         @Option(help: ArgumentHelp("Only values carrying this tag (repeatable).", valueName: "KEY=VALUE")) var tag: [String] = []
         @Option(help: "An RFC 3339 time: the first step holds it.") var from: String
         @Option(help: "An RFC 3339 time: the last step holds it.") var to: String
-        @Option(help: "Seconds per step: a whole number of hours.") var step = 3600
+        @Option(help: "Seconds per step (whole hours are read from the read model, shorter steps from the log).") var step = 3600
         @Flag(help: "Print the JSON-RPC response instead.") var json = false
 
         func run() throws {

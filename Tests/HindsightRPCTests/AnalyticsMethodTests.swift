@@ -352,7 +352,8 @@ struct WebhookDeliveryTests {
 
 @Suite("analytics.metrics")
 struct MetricAnalyticsTests {
-    @Test(arguments: [3600, 7200])
+    /// Whole hours are read from the model's hourly cells, shorter steps from the log.
+    @Test(arguments: [3600, 7200, 600, 90])
     func everyStepIsThatOfANaiveRollUpWhateverTheTagFilter(stepSec: Int) throws {
         let dir = TemporaryDirectory()
         let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "9"]).stdout
@@ -396,7 +397,7 @@ struct MetricAnalyticsTests {
                 #expect(close(step["p95"], NaiveBuilds.percentile(expected, 0.95)), "\(filter) \(t)")
             }
         }
-        let refused = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"cpu.percent","from":"2026-01-01T00:00:00.000Z","to":"2026-01-02T00:00:00.000Z","stepSec":60}}"#)
+        let refused = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"cpu.percent","from":"2026-01-01T00:00:00.000Z","to":"2026-01-02T00:00:00.000Z","stepSec":0}}"#)
         #expect(refused?["error"]?["data"]?["path"] == .string("/params/stepSec"))
     }
 }
