@@ -881,28 +881,43 @@ public final class AnalyticsReadModel: ReadModel {
     public struct MetricFigures: Sendable {
         public var count: Int64 = 0
         /// The sum, as whole units (each value's floor) and micro-units (the rest, rounded):
-        /// integers, whose sum is the same in any order.
+        /// integers, added with wrapping, whose sum is the same in any order (and exact while
+        /// the whole units stay within Int64). A value of magnitude 2^53 or more has no whole
+        /// units to count exactly: it leaves the sum unknown (`sumMicros` is `unknownSum`),
+        /// and the average with it; the count, extremes and percentiles still hold it.
         var sumWhole: Int64 = 0, sumMicros: Int64 = 0
+        static let unknownSum = Int64.min
+        static let largestExact = 9_007_199_254_740_992.0  // 2^53
         public var values = QuantileSketch()
 
         public init() {}
 
-        public var average: Double? { count == 0 ? nil : (Double(sumWhole) + Double(sumMicros) / 1e6) / Double(count) }
+        public var average: Double? {
+            count == 0 || sumMicros == Self.unknownSum ? nil : (Double(sumWhole) + Double(sumMicros) / 1e6) / Double(count)
+        }
 
         mutating func add(_ value: Double) {
-            let whole = value.rounded(.down)
             count += 1
-            sumWhole += Int64(whole)
-            sumMicros += Int64(((value - whole) * 1e6).rounded())
             values.add(value)
+            guard abs(value) < Self.largestExact else { return forgetSum() }
+            let whole = value.rounded(.down)
+            addToSum(Int64(whole), Int64(((value - whole) * 1e6).rounded()))
         }
 
         mutating func merge(_ other: MetricFigures) {
             count += other.count
-            sumWhole += other.sumWhole
-            sumMicros += other.sumMicros
             values.merge(other.values)
+            guard other.sumMicros != Self.unknownSum else { return forgetSum() }
+            addToSum(other.sumWhole, other.sumMicros)
         }
+
+        private mutating func addToSum(_ whole: Int64, _ micros: Int64) {
+            guard sumMicros != Self.unknownSum else { return }
+            sumWhole &+= whole
+            sumMicros &+= micros
+        }
+
+        private mutating func forgetSum() { (sumWhole, sumMicros) = (0, Self.unknownSum) }
     }
 
     /// A metric's values per step of `stepSec` seconds (a whole number of hours) from the step

@@ -202,7 +202,9 @@ enum AnalyticsMethods {
     }
 
     /// A figure to a thousandth, or null.
-    private static func rounded(_ value: Double?) -> JSONValue { value.map { .number(($0 * 1000).rounded() / 1000) } ?? .null }
+    private static func rounded(_ value: Double?) -> JSONValue {
+        value.map { .number(abs($0) < 1e15 ? ($0 * 1000).rounded() / 1000 : $0) } ?? .null
+    }
 
     static let builds = RPCMethod(
         name: "analytics.builds",

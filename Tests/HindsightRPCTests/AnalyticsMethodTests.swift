@@ -402,6 +402,32 @@ struct MetricAnalyticsTests {
     }
 }
 
+extension MetricAnalyticsTests {
+    @Test func aValueTooLargeForAnExactSumIsCountedWithoutAnAverage() throws {
+        let dir = TemporaryDirectory()
+        let values = ["1e300", "-2.5e16", "12.25", "7.75"]
+        let events = values.enumerated().map { index, value in
+            #"{"type":"metric.recorded","stream":"metric/x","org":"org_1","actor":{"kind":"system","id":"collector"},"data":{"name":"x","value":\#(value)},"occurredAt":"2026-01-01T0\#(index):00:00.000Z"}"#
+        }
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(events.joined(separator: "\n").utf8)).status == 0)
+        let server = RPCServer(directory: dir.path, engine: nil)
+        for stepSec in [3600, 14_400, 600] {
+            let request = #"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"x","from":"2026-01-01T00:00:00.000Z","to":"2026-01-01T05:00:00.000Z","stepSec":\#(stepSec)}}"#
+            guard case .array(let series)? = server.call(request)?["result"]?["series"] else {
+                Issue.record("\(stepSec): \(String(describing: server.call(request)))")
+                continue
+            }
+            if stepSec == 14_400 {
+                #expect(series.count == 1 && number(series.first?["count"]) == 4)
+                #expect(series.first?["avg"] == .null && number(series.first?["max"]) == 1e300 && number(series.first?["min"]) == -2.5e16)
+            } else {
+                #expect(series.map { $0["avg"] == .null } == [true, true, false, false], "\(stepSec)")
+                #expect(number(series.last?["avg"]) == 7.75, "\(stepSec)")
+            }
+        }
+    }
+}
+
 @Suite("alerts")
 struct AlertTests {
     private static let history = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
