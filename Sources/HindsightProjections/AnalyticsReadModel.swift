@@ -1,3 +1,4 @@
+import Dispatch
 public import HindsightLog
 import Synchronization
 
@@ -44,9 +45,11 @@ public final class AnalyticsReadModel: ReadModel {
     ]
 
     /// The names earlier batches met, for the next one to start from (most of a batch's
-    /// metric series and callers were met before). A prepare takes them and puts them back;
-    /// one running beside it starts afresh.
-    private let knownNames = Mutex<Names?>(Names())
+    /// metric series and callers were met before), up to `mostNames` of each. A prepare takes
+    /// them and puts them back; one running beside it starts afresh.
+    private let knownSeries = Mutex<SeriesNames?>(SeriesNames())
+    private let knownCallers = Mutex<CallerNames?>(CallerNames())
+    static let mostNames = 500_000
 
     public init() {}
 
@@ -160,6 +163,10 @@ public final class AnalyticsReadModel: ReadModel {
         let metrics: [(key: MetricWeekKey, count: Int64, hours: [UInt8])]
         /// The metric series (a name and its tags) the batch's values are of.
         let series: [MetricSeries]
+
+        func with(invocations: [InvocationKey: HourlyCells<InvocationFigures>]) -> Batch {
+            Batch(folds: folds, invocations: invocations, deliveries: deliveries, metrics: metrics, series: series)
+        }
     }
 
     /// A metric's name with a set of tags, as values carry them.
@@ -168,58 +175,45 @@ public final class AnalyticsReadModel: ReadModel {
         let tags: [(name: String, value: String)]
     }
 
-    /// A series' values in a week, for a subset of its tags (`Names.metricSubsets`).
-    struct MetricCell: Hashable {
-        let subset: Int
-        let week: Int64
+    /// A batch's hourly cells of each numbered name (`Names`), in the weeks it has figures
+    /// for (a week or two: a list per number serves better than a table keyed by number and
+    /// week, which cost a hash and a probe per event).
+    struct NamedCells<Key: Equatable, Figures: HourlyFigures> {
+        private(set) var byNumber: [[(key: Key, cells: HourlyCells<Figures>)]] = []
+
+        /// Changes the figures of an hour of the cells of `number` and `key` (its week, and
+        /// anything else that tells its cells apart), in place.
+        mutating func modify(_ number: Int, _ key: Key, atHour hour: Int64, _ change: (inout Figures) -> Void) {
+            if number >= byNumber.count { byNumber.append(contentsOf: repeatElement([], count: number - byNumber.count + 1)) }
+            if let index = byNumber[number].lastIndex(where: { $0.key == key }) {
+                byNumber[number][index].cells.modify(atHour: hour, change)
+            } else {
+                var cells = HourlyCells<Figures>()
+                cells.modify(atHour: hour, change)
+                byNumber[number].append((key, cells))
+            }
+        }
     }
 
-    /// One function's invocations in a project, org and mode (`Names.callers`), in a week,
-    /// between two of its deployments.
-    struct InvocationCell: Hashable {
-        let caller: Int
+    /// What tells a caller's invocations apart in a batch: the week, and the function's
+    /// deployments earlier in the batch.
+    struct InvocationWeek: Equatable {
         let week: Int64
         let epoch: Int
     }
 
-    /// Names batches meet again and again, numbered in the order met (`TextNumbers`): a
-    /// metric series, a function called from a project, org and mode. The cells of a batch
-    /// are keyed by these numbers; the names are kept from batch to batch.
-    struct Names: Sendable {
-        /// Beyond this many series or callers, a batch starts afresh.
-        static let most = 500_000
-        /// Metric series, each with the subsets of its tags it counts in, as numbers of
-        /// `metricSubsets`.
-        var seriesTexts = TextNumbers()
+    /// Metric series batches meet again and again, numbered in the order met (`TextNumbers`),
+    /// each with the subsets of its tags it counts in (numbers of `metricSubsets`). A batch's
+    /// cells are keyed by these numbers; the names are kept from batch to batch.
+    struct SeriesNames: Sendable {
+        var texts = TextNumbers()
         var series: [(series: MetricSeries, subsets: [Int])] = []
         var subsetByKey: [MetricSubsetKey: Int] = [:]
         var metricSubsets: [MetricSubsetKey] = []
-        /// Functions, each with the count of its deployments so far in the batch.
-        var functionByName: [String: Int] = [:]
-        var deployments: [Int] = []
-
-        /// Ready for another batch: every function's deployments counted from zero again.
-        mutating func startBatch() {
-            if seriesTexts.count > Self.most || callerTexts.count > Self.most { self = Names() }
-            deployments = [Int](repeating: 0, count: deployments.count)
-        }
-        /// Callers: the function's number and the key's strings.
-        var callerTexts = TextNumbers()
-        var callers: [(function: Int, key: (function: String, project: String, org: String, mode: String))] = []
-
-        static func isString(_ text: ArraySlice<UInt8>) -> Bool { text.first == UInt8(ascii: "\"") }
-
-        /// The number of a function, known or new.
-        mutating func function(_ name: String) -> Int {
-            if let known = functionByName[name] { return known }
-            functionByName[name] = deployments.count
-            deployments.append(0)
-            return deployments.count - 1
-        }
 
         /// The number of the series of a metric value (`name` the text of its name, a string).
         mutating func series(_ data: StoredLine.DataFields, name: ArraySlice<UInt8>) -> Int {
-            let (number, new) = seriesTexts.number(name, data.text("tags") ?? [])
+            let (number, new) = texts.number(name, data.text("tags") ?? [])
             guard new else { return number }
             let tags = data.strings(in: "tags") ?? []
             let subsets = AnalyticsReadModel.subsets(of: tags).map { subset in
@@ -232,18 +226,43 @@ public final class AnalyticsReadModel: ReadModel {
             series.append((MetricSeries(name: data["name"] ?? "", tags: tags), subsets))
             return number
         }
+    }
+
+    /// Functions called from a project, org and mode, numbered like `SeriesNames`, with each
+    /// function's deployments so far in the batch.
+    struct CallerNames: Sendable {
+        var texts = TextNumbers()
+        var callers: [(function: Int, key: (function: String, project: String, org: String, mode: String))] = []
+        var functionByName: [String: Int] = [:]
+        var deployments: [Int] = []
+
+        /// Ready for another batch: every function's deployments counted from zero again.
+        mutating func startBatch() {
+            deployments = [Int](repeating: 0, count: deployments.count)
+        }
+
+        /// The number of a function, known or new.
+        mutating func function(_ name: String) -> Int {
+            if let known = functionByName[name] { return known }
+            functionByName[name] = deployments.count
+            deployments.append(0)
+            return deployments.count - 1
+        }
 
         /// The number of the caller of an invocation; nil when it lacks a string field.
         mutating func caller(_ data: StoredLine.DataFields, org: String) -> Int? {
             guard let function = data.text("function"), let project = data.text("project"), let mode = data.text("mode"),
-                  Self.isString(function), Self.isString(project), Self.isString(mode) else { return nil }
-            let (number, new) = callerTexts.number(function, project, mode, tag: org)
+                  isString(function), isString(project), isString(mode) else { return nil }
+            let (number, new) = texts.number(function, project, mode, tag: org)
             guard new else { return number }
             let key = (function: data["function"] ?? "", project: data["project"] ?? "", org: org, mode: data["mode"] ?? "")
             callers.append((self.function(key.function), key))
             return number
         }
     }
+
+    /// Whether a value's JSON text is a string.
+    static func isString(_ text: ArraySlice<UInt8>) -> Bool { text.first == UInt8(ascii: "\"") }
 
     /// Tags beyond this many are left out of the subsets (each value counts in every subset of
     /// its first tags by key); a filter on them is answered from the full set of the first ones.
@@ -262,40 +281,79 @@ public final class AnalyticsReadModel: ReadModel {
         let hour: Int64
     }
 
+    /// Invocations, most of the events, need nothing the others do: they are added up on one
+    /// core while the rest is prepared on another (the core that applies batches would
+    /// otherwise wait for this one).
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
-        var folds: [(fold: Fold, org: String, day: Int64, seq: Int64, occurredAt: Int64)] = []
-        var names = knownNames.withLock { $0.take() } ?? Names()
+        var parts: (invocations: [InvocationKey: HourlyCells<InvocationFigures>], rest: Batch?) = ([:], nil)
+        withUnsafeMutablePointer(to: &parts) { pointer in
+            let shared = UnsafeSendable(pointer)
+            DispatchQueue.concurrentPerform(iterations: 2) { part in
+                if part == 0 { shared.value.pointee.invocations = prepareInvocations(events) } else { shared.value.pointee.rest = prepareAllButInvocations(events) }
+            }
+        }
+        return parts.rest!.with(invocations: parts.invocations)
+    }
+
+    /// The invocations of a batch, added up by week and hour.
+    private func prepareInvocations(_ events: [ProjectedEvent]) -> [InvocationKey: HourlyCells<InvocationFigures>] {
+        var names = knownCallers.withLock { $0.take() }.flatMap { $0.texts.count > Self.mostNames ? nil : $0 } ?? CallerNames()
         names.startBatch()
-        defer { knownNames.withLock { $0 = $0 ?? names } }
-        var invocations: [InvocationCell: HourlyCells<InvocationFigures>] = [:]
-        var deliveries: [DeliveryKey: DeliveryFigures] = [:]
-        var metrics: [MetricCell: HourlyCells<MetricFigures>] = [:]
+        defer { knownCallers.withLock { $0 = $0 ?? names } }
+        var invocations = NamedCells<InvocationWeek, InvocationFigures>()
         for event in events {
-            let stored = event.stored
-            let data = StoredLine.DataFields(stored.line)
-            let fold: Fold?
-            switch stored.type {
+            switch event.stored.type {
             case "function.invoked":
-                fold = nil
+                let stored = event.stored
+                let data = StoredLine.DataFields(stored.line)
                 guard let caller = names.caller(data, org: stored.org), let durationMs = data.integer("durationMs"),
                       let coldStart = data.bool("coldStart"), let status = data["status"] else { continue }
                 let hour = Self.hour(stored.occurredAtMs)
-                let cell = InvocationCell(caller: caller, week: HourlyCells<InvocationFigures>.week(ofHour: hour),
-                                          epoch: names.deployments[names.callers[caller].function])
-                invocations[cell, default: HourlyCells()].modify(atHour: hour) { $0.count(status: status, coldStart: coldStart, durationMs: durationMs) }
+                let week = InvocationWeek(week: HourlyCells<InvocationFigures>.week(ofHour: hour), epoch: names.deployments[names.callers[caller].function])
+                invocations.modify(caller, week, atHour: hour) { $0.count(status: status, coldStart: coldStart, durationMs: durationMs) }
+            case "function.deployed":
+                if let function = StoredLine.DataFields(event.stored.line)["function"] { names.deployments[names.function(function)] += 1 }
+            default: continue
+            }
+        }
+        var byKey: [InvocationKey: HourlyCells<InvocationFigures>] = [:]
+        for (number, weeks) in invocations.byNumber.enumerated() {
+            let caller = names.callers[number].key
+            for (week, hours) in weeks {
+                byKey[InvocationKey(function: caller.function, project: caller.project, org: caller.org, week: week.week, mode: caller.mode,
+                                    epoch: week.epoch)] = hours
+            }
+        }
+        return byKey
+    }
+
+    /// All of a batch but its invocations.
+    private func prepareAllButInvocations(_ events: [ProjectedEvent]) -> Batch {
+        var folds: [(fold: Fold, org: String, day: Int64, seq: Int64, occurredAt: Int64)] = []
+        var names = knownSeries.withLock { $0.take() }.flatMap { $0.texts.count > Self.mostNames ? nil : $0 } ?? SeriesNames()
+        defer { knownSeries.withLock { $0 = $0 ?? names } }
+        var deliveries: [DeliveryKey: DeliveryFigures] = [:]
+        var metrics = NamedCells<Int64, MetricFigures>()
+        for event in events {
+            let stored = event.stored
+            let fold: Fold?
+            switch stored.type {
+            case "function.invoked": continue
             case "metric.recorded":
-                guard let name = data.text("name"), Names.isString(name), let value = data.number("value"), value.isFinite else { continue }
+                let data = StoredLine.DataFields(stored.line)
+                guard let name = data.text("name"), Self.isString(name), let value = data.number("value"), value.isFinite else { continue }
                 let series = names.series(data, name: name)
                 let hour = Self.hour(stored.occurredAtMs)
                 let week = HourlyCells<MetricFigures>.week(ofHour: hour)
                 for subset in names.series[series].subsets {
-                    metrics[MetricCell(subset: subset, week: week), default: HourlyCells()].modify(atHour: hour) { $0.add(value) }
+                    metrics.modify(subset, week, atHour: hour) { $0.add(value) }
                 }
                 fold = .value(series: series, value: value, seq: Int64(stored.seq), occurredAt: stored.occurredAtMs)
             case "function.deployed":
+                let data = StoredLine.DataFields(stored.line)
                 fold = data["function"].flatMap { function in data["runtime"].map { .deployed(function: function, runtime: $0) } }
-                if let function = data["function"] { names.deployments[names.function(function)] += 1 }
             case "alert.rule_defined":
+                let data = StoredLine.DataFields(stored.line)
                 if let rule = data["rule"], let metric = data["metric"], let op = data["op"].flatMap(AlertRule.Comparison.init), let threshold = data.number("threshold"),
                    let windowSec = data.integer("windowSec") {
                     let tags = (data.strings(in: "tags") ?? []).sorted { $0.name < $1.name }.map { $0.name + "=" + $0.value }.joined(separator: ",")
@@ -303,10 +361,11 @@ public final class AnalyticsReadModel: ReadModel {
                 } else {
                     fold = nil
                 }
-            case "alert.rule_removed": fold = data["rule"].map { .ruleRemoved(rule: $0) }
-            case let type where Self.buildTypes.contains(type): fold = Self.buildFold(type, data)
+            case "alert.rule_removed": fold = StoredLine.DataFields(stored.line)["rule"].map { .ruleRemoved(rule: $0) }
+            case let type where Self.buildTypes.contains(type): fold = Self.buildFold(type, StoredLine.DataFields(stored.line))
             case "webhook.delivered", "webhook.failed":
                 fold = nil
+                let data = StoredLine.DataFields(stored.line)
                 guard let webhook = data["webhook"] else { continue }
                 let status = data.integer("httpStatus")
                 let key = DeliveryKey(webhook: webhook, hour: Self.hour(stored.occurredAtMs))
@@ -322,16 +381,13 @@ public final class AnalyticsReadModel: ReadModel {
         for (rank, subset) in names.metricSubsets.indices.sorted(by: { names.metricSubsets[$0] < names.metricSubsets[$1] }).enumerated() {
             place[subset] = rank
         }
-        let rows = metrics.sorted { (place[$0.key.subset], $0.key.week) < (place[$1.key.subset], $1.key.week) }.map { cell, hours in
-            let subset = names.metricSubsets[cell.subset]
-            return (key: MetricWeekKey(name: subset.name, tags: subset.tags, week: cell.week), count: hours.total(\.count), hours: hours.encoded)
+        let rows = metrics.byNumber.indices.sorted { place[$0] < place[$1] }.flatMap { subset in
+            metrics.byNumber[subset].sorted { $0.key < $1.key }.map { week, hours in
+                let key = names.metricSubsets[subset]
+                return (key: MetricWeekKey(name: key.name, tags: key.tags, week: week), count: hours.total(\.count), hours: hours.encoded)
+            }
         }
-        var byKey: [InvocationKey: HourlyCells<InvocationFigures>] = [:]
-        for (cell, hours) in invocations {
-            let caller = names.callers[cell.caller].key
-            byKey[InvocationKey(function: caller.function, project: caller.project, org: caller.org, week: cell.week, mode: caller.mode, epoch: cell.epoch)] = hours
-        }
-        return Batch(folds: folds, invocations: byKey, deliveries: deliveries, metrics: rows, series: names.series.map(\.series))
+        return Batch(folds: folds, invocations: [:], deliveries: deliveries, metrics: rows, series: names.series.map(\.series))
     }
 
     static let buildTypes: Set<String> = [

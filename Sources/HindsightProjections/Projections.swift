@@ -350,6 +350,8 @@ public final class Projections: @unchecked Sendable {
 
     private func events(_ reader: LogReader, _ query: ReadQuery) throws(LogError) -> [ProjectedEvent] {
         var events: [ProjectedEvent] = []
+        // Room for every event of the range at once: growing a batch's array copied it again and again.
+        events.reserveCapacity(Int(min(query.to, reader.size) - min(query.from - 1, reader.size)))
         do {
             try reader.read(query) { event in
                 events.append(ProjectedEvent(stored: event, catalog: catalog, vault: vault))
