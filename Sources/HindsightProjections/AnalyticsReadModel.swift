@@ -73,18 +73,13 @@ public final class AnalyticsReadModel: ReadModel {
                                                window_sec INTEGER NOT NULL, tags TEXT NOT NULL, firing INTEGER NOT NULL) WITHOUT ROWID;
             CREATE TABLE analytics_alert_value (window TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, value REAL NOT NULL,
                                                 PRIMARY KEY (window, seq)) WITHOUT ROWID;
-            CREATE TABLE analytics_alert_transition (seq INTEGER NOT NULL, rule TEXT NOT NULL, occurred_at INTEGER NOT NULL, kind TEXT NOT NULL,
-                                                     value REAL, PRIMARY KEY (seq, rule)) WITHOUT ROWID;
+            CREATE TABLE analytics_alert_transitions (rule TEXT NOT NULL, row INTEGER NOT NULL, last_seq INTEGER NOT NULL, last_at INTEGER NOT NULL,
+                                                      earliest INTEGER NOT NULL, latest INTEGER NOT NULL, transitions BLOB NOT NULL,
+                                                      PRIMARY KEY (rule, row)) WITHOUT ROWID;
             CREATE TABLE analytics_webhook_hour (webhook TEXT NOT NULL, hour INTEGER NOT NULL, attempts INTEGER NOT NULL,
                                                  successes INTEGER NOT NULL, failures INTEGER NOT NULL, durations BLOB NOT NULL,
                                                  PRIMARY KEY (webhook, hour)) WITHOUT ROWID;
             """)
-    }
-
-    /// Alert rules that flap leave many transitions: their index by time is made once, after a
-    /// build has filled the table.
-    public func createIndexes(in db: SQLiteDatabase) throws(LogError) {
-        try db.execute("CREATE INDEX analytics_alert_transition_by_time ON analytics_alert_transition (occurred_at)")
     }
 
     /// The UTC day (days since 1970-01-01) of a time in milliseconds.
@@ -608,6 +603,12 @@ public final class AnalyticsReadModel: ReadModel {
     /// aggregate is worked out once); each group's values are read when first needed and
     /// written back once, with the transitions, at the end.
     struct AlertEvaluation {
+        /// A rule's row of transitions.
+        struct RunKey: Hashable {
+            let rule: String
+            let row: Int64
+        }
+
         /// Rules sharing a window: the metric, the tags a value must carry, the window's length.
         struct WindowKey: Hashable {
             let metric: String
@@ -732,12 +733,29 @@ public final class AnalyticsReadModel: ReadModel {
                 try db.statement("INSERT INTO analytics_alert_rule VALUES (?, ?, ?, ?, ?, ?, ?)").bind(1, rule.rule).bind(2, rule.metric)
                     .bind(3, rule.op.rawValue).bind(4, rule.threshold).bind(5, rule.windowSec).bind(6, rule.tags).bind(7, Int64(firing ? 1 : 0)).run()
             }
-            // Keyed by seq first: a batch's transitions go after those already stored.
-            let insert = try db.statement("INSERT INTO analytics_alert_transition VALUES (?, ?, ?, ?, ?)")
+            // Each rule's transitions go to its rows by seq (`AlertTransitionRun`), after what a
+            // row holds already.
+            var runs: [RunKey: AlertTransitionRun] = [:]
             for transition in transitions {
-                try insert.reset().bind(1, transition.seq).bind(2, transition.rule).bind(3, transition.occurredAt)
-                    .bind(4, transition.fired ? "fired" : "resolved").bind(5, transition.value).run()
+                runs[RunKey(rule: transition.rule, row: AlertTransitionRun.row(of: transition.seq)), default: AlertTransitionRun()].append(
+                    AlertTransition(rule: transition.rule, seq: transition.seq, occurredAt: transition.occurredAt,
+                                    kind: transition.fired ? "fired" : "resolved", value: transition.value))
             }
+            let last = try db.statement("SELECT last_seq, last_at FROM analytics_alert_transitions WHERE rule = ? AND row = ?")
+            let write = try db.statement(
+                """
+                INSERT INTO analytics_alert_transitions VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (rule, row) DO UPDATE SET last_seq = excluded.last_seq, last_at = excluded.last_at, earliest = min(earliest, excluded.earliest),
+                    latest = max(latest, excluded.latest), transitions = CAST(transitions || excluded.transitions AS BLOB)
+                """)
+            for (key, run) in runs.sorted(by: { ($0.key.rule, $0.key.row) < ($1.key.rule, $1.key.row) }) {
+                _ = try last.reset().bind(1, key.rule).bind(2, key.row)
+                let after = try last.step() ? (seq: last.int(0), time: last.int(1)) : (seq: Int64(0), time: Int64(0))
+                let newest = run.transitions[run.transitions.count - 1]
+                try write.reset().bind(1, key.rule).bind(2, key.row).bind(3, newest.seq).bind(4, newest.occurredAt).bind(5, run.earliest)
+                    .bind(6, run.latest).bind(7, blob: run.encoded(after: after)).run()
+            }
+            last.finish()
         }
     }
 
@@ -903,34 +921,38 @@ public final class AnalyticsReadModel: ReadModel {
 
     /// The rules firing after event `seq` (nil: now), or as of the time `time` (the
     /// transitions caused by events that occurred by then), each with the transition that
-    /// made it fire.
+    /// made it fire: a rule's last transition among those, in seq order (the order the rules
+    /// were evaluated in).
     public static func activeAlerts(afterSeq seq: Int64?, orTime time: Int64?, in db: SQLiteDatabase) throws(LogError) -> [AlertTransition] {
-        let rows = try db.statement(
-            "SELECT rule, seq, occurred_at, kind, value FROM analytics_alert_transition WHERE seq <= ? AND occurred_at <= ? ORDER BY rule, occurred_at, seq")
-            .bind(1, seq ?? Int64.max).bind(2, time ?? Int64.max)
+        let (seq, time) = (seq ?? Int64.max, time ?? Int64.max)
         var last: [String: AlertTransition] = [:]
-        while try rows.step() {
-            let transition = AlertTransition(rule: rows.text(0) ?? "", seq: rows.int(1), occurredAt: rows.int(2), kind: rows.text(3) ?? "",
-                                             value: rows.isNull(4) ? nil : rows.double(4))
-            last[transition.rule] = transition
+        let rows = try db.statement("SELECT rule, transitions FROM analytics_alert_transitions WHERE row <= ? AND earliest <= ? ORDER BY rule, row")
+        try forEachTransition(of: rows.bind(1, AlertTransitionRun.row(of: seq)).bind(2, time)) { transition in
+            if transition.seq <= seq, transition.occurredAt <= time { last[transition.rule] = transition }
         }
-        rows.finish()
         return last.values.filter { $0.kind == "fired" }.sorted { $0.rule < $1.rule }
     }
 
     /// Every transition of the rules (or of one) caused by events that occurred from `from` to
     /// `to` (milliseconds, inclusive), in seq order.
     public static func alertHistory(rule: String?, from: Int64, to: Int64, in db: SQLiteDatabase) throws(LogError) -> [AlertTransition] {
-        let rows = try db.statement(
-            "SELECT rule, seq, occurred_at, kind, value FROM analytics_alert_transition WHERE occurred_at BETWEEN ? AND ? AND (? IS NULL OR rule = ?) ORDER BY seq, rule")
-            .bind(1, from).bind(2, to).bind(3, rule).bind(4, rule)
-        var transitions: [AlertTransition] = []
-        while try rows.step() {
-            transitions.append(AlertTransition(rule: rows.text(0) ?? "", seq: rows.int(1), occurredAt: rows.int(2), kind: rows.text(3) ?? "",
-                                               value: rows.isNull(4) ? nil : rows.double(4)))
+        var found: [AlertTransition] = []
+        let rows = try db.statement("SELECT rule, transitions FROM analytics_alert_transitions WHERE latest >= ? AND earliest <= ? AND (? IS NULL OR rule = ?)")
+        try forEachTransition(of: rows.bind(1, from).bind(2, to).bind(3, rule).bind(4, rule)) { transition in
+            if (from...to).contains(transition.occurredAt) { found.append(transition) }
         }
-        rows.finish()
-        return transitions
+        return found.sorted { ($0.seq, $0.rule) < ($1.seq, $1.rule) }
+    }
+
+    /// Calls `body` with each transition of the rows (`rule, transitions`) a statement
+    /// finds, a row's in seq order.
+    private static func forEachTransition(of rows: SQLiteDatabase.Statement, _ body: (AlertTransition) -> Void) throws(LogError) {
+        defer { rows.finish() }
+        while try rows.step() {
+            let rule = rows.text(0) ?? ""
+            guard let run = AlertTransitionRun(encoded: rows.blob(1)[...], rule: rule) else { throw unreadable("analytics_alert_transitions", rule) }
+            run.transitions.forEach(body)
+        }
     }
 
     /// Values of a metric: count, an exact sum, and their sketch.
