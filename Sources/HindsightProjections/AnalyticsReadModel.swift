@@ -66,9 +66,9 @@ public final class AnalyticsReadModel: ReadModel {
             CREATE TABLE analytics_function (function TEXT PRIMARY KEY, runtime TEXT NOT NULL) WITHOUT ROWID;
             CREATE TABLE analytics_function_week (scope TEXT NOT NULL, week INTEGER NOT NULL, runtime TEXT NOT NULL, mode TEXT NOT NULL,
                                                   invocations INTEGER NOT NULL, hours BLOB NOT NULL,
-                                                  PRIMARY KEY (scope, week, runtime, mode)) WITHOUT ROWID;
+                                                  PRIMARY KEY (week, scope, runtime, mode)) WITHOUT ROWID;
             CREATE TABLE analytics_metric_week (name TEXT NOT NULL, tags TEXT NOT NULL, week INTEGER NOT NULL, count INTEGER NOT NULL,
-                                                hours BLOB NOT NULL, PRIMARY KEY (name, tags, week)) WITHOUT ROWID;
+                                                hours BLOB NOT NULL, PRIMARY KEY (week, name, tags)) WITHOUT ROWID;
             CREATE TABLE analytics_alert_rule (rule TEXT PRIMARY KEY, metric TEXT NOT NULL, op TEXT NOT NULL, threshold REAL NOT NULL,
                                                window_sec INTEGER NOT NULL, tags TEXT NOT NULL, firing INTEGER NOT NULL) WITHOUT ROWID;
             CREATE TABLE analytics_alert_value (window TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL, value REAL NOT NULL,
@@ -370,17 +370,16 @@ public final class AnalyticsReadModel: ReadModel {
             }
             if let fold { folds.append((fold, stored.org, Self.day(stored.occurredAtMs), Int64(stored.seq), stored.occurredAtMs)) }
         }
-        // Metric rows in the table's order (name, tags, week), so that writing them walks it
-        // once: the subsets are put in order once, then the rows by their subset's place.
+        // Metric rows in the table's order (week, name, tags), so that writing them walks it
+        // once: the subsets are put in order once, then the rows by week and their subset's place.
         var place = [Int](repeating: 0, count: names.metricSubsets.count)
         for (rank, subset) in names.metricSubsets.indices.sorted(by: { names.metricSubsets[$0] < names.metricSubsets[$1] }).enumerated() {
             place[subset] = rank
         }
-        let rows = metrics.byNumber.indices.sorted { place[$0] < place[$1] }.flatMap { subset in
-            metrics.byNumber[subset].sorted { $0.key < $1.key }.map { week, hours in
-                let key = names.metricSubsets[subset]
-                return (key: MetricWeekKey(name: key.name, tags: key.tags, week: week), count: hours.total(\.count), hours: hours.encoded)
-            }
+        let cells = metrics.byNumber.enumerated().flatMap { subset, weeks in weeks.map { (subset: subset, week: $0.key, hours: $0.cells) } }
+        let rows = cells.sorted { ($0.week, place[$0.subset]) < ($1.week, place[$1.subset]) }.map { cell in
+            let key = names.metricSubsets[cell.subset]
+            return (key: MetricWeekKey(name: key.name, tags: key.tags, week: cell.week), count: cell.hours.total(\.count), hours: cell.hours.encoded)
         }
         return Batch(folds: folds, invocations: [:], deliveries: deliveries, metrics: rows, series: names.series.map(\.series))
     }
@@ -551,10 +550,11 @@ public final class AnalyticsReadModel: ReadModel {
         let upsert = try db.statement(
             """
             INSERT INTO analytics_function_week VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (scope, week, runtime, mode) DO UPDATE SET invocations = invocations + excluded.invocations,
+            ON CONFLICT (week, scope, runtime, mode) DO UPDATE SET invocations = invocations + excluded.invocations,
                 hours = hindsight_invocation_hours_merge(hours, excluded.hours)
             """)
-        for (key, added) in weeks {
+        // In the table's order: a batch's rows are those of its week or two, at the table's end.
+        for (key, added) in weeks.sorted(by: { ($0.key.week, $0.key.scope, $0.key.runtime, $0.key.mode) < ($1.key.week, $1.key.scope, $1.key.runtime, $1.key.mode) }) {
             try upsert.reset().bind(1, key.scope).bind(2, key.week).bind(3, key.runtime).bind(4, key.mode)
                 .bind(5, added.total(\.invocations)).bind(6, blob: added.encoded).run()
         }
@@ -562,7 +562,7 @@ public final class AnalyticsReadModel: ReadModel {
         let metric = try db.statement(
             """
             INSERT INTO analytics_metric_week VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (name, tags, week) DO UPDATE SET count = count + excluded.count, hours = hindsight_metric_hours_merge(hours, excluded.hours)
+            ON CONFLICT (week, name, tags) DO UPDATE SET count = count + excluded.count, hours = hindsight_metric_hours_merge(hours, excluded.hours)
             """)
         for (key, count, hours) in batch.metrics {
             try metric.reset().bind(1, key.name).bind(2, key.tags).bind(3, key.week).bind(4, count).bind(5, blob: hours).run()
@@ -749,7 +749,7 @@ public final class AnalyticsReadModel: ReadModel {
                     latest = max(latest, excluded.latest), transitions = CAST(transitions || excluded.transitions AS BLOB)
                 """)
             for (key, run) in runs.sorted(by: { ($0.key.rule, $0.key.row) < ($1.key.rule, $1.key.row) }) {
-                _ = try last.reset().bind(1, key.rule).bind(2, key.row)
+                _ = last.reset().bind(1, key.rule).bind(2, key.row)
                 let after = try last.step() ? (seq: last.int(0), time: last.int(1)) : (seq: Int64(0), time: Int64(0))
                 let newest = run.transitions[run.transitions.count - 1]
                 try write.reset().bind(1, key.rule).bind(2, key.row).bind(3, newest.seq).bind(4, newest.occurredAt).bind(5, run.earliest)
@@ -859,20 +859,36 @@ public final class AnalyticsReadModel: ReadModel {
         guard first <= last else { return [] }
         let hours = first...last
         var cells: [String: InvocationFigures] = [:]
-        let rows = try db.statement("SELECT week, runtime, mode, hours FROM analytics_function_week WHERE scope = ? AND week BETWEEN ? AND ?")
-            .bind(1, scope).bind(2, HourlyCells<InvocationFigures>.week(ofHour: hours.lowerBound))
-            .bind(3, HourlyCells<InvocationFigures>.week(ofHour: hours.upperBound))
+        let rows = try db.statement("SELECT runtime, mode, hours FROM analytics_function_week WHERE week = ? AND scope = ?")
         defer { rows.finish() }
-        while try rows.step() {
-            let key = (rows.text(1) ?? "") + "\u{0}" + (rows.text(2) ?? "")
-            let start = rows.int(0) * HourlyCells<InvocationFigures>.hoursPerWeek
-            guard let week = HourlyCells<InvocationFigures>(encoded: rows.blob(3)[...]) else { throw unreadable("analytics_function_week", scope) }
-            for entry in week.hours where hours.contains(start + entry.hour) { cells[key, default: InvocationFigures()].merge(entry.figures) }
+        for week in try weeks(of: hours, in: "analytics_function_week", db) {
+            _ = rows.reset().bind(1, week).bind(2, scope)
+            while try rows.step() {
+                let key = (rows.text(0) ?? "") + "\u{0}" + (rows.text(1) ?? "")
+                let start = week * HourlyCells<InvocationFigures>.hoursPerWeek
+                guard let stored = HourlyCells<InvocationFigures>(encoded: rows.blob(2)[...]) else { throw unreadable("analytics_function_week", scope) }
+                for entry in stored.hours where hours.contains(start + entry.hour) { cells[key, default: InvocationFigures()].merge(entry.figures) }
+            }
         }
         return cells.sorted { $0.key < $1.key }.map { key, figures in
             let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
             return (String(parts[0]), String(parts[1]), figures)
         }
+    }
+
+    /// The weeks a table keyed by week first holds that overlap a range of hours: a question
+    /// reads each week's rows with a seek of its own.
+    private static func weeks(of hours: ClosedRange<Int64>, in table: String, _ db: SQLiteDatabase) throws(LogError) -> ClosedRange<Int64> {
+        // Two statements: SQLite finds a min or a max from the key alone, not both at once.
+        func edge(_ aggregate: String) throws(LogError) -> Int64? {
+            let held = try db.statement("SELECT \(aggregate)(week) FROM \(table)")
+            defer { held.finish() }
+            return try held.step() && !held.isNull(0) ? held.int(0) : nil
+        }
+        guard let oldest = try edge("min"), let newest = try edge("max") else { return 1...0 }
+        let first = max(oldest, HourlyCells<InvocationFigures>.week(ofHour: hours.lowerBound))
+        let last = min(newest, HourlyCells<InvocationFigures>.week(ofHour: hours.upperBound))
+        return first <= last ? first...last : 1...0
     }
 
     /// A stored row that cannot be read: the read model needs rebuilding.
@@ -1010,14 +1026,14 @@ public final class AnalyticsReadModel: ReadModel {
         var steps: [Int64: MetricFigures] = [:]
         guard hour(first) <= hour(to) else { return [] }
         let hours = hour(first)...hour(to)
-        let rows = try db.statement("SELECT week, hours FROM analytics_metric_week WHERE name = ? AND tags = ? AND week BETWEEN ? AND ?")
-            .bind(1, name).bind(2, subset).bind(3, HourlyCells<MetricFigures>.week(ofHour: hours.lowerBound))
-            .bind(4, HourlyCells<MetricFigures>.week(ofHour: hours.upperBound))
+        let rows = try db.statement("SELECT hours FROM analytics_metric_week WHERE week = ? AND name = ? AND tags = ?")
         defer { rows.finish() }
-        while try rows.step() {
-            let weekStart = rows.int(0) * HourlyCells<MetricFigures>.hoursPerWeek
-            guard let week = HourlyCells<MetricFigures>(encoded: rows.blob(1)[...]) else { throw unreadable("analytics_metric_week", name) }
-            for entry in week.hours where hours.contains(weekStart + entry.hour) {
+        for week in try weeks(of: hours, in: "analytics_metric_week", db) {
+            _ = rows.reset().bind(1, week).bind(2, name).bind(3, subset)
+            guard try rows.step() else { continue }
+            let weekStart = week * HourlyCells<MetricFigures>.hoursPerWeek
+            guard let cells = HourlyCells<MetricFigures>(encoded: rows.blob(0)[...]) else { throw unreadable("analytics_metric_week", name) }
+            for entry in cells.hours where hours.contains(weekStart + entry.hour) {
                 let start = first + ((weekStart + entry.hour) * 3_600_000 - first) / step * step
                 steps[start, default: MetricFigures()].merge(entry.figures)
             }
