@@ -53,7 +53,11 @@ public final class AnalyticsReadModel: ReadModel {
 
     public init() {}
 
+    /// Pages of 64 KiB: a week's row of an org's invocations or of a metric holds many
+    /// kilobytes, which on small pages spilled into overflow chains that every merge of a batch
+    /// into the row rewrote (a build took 5% longer).
     public func create(in db: SQLiteDatabase) throws(LogError) {
+        try db.execute("PRAGMA page_size = 65536")
         try db.execute(
             """
             CREATE TABLE analytics_build (build TEXT PRIMARY KEY, project TEXT NOT NULL) WITHOUT ROWID;

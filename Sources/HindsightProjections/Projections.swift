@@ -97,12 +97,18 @@ public final class Projections: @unchecked Sendable {
             return building
         }
         let db = try SQLiteDatabase(path: building, bulkLoad: true)
-        try db.execute("CREATE TABLE hindsight_checkpoint (position INTEGER NOT NULL, version INTEGER NOT NULL)")
-        try db.statement("INSERT INTO hindsight_checkpoint VALUES (0, ?)").bind(1, Int64(model.version)).run()
-        try model.create(in: db)
+        try Self.createTables(of: model, in: db)
         try apply(model, to: db, from: 0, through: reader.size, reader: reader, batch: Self.buildBatch)
         try model.createIndexes(in: db)
         return building
+    }
+
+    /// A new database's tables: the model's (first, so that it can set up the empty file, such
+    /// as its page size), then the checkpoint at seq 0.
+    private static func createTables(of model: any ReadModel, in db: SQLiteDatabase) throws(LogError) {
+        try model.create(in: db)
+        try db.execute("CREATE TABLE hindsight_checkpoint (position INTEGER NOT NULL, version INTEGER NOT NULL)")
+        try db.statement("INSERT INTO hindsight_checkpoint VALUES (0, ?)").bind(1, Int64(model.version)).run()
     }
 
     /// Catches a built file up to `reader` and puts it in place of the model's database.
@@ -310,9 +316,7 @@ public final class Projections: @unchecked Sendable {
             Self.remove(path)
             defer { Self.remove(path) }
             let fold = try SQLiteDatabase(path: path, bulkLoad: true)
-            try fold.execute("CREATE TABLE hindsight_checkpoint (position INTEGER NOT NULL, version INTEGER NOT NULL)")
-            try fold.statement("INSERT INTO hindsight_checkpoint VALUES (0, ?)").bind(1, Int64(model.version)).run()
-            try model.create(in: fold)
+            try Self.createTables(of: model, in: fold)
             var position: UInt64 = 0
             for target in targets.sorted(by: { $0.position < $1.position }) {
                 try apply(model, to: fold, from: position, through: target.position, reader: reader, batch: Self.buildBatch)

@@ -16,7 +16,8 @@ public protocol ReadModel: AnyObject, Sendable {
     var version: Int { get }
     /// The event types it folds; nil for all.
     var types: Set<String>? { get }
-    /// Creates its tables in an empty database.
+    /// Creates its tables in an empty database (before any other, so that it may set up the
+    /// file, such as its page size).
     func create(in db: SQLiteDatabase) throws(LogError)
     /// Creates its secondary indexes: after the tables are filled when the model is built from
     /// the log (faster than keeping them up to date row by row), at once otherwise.
