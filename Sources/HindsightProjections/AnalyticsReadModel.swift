@@ -526,7 +526,7 @@ public final class AnalyticsReadModel: ReadModel {
         // Each event counts for its project and for its org.
         func scopes(_ project: String, _ org: String) -> [String] { ["project/" + project, "org/" + org] }
 
-        var alerts = try AlertEvaluation(in: db)
+        var alerts = try AlertEvaluation(in: db, series: batch.series)
         for (fold, org, day, seq, occurredAt) in batch.folds {
             switch fold {
             case .queued(let build, let project):
@@ -539,7 +539,7 @@ public final class AnalyticsReadModel: ReadModel {
             case .ruleDefined(let rule): try alerts.define(rule, seq: seq, occurredAt: occurredAt)
             case .ruleRemoved(let rule): try alerts.remove(rule, seq: seq, occurredAt: occurredAt)
             case .value(let series, let value, let seq, let occurredAt):
-                try alerts.evaluate(batch.series[series].name, batch.series[series].tags, value, seq: seq, occurredAt: occurredAt)
+                try alerts.evaluate(series: series, value, seq: seq, occurredAt: occurredAt)
             }
         }
         try alerts.save()
@@ -557,8 +557,7 @@ public final class AnalyticsReadModel: ReadModel {
             ON CONFLICT (week, scope, runtime, mode) DO UPDATE SET invocations = invocations + excluded.invocations,
                 hours = hindsight_invocation_hours_merge(hours, excluded.hours)
             """)
-        // In the table's order: a batch's rows are those of its week or two, at the table's end.
-        for (key, added) in weeks.sorted(by: { ($0.key.week, $0.key.scope, $0.key.runtime, $0.key.mode) < ($1.key.week, $1.key.scope, $1.key.runtime, $1.key.mode) }) {
+        for (key, added) in weeks {
             try upsert.reset().bind(1, key.scope).bind(2, key.week).bind(3, key.runtime).bind(4, key.mode)
                 .bind(5, added.total(\.invocations)).bind(6, blob: added.encoded).run()
         }
@@ -621,27 +620,42 @@ public final class AnalyticsReadModel: ReadModel {
             var stored: String { "\(metric)|\(tags)|\(windowSec)" }
         }
 
-        /// A window of values and the rules that watch it, each with whether it is firing.
+        /// A window of values and the rules that watch it, each with whether it is firing and
+        /// whether its row is to be written again (defined, or fired or resolved).
         final class Group {
-            var rules: [(rule: AlertRule, firing: Bool)] = []
+            let key: WindowKey
+            var rules: [(rule: AlertRule, firing: Bool, changed: Bool)] = []
             var values: [(seq: Int64, occurredAt: Int64, value: Double)] = []
-            var loaded = false
+            /// Whether `values` holds the window's stored values (a window met in this batch
+            /// starts empty).
+            var loaded: Bool
+            /// Whether its values are to be written again.
+            var changed = false
+
+            init(_ key: WindowKey, loaded: Bool) {
+                self.key = key
+                self.loaded = loaded
+            }
         }
 
         let db: SQLiteDatabase
+        /// The batch's metric series, and the groups that watch each (worked out when a value
+        /// of it first comes, again after a rule changes).
+        private let series: [MetricSeries]
+        private var groupsOfSeries: [Int: [Group]] = [:]
         private var groups: [WindowKey: Group] = [:]
-        private var byMetric: [String: [WindowKey]] = [:]
         private var keyOfRule: [String: WindowKey] = [:]
-        /// Groups whose values changed, and windows that are gone.
-        private var changed: Set<WindowKey> = []
+        /// Windows that are gone.
         private var dropped: Set<WindowKey> = []
-        /// Rules defined, removed, or that fired or resolved: their rows are written again.
+        /// Rules defined or removed: their rows are written again (as are those of rules that
+        /// fired or resolved, marked in their group).
         private var rulesChanged: Set<String> = []
         /// In seq order, as the events caused them (the table's order).
         private var transitions: [(rule: String, seq: Int64, occurredAt: Int64, fired: Bool, value: Double?)] = []
 
-        init(in db: SQLiteDatabase) throws(LogError) {
+        init(in db: SQLiteDatabase, series: [MetricSeries]) throws(LogError) {
             self.db = db
+            self.series = series
             let rows = try db.statement("SELECT rule, metric, op, threshold, window_sec, tags, firing FROM analytics_alert_rule ORDER BY rule")
             while try rows.step() {
                 guard let op = rows.text(2).flatMap(AlertRule.Comparison.init) else {
@@ -651,25 +665,30 @@ public final class AnalyticsReadModel: ReadModel {
                 }
                 let rule = AlertRule(rule: rows.text(0) ?? "", metric: rows.text(1) ?? "", op: op, threshold: rows.double(3),
                                      windowSec: rows.int(4), tags: rows.text(5) ?? "")
-                join(rule, firing: rows.int(6) != 0)
+                join(rule, firing: rows.int(6) != 0, stored: true)
             }
             rows.finish()
         }
 
-        private mutating func join(_ rule: AlertRule, firing: Bool) {
+        /// Adds a rule to the group of its window; `stored`: a rule of the model before this
+        /// batch, whose window's values are stored.
+        private mutating func join(_ rule: AlertRule, firing: Bool, stored: Bool) {
             let key = WindowKey(metric: rule.metric, tags: rule.tags, windowSec: rule.windowSec)
             if groups[key] == nil {
-                groups[key] = Group()
-                byMetric[rule.metric, default: []].append(key)
+                let group = Group(key, loaded: !stored)
+                // A window met in this batch starts empty, and is written even if no value comes.
+                group.changed = !stored
+                groups[key] = group
+                groupsOfSeries = [:]
             }
-            groups[key]!.rules.append((rule, firing))
+            groups[key]!.rules.append((rule, firing, false))
             keyOfRule[rule.rule] = key
             dropped.remove(key)
         }
 
         mutating func define(_ rule: AlertRule, seq: Int64, occurredAt: Int64) throws(LogError) {
             try remove(rule.rule, seq: seq, occurredAt: occurredAt)
-            join(rule, firing: false)
+            join(rule, firing: false, stored: false)
             rulesChanged.insert(rule.rule)
         }
 
@@ -681,19 +700,26 @@ public final class AnalyticsReadModel: ReadModel {
             rulesChanged.insert(name)
             if group.rules.isEmpty {
                 groups[key] = nil
-                byMetric[key.metric]?.removeAll { $0 == key }
+                groupsOfSeries = [:]
                 dropped.insert(key)
-                changed.remove(key)
             }
         }
 
-        mutating func evaluate(_ metric: String, _ tags: [(name: String, value: String)], _ value: Double, seq: Int64, occurredAt: Int64) throws(LogError) {
-            for key in byMetric[metric] ?? [] {
-                guard let group = groups[key], let first = group.rules.first, first.rule.matches(tags) else { continue }
-                try load(key, group)
+        /// The groups whose rules watch a series: those of its metric whose tags its own include.
+        private mutating func groups(of number: Int) -> [Group] {
+            if let known = groupsOfSeries[number] { return known }
+            let series = series[number]
+            let found = groups.values.filter { $0.key.metric == series.name && $0.rules[0].rule.matches(series.tags) }.sorted { $0.key.stored < $1.key.stored }
+            groupsOfSeries[number] = found
+            return found
+        }
+
+        mutating func evaluate(series: Int, _ value: Double, seq: Int64, occurredAt: Int64) throws(LogError) {
+            for group in groups(of: series) {
+                try load(group)
                 group.values.append((seq, occurredAt, value))
                 let latest = group.values.lazy.map(\.occurredAt).max()!
-                let span = key.windowSec * 1000
+                let span = group.key.windowSec * 1000
                 group.values.removeAll { $0.occurredAt <= latest - span }
                 var sum = 0.0, count = 0
                 for entry in group.values where entry.occurredAt > occurredAt - span && entry.occurredAt <= occurredAt {
@@ -706,16 +732,16 @@ public final class AnalyticsReadModel: ReadModel {
                     if holds != group.rules[index].firing {
                         transitions.append((group.rules[index].rule.rule, seq, occurredAt, holds, aggregate))
                         group.rules[index].firing = holds
-                        rulesChanged.insert(group.rules[index].rule.rule)
+                        group.rules[index].changed = true
                     }
                 }
-                changed.insert(key)
+                group.changed = true
             }
         }
 
-        private func load(_ key: WindowKey, _ group: Group) throws(LogError) {
+        private func load(_ group: Group) throws(LogError) {
             guard !group.loaded else { return }
-            let rows = try db.statement("SELECT seq, occurred_at, value FROM analytics_alert_value WHERE window = ? ORDER BY seq").bind(1, key.stored)
+            let rows = try db.statement("SELECT seq, occurred_at, value FROM analytics_alert_value WHERE window = ? ORDER BY seq").bind(1, group.key.stored)
             while try rows.step() { group.values.append((rows.int(0), rows.int(1), rows.double(2))) }
             rows.finish()
             group.loaded = true
@@ -723,6 +749,7 @@ public final class AnalyticsReadModel: ReadModel {
 
         /// Writes the rules, windows and transitions the batch changed.
         func save() throws(LogError) {
+            let changed = groups.values.filter(\.changed).map(\.key)
             for key in dropped.union(changed).sorted(by: { $0.stored < $1.stored }) {
                 try db.statement("DELETE FROM analytics_alert_value WHERE window = ?").bind(1, key.stored).run()
                 guard let group = groups[key] else { continue }
@@ -731,9 +758,10 @@ public final class AnalyticsReadModel: ReadModel {
                         .bind(3, value.occurredAt).bind(4, value.value).run()
                 }
             }
-            for name in rulesChanged.sorted() {
+            let changedState = groups.values.flatMap { $0.rules.filter(\.changed).map(\.rule.rule) }
+            for name in rulesChanged.union(changedState).sorted() {
                 try db.statement("DELETE FROM analytics_alert_rule WHERE rule = ?").bind(1, name).run()
-                guard let key = keyOfRule[name], let (rule, firing) = groups[key]?.rules.first(where: { $0.rule.rule == name }) else { continue }
+                guard let key = keyOfRule[name], let (rule, firing, _) = groups[key]?.rules.first(where: { $0.rule.rule == name }) else { continue }
                 try db.statement("INSERT INTO analytics_alert_rule VALUES (?, ?, ?, ?, ?, ?, ?)").bind(1, rule.rule).bind(2, rule.metric)
                     .bind(3, rule.op.rawValue).bind(4, rule.threshold).bind(5, rule.windowSec).bind(6, rule.tags).bind(7, Int64(firing ? 1 : 0)).run()
             }

@@ -469,6 +469,41 @@ struct AlertTests {
         }
     }
 
+    @Test func aWindowDefinedAgainAfterItsLastRuleWentStartsEmptyHoweverTheEventsAreBatched() throws {
+        let dir = TemporaryDirectory()
+        func event(_ type: String, _ data: String, minute: Int) -> String {
+            #"{"type":"\#(type)","stream":"alert/x","org":"org_1","actor":{"kind":"system","id":"t"},"data":\#(data),"occurredAt":"2026-01-01T00:\#(String(format: "%02d", minute)):00.000Z"}"#
+        }
+        let value = { (v: Int, minute: Int) in event("metric.recorded", #"{"name":"m","value":\#(v)}"#, minute: minute) }
+        let events = [
+            event("alert.rule_defined", #"{"rule":"a","metric":"m","op":"gt","threshold":50,"windowSec":600}"#, minute: 0),
+            value(100, 1),  // a fires: average 100
+            event("alert.rule_removed", #"{"rule":"a"}"#, minute: 2),
+            event("alert.rule_defined", #"{"rule":"b","metric":"m","op":"gt","threshold":50,"windowSec":600}"#, minute: 3),
+            value(40, 4),  // b's window holds 40 alone: it does not fire
+            value(70, 5),  // average 55: b fires
+        ]
+        let dump = { () throws -> String in try run(hindsightExecutable, ["dump", "--data", dir.path, "analytics"]).stdout }
+        // Applied in two batches, the second removing the rule whose window the first stored values for.
+        for part in [events[..<2], events[2...]] {
+            #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((part.joined(separator: "\n") + "\n").utf8)).status == 0)
+            #expect(try run(hindsightExecutable, ["query", "--data", dir.path, "projections.status"]).status == 0)
+        }
+        let inTwo = try dump()
+        #expect(try run(hindsightExecutable, ["rebuild", "--data", dir.path, "analytics"]).status == 0)
+        #expect(try dump() == inTwo)
+        let server = RPCServer(directory: dir.path, engine: nil)
+        guard case .array(let history)? = server.call(#"{"jsonrpc":"2.0","id":1,"method":"alerts.history","params":{"from":"2026-01-01T00:00:00.000Z","to":"2026-01-01T01:00:00.000Z"}}"#)?["result"]?["transitions"] else {
+            Issue.record("no history")
+            return
+        }
+        let seen = history.map { step -> String in
+            guard case .string(let rule)? = step["rule"], case .string(let kind)? = step["kind"] else { return "?" }
+            return "\(rule) \(kind) \(number(step["value"]).map { String(format: "%.0f", $0) } ?? "-")"
+        }
+        #expect(seen == ["a fired 100", "a resolved -", "b fired 55"])
+    }
+
     @Test func theModelIsTheSameBuiltInSmallBatchesRebuiltOrRebuiltFromASnapshot() throws {
         let dir = TemporaryDirectory()
         let lines = try String(contentsOfFile: Self.history, encoding: .utf8).split(separator: "\n")
