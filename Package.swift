@@ -8,6 +8,11 @@ let strictSwift: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// The executables allocate with jemalloc (Debian libjemalloc-dev) instead of glibc's malloc:
+/// read models allocate and free many small values on several threads, and building the
+/// analytics model took about a tenth longer with glibc (docs/decisions.md).
+let jemalloc: [LinkerSetting] = [.linkedLibrary("jemalloc")]
+
 let package = Package(
     name: "Hindsight",
     platforms: [.macOS(.v15)],
@@ -106,7 +111,8 @@ let package = Package(
                 "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strictSwift
+            swiftSettings: strictSwift,
+            linkerSettings: jemalloc
         ),
         // The benchmark command: `swift run -c release hindsight-bench`.
         .executableTarget(
@@ -122,7 +128,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/Bench",
-            swiftSettings: strictSwift
+            swiftSettings: strictSwift,
+            linkerSettings: jemalloc
         ),
         // Scratch directories and running the built CLI, for every test target.
         .target(

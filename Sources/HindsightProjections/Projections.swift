@@ -31,6 +31,9 @@ public final class Projections: @unchecked Sendable {
     static let buildBatch = 200_000
     /// Events in the first batch of a long apply, after which batches grow.
     static let firstBatch = 5_000
+    /// Batches read (and prepared) ahead of the one applied: two keep both cores busy while
+    /// the one being read waits for a core.
+    static let readAhead = 2
 
     public init(directory: String, catalog: Catalog, vault: PersonalDataVault, models: [any ReadModel] = Projections.models()) throws(LogError) {
         self.directory = directory
@@ -208,8 +211,8 @@ public final class Projections: @unchecked Sendable {
     }
 
     /// Applies the events after `position` up to `end`, at most `batch` to a transaction that
-    /// also moves the checkpoint. The next batch is read from the log (and prepared) on
-    /// another core while this one is applied, and an applied batch is freed there too. The
+    /// also moves the checkpoint. The next batches are read from the log (and prepared) on
+    /// other threads while this one is applied, and an applied batch is freed there too. The
     /// first batches are small, so that applying starts soon, and grow fourfold up to `batch`.
     private func apply<Model: ReadModel>(
         _ model: Model, to db: SQLiteDatabase, from position: UInt64, through end: UInt64, reader: LogReader, batch: Int
@@ -223,12 +226,22 @@ public final class Projections: @unchecked Sendable {
                 return model.prepare(try self.events(reader, query))
             }
         }
+        // Batches being read, in order, from `next` on.
         var size = min(batch, Self.firstBatch)
-        var pending = position < end ? read(position, size) : nil
-        while let current = pending {
-            size = min(batch, size * 4)
+        var pending: [BatchRead<Model.Batch>] = []
+        var next = position
+        func readAhead() {
+            while pending.count < Self.readAhead, next < end {
+                pending.append(read(next, size))
+                next = pending[pending.count - 1].through
+                size = min(batch, size * 4)
+            }
+        }
+        readAhead()
+        while !pending.isEmpty {
+            let current = pending.removeFirst()
             try current.wait()
-            pending = current.through < end ? read(current.through, size) : nil
+            readAhead()
             // The checkpoint is read again inside the transaction: another process (a query
             // beside serve) may have applied these events meanwhile.
             let reached = try db.transaction { () throws(LogError) -> UInt64 in
@@ -241,8 +254,10 @@ public final class Projections: @unchecked Sendable {
             current.release()
             if reached != current.through {
                 // Read on from where the other process left the model.
-                try? pending?.wait()
-                pending = reached < end ? read(reached, size) : nil
+                for ahead in pending { try? ahead.wait() }
+                pending = []
+                next = reached
+                readAhead()
             }
         }
     }
