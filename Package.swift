@@ -8,11 +8,6 @@ let strictSwift: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
-/// The executables allocate with jemalloc (Debian libjemalloc-dev) instead of glibc's malloc:
-/// read models allocate and free many small values on several threads, and building the
-/// analytics model took about a tenth longer with glibc (docs/decisions.md).
-let jemalloc: [LinkerSetting] = [.linkedLibrary("jemalloc")]
-
 let package = Package(
     name: "Hindsight",
     platforms: [.macOS(.v15)],
@@ -111,8 +106,7 @@ let package = Package(
                 "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strictSwift,
-            linkerSettings: jemalloc
+            swiftSettings: strictSwift
         ),
         // The benchmark command: `swift run -c release hindsight-bench`.
         .executableTarget(
@@ -128,8 +122,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/Bench",
-            swiftSettings: strictSwift,
-            linkerSettings: jemalloc
+            swiftSettings: strictSwift
         ),
         // Scratch directories and running the built CLI, for every test target.
         .target(

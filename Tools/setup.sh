@@ -4,13 +4,12 @@
 #   libsimdjson-dev     JSON parsing on the append and scan paths
 #   libssl-dev          SHA-256 for the Merkle tree (libcrypto)
 #   libsqlite3-dev      SQLite, where read models keep their tables
-#   libjemalloc-dev     the allocator the executables use (docs/decisions.md)
 #   python3             the independent verifier (Tools/verify_log.py) the tests run
 #   python3-jsonschema  a standard JSON Schema validator the tests hold EventSchemas/ to
 #   python3-cryptography  Ed25519 for the independent export verifier (Tools/verify_export.py)
 set -euo pipefail
 
-packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev libsqlite3-dev libjemalloc-dev python3 python3-jsonschema python3-cryptography)
+packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev libsqlite3-dev python3 python3-jsonschema python3-cryptography)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
