@@ -26,9 +26,9 @@ public final class Projections: @unchecked Sendable {
     /// Models being rebuilt beside the ones in use.
     private var rebuilding: Set<String> = []
     private let lock = NSLock()
-    /// Events per transaction while catching up, and while building from the log.
+    /// Events per transaction while catching up (while building from the log: the model's
+    /// `buildBatch`).
     static let batch = 10_000
-    static let buildBatch = 200_000
     /// Events in the first batch of a long apply, after which batches grow.
     static let firstBatch = 5_000
     /// Batches read (and prepared) ahead of the one applied: two keep both cores busy while
@@ -96,12 +96,12 @@ public final class Projections: @unchecked Sendable {
                 throw LogError(.io, "cannot copy the snapshot of \(model.name) at seq \(start.position): \(error)", location: building)
             }
             let db = try SQLiteDatabase(path: building, bulkLoad: true)
-            try apply(model, to: db, from: start.position, through: reader.size, reader: reader, batch: Self.buildBatch)
+            try apply(model, to: db, from: start.position, through: reader.size, reader: reader, batch: model.buildBatch)
             return building
         }
         let db = try SQLiteDatabase(path: building, bulkLoad: true)
         try Self.createTables(of: model, in: db)
-        try apply(model, to: db, from: 0, through: reader.size, reader: reader, batch: Self.buildBatch)
+        try apply(model, to: db, from: 0, through: reader.size, reader: reader, batch: model.buildBatch)
         try model.createIndexes(in: db)
         return building
     }
@@ -118,7 +118,7 @@ public final class Projections: @unchecked Sendable {
     private func swapIn(_ model: any ReadModel, _ building: String, catchingUpTo reader: LogReader) throws(LogError) -> SQLiteDatabase {
         do {
             let db = try SQLiteDatabase(path: building, bulkLoad: true)
-            try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: Self.buildBatch)
+            try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: model.buildBatch)
         }
         let path = path(of: model)
         databases[model.name] = nil
@@ -334,7 +334,7 @@ public final class Projections: @unchecked Sendable {
             try Self.createTables(of: model, in: fold)
             var position: UInt64 = 0
             for target in targets.sorted(by: { $0.position < $1.position }) {
-                try apply(model, to: fold, from: position, through: target.position, reader: reader, batch: Self.buildBatch)
+                try apply(model, to: fold, from: position, through: target.position, reader: reader, batch: model.buildBatch)
                 position = target.position
                 let same = try ContentDump.digest(fold) == target.digest
                 checks.append(Check(readModel: model.name, kind: target.kind, position: target.position, ok: same,

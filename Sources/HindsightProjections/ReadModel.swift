@@ -30,6 +30,9 @@ public protocol ReadModel: AnyObject, Sendable {
     /// the checkpoint. A batch is whatever the engine read at once: the model must end in the
     /// same state however the events are cut into batches.
     func apply(_ batch: Batch, in db: SQLiteDatabase) throws(LogError)
+    /// Events per transaction when the model is built from the log: larger batches cost less
+    /// to apply per event, smaller ones keep reading and applying side by side longer.
+    var buildBatch: Int { get }
     /// Columns (`TABLE.COLUMN`) holding stored event lines, whose personal data the readable
     /// dump (`hindsight dump`, `Snapshots/`) shows as readers see it.
     var storedLineColumns: Set<String> { get }
@@ -41,5 +44,6 @@ extension ReadModel where Batch == [ProjectedEvent] {
 
 extension ReadModel {
     public func createIndexes(in db: SQLiteDatabase) throws(LogError) {}
+    public var buildBatch: Int { 200_000 }
     public var storedLineColumns: Set<String> { [] }
 }
