@@ -143,14 +143,15 @@ public final class AnalyticsReadModel: ReadModel {
 
     /// Invocations of one function in one project, org, week and mode, between two of its
     /// deployments in a batch: `epoch` counts the function's deployments earlier in the batch
-    /// (0: it runs the runtime it had before the batch).
-    struct InvocationKey: Hashable, Sendable {
+    /// (0: it runs the runtime it had before the batch). They count in the rows of each of
+    /// `scopes`: the function's, its project's and its org's.
+    struct Invocations: Sendable {
         let function: String
-        let project: String
-        let org: String
+        let scopes: [String]
         let week: Int64
         let mode: String
         let epoch: Int
+        let cells: HourlyCells<InvocationFigures>
     }
 
     enum Outcome: Sendable { case succeeded, failed, canceled }
@@ -159,7 +160,7 @@ public final class AnalyticsReadModel: ReadModel {
         let folds: [(fold: Fold, org: String, day: Int64, seq: Int64, occurredAt: Int64)]
         /// Invocations added up by hour while the batch is read: applying it then costs a
         /// statement per function and week, not per invocation.
-        let invocations: [InvocationKey: HourlyCells<InvocationFigures>]
+        let invocations: [Invocations]
         /// Delivery attempts per webhook and hour, added up the same way.
         let deliveries: [DeliveryKey: DeliveryFigures]
         /// The rows of `analytics_metric_week` the batch adds to, worked out in full: metric
@@ -168,7 +169,7 @@ public final class AnalyticsReadModel: ReadModel {
         /// The metric series (a name and its tags) the batch's values are of.
         let series: [MetricSeries]
 
-        func with(invocations: [InvocationKey: HourlyCells<InvocationFigures>]) -> Batch {
+        func with(invocations: [Invocations]) -> Batch {
             Batch(folds: folds, invocations: invocations, deliveries: deliveries, metrics: metrics, series: series)
         }
     }
@@ -236,7 +237,7 @@ public final class AnalyticsReadModel: ReadModel {
     /// function's deployments so far in the batch.
     struct CallerNames: Sendable {
         var texts = TextNumbers()
-        var callers: [(function: Int, key: (function: String, project: String, org: String, mode: String))] = []
+        var callers: [(function: Int, key: (function: String, scopes: [String], mode: String))] = []
         var functionByName: [String: Int] = [:]
         var deployments: [Int] = []
 
@@ -259,8 +260,9 @@ public final class AnalyticsReadModel: ReadModel {
                   isString(function), isString(project), isString(mode) else { return nil }
             let (number, new) = texts.number(function, project, mode, tag: org)
             guard new else { return number }
-            let key = (function: data["function"] ?? "", project: data["project"] ?? "", org: org, mode: data["mode"] ?? "")
-            callers.append((self.function(key.function), key))
+            let name = data["function"] ?? ""
+            let key = (function: name, scopes: ["function/" + name, "project/" + (data["project"] ?? ""), "org/" + org], mode: data["mode"] ?? "")
+            callers.append((self.function(name), key))
             return number
         }
     }
@@ -289,7 +291,7 @@ public final class AnalyticsReadModel: ReadModel {
     /// core while the rest is prepared on another (the core that applies batches would
     /// otherwise wait for this one).
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
-        var parts: (invocations: [InvocationKey: HourlyCells<InvocationFigures>], rest: Batch?) = ([:], nil)
+        var parts: (invocations: [Invocations], rest: Batch?) = ([], nil)
         withUnsafeMutablePointer(to: &parts) { pointer in
             let shared = UnsafeSendable(pointer)
             DispatchQueue.concurrentPerform(iterations: 2) { part in
@@ -300,7 +302,7 @@ public final class AnalyticsReadModel: ReadModel {
     }
 
     /// The invocations of a batch, added up by week and hour.
-    private func prepareInvocations(_ events: [ProjectedEvent]) -> [InvocationKey: HourlyCells<InvocationFigures>] {
+    private func prepareInvocations(_ events: [ProjectedEvent]) -> [Invocations] {
         var names = knownCallers.withLock { $0.take() }.flatMap { $0.texts.count > Self.mostNames ? nil : $0 } ?? CallerNames()
         names.startBatch()
         defer { knownCallers.withLock { $0 = $0 ?? names } }
@@ -320,15 +322,12 @@ public final class AnalyticsReadModel: ReadModel {
             default: continue
             }
         }
-        var byKey: [InvocationKey: HourlyCells<InvocationFigures>] = [:]
-        for (number, weeks) in invocations.byNumber.enumerated() {
+        return invocations.byNumber.enumerated().flatMap { number, weeks in
             let caller = names.callers[number].key
-            for (week, hours) in weeks {
-                byKey[InvocationKey(function: caller.function, project: caller.project, org: caller.org, week: week.week, mode: caller.mode,
-                                    epoch: week.epoch)] = hours
+            return weeks.map { week, hours in
+                Invocations(function: caller.function, scopes: caller.scopes, week: week.week, mode: caller.mode, epoch: week.epoch, cells: hours)
             }
         }
-        return byKey
     }
 
     /// All of a batch but its invocations.
@@ -390,7 +389,7 @@ public final class AnalyticsReadModel: ReadModel {
             let key = names.metricSubsets[cell.subset]
             return (key: MetricWeekKey(name: key.name, tags: key.tags, week: cell.week), count: cell.hours.total(\.count), hours: cell.hours.encoded)
         }
-        return Batch(folds: folds, invocations: [:], deliveries: deliveries, metrics: rows, series: names.series.map(\.series))
+        return Batch(folds: folds, invocations: [], deliveries: deliveries, metrics: rows, series: names.series.map(\.series))
     }
 
     static let buildTypes: Set<String> = [
@@ -523,14 +522,11 @@ public final class AnalyticsReadModel: ReadModel {
         var weeks: [FunctionWeekKey: HourlyCells<InvocationFigures>] = [:]
         // Each function's runtime before the batch, then after each of its deployments in it.
         var runtimes: [String: [String]] = [:]
-        for function in Set(batch.invocations.keys.map(\.function)) {
+        for function in Set(batch.invocations.map(\.function)) {
             let row = try db.statement("SELECT runtime FROM analytics_function WHERE function = ?").bind(1, function)
             runtimes[function] = [try row.step() ? row.text(0) ?? "unknown" : "unknown"]
             row.finish()
         }
-        // Each event counts for its project and for its org.
-        func scopes(_ project: String, _ org: String) -> [String] { ["project/" + project, "org/" + org] }
-
         var alerts = try AlertEvaluation(in: db, series: batch.series)
         for (fold, org, day, seq, occurredAt) in batch.folds {
             switch fold {
@@ -548,11 +544,12 @@ public final class AnalyticsReadModel: ReadModel {
             }
         }
         try alerts.save()
-        for (key, cells) in batch.invocations {
-            let known = runtimes[key.function] ?? ["unknown"]
-            let runtime = known[min(key.epoch, known.count - 1)]
-            for scope in ["function/" + key.function] + scopes(key.project, key.org) {
-                weeks[FunctionWeekKey(scope: scope, week: key.week, runtime: runtime, mode: key.mode), default: HourlyCells()].merge(cells)
+        for invocations in batch.invocations {
+            let known = runtimes[invocations.function] ?? ["unknown"]
+            let runtime = known[min(invocations.epoch, known.count - 1)]
+            for scope in invocations.scopes {
+                weeks[FunctionWeekKey(scope: scope, week: invocations.week, runtime: runtime, mode: invocations.mode), default: HourlyCells()]
+                    .merge(invocations.cells)
             }
         }
         // Each row once: inserted, or added to what it holds (its hours merged in SQL).
