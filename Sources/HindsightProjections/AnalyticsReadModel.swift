@@ -44,12 +44,14 @@ public final class AnalyticsReadModel: ReadModel {
         "alert.rule_defined", "alert.rule_removed",
     ]
 
-    /// The names earlier batches met, for the next one to start from (most of a batch's
+    /// The names earlier batches met, for the next ones to start from (most of a batch's
     /// metric series and callers were met before), up to `mostNames` of each. A prepare takes
-    /// them and puts them back; one running beside it starts afresh.
-    private let knownSeries = Mutex<SeriesNames?>(SeriesNames())
-    private let knownCallers = Mutex<CallerNames?>(CallerNames())
+    /// a set and puts it back; batches prepared side by side (read ahead) take one each.
+    private let knownSeries = Mutex<[SeriesNames]>([])
+    private let knownCallers = Mutex<[CallerNames]>([])
     static let mostNames = 500_000
+    /// Sets of names kept, at most: one per batch prepared at once.
+    static let keptNames = 4
 
     public init() {}
 
@@ -303,9 +305,9 @@ public final class AnalyticsReadModel: ReadModel {
 
     /// The invocations of a batch, added up by week and hour.
     private func prepareInvocations(_ events: [ProjectedEvent]) -> [Invocations] {
-        var names = knownCallers.withLock { $0.take() }.flatMap { $0.texts.count > Self.mostNames ? nil : $0 } ?? CallerNames()
+        var names = knownCallers.withLock { $0.popLast() }.flatMap { $0.texts.count > Self.mostNames ? nil : $0 } ?? CallerNames()
         names.startBatch()
-        defer { knownCallers.withLock { $0 = $0 ?? names } }
+        defer { knownCallers.withLock { if $0.count < Self.keptNames { $0.append(names) } } }
         var invocations = NamedCells<InvocationWeek, InvocationFigures>()
         for event in events {
             switch event.stored.type {
@@ -333,8 +335,8 @@ public final class AnalyticsReadModel: ReadModel {
     /// All of a batch but its invocations.
     private func prepareAllButInvocations(_ events: [ProjectedEvent]) -> Batch {
         var folds: [(fold: Fold, org: String, day: Int64, seq: Int64, occurredAt: Int64)] = []
-        var names = knownSeries.withLock { $0.take() }.flatMap { $0.texts.count > Self.mostNames ? nil : $0 } ?? SeriesNames()
-        defer { knownSeries.withLock { $0 = $0 ?? names } }
+        var names = knownSeries.withLock { $0.popLast() }.flatMap { $0.texts.count > Self.mostNames ? nil : $0 } ?? SeriesNames()
+        defer { knownSeries.withLock { if $0.count < Self.keptNames { $0.append(names) } } }
         var deliveries: [DeliveryKey: DeliveryFigures] = [:]
         var metrics = NamedCells<Int64, MetricFigures>()
         for event in events {
