@@ -145,15 +145,19 @@ public final class AnalyticsReadModel: ReadModel {
 
     /// Invocations of one function in one project, org, week and mode, between two of its
     /// deployments in a batch: `epoch` counts the function's deployments earlier in the batch
-    /// (0: it runs the runtime it had before the batch). They count in the rows of each of
-    /// `scopes`: the function's, its project's and its org's.
+    /// (0: it runs the runtime it had before the batch). They count in the function's row,
+    /// to which they are added as they are (`stored`, encoded while the batch is read), and in
+    /// the rows of `groups`, its project's and its org's, with the other functions there.
     struct Invocations: Sendable {
         let function: String
-        let scopes: [String]
+        let scope: String
+        let groups: [String]
         let week: Int64
         let mode: String
         let epoch: Int
         let cells: HourlyCells<InvocationFigures>
+        let count: Int64
+        let stored: [UInt8]
     }
 
     enum Outcome: Sendable { case succeeded, failed, canceled }
@@ -239,7 +243,7 @@ public final class AnalyticsReadModel: ReadModel {
     /// function's deployments so far in the batch.
     struct CallerNames: Sendable {
         var texts = TextNumbers()
-        var callers: [(function: Int, key: (function: String, scopes: [String], mode: String))] = []
+        var callers: [(function: Int, key: (function: String, scope: String, groups: [String], mode: String))] = []
         var functionByName: [String: Int] = [:]
         var deployments: [Int] = []
 
@@ -263,7 +267,7 @@ public final class AnalyticsReadModel: ReadModel {
             let (number, new) = texts.number(function, project, mode, tag: org)
             guard new else { return number }
             let name = data["function"] ?? ""
-            let key = (function: name, scopes: ["function/" + name, "project/" + (data["project"] ?? ""), "org/" + org], mode: data["mode"] ?? "")
+            let key = (function: name, scope: "function/" + name, groups: ["project/" + (data["project"] ?? ""), "org/" + org], mode: data["mode"] ?? "")
             callers.append((self.function(name), key))
             return number
         }
@@ -327,7 +331,8 @@ public final class AnalyticsReadModel: ReadModel {
         return invocations.byNumber.enumerated().flatMap { number, weeks in
             let caller = names.callers[number].key
             return weeks.map { week, hours in
-                Invocations(function: caller.function, scopes: caller.scopes, week: week.week, mode: caller.mode, epoch: week.epoch, cells: hours)
+                Invocations(function: caller.function, scope: caller.scope, groups: caller.groups, week: week.week, mode: caller.mode, epoch: week.epoch,
+                            cells: hours, count: hours.total(\.invocations), stored: hours.encoded)
             }
         }
     }
@@ -546,21 +551,23 @@ public final class AnalyticsReadModel: ReadModel {
             }
         }
         try alerts.save()
-        for invocations in batch.invocations {
-            let known = runtimes[invocations.function] ?? ["unknown"]
-            let runtime = known[min(invocations.epoch, known.count - 1)]
-            for scope in invocations.scopes {
-                weeks[FunctionWeekKey(scope: scope, week: invocations.week, runtime: runtime, mode: invocations.mode), default: HourlyCells()]
-                    .merge(invocations.cells)
-            }
-        }
-        // Each row once: inserted, or added to what it holds (its hours merged in SQL).
+        // A row is inserted, or added to what it holds (its hours merged in SQL).
         let upsert = try db.statement(
             """
             INSERT INTO analytics_function_week VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (week, scope, runtime, mode) DO UPDATE SET invocations = invocations + excluded.invocations,
                 hours = hindsight_invocation_hours_merge(hours, excluded.hours)
             """)
+        for invocations in batch.invocations {
+            let known = runtimes[invocations.function] ?? ["unknown"]
+            let runtime = known[min(invocations.epoch, known.count - 1)]
+            try upsert.reset().bind(1, invocations.scope).bind(2, invocations.week).bind(3, runtime).bind(4, invocations.mode)
+                .bind(5, invocations.count).bind(6, blob: invocations.stored).run()
+            for scope in invocations.groups {
+                weeks[FunctionWeekKey(scope: scope, week: invocations.week, runtime: runtime, mode: invocations.mode), default: HourlyCells()]
+                    .merge(invocations.cells)
+            }
+        }
         for (key, added) in weeks {
             try upsert.reset().bind(1, key.scope).bind(2, key.week).bind(3, key.runtime).bind(4, key.mode)
                 .bind(5, added.total(\.invocations)).bind(6, blob: added.encoded).run()
