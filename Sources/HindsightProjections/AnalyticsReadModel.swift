@@ -738,16 +738,25 @@ public final class AnalyticsReadModel: ReadModel {
                     count += 1
                 }
                 let aggregate = sum / Double(max(1, count))
-                for index in group.rules.indices {
-                    let holds = count > 0 && group.rules[index].rule.holds(aggregate)
-                    if holds != group.rules[index].firing {
-                        transitions.append((group.rules[index].rule.rule, seq, occurredAt, holds, aggregate))
-                        group.rules[index].firing = holds
-                        group.rules[index].changed = true
-                    }
+                for (index, holds) in Self.changes(of: group.rules, at: count > 0 ? aggregate : nil) {
+                    transitions.append((group.rules[index].rule.rule, seq, occurredAt, holds, aggregate))
+                    group.rules[index].firing = holds
+                    group.rules[index].changed = true
                 }
                 group.changed = true
             }
+        }
+
+        /// The rules whose state an aggregate (nil: no values in the window) changes, and to
+        /// what: read from a copy of the rules, not the group (whose array, a class's property,
+        /// was checked for exclusive access at every step).
+        private static func changes(of rules: [(rule: AlertRule, firing: Bool, changed: Bool)], at aggregate: Double?) -> [(index: Int, holds: Bool)] {
+            var changes: [(index: Int, holds: Bool)] = []
+            for index in rules.indices {
+                let holds = aggregate.map(rules[index].rule.holds) ?? false
+                if holds != rules[index].firing { changes.append((index, holds)) }
+            }
+            return changes
         }
 
         private func load(_ group: Group) throws(LogError) {
