@@ -1,5 +1,5 @@
 import Foundation
-public import HindsightEngine
+import HindsightEngine
 import HindsightCatalog
 import HindsightLog
 import HindsightPrivacy
