@@ -232,7 +232,10 @@ public enum AuditExport {
             query.occurredFrom = ms
             query.limit = 1
             first = reader.size + 1
-            try read(reader, query) { first = $0.seq }
+            try reader.read(query) { (event: StoredEvent) throws(LogError) in
+                first = event.seq
+                return true
+            }
         case nil: break
         }
         switch request.to {
@@ -242,25 +245,15 @@ public enum AuditExport {
             query.from = first
             query.occurredTo = ms
             last = 0
-            try read(reader, query) { last = $0.seq }
+            try reader.read(query) { (event: StoredEvent) throws(LogError) in
+                last = event.seq
+                return true
+            }
         case nil: break
         }
         guard first >= 1, first <= last, last <= reader.size else {
             throw LogError(.outOfRange, "from and to select no events of the log's \(reader.size)", fieldPath: "/from")
         }
         return .init(firstSeq: first, lastSeq: last)
-    }
-
-    private static func read(_ reader: LogReader, _ query: ReadQuery, _ body: (StoredEvent) -> Void) throws(LogError) {
-        do {
-            try reader.read(query) { event in
-                body(event)
-                return true
-            }
-        } catch let error as LogError {
-            throw error
-        } catch {
-            throw LogError(.io, "cannot read the log: \(error)")
-        }
     }
 }

@@ -391,6 +391,18 @@ final class RecentChunks: @unchecked Sendable {
 }
 
 extension LogReader {
+    /// `read`, for a body whose only errors are the log's own: those come out as they are, and
+    /// anything else reading threw as an I/O error.
+    public func read(_ query: ReadQuery, each body: (StoredEvent) throws(LogError) -> Bool) throws(LogError) {
+        do {
+            try read(query) { event in try body(event) }
+        } catch let error as LogError {
+            throw error
+        } catch {
+            throw LogError(.io, "cannot read the log: \(error)")
+        }
+    }
+
     /// The `occurredAt` of event `seq` (before every event for seq 0): where a question `at` a
     /// seq stands in time.
     public func occurredAt(_ seq: UInt64) throws(LogError) -> Int64 {
@@ -399,15 +411,9 @@ extension LogReader {
         query.from = seq
         query.to = seq
         var time = Int64.min
-        do {
-            try read(query) { event in
-                time = event.occurredAtMs
-                return false
-            }
-        } catch let error as LogError {
-            throw error
-        } catch {
-            throw LogError(.io, "cannot read the log: \(error)")
+        try read(query) { (event: StoredEvent) throws(LogError) in
+            time = event.occurredAtMs
+            return false
         }
         return time
     }

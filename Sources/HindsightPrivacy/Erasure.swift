@@ -90,15 +90,9 @@ struct PersonalHoldings {
         let types: Set<String> = ["member.invited", "invitation.accepted"]
         var query = ReadQuery()
         query.types = types
-        do {
-            try LogReader(directory: directory).read(query) { event in
-                take(Array(event.line), type: event.type, org: event.org)
-                return true
-            }
-        } catch let error as LogError {
-            throw error
-        } catch {
-            throw LogError(.io, "cannot read the log: \(error)")
+        try LogReader(directory: directory).read(query) { (event: StoredEvent) throws(LogError) in
+            take(Array(event.line), type: event.type, org: event.org)
+            return true
         }
         for body in batch?.bodies(ofTypes: types, catalog: catalog) ?? [] {
             guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],

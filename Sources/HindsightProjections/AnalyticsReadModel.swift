@@ -867,29 +867,15 @@ public final class AnalyticsReadModel: ReadModel {
         query.occurredTo = occurredBy ?? (last + 1) * 86_400_000 - 1
         query.to = throughSeq
         var figures = BuildDays(db: db)
-        try read(query, from: reader) { event throws(LogError) in
-            guard let fold = buildFold(event.type, StoredLine.DataFields(event.line)) else { return }
-            try figures.add(fold, org: event.org, day: day(event.occurredAtMs))
+        try reader.read(query) { (event: StoredEvent) throws(LogError) in
+            if let fold = buildFold(event.type, StoredLine.DataFields(event.line)) { try figures.add(fold, org: event.org, day: day(event.occurredAtMs)) }
+            return true
         }
         var found: [Int64: Day] = [:]
         for (key, figures) in figures.days where key.scope == scope { found[key.day] = figures }
         var steps: [Int64: [String: QuantileSketch]] = [:]
         for (key, sketch) in figures.steps where key.scope == scope { steps[key.day, default: [:]][key.step] = sketch }
         return buildDays(first...last, found, steps)
-    }
-
-    /// Calls `body` with each event of the log that `query` asks for.
-    private static func read(_ query: ReadQuery, from reader: LogReader, _ body: (StoredEvent) throws(LogError) -> Void) throws(LogError) {
-        do {
-            try reader.read(query) { event in
-                try body(event)
-                return true
-            }
-        } catch let error as LogError {
-            throw error
-        } catch {
-            throw LogError(.io, "cannot read the log: \(error)")
-        }
     }
 
     /// Each day of a window with its figures (none for a day without builds).
@@ -1111,11 +1097,12 @@ public final class AnalyticsReadModel: ReadModel {
         query.occurredTo = first + (to - first) / step * step + step - 1
         query.to = throughSeq
         var steps: [Int64: MetricFigures] = [:]
-        try read(query, from: reader) { event throws(LogError) in
+        try reader.read(query) { (event: StoredEvent) throws(LogError) in
             let data = StoredLine.DataFields(event.line)
             guard data["name"] == name, let value = data.number("value"), value.isFinite,
-                  subset.isEmpty || subsets(of: data.strings(in: "tags") ?? []).contains(subset) else { return }
+                  subset.isEmpty || subsets(of: data.strings(in: "tags") ?? []).contains(subset) else { return true }
             steps[first + (event.occurredAtMs - first) / step * step, default: MetricFigures()].add(value)
+            return true
         }
         return steps.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }

@@ -371,15 +371,9 @@ public final class Projections: @unchecked Sendable {
         var events: [ProjectedEvent] = []
         // Room for every event of the range at once: growing a batch's array copied it again and again.
         events.reserveCapacity(Int(min(query.to, reader.size) - min(query.from - 1, reader.size)))
-        do {
-            try reader.read(query) { event in
-                events.append(ProjectedEvent(stored: event, catalog: catalog, vault: vault))
-                return true
-            }
-        } catch let error as LogError {
-            throw error
-        } catch {
-            throw LogError(.io, "cannot read the log: \(error)")
+        try reader.read(query) { (event: StoredEvent) throws(LogError) in
+            events.append(ProjectedEvent(stored: event, catalog: catalog, vault: vault))
+            return true
         }
         return events
     }
