@@ -114,6 +114,7 @@ let package = Package(
             dependencies: [
                 "HindsightAccess",
                 "HindsightCatalog",
+                "HindsightEngine",
                 "HindsightEvidence",
                 "HindsightLog",
                 "HindsightPrivacy",
@@ -143,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HindsightPrivacyTests",
-            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightTestSupport"],
+            dependencies: ["HindsightCatalog", "HindsightEngine", "HindsightLog", "HindsightPrivacy", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -156,7 +157,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HindsightProjectionsTests",
-            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightProjections", "HindsightTestSupport", "HindsightWorkload"],
+            dependencies: ["HindsightCatalog", "HindsightEngine", "HindsightLog", "HindsightPrivacy", "HindsightProjections", "HindsightTestSupport", "HindsightWorkload"],
             swiftSettings: strictSwift
         ),
         .testTarget(

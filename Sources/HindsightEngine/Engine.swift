@@ -1,6 +1,7 @@
 public import HindsightCatalog
 public import HindsightLog
 public import HindsightPrivacy
+import Foundation
 
 /// The engine as a writer sees it: the log, the catalogue its events must fit and the vault
 /// of personal data, composed so that every way of appending (the command line, `serve`)
@@ -11,6 +12,8 @@ public final class Engine: Sendable {
     public let catalog: Catalog
     public let log: EventLog
     public let vault: PersonalDataVault
+    /// Held from an erasure's intent to its keys' destruction: one erasure at a time.
+    private let erasing = NSLock()
 
     /// Opens (or creates) a data directory as its one writer.
     public init(directory: String, options: LogOptions = LogOptions(), catalog: Catalog = .standard) throws(LogError) {
@@ -18,6 +21,7 @@ public final class Engine: Sendable {
         self.catalog = catalog
         log = try EventLog(directory: directory, options: options)
         vault = try PersonalDataVault(dataDirectory: directory)
+        try finishErasure()
     }
 
     /// Validates NDJSON events against the envelope rules and the catalogue.
@@ -26,29 +30,78 @@ public final class Engine: Sendable {
     }
 
     /// Stores a batch validated against this engine's catalogue, all or nothing: personal data
-    /// sealed, erasures carried out, then appended; with `every`, in consecutive batches of
-    /// that many events, each reported to `stored` once durable (the expectations apply to
-    /// the first).
+    /// sealed, then appended, and the erasures it records carried out before it returns; with
+    /// `every`, in consecutive batches of that many events, each reported to `stored` once
+    /// durable (the expectations apply to the first).
     @discardableResult
     public func append(
         _ batch: consuming EnvelopeBatch, expectedVersions: [String: ExpectedVersion] = [:], every: Int? = nil,
         stored: (AppendResult) -> Void = { _ in }
     ) throws(LogError) -> [AppendResult] {
-        var batch = batch
-        try vault.admit(&batch, catalog: catalog, directory: directory)
-        var results: [AppendResult] = []
-        let parts = every.map { batch.split(every: $0) } ?? [batch]
-        for (index, part) in parts.enumerated() {
-            let result = try log.append(part, expectedVersions: index == 0 ? expectedVersions : [:])
-            stored(result)
-            results.append(result)
-        }
-        return results
+        try store(batch, expectedVersions: expectedVersions, every: every, stored: stored).results
     }
 
-    /// Erases a person (see `PersonalDataVault.erase`).
+    /// Appends a batch and carries out its erasures: an intent naming the keys its
+    /// `person.erased` events doom is made durable first, the batch appended, then the keys
+    /// destroyed and the intent forgotten. A writer stopped anywhere in between finishes the
+    /// erasure when it next opens the log (`finishErasure`), so an erasure is never carried
+    /// out without its record, nor recorded without being carried out.
+    private func store(
+        _ batch: consuming EnvelopeBatch, expectedVersions: [String: ExpectedVersion], every: Int?, stored: (AppendResult) -> Void
+    ) throws(LogError) -> (results: [AppendResult], keysDestroyed: Int) {
+        var batch = batch
+        try vault.seal(&batch, catalog: catalog)
+        let doomed = try vault.keysErased(by: batch, catalog: catalog, directory: directory)
+        let parts = every.map { batch.split(every: $0) } ?? [batch]
+        func append() throws(LogError) -> [AppendResult] {
+            var results: [AppendResult] = []
+            for (index, part) in parts.enumerated() {
+                let result = try log.append(part, expectedVersions: index == 0 ? expectedVersions : [:])
+                stored(result)
+                results.append(result)
+            }
+            return results
+        }
+        guard !doomed.isEmpty else { return (try append(), 0) }
+
+        erasing.lock()
+        defer { erasing.unlock() }
+        try finishErasure()
+        let intent = ErasureIntent(after: log.size, keys: doomed)
+        try vault.begin(intent)
+        let results: [AppendResult]
+        do throws(LogError) {
+            results = try append()
+        } catch {
+            // Whatever part of the batch is acknowledged has its erasures carried out; a part
+            // durable but not acknowledged leaves the intent for when it is.
+            try? finishErasure()
+            throw error
+        }
+        do throws(LogError) {
+            return (results, try vault.finish(intent, reader: reader(), settled: true))
+        } catch {
+            throw LogError(error.code, "person.erased is recorded at seq \(results[0].firstSeq)…\(results[results.count - 1].lastSeq), but destroying the keys failed (\(error.message)); the erasure is finished when the writer next appends an erasure or opens the log", location: error.location)
+        }
+    }
+
+    /// Finishes an erasure a writer left unfinished, as far as the log records it.
+    private func finishErasure() throws(LogError) {
+        guard let intent = try vault.unfinishedErasure() else { return }
+        try vault.finish(intent, reader: reader(), settled: log.isSettled)
+    }
+
+    /// Erases a person: records `person.erased` in each org that held their data and destroys
+    /// their keys (see `PersonalDataVault.erasure`).
     public func erase(_ person: String, actor: String = "hindsight") throws(LogError) -> ErasureReport {
-        try vault.erase(person, log: log, directory: directory, catalog: catalog, actor: actor)
+        let request = try vault.erasure(person, directory: directory, catalog: catalog, actor: actor)
+        guard let batch = request.batch else {
+            return ErasureReport(person: request.person, keysDestroyed: 0, fieldsErased: request.fieldsErased, recorded: [])
+        }
+        let (results, destroyed) = try store(batch, expectedVersions: [:], every: nil) { _ in }
+        return ErasureReport(
+            person: request.person, keysDestroyed: destroyed, fieldsErased: request.fieldsErased,
+            recorded: Array(results[0].firstSeq...results[0].lastSeq))
     }
 
     /// A reader of everything acknowledged so far.

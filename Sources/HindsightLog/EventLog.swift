@@ -67,6 +67,9 @@ public final class EventLog: @unchecked Sendable {
     /// Held by the appender that fsyncs for everyone waiting.
     private let syncLock = NSLock()
     private var durable: HeadRecord
+    /// Set when batches were made durable but HEAD could not name them: they are not
+    /// acknowledged, and the writer takes no new batch until HEAD is written again.
+    private var stalled: LogError?
     private var groupCommits = 0
 
     /// Opens (creating if needed) the log in `directory` for writing, recovering from a crash:
@@ -75,6 +78,7 @@ public final class EventLog: @unchecked Sendable {
         self.directory = directory
         self.options = options
         layout = LogLayout(root: directory)
+        FileIO.treatFileSizeLimitAsError()
         try FileIO.makeDirectory(directory)
         try FileIO.makeDirectory(layout.segmentsDirectory)
         lockFD = try Self.acquireLock(layout.lockPath)
@@ -83,6 +87,9 @@ public final class EventLog: @unchecked Sendable {
             if let problem = view.problem {
                 throw LogError(.logCorrupt, "\(problem.reason); run `hindsight verify` for details", location: "seq \(problem.seq)")
             }
+            // Only what HEAD never acknowledged may be repaired: a log shorter than HEAD lost
+            // acknowledged events, and writing on would give their seqs to other events.
+            try Self.checkAnchor(view)
             state = try WriterState(rebuiltFrom: view)
             segmentNumber = view.segmentNumbers.last ?? 0
             if segmentNumber > 0 {
@@ -107,8 +114,40 @@ public final class EventLog: @unchecked Sendable {
 
     deinit { close(lockFD) }
 
+    /// Refuses a log whose segments do not hold everything HEAD acknowledged, or whose tree
+    /// head there differs from HEAD's. Batches written whole after HEAD (a writer stopped
+    /// between its fsync and HEAD) are kept: they were never acknowledged, but nothing of
+    /// them is missing.
+    private static func checkAnchor(_ view: LogView) throws(LogError) {
+        switch view.head {
+        case nil:
+            return
+        case .failure(let error)?:
+            throw LogError(.logCorrupt, "\(error.message); the writer will not guess what was acknowledged: run `hindsight verify` for details", location: error.location)
+        case .success(let head)?:
+            let held = view.committed.last?.header.lastSeq ?? 0
+            if head.size > held {
+                throw LogError(.logCorrupt, "HEAD records \(head.size) events but the segments hold \(held): events \(held + 1)…\(head.size) were acknowledged and are missing; restore the data directory from a backup (run `hindsight verify` for details)", location: "seq \(held + 1)")
+            }
+            guard head.size > 0 else { return }
+            guard let end = view.committed.first(where: { $0.header.lastSeq == head.size }) else {
+                throw LogError(.logCorrupt, "HEAD names size \(head.size), which is not the end of a batch; run `hindsight verify` for details", location: "seq \(head.size)")
+            }
+            if end.header.root != head.root {
+                throw LogError(.logCorrupt, "the tree head at \(head.size) differs from the one HEAD recorded; run `hindsight verify` for details", location: "seq \(end.header.firstSeq)")
+            }
+        }
+    }
+
     /// Events stored and acknowledged.
     public var size: UInt64 { syncLock.withLock { durable.size } }
+
+    /// True when every batch written is acknowledged: none is durable, or may become
+    /// visible, without a reader seeing it now.
+    public var isSettled: Bool {
+        let (target, failure) = writeLock.withLock { (written, poisoned) }
+        return failure == nil && syncLock.withLock { durable == target }
+    }
 
     /// How many fsyncs acknowledged appends so far; fewer than the appends when they share.
     public var commits: Int { syncLock.withLock { groupCommits } }
@@ -118,6 +157,8 @@ public final class EventLog: @unchecked Sendable {
     public func append(_ batch: EnvelopeBatch, expectedVersions: [String: ExpectedVersion] = [:]) throws(LogError) -> AppendResult {
         guard !batch.isEmpty else { throw LogError(.invalidEnvelope, "the batch holds no events") }
         precondition(!batch.hasUnsealedPersonalData, "personal data must be sealed (PersonalDataVault.admit) before it is stored")
+        // A writer whose HEAD fell behind catches it up before it writes anything more.
+        if syncLock.withLock({ stalled != nil }) { try syncThrough(writeLock.withLock { written.size }) }
         let result: AppendResult
         writeLock.lock()
         locked: do {
@@ -165,25 +206,44 @@ public final class EventLog: @unchecked Sendable {
 
     /// Group commit: the first appender to arrive fsyncs everything written so far; those who
     /// arrive meanwhile find their batch already durable, or fsync the next group together.
+    ///
+    /// A batch is acknowledged only once it is durable and HEAD names it, so that every
+    /// reader sees it, and only while the files written are still the data directory's.
     private func syncThrough(_ seq: UInt64) throws(LogError) {
         syncLock.lock()
         defer { syncLock.unlock() }
         if durable.size >= seq { return }
         let (target, file, failure) = writeLock.withLock { (written, segment, poisoned) }
         if let failure { throw failure }
-        // Without a current segment, everything written is in segments fsynced already.
-        if let file {
-            do {
-                try FileIO.fsync(file.fd, path: file.path)
-            } catch {
-                writeLock.withLock { poisoned = error }
-                throw error
-            }
+        do throws(LogError) {
+            // Without a current segment, everything written is in segments fsynced already.
+            if let file { try FileIO.fsync(file.fd, path: file.path) }
+            try checkStillInPlace(file)
+        } catch {
+            writeLock.withLock { poisoned = error }
+            throw error
         }
+        do throws(LogError) {
+            try layout.writeHead(target)
+        } catch {
+            let stall = LogError(
+                error.code,
+                "events \(durable.size + 1)…\(target.size) are durable but HEAD could not be written (\(error.message)), so they are not acknowledged; the writer takes no new batch until HEAD can be written, and a batch sent again with its event ids is then acknowledged once",
+                location: error.location)
+            stalled = stall
+            throw stall
+        }
+        stalled = nil
         durable = target
         groupCommits += 1
-        // HEAD can be rebuilt from the segments; a failure to write it is not a lost event.
-        try? layout.writeHead(target)
+    }
+
+    /// Refuses to acknowledge anything once the directory this writer opened was removed or
+    /// replaced (its LOCK or its current segment is no longer the file on that path): what
+    /// was written went to files no reader will find.
+    private func checkStillInPlace(_ file: SegmentFile?) throws(LogError) {
+        try FileIO.checkStillLinked(lockFD, at: layout.lockPath, what: "the data directory's LOCK")
+        if let file { try FileIO.checkStillLinked(file.fd, at: file.path, what: "the current segment") }
     }
 
     /// Ends the current segment, so that the next append starts a new one, waits until all

@@ -91,6 +91,23 @@ public enum FileIO {
         return Int(info.st_size)
     }
 
+    /// Throws unless `path` still names the file open as `fd`: a file removed, or replaced by
+    /// another, is no longer where readers look.
+    static func checkStillLinked(_ fd: Int32, at path: String, what: String) throws(LogError) {
+        var open = stat(), named = stat()
+        guard fstat(fd, &open) == 0 else { throw LogError.system("fstat", path: path, errno: errno) }
+        let found = stat(path, &named) == 0
+        guard found, open.st_nlink > 0, open.st_dev == named.st_dev, open.st_ino == named.st_ino else {
+            throw LogError(.io, "\(what) was removed or replaced while this writer had it open (was the data directory deleted or moved?); nothing more is acknowledged until the log is opened again", location: path)
+        }
+    }
+
+    /// Makes a write past the process's file-size limit (`ulimit -f`) fail with `EFBIG`, an
+    /// I/O error refused like a full disk, instead of the `SIGXFSZ` that would end the process.
+    public static func treatFileSizeLimitAsError() {
+        signal(SIGXFSZ, SIG_IGN)
+    }
+
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0
@@ -172,16 +189,24 @@ public enum FileIO {
         }
         close(fd)
         guard rename(temporary, path) == 0 else { throw LogError.system("rename", path: path, errno: errno) }
-        try fsyncDirectory(String(path[..<path.lastIndex(of: "/")!]))
+        try fsyncDirectory(parent(of: path))
     }
 
-    /// Replaces a small file atomically: a temporary file renamed over it. Not fsynced: only
-    /// for files the engine can rebuild.
+    /// The directory holding `path` (`.` for a bare name).
+    public static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Replaces a small file atomically: a temporary file, made durable, renamed over it. After
+    /// a crash the file is whole, the old one or the new one; the rename itself is not
+    /// fsynced, so it may be the old one.
     static func replaceFile(_ path: String, with bytes: [UInt8]) throws(LogError) {
         let temporary = path + ".tmp"
         let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
         do throws(LogError) {
             try writeAll(fd, bytes, path: temporary)
+            guard fdatasync(fd) == 0 else { throw LogError.system("fdatasync", path: temporary, errno: errno) }
         } catch {
             close(fd)
             throw error

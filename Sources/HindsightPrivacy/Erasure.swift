@@ -12,33 +12,121 @@ public struct ErasureReport: Encodable, Sendable {
     public let fieldsErased: Int
     /// Seqs of the `person.erased` events recorded (one per org that held the data).
     public let recorded: [UInt64]
+
+    public init(person: String, keysDestroyed: Int, fieldsErased: Int, recorded: [UInt64]) {
+        self.person = person
+        self.keysDestroyed = keysDestroyed
+        self.fieldsErased = fieldsErased
+        self.recorded = recorded
+    }
+}
+
+/// What erasing a person takes: the `person.erased` events to record (nil when the person
+/// was erased before) and how many stored values their keys make readable.
+public struct ErasureRequest: Sendable {
+    /// The person as `person.erased` names them: a user id, or the keyed digest of an e-mail.
+    public let person: String
+    public let fieldsErased: Int
+    public let batch: EnvelopeBatch?
+}
+
+/// An erasure under way, kept in `keys/erasing` from before its `person.erased` events are
+/// appended until the keys they doom are destroyed, so that a writer stopped in between
+/// finishes it when the log is next opened: every erasure carried out is in the log, and
+/// every erasure in the log is carried out.
+///
+///     after 1234             the log's size before the events were appended
+///     KEY_ID PERSON          one line per key to destroy, with the person that dooms it
+public struct ErasureIntent: Sendable, Equatable {
+    /// The log's size when the intent was written: its events come after.
+    public let after: UInt64
+    /// Key id → the person whose `person.erased` dooms it.
+    public let keys: [String: String]
+
+    var text: [UInt8] {
+        Array(("after \(after)\n" + keys.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()).utf8)
+    }
+
+    public init(after: UInt64, keys: [String: String]) {
+        self.after = after
+        self.keys = keys
+    }
+
+    init?(text: [UInt8]) {
+        let lines = text.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+        guard let first = lines.first, first.hasPrefix("after "), let after = UInt64(first.dropFirst(6)) else { return nil }
+        var keys: [String: String] = [:]
+        for line in lines.dropFirst() {
+            let fields = line.split(separator: " ")
+            guard fields.count == 2 else { return nil }
+            keys[String(fields[0])] = String(fields[1])
+        }
+        self.init(after: after, keys: keys)
+    }
 }
 
 extension PersonalDataVault {
-    /// Prepares a validated batch for storage: seals its personal fields, then carries out
-    /// the erasures it records. A `person.erased` event is the durable record of an erasure,
-    /// whoever sends it (the platform, or `erase`), so storing one destroys the person's keys
-    /// first: once the batch is acknowledged, the person's data recorded up to it, in the log
-    /// or earlier in the batch, is unreadable. Returns the number of keys destroyed.
-    @discardableResult
-    public func admit(_ batch: inout EnvelopeBatch, catalog: Catalog, directory: String) throws(LogError) -> Int {
-        try seal(&batch, catalog: catalog)
+    /// The keys a validated batch dooms, each with the person its `person.erased` names: a
+    /// `person.erased` event is the durable record of an erasure, whoever sends it (the
+    /// platform, or `erase`), so once it is acknowledged the person's data recorded up to it,
+    /// in the log or earlier in the batch, must read as erased.
+    public func keysErased(by batch: EnvelopeBatch, catalog: Catalog, directory: String) throws(LogError) -> [String: String] {
         let erasures = batch.bodies(ofTypes: ["person.erased"], catalog: catalog).compactMap { Self.data(of: $0)?["person"] as? String }
-        guard !erasures.isEmpty else { return 0 }
+        guard !erasures.isEmpty else { return [:] }
         let holdings = try PersonalHoldings(directory: directory, batch: batch, catalog: catalog, vault: self)
-        let doomed = Set(erasures.flatMap { holdings.keyIDs(of: $0) }).filter(holds)
+        var doomed: [String: String] = [:]
+        for person in erasures {
+            for keyID in holdings.keyIDs(of: person) where holds(keyID) { doomed[keyID] = person }
+        }
+        return doomed
+    }
+
+    private var intentPath: String { directory + "/erasing" }
+
+    /// Records, durably, that the intent's events are about to be appended.
+    public func begin(_ intent: ErasureIntent) throws(LogError) {
+        try FileIO.makeDirectory(directory, mode: 0o700)
+        try FileIO.replaceDurably(intentPath, with: [intent.text], mode: 0o600)
+    }
+
+    /// The erasure a writer left unfinished, if any.
+    public func unfinishedErasure() throws(LogError) -> ErasureIntent? {
+        guard FileIO.exists(intentPath) else { return nil }
+        guard let intent = ErasureIntent(text: try FileIO.readFile(intentPath)) else {
+            throw LogError(.logCorrupt, "the record of an erasure under way cannot be read", location: intentPath)
+        }
+        return intent
+    }
+
+    /// Carries an erasure through as far as the log records it: destroys the keys of every
+    /// person whose `person.erased` is among `reader`'s events after the intent, then forgets
+    /// the intent. With `settled` false (batches may be durable that readers do not show
+    /// yet) an intent whose events are not all visible is kept, to be finished later.
+    /// Returns the number of keys destroyed.
+    @discardableResult
+    public func finish(_ intent: ErasureIntent, reader: LogReader, settled: Bool) throws(LogError) -> Int {
+        var recorded: Set<String> = []
+        var query = ReadQuery()
+        query.from = intent.after + 1
+        query.types = ["person.erased"]
+        try reader.read(query) { (event: StoredEvent) throws(LogError) in
+            if let person = Self.data(of: Array(event.line))?["person"] as? String { recorded.insert(person) }
+            return true
+        }
+        let doomed = Set(intent.keys.filter { recorded.contains($0.value) }.keys).filter(holds)
         if !doomed.isEmpty { try destroy(doomed) }
+        if settled || Set(intent.keys.values).isSubset(of: recorded) {
+            guard unlink(intentPath) == 0 || errno == ENOENT else { throw LogError.system("unlink", path: intentPath, errno: errno) }
+            try FileIO.fsyncDirectory(directory)
+        }
         return doomed.count
     }
 
-    /// Erases a person: records `person.erased` (which carries no personal data) in each org
-    /// that held their data, which destroys their keys (`admit`). A person is a user id
-    /// (`usr_…`: the e-mails of the invitations they accepted) or an e-mail address. Erasing
-    /// someone already erased records nothing new.
-    public func erase(
-        _ person: String, log: EventLog, directory: String, catalog: Catalog,
-        actor: String = "hindsight"
-    ) throws(LogError) -> ErasureReport {
+    /// What erasing a person records: `person.erased` (which carries no personal data) in
+    /// each org that held their data. A person is a user id (`usr_…`: the e-mails of the
+    /// invitations they accepted) or an e-mail address. Erasing someone already erased
+    /// records nothing new.
+    public func erasure(_ person: String, directory: String, catalog: Catalog, actor: String = "hindsight") throws(LogError) -> ErasureRequest {
         let byEmail = person.contains("@")
         guard byEmail || catalog.conforms(person, to: "userId") == true else {
             throw LogError(.invalidEnvelope, "a person is a user id (usr_…) or an e-mail address", fieldPath: "/person")
@@ -53,18 +141,16 @@ extension PersonalDataVault {
         guard !keyIDs.isEmpty else {
             throw LogError(.outOfRange, "no personal data of \(byEmail ? "this e-mail address" : person) is held", fieldPath: "/person")
         }
-        let live = keyIDs.filter(holds)
-        guard !live.isEmpty else { return ErasureReport(person: name, keysDestroyed: 0, fieldsErased: fields.count, recorded: []) }
+        guard keyIDs.contains(where: holds) else { return ErasureRequest(person: name, fieldsErased: fields.count, batch: nil) }
 
-        let now = Timestamp.format(Int64(Date().timeIntervalSince1970 * 1000))
+        let now = JSONText.quoted(Timestamp.format(Int64(Date().timeIntervalSince1970 * 1000)))
         let lines = Set(fields.map(\.org)).sorted().map { org in
-            #"{"type":"person.erased","stream":"person/\#(name)","occurredAt":"\#(now)","actor":{"kind":"system","id":"\#(actor)"},"org":"\#(org)","data":{"person":"\#(name)"}}"#
+            #"{"type":"person.erased","stream":"# + JSONText.quoted("person/" + name) + #","occurredAt":"# + now
+                + #","actor":{"kind":"system","id":"# + JSONText.quoted(actor) + #"},"org":"# + JSONText.quoted(org)
+                + #","data":{"person":"# + JSONText.quoted(name) + "}}"
         }
-        var batch = try EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: catalog)
-        let destroyed = try admit(&batch, catalog: catalog, directory: directory)
-        let result = try log.append(batch)
-        return ErasureReport(
-            person: name, keysDestroyed: destroyed, fieldsErased: fields.count, recorded: Array(result.firstSeq...result.lastSeq))
+        let batch = try EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: catalog)
+        return ErasureRequest(person: name, fieldsErased: fields.count, batch: batch)
     }
 
     static func data(of canonical: [UInt8]) -> [String: Any]? {

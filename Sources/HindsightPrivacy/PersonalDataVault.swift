@@ -28,7 +28,8 @@ public final class PersonalDataVault: @unchecked Sendable {
         let key: SymmetricKey
     }
 
-    private let directory: String
+    /// `DIR/keys`.
+    let directory: String
     private let lock = NSLock()
     private var digestKey: SymmetricKey?
     private var keys: [String: PersonKey] = [:]
@@ -82,7 +83,7 @@ public final class PersonalDataVault: @unchecked Sendable {
 
     /// Replaces every personal field of the batch by its ciphertext under its person's key,
     /// creating (and durably storing) keys for new people first.
-    func seal(_ batch: inout EnvelopeBatch, catalog: Catalog) throws(LogError) {
+    public func seal(_ batch: inout EnvelopeBatch, catalog: Catalog) throws(LogError) {
         guard batch.hasUnsealedPersonalData else { return }
         try locked { () throws(LogError) in
             var newLines: [UInt8] = []

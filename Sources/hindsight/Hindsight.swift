@@ -15,6 +15,13 @@ struct Hindsight: ParsableCommand {
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
         subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Check.self, WhoCan.self, WhatCan.self, Analytics.self, Alerts.self, Keys.self, MakeCheckpoint.self, Export.self, VerifyExport.self, Generate.self]
     )
+
+    static func main() {
+        // Every command writes files (segments, keys, read models, exports): a file-size
+        // limit is an error it reports, not a signal that ends it mid-write.
+        FileIO.treatFileSizeLimitAsError()
+        main(nil)
+    }
 }
 
 /// `--data DIR`, shared by every command that opens a log.

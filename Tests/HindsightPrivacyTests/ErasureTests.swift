@@ -1,5 +1,6 @@
 import Foundation
 import HindsightCatalog
+import HindsightEngine
 import HindsightLog
 import HindsightPrivacy
 import HindsightTestSupport
@@ -125,6 +126,81 @@ struct ErasureTests {
         #expect(try empty("append", stdin: [buildStarted]).status == 0)
         #expect(try empty("erase", "nobody@example.com").status == 1)
         #expect(!FileManager.default.fileExists(atPath: empty.dir.path + "/keys"))
+    }
+
+    /// The stored e-mail of invitation `inv_1` as readers see it, and the `person.erased` events.
+    private func state(_ cli: CLI) throws -> (email: String, erasures: Int) {
+        let read = try cli("read").stdout
+        let email = String(try #require(read.firstMatch(of: /"email":"([^"]*)"/)?.1))
+        return (email, read.components(separatedBy: #""type":"person.erased""#).count - 1)
+    }
+
+    @Test("an erasure whose record cannot be appended destroys no key, and a retry records and carries it out")
+    func erasureThatCannotBeRecordedDestroysNothing() throws {
+        let cli = CLI()
+        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
+        // A segment beyond the file-size limit: appending to it fails (EFBIG), writing the small
+        // key file would not.
+        let filler = (2...400).map { n in buildStarted.replacingOccurrences(of: "b_1", with: "b_\(n)").replacingOccurrences(of: "runner-1", with: "runner-\(n * 7919)") }
+        #expect(try cli("append", stdin: filler).status == 0)
+        let limited = try run("/bin/bash", ["-c", "ulimit -f 8; '\(hindsightExecutable)' erase --data '\(cli.dir.path)' usr_7"])
+        #expect(limited.status == 1, "\(limited.status) \(limited.stderr)")
+        #expect(try state(cli) == ("ada@example.com", 0))
+
+        let erased = try cli("erase", "usr_7")
+        #expect(erased.status == 0 && erased.stdout.contains(#""keysDestroyed":1"#), "\(erased.stdout) \(erased.stderr)")
+        #expect(try state(cli) == ("[erased]", 1))
+    }
+
+    @Test("a person.erased refused by its batch's expected versions destroys no key")
+    func refusedErasureBatchDestroysNothing() throws {
+        let cli = CLI()
+        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
+        let erasure = #"{"type":"person.erased","stream":"person/usr_7","occurredAt":"2026-03-02T09:00:00.000Z","actor":{"kind":"system","id":"gdpr"},"org":"org_1","data":{"person":"usr_7"}}"#
+        let refused = try cli("append", "--expect", "person/usr_7=5", stdin: [erasure])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(try state(cli) == ("ada@example.com", 0))
+        #expect(!FileManager.default.fileExists(atPath: cli.dir.path + "/keys/erasing"))
+        #expect(try cli("append", stdin: [erasure]).status == 0)
+        #expect(try state(cli) == ("[erased]", 1))
+    }
+
+    @Test("a writer stopped after recording an erasure and before destroying the keys destroys them when the log is next opened")
+    func recordedErasureIsFinishedOnOpen() throws {
+        let cli = CLI()
+        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")).status == 0)
+        // What such a writer leaves: the intent, and the record appended, with the keys still held.
+        do {
+            let engine = try Engine(directory: cli.dir.path)
+            let request = try engine.vault.erasure("usr_7", directory: cli.dir.path, catalog: .standard)
+            let batch = try #require(request.batch)
+            let doomed = try engine.vault.keysErased(by: batch, catalog: .standard, directory: cli.dir.path)
+            #expect(doomed.count == 1)
+            try engine.vault.begin(ErasureIntent(after: engine.log.size, keys: doomed))
+            _ = try engine.log.append(batch)
+        }
+        #expect(try state(cli).erasures == 1)
+        // A reader alone changes nothing; the next writer finishes the erasure.
+        #expect(try cli("read").stdout.contains("ada@example.com"))
+        #expect(try cli("append", stdin: [buildStarted]).status == 0)
+        let read = try cli("read").stdout
+        #expect(!read.contains("ada@example.com") && read.contains("grace@example.com"))
+        #expect(!FileManager.default.fileExists(atPath: cli.dir.path + "/keys/erasing"))
+        #expect(try cli("verify").status == 0)
+    }
+
+    @Test("a writer stopped after its erasure intent and before the record keeps the keys and forgets the intent")
+    func unrecordedIntentIsForgottenOnOpen() throws {
+        let cli = CLI()
+        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
+        do {
+            let engine = try Engine(directory: cli.dir.path)
+            let batch = try #require(try engine.vault.erasure("usr_7", directory: cli.dir.path, catalog: .standard).batch)
+            try engine.vault.begin(ErasureIntent(after: engine.log.size, keys: try engine.vault.keysErased(by: batch, catalog: .standard, directory: cli.dir.path)))
+        }
+        #expect(try cli("append", stdin: [buildStarted]).status == 0)
+        #expect(try state(cli) == ("ada@example.com", 0))
+        #expect(!FileManager.default.fileExists(atPath: cli.dir.path + "/keys/erasing"))
     }
 
     @Test func aVaultOpenedEarlierReadsKeysWrittenByAnotherProcessSince() throws {

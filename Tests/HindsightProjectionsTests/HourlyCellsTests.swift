@@ -1,5 +1,6 @@
 import Foundation
 import HindsightCatalog
+import HindsightEngine
 import HindsightLog
 import HindsightPrivacy
 @testable import HindsightProjections
@@ -81,11 +82,7 @@ struct HourlyCellsTests {
     @Test func aDamagedWeeklyRowStopsTheModelInsteadOfLosingWhatABatchAdds() throws {
         let dir = TemporaryDirectory()
         func append(_ lines: [String]) throws {
-            let log = try EventLog(directory: dir.path)
-            let vault = try PersonalDataVault(dataDirectory: dir.path)
-            var batch = try EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: .standard)
-            try vault.admit(&batch, catalog: .standard, directory: dir.path)
-            _ = try log.append(batch)
+            try Engine(directory: dir.path).append(try EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: .standard))
         }
         func invoked(at time: String) -> String {
             #"{"type":"function.invoked","stream":"function/fn_1","org":"org_1","actor":{"kind":"system","id":"invoker"},"data":{"function":"fn_1","project":"prj_1","mode":"sync","durationMs":40,"coldStart":false,"status":"ok"},"occurredAt":"\#(time)"}"#

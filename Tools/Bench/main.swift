@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HindsightAccess
 import HindsightCatalog
+import HindsightEngine
 import HindsightEvidence
 import HindsightLog
 import HindsightPrivacy
@@ -97,15 +98,12 @@ struct Bench: ParsableCommand {
                 let start = DispatchTime.now().uptimeNanoseconds
                 var options = LogOptions()
                 if let level { options.compressionLevel = level }
-                let log = try EventLog(directory: runDirectory, options: options)
-                let vault = try PersonalDataVault(dataDirectory: runDirectory)
+                let engine = try Engine(directory: runDirectory, options: options, catalog: catalog)
                 for index in owned.indices {
                     // Hand the parser the only reference, so it can take the bytes over.
                     var ndjson: [UInt8] = []
                     swap(&ndjson, &owned[index])
-                    var batch = try EnvelopeParser.parse(ndjson: consume ndjson, catalog: configuration.validating ? catalog : nil)
-                    try vault.admit(&batch, catalog: catalog, directory: runDirectory)
-                    _ = try log.append(batch)
+                    try engine.append(try EnvelopeParser.parse(ndjson: consume ndjson, catalog: configuration.validating ? catalog : nil))
                 }
                 times[index].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                 // The sizes, compaction and reads below use a log of the first configuration
@@ -199,14 +197,11 @@ struct Bench: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let history = AccessHistory()
         let input = history.ndjson(seed: seed)
-        let vault = try PersonalDataVault(dataDirectory: directory)
         do {
             // The writer closes at the end of this block, so that `serve` can open the directory.
-            let log = try EventLog(directory: directory)
-            var batch = try EnvelopeParser.parse(ndjson: input, catalog: .standard)
-            try vault.admit(&batch, catalog: .standard, directory: directory)
-            _ = try log.append(batch)
+            try Engine(directory: directory).append(try EnvelopeParser.parse(ndjson: input, catalog: .standard))
         }
+        let vault = try PersonalDataVault(dataDirectory: directory)
         let reader = try LogReader(directory: directory)
         print("access history: \(reader.size) events (\(history.grants) grants, \(history.users) users, \(history.projects) projects)")
         // The baseline in the same run: every event of the history read and parsed, which the
@@ -242,13 +237,8 @@ struct Bench: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let directory = root + "/data"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Engine(directory: directory).append(try EnvelopeParser.parse(ndjson: WorkloadGenerator.ndjson(count: events, seed: seed), catalog: .standard))
         let vault = try PersonalDataVault(dataDirectory: directory)
-        do {
-            let log = try EventLog(directory: directory)
-            var batch = try EnvelopeParser.parse(ndjson: WorkloadGenerator.ndjson(count: events, seed: seed), catalog: .standard)
-            try vault.admit(&batch, catalog: .standard, directory: directory)
-            _ = try log.append(batch)
-        }
         let reader = try LogReader(directory: directory)
         let key = try SigningKey(name: "bench")
         let checkpoints = CheckpointStore(dataDirectory: directory)
