@@ -18,17 +18,16 @@ public enum AccessReviewExport {
         }
     }
 
-    /// Writes the files into `directory`, which must not exist, with a checkpoint of the log
+    /// Writes the files as the bundle `destination`, with a checkpoint of the log
     /// as `reader` has it (signed and kept in `checkpoints`) and the signed manifest.
     /// `position` is the seq the review reflects.
     public static func write(
         _ files: [File], query: AccessReviewManifest.Query, position: UInt64, reader: LogReader, key: SigningKey,
-        checkpoints: CheckpointStore, to directory: String
+        checkpoints: CheckpointStore, to destination: ExportDestination
     ) throws(LogError) -> AccessReviewManifest {
-        try BundleWriter.checkAbsent(directory)
         guard reader.size > 0 else { throw LogError(.outOfRange, "the log is empty: there is nothing to review") }
         let checkpoint = try checkpoints.write(size: reader.size, root: reader.root, key: key)
-        let bundle = try BundleWriter(directory)
+        let bundle = try BundleWriter(destination)
         return try bundle.writing { () throws(LogError) -> AccessReviewManifest in
             for file in files { try bundle.add(file.name, file.bytes) }
             try bundle.add("checkpoint", Array(checkpoint.utf8))

@@ -46,19 +46,17 @@ public enum AuditExport {
         }
     }
 
-    /// Writes the bundle into `directory`, which must not exist: it is written beside it and
-    /// renamed into place once whole. Signs and keeps a checkpoint of the log as it is now, and
+    /// Writes the bundle as `destination`: beside it, then renamed into place once whole. Signs and keeps a checkpoint of the log as it is now, and
     /// anchors the bundle to it (in `checkpoints`).
     public static func write(
         _ request: Request, reader: LogReader, vault: PersonalDataVault, catalog: Catalog, key: SigningKey,
-        checkpoints: CheckpointStore, to directory: String
+        checkpoints: CheckpointStore, to destination: ExportDestination
     ) throws(LogError) -> ExportManifest {
-        try BundleWriter.checkAbsent(directory)
         let size = reader.size
         guard size > 0 else { throw LogError(.outOfRange, "the log is empty: there is nothing to export") }
         let range = try seqs(of: request, in: reader)
 
-        let bundle = try BundleWriter(directory)
+        let bundle = try BundleWriter(destination)
         return try bundle.writing { () throws(LogError) -> ExportManifest in
             let lines = try bundle.file("events.ndjson")
             let rendering = try bundle.file(request.format.file)

@@ -9,46 +9,56 @@ import Glibc
 import Darwin
 #endif
 
-/// What every evidence bundle shares, whatever it holds: its files are written beside the
-/// destination and renamed into place once whole and durable; it keeps the SHA-256 of each;
-/// and it ends with `manifest.json` and `manifest.sig`, the key's signature of the manifest
-/// (docs/export-format.md).
+/// What every evidence bundle shares, whatever it holds: its files are written in a
+/// directory of its own beside the destination and renamed into place once whole and
+/// durable; it keeps the SHA-256 of each; and it ends with `manifest.json` and
+/// `manifest.sig`, the key's signature of the manifest (docs/export-format.md).
+///
+/// A bundle holds personal data as readers see it, so its directory is 0700 and its files
+/// 0600. It creates its working directory and files exclusively and, when it gives up,
+/// removes only those: nothing it did not create.
 final class BundleWriter {
-    private let directory: String
-    private let partial: String
+    private let destination: ExportDestination
+    /// The working directory: `.NAME.partial-RANDOM` beside the destination.
+    private let partialName: String
+    private let partial: Int32
+    /// The files created so far, which `discard` removes.
+    private var created: [String] = []
     /// SHA-256 (hex) of every file written so far but the manifest and its signature.
     private(set) var digests: [String: String] = [:]
 
-    /// Refuses a destination that exists: a bundle is never written over another.
-    static func checkAbsent(_ directory: String) throws(LogError) {
-        guard !FileIO.exists(directory) else {
-            throw LogError(.outOfRange, "the export directory exists already; name a new one", location: directory, fieldPath: "/path")
+    init(_ destination: ExportDestination) throws(LogError) {
+        self.destination = destination
+        var name: String
+        while true {
+            name = ".\(destination.name).partial-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            if mkdirat(destination.parent, name, 0o700) == 0 { break }
+            if errno != EEXIST { throw LogError.system("mkdir", path: destination.path, errno: errno) }
         }
+        partialName = name
+        partial = openat(destination.parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard partial >= 0 else { throw LogError.system("open", path: destination.path, errno: errno) }
     }
 
-    init(_ directory: String) throws(LogError) {
-        try Self.checkAbsent(directory)
-        self.directory = directory
-        partial = directory + ".partial"
-        try? FileManager.default.removeItem(atPath: partial)
-        try FileIO.makeDirectory(partial)
-    }
+    deinit { Glibc.close(partial) }
 
     /// Files handed out and not yet closed, closed by `discard`.
     private var open: [BundleFile] = []
 
     /// A file to write in pieces; `close` it to record its digest.
     func file(_ name: String) throws(LogError) -> BundleFile {
-        let file = try BundleFile(partial + "/" + name)
+        let file = try BundleFile(name, in: partial, shownAs: destination.path + "/" + name)
+        created.append(name)
         open.append(file)
         return file
     }
 
-    /// Gives the bundle up after a failure: closes its files and removes what was written.
+    /// Gives the bundle up after a failure: closes its files and removes what it wrote.
     func discard() {
         for file in open { file.abandon() }
         open.removeAll()
-        try? FileManager.default.removeItem(atPath: partial)
+        for name in created { unlinkat(partial, name, 0) }
+        unlinkat(destination.parent, partialName, AT_REMOVEDIR)
     }
 
     /// Writes the bundle with `body`, or leaves nothing behind if it throws.
@@ -77,7 +87,8 @@ final class BundleWriter {
         return try close(file, name)
     }
 
-    /// Writes the manifest and the key's signature of it, and puts the bundle in place.
+    /// Writes the manifest and the key's signature of it, and puts the bundle in place, unless
+    /// something has taken its name meanwhile.
     func seal(_ manifest: some Encodable, format: String, key: SigningKey) throws(LogError) {
         let file = try file("manifest.json")
         file.write(Array(try Self.json(manifest)))
@@ -85,10 +96,16 @@ final class BundleWriter {
         let signature = try self.file("manifest.sig")
         signature.write(Array(try key.note(ManifestSignature.text(format: format, sha256: digest)).utf8))
         _ = try signature.close()
-        try FileIO.fsyncDirectory(partial)
-        guard rename(partial, directory) == 0 else { throw LogError.system("rename", path: partial, errno: errno) }
-        let parent = (directory as NSString).deletingLastPathComponent
-        try FileIO.fsyncDirectory(parent.isEmpty ? "." : parent)
+        guard fsync(partial) == 0 else { throw LogError.system("fsync", path: destination.path, errno: errno) }
+        do throws(LogError) {
+            try FileIO.renameNoReplace(from: partialName, in: destination.parent, to: destination.name, in: destination.parent, shownAs: destination.path)
+        } catch {
+            if errno == EEXIST {
+                throw LogError(.pathRefused, "the export directory exists already; name a new one", location: destination.path, fieldPath: "/path")
+            }
+            throw error
+        }
+        guard fsync(destination.parent) == 0 else { throw LogError.system("fsync", path: destination.path, errno: errno) }
     }
 
     static func json(_ value: some Encodable) throws(LogError) -> Data {
@@ -120,10 +137,12 @@ final class BundleFile: @unchecked Sendable {
     /// The first write that failed; later writes are skipped and `close` throws it.
     private var failure: LogError?
 
-    init(_ path: String) throws(LogError) {
+    /// Creates `name` (which must not exist) in the directory open as `directory`, readable by
+    /// its owner only; `shownAs` is its path in messages.
+    init(_ name: String, in directory: Int32, shownAs path: String) throws(LogError) {
         self.path = path
         queue = DispatchQueue(label: "hindsight.export.file")
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw LogError.system("open", path: path, errno: errno) }
     }
 

@@ -68,13 +68,22 @@ public struct SigningKey: Sendable {
     /// lie inside `dataDirectory`.
     public func save(to path: String, apartFrom dataDirectory: String?) throws(LogError) {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let insideData = LogError(.signingKey, "the signing key must live outside the data directory \(dataDirectory ?? ""): whoever can rewrite the log must not be able to sign it", location: path)
         if let dataDirectory {
             let data = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
-            guard !(absolute + "/").hasPrefix(data + "/") else {
-                throw LogError(.signingKey, "the signing key must live outside the data directory \(data): whoever can rewrite the log must not be able to sign it", location: path)
-            }
+            guard !(absolute + "/").hasPrefix(data + "/") else { throw insideData }
         }
         let folder = (absolute as NSString).deletingLastPathComponent
+        // The nearest folder that exists, as it is on disk whatever symbolic links its path
+        // goes through, before anything is created.
+        if let data = dataDirectory.flatMap(FileIO.identity(of:)) {
+            var existing = folder
+            while !FileIO.exists(existing) { existing = FileIO.parent(of: existing) }
+            let fd = open(existing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw LogError.system("open", path: existing, errno: errno) }
+            defer { close(fd) }
+            if try FileIO.directory(fd, liesWithin: data) { throw insideData }
+        }
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {

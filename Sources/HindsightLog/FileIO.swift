@@ -1,3 +1,5 @@
+internal import CShim
+
 #if canImport(Glibc)
 public import Glibc
 #elseif canImport(Darwin)
@@ -99,6 +101,54 @@ public enum FileIO {
         let found = stat(path, &named) == 0
         guard found, open.st_nlink > 0, open.st_dev == named.st_dev, open.st_ino == named.st_ino else {
             throw LogError(.io, "\(what) was removed or replaced while this writer had it open (was the data directory deleted or moved?); nothing more is acknowledged until the log is opened again", location: path)
+        }
+    }
+
+    /// Which file a path or descriptor is, whatever names lead to it.
+    public struct Identity: Equatable, Sendable {
+        let device: UInt64
+        let inode: UInt64
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
+
+    /// The file at `path` (symbolic links followed), or nil when there is none.
+    public static func identity(of path: String) -> Identity? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Identity(info) : nil
+    }
+
+    /// Whether the directory open as `fd` is `ancestor` or lies anywhere beneath it, found by
+    /// walking up through `..` to the root: no path text, so no symbolic link or `..` in a
+    /// name can make a directory inside look outside.
+    public static func directory(_ fd: Int32, liesWithin ancestor: Identity) throws(LogError) -> Bool {
+        var current = Glibc.dup(fd)
+        guard current >= 0 else { throw LogError.system("dup", path: "(a directory)", errno: errno) }
+        defer { close(current) }
+        var info = stat()
+        while true {
+            guard fstat(current, &info) == 0 else { throw LogError.system("fstat", path: "(a directory)", errno: errno) }
+            let here = Identity(info)
+            if here == ancestor { return true }
+            let up = openat(current, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard up >= 0 else { throw LogError.system("openat", path: "..", errno: errno) }
+            var above = stat()
+            let reachedRoot = fstat(up, &above) == 0 && Identity(above) == here
+            close(current)
+            current = up
+            if reachedRoot { return false }
+        }
+    }
+
+    /// Renames `from` to `to`, each relative to a directory held open, atomically and only if
+    /// `to` does not exist; the corresponding C function is `renameat2` with
+    /// `RENAME_NOREPLACE`. Throws `EEXIST` as an I/O error naming `shownAs`.
+    public static func renameNoReplace(from: String, in fromDirectory: Int32, to: String, in toDirectory: Int32, shownAs: String) throws(LogError) {
+        guard hs_rename_noreplace(fromDirectory, from, toDirectory, to) == 0 else {
+            throw LogError.system("rename", path: shownAs, errno: errno)
         }
     }
 

@@ -34,6 +34,9 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let outOfRange = Code(rawValue: "out_of_range")
         /// A signing or verifier key is missing, malformed, or readable by others.
         public static let signingKey = Code(rawValue: "signing_key")
+        /// A path the process may not write to: an export outside the directory it was
+        /// told to write exports in, through a symbolic link, or inside the data directory.
+        public static let pathRefused = Code(rawValue: "path_refused")
     }
 
     public let code: Code

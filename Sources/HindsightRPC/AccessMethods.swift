@@ -124,7 +124,7 @@ enum AccessMethods {
 
     static let accessReview = RPCMethod(
         name: "export.accessReview",
-        params: "org, at?, since? (RFC 3339: also the changes since then), format (csv | jsonl), path (a new directory)",
+        params: "org, at?, since? (RFC 3339: also the changes since then), format (csv | jsonl), path (a new directory beneath the exports directory serve was started with, or relative to it)",
         result: "files: [{file, rows}] (access-review.FORMAT, and changes.FORMAT with since), chainHead, path, position: a bundle with a signed checkpoint and manifest (docs/export-format.md)",
         summary: "Who holds which role on what in an org at a moment, with grant, granted at and by, expiry and how it is held.",
         writes: false
@@ -134,7 +134,7 @@ enum AccessMethods {
         let org = try p.required("org", p.string("org"))
         let format = try p.required("format", p.string("format"))
         guard format == "csv" || format == "jsonl" else { throw RPCError.params("format must be csv or jsonl", path: "/params/format") }
-        let directory = try p.required("path", p.string("path"))
+        let destination = try call.store.exportDestination(try p.required("path", p.string("path")))
         let since = try p.time("since")
         let moment = try Moment(call)
         let rows: [AccessReadModel.ReviewRow]
@@ -173,14 +173,14 @@ enum AccessMethods {
             manifest = try AccessReviewExport.write(
                 files, query: .init(method: "export.accessReview", org: org, at: p.values["at"].flatMap(Self.momentText), since: since.map(Timestamp.format), format: format),
                 position: moment.position, reader: reader, key: try SigningKey(path: call.store.signingKey),
-                checkpoints: CheckpointStore(dataDirectory: call.store.directory), to: directory)
+                checkpoints: CheckpointStore(dataDirectory: call.store.directory), to: destination)
         } catch {
             throw RPCError(error)
         }
         return [
             "files": .array(files.map { ["file": .string($0.name), "rows": .integer(Int64($0.rows))] }),
             "chainHead": ["size": .integer(Int64(manifest.chainHead.size)), "root": .string(manifest.chainHead.root)],
-            "path": .string(directory), "position": .integer(Int64(moment.position)),
+            "path": .string(destination.path), "position": .integer(Int64(moment.position)),
         ]
     }
 

@@ -7,7 +7,7 @@ enum ExportMethods {
 
     static let audit = RPCMethod(
         name: "export.audit",
-        params: "from?, to? (seqs or RFC 3339 times; default the whole log), org?, types?, format (jsonl | csv), path (a new directory)",
+        params: "from?, to? (seqs or RFC 3339 times; default the whole log), org?, types?, format (jsonl | csv), path (a new directory beneath the exports directory serve was started with, or relative to it)",
         result: "manifest: file, count, firstSeq, lastSeq, sha256, chainHead {size, root}, complete, range, files; path",
         summary: "Writes the events of a range (optionally of one org or some types) with their Merkle proofs, a signed checkpoint and a signed manifest; keeps the checkpoint.",
         writes: false
@@ -16,7 +16,7 @@ enum ExportMethods {
         try p.only(["from", "to", "org", "types", "format", "path"])
         let formatName = try p.required("format", p.string("format"))
         guard let format = ExportFormat(rawValue: formatName) else { throw RPCError.params("format must be jsonl or csv", path: "/params/format") }
-        let path = try p.required("path", p.string("path"))
+        let destination = try call.store.exportDestination(try p.required("path", p.string("path")))
         let bound = { (position: Params.Position?) -> AuditExport.Request.Bound? in
             switch position {
             case .seq(let seq)?: .seq(seq)
@@ -34,7 +34,7 @@ enum ExportMethods {
             let key = try SigningKey(path: call.store.signingKey)
             manifest = try AuditExport.write(
                 request, reader: reader, vault: vault, catalog: call.store.catalog, key: key,
-                checkpoints: CheckpointStore(dataDirectory: call.store.directory), to: path)
+                checkpoints: CheckpointStore(dataDirectory: call.store.directory), to: destination)
         } catch {
             throw RPCError(error)
         }
@@ -45,7 +45,7 @@ enum ExportMethods {
             "chainHead": ["size": .integer(Int64(manifest.chainHead.size)), "root": .string(manifest.chainHead.root)],
             "complete": .bool(manifest.complete),
             "range": ["firstSeq": .integer(Int64(manifest.range.firstSeq)), "lastSeq": .integer(Int64(manifest.range.lastSeq))],
-            "files": .object(manifest.files.mapValues { .string($0) }), "path": .string(path),
+            "files": .object(manifest.files.mapValues { .string($0) }), "path": .string(destination.path),
             "position": .integer(Int64(manifest.chainHead.size)),
         ]
     }

@@ -20,6 +20,11 @@ public struct RPCError: Error, Sendable {
         self.data = data
     }
 
+    /// An engine error of this kind, with the given data.
+    init(engineCode code: LogError.Code, _ message: String, data: JSONValue) {
+        self.init(Self.engineCodes[code] ?? 1000, message, data: data)
+    }
+
     /// Bad parameters, with a JSON Pointer into the request's `params`.
     static func params(_ message: String, path: String) -> RPCError {
         RPCError(invalidParams, message, data: ["kind": "invalid_params", "path": .string(path)])
@@ -29,7 +34,7 @@ public struct RPCError: Error, Sendable {
     static let engineCodes: [LogError.Code: Int] = [
         .invalidEnvelope: 1001, .schemaViolation: 1002, .secretInPayload: 1003, .unknownType: 1004,
         .wrongExpectedVersion: 1005, .idempotencyConflict: 1006, .logCorrupt: 1007, .writerLocked: 1008,
-        .io: 1009, .noLog: 1010, .outOfRange: 1011, .signingKey: 1012,
+        .io: 1009, .noLog: 1010, .outOfRange: 1011, .signingKey: 1012, .pathRefused: 1013,
     ]
 
     /// An engine error; `events` says the request's events were parsed as NDJSON lines, so a
@@ -90,9 +95,10 @@ public final class RPCServer: Sendable {
 
     /// `engine` is the writer for `serve`; without one, methods that write open the directory
     /// as its writer for the one request (`hindsight query`), and methods that read never do.
-    /// `signingKey` is the path of the key exports are signed with.
-    public init(directory: String, engine: Engine?, signingKey: String = SigningKey.defaultPath) {
-        store = Store(directory: directory, engine: engine, signingKey: signingKey)
+    /// `signingKey` is the path of the key exports are signed with; `exports` says where
+    /// exports may be written (nowhere unless the process was told).
+    public init(directory: String, engine: Engine?, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off) {
+        store = Store(directory: directory, engine: engine, signingKey: signingKey, exports: exports)
         let listing = RPCMethod(
             name: "system.methods", params: "", result: "methods: [{name, params, result, summary, writes}]",
             summary: "This list, machine-readable.", writes: false) { _ in [:] }

@@ -1,5 +1,6 @@
 import Foundation
 import HindsightEngine
+import HindsightEvidence
 import HindsightCatalog
 import HindsightLog
 import HindsightPrivacy
@@ -22,11 +23,23 @@ final class Store: @unchecked Sendable {
 
     /// Where the key that signs checkpoints and exports lives (read when an export asks).
     let signingKey: String
+    /// Where exports may be written.
+    let exports: ExportPolicy
 
-    init(directory: String, engine: Engine?, signingKey: String) {
+    init(directory: String, engine: Engine?, signingKey: String, exports: ExportPolicy) {
         self.directory = directory
         self.engine = engine
         self.signingKey = signingKey
+        self.exports = exports
+    }
+
+    /// The new directory an export request names, if this process may write it there.
+    func exportDestination(_ path: String) throws(RPCError) -> ExportDestination {
+        do {
+            return try ExportDestination.resolve(path, policy: exports, dataDirectory: directory)
+        } catch {
+            throw RPCError(engineCode: error.code, error.message, data: ["kind": .string(error.code.rawValue), "path": "/params/path"])
+        }
     }
 
     /// A reader of everything acknowledged so far.

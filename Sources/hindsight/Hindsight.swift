@@ -126,10 +126,11 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var options: DataOptions
     @OptionGroup var key: SigningKeyOption
+    @OptionGroup var exports: ExportsOption
 
     func run() throws {
-        let engine = try reporting { try Engine(directory: options.directory) }
-        if !LineServer.run(RPCServer(directory: options.directory, engine: engine, signingKey: key.path)) {
+        let (engine, policy) = try reporting { (try Engine(directory: options.directory), try exports.policy(dataDirectory: options.directory)) }
+        if !LineServer.run(RPCServer(directory: options.directory, engine: engine, signingKey: key.path, exports: policy)) {
             FileHandle.standardError.write(Data("hindsight serve: standard output was closed; stopping\n".utf8))
         }
     }
@@ -141,18 +142,34 @@ struct Query: ParsableCommand {
         discussion: "Methods that only read never take the writer's lock, so they work beside a running serve. Exits 1 when the response is an error.")
 
     @OptionGroup var options: DataOptions
+    @OptionGroup var key: SigningKeyOption
+    @OptionGroup var exports: ExportsOption
     @Argument(help: "The method, e.g. log.read (system.methods lists them).") var method: String
     @Option(help: "The parameters as a JSON object.") var params = "{}"
 
     func run() throws {
-        try answer(method, params: params, directory: options.directory)
+        let policy = try reporting { try exports.policy(dataDirectory: options.directory) }
+        try answer(method, params: params, directory: options.directory, signingKey: key.path, exports: policy)
+    }
+}
+
+/// `--exports DIR`: where `serve` and `query` may write the bundles that export requests ask for.
+struct ExportsOption: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The directory export requests write their bundles beneath (a path relative to it, or an absolute one inside it); without it they are refused. It must lie outside the data directory.",
+        valueName: "DIR"))
+    var exports: String?
+
+    func policy(dataDirectory: String) throws(LogError) -> ExportPolicy {
+        guard let exports else { return .off }
+        return .beneath(try ExportRoot(exports, dataDirectory: dataDirectory))
     }
 }
 
 /// Answers one request as `serve` would, without being the writer, prints the response
 /// line, and exits 1 when it is an error.
-func answer(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath) throws {
-    let response = respond(method, params: params, directory: directory, signingKey: signingKey)
+func answer(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off) throws {
+    let response = respond(method, params: params, directory: directory, signingKey: signingKey, exports: exports)
     FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
     if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
 }
@@ -170,11 +187,11 @@ func answered(_ method: String, params: String, directory: String) throws -> JSO
 }
 
 /// The response line to one request, as `serve` would write it.
-func respond(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath) -> [UInt8] {
+func respond(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off) -> [UInt8] {
     var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"#.utf8)
     JSONValue.string(method).write(to: &request)
     request += Array(#","params":"#.utf8) + Array(params.utf8) + [UInt8(ascii: "}")]
-    return RPCServer(directory: directory, engine: nil, signingKey: signingKey).respond(to: request) ?? []
+    return RPCServer(directory: directory, engine: nil, signingKey: signingKey, exports: exports).respond(to: request) ?? []
 }
 
 struct Rebuild: ParsableCommand {
@@ -269,7 +286,7 @@ struct Export: ParsableCommand {
             if let org { params["org"] = .string(org) }
             if let types { params["types"] = .array(types.split(separator: ",").map { .string(String($0)) }) }
             try answer("export.audit", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory,
-                       signingKey: key.path)
+                       signingKey: key.path, exports: .asNamed)
         }
     }
 
@@ -296,7 +313,7 @@ struct Export: ParsableCommand {
             params["at"] = moment(at)
             if let since { params["since"] = .string(since) }
             try answer("export.accessReview", params: String(decoding: JSONValue.object(params).text, as: UTF8.self), directory: options.directory,
-                       signingKey: key.path)
+                       signingKey: key.path, exports: .asNamed)
         }
     }
 }

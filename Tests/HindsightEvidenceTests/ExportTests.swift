@@ -79,6 +79,15 @@ struct SigningKeyTests {
         let inside = try run(hindsightExecutable, ["keys", "init", "--data", evidence.data, "--key", evidence.data + "/signing.key"])
         #expect(inside.status != 0 && inside.stderr.contains("outside the data directory"))
         #expect(!FileManager.default.fileExists(atPath: evidence.data + "/signing.key"))
+        // Nor through a symbolic link into it, nor in a folder still to be made there.
+        try FileManager.default.createSymbolicLink(atPath: evidence.scratch.path + "/linked", withDestinationPath: evidence.data)
+        let dataBefore = try contents(of: evidence.data)
+        for key in [evidence.scratch.path + "/linked/signing.key", evidence.scratch.path + "/linked/new/folder/signing.key"] {
+            let linked = try run(hindsightExecutable, ["keys", "init", "--data", evidence.data, "--key", key])
+            #expect(linked.status != 0 && linked.stderr.contains("outside the data directory"), "\(key): \(linked.stderr)")
+        }
+        #expect(try contents(of: evidence.data) == dataBefore)
+        #expect(!FileManager.default.fileExists(atPath: evidence.data + "/new"))
 
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: evidence.key)
         let exposed = try evidence.cli("checkpoint")
@@ -295,7 +304,8 @@ struct ExportTests {
         let out = evidence.scratch.path + "/damaged"
         let result = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key, "--out", out])
         #expect(result.status != 0, "\(result.stdout)")
-        #expect(!FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: out + ".partial"))
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: evidence.scratch.path).filter { $0.hasPrefix(".damaged.partial") }.isEmpty)
     }
 
     @Test func badRequestsAreRefusedWithoutWritingAnything() throws {
@@ -325,4 +335,126 @@ private func moreEvents(_ count: Int) -> String {
     (1...count).map { index in
         #"{"type":"function.deployed","stream":"function/fn_extra","occurredAt":"2026-03-10T10:00:00.000Z","actor":{"kind":"user","id":"usr_alice"},"org":"org_acme","data":{"function":"fn_extra","project":"prj_storefront","runtime":"node","version":"v\#(index)","memoryMb":128,"timeoutMs":3000}}"#
     }.joined(separator: "\n") + "\n"
+}
+
+/// Every file and folder under `path` with its permission bits.
+private func modes(under path: String) throws -> [String: Int] {
+    var modes: [String: Int] = [:]
+    for name in try FileManager.default.subpathsOfDirectory(atPath: path) + [""] {
+        modes[name] = try FileManager.default.attributesOfItem(atPath: path + "/" + name)[.posixPermissions] as? Int
+    }
+    return modes
+}
+
+@Suite("Where exports are written")
+struct ExportDestinationTests {
+    /// One request through `hindsight query` with these extra options.
+    private func query(_ evidence: Evidence, _ method: String, _ params: String, _ options: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
+        try run(hindsightExecutable, ["query", "--data", evidence.data, "--key", evidence.key, method, "--params", params] + options)
+    }
+
+    @Test("a request may not write an export inside the data directory, outside --exports, through a symlink or with ..; nothing is written")
+    func refusedDestinations() throws {
+        let evidence = try Evidence()
+        let exports = evidence.scratch.path + "/exports"
+        try FileManager.default.createDirectory(atPath: exports, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: exports + "/into-data", withDestinationPath: evidence.data)
+        try FileManager.default.createSymbolicLink(atPath: exports + "/elsewhere", withDestinationPath: evidence.scratch.path)
+        let before = try contents(of: evidence.data)
+        let scratchBefore = try FileManager.default.contentsOfDirectory(atPath: evidence.scratch.path).sorted()
+        let cases: [(path: String, options: [String], message: String)] = [
+            (evidence.data + "/HEAD.tmp", [], "exports are not enabled"),
+            (exports + "/fine", [], "exports are not enabled"),
+            (evidence.data + "/HEAD.tmp", ["--exports", exports], "outside"),
+            (evidence.data + "/segments/0000000002.lz4", ["--exports", exports], "outside"),
+            (evidence.data + "/keys/people.keys.partial", ["--exports", exports], "outside"),
+            ("into-data/HEAD.tmp", ["--exports", exports], "symbolic link"),
+            (exports + "/into-data/segments/x", ["--exports", exports], "symbolic link"),
+            ("elsewhere/x", ["--exports", exports], "symbolic link"),
+            ("../data/HEAD.tmp", ["--exports", exports], "`..`"),
+            ("missing/x", ["--exports", exports], "does not exist"),
+            ("", ["--exports", exports], "name a new directory"),
+            // The exports directory holding the data directory: the data directory is still out of bounds.
+            ("data/HEAD.tmp", ["--exports", evidence.scratch.path], "inside the data directory"),
+            ("data", ["--exports", evidence.scratch.path], "exists already"),
+        ]
+        for (path, options, message) in cases {
+            for method in ["export.audit", "export.accessReview"] {
+                let params = method == "export.audit" ? #"{"format":"jsonl","path":\#(JSONString(path))}"# : #"{"org":"org_acme","format":"csv","path":\#(JSONString(path))}"#
+                let result = try query(evidence, method, params, options)
+                #expect(result.status == 1, "\(method) \(path)")
+                #expect(result.stdout.contains(#""kind":"path_refused""#) && result.stdout.contains(#""path":"/params/path""#), "\(method) \(path): \(result.stdout)")
+                #expect(result.stdout.contains(message), "\(method) \(path): \(result.stdout)")
+            }
+        }
+        #expect(try contents(of: evidence.data) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: exports).sorted() == ["elsewhere", "into-data"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: evidence.scratch.path).sorted() == scratchBefore)
+
+        // An exports directory inside the data directory is refused when the process starts.
+        let inside = try run(hindsightExecutable, ["serve", "--data", evidence.data, "--exports", evidence.data + "/segments"], stdin: Data())
+        #expect(inside.status == 1 && inside.stderr.contains("inside the data directory"), "\(inside.stderr)")
+        // The command line writes where its user says, but never inside the data directory.
+        for out in [evidence.data + "/HEAD.tmp", exports + "/into-data/x"] {
+            let result = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key, "--out", out])
+            #expect(result.status == 1 && result.stdout.contains("inside the data directory"), "\(out): \(result.stdout)")
+        }
+        #expect(try contents(of: evidence.data) == before)
+    }
+
+    @Test("serve writes an export beneath --exports, named relative to it or by its full path, readable by its owner only")
+    func serveWritesBeneathItsExportsDirectory() throws {
+        let evidence = try Evidence()
+        let exports = evidence.scratch.path + "/exports"
+        try FileManager.default.createDirectory(atPath: exports + "/q4", withIntermediateDirectories: true)
+        let requests = [
+            #"{"jsonrpc":"2.0","id":1,"method":"export.audit","params":{"format":"jsonl","path":"x"}}"#,
+            #"{"jsonrpc":"2.0","id":2,"method":"export.audit","params":{"format":"csv","path":"\#(exports)/q4/audit"}}"#,
+            #"{"jsonrpc":"2.0","id":3,"method":"export.accessReview","params":{"org":"org_acme","format":"jsonl","path":"q4/review"}}"#,
+            #"{"jsonrpc":"2.0","id":4,"method":"export.audit","params":{"format":"jsonl","path":"x"}}"#,
+        ]
+        let served = try run(hindsightExecutable, ["serve", "--data", evidence.data, "--key", evidence.key, "--exports", exports],
+                             stdin: Data((requests.joined(separator: "\n") + "\n").utf8))
+        #expect(served.status == 0, "\(served.stderr)")
+        let responses = served.stdout.split(separator: "\n").map(String.init)
+        #expect(responses.count == 4)
+        for (index, bundle) in ["x", "q4/audit", "q4/review"].enumerated() {
+            #expect(responses[index].contains(#""path":"\#(exports)/\#(bundle)""#), "\(responses[index])")
+            for verdict in try evidence.verdicts(exports + "/" + bundle) {
+                #expect(verdict.status == 0, "\(bundle), \(verdict.verifier): \(verdict.output)")
+            }
+            // The bundle holds e-mail addresses as readers see them.
+            for (name, mode) in try modes(under: exports + "/" + bundle) {
+                #expect(mode == (name.isEmpty ? 0o700 : 0o600), "\(bundle)/\(name): \(String(mode, radix: 8))")
+            }
+        }
+        #expect(responses[3].contains("exists already"), "\(responses[3])")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: exports).sorted() == ["q4", "x"])
+    }
+
+    @Test("an export given a one-character relative path writes it in the working directory")
+    func relativeCommandLinePath() throws {
+        let evidence = try Evidence()
+        let work = evidence.scratch.path + "/work"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let result = try run("/bin/sh", ["-c", "cd '\(work)' && '\(hindsightExecutable)' export audit --data '\(evidence.data)' --key '\(evidence.key)' --out x"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try evidence.verdicts(work + "/x").allSatisfy { $0.status == 0 })
+    }
+
+    @Test("an export never removes what it did not create, such as a folder named like its working copy")
+    func leavesOthersFilesAlone() throws {
+        let evidence = try Evidence()
+        let folder = evidence.scratch.path + "/v.partial/sub"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        writeFile(folder + "/f", Data("x\n".utf8))
+        _ = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key, "--out", evidence.scratch.path + "/v"])
+        #expect(FileManager.default.contents(atPath: folder + "/f") == Data("x\n".utf8))
+        #expect(try evidence.verdicts(evidence.scratch.path + "/v").allSatisfy { $0.status == 0 })
+    }
+}
+
+/// A string as a JSON string literal.
+private func JSONString(_ text: String) -> String {
+    String(decoding: try! JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]).dropFirst().dropLast(), as: UTF8.self)
 }

@@ -248,7 +248,7 @@ struct Bench: ParsableCommand {
             let bundle = root + "/bundle-\(format.rawValue)"
             let export = try median(runs, prepare: { try? FileManager.default.removeItem(atPath: bundle) }) { _ in
                 _ = try AuditExport.write(AuditExport.Request(format: format), reader: reader, vault: vault, catalog: .standard, key: key,
-                                          checkpoints: checkpoints, to: bundle)
+                                          checkpoints: checkpoints, to: try ExportDestination.resolve(bundle, policy: .asNamed, dataDirectory: directory))
             }
             let size = { (file: String) in (try? FileManager.default.attributesOfItem(atPath: bundle + "/" + file)[.size] as? Int) ?? 0 }
             let megabytes = Double(size("events.ndjson")) / 1e6

@@ -1,0 +1,20 @@
+#ifndef HINDSIGHT_HS_FS_H
+#define HINDSIGHT_HS_FS_H
+/*
+ * File system calls that Swift's Glibc module does not show (they are GNU extensions).
+ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE): renames atomically, failing
+ * with EEXIST instead of replacing whatever `to` names (an empty directory included).
+ * Returns 0, or -1 with errno set.
+ */
+int hs_rename_noreplace(int from_dir, const char *from, int to_dir, const char *to);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
