@@ -187,7 +187,7 @@ public enum FileIO {
     }
 
     /// The names in a directory, unsorted.
-    static func list(_ path: String) throws(LogError) -> [String] {
+    public static func list(_ path: String) throws(LogError) -> [String] {
         guard let dir = opendir(path) else { throw LogError.system("opendir", path: path, errno: errno) }
         defer { closedir(dir) }
         var names: [String] = []

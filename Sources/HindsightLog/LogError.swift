@@ -34,6 +34,8 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let outOfRange = Code(rawValue: "out_of_range")
         /// A signing or verifier key is missing, malformed, or readable by others.
         public static let signingKey = Code(rawValue: "signing_key")
+        /// A read model's database is damaged; the engine builds it again from the log.
+        public static let readModelDamaged = Code(rawValue: "read_model_damaged")
         /// A path the process may not write to: an export outside the directory it was
         /// told to write exports in, through a symbolic link, or inside the data directory.
         public static let pathRefused = Code(rawValue: "path_refused")

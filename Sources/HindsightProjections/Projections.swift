@@ -22,6 +22,8 @@ public final class Projections: @unchecked Sendable {
     private let catalog: Catalog
     private let vault: PersonalDataVault
     private var databases: [String: SQLiteDatabase] = [:]
+    /// The generation of each model's database in use (see `ModelFiles`).
+    private var generations: [String: Int] = [:]
     private let snapshots: SnapshotStore
     /// Models being rebuilt beside the ones in use.
     private var rebuilding: Set<String> = []
@@ -46,19 +48,32 @@ public final class Projections: @unchecked Sendable {
             // What an interrupted build left, unless another process is building right now.
             if let lock = try BuildLock(path(of: model), wait: false) {
                 Self.remove(path(of: model) + ".building")
+                files(of: model).retireUnused()
                 lock.release()
             }
-            if let db = try openIfCurrent(model) { databases[model.name] = db }
+            adopt(model, try openIfCurrent(model))
         }
     }
 
     private func path(of model: any ReadModel) -> String { directory + "/projections/\(model.name).sqlite" }
+    private func files(of model: any ReadModel) -> ModelFiles { ModelFiles(directory: directory + "/projections", name: model.name) }
 
-    /// The model's database, if it exists and its tables are of the model's version.
-    private func openIfCurrent(_ model: any ReadModel) throws(LogError) -> SQLiteDatabase? {
-        guard FileIO.exists(path(of: model)) else { return nil }
-        let db = try SQLiteDatabase(path: path(of: model))
-        return try checkpoint(in: db)?.version == model.version ? db : nil
+    /// The model's database in use, if it has one whose tables are of the model's version
+    /// and whose checkpoint can be read.
+    private func openIfCurrent(_ model: any ReadModel) throws(LogError) -> (database: SQLiteDatabase, generation: Int)? {
+        guard let opened = try files(of: model).open() else { return nil }
+        do {
+            return try checkpoint(in: opened.database)?.version == model.version ? opened : nil
+        } catch {
+            if error.code == .readModelDamaged { return nil }
+            throw error
+        }
+    }
+
+    /// Makes a model's database (or none) the one this process uses.
+    private func adopt(_ model: any ReadModel, _ opened: (database: SQLiteDatabase, generation: Int)?) {
+        databases[model.name] = opened?.database
+        generations[model.name] = opened?.generation
     }
 
     private static func remove(_ path: String) {
@@ -67,14 +82,15 @@ public final class Projections: @unchecked Sendable {
 
     /// Builds a read model from the log into a file beside its database, starting from its
     /// newest snapshot that stands for this log (else from seq 1), without a journal and
-    /// with its indexes made after the load, then puts the file in place. Until then the old
-    /// database (if any) stays as it was; a build interrupted by a crash leaves a `.building`
-    /// file that the next start removes.
-    private func build(_ model: any ReadModel, from reader: LogReader) throws(LogError) -> SQLiteDatabase {
+    /// with its indexes made after the load, then puts the file in place as a new
+    /// generation. Until then the old database (if any) stays as it was; a build interrupted
+    /// by a crash leaves a `.building` file that the next start removes. `damaged` is a
+    /// generation found damaged, which is never taken for a built model.
+    private func build(_ model: any ReadModel, from reader: LogReader, replacing damaged: Int? = nil) throws(LogError) -> (database: SQLiteDatabase, generation: Int) {
         let buildLock = try BuildLock(path(of: model), wait: true)!
         defer { buildLock.release() }
         // Another process may have built it while this one waited.
-        if let db = try openIfCurrent(model) { return db }
+        if let opened = try openIfCurrent(model), opened.generation != damaged { return opened }
         let building = try buildBeside(model, from: reader, start: startingSnapshot(model, reader))
         return try swapIn(model, building, catchingUpTo: reader)
     }
@@ -114,18 +130,15 @@ public final class Projections: @unchecked Sendable {
         try db.statement("INSERT INTO hindsight_checkpoint VALUES (0, ?)").bind(1, Int64(model.version)).run()
     }
 
-    /// Catches a built file up to `reader` and puts it in place of the model's database.
-    private func swapIn(_ model: any ReadModel, _ building: String, catchingUpTo reader: LogReader) throws(LogError) -> SQLiteDatabase {
+    /// Catches a built file up to `reader` and puts it in place as the model's next
+    /// generation; processes reading the old one go on reading it whole (`ModelFiles`).
+    private func swapIn(_ model: any ReadModel, _ building: String, catchingUpTo reader: LogReader) throws(LogError) -> (database: SQLiteDatabase, generation: Int) {
         do {
             let db = try SQLiteDatabase(path: building, bulkLoad: true)
             try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: model.buildBatch)
         }
-        let path = path(of: model)
-        databases[model.name] = nil
-        Self.remove(path)  // the old database and its WAL, which must not meet the new file
-        guard rename(building, path) == 0 else { throw LogError.system("rename", path: building, errno: errno) }
-        try FileIO.fsyncDirectory(directory + "/projections")
-        return try SQLiteDatabase(path: path)
+        adopt(model, nil)  // this process's hold on the old generation, so that it can go now
+        return try files(of: model).publish(building)
     }
 
     /// Builds a read model again from the log beside the one in use, which goes on answering
@@ -154,7 +167,7 @@ public final class Projections: @unchecked Sendable {
             let building = try buildBeside(model, from: reader(), start: start)  // without the lock: queries go on
             lock.lock()
             defer { lock.unlock() }
-            databases[model.name] = try swapIn(model, building, catchingUpTo: reader())
+            adopt(model, try swapIn(model, building, catchingUpTo: reader()))
         }
         if inBackground {
             Thread.detachNewThread {
@@ -197,17 +210,40 @@ public final class Projections: @unchecked Sendable {
     }
 
     /// Applies every event `reader` holds beyond each model's checkpoint, building a model
-    /// that has no database of its version yet.
+    /// that has no database of its version yet, or whose database is damaged.
     public func catchUp(_ reader: LogReader) throws(LogError) {
         lock.lock()
         defer { lock.unlock() }
         for model in models {
             guard let db = databases[model.name] else {
-                databases[model.name] = try build(model, from: reader)
+                adopt(model, try build(model, from: reader))
                 continue
             }
-            try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: Self.batch)
+            do {
+                try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: Self.batch)
+            } catch {
+                guard error.code == .readModelDamaged else { throw error }
+                try replaceDamaged(model, reader: reader)
+            }
         }
+    }
+
+    /// Builds a read model again whose database was found damaged (a query failed with
+    /// `readModelDamaged` at `location`, the database's path); false when no model in use
+    /// has that database.
+    public func rebuildDamaged(at location: String?, reader: LogReader) throws(LogError) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let model = models.first(where: { databases[$0.name]?.path == location }) else { return false }
+        try replaceDamaged(model, reader: reader)
+        return true
+    }
+
+    /// Call holding `lock`.
+    private func replaceDamaged(_ model: any ReadModel, reader: LogReader) throws(LogError) {
+        let damaged = generations[model.name]
+        adopt(model, nil)
+        adopt(model, try build(model, from: reader, replacing: damaged))
     }
 
     /// Applies the events after `position` up to `end`, at most `batch` to a transaction that
@@ -327,7 +363,10 @@ public final class Projections: @unchecked Sendable {
                 }
             }
             guard !targets.isEmpty else { continue }
+            // One verification of a model at a time uses the scratch file.
             let path = directory + "/projections/\(model.name).verifying"
+            let verifying = try BuildLock(path, wait: true)!
+            defer { verifying.release() }
             Self.remove(path)
             defer { Self.remove(path) }
             let fold = try SQLiteDatabase(path: path, bulkLoad: true)

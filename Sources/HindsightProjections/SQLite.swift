@@ -14,16 +14,20 @@ public final class SQLiteDatabase {
     private var last: (sql: String, statement: Statement)?
     /// The SQL functions defined on this connection.
     private var functions: Set<String> = []
+    /// Kept as long as the connection and let go after it closes (a generation's lock).
+    var keptOpenWith: AnyObject?
 
     /// Opens (or creates) a database. `bulkLoad` is for a file being built that nobody reads
-    /// yet: no journal, no syncs, a large cache; a crash leaves a file to throw away.
-    public init(path: String, readOnly: Bool = false, bulkLoad: Bool = false) throws(LogError) {
+    /// yet: no journal, no syncs, a large cache; a crash leaves a file to throw away. With
+    /// `mustExist`, a missing file is an error, never a new empty database.
+    public init(path: String, readOnly: Bool = false, bulkLoad: Bool = false, mustExist: Bool = false) throws(LogError) {
         var db: OpaquePointer?
-        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
-        guard sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let db else {
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (mustExist ? 0 : SQLITE_OPEN_CREATE))
+        let status = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        guard status == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(db)
-            throw LogError(.io, "cannot open the read model's database: \(message)", location: path)
+            throw LogError(Self.code(of: status), "cannot open the read model's database: \(message)", location: path)
         }
         handle = db
         self.path = path
@@ -46,10 +50,19 @@ public final class SQLiteDatabase {
     /// Runs SQL that returns no rows (several statements may be separated by semicolons).
     public func execute(_ sql: String) throws(LogError) {
         var message: UnsafeMutablePointer<CChar>?
-        guard sqlite3_exec(handle, sql, nil, nil, &message) == SQLITE_OK else {
+        let status = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard status == SQLITE_OK else {
             let text = message.map { String(cString: $0) } ?? "unknown error"
             sqlite3_free(message)
-            throw LogError(.io, "read model statement failed: \(text) (\(sql.prefix(80)))", location: path)
+            throw LogError(Self.code(of: status), "read model statement failed: \(text) (\(sql.prefix(80)))", location: path)
+        }
+    }
+
+    /// A damaged file is a read model to build again, not an I/O error to report.
+    static func code(of status: Int32) -> LogError.Code {
+        switch status & 0xFF {
+        case SQLITE_CORRUPT, SQLITE_NOTADB: .readModelDamaged
+        default: .io
         }
     }
 
@@ -65,8 +78,9 @@ public final class SQLiteDatabase {
             return known
         }
         var prepared: OpaquePointer?
-        guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil) == SQLITE_OK, let prepared else {
-            throw LogError(.io, "read model statement is invalid: \(String(cString: sqlite3_errmsg(handle))) (\(sql.prefix(80)))", location: path)
+        let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+        guard status == SQLITE_OK, let prepared else {
+            throw LogError(Self.code(of: status), "read model statement is invalid: \(String(cString: sqlite3_errmsg(handle))) (\(sql.prefix(80)))", location: path)
         }
         let statement = Statement(prepared, database: self)
         statements[sql] = statement
@@ -113,7 +127,7 @@ public final class SQLiteDatabase {
     }
 
     fileprivate func failure(_ what: String) -> LogError {
-        LogError(.io, "read model \(what) failed: \(String(cString: sqlite3_errmsg(handle)))", location: path)
+        LogError(Self.code(of: sqlite3_errcode(handle)), "read model \(what) failed: \(String(cString: sqlite3_errmsg(handle)))", location: path)
     }
 
     /// A prepared statement: bind parameters (from 1), then step through the rows.

@@ -34,7 +34,7 @@ public struct RPCError: Error, Sendable {
     static let engineCodes: [LogError.Code: Int] = [
         .invalidEnvelope: 1001, .schemaViolation: 1002, .secretInPayload: 1003, .unknownType: 1004,
         .wrongExpectedVersion: 1005, .idempotencyConflict: 1006, .logCorrupt: 1007, .writerLocked: 1008,
-        .io: 1009, .noLog: 1010, .outOfRange: 1011, .signingKey: 1012, .pathRefused: 1013,
+        .io: 1009, .noLog: 1010, .outOfRange: 1011, .signingKey: 1012, .pathRefused: 1013, .readModelDamaged: 1014,
     ]
 
     /// An engine error; `events` says the request's events were parsed as NDJSON lines, so a
@@ -150,7 +150,7 @@ public final class RPCServer: Sendable {
             return Self.error(RPCError(RPCError.invalidRequest, "invalid request: method must be a string"), id: replyID)
         }
         let isNotification = id == nil
-        let outcome = Result { () throws(RPCError) -> [String: JSONValue] in
+        let answer = { [self] () throws(RPCError) -> [String: JSONValue] in
             guard let method = methods[name] else {
                 throw RPCError(RPCError.methodNotFound, "method not found: \(name) (system.methods lists them)")
             }
@@ -163,6 +163,13 @@ public final class RPCServer: Sendable {
             try reach(params.integer("atLeast"))
             let rawParams = JSONText.member("params", of: span, in: text)
             return try method.handler(RPCCall(params: params, text: text, rawParams: rawParams, store: store))
+        }
+        var outcome = Result(catching: answer)
+        // A read model found damaged is built again from the log, and the request answered from it.
+        if case .failure(let error) = outcome, error.data?["kind"] == .string(LogError.Code.readModelDamaged.rawValue),
+            store.rebuildDamaged(at: error.data?["location"])
+        {
+            outcome = Result(catching: answer)
         }
         if isNotification { return nil }
         switch outcome {

@@ -95,6 +95,14 @@ final class Store: @unchecked Sendable {
         }
     }
 
+    /// Builds again the read model whose database at `location` was found damaged; false
+    /// when that is not a read model's database, or the build failed too.
+    func rebuildDamaged(at location: JSONValue?) -> Bool {
+        guard case .string(let path)? = location, let reader = try? reader() else { return false }
+        guard let projections = lock.withLock({ projections }) else { return false }
+        return (try? projections.rebuildDamaged(at: path, reader: reader)) ?? false
+    }
+
     func writer() throws(RPCError) -> Engine {
         if let engine { return engine }
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import HindsightProjections
 import HindsightRPC
 import HindsightTestSupport
 import Testing
@@ -71,5 +72,98 @@ struct ServeTests {
         #expect(write.stdout.contains(#""kind":"writer_locked""#), "\(write.stdout)")
         let responses = try serve.finish()
         #expect(responses == [query.stdout.trimmingCharacters(in: .newlines)])
+    }
+}
+
+@Suite("Read models rebuilt beside readers", .serialized)
+struct RebuildBesideReadersTests {
+    /// The stored read model's own check of its file.
+    private func integrity(_ data: String) throws -> String {
+        let db = try SQLiteDatabase(path: data + "/projections/audit.sqlite", readOnly: true)
+        let check = try db.statement("PRAGMA integrity_check")
+        defer { check.finish() }
+        _ = try check.step()
+        return check.text(0) ?? ""
+    }
+
+    @Test("queries in other processes see a read model whole while serve appends and rebuilds it, and it stays whole", arguments: 0..<3)
+    func queriesBesideRebuilds(round: Int) throws {
+        let dir = TemporaryDirectory()
+        let history = try run(hindsightExecutable, ["generate", "--events", "17000", "--seed", String(40 + round)]).stdout
+        let lines = history.split(separator: "\n")
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((lines[..<5000].joined(separator: "\n") + "\n").utf8)).status == 0)
+        #expect(try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1}"#]).status == 0)
+
+        let serve = try ServeProcess(data: dir.path)
+        let data = dir.path
+        let stop = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        nonisolated(unsafe) var failures: [String] = []
+        nonisolated(unsafe) var queries = 0
+        let params = [#"{"limit":5}"#, #"{"types":["build.succeeded"],"limit":3}"#, #"{"org":"org_1","limit":2}"#]
+        let counting = NSLock()
+        for reader in 0..<2 {
+            DispatchQueue.global().async(group: done) {
+                var asked = reader
+                while stop.wait(timeout: .now()) == .timedOut {
+                    let result = try? run(hindsightExecutable, ["query", "--data", data, "audit.search", "--params", params[asked % params.count]])
+                    asked += 1
+                    counting.withLock {
+                        queries += 1
+                        if result?.status != 0 { failures.append(result.map { $0.stdout + $0.stderr } ?? "did not run") }
+                    }
+                }
+            }
+        }
+        var id = 0
+        for batch in 0..<60 {
+            let events = lines[(5000 + batch * 200)..<(5200 + batch * 200)].joined(separator: ",")
+            id += 1
+            try serve.send(Data((#"{"jsonrpc":"2.0","id":\#(id),"method":"log.append","params":{"events":[\#(events)]}}"# + "\n").utf8))
+            if batch % 3 == 2 {
+                id += 1
+                try serve.send(Data((#"{"jsonrpc":"2.0","id":\#(id),"method":"projections.rebuild","params":{"name":"audit"}}"# + "\n").utf8))
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        id += 1
+        try serve.send(Data((#"{"jsonrpc":"2.0","id":\#(id),"method":"audit.search","params":{"limit":1}}"# + "\n").utf8))
+        let responses = try serve.finish()
+        stop.signal()
+        stop.signal()
+        done.wait()
+
+        #expect(responses.count == id)
+        for response in responses where response.contains(#""error""#) {
+            // A rebuild asked while the last is still under way is refused; nothing else may fail.
+            #expect(response.contains("is being rebuilt already"), "\(response)")
+        }
+        #expect(queries > 5)
+        #expect(failures.isEmpty, "\(failures.count) of \(queries) queries failed: \(failures.prefix(3))")
+        #expect(try integrity(dir.path) == "ok")
+        let verify = try run(hindsightExecutable, ["verify", "--data", dir.path, "--projections"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+    }
+
+    @Test("a damaged read model is built again from the log and answers, instead of failing every query")
+    func damagedModelIsRebuilt() throws {
+        let dir = try historyDirectory()
+        let search = { try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":3}"#]) }
+        let good = try search()
+        #expect(good.status == 0)
+        // Overwrite every page of the database in use but the first with noise.
+        let file = URL(fileURLWithPath: dir.path + "/projections/audit.sqlite").resolvingSymlinksInPath()
+        let handle = try FileHandle(forUpdating: file)
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: 4096)
+        try handle.write(contentsOf: Data((0..<Int(size - 4096)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }))
+        try handle.close()
+        for _ in 0..<2 {
+            let again = try search()
+            #expect(again.status == 0, "\(again.stdout)")
+            #expect(again.stdout == good.stdout)
+        }
+        #expect(try integrity(dir.path) == "ok")
+        #expect(try run(hindsightExecutable, ["verify", "--data", dir.path, "--projections"]).status == 0)
     }
 }
