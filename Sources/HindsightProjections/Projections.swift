@@ -76,8 +76,10 @@ public final class Projections: @unchecked Sendable {
         generations[model.name] = opened?.generation
     }
 
+    /// Removes a scratch database file and its journal files (files only: never a folder that
+    /// happens to bear the name). Call holding the lock that makes the file this process's.
     private static func remove(_ path: String) {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
     }
 
     /// Builds a read model from the log into a file beside its database, starting from its
@@ -454,8 +456,10 @@ private final class BatchRead<Batch: Sendable>: @unchecked Sendable {
     }
 }
 
-/// Held while a read model is built beside its database (`NAME.sqlite.lock`, flock), so that
-/// two processes never build the same file and a start never removes a build in progress.
+/// An exclusive lock on `PATH.lock` (flock), held while a process works on scratch files
+/// that another must neither use nor remove: a read model built beside its database
+/// (`NAME.sqlite.lock`: two processes never build the same file, and a start never removes a
+/// build in progress), a verification's fold, a snapshot being taken.
 final class BuildLock {
     private let fd: Int32
 

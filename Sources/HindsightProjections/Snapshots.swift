@@ -49,7 +49,11 @@ struct SnapshotStore {
         let name = String(format: "%020llu", position)
         let file = folder(model.name) + "/" + name + ".sqlite"
         let partial = file + ".partial"
-        try? FileManager.default.removeItem(atPath: partial)
+        // One process takes a snapshot of a model at a position at a time: the partial file
+        // it removes is one an interrupted taker left, never one being written.
+        let taking = try BuildLock(folder(model.name) + "/snapshot", wait: true)!
+        defer { taking.release() }
+        unlink(partial)
         try db.statement("VACUUM INTO ?").bind(1, partial).run()
         let copy = try SQLiteDatabase(path: partial, readOnly: true)
         let digest = try ContentDump.digest(copy)
