@@ -46,7 +46,7 @@ public struct ReadQuery: Sendable {
 
     /// Whether a stored event passes every filter but the limit.
     func matches(_ event: StoredEvent) -> Bool {
-        (from...to).contains(event.seq)
+        from <= event.seq && event.seq <= to
             && stream.map { event.stream == $0 } ?? true
             && types.map { $0.contains(event.type) } ?? true
             && org.map { event.org == $0 } ?? true
@@ -145,9 +145,10 @@ public final class LogReader: Sendable {
     /// Calls `body` with each event matching `query`, in seq order, until it returns false or
     /// `query.limit` events were handed out. Chunks whose time span misses the query's
     /// `occurredAt` bounds are skipped without decompressing them (the sparse time index);
-    /// the lines of the others are parsed on all cores.
+    /// the lines of the others are parsed on all cores. A query whose `from` is after its
+    /// `to` matches nothing.
     public func read(_ query: ReadQuery, _ body: (StoredEvent) throws -> Bool) throws {
-        guard query.limit > 0 else { return }
+        guard query.limit > 0, query.from <= query.to else { return }
         let selected = view.chunks.filter { chunk in
             chunk.header.lastSeq >= query.from && chunk.header.firstSeq <= query.to
                 && query.occurredFrom.map { chunk.header.maxOccurredAt >= $0 } ?? true

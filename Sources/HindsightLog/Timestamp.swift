@@ -15,18 +15,26 @@ public enum Timestamp {
         return rc == 0 ? ms : nil
     }
 
+    /// The earliest and latest times RFC 3339 can write (0000-01-01T00:00:00.000Z and
+    /// 9999-12-31T23:59:59.999Z): every time `parse` reads lies between them.
+    public static let earliest: Int64 = -62_167_219_200_000
+    public static let latest: Int64 = 253_402_300_799_999
+
+    /// The time as RFC 3339; any Int64 is written, a year outside 0000–9999 in ISO 8601's
+    /// expanded form (a sign and its digits), which no parser here reads back.
     public static func format(_ ms: Int64) -> String {
         var bytes: [UInt8] = []
         append(ms, to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Appends the 24 bytes of the timestamp to `out`.
+    /// Appends the timestamp to `out`: 24 bytes for a year from 0000 to 9999.
     static func append(_ ms: Int64, to out: inout [UInt8]) {
-        let millis = ((ms % 1000) + 1000) % 1000
-        let seconds = (ms - millis) / 1000
-        let secondOfDay = ((seconds % 86_400) + 86_400) % 86_400
-        let days = (seconds - secondOfDay) / 86_400
+        // Floored division, written so that no step can overflow at Int64's ends.
+        var seconds = ms / 1000, millis = ms % 1000
+        if millis < 0 { (seconds, millis) = (seconds - 1, millis + 1000) }
+        var days = seconds / 86_400, secondOfDay = seconds % 86_400
+        if secondOfDay < 0 { (days, secondOfDay) = (days - 1, secondOfDay + 86_400) }
         let (year, month, day) = civil(fromDays: days)
         func put(_ value: Int64, _ width: Int) {
             var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
@@ -37,7 +45,14 @@ public enum Timestamp {
             }
             out.append(contentsOf: digits)
         }
-        put(year, 4); out.append(UInt8(ascii: "-"))
+        if (0...9999).contains(year) {
+            put(year, 4)
+        } else {
+            out.append(year < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+            let magnitude = Int64(year.magnitude)  // years lie within ±3 × 10^11
+            put(magnitude, max(4, String(magnitude).count))
+        }
+        out.append(UInt8(ascii: "-"))
         put(month, 2); out.append(UInt8(ascii: "-"))
         put(day, 2); out.append(UInt8(ascii: "T"))
         put(secondOfDay / 3600, 2); out.append(UInt8(ascii: ":"))

@@ -505,8 +505,10 @@ public final class AccessReadModel: ReadModel {
     }
 
     /// Every change of access whose time falls in `from...to` (milliseconds), in time order;
-    /// with `scope`, only grants and memberships on it or beneath it.
+    /// with `scope`, only grants and memberships on it or beneath it. None when `from` is
+    /// after `to`.
     public static func changes(from: Int64, to: Int64, scope: String?, in db: SQLiteDatabase) throws(LogError) -> [Change] {
+        guard from <= to else { return [] }
         let now = View(.now, in: db)
         let reaches = { (target: String) throws(LogError) -> Bool in
             guard let scope else { return true }

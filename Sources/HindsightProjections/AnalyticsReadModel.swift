@@ -831,7 +831,7 @@ public final class AnalyticsReadModel: ReadModel {
     /// The builds of a scope (`project/ID` or `org/ID`) on each of `days` UTC days ending with
     /// the day of `endingAt` (milliseconds), oldest first, a day without builds included.
     public static func builds(scope: String, days: Int, endingAt: Int64, in db: SQLiteDatabase) throws(LogError) -> [BuildDay] {
-        let last = day(endingAt), first = last - Int64(days) + 1
+        guard let (first, last) = window(days: days, endingAt: endingAt) else { return [] }
         var found: [Int64: Day] = [:]
         let rows = try db.statement(
             "SELECT day, queued, succeeded, failed, canceled, cache_hits, cache_restores, durations FROM analytics_build_day WHERE scope = ? AND day BETWEEN ? AND ?"
@@ -860,7 +860,7 @@ public final class AnalyticsReadModel: ReadModel {
     public static func builds(
         scope: String, days: Int, endingAt: Int64, occurredBy: Int64?, throughSeq: UInt64, reader: LogReader, in db: SQLiteDatabase
     ) throws(LogError) -> [BuildDay] {
-        let last = day(endingAt), first = last - Int64(days) + 1
+        guard let (first, last) = window(days: days, endingAt: endingAt) else { return [] }
         var query = ReadQuery()
         query.types = buildTypes
         query.occurredFrom = first * 86_400_000
@@ -876,6 +876,16 @@ public final class AnalyticsReadModel: ReadModel {
         var steps: [Int64: [String: QuantileSketch]] = [:]
         for (key, sketch) in figures.steps where key.scope == scope { steps[key.day, default: [:]][key.step] = sketch }
         return buildDays(first...last, found, steps)
+    }
+
+    /// The first and last day of a window of `days` days ending with the day of `endingAt`,
+    /// without the days before 0000-01-01 (which RFC 3339 cannot name, and no event
+    /// occurred on); nil when none is left.
+    private static func window(days: Int, endingAt: Int64) -> (first: Int64, last: Int64)? {
+        guard days >= 1 else { return nil }
+        let last = min(day(endingAt), day(Timestamp.latest))
+        let first = max(last - Int64(min(days, 3_652_425)) + 1, day(Timestamp.earliest))  // 10,000 years of days at most
+        return first <= last ? (first, last) : nil
     }
 
     /// Each day of a window with its figures (none for a day without builds).
@@ -916,17 +926,17 @@ public final class AnalyticsReadModel: ReadModel {
 
     /// The weeks a table keyed by week first holds that overlap a range of hours: a question
     /// reads each week's rows with a seek of its own.
-    private static func weeks(of hours: ClosedRange<Int64>, in table: String, _ db: SQLiteDatabase) throws(LogError) -> ClosedRange<Int64> {
+    private static func weeks(of hours: ClosedRange<Int64>, in table: String, _ db: SQLiteDatabase) throws(LogError) -> Range<Int64> {
         // Two statements: SQLite finds a min or a max from the key alone, not both at once.
         func edge(_ aggregate: String) throws(LogError) -> Int64? {
             let held = try db.statement("SELECT \(aggregate)(week) FROM \(table)")
             defer { held.finish() }
             return try held.step() && !held.isNull(0) ? held.int(0) : nil
         }
-        guard let oldest = try edge("min"), let newest = try edge("max") else { return 1...0 }
+        guard let oldest = try edge("min"), let newest = try edge("max") else { return 0..<0 }
         let first = max(oldest, HourlyCells<InvocationFigures>.week(ofHour: hours.lowerBound))
         let last = min(newest, HourlyCells<InvocationFigures>.week(ofHour: hours.upperBound))
-        return first <= last ? first...last : 1...0
+        return first <= last ? first..<(last + 1) : 0..<0  // `last` is a stored week: no overflow
     }
 
     /// A stored row that cannot be read: the read model needs rebuilding.
@@ -993,7 +1003,7 @@ public final class AnalyticsReadModel: ReadModel {
         var found: [AlertTransition] = []
         let rows = try db.statement("SELECT rule, transitions FROM analytics_alert_transitions WHERE latest >= ? AND earliest <= ? AND (? IS NULL OR rule = ?)")
         try forEachTransition(of: rows.bind(1, from).bind(2, to).bind(3, rule).bind(4, rule)) { transition in
-            if (from...to).contains(transition.occurredAt) { found.append(transition) }
+            if from <= transition.occurredAt && transition.occurredAt <= to { found.append(transition) }
         }
         return found.sorted { ($0.seq, $0.rule) < ($1.seq, $1.rule) }
     }

@@ -195,8 +195,8 @@ public final class AuditReadModel: ReadModel {
     public static func search(_ search: Search, in db: SQLiteDatabase) throws(LogError) -> (lines: [(seq: UInt64, line: [UInt8])], more: Bool) {
         if let types = search.types, types.isEmpty { return ([], false) }
         var high = Int64.max, low: Int64 = 1
-        if let before = search.before { high = min(high, Int64(before) - 1) }
-        if let upTo = search.upTo { high = min(high, Int64(upTo)) }
+        if let before = search.before { high = min(high, Int64(clamping: before) - 1) }
+        if let upTo = search.upTo { high = min(high, Int64(clamping: upTo)) }
         if search.from != nil || search.to != nil {
             // The seqs a time window can hold, from the hours it spans.
             let bounds = try db.statement(SQL.hourSpan)

@@ -98,8 +98,7 @@ enum AccessMethods {
     ) { call throws(RPCError) in
         let p = call.params
         try p.only(["from", "to", "scope"])
-        let from = try p.required("from", p.time("from")), to = try p.required("to", p.time("to"))
-        guard from <= to else { throw RPCError.params("to must not be before from", path: "/params/to") }
+        let (from, to) = try p.requiredPeriod()
         let scope = try p.string("scope")
         let models = try call.store.readModels()
         guard let db = models.database("access") else { throw RPCError(1009, "the access read model is not open", data: ["kind": "io_error"]) }
@@ -137,16 +136,20 @@ enum AccessMethods {
         let destination = try call.store.exportDestination(try p.required("path", p.string("path")))
         let since = try p.time("since")
         let moment = try Moment(call)
+        // The changes run from `since` to the review's moment (before any event, for seq 0).
+        let until: Int64 = switch moment.when {
+        case .seq(_, let occurredAt): occurredAt
+        case .time(let ms): ms
+        case .now: Timestamp.now()
+        }
+        if let since, since > until {
+            throw RPCError.params("since must not be after the moment of the review (at, or now)", path: "/params/since")
+        }
         let rows: [AccessReadModel.ReviewRow]
         var changes: [AccessReadModel.Change] = []
         do throws(LogError) {
             rows = try AccessReadModel.accessReview(org: org.hasPrefix("org/") ? String(org.dropFirst(4)) : org, at: moment.when, in: moment.db)
             if let since {
-                let until: Int64 = switch moment.when {
-                case .seq(_, let occurredAt): occurredAt
-                case .time(let ms): ms
-                case .now: Timestamp.now()
-                }
                 changes = try AccessReadModel.changes(from: since, to: until, scope: org.hasPrefix("org/") ? org : "org/" + org, in: moment.db)
             }
         } catch {

@@ -51,8 +51,7 @@ enum AnalyticsMethods {
     ) { call throws(RPCError) in
         let p = call.params
         try p.only(["rule", "from", "to"])
-        let from = try p.required("from", p.time("from"))
-        let to = try p.required("to", p.time("to"))
+        let (from, to) = try p.requiredPeriod()
         let rule = try p.string("rule")
         let models = try call.store.readModels()
         guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
@@ -93,9 +92,7 @@ enum AnalyticsMethods {
             }
         default: throw RPCError.params("tags must be an object of strings", path: "/params/tags")
         }
-        let from = try p.required("from", p.time("from"))
-        let to = try p.required("to", p.time("to"))
-        guard from <= to else { throw RPCError.params("from must not be after to", path: "/params/from") }
+        let (from, to) = try p.requiredPeriod()
         let stepSec = try p.required("stepSec", p.integer("stepSec", in: 1...31_622_400))
         let reader = stepSec % 3600 == 0 ? nil : try call.store.reader()
         let models = try call.store.readModels()
@@ -136,7 +133,7 @@ enum AnalyticsMethods {
         let p = call.params
         try p.only(["webhook", "from", "to"])
         let webhook = try p.required("webhook", p.string("webhook"))
-        let (from, to) = (try p.time("from"), try p.time("to"))
+        let (from, to) = try p.period()
         let models = try call.store.readModels()
         guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
         let figures: AnalyticsReadModel.DeliveryFigures
@@ -166,7 +163,7 @@ enum AnalyticsMethods {
         let named = [("function", try p.string("function")), ("project", try p.string("project")), ("org", try p.string("org"))]
             .compactMap { kind, id in id.map { $0.hasPrefix(kind + "/") ? $0 : kind + "/" + $0 } }
         guard named.count == 1 else { throw RPCError.params("give function, project or org, one of them", path: "/params/function") }
-        let (from, to) = (try p.time("from"), try p.time("to"))
+        let (from, to) = try p.period()
         let models = try call.store.readModels()
         guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
         let cells: [(runtime: String, mode: String, figures: AnalyticsReadModel.InvocationFigures)]

@@ -24,10 +24,9 @@ enum AuditMethods {
             search.narrow(toTypesWithPrefix: prefix, among: call.store.catalog.types)
         }
         search.resource = try p.string("resource")
-        search.from = try p.time("from")
-        search.to = try p.time("to")
+        (search.from, search.to) = try p.period()
         search.limit = Int(try p.integer("limit", in: 1...1000) ?? 50)
-        return try answer(search, cursor: try p.string("cursor"), at: try p.at(), call: call)
+        return try answer(search, cursor: try p.cursor(), at: try p.at(), call: call)
     }
 
     static let teamActivity = RPCMethod(
@@ -40,7 +39,7 @@ enum AuditMethods {
         var search = AuditReadModel.Search()
         search.resource = "team/" + (try p.required("team", p.string("team")))
         search.limit = Int(try p.integer("limit", in: 1...1000) ?? 50)
-        return try answer(search, cursor: try p.string("cursor"), at: try p.at(), call: call)
+        return try answer(search, cursor: try p.cursor(), at: try p.at(), call: call)
     }
 
     static let status = RPCMethod(
@@ -91,12 +90,9 @@ enum AuditMethods {
     /// Runs a search against the caught-up audit model: a page of records revealed as readers
     /// see them, and the cursor of the next page (the seq below which it starts, so pages stay
     /// stable while events arrive).
-    private static func answer(_ search: AuditReadModel.Search, cursor: String?, at: Params.Position?, call: RPCCall) throws(RPCError) -> [String: JSONValue] {
+    private static func answer(_ search: AuditReadModel.Search, cursor: UInt64?, at: Params.Position?, call: RPCCall) throws(RPCError) -> [String: JSONValue] {
         var search = search
-        if let cursor {
-            guard let seq = UInt64(cursor), seq > 0 else { throw RPCError.params("cursor must be a nextCursor this method returned", path: "/params/cursor") }
-            search.before = seq
-        }
+        search.before = cursor
         let models = try call.store.readModels()
         let vault = try call.store.vault()
         guard let db = models.database("audit") else { throw RPCError(1009, "the audit read model is not open", data: ["kind": "io_error"]) }

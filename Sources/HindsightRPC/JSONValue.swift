@@ -1,5 +1,3 @@
-import Foundation
-
 /// A JSON value as a request carries it: what JSON-RPC's envelope and a method's parameters
 /// are read from. Booleans, integers and other numbers stay apart (`true` is not `1`), which
 /// the protocol's rules on `id` and the methods' parameter checks depend on.
@@ -14,10 +12,12 @@ public enum JSONValue: Sendable, Equatable {
     /// JSON text written into a response as it is (stored events): output only.
     case raw([UInt8])
 
-    /// Parses one JSON text; nil when it is not JSON.
+    /// Parses one JSON text (RFC 8259); nil when it is not JSON, or holds what a request
+    /// could not be read from: a lone surrogate escape, a key twice in an object, nesting
+    /// deeper than 2,048 levels (`JSONParser` says which, and where).
     public init?(parsing bytes: some Collection<UInt8>) {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { return nil }
-        self = value
+        guard let document = try? JSONParser.parse(bytes), document.problems.isEmpty else { return nil }
+        self = document.value
     }
 
     public subscript(key: String) -> JSONValue? {
@@ -74,27 +74,6 @@ public enum JSONValue: Sendable, Equatable {
             }
         }
         out.append(UInt8(ascii: "\""))
-    }
-}
-
-extension JSONValue: Decodable {
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
     }
 }
 

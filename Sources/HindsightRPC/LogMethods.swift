@@ -63,6 +63,7 @@ enum LogMethods {
         var query = ReadQuery()
         query.from = UInt64(try p.integer("from", in: 1...Int64.max) ?? 1)
         query.to = UInt64(try p.integer("to", in: 1...Int64.max) ?? Int64.max)
+        guard query.from <= query.to else { throw RPCError.params("from must not be after to", path: "/params/from") }
         let limit = Int(try p.integer("limit", in: 1...10_000) ?? 100)
         query.limit = limit + 1  // one more, to know where the next page starts
         query.types = try p.strings("types").map(Set.init)

@@ -53,6 +53,27 @@ public struct Params: Sendable {
         return ms
     }
 
+    /// `from` and `to` as RFC 3339 times, refused when `from` is after `to`: such a range
+    /// holds no moment.
+    func period() throws(RPCError) -> (from: Int64?, to: Int64?) {
+        let from = try time("from"), to = try time("to")
+        if let from, let to, from > to { throw RPCError.params("from must not be after to", path: "/params/from") }
+        return (from, to)
+    }
+
+    /// `period()`, both required.
+    func requiredPeriod() throws(RPCError) -> (from: Int64, to: Int64) {
+        let (from, to) = try period()
+        return (try required("from", from), try required("to", to))
+    }
+
+    /// `cursor`: a `nextCursor` a search returned, the seq its page starts below.
+    func cursor() throws(RPCError) -> UInt64? {
+        guard let text = try string("cursor") else { return nil }
+        guard let seq = Int64(text), seq > 0 else { throw RPCError.params("cursor must be a nextCursor this method returned", path: "/params/cursor") }
+        return UInt64(seq)
+    }
+
     /// `at`: a seq (integer) or an RFC 3339 UTC time with milliseconds.
     func at() throws(RPCError) -> Position? { try position("at") }
 

@@ -112,17 +112,37 @@ public final class RPCServer: Sendable {
     }
 
     /// The response to one JSON text (a request or a batch), or nil when nothing is to be
-    /// sent back (notifications only).
+    /// sent back (notifications only). Text that is not JSON gets a parse error with a null
+    /// `id`; a request whose text is JSON but cannot be read whole (`JSONParser`'s problems)
+    /// gets an error with its own `id` saying what is wrong and where.
     public func respond(to text: [UInt8]) -> [UInt8]? {
-        guard let value = JSONValue(parsing: text) else {
-            return Self.error(RPCError(RPCError.parseError, "parse error: the request is not valid JSON"), id: .null)
+        let document: JSONParser.Document
+        do {
+            document = try JSONParser.parse(text)
+        } catch {
+            return Self.error(RPCError(RPCError.parseError, "parse error: the request is not valid JSON (byte \(error.offset): \(error.message))",
+                                       data: ["kind": "parse_error", "offset": .integer(Int64(error.offset))]), id: .null)
         }
-        guard case .array(let items) = value else {
-            return respond(to: value, text: text, span: JSONText.value(text, at: 0))
+        guard case .array(let items) = document.value else {
+            return respond(to: document.value, problem: document.problems.first, spans: document.spans.filter { $0.level == 1 }, text: text)
         }
         guard !items.isEmpty else { return Self.error(RPCError(RPCError.invalidRequest, "invalid request: an empty batch"), id: .null) }
-        let spans = JSONText.elements(of: JSONText.value(text, at: 0), in: text)
-        let responses = zip(items, spans).compactMap { respond(to: $0, text: text, span: $1) }
+        // Each request's members end before it does.
+        var members: [[JSONParser.Span]] = []
+        var current: [JSONParser.Span] = []
+        for span in document.spans {
+            if span.level == 2 {
+                current.append(span)
+            } else {
+                members.append(current)
+                current.removeAll()
+            }
+        }
+        var problems: [Int: JSONParser.Problem] = [:]
+        for problem in document.problems {
+            if case .index(let index)? = problem.path.first { problems[index] = problem.inner }
+        }
+        let responses = items.indices.compactMap { respond(to: items[$0], problem: problems[$0], spans: members[$0], text: text) }
         guard !responses.isEmpty else { return nil }
         var out: [UInt8] = [UInt8(ascii: "[")]
         for (index, response) in responses.enumerated() {
@@ -133,16 +153,31 @@ public final class RPCServer: Sendable {
         return out
     }
 
-    private func respond(to request: JSONValue, text: [UInt8], span: Range<Int>) -> [UInt8]? {
+    /// The response to one request; `spans` are where its members lie in `text`.
+    private func respond(to request: JSONValue, problem: JSONParser.Problem?, spans: [JSONParser.Span], text: [UInt8]) -> [UInt8]? {
         guard case .object(let members) = request else {
             return Self.error(RPCError(RPCError.invalidRequest, "invalid request: a request is a JSON object"), id: .null)
         }
+        let pointer = problem.map { JSONParser.Problem.pointer($0.path) } ?? ""
+        if let problem, problem.path.first == .key("id") {
+            return Self.error(RPCError(RPCError.invalidRequest, "invalid request: \(problem.message)", data: ["kind": "invalid_request", "path": .string(pointer)]),
+                              id: .null)
+        }
         let id = members["id"]
+        let replyID: JSONValue
         switch id {
-        case nil, .string?, .integer?, .number?, .null?: break
+        case nil, .null?: replyID = .null
+        case .string(let value)?: replyID = .string(value)
+        case .integer?, .number?:
+            // A number goes back as it was written: 12345678901234567890 is no Int64, and a
+            // Double would round it.
+            replyID = spans.last(where: { $0.key == "id" }).map { .raw(Array(text[$0.range])) } ?? id!
         default: return Self.error(RPCError(RPCError.invalidRequest, "invalid request: id must be a string, a number or null"), id: .null)
         }
-        let replyID = id ?? .null
+        if let problem, problem.location.first != .key("params") {
+            return Self.error(RPCError(RPCError.invalidRequest, "invalid request: \(problem.message)", data: ["kind": "invalid_request", "path": .string(pointer)]),
+                              id: replyID)
+        }
         guard members["jsonrpc"] == .string("2.0") else {
             return Self.error(RPCError(RPCError.invalidRequest, "invalid request: jsonrpc must be \"2.0\""), id: replyID)
         }
@@ -154,6 +189,7 @@ public final class RPCServer: Sendable {
             guard let method = methods[name] else {
                 throw RPCError(RPCError.methodNotFound, "method not found: \(name) (system.methods lists them)")
             }
+            if let problem { throw RPCError.params(problem.message, path: pointer) }
             let params: Params
             switch members["params"] {
             case nil: params = Params([:])
@@ -161,7 +197,7 @@ public final class RPCServer: Sendable {
             default: throw RPCError.params("params must be an object of named parameters", path: "/params")
             }
             try reach(params.integer("atLeast"))
-            let rawParams = JSONText.member("params", of: span, in: text)
+            let rawParams = spans.last(where: { $0.key == "params" })?.range
             return try method.handler(RPCCall(params: params, text: text, rawParams: rawParams, store: store))
         }
         var outcome = Result(catching: answer)

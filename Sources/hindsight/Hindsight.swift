@@ -398,6 +398,11 @@ struct Read: ParsableCommand {
     @Flag(help: "Show each event as the newest version of its type, as read models see it (stored events are never rewritten).") var upcast = false
     @Flag(help: "Print the lines exactly as stored and hashed: personal data as its ciphertext.") var stored = false
 
+    func validate() throws {
+        if let to, from > to { throw ValidationError("--from must not be after --to") }
+        if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
+    }
+
     func run() throws {
         try reporting {
             var query = ReadQuery()
@@ -413,6 +418,9 @@ struct Read: ParsableCommand {
                     throw ValidationError("\(text) is not an RFC 3339 UTC timestamp with milliseconds (2026-03-01T09:30:00.000Z)")
                 }
                 query[keyPath: keyPath] = ms
+            }
+            if let since = query.occurredFrom, let until = query.occurredTo, since > until {
+                throw ValidationError("--since must not be after --until")
             }
             let reader = try LogReader(directory: options.directory)
             let output = BufferedOutput()

@@ -35,8 +35,13 @@ public func run(_ executable: String, _ arguments: [String], stdin: Data? = nil)
     nonisolated(unsafe) var outData = Data(), errData = Data()
     DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
     DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    if let stdin { input.fileHandleForWriting.write(stdin) }
-    try input.fileHandleForWriting.close()
+    if let stdin {
+        // A program that ends before reading all of its input (a crash) is a failure its exit
+        // status reports, not a signal that ends the tests.
+        signal(SIGPIPE, SIG_IGN)
+        try? input.fileHandleForWriting.write(contentsOf: stdin)
+    }
+    try? input.fileHandleForWriting.close()
     group.wait()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
