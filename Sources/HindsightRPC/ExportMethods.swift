@@ -24,9 +24,15 @@ enum ExportMethods {
             case nil: nil
             }
         }
-        let request = AuditExport.Request(
-            from: bound(try p.position("from")), to: bound(try p.position("to")), org: try p.string("org"), types: try p.strings("types"),
-            format: format)
+        let (from, to) = (try p.position("from"), try p.position("to"))
+        switch (from, to) {
+        case (.seq(let first)?, .seq(let last)?) where first > last:
+            throw RPCError.params("from must not be after to", path: "/params/from")
+        case (.time(let first)?, .time(let last)?) where first > last:
+            throw RPCError.params("from must not be after to", path: "/params/from")
+        default: break
+        }
+        let request = AuditExport.Request(from: bound(from), to: bound(to), org: try p.string("org"), types: try p.strings("types"), format: format)
         let reader = try call.store.reader()
         let vault = try call.store.vault()
         let manifest: ExportManifest

@@ -20,9 +20,10 @@ public struct RPCError: Error, Sendable {
         self.data = data
     }
 
-    /// An engine error of this kind, with the given data.
-    init(engineCode code: LogError.Code, _ message: String, data: JSONValue) {
-        self.init(Self.engineCodes[code] ?? 1000, message, data: data)
+    /// The engine names a request's field by its own name (`/person`); a response points into
+    /// the request (`/params/person`).
+    private static func inParams(_ path: String) -> String {
+        path.hasPrefix("/params/") ? path : "/params" + path
     }
 
     /// Bad parameters, with a JSON Pointer into the request's `params`.
@@ -49,10 +50,10 @@ public struct RPCError: Error, Sendable {
                 message = "events[\(line - 1)]\(error.eventType.map { " (\($0))" } ?? ""): \(message)"
             } else {
                 data["location"] = .string(location)
-                if let path = error.fieldPath { data["path"] = .string(path) }
+                if let path = error.fieldPath { data["path"] = .string(Self.inParams(path)) }
             }
         } else if let path = error.fieldPath {
-            data["path"] = .string(path)
+            data["path"] = .string(Self.inParams(path))
         }
         if let rule = error.rule, !rule.isEmpty { data["rule"] = .string(rule) }
         if let type = error.eventType { data["type"] = .string(type) }

@@ -38,7 +38,7 @@ final class Store: @unchecked Sendable {
         do {
             return try ExportDestination.resolve(path, policy: exports, dataDirectory: directory)
         } catch {
-            throw RPCError(engineCode: error.code, error.message, data: ["kind": .string(error.code.rawValue), "path": "/params/path"])
+            throw RPCError(error)
         }
     }
 

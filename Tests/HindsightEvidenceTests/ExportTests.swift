@@ -316,7 +316,8 @@ struct ExportTests {
         let cases: [([String], String)] = [
             (["--out", existing], "exists already"),
             (["--out", existing + "/new", "--format", "xml"], "format must be jsonl or csv"),
-            (["--out", existing + "/new", "--from", "300", "--to", "200"], "select no events"),
+            (["--out", existing + "/new", "--from", "300", "--to", "200"], "from must not be after to"),
+            (["--out", existing + "/new", "--from", "300", "--to", "999"], "select no events"),
             (["--out", existing + "/new", "--from", "yesterday"], "from must be a seq or an RFC 3339 UTC time"),
         ]
         for (options, message) in cases {

@@ -119,7 +119,7 @@ struct FuzzTests {
             let request: JSONValue = ["jsonrpc": "2.0", "id": .integer(Int64(round)), "method": .string(method.method), "params": .object(params)]
             texts.append(String(decoding: request.text, as: UTF8.self))
         }
-        let served = try run(hindsightExecutable, ["serve", "--data", dir.path, "--key", key], stdin: Data((texts.joined(separator: "\n") + "\n").utf8))
+        let served = try run(hindsightExecutable, ["serve", "--data", dir.path, "--key", key, "--exports", scratch.path], stdin: Data((texts.joined(separator: "\n") + "\n").utf8))
         #expect(served.status == 0, "serve ended with \(served.status): \(served.stderr.suffix(2000))")
         let lines = served.stdout.split(separator: "\n")
         #expect(lines.count == texts.count)
