@@ -62,11 +62,26 @@ public final class Engine: Sendable {
             }
             return results
         }
-        guard !doomed.isEmpty else { return (try append(), 0) }
+        guard !doomed.isEmpty else {
+            let results = try append()
+            // This append may have acknowledged the record of an erasure left unfinished
+            // (durable, but not acknowledged when it was appended): carry it out now.
+            if vault.hasUnfinishedErasure {
+                erasing.lock()
+                defer { erasing.unlock() }
+                try finishErasure()
+            }
+            return (results, 0)
+        }
 
         erasing.lock()
         defer { erasing.unlock() }
         try finishErasure()
+        // One intent at a time: an erasure whose record may still be acknowledged must be
+        // carried out before another is recorded.
+        guard !vault.hasUnfinishedErasure else {
+            throw LogError(.io, "an earlier erasure is not finished: its person.erased events are durable but not yet acknowledged; this erasure can be recorded once the writer acknowledges them (it retries on every append) or the log is opened again")
+        }
         let intent = ErasureIntent(after: log.size, keys: doomed)
         try vault.begin(intent)
         let results: [AppendResult]

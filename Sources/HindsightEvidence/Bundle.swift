@@ -24,20 +24,31 @@ final class BundleWriter {
     private let partial: Int32
     /// The files created so far, which `discard` removes.
     private var created: [String] = []
+    /// Set once the bundle is in place: nothing of it is removed after that.
+    private var published = false
     /// SHA-256 (hex) of every file written so far but the manifest and its signature.
     private(set) var digests: [String: String] = [:]
 
     init(_ destination: ExportDestination) throws(LogError) {
         self.destination = destination
-        var name: String
-        while true {
-            name = ".\(destination.name).partial-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-            if mkdirat(destination.parent, name, 0o700) == 0 { break }
-            if errno != EEXIST { throw LogError.system("mkdir", path: destination.path, errno: errno) }
+        // A random name no other bundle takes; a few tries are plenty.
+        var made: String?
+        for _ in 0..<8 where made == nil {
+            let name = ".\(destination.name).partial-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            if mkdirat(destination.parent, name, 0o700) == 0 {
+                made = name
+            } else if errno != EEXIST {
+                throw LogError.system("mkdir", path: destination.path, errno: errno)
+            }
         }
-        partialName = name
-        partial = openat(destination.parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard partial >= 0 else { throw LogError.system("open", path: destination.path, errno: errno) }
+        guard let made else { throw LogError(.io, "cannot find a free name for the bundle's working directory", location: destination.path) }
+        partialName = made
+        partial = openat(destination.parent, made, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard partial >= 0 else {
+            let code = errno
+            unlinkat(destination.parent, made, AT_REMOVEDIR)
+            throw LogError.system("open", path: destination.path, errno: code)
+        }
     }
 
     deinit { Glibc.close(partial) }
@@ -53,10 +64,12 @@ final class BundleWriter {
         return file
     }
 
-    /// Gives the bundle up after a failure: closes its files and removes what it wrote.
+    /// Gives the bundle up after a failure: closes its files and removes what it wrote, unless
+    /// it is in place already.
     func discard() {
         for file in open { file.abandon() }
         open.removeAll()
+        guard !published else { return }
         for name in created { unlinkat(partial, name, 0) }
         unlinkat(destination.parent, partialName, AT_REMOVEDIR)
     }
@@ -73,10 +86,15 @@ final class BundleWriter {
 
     @discardableResult
     func close(_ file: BundleFile, _ name: String) throws(LogError) -> String {
-        open.removeAll { $0 === file }
-        let digest = try file.close()
+        let digest = try finish(file)
         digests[name] = digest
         return digest
+    }
+
+    /// Closes a file handed out, which `discard` then leaves alone; returns its SHA-256.
+    private func finish(_ file: BundleFile) throws(LogError) -> String {
+        open.removeAll { $0 === file }
+        return try file.close()
     }
 
     /// Writes a small file whole.
@@ -92,20 +110,18 @@ final class BundleWriter {
     func seal(_ manifest: some Encodable, format: String, key: SigningKey) throws(LogError) {
         let file = try file("manifest.json")
         file.write(Array(try Self.json(manifest)))
-        let digest = try file.close()
+        let digest = try finish(file)
         let signature = try self.file("manifest.sig")
         signature.write(Array(try key.note(ManifestSignature.text(format: format, sha256: digest)).utf8))
-        _ = try signature.close()
+        _ = try finish(signature)
         guard fsync(partial) == 0 else { throw LogError.system("fsync", path: destination.path, errno: errno) }
-        do throws(LogError) {
-            try FileIO.renameNoReplace(from: partialName, in: destination.parent, to: destination.name, in: destination.parent, shownAs: destination.path)
-        } catch {
-            if errno == EEXIST {
-                throw LogError(.pathRefused, "the export directory exists already; name a new one", location: destination.path, fieldPath: "/path")
-            }
-            throw error
+        guard try FileIO.renameNoReplace(from: partialName, in: destination.parent, to: destination.name, in: destination.parent, shownAs: destination.path) else {
+            throw LogError(.pathRefused, "the export directory exists already; name a new one", location: destination.path, fieldPath: "/path")
         }
-        guard fsync(destination.parent) == 0 else { throw LogError.system("fsync", path: destination.path, errno: errno) }
+        published = true
+        guard fsync(destination.parent) == 0 else {
+            throw LogError.system("fsync", path: destination.path + " (the bundle is in place, but its directory entry may not be durable)", errno: errno)
+        }
     }
 
     static func json(_ value: some Encodable) throws(LogError) -> Data {

@@ -36,9 +36,9 @@ public struct ExportRoot: Sendable {
             throw LogError(.io, "the exports directory cannot be used: \(String(cString: strerror(errno)))", location: path)
         }
         defer { free(resolved) }
-        self.path = path
+        self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         self.resolved = String(cString: resolved)
-        let fd = try ExportDestination.openDirectory(self.resolved)
+        let fd = try FileIO.open(self.resolved, O_RDONLY | O_DIRECTORY)
         defer { close(fd) }
         if let data = FileIO.identity(of: dataDirectory), try FileIO.directory(fd, liesWithin: data) {
             throw LogError(.pathRefused, "the exports directory lies inside the data directory \(dataDirectory); name one outside it", location: path)
@@ -66,6 +66,8 @@ public final class ExportDestination: @unchecked Sendable {
     /// The destination `path` names under `policy`, refused (nothing written) when the policy
     /// does not allow it, when it lies inside `dataDirectory`, or when it exists.
     public static func resolve(_ path: String, policy: ExportPolicy, dataDirectory: String) throws(LogError) -> ExportDestination {
+        // The system calls would read the path only up to a NUL: it would name another place.
+        guard !path.utf8.contains(0) else { throw refusal("a path may not contain a NUL character", path) }
         let destination: ExportDestination
         switch policy {
         case .off:
@@ -134,8 +136,13 @@ public final class ExportDestination: @unchecked Sendable {
         return path.hasPrefix(base) ? path.dropFirst(base.count) : nil
     }
 
+    /// The longest name a bundle may have: its working directory's name adds 27 bytes, and a
+    /// name has at most 255.
+    static let longestName = 200
+
     private static func check(name: String, in path: String) throws(LogError) {
         guard !name.isEmpty, name != ".", name != ".." else { throw refusal("name a new directory for the export", path) }
+        guard name.utf8.count <= longestName else { throw refusal("the export directory's name is longer than \(longestName) bytes", path) }
     }
 
     static func openDirectory(_ path: String) throws(LogError) -> Int32 {

@@ -282,6 +282,13 @@ public final class EventLog: @unchecked Sendable {
                 throw error
             }
         }
+        // A new segment goes only into the directory this writer opened.
+        do throws(LogError) {
+            try checkStillInPlace(nil)
+        } catch {
+            poisoned = error
+            throw error
+        }
         let number = segmentNumber + 1
         let file = try SegmentFile(path: layout.segmentPath(number), create: true)
         try FileIO.fsyncDirectory(layout.segmentsDirectory)

@@ -145,11 +145,13 @@ public enum FileIO {
 
     /// Renames `from` to `to`, each relative to a directory held open, atomically and only if
     /// `to` does not exist; the corresponding C function is `renameat2` with
-    /// `RENAME_NOREPLACE`. Throws `EEXIST` as an I/O error naming `shownAs`.
-    public static func renameNoReplace(from: String, in fromDirectory: Int32, to: String, in toDirectory: Int32, shownAs: String) throws(LogError) {
+    /// `RENAME_NOREPLACE`. Returns false, renaming nothing, when `to` exists.
+    public static func renameNoReplace(from: String, in fromDirectory: Int32, to: String, in toDirectory: Int32, shownAs: String) throws(LogError) -> Bool {
         guard hs_rename_noreplace(fromDirectory, from, toDirectory, to) == 0 else {
+            if errno == EEXIST { return false }
             throw LogError.system("rename", path: shownAs, errno: errno)
         }
+        return true
     }
 
     /// Makes a write past the process's file-size limit (`ulimit -f`) fail with `EFBIG`, an

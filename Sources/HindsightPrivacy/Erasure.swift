@@ -89,6 +89,10 @@ extension PersonalDataVault {
         try FileIO.replaceDurably(intentPath, with: [intent.text], mode: 0o600)
     }
 
+    /// Whether an erasure is under way or was left unfinished (one `stat`: cheap enough to
+    /// ask after every append).
+    public var hasUnfinishedErasure: Bool { FileIO.exists(intentPath) }
+
     /// The erasure a writer left unfinished, if any.
     public func unfinishedErasure() throws(LogError) -> ErasureIntent? {
         guard FileIO.exists(intentPath) else { return nil }

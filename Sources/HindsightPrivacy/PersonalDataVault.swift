@@ -181,17 +181,20 @@ public final class PersonalDataVault: @unchecked Sendable {
 
     func holds(_ keyID: String) -> Bool { lock.withLock { keys[keyID] != nil } }
 
-    /// Destroys keys: `people.keys` is rewritten without them, atomically and durably.
+    /// Destroys keys: `people.keys` is rewritten without them, atomically and durably, and only
+    /// then forgotten here, so that the keys held in memory are always those on disk.
     func destroy(_ keyIDs: Set<String>) throws(LogError) {
         try locked { () throws(LogError) in
-            for id in keyIDs {
-                if let digest = keys.removeValue(forKey: id)?.digest, keyByDigest[digest] == id { keyByDigest[digest] = nil }
-            }
+            var kept = keys
+            for id in keyIDs { kept[id] = nil }
             var text: [UInt8] = []
-            for (id, person) in keys.sorted(by: { $0.key < $1.key }) {
+            for (id, person) in kept.sorted(by: { $0.key < $1.key }) {
                 text += Array("\(id) \(person.digest) \(person.key.withUnsafeBytes { Data($0).base64EncodedString() })\n".utf8)
             }
             try FileIO.replaceDurably(peoplePath, with: [text], mode: 0o600)
+            for id in keyIDs {
+                if let digest = keys.removeValue(forKey: id)?.digest, keyByDigest[digest] == id { keyByDigest[digest] = nil }
+            }
             loadedBytes = text.count
         }
     }

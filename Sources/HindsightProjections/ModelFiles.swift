@@ -57,12 +57,17 @@ struct ModelFiles {
             guard let generation = current() else { return nil }
             let fd = Glibc.open(lock(generation), O_RDWR | O_CLOEXEC)
             guard fd >= 0 else {
-                if errno == ENOENT { continue }
-                throw LogError.system("open", path: lock(generation), errno: errno)
+                guard errno == ENOENT else { throw LogError.system("open", path: lock(generation), errno: errno) }
+                // Retired meanwhile (the link names another now), or deleted by hand (it does not).
+                if current() == generation { return nil }
+                continue
             }
             let held = GenerationLock(fd)
             guard flock(fd, LOCK_SH) == 0 else { throw LogError.system("flock", path: lock(generation), errno: errno) }
-            guard FileIO.exists(database(generation)) else { continue }
+            guard FileIO.exists(database(generation)) else {
+                if current() == generation { return nil }
+                continue
+            }
             let db = try SQLiteDatabase(path: database(generation), mustExist: true)
             db.keptOpenWith = held
             return (db, generation)
@@ -73,7 +78,7 @@ struct ModelFiles {
     /// Puts a built database file in place as the next generation and retires the ones no
     /// process has open. Call holding the model's `BuildLock`.
     func publish(_ built: String) throws(LogError) -> (database: SQLiteDatabase, generation: Int) {
-        let generation = (try generations().max() ?? 0) + 1
+        let generation = max(try generations().max() ?? 0, current() ?? 0) + 1
         let lockFD = try FileIO.open(lock(generation), O_RDWR | O_CREAT | O_EXCL)
         close(lockFD)
         guard rename(built, database(generation)) == 0 else { throw LogError.system("rename", path: built, errno: errno) }
@@ -95,13 +100,16 @@ struct ModelFiles {
         let inUse = current()
         for path in [link + "-wal", link + "-shm"] where inUse != nil { unlink(path) }
         for generation in (try? generations()) ?? [] where generation != inUse {
+            // Held exclusively until its files are gone: a process that opened the lock file
+            // before then finds the database gone once it has the lock, and reads the link again.
             let fd = Glibc.open(lock(generation), O_RDWR | O_CLOEXEC)
-            if fd >= 0 {
-                defer { close(fd) }
-                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            if fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                close(fd)
+                continue
             }
             for suffix in ["", "-wal", "-shm"] { unlink(database(generation) + suffix) }
             unlink(lock(generation))
+            if fd >= 0 { close(fd) }
         }
     }
 

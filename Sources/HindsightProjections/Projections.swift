@@ -61,8 +61,8 @@ public final class Projections: @unchecked Sendable {
     /// The model's database in use, if it has one whose tables are of the model's version
     /// and whose checkpoint can be read.
     private func openIfCurrent(_ model: any ReadModel) throws(LogError) -> (database: SQLiteDatabase, generation: Int)? {
-        guard let opened = try files(of: model).open() else { return nil }
         do {
+            guard let opened = try files(of: model).open() else { return nil }
             return try checkpoint(in: opened.database)?.version == model.version ? opened : nil
         } catch {
             if error.code == .readModelDamaged { return nil }
@@ -133,13 +133,13 @@ public final class Projections: @unchecked Sendable {
     }
 
     /// Catches a built file up to `reader` and puts it in place as the model's next
-    /// generation; processes reading the old one go on reading it whole (`ModelFiles`).
+    /// generation; processes reading the old one go on reading it whole (`ModelFiles`). Call
+    /// holding the model's `BuildLock`.
     private func swapIn(_ model: any ReadModel, _ building: String, catchingUpTo reader: LogReader) throws(LogError) -> (database: SQLiteDatabase, generation: Int) {
         do {
             let db = try SQLiteDatabase(path: building, bulkLoad: true)
             try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: model.buildBatch)
         }
-        adopt(model, nil)  // this process's hold on the old generation, so that it can go now
         return try files(of: model).publish(building)
     }
 
@@ -164,12 +164,22 @@ public final class Projections: @unchecked Sendable {
         }
         let work = { @Sendable [self] () throws(LogError) in
             defer { lock.withLock { _ = rebuilding.remove(name) } }
-            let buildLock = try BuildLock(path(of: model), wait: true)!
-            defer { buildLock.release() }
-            let building = try buildBeside(model, from: reader(), start: start)  // without the lock: queries go on
-            lock.lock()
-            defer { lock.unlock() }
-            adopt(model, try swapIn(model, building, catchingUpTo: reader()))
+            // Built and put in place under the build lock alone, so that queries go on; the
+            // engine's lock is taken only once the build lock is let go (a query that found
+            // the model damaged holds the engine's lock while it waits for the build lock).
+            let opened: (database: SQLiteDatabase, generation: Int)
+            do {
+                let buildLock = try BuildLock(path(of: model), wait: true)!
+                defer { buildLock.release() }
+                let building = try buildBeside(model, from: reader(), start: start)
+                opened = try swapIn(model, building, catchingUpTo: reader())
+            }
+            lock.withLock { adopt(model, opened) }
+            // The old generation can go now that this process let go of it.
+            if let buildLock = try BuildLock(path(of: model), wait: false) {
+                files(of: model).retireUnused()
+                buildLock.release()
+            }
         }
         if inBackground {
             Thread.detachNewThread {
@@ -217,6 +227,11 @@ public final class Projections: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         for model in models {
+            // Another process may have put a new generation in place (`hindsight rebuild`, or a
+            // query that found the model damaged): answer from it.
+            if let current = files(of: model).current(), current != generations[model.name], let opened = try openIfCurrent(model) {
+                adopt(model, opened)
+            }
             guard let db = databases[model.name] else {
                 adopt(model, try build(model, from: reader))
                 continue
@@ -246,6 +261,10 @@ public final class Projections: @unchecked Sendable {
         let damaged = generations[model.name]
         adopt(model, nil)
         adopt(model, try build(model, from: reader, replacing: damaged))
+        if let buildLock = try BuildLock(path(of: model), wait: false) {
+            files(of: model).retireUnused()
+            buildLock.release()
+        }
     }
 
     /// Applies the events after `position` up to `end`, at most `batch` to a transaction that

@@ -129,7 +129,7 @@ struct Serve: ParsableCommand {
     @OptionGroup var exports: ExportsOption
 
     func run() throws {
-        let (engine, policy) = try reporting { (try Engine(directory: options.directory), try exports.policy(dataDirectory: options.directory)) }
+        let (policy, engine) = try reporting { (try exports.policy(dataDirectory: options.directory), try Engine(directory: options.directory)) }
         if !LineServer.run(RPCServer(directory: options.directory, engine: engine, signingKey: key.path, exports: policy)) {
             FileHandle.standardError.write(Data("hindsight serve: standard output was closed; stopping\n".utf8))
         }

@@ -375,6 +375,10 @@ struct ExportDestinationTests {
             ("../data/HEAD.tmp", ["--exports", exports], "`..`"),
             ("missing/x", ["--exports", exports], "does not exist"),
             ("", ["--exports", exports], "name a new directory"),
+            // The system calls would stop at the NUL: "." and ".git" name what exists.
+            ("\u{0}", ["--exports", exports], "NUL"),
+            ("git\u{0}x", ["--exports", exports], "NUL"),
+            (String(repeating: "n", count: 201), ["--exports", exports], "longer than 200 bytes"),
             // The exports directory holding the data directory: the data directory is still out of bounds.
             ("data/HEAD.tmp", ["--exports", evidence.scratch.path], "inside the data directory"),
             ("data", ["--exports", evidence.scratch.path], "exists already"),

@@ -203,6 +203,30 @@ struct ErasureTests {
         #expect(!FileManager.default.fileExists(atPath: cli.dir.path + "/keys/erasing"))
     }
 
+    @Test("an erasure whose record is durable but not acknowledged is carried out by the append that acknowledges it, and holds back the next erasure until then")
+    func erasureAcknowledgedLaterIsCarriedOut() throws {
+        let cli = CLI()
+        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")).status == 0)
+        let engine = try Engine(directory: cli.dir.path)
+        // HEAD cannot be replaced while a directory stands where its temporary file goes.
+        try FileManager.default.createDirectory(atPath: cli.dir.path + "/HEAD.tmp", withIntermediateDirectories: false)
+        #expect(throws: LogError.self) { _ = try engine.erase("usr_7") }
+        #expect(try state(cli) == ("ada@example.com", 0))
+        #expect {
+            _ = try engine.erase("usr_8")
+        } throws: { error in
+            (error as! LogError).message.contains("an earlier erasure is not finished")
+        }
+
+        try FileManager.default.removeItem(atPath: cli.dir.path + "/HEAD.tmp")
+        try engine.append(try EnvelopeParser.parse(ndjson: Array(buildStarted.utf8), catalog: .standard))
+        #expect(try state(cli) == ("[erased]", 1))
+        #expect(!FileManager.default.fileExists(atPath: cli.dir.path + "/keys/erasing"))
+        let grace = try engine.erase("usr_8")
+        #expect(grace.keysDestroyed == 1)
+        #expect(!(try cli("read").stdout.contains("grace@example.com")))
+    }
+
     @Test func aVaultOpenedEarlierReadsKeysWrittenByAnotherProcessSince() throws {
         // The vault reloads its keys when it meets a key id it does not know yet, so a reader
         // (a long-running server) that opened before a person was first seen shows their data.

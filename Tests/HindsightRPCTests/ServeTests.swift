@@ -86,7 +86,7 @@ struct RebuildBesideReadersTests {
         return check.text(0) ?? ""
     }
 
-    @Test("queries in other processes see a read model whole while serve appends and rebuilds it, and it stays whole", arguments: 0..<3)
+    @Test("queries in other processes see a read model whole while serve appends and rebuilds it, and it stays whole", arguments: 0..<5)
     func queriesBesideRebuilds(round: Int) throws {
         let dir = TemporaryDirectory()
         let history = try run(hindsightExecutable, ["generate", "--events", "17000", "--seed", String(40 + round)]).stdout
@@ -145,18 +145,19 @@ struct RebuildBesideReadersTests {
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
     }
 
-    @Test("a damaged read model is built again from the log and answers, instead of failing every query")
-    func damagedModelIsRebuilt() throws {
+    @Test("a damaged read model is built again from the log and answers, instead of failing every query", arguments: [0, 4096])
+    func damagedModelIsRebuilt(from offset: UInt64) throws {
         let dir = try historyDirectory()
         let search = { try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":3}"#]) }
         let good = try search()
         #expect(good.status == 0)
-        // Overwrite every page of the database in use but the first with noise.
+        // Overwrite the database in use with noise from `offset` on: its header too, or every
+        // page but the first.
         let file = URL(fileURLWithPath: dir.path + "/projections/audit.sqlite").resolvingSymlinksInPath()
         let handle = try FileHandle(forUpdating: file)
         let size = try handle.seekToEnd()
-        try handle.seek(toOffset: 4096)
-        try handle.write(contentsOf: Data((0..<Int(size - 4096)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }))
+        try handle.seek(toOffset: offset)
+        try handle.write(contentsOf: Data((0..<Int(size - offset)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }))
         try handle.close()
         for _ in 0..<2 {
             let again = try search()
@@ -165,5 +166,19 @@ struct RebuildBesideReadersTests {
         }
         #expect(try integrity(dir.path) == "ok")
         #expect(try run(hindsightExecutable, ["verify", "--data", dir.path, "--projections"]).status == 0)
+    }
+
+    @Test("a read model whose files were deleted by hand is built again")
+    func deletedModelIsRebuilt() throws {
+        let dir = try historyDirectory()
+        let search = { try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":3}"#]) }
+        let good = try search()
+        let projections = dir.path + "/projections"
+        for name in try FileManager.default.contentsOfDirectory(atPath: projections) where name.hasPrefix("audit.gen") {
+            try FileManager.default.removeItem(atPath: projections + "/" + name)
+        }
+        let again = try search()
+        #expect(again.status == 0 && again.stdout == good.stdout, "\(again.stdout)")
+        #expect(try integrity(dir.path) == "ok")
     }
 }
