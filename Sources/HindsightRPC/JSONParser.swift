@@ -149,18 +149,7 @@ struct JSONParser {
             // A value ended: it joins its container, which may end in turn.
             while true {
                 if skipped.count > 0 {
-                    let isObject = skipped.top
-                    skipSpace()
-                    guard index < bytes.count else { throw error("the text ends inside an \(isObject ? "object" : "array")") }
-                    if bytes[index] == UInt8(ascii: ",") {
-                        index += 1
-                        if isObject { try key() }
-                        continue next
-                    }
-                    guard bytes[index] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
-                        throw error("\(isObject ? "',' or '}'" : "',' or ']'") was expected")
-                    }
-                    index += 1
+                    if try anotherItem(inObject: skipped.top) { continue next }
                     (value, start) = close()
                     continue
                 }
@@ -178,21 +167,27 @@ struct JSONParser {
                 } else {
                     frames[last].items.append(value)
                 }
-                let isObject = frames[last].isObject
-                skipSpace()
-                guard index < bytes.count else { throw error("the text ends inside an \(isObject ? "object" : "array")") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                    if isObject { try key() }
-                    continue next
-                }
-                guard bytes[index] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
-                    throw error("\(isObject ? "',' or '}'" : "',' or ']'") was expected")
-                }
-                index += 1
+                if try anotherItem(inObject: frames[last].isObject) { continue next }
                 (value, start) = close()
             }
         }
+    }
+
+    /// Reads what follows an item of the innermost container: a comma (and, in an object,
+    /// the next key), which returns true, or the container's closing bracket, false.
+    private mutating func anotherItem(inObject isObject: Bool) throws(SyntaxError) -> Bool {
+        skipSpace()
+        guard index < bytes.count else { throw error("the text ends inside an \(isObject ? "object" : "array")") }
+        if bytes[index] == UInt8(ascii: ",") {
+            index += 1
+            if isObject { try key() }
+            return true
+        }
+        guard bytes[index] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) else {
+            throw error("\(isObject ? "',' or '}'" : "',' or ']'") was expected")
+        }
+        index += 1
+        return false
     }
 
     /// Ends the innermost container (its closing byte read): its value and where it began.
