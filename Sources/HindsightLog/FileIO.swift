@@ -133,7 +133,7 @@ public enum FileIO {
             guard fstat(current, &info) == 0 else { throw LogError.system("fstat", path: "(a directory)", errno: errno) }
             let here = Identity(info)
             if here == ancestor { return true }
-            let up = openat(current, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            let up = hs_open_parent(current)
             guard up >= 0 else { throw LogError.system("openat", path: "..", errno: errno) }
             var above = stat()
             let reachedRoot = fstat(up, &above) == 0 && Identity(above) == here

@@ -14,6 +14,13 @@ extern "C" {
  */
 int hs_rename_noreplace(int from_dir, const char *from, int to_dir, const char *to);
 
+/*
+ * openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC): the directory above, opened to be
+ * walked through and looked at, which needs no permission to read it.
+ * Returns a descriptor, or -1 with errno set.
+ */
+int hs_open_parent(int dir);
+
 #ifdef __cplusplus
 }
 #endif
