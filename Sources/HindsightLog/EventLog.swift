@@ -49,6 +49,10 @@ public final class EventLog: @unchecked Sendable {
     let layout: LogLayout
     let options: LogOptions
     private let lockFD: Int32
+    /// The data directory and its segments folder, held open: the writer creates segments and
+    /// replaces HEAD in the directories it opened, never in others that take their names.
+    private let root: HeldDirectory
+    private let segmentsFolder: HeldDirectory
 
     /// Guards everything below up to `syncLock`.
     private let writeLock = NSLock()
@@ -81,6 +85,8 @@ public final class EventLog: @unchecked Sendable {
         FileIO.treatFileSizeLimitAsError()
         try FileIO.makeDirectory(directory)
         try FileIO.makeDirectory(layout.segmentsDirectory)
+        root = try HeldDirectory(directory)
+        segmentsFolder = try HeldDirectory(layout.segmentsDirectory)
         lockFD = try Self.acquireLock(layout.lockPath)
         do throws(LogError) {
             let view = try LogView(layout: layout, boundedByHead: false)
@@ -94,7 +100,7 @@ public final class EventLog: @unchecked Sendable {
             segmentNumber = view.segmentNumbers.last ?? 0
             if segmentNumber > 0 {
                 let path = layout.segmentPath(segmentNumber)
-                let file = try SegmentFile(path: path, create: false)
+                let file = try SegmentFile(segmentNumber, in: segmentsFolder, create: false)
                 if let torn = view.tornTail {
                     try FileIO.truncate(file.fd, to: torn.offset, path: path)
                 }
@@ -105,7 +111,7 @@ public final class EventLog: @unchecked Sendable {
             }
             written = HeadRecord(size: state.frontier.size, root: state.frontier.root)
             durable = written
-            try layout.writeHead(durable)
+            try writeHead(durable)
         } catch {
             close(lockFD)
             throw error
@@ -224,7 +230,7 @@ public final class EventLog: @unchecked Sendable {
             throw error
         }
         do throws(LogError) {
-            try layout.writeHead(target)
+            try writeHead(target)
         } catch {
             let stall = LogError(
                 error.code,
@@ -242,6 +248,7 @@ public final class EventLog: @unchecked Sendable {
     /// replaced (its LOCK or its current segment is no longer the file on that path): what
     /// was written went to files no reader will find.
     private func checkStillInPlace(_ file: SegmentFile?) throws(LogError) {
+        try FileIO.checkStillLinked(root.fd, at: directory, what: "the data directory")
         try FileIO.checkStillLinked(lockFD, at: layout.lockPath, what: "the data directory's LOCK")
         if let file { try FileIO.checkStillLinked(file.fd, at: file.path, what: "the current segment") }
     }
@@ -290,11 +297,16 @@ public final class EventLog: @unchecked Sendable {
             throw error
         }
         let number = segmentNumber + 1
-        let file = try SegmentFile(path: layout.segmentPath(number), create: true)
-        try FileIO.fsyncDirectory(layout.segmentsDirectory)
+        let file = try SegmentFile(number, in: segmentsFolder, create: true)
+        try FileIO.fsync(segmentsFolder.fd, path: segmentsFolder.path)
         segment = file
         segmentNumber = number
         return file
+    }
+
+    /// Replaces HEAD in the data directory this writer opened (see `FileIO.replaceFile`).
+    private func writeHead(_ head: HeadRecord) throws(LogError) {
+        try FileIO.replaceFile("HEAD", in: root, with: Array(head.json.utf8))
     }
 
     private static func acquireLock(_ path: String) throws(LogError) -> Int32 {
@@ -324,9 +336,11 @@ final class SegmentFile: @unchecked Sendable {
     /// Bytes in the file; changed only under the writer's lock.
     var size: Int
 
-    init(path: String, create: Bool) throws(LogError) {
-        self.path = path
-        fd = try FileIO.open(path, O_WRONLY | O_APPEND | (create ? O_CREAT | O_EXCL : 0))
+    /// Opens segment `number` in `folder` (creating it, with `create`).
+    init(_ number: Int, in folder: HeldDirectory, create: Bool) throws(LogError) {
+        let name = LogLayout.segmentName(number)
+        path = folder.path + "/" + name
+        fd = try FileIO.open(name, in: folder, O_WRONLY | O_APPEND | (create ? O_CREAT | O_EXCL : 0))
         size = create ? 0 : try FileIO.size(fd, path: path)
     }
 

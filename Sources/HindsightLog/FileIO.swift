@@ -250,21 +250,29 @@ public enum FileIO {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    /// Replaces a small file atomically: a temporary file, made durable, renamed over it. After
-    /// a crash the file is whole, the old one or the new one; the rename itself is not
-    /// fsynced, so it may be the old one.
-    static func replaceFile(_ path: String, with bytes: [UInt8]) throws(LogError) {
-        let temporary = path + ".tmp"
-        let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+    /// Opens `name` in the directory held as `folder`; the corresponding C function is `openat`.
+    static func open(_ name: String, in folder: HeldDirectory, _ flags: Int32, mode: mode_t = 0o644) throws(LogError) -> Int32 {
+        let fd = openat(folder.fd, name, flags | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw LogError.system("open", path: folder.path + "/" + name, errno: errno) }
+        return fd
+    }
+
+    /// Replaces a small file of a directory held open atomically: a temporary file
+    /// (`NAME.tmp`), made durable, renamed over it. After a crash the file is whole, the old
+    /// one or the new one; the rename itself is not fsynced, so it may be the old one.
+    static func replaceFile(_ name: String, in folder: HeldDirectory, with bytes: [UInt8]) throws(LogError) {
+        let temporary = name + ".tmp"
+        let shown = folder.path + "/" + temporary
+        let fd = try open(temporary, in: folder, O_WRONLY | O_CREAT | O_TRUNC)
         do throws(LogError) {
-            try writeAll(fd, bytes, path: temporary)
-            guard fdatasync(fd) == 0 else { throw LogError.system("fdatasync", path: temporary, errno: errno) }
+            try writeAll(fd, bytes, path: shown)
+            guard fdatasync(fd) == 0 else { throw LogError.system("fdatasync", path: shown, errno: errno) }
         } catch {
             close(fd)
             throw error
         }
         close(fd)
-        guard rename(temporary, path) == 0 else { throw LogError.system("rename", path: path, errno: errno) }
+        guard renameat(folder.fd, temporary, folder.fd, name) == 0 else { throw LogError.system("rename", path: folder.path + "/" + name, errno: errno) }
     }
 }
 
@@ -295,4 +303,18 @@ public final class MappedFile: @unchecked Sendable {
     deinit {
         if let base { munmap(base, count) }
     }
+}
+
+/// A directory held open, so that files are made in it (`openat`, `renameat`) and not in
+/// whatever comes to stand at its path.
+final class HeldDirectory: @unchecked Sendable {
+    let fd: Int32
+    let path: String
+
+    init(_ path: String) throws(LogError) {
+        self.path = path
+        fd = try FileIO.open(path, O_RDONLY | O_DIRECTORY)
+    }
+
+    deinit { close(fd) }
 }

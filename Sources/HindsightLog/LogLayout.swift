@@ -47,10 +47,6 @@ struct LogLayout: Sendable {
             return .failure(error)
         }
     }
-
-    func writeHead(_ head: HeadRecord) throws(LogError) {
-        try FileIO.replaceFile(headPath, with: Array(head.json.utf8))
-    }
 }
 
 /// The last tree head the writer acknowledged. Readers show no more than this, and verify

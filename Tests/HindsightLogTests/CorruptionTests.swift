@@ -170,7 +170,7 @@ struct CorruptionTests {
     func forgedHead() throws {
         let log = try DamagedLog()
         let head = HeadRecord(size: log.chunks[1].chunk.header.lastSeq == 100 ? 100 : 400, root: TreeHash.leaf([1]))
-        try LogLayout(root: log.dir.path).writeHead(head)
+        writeFile(log.dir.path + "/HEAD", Array(head.json.utf8))
         let bad = try #require(try log.verify().firstBad)
         #expect(bad.reason.contains("differs from the one HEAD recorded"))
     }
@@ -210,7 +210,7 @@ struct RecoveryTests {
         let expected = Array(try storedLines(dir.path).prefix(3))
         for cut in kept.count..<full.count {
             writeFile(dir.segments[0], full[..<cut])
-            try LogLayout(root: dir.path).writeHead(head)
+            writeFile(dir.path + "/HEAD", Array(head.json.utf8))
             let torn = try LogReader(directory: dir.path).verify()
             #expect(torn.ok, "cut at \(cut): \(torn.firstBad?.reason ?? "")")
             #expect(torn.notes.count == (cut == kept.count ? 0 : 1))
@@ -236,7 +236,7 @@ extension RecoveryTests {
             _ = try log.append(Events.batch((0..<4).map { Events.event(stream: "build/b_\($0)") }))
         }
         // The writer died after writing the second batch, before it recorded HEAD.
-        try LogLayout(root: dir.path).writeHead(acknowledged)
+        writeFile(dir.path + "/HEAD", Array(acknowledged.json.utf8))
 
         let reader = try LogReader(directory: dir.path)
         #expect(reader.size == 3)
