@@ -5,9 +5,11 @@ import Glibc
 import Darwin
 #endif
 
-/// RFC 3339 UTC timestamps with milliseconds, the only form the envelope accepts
-/// ("2026-03-01T09:30:00.000Z"), as milliseconds since the Unix epoch.
+/// RFC 3339 timestamps as milliseconds since the Unix epoch: the envelope's one form (UTC
+/// with milliseconds, "2026-03-01T09:30:00.000Z"), and every form a person or tool may give
+/// a question (`parse(rfc3339:)`).
 public enum Timestamp {
+    /// The envelope's form, exactly: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     public static func parse(_ text: String) -> Int64? {
         var ms: Int64 = 0
         let utf8 = Array(text.utf8)
@@ -15,8 +17,75 @@ public enum Timestamp {
         return rc == 0 ? ms : nil
     }
 
+    /// Any RFC 3339 date-time (section 5.6): `T` or `t` (or, as its note allows, a space)
+    /// between date and time, seconds with any fraction or none (read to the millisecond,
+    /// further digits cut off), and `Z`, `z` or an offset `±HH:MM`. What every time in a
+    /// request's parameters and the command line's options is read with.
+    public static func parse(rfc3339 text: String) -> Int64? {
+        let b = Array(text.utf8)
+        func number(_ at: Int, _ count: Int) -> Int64? {
+            guard at + count <= b.count else { return nil }
+            var value: Int64 = 0
+            for byte in b[at..<(at + count)] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(b[10]),
+              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+              (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), hour <= 23, minute <= 59, second <= 59
+        else { return nil }
+        var index = 19
+        var millis: Int64 = 0
+        if b[index] == UInt8(ascii: ".") {
+            index += 1
+            let start = index
+            while index < b.count, b[index] >= UInt8(ascii: "0"), b[index] <= UInt8(ascii: "9") {
+                if index - start < 3 { millis = millis * 10 + Int64(b[index] - UInt8(ascii: "0")) }
+                index += 1
+            }
+            guard index > start else { return nil }
+            for _ in min(3, index - start)..<3 { millis *= 10 }
+        }
+        guard index < b.count else { return nil }
+        var offset: Int64 = 0
+        switch b[index] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            guard index + 1 == b.count else { return nil }
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard index + 6 == b.count, b[index + 3] == UInt8(ascii: ":"), let hours = number(index + 1, 2), let minutes = number(index + 4, 2),
+                  hours <= 23, minutes <= 59
+            else { return nil }
+            offset = (hours * 60 + minutes) * 60_000 * (b[index] == UInt8(ascii: "-") ? -1 : 1)
+        default:
+            return nil
+        }
+        let days = days(fromCivil: year, month, day)
+        let ms = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis - offset
+        // An offset can reach an hour or so past the times UTC can write: those are refused.
+        return (earliest...latest).contains(ms) ? ms : nil
+    }
+
+    private static func daysIn(month: Int64, year: Int64) -> Int64 {
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][Int(month - 1)]
+    }
+
+    /// Howard Hinnant's days_from_civil.
+    private static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
     /// The earliest and latest times RFC 3339 can write (0000-01-01T00:00:00.000Z and
-    /// 9999-12-31T23:59:59.999Z): every time `parse` reads lies between them.
+    /// 9999-12-31T23:59:59.999Z): every time either parser reads lies between them.
     public static let earliest: Int64 = -62_167_219_200_000
     public static let latest: Int64 = 253_402_300_799_999
 

@@ -129,7 +129,7 @@ public final class AccessReadModel: ReadModel {
         case "role.deleted": return text["role"].map { .deleteRole($0) }
         case "role.granted":
             guard let grant = text["grant"], let subject = text["subject"], let role = text["role"], let scope = text["scope"] else { return nil }
-            return .grant(grant, subject: subject, role: role, scope: scope, expiresAt: text["expiresAt"].flatMap(Timestamp.parse),
+            return .grant(grant, subject: subject, role: role, scope: scope, expiresAt: text["expiresAt"].flatMap { Timestamp.parse($0) },
                           grantedBy: stored.actorID)
         case "role.revoked": return text["grant"].map { .revoke($0) }
         case "team.created": return text["team"].map { .createTeam("team/" + $0, org: "org/" + stored.org) }
@@ -154,7 +154,7 @@ public final class AccessReadModel: ReadModel {
         case "domain.removed": return text["domain"].map { .delete("domain/" + $0) }
         case "token.created":
             guard let token = text["token"], let owner = text["owner"] else { return nil }
-            return .createToken(token, owner: owner, scopes: list("scopes"), expiresAt: text["expiresAt"].flatMap(Timestamp.parse))
+            return .createToken(token, owner: owner, scopes: list("scopes"), expiresAt: text["expiresAt"].flatMap { Timestamp.parse($0) })
         case "token.revoked": return text["token"].map { .revokeToken($0) }
         default: return nil
         }

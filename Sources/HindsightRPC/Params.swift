@@ -44,11 +44,11 @@ public struct Params: Sendable {
         return value
     }
 
-    /// An RFC 3339 UTC time with milliseconds, in milliseconds since the epoch.
+    /// An RFC 3339 time (any form: `Timestamp.parse(rfc3339:)`), in milliseconds since the epoch.
     func time(_ name: String) throws(RPCError) -> Int64? {
         guard let text = try string(name) else { return nil }
-        guard let ms = Timestamp.parse(text) else {
-            throw RPCError.params("\(name) must be an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
+        guard let ms = Timestamp.parse(rfc3339: text) else {
+            throw RPCError.params("\(name) must be an RFC 3339 time such as 2026-03-01T09:30:00Z (a fraction of a second and an offset such as +02:00 may be given)", path: "/params/\(name)")
         }
         return ms
     }
@@ -74,17 +74,17 @@ public struct Params: Sendable {
         return UInt64(seq)
     }
 
-    /// `at`: a seq (integer) or an RFC 3339 UTC time with milliseconds.
+    /// `at`: a seq (integer) or an RFC 3339 time.
     func at() throws(RPCError) -> Position? { try position("at") }
 
-    /// A moment in history given as a seq (integer) or an RFC 3339 UTC time with milliseconds.
+    /// A moment in history given as a seq (integer) or an RFC 3339 time.
     func position(_ name: String) throws(RPCError) -> Position? {
         switch values[name] {
         case nil, .null?: return nil
         case .integer(let seq)? where seq >= 0: return .seq(UInt64(seq))
         case .string(let text)?:
-            guard let ms = Timestamp.parse(text) else {
-                throw RPCError.params("\(name) must be a seq or an RFC 3339 UTC time such as 2026-03-01T09:30:00.000Z", path: "/params/\(name)")
+            guard let ms = Timestamp.parse(rfc3339: text) else {
+                throw RPCError.params("\(name) must be a seq or an RFC 3339 time such as 2026-03-01T09:30:00Z (a fraction of a second and an offset such as +02:00 may be given)", path: "/params/\(name)")
             }
             return .time(ms)
         default: throw RPCError.params("\(name) must be a seq (a non-negative integer) or an RFC 3339 time", path: "/params/\(name)")

@@ -414,8 +414,8 @@ struct Read: ParsableCommand {
             query.limit = limit ?? .max
             for (text, keyPath) in [(since, \ReadQuery.occurredFrom), (until, \ReadQuery.occurredTo)] {
                 guard let text else { continue }
-                guard let ms = Timestamp.parse(text) else {
-                    throw ValidationError("\(text) is not an RFC 3339 UTC timestamp with milliseconds (2026-03-01T09:30:00.000Z)")
+                guard let ms = Timestamp.parse(rfc3339: text) else {
+                    throw ValidationError("\(text) is not an RFC 3339 time such as 2026-03-01T09:30:00Z (a fraction of a second and an offset such as +02:00 may be given)")
                 }
                 query[keyPath: keyPath] = ms
             }

@@ -318,7 +318,7 @@ struct ExportTests {
             (["--out", existing + "/new", "--format", "xml"], "format must be jsonl or csv"),
             (["--out", existing + "/new", "--from", "300", "--to", "200"], "from must not be after to"),
             (["--out", existing + "/new", "--from", "300", "--to", "999"], "select no events"),
-            (["--out", existing + "/new", "--from", "yesterday"], "from must be a seq or an RFC 3339 UTC time"),
+            (["--out", existing + "/new", "--from", "yesterday"], "from must be a seq or an RFC 3339 time"),
         ]
         for (options, message) in cases {
             let result = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key] + options)

@@ -97,3 +97,20 @@ struct ProtocolTests {
         for method in methods { #expect(method["params"] != nil && method["summary"] != nil && method["writes"] != nil) }
     }
 }
+
+@Suite("Times in parameters")
+struct TimeParameterTests {
+    @Test("a time in any RFC 3339 form asks the same question as the same moment in UTC with milliseconds")
+    func anyFormOfAMoment() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        let forms = ["2026-03-05T00:00:00.000Z", "2026-03-05T00:00:00Z", "2026-03-05t01:30:00.000+01:30", "2026-03-04T19:00:00-05:00"]
+        for method in [#""audit.search","params":{"limit":5,"at":"#, #""rbac.whoCan","params":{"permission":"project:deploy","resource":"project/prj_storefront","at":"#] {
+            let answers = forms.map { form in server.call(#"{"jsonrpc":"2.0","id":1,"method":"# + method + "\"\(form)\"}}") }
+            #expect(answers[0]?["result"] != nil, "\(String(describing: answers[0]))")
+            for (form, answer) in zip(forms, answers) { #expect(answer == answers[0], "\(method) \(form)") }
+        }
+        let refused = server.call(#"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{"at":"2026-03-05"}}"#)
+        #expect(refused?["error"]?["data"]?["path"] == "/params/at")
+    }
+}
