@@ -1,3 +1,4 @@
+import Foundation
 public import HindsightEngine
 public import HindsightEvidence
 import HindsightLog
@@ -97,9 +98,14 @@ public final class RPCServer: Sendable {
     /// `engine` is the writer for `serve`; without one, methods that write open the directory
     /// as its writer for the one request (`hindsight query`), and methods that read never do.
     /// `signingKey` is the path of the key exports are signed with; `exports` says where
-    /// exports may be written (nowhere unless the process was told).
-    public init(directory: String, engine: Engine?, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off) {
+    /// exports may be written (nowhere unless the process was told); `atLeastWait`, how long
+    /// `atLeast` waits for a seq another process has still to append.
+    public init(
+        directory: String, engine: Engine?, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off,
+        atLeastWait: Double = RPCServer.atLeastWait
+    ) {
         store = Store(directory: directory, engine: engine, signingKey: signingKey, exports: exports)
+        self.atLeastWait = atLeastWait
         let listing = RPCMethod(
             name: "system.methods", params: "", result: "methods: [{name, params, result, summary, writes}]",
             summary: "This list, machine-readable.", writes: false) { _ in [:] }
@@ -215,15 +221,27 @@ public final class RPCServer: Sendable {
         }
     }
 
-    /// `atLeast`: the answer must reflect at least this seq. The log is the only source so
-    /// far, and this process (or the one `serve`) is its only writer, so a seq the log has not
-    /// reached will not arrive by waiting.
+    /// How long `atLeast` waits, by default, for the log to reach its seq (seconds).
+    public static let atLeastWait: Double = 5
+    /// How long this server's `atLeast` waits.
+    let atLeastWait: Double
+
+    /// `atLeast`: the answer must reflect at least this seq (read models are caught up with
+    /// the log before they answer). Beside a writer (`hindsight query` beside `serve`) the seq
+    /// may still arrive: it is waited for, up to `atLeastWait` seconds. In `serve` this
+    /// process is the writer and answers one request at a time, so a seq not appended yet
+    /// cannot arrive while it waits: it is refused at once.
     private func reach(_ seq: Int64?) throws(RPCError) {
         guard let seq else { return }
-        let size = try store.reader().size
-        guard UInt64(seq) <= size else {
-            throw RPCError(RPCError.engineCodes[.outOfRange]!, "the log holds \(size) events; position \(seq) is not reached",
-                           data: ["kind": "out_of_range", "path": "/params/atLeast"])
+        let deadline = DispatchTime.now() + (store.engine == nil ? atLeastWait : 0)
+        while true {
+            let size = try store.reader().size
+            if UInt64(seq) <= size { return }
+            guard DispatchTime.now() < deadline else {
+                throw RPCError(RPCError.engineCodes[.outOfRange]!, "the log holds \(size) events; position \(seq) was not reached",
+                               data: ["kind": "out_of_range", "path": "/params/atLeast"])
+            }
+            Thread.sleep(forTimeInterval: 0.02)
         }
     }
 

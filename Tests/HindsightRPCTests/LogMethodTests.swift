@@ -8,6 +8,27 @@ import Testing
 struct LogMethodTests {
     static let event = #"{"id":"00000000-0000-4000-8000-00000000aaaa","type":"metric.recorded","stream":"metric/queue.depth","occurredAt":"2026-03-21T09:00:00.000Z","actor":{"kind":"system","id":"collector"},"org":"org_acme","data":{"value":1.50,"name":"queue.depth","tags":{"zone":"b","project":"prj_pipeline"}}}"#
 
+    @Test("atLeast beside a writer waits for the seq to be appended, and is refused once the wait is over")
+    func atLeastWaitsForAnotherProcess() throws {
+        let dir = try historyDirectory()
+        let started = Date()
+        let reading = Process()
+        reading.executableURL = URL(fileURLWithPath: hindsightExecutable)
+        reading.arguments = ["query", "--data", dir.path, "log.read", "--params", #"{"from":373,"atLeast":373}"#]
+        let output = Pipe()
+        reading.standardOutput = output
+        try reading.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((Self.event + "\n").utf8)).status == 0)
+        let answer = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        reading.waitUntilExit()
+        #expect(reading.terminationStatus == 0 && answer.contains("queue.depth"), "\(answer)")
+
+        let refused = try run(hindsightExecutable, ["query", "--data", dir.path, "log.stats", "--params", #"{"atLeast":400}"#])
+        #expect(refused.status == 1 && refused.stdout.contains(#""path":"/params/atLeast""#), "\(refused.stdout)")
+        #expect(Date().timeIntervalSince(started) >= RPCServer.atLeastWait)
+    }
+
     @Test func anAppendIsReadBackWithAtLeastExactlyAsSent() throws {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: try Engine(directory: dir.path))
