@@ -309,9 +309,17 @@ public final class EventLog: @unchecked Sendable {
         try FileIO.replaceFile("HEAD", in: root, with: Array(head.json.utf8))
     }
 
+    /// Takes the writer's lock. A lock that is taken is tried again for a quarter of a second:
+    /// a process that forks (to run a program) lends its children every descriptor until they
+    /// exec, so a writer closed a moment ago may still hold its lock in such a child.
     private static func acquireLock(_ path: String) throws(LogError) -> Int32 {
         let fd = try FileIO.open(path, O_RDWR | O_CREAT)
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        for _ in 0..<25 where !locked && errno == EWOULDBLOCK {
+            usleep(10_000)
+            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
+        if !locked {
             let code = errno
             let holder = (try? FileIO.readFile(path)).map { String(decoding: $0, as: UTF8.self) } ?? ""
             close(fd)
