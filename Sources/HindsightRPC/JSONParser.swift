@@ -10,6 +10,10 @@
 /// - nesting deeper than `depthLimit` arrays and objects: what lies deeper is checked for
 ///   syntax but not built (a `null` stands in its place).
 ///
+/// The items of a request's `params.events` are checked for syntax only and kept as their
+/// text (`.raw`): `log.append` hands them to the engine as sent, whose own reading of an
+/// event refuses a key twice, a lone surrogate or deep nesting, naming the event and field.
+///
 /// At most one problem is kept per request (the whole text, or each element of a batch): the
 /// first. Containers are kept on an explicit stack, so a deep text does not use the native
 /// stack; nesting beyond the limit costs a bit per level.
@@ -102,11 +106,17 @@ struct JSONParser {
     private var spans: [Span] = []
     /// A string's bytes, once it has an escape.
     private var scratch: [UInt8] = []
+    /// Where the item being kept as text began.
+    private var itemStart = 0
 
     private struct Frame {
         let isObject: Bool
         /// Where the container starts, for its span.
         let start: Int
+        /// An array whose items are kept as their text (`.raw`), checked but not built: a
+        /// request's `params.events`, which `log.append` hands to the engine as sent, and
+        /// the engine reads (and refuses, naming the event and field) far faster.
+        var keepsText = false
         var items: [JSONValue] = []
         var members: [String: JSONValue] = [:]
         /// The key of the member being read.
@@ -125,14 +135,16 @@ struct JSONParser {
             guard index < bytes.count else { throw error("a value was expected; the text ends") }
             var start = index
             let byte = bytes[index]
+            let asText = skipped.count == 0 && frames.last?.keepsText == true
+            if asText { itemStart = start }
             if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
                 let isObject = byte == UInt8(ascii: "{")
                 index += 1
-                if skipped.count > 0 || frames.count >= Self.depthLimit {
-                    if skipped.count == 0 { record("nesting deeper than \(Self.depthLimit) arrays and objects") }
+                if skipped.count > 0 || asText || frames.count >= Self.depthLimit {
+                    if skipped.count == 0 && !asText { record("nesting deeper than \(Self.depthLimit) arrays and objects") }
                     skipped.push(isObject)
                 } else {
-                    frames.append(Frame(isObject: isObject, start: start))
+                    frames.append(Frame(isObject: isObject, start: start, keepsText: !isObject && opensEvents))
                 }
                 skipSpace()
                 if index < bytes.count && bytes[index] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
@@ -143,7 +155,7 @@ struct JSONParser {
                     continue next
                 }
             } else {
-                value = try scalar()
+                value = try scalar(building: skipped.count == 0 && !asText)
             }
 
             // A value ended: it joins its container, which may end in turn.
@@ -158,6 +170,7 @@ struct JSONParser {
                     guard index == bytes.count else { throw error("the text goes on after its value") }
                     return value
                 }
+                if frames[last].keepsText { value = .raw(Array(bytes[itemStart..<index])) }
                 let level = frames.count
                 if level <= 2 { spans.append(Span(level: level, key: frames[last].isObject ? frames[last].key : nil, range: start..<index)) }
                 if frames[last].isObject {
@@ -216,9 +229,17 @@ struct JSONParser {
         index += 1
     }
 
-    /// Reads a string, number, `true`, `false` or `null`.
-    private mutating func scalar() throws(SyntaxError) -> JSONValue {
-        let building = skipped.count == 0
+    /// Whether the value beginning now is a request's `params.events`: the member `events` of
+    /// the member `params` of a request (the text's object, or one of a batch's).
+    private var opensEvents: Bool {
+        let count = frames.count
+        guard count >= 2, frames[count - 1].isObject, frames[count - 1].key == "events",
+              frames[count - 2].isObject, frames[count - 2].key == "params" else { return false }
+        return count == 2 || (count == 3 && !frames[0].isObject)
+    }
+
+    /// Reads a string, number, `true`, `false` or `null`; without `building`, only checks it.
+    private mutating func scalar(building: Bool) throws(SyntaxError) -> JSONValue {
         switch bytes[index] {
         case UInt8(ascii: "\""):
             let (text, lone) = try string(building: building)

@@ -9,7 +9,8 @@ public enum JSONValue: Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
-    /// JSON text written into a response as it is (stored events): output only.
+    /// JSON text as it is: written into a response (stored events), or kept from a request
+    /// unread (the events of `log.append`, which pass to the engine as sent).
     case raw([UInt8])
 
     /// Parses one JSON text (RFC 8259); nil when it is not JSON, or holds what a request

@@ -29,14 +29,14 @@ enum LogMethods {
                 }
             }
         }
-        // The events exactly as the producer sent them, one per line, for the engine to check.
-        guard let params = call.rawParams, let list = JSONText.member("events", of: params, in: call.text) else {
-            throw RPCError.params("events must be a non-empty array of envelopes", path: "/params/events")
-        }
+        // The events exactly as the producer sent them (the request's parser keeps their
+        // text), one per line, for the engine to check.
         var ndjson: [UInt8] = []
-        for (index, span) in JSONText.elements(of: list, in: call.text).enumerated() {
+        ndjson.reserveCapacity(call.rawParams?.count ?? 0)
+        for (index, event) in events.enumerated() {
+            guard case .raw(let text) = event else { throw RPCError.params("events must be envelopes as JSON text", path: "/params/events/\(index)") }
             if index > 0 { ndjson.append(UInt8(ascii: "\n")) }
-            ndjson += call.text[span]
+            ndjson += text
         }
         let engine = try call.store.writer()
         do throws(LogError) {

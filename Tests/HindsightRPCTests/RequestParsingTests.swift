@@ -103,9 +103,12 @@ struct RequestParsingTests {
         // Which id would be answered is not known: none is.
         let id = try #require(server.call(#"{"jsonrpc":"2.0","id":5,"id":6,"method":"log.stats"}"#))
         #expect(errorCode(id) == -32600 && id["id"] == .null)
-        // An event's own duplicate key is the request's too.
-        let event = try #require(server.call(#"{"jsonrpc":"2.0","id":10,"method":"log.append","params":{"events":[{"data":{"k":1,"k":2}}]}}"#))
-        #expect(event["error"]?["data"]?["path"] == "/params/events/0/data/k" && event["id"] == 10, "\(event)")
+        // An event's own duplicate key is the engine's to refuse (log.append hands events on as
+        // their text), naming the event and the field.
+        let duplicated = #"{"type":"build.started","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"usr_1"},"org":"org_1","data":{"build":"b_1","build":"b_2","project":"prj_1","runner":"r"}}"#
+        let event = try #require(server.call(#"{"jsonrpc":"2.0","id":10,"method":"log.append","params":{"events":[\#(duplicated)]}}"#))
+        #expect(event["error"]?["data"]?["path"] == "/params/events/0/data/build" && event["error"]?["data"]?["rule"] == "duplicateKey", "\(event)")
+        #expect(event["id"] == 10)
     }
 
     @Test func eachRequestOfABatchGetsItsOwnProblemAndId() throws {
