@@ -92,7 +92,7 @@ bool is_reference(std::string_view s, std::initializer_list<std::string_view> al
         for (auto a : allowed) ok = ok || a == kind;
         if (!ok) return false;
     }
-    if (kind == "domain") return allowed.size() == 0 && is_host(id, false);
+    if (kind == "domain") return is_host(id, false);
     for (auto &k : id_kinds)
         if (k.referable && kind == k.kind) return is_prefixed_id(id, k.prefix);
     return false;
@@ -160,7 +160,10 @@ const std::map<std::string, NativeCheck, std::less<>> &native_checks() {
              return is_prefixed_id(s, "usr_") || is_prefixed_id(s, "tok_") ||
                     (s.substr(0, 5) == "team/" && is_prefixed_id(s.substr(5), "team_"));
          }},
-        {"scope", [](std::string_view s) { return is_reference(s, {"org", "team", "project"}); }},
+        // Any entity of the ownership tree (EVENTS.md): a grant on it covers what lies beneath.
+        {"scope", [](std::string_view s) {
+             return s.size() <= 260 && is_reference(s, {"org", "team", "project", "build", "function", "database", "backup", "webhook", "domain"});
+         }},
         {"resource", [](std::string_view s) { return s.size() <= 260 && is_reference(s, {}); }},
         {"timestamp", [](std::string_view s) {
              int64_t ms;

@@ -1040,18 +1040,23 @@ enum EmbeddedSchemas {
       ]
     },
     "scope": {
-      "description": "Where a grant applies: `org/ID`, `team/ID` or `project/ID`.",
+      "description": "Where a grant applies: any entity of the ownership tree, `KIND/ID` (an org, a team, a project, or a project's build, function, database, webhook or domain, or a database's backup); the grant covers what lies beneath it.",
       "type": "string",
-      "pattern": "^(org/org_[A-Za-z0-9_.:-]{1,124}|team/team_[A-Za-z0-9_.:-]{1,123}|project/prj_[A-Za-z0-9_.:-]{1,124})$",
+      "maxLength": 260,
+      "pattern": "^(org/org_[A-Za-z0-9_.:-]{1,124}|team/team_[A-Za-z0-9_.:-]{1,123}|project/prj_[A-Za-z0-9_.:-]{1,124}|build/b_[A-Za-z0-9_.:-]{1,126}|function/fn_[A-Za-z0-9_.:-]{1,125}|database/db_[A-Za-z0-9_.:-]{1,125}|backup/bak_[A-Za-z0-9_.:-]{1,124}|webhook/wh_[A-Za-z0-9_.:-]{1,125}|domain/([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63})$",
       "examples": [
         "org/org_1",
         "team/team_3",
-        "project/prj_9"
+        "project/prj_9",
+        "database/db_2",
+        "function/fn_4",
+        "domain/app.example.com"
       ],
       "x-counterExamples": [
         "prj_9",
         "project/usr_1",
-        "database/db_2",
+        "user/usr_1",
+        "token/tok_1",
         "org/"
       ]
     },
