@@ -19,8 +19,11 @@ enum AuditMethods {
         var search = AuditReadModel.Search()
         search.actor = try p.string("actor")
         search.org = try p.string("org")
-        search.types = try p.strings("types")
+        search.types = try p.eventTypes("types", in: call.store.catalog)
         if let prefix = try p.string("typePrefix") {
+            guard call.store.catalog.types.contains(where: { $0.hasPrefix(prefix) }) else {
+                throw RPCError.params("no type in the event catalogue begins with \(prefix)", path: "/params/typePrefix")
+            }
             search.narrow(toTypesWithPrefix: prefix, among: call.store.catalog.types)
         }
         search.resource = try p.string("resource")

@@ -16,7 +16,7 @@ enum ExportMethods {
         try p.only(["from", "to", "org", "types", "format", "path"])
         let formatName = try p.required("format", p.string("format"))
         guard let format = ExportFormat(rawValue: formatName) else { throw RPCError.params("format must be jsonl or csv", path: "/params/format") }
-        let destination = try call.store.exportDestination(try p.required("path", p.string("path")))
+        let path = try p.required("path", p.string("path"))
         let bound = { (position: Params.Position?) -> AuditExport.Request.Bound? in
             switch position {
             case .seq(let seq)?: .seq(seq)
@@ -32,7 +32,8 @@ enum ExportMethods {
             throw RPCError.params("from must not be after to", path: "/params/from")
         default: break
         }
-        let request = AuditExport.Request(from: bound(from), to: bound(to), org: try p.string("org"), types: try p.strings("types"), format: format)
+        let request = AuditExport.Request(from: bound(from), to: bound(to), org: try p.string("org"), types: try p.eventTypes("types", in: call.store.catalog), format: format)
+        let destination = try call.store.exportDestination(path)
         let reader = try call.store.reader()
         let vault = try call.store.vault()
         let manifest: ExportManifest

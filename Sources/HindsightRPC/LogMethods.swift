@@ -66,7 +66,7 @@ enum LogMethods {
         guard query.from <= query.to else { throw RPCError.params("from must not be after to", path: "/params/from") }
         let limit = Int(try p.integer("limit", in: 1...10_000) ?? 100)
         query.limit = limit + 1  // one more, to know where the next page starts
-        query.types = try p.strings("types").map(Set.init)
+        query.types = try p.eventTypes("types", in: call.store.catalog).map(Set.init)
         query.stream = try p.string("stream")
         query.org = try p.string("org")
         switch try p.at() {

@@ -1,3 +1,4 @@
+import HindsightCatalog
 import HindsightLog
 
 /// A method's named parameters, read with the checks every method needs: the right JSON
@@ -37,6 +38,16 @@ public struct Params: Sendable {
             out.append(text)
         }
         return out
+    }
+
+    /// Event types to filter on: each must be a type of the catalogue, so that a misspelt one
+    /// is an error, not an answer that finds nothing.
+    func eventTypes(_ name: String, in catalog: Catalog) throws(RPCError) -> [String]? {
+        guard let types = try strings(name) else { return nil }
+        for (index, type) in types.enumerated() where catalog.versions(of: type).isEmpty {
+            throw RPCError.params("\(type) is not a type in the event catalogue (EventSchemas/)", path: "/params/\(name)/\(index)")
+        }
+        return types
     }
 
     func required<T>(_ name: String, _ value: T?) throws(RPCError) -> T {

@@ -399,6 +399,9 @@ struct Read: ParsableCommand {
     @Flag(help: "Print the lines exactly as stored and hashed: personal data as its ciphertext.") var stored = false
 
     func validate() throws {
+        for type in types where Catalog.standard.versions(of: type).isEmpty {
+            throw ValidationError("\(type) is not a type in the event catalogue (EventSchemas/)")
+        }
         if let to, from > to { throw ValidationError("--from must not be after --to") }
         if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
     }

@@ -114,3 +114,24 @@ struct TimeParameterTests {
         #expect(refused?["error"]?["data"]?["path"] == "/params/at")
     }
 }
+
+@Suite("Filters on event types")
+struct TypeFilterTests {
+    @Test("a type the catalogue does not hold is an error naming it, not an answer that finds nothing")
+    func unknownTypesAreRefused() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        for (request, path) in [
+            (#""log.read","params":{"types":["build.queued","build.quened"]}"#, "/params/types/1"),
+            (#""audit.search","params":{"types":["nope"]}"#, "/params/types/0"),
+            (#""audit.search","params":{"typePrefix":"bulid."}"#, "/params/typePrefix"),
+            (#""export.audit","params":{"format":"jsonl","path":"x","types":["member.invite"]}"#, "/params/types/0"),
+        ] {
+            let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"# + request + "}")
+            #expect(errorCode(response) == -32602 && response?["error"]?["data"]?["path"] == .string(path), "\(request): \(String(describing: response))")
+        }
+        #expect(server.call(#"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{"typePrefix":"build."}}"#)?["result"] != nil)
+        let read = try run(hindsightExecutable, ["read", "--data", dir.path, "--type", "build.quened"])
+        #expect(read.status == 64 && read.stderr.contains("not a type in the event catalogue"), "\(read.stderr)")
+    }
+}
