@@ -1,8 +1,8 @@
 import Foundation
 
 /// Finds values inside JSON text without decoding it: a stored line's `data` for the few
-/// edits the engine makes (upcasting, sealing), and a request's events, which pass through
-/// `log.append` exactly as sent. The text must already be known to be valid JSON.
+/// edits the engine makes (upcasting, sealing), and a stored line's `id`. The text must
+/// already be known to be valid JSON.
 public enum JSONText {
     /// A string as a JSON string literal, quotes included.
     public static func quoted(_ text: String) -> String {
@@ -67,18 +67,6 @@ public enum JSONText {
             index = skipSpace(bytes, skipSpace(bytes, valueSpan.upperBound) + 1)  // past the comma
         }
         return nil
-    }
-
-    /// The spans of the elements of the array spanning `array`.
-    public static func elements(of array: Range<Int>, in bytes: [UInt8]) -> [Range<Int>] {
-        var spans: [Range<Int>] = []
-        var index = skipSpace(bytes, array.lowerBound + 1)
-        while index < array.upperBound - 1, bytes[index] != UInt8(ascii: "]") {
-            let span = value(bytes, at: index)
-            spans.append(span)
-            index = skipSpace(bytes, skipSpace(bytes, span.upperBound) + 1)  // past the comma
-        }
-        return spans
     }
 
     private static func decoded(_ key: [UInt8]) -> String? {
