@@ -50,7 +50,7 @@ enum AuditMethods {
         summary: "How far each read model has folded the log.", writes: false
     ) { call throws(RPCError) in
         try call.params.only([])
-        let models = try call.store.readModels()
+        let models = try call.store.readModels(caughtUp: false)
         let size = try call.store.reader().size
         let positions: [String: UInt64]
         do throws(LogError) {

@@ -74,8 +74,9 @@ final class Store: @unchecked Sendable {
         }
     }
 
-    /// The read models, caught up with the log before they answer.
-    func readModels() throws(RPCError) -> Projections {
+    /// The read models, caught up with the log before they answer (or, without `caughtUp`,
+    /// as they are: for `projections.status`, whose lag is what the models have still to fold).
+    func readModels(caughtUp: Bool = true) throws(RPCError) -> Projections {
         let vault = try vault()
         let reader = try reader()
         lock.lock()
@@ -88,7 +89,7 @@ final class Store: @unchecked Sendable {
                 models = try Projections(directory: directory, catalog: catalog, vault: vault)
                 projections = models
             }
-            try models.catchUp(reader)
+            if caughtUp { try models.catchUp(reader) }
             return models
         } catch {
             throw RPCError(error)

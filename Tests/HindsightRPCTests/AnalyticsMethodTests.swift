@@ -487,7 +487,7 @@ struct AlertTests {
         // Applied in two batches, the second removing the rule whose window the first stored values for.
         for part in [events[..<2], events[2...]] {
             #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((part.joined(separator: "\n") + "\n").utf8)).status == 0)
-            #expect(try run(hindsightExecutable, ["query", "--data", dir.path, "projections.status"]).status == 0)
+            #expect(try run(hindsightExecutable, ["query", "--data", dir.path, "alerts.active"]).status == 0)
         }
         let inTwo = try dump()
         #expect(try run(hindsightExecutable, ["rebuild", "--data", dir.path, "analytics"]).status == 0)
@@ -512,7 +512,7 @@ struct AlertTests {
         for part in stride(from: 0, to: lines.count, by: 50) {
             let chunk = lines[part..<min(lines.count, part + 50)].joined(separator: "\n") + "\n"
             #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(chunk.utf8)).status == 0)
-            #expect(try run(hindsightExecutable, ["query", "--data", dir.path, "projections.status"]).status == 0)
+            #expect(try run(hindsightExecutable, ["query", "--data", dir.path, "alerts.active"]).status == 0)
             if part == 200 { #expect(try run(hindsightExecutable, ["snapshot", "--data", dir.path, "analytics"]).status == 0) }
         }
         let live = try dump()

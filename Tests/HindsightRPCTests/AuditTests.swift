@@ -100,7 +100,7 @@ struct AuditTests {
         #expect(try run(hindsightExecutable, ["append", "--data", data, file]).status == 0)
         var kills = 0
         for _ in 0..<12 {
-            let process = queryProcess(data, "projections.status")
+            let process = queryProcess(data, "audit.search", params: #"{"limit":1}"#)
             try process.run()
             usleep(UInt32.random(in: 20_000...400_000))
             if process.isRunning {
@@ -109,8 +109,12 @@ struct AuditTests {
             }
             process.waitUntilExit()
         }
+        // Status shows the models as they are: behind, until a question catches them up.
+        let behind = try run(hindsightExecutable, ["query", "--data", data, "projections.status"])
+        #expect(behind.status == 0, "\(behind.stdout)")
+        #expect(!behind.stdout.contains(#"{"lag":0,"name":"audit","position":60000,"rebuilding":false}"#) || kills == 0, "\(behind.stdout)")
+        #expect(try run(hindsightExecutable, ["query", "--data", data, "audit.search", "--params", #"{"limit":1}"#]).status == 0)
         let status = try run(hindsightExecutable, ["query", "--data", data, "projections.status"])
-        #expect(status.status == 0, "\(status.stdout)")
         #expect(status.stdout.contains(#"{"lag":0,"name":"audit","position":60000,"rebuilding":false}"#), "\(status.stdout)")
         // The same as a read model built in one go.
         let fresh = dir.path + "/fresh"
@@ -173,7 +177,7 @@ struct SharedReadModelTests {
         let file = dir.path + "/workload.ndjson"
         try run(hindsightExecutable, ["generate", "--events", "40000", "--seed", "8"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path, file]).status == 0)
-        let processes = (0..<3).map { _ in queryProcess(dir.path, "projections.status") }
+        let processes = (0..<3).map { _ in queryProcess(dir.path, "audit.search", params: #"{"limit":1}"#) }
         for process in processes { try process.run() }
         for process in processes {
             process.waitUntilExit()
@@ -207,7 +211,7 @@ struct AuditIndexTests {
     /// events as it serves a thousand. SQLite's own plan says so.
     @Test func everyStatementASearchRunsSeeksAKeyAndNeverScans() throws {
         let dir = try historyDirectory()
-        _ = try run(hindsightExecutable, ["query", "--data", dir.path, "projections.status"])
+        _ = try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1}"#])
         let db = try SQLiteDatabase(path: dir.path + "/projections/audit.sqlite", readOnly: true)
         let plans = try AuditReadModel.plans(in: db)
         #expect(plans.count == 6)
