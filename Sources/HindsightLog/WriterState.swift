@@ -371,8 +371,8 @@ private struct PendingChunk {
 }
 
 extension String {
-    /// The string as one JSON Pointer token.
-    func replacingSlashes() -> String {
+    /// The string as one JSON Pointer (RFC 6901) reference token: `~` as `~0`, `/` as `~1`.
+    public func replacingSlashes() -> String {
         var out = ""
         for c in self {
             switch c {

@@ -1,3 +1,5 @@
+import HindsightLog
+
 /// Reads a request's JSON text (RFC 8259, exactly) into `JSONValue`s, over its bytes.
 ///
 /// Syntax errors (anything RFC 8259 refuses: trailing text, leading zeros, control
@@ -48,7 +50,7 @@ struct JSONParser {
             for step in path {
                 switch step {
                 case .index(let index): out += "/\(index)"
-                case .key(let key): out += "/" + key.replacingTilde()
+                case .key(let key): out += "/" + key.replacingSlashes()
                 }
             }
             return out
@@ -498,21 +500,5 @@ private struct BitStack {
         count -= 1
         words[count / 64] &= ~(1 << UInt64(count % 64))
         if count % 64 == 0 { words.removeLast() }
-    }
-}
-
-extension String {
-    /// The string as a JSON Pointer reference token: `~` as `~0`, `/` as `~1`.
-    fileprivate func replacingTilde() -> String {
-        guard contains(where: { $0 == "~" || $0 == "/" }) else { return self }
-        var out = ""
-        for character in self {
-            switch character {
-            case "~": out += "~0"
-            case "/": out += "~1"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 }
