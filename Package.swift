@@ -33,27 +33,52 @@ let package = Package(
             cxxSettings: [.unsafeFlags(["-O3"])],
             linkerSettings: [.linkedLibrary("simdjson"), .linkedLibrary("crypto"), .linkedLibrary("stdc++")]
         ),
-        // The event catalogue: EventSchemas/ embedded and compiled into native checks.
+        // The vocabulary every layer shares, with no I/O: stored events, validated batches,
+        // positions, timestamps, tree hashes and the errors with their codes.
         .target(
-            name: "HindsightCatalog",
+            name: "HindsightCore",
             dependencies: ["CShim"],
             swiftSettings: strictSwift
         ),
+        // Durable files: fsync discipline, atomic replacement, held directories, mappings.
+        .target(
+            name: "HindsightFiles",
+            dependencies: ["CShim", "HindsightCore"],
+            swiftSettings: strictSwift
+        ),
+        // The event catalogue: EventSchemas/ embedded and compiled into native checks, the
+        // validation of producers' NDJSON into batches, upcasting and personal fields.
+        .target(
+            name: "HindsightCatalog",
+            dependencies: ["CShim", "HindsightCore", "HindsightFiles"],
+            swiftSettings: strictSwift
+        ),
+        // The log: LZ4 segments of validated batches under a Merkle tree, read, verified and
+        // proved. It knows neither schemas nor privacy, and cannot write (HindsightLogWriter).
         .target(
             name: "HindsightLog",
-            dependencies: ["CLZ4", "CShim", "HindsightCatalog"],
+            dependencies: ["CLZ4", "CShim", "HindsightCore", "HindsightFiles"],
+            swiftSettings: strictSwift
+        ),
+        // The log's one writer: appends validated batches (group commit, recovery after a
+        // crash) and compacts sealed segments. Only the engine uses it.
+        .target(
+            name: "HindsightLogWriter",
+            dependencies: ["CShim", "HindsightCore", "HindsightFiles", "HindsightLog"],
             swiftSettings: strictSwift
         ),
         // Erasable personal data: per-person AES-GCM keys (swift-crypto) beside the segments.
+        // Seals, reveals and destroys; never touches the log.
         .target(
-            name: "HindsightPrivacy",
-            dependencies: ["HindsightCatalog", "HindsightLog", .product(name: "Crypto", package: "swift-crypto")],
+            name: "HindsightVault",
+            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightFiles", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
-        // The writer's composition: log, catalogue and vault, one way in for every append.
+        // The only write path (validate, seal, erasures, append) and the one way events are
+        // presented to readers (revealed, upcast).
         .target(
             name: "HindsightEngine",
-            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy"],
+            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightFiles", "HindsightLog", "HindsightLogWriter", "HindsightVault"],
             swiftSettings: strictSwift
         ),
         // The access rules of EVENTS.md: permissions, their patterns and the built-in roles.
@@ -65,7 +90,7 @@ let package = Package(
         // with Merkle proofs, and their verification.
         .target(
             name: "HindsightEvidence",
-            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightPrivacy", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
         // SQLite from Debian (libsqlite3-dev), where read models keep their tables.
@@ -74,7 +99,7 @@ let package = Package(
         .target(
             name: "HindsightProjections",
             dependencies: [
-                "CSQLite", "HindsightAccess", "HindsightCatalog", "HindsightLog", "HindsightPrivacy",
+                "CSQLite", "HindsightAccess", "HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSwift
@@ -82,13 +107,13 @@ let package = Package(
         // The query interface: JSON-RPC 2.0 over lines (QUERIES.md), for `serve` and `query`.
         .target(
             name: "HindsightRPC",
-            dependencies: ["HindsightAccess", "HindsightCatalog", "HindsightEngine", "HindsightEvidence", "HindsightLog", "HindsightPrivacy", "HindsightProjections"],
+            dependencies: ["HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightEvidence", "HindsightLog", "HindsightProjections"],
             swiftSettings: strictSwift
         ),
         // Deterministic, seeded platform histories for tests and benchmarks.
         .target(
             name: "HindsightWorkload",
-            dependencies: ["HindsightLog"],
+            dependencies: ["HindsightCore"],
             path: "Tools/Workload",
             // Optimised in debug builds too: tests generate histories of a million events.
             swiftSettings: strictSwift + [.unsafeFlags(["-O"])]
@@ -97,10 +122,12 @@ let package = Package(
             name: "hindsight",
             dependencies: [
                 "HindsightCatalog",
+                "HindsightCore",
                 "HindsightEngine",
                 "HindsightEvidence",
+                "HindsightFiles",
                 "HindsightLog",
-                "HindsightPrivacy",
+                "HindsightLogWriter",
                 "HindsightProjections",
                 "HindsightRPC",
                 "HindsightWorkload",
@@ -114,10 +141,12 @@ let package = Package(
             dependencies: [
                 "HindsightAccess",
                 "HindsightCatalog",
+                "HindsightCore",
                 "HindsightEngine",
                 "HindsightEvidence",
+                "HindsightFiles",
                 "HindsightLog",
-                "HindsightPrivacy",
+                "HindsightLogWriter",
                 "HindsightProjections",
                 "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -128,36 +157,51 @@ let package = Package(
         // Scratch directories and running the built CLI, for every test target.
         .target(
             name: "HindsightTestSupport",
+            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightWorkload"],
             path: "Tests/HindsightTestSupport",
             swiftSettings: strictSwift
         ),
+        // One test target per module, named after it.
         .testTarget(
-            name: "HindsightLogTests",
-            dependencies: ["HindsightLog", "HindsightWorkload", "HindsightTestSupport"],
-            resources: [.copy("Fixtures")],
+            name: "HindsightCoreTests",
+            dependencies: ["HindsightCore", "HindsightTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "HindsightFilesTests",
+            dependencies: ["HindsightCore", "HindsightFiles", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "HindsightCatalogTests",
-            dependencies: ["HindsightCatalog", "HindsightLog", "HindsightWorkload", "HindsightTestSupport"],
+            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightLog", "HindsightLogWriter", "HindsightWorkload", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
-            name: "HindsightPrivacyTests",
-            dependencies: ["HindsightCatalog", "HindsightEngine", "HindsightLog", "HindsightPrivacy", "HindsightTestSupport"],
+            name: "HindsightLogTests",
+            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightFiles", "HindsightLog", "HindsightLogWriter", "HindsightWorkload", "HindsightTestSupport"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "HindsightEngineTests",
+            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightLog", "HindsightVault", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "HindsightAccessTests",
             dependencies: [
-                "HindsightAccess", "HindsightCatalog", "HindsightLog", "HindsightPrivacy", "HindsightProjections", "HindsightTestSupport",
-                "HindsightWorkload",
+                "HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightLog", "HindsightLogWriter",
+                "HindsightProjections", "HindsightTestSupport", "HindsightWorkload",
             ],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "HindsightProjectionsTests",
-            dependencies: ["HindsightCatalog", "HindsightEngine", "HindsightLog", "HindsightPrivacy", "HindsightProjections", "HindsightTestSupport", "HindsightWorkload"],
+            dependencies: [
+                "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightLog", "HindsightProjections", "HindsightTestSupport",
+                "HindsightWorkload",
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/setup.sh
+python3 Tools/check_layers.py
 swift build --build-tests
 swift test --skip-build

@@ -1,17 +1,21 @@
 public import HindsightCatalog
+public import HindsightCore
 public import HindsightLog
-public import HindsightPrivacy
+public import HindsightLogWriter
+import HindsightVault
 import Foundation
 
-/// The engine as a writer sees it: the log, the catalogue its events must fit and the vault
-/// of personal data, composed so that every way of appending (the command line, `serve`)
+/// The only write path: the log, the catalogue its events must fit and the vault of
+/// personal data, composed so that every way of appending (the command line, `serve`)
 /// validates against the catalogue, seals personal data and carries out erasures before a
-/// byte is stored, and every way of reading shows personal data as the vault allows.
+/// byte is stored. Readers get `events`, which cannot write.
 public final class Engine: Sendable {
     public let directory: String
     public let catalog: Catalog
-    public let log: EventLog
-    public let vault: PersonalDataVault
+    /// The log as readers see it, through this engine's vault.
+    public let events: EventSource
+    let log: EventLog
+    let vault: PersonalDataVault
     /// Held from an erasure's intent to its keys' destruction: one erasure at a time.
     private let erasing = NSLock()
 
@@ -21,6 +25,7 @@ public final class Engine: Sendable {
         self.catalog = catalog
         log = try EventLog(directory: directory, options: options)
         vault = try PersonalDataVault(dataDirectory: directory)
+        events = EventSource(directory: directory, catalog: catalog, vault: vault)
         try finishErasure()
     }
 
@@ -51,7 +56,7 @@ public final class Engine: Sendable {
     ) throws(LogError) -> (results: [AppendResult], keysDestroyed: Int) {
         var batch = batch
         try vault.seal(&batch, catalog: catalog)
-        let doomed = try vault.keysErased(by: batch, catalog: catalog, directory: directory)
+        let doomed = try keysErased(by: batch)
         let parts = every.map { batch.split(every: $0) } ?? [batch]
         func append() throws(LogError) -> [AppendResult] {
             var results: [AppendResult] = []
@@ -94,7 +99,7 @@ public final class Engine: Sendable {
             throw error
         }
         do throws(LogError) {
-            return (results, try vault.finish(intent, reader: reader(), settled: true))
+            return (results, try vault.finish(intent, recorded: peopleErased(after: intent), settled: true))
         } catch {
             throw LogError(error.code, "person.erased is recorded at seq \(results[0].firstSeq)…\(results[results.count - 1].lastSeq), but destroying the keys failed (\(error.message)); the erasure is finished when the writer next appends an erasure or opens the log", location: error.location)
         }
@@ -103,13 +108,13 @@ public final class Engine: Sendable {
     /// Finishes an erasure a writer left unfinished, as far as the log records it.
     private func finishErasure() throws(LogError) {
         guard let intent = try vault.unfinishedErasure() else { return }
-        try vault.finish(intent, reader: reader(), settled: log.isSettled)
+        try vault.finish(intent, recorded: peopleErased(after: intent), settled: log.isSettled)
     }
 
     /// Erases a person: records `person.erased` in each org that held their data and destroys
     /// their keys (see `PersonalDataVault.erasure`).
     public func erase(_ person: String, actor: String = "hindsight") throws(LogError) -> ErasureReport {
-        let request = try vault.erasure(person, directory: directory, catalog: catalog, actor: actor)
+        let request = try erasure(of: person, actor: actor)
         guard let batch = request.batch else {
             return ErasureReport(person: request.person, keysDestroyed: 0, fieldsErased: request.fieldsErased, recorded: [])
         }
@@ -121,13 +126,14 @@ public final class Engine: Sendable {
 
     /// A reader of everything acknowledged so far.
     public func reader() throws(LogError) -> LogReader {
-        try LogReader(directory: directory)
+        try events.reader()
     }
 
-    /// A stored event as readers see it: personal data revealed (or `[erased]`) and, with
-    /// `upcast`, in the newest version of its type.
-    public func present(_ event: StoredEvent, upcast: Bool = false) -> StoredEvent {
-        let revealed = vault.reveal(event, catalog: catalog)
-        return upcast ? revealed.upcast(by: catalog) : revealed
+    /// The last seq acknowledged.
+    public var size: UInt64 { log.size }
+
+    /// Recompresses the sealed segments (see `EventLog.compact`).
+    public func compact(level: Int32 = LZ4Frame.compactionLevel) throws(LogError) -> CompactionReport {
+        try log.compact(level: level)
     }
 }

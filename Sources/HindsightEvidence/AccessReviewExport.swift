@@ -1,4 +1,5 @@
 import Foundation
+public import HindsightCore
 public import HindsightLog
 
 /// An access review as a bundle: the review's files with a signed checkpoint of the log it

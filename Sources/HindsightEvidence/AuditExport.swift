@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
-public import HindsightCatalog
+public import HindsightCore
+public import HindsightEngine
 public import HindsightLog
-public import HindsightPrivacy
 
 #if canImport(Glibc)
 import Glibc
@@ -49,7 +49,7 @@ public enum AuditExport {
     /// Writes the bundle as `destination`: beside it, then renamed into place once whole. Signs and keeps a checkpoint of the log as it is now, and
     /// anchors the bundle to it (in `checkpoints`).
     public static func write(
-        _ request: Request, reader: LogReader, vault: PersonalDataVault, catalog: Catalog, key: SigningKey,
+        _ request: Request, reader: LogReader, events: EventSource, key: SigningKey,
         checkpoints: CheckpointStore, to destination: ExportDestination
     ) throws(LogError) -> ExportManifest {
         let size = reader.size
@@ -65,7 +65,7 @@ public enum AuditExport {
             // One pass over the whole log: every line's leaf hash (the tree proves the exported
             // lines, and the log's extension of every checkpoint kept before), and the lines the
             // request selects with their rendering.
-            let pass = ExportPass(request, range: range, size: size, vault: vault, catalog: catalog, lines: lines, rendering: rendering)
+            let pass = ExportPass(request, range: range, size: size, events: events, lines: lines, rendering: rendering)
             do {
                 try reader.scanLines(1...size) { seq, line in
                     pass.add(seq, line)
@@ -117,8 +117,7 @@ public enum AuditExport {
 
         let request: Request
         let range: ExportManifest.SeqRange
-        let vault: PersonalDataVault
-        let catalog: Catalog
+        let events: EventSource
         let lines: BundleFile
         let rendering: BundleFile
         private var leaves: [TreeHash]
@@ -127,12 +126,11 @@ public enum AuditExport {
         private var ranges: [Range<Int>] = []
         private var firstSeq: UInt64 = 1
 
-        init(_ request: Request, range: ExportManifest.SeqRange, size: UInt64, vault: PersonalDataVault, catalog: Catalog,
+        init(_ request: Request, range: ExportManifest.SeqRange, size: UInt64, events: EventSource,
              lines: BundleFile, rendering: BundleFile) {
             self.request = request
             self.range = range
-            self.vault = vault
-            self.catalog = catalog
+            self.events = events
             self.lines = lines
             self.rendering = rendering
             leaves = [TreeHash](repeating: .emptyRoot, count: Int(size))
@@ -208,7 +206,7 @@ public enum AuditExport {
         private func render(_ line: UnsafeRawBufferPointer, into out: inout [UInt8]) {
             var revealed = Array(line)
             if Rendering.holdsSealedValue(line), let event = try? StoredEvent(storedLine: revealed) {
-                revealed = Array(vault.reveal(event, catalog: catalog).line)
+                revealed = Array(events.present(event).line)
             }
             switch request.format {
             case .jsonl:

@@ -1,6 +1,8 @@
 import Crypto
 import Dispatch
 import Foundation
+public import HindsightCore
+import HindsightFiles
 import HindsightLog
 
 #if canImport(Glibc)

@@ -1,4 +1,6 @@
 import Foundation
+public import HindsightCore
+import HindsightFiles
 public import HindsightLog
 
 /// A signed tree head of the log in the C2SP checkpoint format: a signed note whose text is

@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+public import HindsightCore
+import HindsightFiles
 public import HindsightLog
 
 #if canImport(Glibc)

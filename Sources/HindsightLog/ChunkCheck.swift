@@ -1,23 +1,17 @@
 internal import CShim
 import Dispatch
+package import HindsightCore
 
 /// A chunk whose checksums passed and whose lines carry the seqs they should, with the
 /// hashes it adds to the Merkle tree.
-struct CheckedChunk: Sendable {
-    let chunk: ChunkRef
-    let leaves: [TreeHash]
-    let subtrees: [PerfectSubtree]
+package struct CheckedChunk: Sendable {
+    package let chunk: ChunkRef
+    package let leaves: [TreeHash]
+    package let subtrees: [PerfectSubtree]
     /// Each line's stream, stream version and id, when asked for (to rebuild a writer).
-    let identities: [StoredIdentity]
+    package let identities: [StoredIdentity]
     /// The chunk's NDJSON, when asked for (to recompress it).
-    let text: ArraySlice<UInt8>?
-}
-
-/// What the writer must remember of a stored event.
-struct StoredIdentity: Sendable {
-    let stream: StreamKey
-    let version: UInt64
-    let id: EventID?
+    package let text: ArraySlice<UInt8>?
 }
 
 extension LogView {
@@ -78,7 +72,7 @@ extension LogView {
 
     /// Adds a checked chunk to the tree in `frontier` after checking that it continues the
     /// log where the tree ends and that the tree head then matches the chunk header's.
-    func grow(_ frontier: inout MerkleFrontier, with chunk: ChunkRef, _ result: Result<CheckedChunk, VerifyFailure>) -> Result<CheckedChunk, VerifyFailure> {
+    package func grow(_ frontier: inout MerkleFrontier, with chunk: ChunkRef, _ result: Result<CheckedChunk, VerifyFailure>) -> Result<CheckedChunk, VerifyFailure> {
         let header = chunk.header
         let expected = frontier.size + 1
         if header.firstSeq != expected {
@@ -98,7 +92,7 @@ extension LogView {
 
     /// Checks `chunks` on all cores, a few at a time, and hands each result to `body` in log
     /// order, until `body` returns false.
-    func forEachChecked(
+    package func forEachChecked(
         _ chunks: ArraySlice<ChunkRef>, identities: Bool = false, keepText: Bool = false,
         _ body: (ChunkRef, Result<CheckedChunk, VerifyFailure>) throws(LogError) -> Bool
     ) throws(LogError) {

@@ -1,4 +1,5 @@
 internal import CShim
+package import HindsightCore
 
 /// The engine's record of one chunk: a skippable LZ4 frame written just before the chunk's
 /// data frame, so `lz4 -dc` passes over it. Layout (little-endian), see docs/log-format.md:
@@ -20,29 +21,45 @@ internal import CShim
 /// 64  32B  root            Merkle tree head of the log after this chunk
 /// 96  8B   checksum        the first 8 bytes of SHA-256 over bytes 8..<96
 /// ```
-struct ChunkHeader: Equatable, Sendable {
+package struct ChunkHeader: Equatable, Sendable {
     static let magic: UInt32 = 0x184D_2A5E
     static let tag: [UInt8] = Array("HSC1".utf8)
     static let payloadSize: UInt32 = 96
     /// Bytes on disk, skippable-frame magic and size included.
     static let encodedSize = 104
 
-    var isBatchEnd: Bool
+    package var isBatchEnd: Bool
     /// Written by compaction, which merges the chunks of a sealed segment into large ones.
-    var isCompacted = false
-    var firstSeq: UInt64
-    var count: UInt32
-    var frameLength: UInt32
-    var rawLength: UInt32
-    var minOccurredAt: Int64
-    var maxOccurredAt: Int64
-    var recordedAt: Int64
+    package var isCompacted = false
+    package var firstSeq: UInt64
+    package var count: UInt32
+    package var frameLength: UInt32
+    package var rawLength: UInt32
+    package var minOccurredAt: Int64
+    package var maxOccurredAt: Int64
+    package var recordedAt: Int64
     /// The tree head at size `lastSeq`.
-    var root: TreeHash
+    package var root: TreeHash
 
-    var lastSeq: UInt64 { firstSeq + UInt64(count) - 1 }
+    package init(
+        isBatchEnd: Bool, isCompacted: Bool = false, firstSeq: UInt64, count: UInt32, frameLength: UInt32, rawLength: UInt32,
+        minOccurredAt: Int64, maxOccurredAt: Int64, recordedAt: Int64, root: TreeHash
+    ) {
+        self.isBatchEnd = isBatchEnd
+        self.isCompacted = isCompacted
+        self.firstSeq = firstSeq
+        self.count = count
+        self.frameLength = frameLength
+        self.rawLength = rawLength
+        self.minOccurredAt = minOccurredAt
+        self.maxOccurredAt = maxOccurredAt
+        self.recordedAt = recordedAt
+        self.root = root
+    }
 
-    func encode(into out: inout [UInt8]) {
+    package var lastSeq: UInt64 { firstSeq + UInt64(count) - 1 }
+
+    package func encode(into out: inout [UInt8]) {
         let start = out.count
         func put<T: FixedWidthInteger>(_ value: T) {
             withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }

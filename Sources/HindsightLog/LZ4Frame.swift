@@ -1,4 +1,5 @@
 internal import CLZ4
+package import HindsightCore
 
 /// Standard LZ4 frames, as `lz4 -dc` reads them: 4 MB linked blocks, every block and the
 /// whole content checksummed (xxHash32), the content size in the header.
@@ -22,7 +23,7 @@ public enum LZ4Frame {
     }
 
     /// Compresses `source` into one complete frame.
-    static func compress(_ source: UnsafeRawBufferPointer, level: Int32 = defaultLevel) -> [UInt8] {
+    package static func compress(_ source: UnsafeRawBufferPointer, level: Int32 = defaultLevel) -> [UInt8] {
         var prefs = preferences(contentSize: source.count, level: level)
         let bound = LZ4F_compressFrameBound(source.count, &prefs)
         return [UInt8](unsafeUninitializedCapacity: bound) { out, count in

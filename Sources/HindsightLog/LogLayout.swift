@@ -1,4 +1,6 @@
 import Foundation
+public import HindsightCore
+import HindsightFiles
 
 /// Where things live in a data directory (see docs/log-format.md):
 ///
@@ -7,18 +9,22 @@ import Foundation
 /// DIR/HEAD                      the last acknowledged tree head: {"size":N,"root":"HEX"}
 /// DIR/LOCK                      held (flock) by the one writer
 /// ```
-struct LogLayout: Sendable {
+package struct LogLayout: Sendable {
     let root: String
 
-    var segmentsDirectory: String { root + "/segments" }
-    var headPath: String { root + "/HEAD" }
-    var lockPath: String { root + "/LOCK" }
+    package init(root: String) {
+        self.root = root
+    }
 
-    func segmentPath(_ number: Int) -> String {
+    package var segmentsDirectory: String { root + "/segments" }
+    var headPath: String { root + "/HEAD" }
+    package var lockPath: String { root + "/LOCK" }
+
+    package func segmentPath(_ number: Int) -> String {
         segmentsDirectory + "/" + Self.segmentName(number)
     }
 
-    static func segmentName(_ number: Int) -> String {
+    package static func segmentName(_ number: Int) -> String {
         let digits = String(number)
         return String(repeating: "0", count: max(0, 10 - digits.count)) + digits + ".lz4"
     }
@@ -51,18 +57,18 @@ struct LogLayout: Sendable {
 
 /// The last tree head the writer acknowledged. Readers show no more than this, and verify
 /// uses it as a local anchor: a log shorter than HEAD has lost events.
-struct HeadRecord: Equatable, Sendable, Codable {
-    var size: UInt64
-    var root: TreeHash
+package struct HeadRecord: Equatable, Sendable, Codable {
+    package var size: UInt64
+    package var root: TreeHash
 
-    var json: String { "{\"size\":\(size),\"root\":\"\(root.hex)\"}\n" }
+    package var json: String { "{\"size\":\(size),\"root\":\"\(root.hex)\"}\n" }
 
-    init(size: UInt64, root: TreeHash) {
+    package init(size: UInt64, root: TreeHash) {
         self.size = size
         self.root = root
     }
 
-    init?(json bytes: [UInt8]) {
+    package init?(json bytes: [UInt8]) {
         guard let record = try? JSONDecoder().decode(HeadRecord.self, from: Data(bytes)) else { return nil }
         self = record
     }

@@ -1,10 +1,12 @@
+package import HindsightCore
+package import HindsightFiles
 /// A chunk found on disk: where its header starts and what it says.
-struct ChunkRef: Sendable {
+package struct ChunkRef: Sendable {
     /// Index into `LogView.segments`.
-    let segment: Int
+    package let segment: Int
     /// Byte offset of the chunk header in its segment.
     let offset: Int
-    let header: ChunkHeader
+    package let header: ChunkHeader
 
     var frameOffset: Int { offset + ChunkHeader.encodedSize }
     var endOffset: Int { frameOffset + Int(header.frameLength) }
@@ -75,29 +77,29 @@ struct SegmentWalk {
 
 /// A read-only view of a data directory at one moment: every segment mapped, the committed
 /// chunks listed from their headers, and whatever structural problem the walk met.
-final class LogView: @unchecked Sendable {
+package final class LogView: @unchecked Sendable {
     let layout: LogLayout
-    let segmentNumbers: [Int]
-    let segments: [MappedFile]
+    package let segmentNumbers: [Int]
+    package let segments: [MappedFile]
     /// Committed chunks in log order: every complete batch on disk.
-    let committed: [ChunkRef]
+    package let committed: [ChunkRef]
     /// The chunks a reader shows: the committed ones, up to HEAD when bounded by it.
-    let chunks: [ChunkRef]
+    package let chunks: [ChunkRef]
     /// The first structural problem found while listing chunks, if any.
-    let problem: Problem?
+    package let problem: Problem?
     /// An unfinished batch at the end of the last segment.
-    let tornTail: (segment: Int, offset: Int, bytes: Int)?
-    let head: Result<HeadRecord, LogError>?
+    package let tornTail: (segment: Int, offset: Int, bytes: Int)?
+    package let head: Result<HeadRecord, LogError>?
 
-    struct Problem {
+    package struct Problem {
         /// The first seq that cannot be trusted.
-        let seq: UInt64
-        let reason: String
+        package let seq: UInt64
+        package let reason: String
     }
 
     /// Lists the log. With `boundedByHead`, chunks past the acknowledged HEAD are left out, so
     /// a reader never shows a batch that its writer has not acknowledged yet.
-    init(layout: LogLayout, boundedByHead: Bool) throws(LogError) {
+    package init(layout: LogLayout, boundedByHead: Bool) throws(LogError) {
         self.layout = layout
         // HEAD first: a writer makes a batch durable in its segment before HEAD names it, so the
         // segments listed and mapped after reading HEAD hold every event it records, even while
@@ -151,7 +153,7 @@ final class LogView: @unchecked Sendable {
     func text(of chunk: ChunkRef) -> Result<[UInt8], LogError> {
         let bytes = segments[chunk.segment].bytes
         let frame = UnsafeRawBufferPointer(rebasing: bytes[chunk.frameOffset..<chunk.endOffset])
-        switch LZ4Frame.decompress(frame, expectedSize: Int(chunk.header.rawLength), padding: EnvelopeParser.padding) {
+        switch LZ4Frame.decompress(frame, expectedSize: Int(chunk.header.rawLength), padding: StoredLine.padding) {
         case .success(let text): return .success(text)
         case .failure(let damage): return .failure(corrupt(chunk, damage.reason))
         }

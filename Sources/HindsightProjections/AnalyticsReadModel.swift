@@ -1,4 +1,5 @@
 import Dispatch
+public import HindsightCore
 public import HindsightLog
 import Synchronization
 

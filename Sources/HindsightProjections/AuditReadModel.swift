@@ -1,3 +1,4 @@
+public import HindsightCore
 public import HindsightLog
 
 /// The audit read model: every event, findable by actor, org, type or type prefix, any

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+public import HindsightCore
 public import HindsightLog
 
 /// A read model's content as canonical text, so that two databases can be compared by a

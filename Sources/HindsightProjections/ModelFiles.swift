@@ -1,4 +1,6 @@
 import Foundation
+public import HindsightCore
+import HindsightFiles
 public import HindsightLog
 
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
-public import HindsightCatalog
-public import HindsightLog
-public import HindsightPrivacy
+public import HindsightCore
+public import HindsightCore
+public import HindsightEngine
 
 /// An event as read models receive it: upcast to the newest version of its type, with
 /// personal data as readers see it (`event`), and the entities it refers to. A model that
@@ -8,12 +8,10 @@ public import HindsightPrivacy
 /// erasure reaches it too, and reveals it when it answers.
 public struct ProjectedEvent: Sendable {
     public let stored: StoredEvent
-    let catalog: Catalog
-    let vault: PersonalDataVault
-    init(stored: StoredEvent, catalog: Catalog, vault: PersonalDataVault) {
+    let source: EventSource
+    init(stored: StoredEvent, source: EventSource) {
         self.stored = stored
-        self.catalog = catalog
-        self.vault = vault
+        self.source = source
     }
 
     /// Every entity the event names, as `KIND/ID`: its stream, and each identifier with a
@@ -24,7 +22,7 @@ public struct ProjectedEvent: Sendable {
 
     /// The event upcast, with personal data revealed (worked out when asked for: many read
     /// models need only the stored event's fields).
-    public var event: StoredEvent { vault.reveal(stored, catalog: catalog).upcast(by: catalog) }
+    public var event: StoredEvent { source.present(stored, upcast: true) }
 
     public var seq: UInt64 { stored.seq }
     public var type: String { stored.type }

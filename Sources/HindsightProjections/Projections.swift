@@ -1,6 +1,7 @@
-public import HindsightCatalog
+public import HindsightCore
+import HindsightFiles
+public import HindsightEngine
 public import HindsightLog
-public import HindsightPrivacy
 import Dispatch
 import Foundation
 
@@ -19,8 +20,7 @@ public final class Projections: @unchecked Sendable {
 
     public let models: [any ReadModel]
     private let directory: String
-    private let catalog: Catalog
-    private let vault: PersonalDataVault
+    private let source: EventSource
     private var databases: [String: SQLiteDatabase] = [:]
     /// The generation of each model's database in use (see `ModelFiles`).
     private var generations: [String: Int] = [:]
@@ -37,10 +37,9 @@ public final class Projections: @unchecked Sendable {
     /// the one being read waits for a core.
     static let readAhead = 2
 
-    public init(directory: String, catalog: Catalog, vault: PersonalDataVault, models: [any ReadModel] = Projections.models()) throws(LogError) {
-        self.directory = directory
-        self.catalog = catalog
-        self.vault = vault
+    public init(source: EventSource, models: [any ReadModel] = Projections.models()) throws(LogError) {
+        directory = source.directory
+        self.source = source
         self.models = models
         snapshots = SnapshotStore(dataDirectory: directory)
         try FileIO.makeDirectory(directory + "/projections")
@@ -432,7 +431,7 @@ public final class Projections: @unchecked Sendable {
         // Room for every event of the range at once: growing a batch's array copied it again and again.
         events.reserveCapacity(Int(min(query.to, reader.size) - min(query.from - 1, reader.size)))
         try reader.read(query) { (event: StoredEvent) throws(LogError) in
-            events.append(ProjectedEvent(stored: event, catalog: catalog, vault: vault))
+            events.append(ProjectedEvent(stored: event, source: source))
             return true
         }
         return events

@@ -1,5 +1,6 @@
 import HindsightAccess
 import HindsightEvidence
+public import HindsightCore
 import HindsightLog
 import HindsightProjections
 

@@ -1,3 +1,4 @@
+public import HindsightCore
 import HindsightLog
 import HindsightProjections
 

@@ -1,5 +1,6 @@
 import Foundation
 import HindsightCatalog
+public import HindsightCore
 import HindsightLog
 import HindsightProjections
 
@@ -97,7 +98,7 @@ enum AuditMethods {
         var search = search
         search.before = cursor
         let models = try call.store.readModels()
-        let vault = try call.store.vault()
+        let source = try call.store.source()
         guard let db = models.database("audit") else { throw RPCError(1009, "the audit read model is not open", data: ["kind": "io_error"]) }
         let position: UInt64
         do throws(LogError) {
@@ -115,7 +116,7 @@ enum AuditMethods {
             var records: [JSONValue] = []
             for (_, line) in page.lines {
                 let event = try StoredEvent(storedLine: line)
-                records.append(.raw(Array(vault.reveal(event, catalog: call.store.catalog).upcast(by: call.store.catalog).line)))
+                records.append(.raw(Array(source.present(event, upcast: true).line)))
             }
             let next: JSONValue = page.more ? .string(String(page.lines.last!.seq)) : .null
             return ["records": .array(records), "nextCursor": next, "position": .integer(Int64(search.upTo ?? position))]

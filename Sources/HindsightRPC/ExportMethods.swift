@@ -1,4 +1,5 @@
 import HindsightEvidence
+public import HindsightCore
 import HindsightLog
 
 /// `export.audit`: audit events as a bundle anyone can verify offline (docs/export-format.md).
@@ -35,12 +36,12 @@ enum ExportMethods {
         let request = AuditExport.Request(from: bound(from), to: bound(to), org: try p.string("org"), types: try p.eventTypes("types", in: call.store.catalog), format: format)
         let destination = try call.store.exportDestination(path)
         let reader = try call.store.reader()
-        let vault = try call.store.vault()
+        let source = try call.store.source()
         let manifest: ExportManifest
         do throws(LogError) {
             let key = try SigningKey(path: call.store.signingKey)
             manifest = try AuditExport.write(
-                request, reader: reader, vault: vault, catalog: call.store.catalog, key: key,
+                request, reader: reader, events: source, key: key,
                 checkpoints: CheckpointStore(dataDirectory: call.store.directory), to: destination)
         } catch {
             throw RPCError(error)

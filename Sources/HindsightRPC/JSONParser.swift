@@ -1,3 +1,4 @@
+public import HindsightCore
 import HindsightLog
 
 /// Reads a request's JSON text (RFC 8259, exactly) into `JSONValue`s, over its bytes.

@@ -1,5 +1,6 @@
 import HindsightCatalog
 import HindsightEngine
+public import HindsightCore
 import HindsightLog
 
 /// The log's methods (QUERIES.md): append, read, verify, stats, and erasure of personal data.
@@ -44,7 +45,7 @@ enum LogMethods {
             let result = try engine.append(batch, expectedVersions: expected)[0]
             var out: [String: JSONValue] = [
                 "firstSeq": .integer(Int64(result.firstSeq)), "lastSeq": .integer(Int64(result.lastSeq)),
-                "count": .integer(Int64(result.count)), "position": .integer(Int64(engine.log.size)),
+                "count": .integer(Int64(result.count)), "position": .integer(Int64(engine.size)),
             ]
             if result.isRetry { out["retry"] = true }
             return out
@@ -81,7 +82,7 @@ enum LogMethods {
         default: throw RPCError.params("upcast must be a boolean", path: "/params/upcast")
         }
         let reader = try call.store.reader()
-        let vault = try call.store.vault()
+        let source = try call.store.source()
         var events: [JSONValue] = []
         var next: JSONValue = .null
         do {
@@ -90,8 +91,7 @@ enum LogMethods {
                     next = .integer(Int64(event.seq))
                     return false
                 }
-                let shown = vault.reveal(event, catalog: call.store.catalog)
-                events.append(.raw(Array((upcast ? shown.upcast(by: call.store.catalog) : shown).line)))
+                events.append(.raw(Array(source.present(event, upcast: upcast).line)))
                 return true
             }
         } catch let error as LogError {
@@ -156,7 +156,7 @@ enum LogMethods {
             return [
                 "person": .string(report.person), "keysDestroyed": .integer(Int64(report.keysDestroyed)),
                 "fieldsErased": .integer(Int64(report.fieldsErased)),
-                "recorded": .array(report.recorded.map { .integer(Int64($0)) }), "position": .integer(Int64(engine.log.size)),
+                "recorded": .array(report.recorded.map { .integer(Int64($0)) }), "position": .integer(Int64(engine.size)),
             ]
         } catch {
             throw RPCError(error)

@@ -1,4 +1,5 @@
 import HindsightCatalog
+public import HindsightCore
 import HindsightLog
 
 /// A method's named parameters, read with the checks every method needs: the right JSON

@@ -1,6 +1,7 @@
 import Foundation
 public import HindsightEngine
 public import HindsightEvidence
+public import HindsightCore
 import HindsightLog
 
 /// A JSON-RPC error: the protocol's own codes, or the engine's (from 1000) with a stable

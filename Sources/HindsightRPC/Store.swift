@@ -2,8 +2,8 @@ import Foundation
 import HindsightEngine
 import HindsightEvidence
 import HindsightCatalog
+public import HindsightCore
 import HindsightLog
-import HindsightPrivacy
 import HindsightProjections
 
 /// The data a request may use. Reading never takes the writer's lock, so `hindsight query`
@@ -15,9 +15,9 @@ final class Store: @unchecked Sendable {
     /// With an engine, the last reader, kept while the log has not grown: opening a reader
     /// reads every chunk header, which a request that reads a little should not pay for.
     private var cached: LogReader?
-    /// Without an engine, the vault opened for the first request that needed it (it reloads
-    /// its keys when it meets one it does not know).
-    private var readingVault: PersonalDataVault?
+    /// Without an engine, the log as readers see it, opened for the first request that
+    /// needed it (its vault reloads keys when it meets one it does not know).
+    private var readingSource: EventSource?
     private var projections: Projections?
     private let lock = NSLock()
 
@@ -46,7 +46,7 @@ final class Store: @unchecked Sendable {
     func reader() throws(RPCError) -> LogReader {
         lock.lock()
         defer { lock.unlock() }
-        if let engine, let cached, cached.size == engine.log.size { return cached }
+        if let engine, let cached, cached.size == engine.size { return cached }
         do {
             let reader = try LogReader(directory: directory)
             if engine != nil { cached = reader }
@@ -59,16 +59,16 @@ final class Store: @unchecked Sendable {
     /// The catalogue events are checked against and read through.
     var catalog: Catalog { engine?.catalog ?? .standard }
 
-    /// The vault that shows personal data to readers.
-    func vault() throws(RPCError) -> PersonalDataVault {
-        if let engine { return engine.vault }
+    /// The log as readers see it: events presented through the vault.
+    func source() throws(RPCError) -> EventSource {
+        if let engine { return engine.events }
         lock.lock()
         defer { lock.unlock() }
-        if let readingVault { return readingVault }
+        if let readingSource { return readingSource }
         do {
-            let vault = try PersonalDataVault(dataDirectory: directory)
-            readingVault = vault
-            return vault
+            let source = try EventSource(directory: directory)
+            readingSource = source
+            return source
         } catch {
             throw RPCError(error)
         }
@@ -77,7 +77,7 @@ final class Store: @unchecked Sendable {
     /// The read models, caught up with the log before they answer (or, without `caughtUp`,
     /// as they are: for `projections.status`, whose lag is what the models have still to fold).
     func readModels(caughtUp: Bool = true) throws(RPCError) -> Projections {
-        let vault = try vault()
+        let source = try source()
         let reader = try reader()
         lock.lock()
         defer { lock.unlock() }
@@ -86,7 +86,7 @@ final class Store: @unchecked Sendable {
             if let projections {
                 models = projections
             } else {
-                models = try Projections(directory: directory, catalog: catalog, vault: vault)
+                models = try Projections(source: source)
                 projections = models
             }
             if caughtUp { try models.catchUp(reader) }

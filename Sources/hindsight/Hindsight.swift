@@ -3,8 +3,10 @@ import Foundation
 import HindsightCatalog
 import HindsightEngine
 import HindsightEvidence
+public import HindsightCore
+import HindsightFiles
 import HindsightLog
-import HindsightPrivacy
+import HindsightLogWriter
 import HindsightProjections
 import HindsightRPC
 import HindsightWorkload
@@ -325,12 +327,12 @@ func moment(_ at: String?) -> JSONValue? {
 
 /// The read models of a data directory as they are; `caughtUp`, brought up to the log's end
 /// first (building any that does not exist).
-func readModels(_ directory: String, caughtUp: Bool) throws -> (models: Projections, reader: LogReader, vault: PersonalDataVault) {
-    let reader = try LogReader(directory: directory)
-    let vault = try PersonalDataVault(dataDirectory: directory)
-    let models = try Projections(directory: directory, catalog: .standard, vault: vault)
+func readModels(_ directory: String, caughtUp: Bool) throws -> (models: Projections, reader: LogReader, source: EventSource) {
+    let source = try EventSource(directory: directory)
+    let reader = try source.reader()
+    let models = try Projections(source: source)
     if caughtUp { try models.catchUp(reader) }
-    return (models, reader, vault)
+    return (models, reader, source)
 }
 
 struct Snapshot: ParsableCommand {
@@ -364,10 +366,10 @@ struct Dump: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let (models, _, vault) = try readModels(options.directory, caughtUp: true)
+            let (models, _, source) = try readModels(options.directory, caughtUp: true)
             let reveal: ((String) -> String)? = stored ? nil : { line in
                 guard let event = try? StoredEvent(storedLine: Array(line.utf8)) else { return line }
-                return String(decoding: vault.reveal(event, catalog: .standard).line, as: UTF8.self)
+                return String(decoding: source.present(event).line, as: UTF8.self)
             }
             var out = Data()
             try models.dump(name, reveal: reveal) { line in
@@ -404,6 +406,7 @@ struct Read: ParsableCommand {
         }
         if let to, from > to { throw ValidationError("--from must not be after --to") }
         if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
+        if stored && upcast { throw ValidationError("--stored prints lines exactly as hashed, which --upcast would rewrite: give one of them") }
     }
 
     func run() throws {
@@ -425,15 +428,11 @@ struct Read: ParsableCommand {
             if let since = query.occurredFrom, let until = query.occurredTo, since > until {
                 throw ValidationError("--since must not be after --until")
             }
-            let reader = try LogReader(directory: options.directory)
+            let source = try EventSource(directory: options.directory)
+            let reader = try source.reader()
             let output = BufferedOutput()
-            let catalog = Catalog.standard
-            let vault = stored ? nil : try PersonalDataVault(dataDirectory: options.directory)
             try reader.read(query) { event in
-                var event = event
-                if let vault { event = vault.reveal(event, catalog: catalog) }
-                if upcast { event = event.upcast(by: catalog) }
-                output.write(event.line)
+                output.write(stored ? event.line : source.present(event, upcast: upcast).line)
                 return true
             }
             output.flush()
@@ -529,7 +528,7 @@ struct Compact: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let report = try EventLog(directory: options.directory).compact(level: level)
+            let report = try Engine(directory: options.directory).compact(level: level)
             printJSON(["segments": report.segmentsRewritten, "events": report.events,
                        "bytesBefore": report.bytesBefore, "bytesAfter": report.bytesAfter])
         }

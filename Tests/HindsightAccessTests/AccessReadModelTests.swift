@@ -1,8 +1,9 @@
 import Foundation
 import HindsightAccess
+import HindsightCore
 import HindsightCatalog
 import HindsightLog
-import HindsightPrivacy
+import HindsightEngine
 import HindsightProjections
 import HindsightTestSupport
 import Testing
@@ -24,8 +25,7 @@ struct AccessReadModelTests {
             .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         let reference = ReferenceEvaluator(events: events)
 
-        let vault = try PersonalDataVault(dataDirectory: dir.path)
-        let models = try Projections(directory: dir.path, catalog: .standard, vault: vault, models: [AccessReadModel()])
+        let models = try Projections(source: EventSource(directory: dir.path), models: [AccessReadModel()])
         try models.catchUp(LogReader(directory: dir.path))
         let db = try #require(models.database("access"))
 

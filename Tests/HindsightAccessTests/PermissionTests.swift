@@ -1,4 +1,5 @@
 import HindsightAccess
+import HindsightCore
 import HindsightCatalog
 import Testing
 

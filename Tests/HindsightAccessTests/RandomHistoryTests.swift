@@ -1,8 +1,10 @@
 import Foundation
 import HindsightAccess
+import HindsightCore
+import HindsightLogWriter
 import HindsightCatalog
 import HindsightLog
-import HindsightPrivacy
+import HindsightEngine
 import HindsightProjections
 import HindsightTestSupport
 import HindsightWorkload
@@ -192,8 +194,7 @@ struct RandomHistoryTests {
             let ndjson = events.map { String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }.joined(separator: "\n")
             let log = try EventLog(directory: dir.path)
             _ = try log.append(EnvelopeParser.parse(ndjson: Array(ndjson.utf8), catalog: nil))
-            let vault = try PersonalDataVault(dataDirectory: dir.path)
-            let models = try Projections(directory: dir.path, catalog: .standard, vault: vault, models: [AccessReadModel()])
+            let models = try Projections(source: EventSource(directory: dir.path), models: [AccessReadModel()])
             try models.catchUp(LogReader(directory: dir.path))
             let db = try #require(models.database("access"))
             let reference = ReferenceEvaluator(events: events)

@@ -1,5 +1,6 @@
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import Testing
 
 /// The engine checks common.json's patterns natively; these tests hold each native check to

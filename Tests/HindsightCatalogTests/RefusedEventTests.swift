@@ -1,5 +1,6 @@
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightLog
 import HindsightTestSupport
 import HindsightWorkload

@@ -1,5 +1,7 @@
 import Foundation
 import HindsightCatalog
+import HindsightCore
+import HindsightLogWriter
 import HindsightLog
 import HindsightTestSupport
 import Testing

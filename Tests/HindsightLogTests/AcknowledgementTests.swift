@@ -2,6 +2,9 @@ import Foundation
 import HindsightTestSupport
 import Testing
 @testable import HindsightLog
+@testable import HindsightLogWriter
+@testable import HindsightCore
+import HindsightCatalog
 
 /// Runs a shell command line (for `ulimit`, which only a shell sets).
 private func shell(_ script: String) throws -> (status: Int32, stdout: String, stderr: String) {

@@ -2,6 +2,9 @@ import Foundation
 import HindsightTestSupport
 import Testing
 @testable import HindsightLog
+@testable import HindsightLogWriter
+@testable import HindsightCore
+import HindsightCatalog
 
 /// Builds a log of several batches and small chunks, then damages it in one way.
 struct DamagedLog {

@@ -2,6 +2,9 @@ import Foundation
 import HindsightTestSupport
 import Testing
 @testable import HindsightLog
+@testable import HindsightLogWriter
+@testable import HindsightCore
+import HindsightCatalog
 import HindsightWorkload
 
 /// Runs `hindsight append --batch-lines` on `file` and kills it with SIGKILL after `delay`

@@ -2,6 +2,9 @@ import Foundation
 import HindsightTestSupport
 import Testing
 @testable import HindsightLog
+@testable import HindsightLogWriter
+@testable import HindsightCore
+import HindsightCatalog
 import HindsightWorkload
 
 @Suite("Appending and reading")

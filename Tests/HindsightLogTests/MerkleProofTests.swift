@@ -2,6 +2,9 @@ import Foundation
 import HindsightTestSupport
 import Testing
 @testable import HindsightLog
+@testable import HindsightLogWriter
+@testable import HindsightCore
+import HindsightCatalog
 
 /// One JSON test vector from transparency-dev/merkle (Fixtures/rfc6962).
 private struct InclusionVector: Decodable {

@@ -1,6 +1,9 @@
 import HindsightTestSupport
 import Testing
 @testable import HindsightLog
+@testable import HindsightLogWriter
+@testable import HindsightCore
+import HindsightCatalog
 
 @Suite("The number tables behind event ids and stream versions")
 struct NumberTableTests {

@@ -1,8 +1,9 @@
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightLog
-import HindsightPrivacy
+import HindsightEngine
 @testable import HindsightProjections
 import HindsightTestSupport
 import HindsightWorkload
@@ -88,7 +89,7 @@ struct HourlyCellsTests {
             #"{"type":"function.invoked","stream":"function/fn_1","org":"org_1","actor":{"kind":"system","id":"invoker"},"data":{"function":"fn_1","project":"prj_1","mode":"sync","durationMs":40,"coldStart":false,"status":"ok"},"occurredAt":"\#(time)"}"#
         }
         try append([invoked(at: "2026-03-02T10:00:00.000Z")])
-        let projections = try Projections(directory: dir.path, catalog: .standard, vault: PersonalDataVault(dataDirectory: dir.path),
+        let projections = try Projections(source: EventSource(directory: dir.path),
                                           models: [AnalyticsReadModel()])
         try projections.catchUp(LogReader(directory: dir.path))
         let db = try #require(projections.database("analytics"))

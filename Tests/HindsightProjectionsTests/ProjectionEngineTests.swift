@@ -1,7 +1,8 @@
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightLog
-import HindsightPrivacy
+import HindsightEngine
 import HindsightProjections
 import HindsightTestSupport
 import Testing
@@ -47,7 +48,7 @@ struct ProjectionEngineTests {
     }
 
     func open(_ model: TypeCounts) throws -> Projections {
-        try Projections(directory: dir.path, catalog: .standard, vault: PersonalDataVault(dataDirectory: dir.path), models: [model])
+        try Projections(source: EventSource(directory: dir.path), models: [model])
     }
 
     @Test func aModelFoldsEveryEventOfItsTypesOnceAndResumesFromItsCheckpoint() throws {

@@ -4,8 +4,9 @@ import HindsightAccess
 import HindsightCatalog
 import HindsightEngine
 import HindsightEvidence
+public import HindsightCore
 import HindsightLog
-import HindsightPrivacy
+import HindsightLogWriter
 import HindsightProjections
 import HindsightWorkload
 
@@ -201,14 +202,14 @@ struct Bench: ParsableCommand {
             // The writer closes at the end of this block, so that `serve` can open the directory.
             try Engine(directory: directory).append(try EnvelopeParser.parse(ndjson: input, catalog: .standard))
         }
-        let vault = try PersonalDataVault(dataDirectory: directory)
+        let source = try EventSource(directory: directory)
         let reader = try LogReader(directory: directory)
         print("access history: \(reader.size) events (\(history.grants) grants, \(history.users) users, \(history.projects) projects)")
         // The baseline in the same run: every event of the history read and parsed, which the
         // build does first; the machine's speed of the moment shows in it.
         let scan = try median(runs) { try reader.read(ReadQuery()) { _ in true } }
         report("baseline: parsed scan of the history", seconds: scan, events: Int(reader.size), megabytes: 0)
-        let db = try build(AccessReadModel(), directory: directory, reader: reader, vault: vault)
+        let db = try build(AccessReadModel(), directory: directory, reader: reader, source: source)
         try timeChecks(db, reader, count: 5000) { random in
             ("usr_\(Int.random(in: 1...history.users, using: &random))", "project/prj_\(Int.random(in: 1...history.projects, using: &random))")
         }
@@ -238,7 +239,7 @@ struct Bench: ParsableCommand {
         let directory = root + "/data"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try Engine(directory: directory).append(try EnvelopeParser.parse(ndjson: WorkloadGenerator.ndjson(count: events, seed: seed), catalog: .standard))
-        let vault = try PersonalDataVault(dataDirectory: directory)
+        let source = try EventSource(directory: directory)
         let reader = try LogReader(directory: directory)
         let key = try SigningKey(name: "bench")
         let checkpoints = CheckpointStore(dataDirectory: directory)
@@ -247,7 +248,7 @@ struct Bench: ParsableCommand {
         for format in ExportFormat.allCases {
             let bundle = root + "/bundle-\(format.rawValue)"
             let export = try median(runs, prepare: { try? FileManager.default.removeItem(atPath: bundle) }) { _ in
-                _ = try AuditExport.write(AuditExport.Request(format: format), reader: reader, vault: vault, catalog: .standard, key: key,
+                _ = try AuditExport.write(AuditExport.Request(format: format), reader: reader, events: source, key: key,
                                           checkpoints: checkpoints, to: try ExportDestination.resolve(bundle, policy: .asNamed, dataDirectory: directory))
             }
             let size = { (file: String) in (try? FileManager.default.attributesOfItem(atPath: bundle + "/" + file)[.size] as? Int) ?? 0 }
@@ -271,9 +272,9 @@ struct Bench: ParsableCommand {
     /// The analytics read model: its build from the log, and `analytics.functions` over the
     /// whole history (the million-event workload spans 30 days) for one project and for an org.
     private func measureAnalytics(directory: String) throws {
-        let vault = try PersonalDataVault(dataDirectory: directory)
+        let source = try EventSource(directory: directory)
         let reader = try LogReader(directory: directory)
-        let db = try build(AnalyticsReadModel(), directory: directory, reader: reader, vault: vault)
+        let db = try build(AnalyticsReadModel(), directory: directory, reader: reader, source: source)
         // The build trend of an org as it stood at a seq: added up again from the week's events in the log.
         var asOf: [Double] = []
         for index in 0..<20 {
@@ -345,9 +346,9 @@ struct Bench: ParsableCommand {
     }
 
     private func measureAccess(directory: String) throws {
-        let vault = try PersonalDataVault(dataDirectory: directory)
+        let source = try EventSource(directory: directory)
         let reader = try LogReader(directory: directory)
-        let db = try build(AccessReadModel(), directory: directory, reader: reader, vault: vault)
+        let db = try build(AccessReadModel(), directory: directory, reader: reader, source: source)
         try timeChecks(db, reader, count: 2000) { random in
             let org = Int.random(in: 1...8, using: &random)
             return ("usr_\(org)_\(Int.random(in: 1...40, using: &random))", "project/prj_\(org)_\(Int.random(in: 1...20, using: &random))")
@@ -429,9 +430,9 @@ struct Bench: ParsableCommand {
     /// The audit read model: built from the whole log, then searched with each filter.
     private func measureAudit(directory: String) throws {
         try? FileManager.default.removeItem(atPath: directory + "/projections")
-        let vault = try PersonalDataVault(dataDirectory: directory)
+        let source = try EventSource(directory: directory)
         let reader = try LogReader(directory: directory)
-        let db = try build(AuditReadModel(), directory: directory, reader: reader, vault: vault)
+        let db = try build(AuditReadModel(), directory: directory, reader: reader, source: source)
         var filters: [(String, AuditReadModel.Search)] = []
         func add(_ name: String, _ change: (inout AuditReadModel.Search) -> Void) {
             var search = AuditReadModel.Search()
@@ -452,7 +453,7 @@ struct Bench: ParsableCommand {
             for _ in 0..<1000 {
                 let start = DispatchTime.now().uptimeNanoseconds
                 let page = try AuditReadModel.search(search, in: db)
-                for row in page.lines { _ = vault.reveal(try StoredEvent(storedLine: row.line), catalog: .standard) }
+                for row in page.lines { _ = source.present(try StoredEvent(storedLine: row.line)) }
                 latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
             }
             latencies.sort()
@@ -479,10 +480,10 @@ struct Bench: ParsableCommand {
     /// median in seconds.
     /// Rebuilds a read model from the whole log `runs` times, reports the median, and returns
     /// the database of the last build.
-    private func build(_ model: any ReadModel, directory: String, reader: LogReader, vault: PersonalDataVault) throws -> SQLiteDatabase {
+    private func build(_ model: any ReadModel, directory: String, reader: LogReader, source: EventSource) throws -> SQLiteDatabase {
         var projections: Projections?
         let seconds = try median(runs) {
-            let models = try Projections(directory: directory, catalog: .standard, vault: vault, models: [model])
+            let models = try Projections(source: source, models: [model])
             try models.rebuild(model.name) { () throws(LogError) in reader }
             projections = models
         }

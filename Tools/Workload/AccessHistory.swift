@@ -1,4 +1,5 @@
-import HindsightLog
+public import HindsightCore
+import HindsightCore
 
 /// A deterministic history shaped for the access read model's targets: one org with many
 /// users, teams and projects, and many grants (to users, teams and tokens, on the org, teams

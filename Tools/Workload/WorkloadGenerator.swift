@@ -1,4 +1,5 @@
-import HindsightLog
+public import HindsightCore
+import HindsightCore
 
 /// Deterministic platform histories in the catalogue's envelope (EVENTS.md), for tests and
 /// benchmarks: the same seed always gives the same bytes.

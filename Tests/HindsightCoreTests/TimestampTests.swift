@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import HindsightLog
+@testable import HindsightCore
 
 @Suite("RFC 3339 times")
 struct TimestampTests {

@@ -1,7 +1,10 @@
 import Foundation
 import HindsightTestSupport
 import Testing
-@testable import HindsightLog
+@testable import HindsightCatalog
+import HindsightCore
+import HindsightLogWriter
+import HindsightTestSupport
 
 @Suite("Envelope validation on append")
 struct EnvelopeValidationTests {

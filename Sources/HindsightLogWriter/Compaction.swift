@@ -1,3 +1,6 @@
+public import HindsightCore
+public import HindsightLog
+import HindsightFiles
 #if canImport(Glibc)
 import Glibc
 #endif

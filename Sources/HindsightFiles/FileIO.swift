@@ -1,4 +1,5 @@
 internal import CShim
+public import HindsightCore
 
 #if canImport(Glibc)
 public import Glibc
@@ -36,7 +37,7 @@ public enum FileIO {
 
     /// Writes all the buffers, in order, at the end of the file with as few system calls as
     /// it takes; the corresponding C function is `writev`.
-    static func writeAll(_ fd: Int32, _ parts: [[UInt8]], path: String) throws(LogError) {
+    package static func writeAll(_ fd: Int32, _ parts: [[UInt8]], path: String) throws(LogError) {
         var index = 0, offset = 0  // the first byte not yet written
         while index < parts.count {
             let group = parts[index..<min(parts.count, index + 512)]
@@ -83,11 +84,11 @@ public enum FileIO {
     }
 
     /// Cuts a file to `length` bytes; the corresponding C function is `ftruncate`.
-    static func truncate(_ fd: Int32, to length: Int, path: String) throws(LogError) {
+    package static func truncate(_ fd: Int32, to length: Int, path: String) throws(LogError) {
         guard ftruncate(fd, off_t(length)) == 0 else { throw LogError.system("ftruncate", path: path, errno: errno) }
     }
 
-    static func size(_ fd: Int32, path: String) throws(LogError) -> Int {
+    package static func size(_ fd: Int32, path: String) throws(LogError) -> Int {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw LogError.system("fstat", path: path, errno: errno) }
         return Int(info.st_size)
@@ -95,7 +96,7 @@ public enum FileIO {
 
     /// Throws unless `path` still names the file open as `fd`: a file removed, or replaced by
     /// another, is no longer where readers look.
-    static func checkStillLinked(_ fd: Int32, at path: String, what: String) throws(LogError) {
+    package static func checkStillLinked(_ fd: Int32, at path: String, what: String) throws(LogError) {
         var open = stat(), named = stat()
         guard fstat(fd, &open) == 0 else { throw LogError.system("fstat", path: path, errno: errno) }
         let found = stat(path, &named) == 0
@@ -173,7 +174,7 @@ public enum FileIO {
     }
 
     /// The bytes of every file under `path`, in every subfolder.
-    static func totalSize(of path: String) throws(LogError) -> UInt64 {
+    package static func totalSize(of path: String) throws(LogError) -> UInt64 {
         var total: UInt64 = 0
         for name in try list(path) {
             let child = path + "/" + name
@@ -251,7 +252,7 @@ public enum FileIO {
     }
 
     /// Opens `name` in the directory held as `folder`; the corresponding C function is `openat`.
-    static func open(_ name: String, in folder: HeldDirectory, _ flags: Int32, mode: mode_t = 0o644) throws(LogError) -> Int32 {
+    package static func open(_ name: String, in folder: HeldDirectory, _ flags: Int32, mode: mode_t = 0o644) throws(LogError) -> Int32 {
         let fd = openat(folder.fd, name, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw LogError.system("open", path: folder.path + "/" + name, errno: errno) }
         return fd
@@ -260,7 +261,7 @@ public enum FileIO {
     /// Replaces a small file of a directory held open atomically: a temporary file
     /// (`NAME.tmp`), made durable, renamed over it. After a crash the file is whole, the old
     /// one or the new one; the rename itself is not fsynced, so it may be the old one.
-    static func replaceFile(_ name: String, in folder: HeldDirectory, with bytes: [UInt8]) throws(LogError) {
+    package static func replaceFile(_ name: String, in folder: HeldDirectory, with bytes: [UInt8]) throws(LogError) {
         let temporary = name + ".tmp"
         let shown = folder.path + "/" + temporary
         let fd = try open(temporary, in: folder, O_WRONLY | O_CREAT | O_TRUNC)
@@ -307,11 +308,11 @@ public final class MappedFile: @unchecked Sendable {
 
 /// A directory held open, so that files are made in it (`openat`, `renameat`) and not in
 /// whatever comes to stand at its path.
-final class HeldDirectory: @unchecked Sendable {
-    let fd: Int32
-    let path: String
+package final class HeldDirectory: @unchecked Sendable {
+    package let fd: Int32
+    package let path: String
 
-    init(_ path: String) throws(LogError) {
+    package init(_ path: String) throws(LogError) {
         self.path = path
         fd = try FileIO.open(path, O_RDONLY | O_DIRECTORY)
     }

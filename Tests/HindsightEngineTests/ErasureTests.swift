@@ -1,8 +1,9 @@
 import Foundation
 import HindsightCatalog
-import HindsightEngine
+import HindsightCore
+@testable import HindsightEngine
 import HindsightLog
-import HindsightPrivacy
+import HindsightVault
 import HindsightTestSupport
 import Testing
 
@@ -172,9 +173,8 @@ struct ErasureTests {
         // What such a writer leaves: the intent, and the record appended, with the keys still held.
         do {
             let engine = try Engine(directory: cli.dir.path)
-            let request = try engine.vault.erasure("usr_7", directory: cli.dir.path, catalog: .standard)
-            let batch = try #require(request.batch)
-            let doomed = try engine.vault.keysErased(by: batch, catalog: .standard, directory: cli.dir.path)
+            let batch = try #require(try engine.erasure(of: "usr_7", actor: "hindsight").batch)
+            let doomed = try engine.keysErased(by: batch)
             #expect(doomed.count == 1)
             try engine.vault.begin(ErasureIntent(after: engine.log.size, keys: doomed))
             _ = try engine.log.append(batch)
@@ -195,8 +195,8 @@ struct ErasureTests {
         #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
         do {
             let engine = try Engine(directory: cli.dir.path)
-            let batch = try #require(try engine.vault.erasure("usr_7", directory: cli.dir.path, catalog: .standard).batch)
-            try engine.vault.begin(ErasureIntent(after: engine.log.size, keys: try engine.vault.keysErased(by: batch, catalog: .standard, directory: cli.dir.path)))
+            let batch = try #require(try engine.erasure(of: "usr_7", actor: "hindsight").batch)
+            try engine.vault.begin(ErasureIntent(after: engine.log.size, keys: try engine.keysErased(by: batch)))
         }
         #expect(try cli("append", stdin: [buildStarted]).status == 0)
         #expect(try state(cli) == ("ada@example.com", 0))

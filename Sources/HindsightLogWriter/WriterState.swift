@@ -1,6 +1,8 @@
 internal import CShim
 import Dispatch
 import Foundation
+import HindsightCore
+import HindsightLog
 
 /// What the writer must know to append: each stream's version, every stored event id, and
 /// the Merkle frontier. Rebuilt from the segments at open, so it is exactly as durable as

@@ -1,4 +1,4 @@
-public import HindsightCatalog
+public import HindsightCore
 
 /// Personal data (fields a schema marks `"x-personal": true`) is stored only in a sealed
 /// form: the append path replaces each value before the batch is written, and readers map
@@ -6,9 +6,6 @@ public import HindsightCatalog
 /// the privacy module's business; the log only finds the fields and refuses to store a batch
 /// whose personal fields were not sealed.
 extension EnvelopeBatch {
-    /// Whether some event still holds personal data as its producer sent it.
-    public var hasUnsealedPersonalData: Bool { !unsealed.isEmpty }
-
     /// Replaces every personal field's string value by `seal(field, value)`, whose
     /// result must need no JSON escaping (the privacy module's sealed form is ASCII without
     /// quotes or backslashes).
@@ -66,20 +63,4 @@ extension StoredEvent {
             seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, actorKind: actorKind, actorID: actorID,
             occurredAtMs: occurredAtMs, schemaVersion: schemaVersion, line: line[...])
     }
-}
-
-/// A string's JSON encoding without the surrounding quotes.
-func jsonStringContents(_ text: String) -> [UInt8] {
-    var out: [UInt8] = []
-    for byte in text.utf8 {
-        switch byte {
-        case UInt8(ascii: "\""): out += Array(#"\""#.utf8)
-        case UInt8(ascii: "\\"): out += Array(#"\\"#.utf8)
-        case 0..<0x20:
-            let hex = Array("0123456789abcdef".utf8)
-            out += Array(#"\u00"#.utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-        default: out.append(byte)
-        }
-    }
-    return out
 }

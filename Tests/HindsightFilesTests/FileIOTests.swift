@@ -1,7 +1,8 @@
 import Foundation
 import HindsightTestSupport
 import Testing
-@testable import HindsightLog
+@testable import HindsightFiles
+import HindsightCore
 
 @Suite("System call wrappers")
 struct FileIOTests {

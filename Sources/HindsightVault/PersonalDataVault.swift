@@ -1,7 +1,8 @@
-public import Crypto
+import Crypto
 import Foundation
 public import HindsightCatalog
-public import HindsightLog
+public import HindsightCore
+import HindsightFiles
 
 /// The keys that make personal data readable: one AES-256-GCM key per person, where a person
 /// is an e-mail address (compared without case). Personal fields are stored only as
@@ -165,7 +166,7 @@ public final class PersonalDataVault: @unchecked Sendable {
     }
 
     /// The key id a sealed value names, or nil for a value that is not sealed.
-    static func keyID(ofSealed value: String) -> String? {
+    package static func keyID(ofSealed value: String) -> String? {
         guard value.hasPrefix(sealedPrefix) else { return nil }
         let rest = value.dropFirst(sealedPrefix.count)
         guard let colon = rest.firstIndex(of: ":") else { return nil }
@@ -175,11 +176,11 @@ public final class PersonalDataVault: @unchecked Sendable {
     // MARK: - Erasure
 
     /// Key ids of the people with this e-mail digest.
-    func keyIDs(forDigest digest: String) -> Set<String> {
+    package func keyIDs(forDigest digest: String) -> Set<String> {
         lock.withLock { Set(keys.filter { $0.value.digest == digest }.keys) }
     }
 
-    func holds(_ keyID: String) -> Bool { lock.withLock { keys[keyID] != nil } }
+    package func holds(_ keyID: String) -> Bool { lock.withLock { keys[keyID] != nil } }
 
     /// Destroys keys: `people.keys` is rewritten without them, atomically and durably, and only
     /// then forgotten here, so that the keys held in memory are always those on disk.

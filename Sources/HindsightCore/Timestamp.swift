@@ -98,7 +98,7 @@ public enum Timestamp {
     }
 
     /// Appends the timestamp to `out`: 24 bytes for a year from 0000 to 9999.
-    static func append(_ ms: Int64, to out: inout [UInt8]) {
+    package static func append(_ ms: Int64, to out: inout [UInt8]) {
         // Floored division, written so that no step can overflow at Int64's ends.
         var seconds = ms / 1000, millis = ms % 1000
         if millis < 0 { (seconds, millis) = (seconds - 1, millis + 1000) }

@@ -1,3 +1,5 @@
+public import HindsightCore
+import HindsightLog
 /// A key whose 64-bit hash is already known: an event id's bits are mostly random, and a
 /// stream name is hashed once, while parsing, on any core.
 protocol PrehashedKey: Equatable, Sendable {

@@ -1,6 +1,5 @@
 internal import CShim
 import Foundation
-public import HindsightCatalog
 
 #if canImport(Glibc)
     import Glibc
@@ -8,29 +7,16 @@ public import HindsightCatalog
     import Darwin
 #endif
 
-extension StoredEvent {
-    /// The event as the newest schema of its type describes it, which is how read models
-    /// see history: a stored event is never rewritten, but an older version is read through
-    /// each later schema's `x-upcast` rule in turn (the fields it sets are added to `data`,
-    /// `schemaVersion` becomes the newest). Events already at the newest version, and types
-    /// the catalogue does not know, come back unchanged.
-    public func upcast(by catalog: Catalog) -> StoredEvent {
-        let versions = catalog.versions(of: type)
-        guard let newest = versions.last, schemaVersion < newest.version else { return self }
-        let added = versions.filter { $0.version > schemaVersion }.flatMap { $0.upcast?.set ?? [] }
-        return StoredEvent(
-            seq: seq, streamVersion: streamVersion, type: type, stream: stream, org: org, actorKind: actorKind, actorID: actorID,
-            occurredAtMs: occurredAtMs, schemaVersion: newest.version,
-            line: StoredLine.upcast(Array(line), adding: added, version: newest.version)[...])
-    }
-}
-
 /// Reads and edits the `data` of an event's canonical JSON (a stored line, or a parsed
 /// envelope's body): minified, `data` after `actor`, `schemaVersion` last when present
 /// (docs/log-format.md). Small scans, for the few events that need an edit.
 public enum StoredLine {
+    /// Readable bytes the JSON parser needs after a line's text (it may read past the end):
+    /// every buffer of lines it parses is followed by this many spaces.
+    public static let padding = hs_padding()
+
     /// The range of the `data` object, braces included.
-    static func data(in bytes: ArraySlice<UInt8>) -> Range<Int>? {
+    package static func data(in bytes: ArraySlice<UInt8>) -> Range<Int>? {
         // `,"data":{` cannot occur inside a string (a quote there is escaped), so the first
         // one is the envelope's.
         let marker = Array(#","data":{"#.utf8)
@@ -42,7 +28,7 @@ public enum StoredLine {
     /// `type` right after the engine's fields, `recordedAt` last of them with its fixed 24
     /// characters (docs/log-format.md). Nil when the line does not read so (an escaped type,
     /// say), and must be parsed to tell.
-    static func plainType(of line: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+    package static func plainType(of line: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
         let recorded = Array(#""recordedAt":""#.utf8), member = Array(#"","type":""#.utf8)
         guard let found = firstIndex(of: recorded, in: line) else { return nil }
         let start = found + recorded.count + 24  // at the closing quote of recordedAt
@@ -146,7 +132,7 @@ public enum StoredLine {
 
     /// The contents (between the quotes) of the string value of `field`, a top-level field of
     /// `data`; nil when the field is absent or not a string.
-    static func stringField(_ field: String, in bytes: ArraySlice<UInt8>, data: Range<Int>) -> Range<Int>? {
+    package static func stringField(_ field: String, in bytes: ArraySlice<UInt8>, data: Range<Int>) -> Range<Int>? {
         let name = Array(field.utf8)
         var found: Range<Int>?
         members(of: bytes, data: data) { member, value in
@@ -170,7 +156,7 @@ public enum StoredLine {
         }
     }
 
-    static func upcast(_ line: [UInt8], adding fields: [(field: String, json: String)], version: Int) -> [UInt8] {
+    package static func upcast(_ line: [UInt8], adding fields: [(field: String, json: String)], version: Int) -> [UInt8] {
         guard let data = data(in: line[...]) else { return line }
         let end = data.upperBound - 1  // the closing brace
         var out = Array(line[..<end])
@@ -214,7 +200,7 @@ public enum StoredLine {
 
     /// Where `pattern` first occurs in `bytes` (an index of the slice's base; a plain scan:
     /// the lines are short).
-    static func firstIndex(of pattern: [UInt8], in bytes: ArraySlice<UInt8>) -> Int? {
+    package static func firstIndex(of pattern: [UInt8], in bytes: ArraySlice<UInt8>) -> Int? {
         guard let first = pattern.first, bytes.count >= pattern.count else { return nil }
         return bytes.withUnsafeBufferPointer { text in
             pattern.withUnsafeBufferPointer { wanted in

@@ -1,5 +1,5 @@
 import Testing
-@testable import HindsightLog
+@testable import HindsightCore
 
 @Suite("Entities an event names")
 struct ReferenceTests {

@@ -73,3 +73,20 @@ public enum JSONText {
         try? JSONDecoder().decode(String.self, from: Data(key))
     }
 }
+
+
+/// A string's JSON encoding without the surrounding quotes.
+package func jsonStringContents(_ text: String) -> [UInt8] {
+    var out: [UInt8] = []
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "\""): out += Array(#"\""#.utf8)
+        case UInt8(ascii: "\\"): out += Array(#"\\"#.utf8)
+        case 0..<0x20:
+            let hex = Array("0123456789abcdef".utf8)
+            out += Array(#"\u00"#.utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+        default: out.append(byte)
+        }
+    }
+    return out
+}

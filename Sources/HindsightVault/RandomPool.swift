@@ -1,4 +1,5 @@
-import HindsightLog
+import HindsightCore
+import HindsightFiles
 
 #if canImport(Glibc)
 import Glibc

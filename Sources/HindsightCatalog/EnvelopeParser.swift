@@ -1,0 +1,124 @@
+internal import CShim
+import Dispatch
+public import HindsightCore
+import HindsightFiles
+
+/// Validates NDJSON envelopes against the catalogue's envelope rules (EVENTS.md) and, given a
+/// catalogue, each event's `data` against its type's schema, on all cores, refusing the whole
+/// input at the first bad line.
+public enum EnvelopeParser {
+    /// Lines longer than this are refused before parsing.
+    public static let maxLineBytes = 1 << 20
+
+    /// Spare capacity the parser needs after the text (simdjson reads past the last line).
+    public static let padding = StoredLine.padding
+
+    /// Parses NDJSON text: one envelope per line; a final newline is optional. The text's
+    /// storage becomes the batch's: give it `padding` bytes of spare capacity to avoid a copy.
+    /// Without a catalogue only the envelope is checked (the log's own tests do that).
+    public static func parse(ndjson input: consuming [UInt8], catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
+        let lines = splitLines(input)
+        input.append(contentsOf: repeatElement(0x20, count: padding))
+        return try parse(inPlace: consume input, lines: lines, catalog: catalog)
+    }
+
+    /// Reads and parses an NDJSON file, reading it straight into the batch's storage.
+    public static func parse(file path: String, catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
+        try parse(ndjson: FileIO.readFile(path, spareCapacity: padding), catalog: catalog)
+    }
+
+    /// Line ranges without their "\n" (or "\r\n"); a final newline does not start a line.
+    static func splitLines(_ input: [UInt8]) -> [Range<Int>] {
+        input.withUnsafeBytes { bytes in
+            bytes.lineRanges().map { line in
+                line.isEmpty || bytes[line.upperBound - 1] != UInt8(ascii: "\r") ? line : line.lowerBound..<(line.upperBound - 1)
+            }
+        }
+    }
+
+    /// Validates every line on all cores, writing each line's canonical form over the line
+    /// itself (it is never longer), so the batch keeps the input's storage. A worker's first
+    /// line is written back only after every worker is done, because the worker before it
+    /// reads past its own last line into that one (the parser's padding).
+    private static func parse(inPlace text: consuming [UInt8], lines: [Range<Int>], catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
+        let workers = lines.count < 4096 ? 1 : 2
+        let share = (lines.count + workers - 1) / workers
+        var firstBodies = [Result<[UInt8], LogError>](repeating: .success([]), count: workers)
+        var buffer = consume text
+        // Each worker fills its own part of one array: no per-worker arrays to join.
+        let events = [ParsedEnvelope](unsafeUninitializedCapacity: lines.count) { events, initialized in
+            buffer.withUnsafeMutableBytes { bytes in
+                firstBodies.withUnsafeMutableBufferPointer { out in
+                    let shared = UnsafeSendable((bytes, out, events))
+                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                        let (bytes, out, events) = shared.value
+                        let part = (worker * share)..<min(lines.count, (worker + 1) * share)
+                        out[worker] = parseSlice(bytes, lines[part], into: UnsafeMutableBufferPointer(rebasing: events[part]), catalog: catalog)
+                    }
+                }
+            }
+            // ParsedEnvelope is plain data: a refused batch leaves nothing to deinitialise.
+            initialized = firstBodies.allSatisfy { (try? $0.get()) != nil } ? lines.count : 0
+        }
+        for (worker, result) in firstBodies.enumerated() {
+            let firstBody = try result.get()
+            let first = worker * share
+            guard first < events.count else { continue }
+            buffer.replaceSubrange(events[first].bodyStart..<(events[first].bodyStart + events[first].bodyLength), with: firstBody)
+        }
+        return EnvelopeBatch(bodies: buffer, events: events, unsealed: events.indices.filter { events[$0].personal })
+    }
+
+    /// Parses one worker's lines into `out` (one slot per line) and returns the canonical
+    /// form of its first line, held back (see `parse(inPlace:)`).
+    private static func parseSlice(
+        _ text: UnsafeMutableRawBufferPointer, _ lines: ArraySlice<Range<Int>>, into out: UnsafeMutableBufferPointer<ParsedEnvelope>,
+        catalog: Catalog?
+    ) -> Result<[UInt8], LogError> {
+        guard let parser = hs_parser_create() else {
+            return .failure(LogError(.io, "cannot allocate a JSON parser"))
+        }
+        defer { hs_parser_destroy(parser) }
+        var firstBody: [UInt8] = []
+        var envelope = hs_envelope()
+        var error = hs_error()
+        let base = text.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        for (slot, (index, range)) in zip(lines.indices, lines).enumerated() {
+            let lineNumber = index + 1
+            if range.isEmpty || text[range].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                return .failure(LogError(.invalidEnvelope, "empty line; every line must hold one event", location: "line \(lineNumber)", fieldPath: ""))
+            }
+            if range.count > maxLineBytes {
+                return .failure(LogError(.invalidEnvelope, "line is \(range.count) bytes; the limit is \(maxLineBytes) bytes", location: "line \(lineNumber)", fieldPath: ""))
+            }
+            let isFirst = slot == 0
+            if isFirst { firstBody = [UInt8](repeating: 0, count: range.count) }
+            let rc = firstBody.withUnsafeMutableBufferPointer { held in
+                hs_parse_envelope(parser, catalog?.handle, base + range.lowerBound, range.count,
+                                  isFirst ? held.baseAddress! : base + range.lowerBound, &envelope, &error)
+            }
+            if rc != 0 { return .failure(refusal(rc, &error, line: lineNumber)) }
+            if isFirst { firstBody.removeLast(range.count - envelope.minified_length) }
+            (out.baseAddress! + slot).initialize(to: ParsedEnvelope(
+                bodyStart: range.lowerBound, bodyLength: envelope.minified_length,
+                streamOffset: envelope.stream_offset, streamLength: envelope.stream_length, streamHash: envelope.stream_hash,
+                id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber,
+                schema: envelope.schema_index, personal: envelope.personal != 0))
+        }
+        return .success(firstBody)
+    }
+
+    /// The error for a refused line, with the code that says which kind of rule it broke.
+    private static func refusal(_ kind: Int32, _ error: inout hs_error, line: Int) -> LogError {
+        let code: LogError.Code = switch UInt32(kind) {
+        case HS_ERR_SCHEMA.rawValue: .schemaViolation
+        case HS_ERR_SECRET.rawValue: .secretInPayload
+        case HS_ERR_UNKNOWN_TYPE.rawValue: .unknownType
+        default: .invalidEnvelope
+        }
+        let type = cString(&error.type)
+        return LogError(code, cString(&error.message), location: "line \(line)", fieldPath: cString(&error.path),
+                        rule: cString(&error.rule), eventType: type.isEmpty ? nil : type)
+    }
+}
+
