@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 public import HindsightCore
-public import HindsightLog
 
 /// A read model's content as canonical text, so that two databases can be compared by a
 /// digest whatever order their rows came in: every table but the engine's checkpoint, by

@@ -1,7 +1,6 @@
 import Foundation
-public import HindsightCore
+import HindsightCore
 import HindsightFiles
-public import HindsightLog
 
 #if canImport(Glibc)
 import Glibc

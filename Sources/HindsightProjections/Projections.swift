@@ -15,7 +15,10 @@ import Glibc
 public final class Projections: @unchecked Sendable {
     /// The read models, in the order they are caught up. Adding one is one line here.
     public static func models() -> [any ReadModel] {
-        [AuditReadModel(), AccessReadModel(), AnalyticsReadModel()]
+        [
+            AuditReadModel(), AccessReadModel(), BuildsReadModel(), FunctionsReadModel(), MetricsReadModel(), WebhooksReadModel(),
+            AlertsReadModel(),
+        ]
     }
 
     public let models: [any ReadModel]

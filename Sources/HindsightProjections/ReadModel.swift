@@ -1,5 +1,4 @@
 public import HindsightCore
-public import HindsightLog
 
 /// A read model: what it folds from the log and how, into tables of its own.
 ///

@@ -1,7 +1,6 @@
 internal import CSQLite
 import Foundation
 public import HindsightCore
-public import HindsightLog
 
 /// A SQLite database, as read models keep their tables: a thin layer over the C API with
 /// prepared statements kept by their text, and every failure a `LogError` naming the

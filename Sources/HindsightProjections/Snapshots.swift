@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
-public import HindsightCore
+import HindsightCore
+import HindsightLog
 import HindsightFiles
-public import HindsightLog
 
 #if canImport(Glibc)
 import Glibc

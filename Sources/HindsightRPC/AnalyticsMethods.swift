@@ -17,21 +17,21 @@ enum AnalyticsMethods {
         try call.params.only(["at"])
         let at = try call.params.at()
         let models = try call.store.readModels()
-        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
-        let firing: [AnalyticsReadModel.AlertTransition]
+        guard let db = models.database("alerts") else { throw RPCError(1009, "the alerts read model is not open", data: ["kind": "io_error"]) }
+        let firing: [AlertsReadModel.AlertTransition]
         let position: UInt64
         do throws(LogError) {
-            let reached = try models.positions()["analytics"] ?? 0
+            let reached = try models.positions()["alerts"] ?? 0
             switch at {
             case .seq(let seq)?:
                 position = min(seq, reached)
-                firing = try AnalyticsReadModel.activeAlerts(afterSeq: Int64(position), orTime: nil, in: db)
+                firing = try AlertsReadModel.activeAlerts(afterSeq: Int64(position), orTime: nil, in: db)
             case .time(let ms)?:
                 position = reached
-                firing = try AnalyticsReadModel.activeAlerts(afterSeq: nil, orTime: ms, in: db)
+                firing = try AlertsReadModel.activeAlerts(afterSeq: nil, orTime: ms, in: db)
             case nil:
                 position = reached
-                firing = try AnalyticsReadModel.activeAlerts(afterSeq: nil, orTime: nil, in: db)
+                firing = try AlertsReadModel.activeAlerts(afterSeq: nil, orTime: nil, in: db)
             }
         } catch {
             throw RPCError(error)
@@ -55,12 +55,12 @@ enum AnalyticsMethods {
         let (from, to) = try p.requiredPeriod()
         let rule = try p.string("rule")
         let models = try call.store.readModels()
-        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
-        let transitions: [AnalyticsReadModel.AlertTransition]
+        guard let db = models.database("alerts") else { throw RPCError(1009, "the alerts read model is not open", data: ["kind": "io_error"]) }
+        let transitions: [AlertsReadModel.AlertTransition]
         let position: UInt64
         do throws(LogError) {
-            position = try models.positions()["analytics"] ?? 0
-            transitions = try AnalyticsReadModel.alertHistory(rule: rule, from: from, to: to, in: db)
+            position = try models.positions()["alerts"] ?? 0
+            transitions = try AlertsReadModel.alertHistory(rule: rule, from: from, to: to, in: db)
         } catch {
             throw RPCError(error)
         }
@@ -97,15 +97,15 @@ enum AnalyticsMethods {
         let stepSec = try p.required("stepSec", p.integer("stepSec", in: 1...31_622_400))
         let reader = stepSec % 3600 == 0 ? nil : try call.store.reader()
         let models = try call.store.readModels()
-        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
-        let steps: [(start: Int64, figures: AnalyticsReadModel.MetricFigures)]
+        guard let db = models.database("metrics") else { throw RPCError(1009, "the metrics read model is not open", data: ["kind": "io_error"]) }
+        let steps: [(start: Int64, figures: MetricsReadModel.MetricFigures)]
         let position: UInt64
         do throws(LogError) {
-            position = try models.positions()["analytics"] ?? 0
+            position = try models.positions()["metrics"] ?? 0
             if let reader {
-                steps = try AnalyticsReadModel.metric(name, tags: tags, from: from, to: to, stepSec: stepSec, throughSeq: position, reader: reader)
+                steps = try MetricsReadModel.metric(name, tags: tags, from: from, to: to, stepSec: stepSec, throughSeq: position, reader: reader)
             } else {
-                steps = try AnalyticsReadModel.metric(name, tags: tags, from: from, to: to, stepSec: stepSec, in: db)
+                steps = try MetricsReadModel.metric(name, tags: tags, from: from, to: to, stepSec: stepSec, in: db)
             }
         } catch {
             throw RPCError(error)
@@ -136,12 +136,12 @@ enum AnalyticsMethods {
         let webhook = try p.required("webhook", p.string("webhook"))
         let (from, to) = try p.period()
         let models = try call.store.readModels()
-        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
-        let figures: AnalyticsReadModel.DeliveryFigures
+        guard let db = models.database("webhooks") else { throw RPCError(1009, "the webhooks read model is not open", data: ["kind": "io_error"]) }
+        let figures: WebhooksReadModel.DeliveryFigures
         let position: UInt64
         do throws(LogError) {
-            position = try models.positions()["analytics"] ?? 0
-            figures = try AnalyticsReadModel.deliveries(webhook: webhook.hasPrefix("webhook/") ? String(webhook.dropFirst(8)) : webhook, from: from, to: to, in: db)
+            position = try models.positions()["webhooks"] ?? 0
+            figures = try WebhooksReadModel.deliveries(webhook: webhook.hasPrefix("webhook/") ? String(webhook.dropFirst(8)) : webhook, from: from, to: to, in: db)
         } catch {
             throw RPCError(error)
         }
@@ -166,18 +166,18 @@ enum AnalyticsMethods {
         guard named.count == 1 else { throw RPCError.params("give function, project or org, one of them", path: "/params/function") }
         let (from, to) = try p.period()
         let models = try call.store.readModels()
-        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
-        let cells: [(runtime: String, mode: String, figures: AnalyticsReadModel.InvocationFigures)]
+        guard let db = models.database("functions") else { throw RPCError(1009, "the functions read model is not open", data: ["kind": "io_error"]) }
+        let cells: [(runtime: String, mode: String, figures: FunctionsReadModel.InvocationFigures)]
         let position: UInt64
         do throws(LogError) {
-            position = try models.positions()["analytics"] ?? 0
-            cells = try AnalyticsReadModel.invocations(scope: named[0], from: from, to: to, in: db)
+            position = try models.positions()["functions"] ?? 0
+            cells = try FunctionsReadModel.invocations(scope: named[0], from: from, to: to, in: db)
         } catch {
             throw RPCError(error)
         }
-        var total = AnalyticsReadModel.InvocationFigures()
-        var modes: [String: AnalyticsReadModel.InvocationFigures] = ["sync": .init(), "async": .init()]
-        var runtimes: [String: AnalyticsReadModel.InvocationFigures] = [:]
+        var total = FunctionsReadModel.InvocationFigures()
+        var modes: [String: FunctionsReadModel.InvocationFigures] = ["sync": .init(), "async": .init()]
+        var runtimes: [String: FunctionsReadModel.InvocationFigures] = [:]
         for cell in cells {
             total.merge(cell.figures)
             modes[cell.mode, default: .init()].merge(cell.figures)
@@ -191,7 +191,7 @@ enum AnalyticsMethods {
         return result
     }
 
-    private static func described(_ figures: AnalyticsReadModel.InvocationFigures) -> [String: JSONValue] {
+    private static func described(_ figures: FunctionsReadModel.InvocationFigures) -> [String: JSONValue] {
         [
             "invocations": .integer(figures.invocations), "errorRate": rounded(figures.errorRate), "timeoutRate": rounded(figures.timeoutRate),
             "coldStartRate": rounded(figures.coldStartRate), "p50Ms": rounded(figures.durations.quantile(0.5)),
@@ -219,29 +219,29 @@ enum AnalyticsMethods {
         let days = Int(try p.integer("days", in: 1...366) ?? 7)
         let at = try p.at()
         let models = try call.store.readModels()
-        guard let db = models.database("analytics") else { throw RPCError(1009, "the analytics read model is not open", data: ["kind": "io_error"]) }
+        guard let db = models.database("builds") else { throw RPCError(1009, "the builds read model is not open", data: ["kind": "io_error"]) }
         let reader = try call.store.reader()
-        let figures: [AnalyticsReadModel.BuildDay]
+        let figures: [BuildsReadModel.BuildDay]
         let position: UInt64
         do throws(LogError) {
-            position = try models.positions()["analytics"] ?? 0
+            position = try models.positions()["builds"] ?? 0
             switch at {
             case .seq(let seq)?:
                 // As the model stood after that event: its day ends the window.
                 let through = min(seq, position)
-                figures = try AnalyticsReadModel.builds(scope: scope, days: days, endingAt: reader.occurredAt(through), occurredBy: nil,
+                figures = try BuildsReadModel.builds(scope: scope, days: days, endingAt: reader.occurredAt(through), occurredBy: nil,
                                                         throughSeq: through, reader: reader, in: db)
             case .time(let ms)?:
                 // The events that had occurred by then.
-                figures = try AnalyticsReadModel.builds(scope: scope, days: days, endingAt: ms, occurredBy: ms, throughSeq: position, reader: reader, in: db)
+                figures = try BuildsReadModel.builds(scope: scope, days: days, endingAt: ms, occurredBy: ms, throughSeq: position, reader: reader, in: db)
             case nil:
-                let end = try AnalyticsReadModel.newestDay(in: db).map { $0 * 86_400_000 } ?? Timestamp.now()
-                figures = try AnalyticsReadModel.builds(scope: scope, days: days, endingAt: end, in: db)
+                let end = try BuildsReadModel.newestDay(in: db).map { $0 * 86_400_000 } ?? Timestamp.now()
+                figures = try BuildsReadModel.builds(scope: scope, days: days, endingAt: end, in: db)
             }
         } catch {
             throw RPCError(error)
         }
-        var totalFigures = described(AnalyticsReadModel.total(of: figures))
+        var totalFigures = described(BuildsReadModel.total(of: figures))
         totalFigures["day"] = nil
         return [
             "scope": .string(scope), "days": .array(figures.map { .object(described($0)) }), "total": .object(totalFigures),
@@ -249,7 +249,7 @@ enum AnalyticsMethods {
         ]
     }
 
-    private static func described(_ day: AnalyticsReadModel.BuildDay) -> [String: JSONValue] {
+    private static func described(_ day: BuildsReadModel.BuildDay) -> [String: JSONValue] {
         let number = rounded
         let slowest = day.steps.compactMap { step, sketch in sketch.quantile(0.95).map { (step, $0) } }
             .sorted { ($0.1, $1.0) > ($1.1, $0.0) }.prefix(3)

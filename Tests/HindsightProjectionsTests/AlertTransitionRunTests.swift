@@ -3,7 +3,7 @@ import Testing
 
 @Suite("A rule's transitions kept in one row per batch")
 struct AlertTransitionRunTests {
-    private typealias Transition = AnalyticsReadModel.AlertTransition
+    private typealias Transition = AlertsReadModel.AlertTransition
 
     private func run(_ transitions: [Transition]) -> AlertTransitionRun {
         var run = AlertTransitionRun()

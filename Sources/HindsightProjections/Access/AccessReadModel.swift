@@ -1,7 +1,6 @@
 import Foundation
 public import HindsightAccess
 public import HindsightCore
-public import HindsightLog
 
 /// The access read model: who may do what, at any moment, and through which grant.
 ///

@@ -12,7 +12,7 @@ struct AlertTransitionRun {
     /// Seqs per row: a row holds a rule's transitions caused by the events of a run of this
     /// many seqs (about a thousand for a rule that flaps).
     static let seqsPerRow: Int64 = 1 << 14
-    private(set) var transitions: [AnalyticsReadModel.AlertTransition] = []
+    private(set) var transitions: [AlertsReadModel.AlertTransition] = []
     private(set) var earliest = Int64.max
     private(set) var latest = Int64.min
 
@@ -22,7 +22,7 @@ struct AlertTransitionRun {
     static func row(of seq: Int64) -> Int64 { seq / seqsPerRow }
 
     /// Adds a transition caused after the ones it holds.
-    mutating func append(_ transition: AnalyticsReadModel.AlertTransition) {
+    mutating func append(_ transition: AlertsReadModel.AlertTransition) {
         transitions.append(transition)
         earliest = min(earliest, transition.occurredAt)
         latest = max(latest, transition.occurredAt)
@@ -58,7 +58,7 @@ struct AlertTransitionRun {
                 value = Double(bitPattern: bits)
             }
             (seq, time) = (next, time &+ shift)
-            append(AnalyticsReadModel.AlertTransition(rule: rule, seq: seq, occurredAt: time, kind: kind & 1 == 1 ? "fired" : "resolved", value: value))
+            append(AlertsReadModel.AlertTransition(rule: rule, seq: seq, occurredAt: time, kind: kind & 1 == 1 ? "fired" : "resolved", value: value))
         }
     }
 }

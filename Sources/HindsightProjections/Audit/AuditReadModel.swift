@@ -1,5 +1,4 @@
 public import HindsightCore
-public import HindsightLog
 
 /// The audit read model: every event, findable by actor, org, type or type prefix, any
 /// entity it refers to, and time, newest first (`audit.search`, `teams.activity`).
