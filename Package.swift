@@ -87,10 +87,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         // Evidence anyone can check offline: signing keys, signed checkpoints, export bundles
-        // with Merkle proofs, and their verification.
+        // with Merkle proofs and their verification, the access review's composition and the
+        // one CSV and JSON lines writer.
         .target(
             name: "HindsightEvidence",
-            dependencies: ["HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog", "HindsightProjections", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
         // SQLite from Debian (libsqlite3-dev), where read models keep their tables.
@@ -104,10 +105,18 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // The query interface: JSON-RPC 2.0 over lines (QUERIES.md), for `serve` and `query`.
+        // The query service: every method of QUERIES.md as a Swift function over typed
+        // parameters and answers, with their JSON Schema. Reads through the engine's read side.
+        .target(
+            name: "HindsightQuery",
+            dependencies: ["HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightEvidence", "HindsightLog", "HindsightProjections"],
+            swiftSettings: strictSwift
+        ),
+        // JSON-RPC 2.0 over lines (QUERIES.md), for `serve` and `query`: a thin edge over the
+        // query service, with its own request parser.
         .target(
             name: "HindsightRPC",
-            dependencies: ["HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightEvidence", "HindsightLog", "HindsightProjections"],
+            dependencies: ["HindsightCore", "HindsightQuery"],
             swiftSettings: strictSwift
         ),
         // Deterministic, seeded platform histories for tests and benchmarks.
@@ -129,6 +138,7 @@ let package = Package(
                 "HindsightLog",
                 "HindsightLogWriter",
                 "HindsightProjections",
+                "HindsightQuery",
                 "HindsightRPC",
                 "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -211,7 +221,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HindsightRPCTests",
-            dependencies: ["HindsightEngine", "HindsightProjections", "HindsightRPC", "HindsightTestSupport"],
+            dependencies: ["HindsightCore", "HindsightEngine", "HindsightProjections", "HindsightQuery", "HindsightRPC", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
     ],

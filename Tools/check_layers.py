@@ -29,7 +29,7 @@ ALLOWED = {
     "HindsightProjections": {"CSQLite", "HindsightAccess", "HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog"},
     "HindsightEvidence": {"HindsightAccess", "HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog", "HindsightProjections"},
     "HindsightQuery": {"HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightEvidence", "HindsightLog", "HindsightProjections"},
-    "HindsightRPC": {"HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightEvidence", "HindsightLog", "HindsightProjections"},
+    "HindsightRPC": {"HindsightCore", "HindsightQuery"},
 }
 
 # Ours: what a layer rule is about (Foundation, Crypto, Dispatch and the like are not).

@@ -1,5 +1,5 @@
 internal import CShim
-public import HindsightCore
+import HindsightCore
 import Foundation
 
 /// The event catalogue: every event type and version the engine accepts, compiled from the

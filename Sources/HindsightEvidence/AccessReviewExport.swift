@@ -1,6 +1,7 @@
 import Foundation
 public import HindsightCore
 public import HindsightLog
+public import HindsightProjections
 
 /// An access review as a bundle: the review's files with a signed checkpoint of the log it
 /// was taken from and a signed manifest, so that the reviewer who signs it off can check
@@ -17,6 +18,33 @@ public enum AccessReviewExport {
             self.bytes = bytes
             self.rows = rows
         }
+    }
+
+    /// The review's files: who holds which role on what in `org` at `when` (`access-review`),
+    /// and with `since`, every change of access from then to `until` (`changes`), from the
+    /// access read model `db`.
+    public static func files(
+        org: String, at when: AccessReadModel.When, since: Int64?, until: Int64, format: ExportFormat, in db: SQLiteDatabase
+    ) throws(LogError) -> [File] {
+        let id = org.hasPrefix("org/") ? String(org.dropFirst(4)) : org
+        let rows = try AccessReadModel.accessReview(org: id, at: when, in: db)
+        let time = { (ms: Int64?) in ms.map(Timestamp.format) ?? "" }
+        let review = Table(
+            columns: ["subject", "role", "scope", "grant", "grantedAt", "grantedBy", "expiresAt", "heldAs"],
+            rows: rows.map { [$0.subject, $0.role, $0.scope, $0.grant, time($0.grantedAt), $0.grantedBy ?? "", time($0.expiresAt), $0.heldAs] })
+        var files = [File(name: "access-review." + format.rawValue, bytes: review.encoded(as: format), rows: rows.count)]
+        if let since {
+            let changes = try AccessReadModel.changes(from: since, to: until, scope: "org/" + id, in: db)
+            let table = Table(
+                columns: ["at", "seq", "change", "what", "subject", "role", "scope"],
+                rows: changes.map { change in
+                    [time(change.at), change.seq.map(String.init) ?? "", change.change, change.subject,
+                     change.detail["subject"] ?? change.detail["user"] ?? change.detail["owner"] ?? "", change.detail["role"] ?? "",
+                     change.detail["scope"] ?? ""]
+                })
+            files.append(File(name: "changes." + format.rawValue, bytes: table.encoded(as: format), rows: changes.count))
+        }
+        return files
     }
 
     /// Writes the files as the bundle `destination`, with a checkpoint of the log

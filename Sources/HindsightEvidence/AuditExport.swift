@@ -19,25 +19,13 @@ public enum AuditExport {
     /// the first event that occurred in it to the last, every event between included, so that
     /// an unfiltered export is provably complete.
     public struct Request: Sendable {
-        public enum Bound: Sendable, Equatable {
-            case seq(UInt64)
-            case time(Int64)
-
-            var text: String {
-                switch self {
-                case .seq(let seq): String(seq)
-                case .time(let ms): Timestamp.format(ms)
-                }
-            }
-        }
-
-        public var from: Bound?
-        public var to: Bound?
+        public var from: LogPosition?
+        public var to: LogPosition?
         public var org: String?
         public var types: [String]?
         public var format: ExportFormat
 
-        public init(from: Bound? = nil, to: Bound? = nil, org: String? = nil, types: [String]? = nil, format: ExportFormat) {
+        public init(from: LogPosition? = nil, to: LogPosition? = nil, org: String? = nil, types: [String]? = nil, format: ExportFormat) {
             self.from = from
             self.to = to
             self.org = org
@@ -251,5 +239,15 @@ public enum AuditExport {
             throw LogError(.outOfRange, "from and to select no events of the log's \(reader.size)", fieldPath: "/from")
         }
         return .init(firstSeq: first, lastSeq: last)
+    }
+}
+
+extension LogPosition {
+    /// As a manifest records a bound: the seq, or the time in RFC 3339.
+    var text: String {
+        switch self {
+        case .seq(let seq): String(seq)
+        case .time(let ms): Timestamp.format(ms)
+        }
     }
 }

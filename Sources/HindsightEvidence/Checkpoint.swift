@@ -1,7 +1,7 @@
 import Foundation
 public import HindsightCore
 import HindsightFiles
-public import HindsightLog
+import HindsightLog
 
 /// A signed tree head of the log in the C2SP checkpoint format: a signed note whose text is
 /// the origin (the signing key's name), the tree size in decimal and the base64 root hash,

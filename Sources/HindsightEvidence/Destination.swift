@@ -1,7 +1,7 @@
 import Foundation
 public import HindsightCore
 import HindsightFiles
-public import HindsightLog
+import HindsightLog
 
 #if canImport(Glibc)
 import Glibc

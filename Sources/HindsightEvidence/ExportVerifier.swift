@@ -1,7 +1,7 @@
 import Crypto
 import Dispatch
 import Foundation
-public import HindsightCore
+import HindsightCore
 import HindsightFiles
 import HindsightLog
 

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 public import HindsightCore
 import HindsightFiles
-public import HindsightLog
+import HindsightLog
 
 #if canImport(Glibc)
 import Glibc

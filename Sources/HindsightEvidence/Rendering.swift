@@ -1,4 +1,4 @@
-public import HindsightCore
+import HindsightCore
 import HindsightLog
 
 #if canImport(Glibc)
@@ -86,7 +86,7 @@ enum Rendering {
     }
 
     /// A field, quoted (quotes doubled) when it holds a comma, quote or line break.
-    private static func appendCSVField(_ text: [UInt8], to row: inout [UInt8]) {
+    static func appendCSVField(_ text: [UInt8], to row: inout [UInt8]) {
         guard text.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) else {
             row += text
             return

@@ -1,5 +1,5 @@
 internal import CLZ4
-package import HindsightCore
+import HindsightCore
 
 /// Standard LZ4 frames, as `lz4 -dc` reads them: 4 MB linked blocks, every block and the
 /// whole content checksummed (xxHash32), the content size in the header.

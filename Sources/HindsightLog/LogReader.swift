@@ -277,14 +277,34 @@ public final class LogReader: Sendable {
         return size
     }
 
-    public func stats() throws(LogError) -> LogStats {
+    /// Sizes and the tree head now, or as the log stood at a moment: after event `seq`, or
+    /// after the last batch appended by a time (its chunks' `recordedAt`). The log's files
+    /// (`storedBytes`) are counted as they are now: compaction rewrites them, and no file
+    /// records what it weighed before.
+    public func stats(at moment: LogPosition? = nil) throws(LogError) -> LogStats {
         let head = view.layout.root + "/HEAD"
         let headBytes = FileIO.exists(head) ? UInt64(try FileIO.readFile(head).count) : 0
         let stored = try FileIO.totalSize(of: view.layout.segmentsDirectory) + headBytes
+        let end: UInt64 = switch moment {
+        case nil: size
+        case .seq(let seq)?: min(seq, size)
+        case .time(let ms)?: view.chunks.prefix { $0.header.recordedAt <= ms }.last?.header.lastSeq ?? 0
+        }
+        let whole = view.chunks.prefix { $0.header.lastSeq <= end }
+        var rawBytes = whole.reduce(0) { $0 + UInt64($1.header.rawLength) }
+        // The chunk `end` falls inside of: its lines up to `end`, each with its newline.
+        if let partial = view.chunks.dropFirst(whole.count).first, partial.header.firstSeq <= end {
+            let text = try view.text(of: partial).get()
+            text.withUnsafeBytes { bytes in
+                for line in bytes.lineRanges(length: Int(partial.header.rawLength)).prefix(Int(end - partial.header.firstSeq + 1)) {
+                    rawBytes += UInt64(line.count + 1)
+                }
+            }
+        }
+        let segments = Set(whole.map(\.segment) + view.chunks.dropFirst(whole.count).prefix { $0.header.firstSeq <= end }.map(\.segment))
         return LogStats(
-            events: size,
-            rawBytes: view.chunks.reduce(0) { $0 + UInt64($1.header.rawLength) },
-            storedBytes: stored, segments: view.segments.count, head: (size, root))
+            events: end, rawBytes: rawBytes, storedBytes: stored, segments: moment == nil ? view.segments.count : segments.count,
+            head: (end, end == size ? root : end == 0 ? .emptyRoot : try root(atSize: end)))
     }
 }
 

@@ -371,18 +371,3 @@ private struct PendingChunk {
         subtrees = PerfectSubtree.decompose(leaves, start: firstSeq - 1)
     }
 }
-
-extension String {
-    /// The string as one JSON Pointer (RFC 6901) reference token: `~` as `~0`, `/` as `~1`.
-    public func replacingSlashes() -> String {
-        var out = ""
-        for c in self {
-            switch c {
-            case "~": out += "~0"
-            case "/": out += "~1"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
-}

@@ -1,6 +1,6 @@
 public import HindsightCore
 public import HindsightCore
-public import HindsightEngine
+import HindsightEngine
 
 /// An event as read models receive it: upcast to the newest version of its type, with
 /// personal data as readers see it (`event`), and the entities it refers to. A model that

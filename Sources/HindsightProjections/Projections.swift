@@ -223,12 +223,13 @@ public final class Projections: @unchecked Sendable {
         return out
     }
 
-    /// Applies every event `reader` holds beyond each model's checkpoint, building a model
-    /// that has no database of its version yet, or whose database is damaged.
-    public func catchUp(_ reader: LogReader) throws(LogError) {
+    /// Applies every event `reader` holds beyond each model's checkpoint (of the models named
+    /// `only`, when given: a question catches up the models it reads), building a model that
+    /// has no database of its version yet, or whose database is damaged.
+    public func catchUp(_ reader: LogReader, only names: [String]? = nil) throws(LogError) {
         lock.lock()
         defer { lock.unlock() }
-        for model in models {
+        for model in models where names?.contains(model.name) ?? true {
             // Another process may have put a new generation in place (`hindsight rebuild`, or a
             // query that found the model damaged): answer from it.
             if let current = files(of: model).current(), current != generations[model.name], let opened = try openIfCurrent(model) {
@@ -319,6 +320,37 @@ public final class Projections: @unchecked Sendable {
                 readAhead()
             }
         }
+    }
+
+    // MARK: - As of a past moment
+
+    /// A read model as it would stand had it folded only the events `query` selects (up to a
+    /// seq, or that occurred by a time; within a window of `occurredAt`): folded from the log
+    /// into a database in memory, for a question asked as of a past moment whose answer the
+    /// model's own tables cannot give (figures kept per hour or week add up every event
+    /// applied, whenever it occurred). It reads the model's events that the query selects,
+    /// so its cost grows with that range, not with the log beyond it. `model` is a fresh
+    /// instance of the model's type.
+    public func fold<Model: ReadModel>(_ model: Model, matching query: ReadQuery, reader: LogReader) throws(LogError) -> SQLiteDatabase {
+        let db = try SQLiteDatabase(path: ":memory:", bulkLoad: true)
+        try model.create(in: db)
+        try model.createIndexes(in: db)
+        var query = query
+        query.types = model.types.map { query.types?.intersection($0) ?? $0 } ?? query.types
+        var batch: [ProjectedEvent] = []
+        func flush() throws(LogError) {
+            guard !batch.isEmpty else { return }
+            let prepared = model.prepare(batch)
+            try db.transaction { () throws(LogError) in try model.apply(prepared, in: db) }
+            batch.removeAll(keepingCapacity: true)
+        }
+        try reader.read(query) { (event: StoredEvent) throws(LogError) in
+            batch.append(ProjectedEvent(stored: event, source: source))
+            if batch.count == Self.batch { try flush() }
+            return true
+        }
+        try flush()
+        return db
     }
 
     // MARK: - Snapshots and verification

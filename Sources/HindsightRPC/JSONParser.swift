@@ -1,5 +1,4 @@
 public import HindsightCore
-import HindsightLog
 
 /// Reads a request's JSON text (RFC 8259, exactly) into `JSONValue`s, over its bytes.
 ///
@@ -501,5 +500,15 @@ private struct BitStack {
         count -= 1
         words[count / 64] &= ~(1 << UInt64(count % 64))
         if count % 64 == 0 { words.removeLast() }
+    }
+}
+
+extension JSONValue {
+    /// Parses one JSON text (RFC 8259); nil when it is not JSON, or holds what a request
+    /// could not be read from: a lone surrogate escape, a key twice in an object, nesting
+    /// deeper than 2,048 levels (`JSONParser` says which, and where).
+    public init?(parsing bytes: some Collection<UInt8>) {
+        guard let document = try? JSONParser.parse(bytes), document.problems.isEmpty else { return nil }
+        self = document.value
     }
 }

@@ -1,8 +1,5 @@
-import Foundation
-public import HindsightEngine
-public import HindsightEvidence
 public import HindsightCore
-import HindsightLog
+public import HindsightQuery
 
 /// A JSON-RPC error: the protocol's own codes, or the engine's (from 1000) with a stable
 /// `data.kind` and, for bad input, `data.path` (QUERIES.md, Errors).
@@ -31,6 +28,16 @@ public struct RPCError: Error, Sendable {
     /// Bad parameters, with a JSON Pointer into the request's `params`.
     static func params(_ message: String, path: String) -> RPCError {
         RPCError(invalidParams, message, data: ["kind": "invalid_params", "path": .string(path)])
+    }
+
+    /// The query service's refusal, in JSON-RPC's terms.
+    init(_ error: QueryError) {
+        switch error {
+        case .invalidParams(let message, let path): self = .params(message, path: path)
+        case .methodNotFound: self.init(Self.methodNotFound, error.message)
+        case .engine(let error): self.init(error)
+        case .events(let error): self.init(error, events: true)
+        }
     }
 
     /// The engine's error codes, one per kind of `LogError`, stable for tools to match on.
@@ -63,60 +70,16 @@ public struct RPCError: Error, Sendable {
     }
 }
 
-/// One method of the interface: what it takes and returns (for `system.methods`), whether it
-/// writes, and its implementation.
-public struct RPCMethod: Sendable {
-    public let name: String
-    public let params: String
-    public let result: String
-    public let summary: String
-    public let writes: Bool
-    let handler: @Sendable (RPCCall) throws(RPCError) -> [String: JSONValue]
-
-    /// The method as `system.methods` lists it.
-    var described: JSONValue {
-        ["name": .string(name), "params": .string(params), "result": .string(result), "summary": .string(summary), "writes": .bool(writes)]
-    }
-}
-
-/// A request being answered: its parameters, decoded and as sent, and the data it may use.
-public struct RPCCall {
-    public let params: Params
-    /// The request's text and the span of its `params`, for methods that pass values through
-    /// as sent (`log.append`'s events).
-    let text: [UInt8]
-    let rawParams: Range<Int>?
-    let store: Store
-}
-
 /// Answers JSON-RPC 2.0 requests, one JSON text at a time: single requests, batches and
 /// notifications as the specification says. A bad request gets an error response and never
 /// changes stored data; nothing here ends the process.
 public final class RPCServer: Sendable {
-    let store: Store
-    let methods: [String: RPCMethod]
+    let service: QueryService
 
-    /// `engine` is the writer for `serve`; without one, methods that write open the directory
-    /// as its writer for the one request (`hindsight query`), and methods that read never do.
-    /// `signingKey` is the path of the key exports are signed with; `exports` says where
-    /// exports may be written (nowhere unless the process was told); `atLeastWait`, how long
-    /// `atLeast` waits for a seq another process has still to append.
-    public init(
-        directory: String, engine: Engine?, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off,
-        atLeastWait: Double = RPCServer.atLeastWait
-    ) {
-        store = Store(directory: directory, engine: engine, signingKey: signingKey, exports: exports)
-        self.atLeastWait = atLeastWait
-        let listing = RPCMethod(
-            name: "system.methods", params: "", result: "methods: [{name, params, result, summary, writes}]",
-            summary: "This list, machine-readable.", writes: false) { _ in [:] }
-        let all = (LogMethods.all + AuditMethods.all + AccessMethods.all + AnalyticsMethods.all + ExportMethods.all + [listing]).sorted { $0.name < $1.name }
-        let described = JSONValue.array(all.map(\.described))
-        var table = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
-        table[listing.name] = RPCMethod(
-            name: listing.name, params: listing.params, result: listing.result, summary: listing.summary, writes: false
-        ) { _ in ["methods": described] }
-        methods = table
+    /// Answers with `service`: its engine (if any) is the writer, its export policy says
+    /// where exports may go.
+    public init(_ service: QueryService) {
+        self.service = service
     }
 
     /// The response to one JSON text (a request or a batch), or nil when nothing is to be
@@ -193,56 +156,29 @@ public final class RPCServer: Sendable {
             return Self.error(RPCError(RPCError.invalidRequest, "invalid request: method must be a string"), id: replyID)
         }
         let isNotification = id == nil
-        let answer = { [self] () throws(RPCError) -> [String: JSONValue] in
-            guard let method = methods[name] else {
-                throw RPCError(RPCError.methodNotFound, "method not found: \(name) (system.methods lists them)")
+        let outcome = Result { () throws(RPCError) -> JSONValue in
+            if let problem {
+                guard QueryService.methods.contains(where: { $0.name == name }) else { throw RPCError(.methodNotFound(name)) }
+                throw RPCError.params(problem.message, path: pointer)
             }
-            if let problem { throw RPCError.params(problem.message, path: pointer) }
-            let params: Params
+            let params: [String: JSONValue]
             switch members["params"] {
-            case nil: params = Params([:])
-            case .object(let values)?: params = Params(values)
-            default: throw RPCError.params("params must be an object of named parameters", path: "/params")
+            case nil: params = [:]
+            case .object(let values)?: params = values
+            default:
+                guard QueryService.methods.contains(where: { $0.name == name }) else { throw RPCError(.methodNotFound(name)) }
+                throw RPCError.params("params must be an object of named parameters", path: "/params")
             }
-            try reach(params.integer("atLeast"))
-            let rawParams = spans.last(where: { $0.key == "params" })?.range
-            return try method.handler(RPCCall(params: params, text: text, rawParams: rawParams, store: store))
-        }
-        var outcome = Result(catching: answer)
-        // A read model found damaged is built again from the log, and the request answered from it.
-        if case .failure(let error) = outcome, error.data?["kind"] == .string(LogError.Code.readModelDamaged.rawValue),
-            store.rebuildDamaged(at: error.data?["location"])
-        {
-            outcome = Result(catching: answer)
+            do throws(QueryError) {
+                return try service.call(name, params)
+            } catch {
+                throw RPCError(error)
+            }
         }
         if isNotification { return nil }
         switch outcome {
-        case .success(let result): return Self.envelope(id: replyID, key: "result", value: .object(result))
+        case .success(let result): return Self.envelope(id: replyID, key: "result", value: result)
         case .failure(let error): return Self.error(error, id: replyID)
-        }
-    }
-
-    /// How long `atLeast` waits, by default, for the log to reach its seq (seconds).
-    public static let atLeastWait: Double = 5
-    /// How long this server's `atLeast` waits.
-    let atLeastWait: Double
-
-    /// `atLeast`: the answer must reflect at least this seq (read models are caught up with
-    /// the log before they answer). Beside a writer (`hindsight query` beside `serve`) the seq
-    /// may still arrive: it is waited for, up to `atLeastWait` seconds. In `serve` this
-    /// process is the writer and answers one request at a time, so a seq not appended yet
-    /// cannot arrive while it waits: it is refused at once.
-    private func reach(_ seq: Int64?) throws(RPCError) {
-        guard let seq else { return }
-        let deadline = DispatchTime.now() + (store.engine == nil ? atLeastWait : 0)
-        while true {
-            let size = try store.reader().size
-            if UInt64(seq) <= size { return }
-            guard DispatchTime.now() < deadline else {
-                throw RPCError(RPCError.engineCodes[.outOfRange]!, "the log holds \(size) events; position \(seq) was not reached",
-                               data: ["kind": "out_of_range", "path": "/params/atLeast"])
-            }
-            Thread.sleep(forTimeInterval: 0.02)
         }
     }
 

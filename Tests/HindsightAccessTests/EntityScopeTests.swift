@@ -24,12 +24,12 @@ struct EntityScopeTests {
         #expect(appended.status == 0, "\(appended.stderr)")
         let evaluator = ReferenceEvaluator(events: Self.history.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] })
         for (resource, allowed) in [("database/db_2", true), ("backup/bak_1", true), ("database/db_3", false), ("project/prj_1", false)] {
-            let check = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_7", "database:read", resource])
-            #expect(check.status == 0, "\(check.stderr)")
+            let check = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_7", "database:read", resource, "--json"])
+            #expect(check.status == (allowed ? 0 : 1), "\(check.stderr)")
             #expect(check.stdout.contains(#""allowed":\#(allowed)"#), "\(resource): \(check.stdout)")
             #expect(evaluator.check("usr_7", Permission("database:read")!, resource, at: .seq(7)).allowed == allowed, "\(resource)")
         }
-        let who = try run(hindsightExecutable, ["who-can", "--data", dir.path, "database:read", "backup/bak_1"])
+        let who = try run(hindsightExecutable, ["who-can", "--data", dir.path, "database:read", "backup/bak_1", "--json"])
         #expect(who.stdout.contains(#""subject":"usr_7""#) && who.stdout.contains(#""scope":"database/db_2""#), "\(who.stdout)")
     }
 }

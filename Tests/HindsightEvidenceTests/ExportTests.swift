@@ -318,14 +318,14 @@ struct ExportTests {
             (["--out", existing + "/new", "--format", "xml"], "format must be jsonl or csv"),
             (["--out", existing + "/new", "--from", "300", "--to", "200"], "from must not be after to"),
             (["--out", existing + "/new", "--from", "300", "--to", "999"], "select no events"),
-            (["--out", existing + "/new", "--from", "yesterday"], "from must be a seq or an RFC 3339 time"),
+            (["--out", existing + "/new", "--from", "yesterday"], "--from takes a seq or an RFC 3339 time"),
         ]
         for (options, message) in cases {
             let result = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key] + options)
-            #expect(result.status != 0 && result.stdout.contains(message), "\(options): \(result.stdout)")
+            #expect(result.status != 0 && result.stderr.contains(message), "\(options): \(result.stderr)")
         }
         let keyless = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.scratch.path + "/none.key", "--out", existing + "/new"])
-        #expect(keyless.status != 0 && keyless.stdout.contains("hindsight keys init"))
+        #expect(keyless.status != 0 && keyless.stderr.contains("hindsight keys init"))
         #expect(try contents(of: evidence.data) == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: existing).isEmpty)
     }
@@ -402,7 +402,7 @@ struct ExportDestinationTests {
         // The command line writes where its user says, but never inside the data directory.
         for out in [evidence.data + "/HEAD.tmp", exports + "/into-data/x"] {
             let result = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key, "--out", out])
-            #expect(result.status == 1 && result.stdout.contains("inside the data directory"), "\(out): \(result.stdout)")
+            #expect(result.status == 1 && result.stderr.contains("inside the data directory"), "\(out): \(result.stderr)")
         }
         #expect(try contents(of: evidence.data) == before)
     }

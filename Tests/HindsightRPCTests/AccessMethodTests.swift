@@ -1,4 +1,5 @@
 import Foundation
+import HindsightCore
 import HindsightRPC
 import HindsightTestSupport
 import Testing
@@ -21,8 +22,15 @@ struct AccessMethodTests {
         #expect(refused?["position"] == 217)
         #expect(check(question)?["allowed"] == false)
         // The command line answers the same.
-        let cli = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "2026-03-05T12:00:00.000Z"])
+        let cli = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "2026-03-05T12:00:00.000Z", "--json"])
         #expect(cli.status == 0 && cli.stdout.contains(#""grant":"grant_6""#))
+        // As a table; and a denial is exit status 1, so that a script can tell.
+        let table = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "2026-03-05"])
+        #expect(table.status == 0 && table.stdout.hasPrefix("allowed") && table.stdout.contains("grant_6"), "\(table.stdout)\(table.stderr)")
+        let denied = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "217"])
+        #expect(denied.status == 1 && denied.stdout.hasPrefix("denied"), "\(denied.stdout)\(denied.stderr)")
+        let unanswered = try run(hindsightExecutable, ["check", "--data", dir.path, "erin", "project:deploy", "project/prj_storefront"])
+        #expect(unanswered.status == 2 && unanswered.stderr.contains("subject must be a user"), "\(unanswered.stderr)")
     }
 
     @Test func aDenialNamesTheGrantsThatWouldHaveAllowedItAndWhyTheyDidNot() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import HindsightCore
 import HindsightRPC
 import HindsightTestSupport
 import Testing
@@ -520,11 +521,11 @@ struct AlertTests {
         let live = try dump()
         #expect(live.split(separator: "\n").count > 3, "the model holds rows")
         // Rebuilt: from the snapshot taken part-way, and (once it is gone) from seq 1.
-        let fromSnapshot = try run(hindsightExecutable, ["rebuild", "--data", dir.path, model])
+        let fromSnapshot = try run(hindsightExecutable, ["rebuild", "--data", dir.path, model, "--json"])
         #expect(fromSnapshot.stdout.contains(#""from":250"#), "\(fromSnapshot.stdout)")
         #expect(try dump() == live)
         try FileManager.default.removeItem(atPath: dir.path + "/snapshots")
-        #expect(try run(hindsightExecutable, ["rebuild", "--data", dir.path, model]).stdout.contains(#""from":0"#))
+        #expect(try run(hindsightExecutable, ["rebuild", "--data", dir.path, model, "--json"]).stdout.contains(#""from":0"#))
         #expect(try dump() == live)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HindsightEngine
 import HindsightProjections
+import HindsightCore
 import HindsightRPC
 import HindsightTestSupport
 import Testing
@@ -162,7 +163,7 @@ struct RebuildTests {
     @Test func theCommandRebuildsAndSwaps() throws {
         let dir = try historyDirectory()
         let before = try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1000}"#]).stdout
-        let rebuilt = try run(hindsightExecutable, ["rebuild", "--data", dir.path, "audit"])
+        let rebuilt = try run(hindsightExecutable, ["rebuild", "--data", dir.path, "audit", "--json"])
         #expect(rebuilt.status == 0, "\(rebuilt.stdout)")
         #expect(rebuilt.stdout.contains(#""position":372"#))
         let after = try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1000}"#]).stdout

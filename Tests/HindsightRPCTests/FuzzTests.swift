@@ -1,4 +1,5 @@
 import Foundation
+import HindsightCore
 import HindsightRPC
 import HindsightTestSupport
 import Testing
@@ -80,8 +81,16 @@ struct FuzzTests {
         let dir = try historyDirectory()
         // atLeast beyond the log is refused at once: the test's log never grows.
         let server = RPCServer(directory: dir.path, engine: nil, atLeastWait: 0)
-        // The read models are built once, before: a question to them reads them as they are.
-        _ = server.respond(to: Array(#"{"jsonrpc":"2.0","id":0,"method":"audit.search","params":{"limit":1}}"#.utf8))
+        // The read models are built once, before (a question catches up the models it reads):
+        // a question to them reads them as they are.
+        for warmUp in [
+            #""audit.search","params":{"limit":1}"#, #""rbac.whatCan","params":{"subject":"usr_alice"}"#,
+            #""analytics.builds","params":{"org":"org_acme"}"#, #""analytics.functions","params":{"org":"org_acme"}"#,
+            #""analytics.metrics","params":{"name":"m","from":"2026-03-01T00:00:00Z","to":"2026-03-02T00:00:00Z","stepSec":3600}"#,
+            #""webhooks.deliveries","params":{"webhook":"wh_slack"}"#, #""alerts.active""#,
+        ] {
+            _ = server.respond(to: Array(#"{"jsonrpc":"2.0","id":0,"method":\#(warmUp)}"#.utf8))
+        }
         let before = try contents(of: dir.path)
         var random = Seeded(state: 20_261_127)
         var answered = 0

@@ -1,6 +1,8 @@
 import Foundation
 import HindsightEngine
+import HindsightCore
 import HindsightRPC
+import HindsightQuery
 import HindsightTestSupport
 import Testing
 
@@ -26,7 +28,7 @@ struct LogMethodTests {
 
         let refused = try run(hindsightExecutable, ["query", "--data", dir.path, "log.stats", "--params", #"{"atLeast":400}"#])
         #expect(refused.status == 1 && refused.stdout.contains(#""path":"/params/atLeast""#), "\(refused.stdout)")
-        #expect(Date().timeIntervalSince(started) >= RPCServer.atLeastWait)
+        #expect(Date().timeIntervalSince(started) >= QueryService.atLeastWait)
     }
 
     @Test func anAppendIsReadBackWithAtLeastExactlyAsSent() throws {

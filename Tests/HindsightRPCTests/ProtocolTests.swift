@@ -1,4 +1,5 @@
 import Foundation
+import HindsightCore
 import HindsightRPC
 import HindsightTestSupport
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import HindsightProjections
+import HindsightCore
 import HindsightRPC
 import HindsightTestSupport
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import HindsightProjections
+import HindsightCore
 import HindsightRPC
 import HindsightTestSupport
 import Testing
@@ -39,13 +40,13 @@ struct SnapshotTests {
         writeFile(more, Data(try succeed(["generate", "--events", "100", "--seed", "10"]).utf8))
         _ = try succeed(["append", "--data", dir.path, more])
 
-        let rebuilt = JSONValue(parsing: Array(try succeed(["rebuild", "--data", dir.path, "audit"]).utf8))
-        #expect(rebuilt?["result"]?["from"] == .integer(672), "the newest snapshot is at seq 672")
+        let rebuilt = JSONValue(parsing: Array(try succeed(["rebuild", "--data", dir.path, "audit", "--json"]).utf8))
+        #expect(rebuilt?["from"] == .integer(672), "the newest snapshot is at seq 672")
         let fromSnapshot = try succeed(["dump", "--stored", "--data", dir.path, "audit"])
 
         try FileManager.default.removeItem(atPath: dir.path + "/snapshots")
-        let fromStart = JSONValue(parsing: Array(try succeed(["rebuild", "--data", dir.path, "audit"]).utf8))
-        #expect(fromStart?["result"]?["from"] == .integer(0))
+        let fromStart = JSONValue(parsing: Array(try succeed(["rebuild", "--data", dir.path, "audit", "--json"]).utf8))
+        #expect(fromStart?["from"] == .integer(0))
         #expect(try succeed(["dump", "--stored", "--data", dir.path, "audit"]) == fromSnapshot)
     }
 
@@ -73,8 +74,8 @@ struct SnapshotTests {
         file.write(Data(repeating: 0xEE, count: 16))
         try file.close()
 
-        let rebuilt = JSONValue(parsing: Array(try succeed(["rebuild", "--data", dir.path, "audit"]).utf8))
-        #expect(rebuilt?["result"]?["from"] == .integer(0))
+        let rebuilt = JSONValue(parsing: Array(try succeed(["rebuild", "--data", dir.path, "audit", "--json"]).utf8))
+        #expect(rebuilt?["from"] == .integer(0))
         let verified = try run(hindsightExecutable, ["verify", "--projections", "--data", dir.path])
         #expect(verified.status == 2)
         #expect(verified.stdout.contains("FAILED: snapshot audit at seq 300: its tree head is not the log's"), "\(verified.stdout)")

@@ -186,6 +186,10 @@ public final class BuildsReadModel: ReadModel {
         public let durations: QuantileSketch
         /// Each step name's durations.
         public let steps: [String: QuantileSketch]
+        /// The three slowest steps by their 95th percentile, slowest first (by name on a tie).
+        public var slowestSteps: [(step: String, p95: Double)] {
+            Array(steps.compactMap { step, sketch in sketch.quantile(0.95).map { (step, $0) } }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }.prefix(3))
+        }
     }
 
     /// The builds of a scope (`project/ID` or `org/ID`) on each of `days` UTC days ending with

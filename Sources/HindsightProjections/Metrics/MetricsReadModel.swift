@@ -158,11 +158,13 @@ public final class MetricsReadModel: ReadModel {
     /// A metric's values per step of `stepSec` seconds, of any length, from the step holding
     /// `from` to the one holding `to`, added up from the log's `metric.recorded` events up to
     /// seq `throughSeq` (the model's position) that occurred in those steps: what a step
-    /// shorter than the model's hours asks. The values and tag filter are those of `metric`
+    /// shorter than the model's hours asks (and, with `occurredBy`, only the values that occurred
+    /// by then). The values and tag filter are those of `metric`
     /// (the same subsets of a value's tags); the question reads the events of its range
     /// (found through the chunks' time index), so its time grows with the range.
     public static func metric(
-        _ name: String, tags: [(name: String, value: String)], from: Int64, to: Int64, stepSec: Int64, throughSeq: UInt64, reader: LogReader
+        _ name: String, tags: [(name: String, value: String)], from: Int64, to: Int64, stepSec: Int64, throughSeq: UInt64,
+        occurredBy: Int64? = nil, reader: LogReader
     ) throws(LogError) -> [(start: Int64, figures: MetricFigures)] {
         let subset = Analytics.subsets(of: tags).last ?? ""
         let step = stepSec * 1000
@@ -170,7 +172,7 @@ public final class MetricsReadModel: ReadModel {
         var query = ReadQuery()
         query.types = ["metric.recorded"]
         query.occurredFrom = first
-        query.occurredTo = first + (to - first) / step * step + step - 1
+        query.occurredTo = min(first + (to - first) / step * step + step - 1, occurredBy ?? .max)
         query.to = throughSeq
         var steps: [Int64: MetricFigures] = [:]
         try reader.read(query) { (event: StoredEvent) throws(LogError) in

@@ -1,5 +1,6 @@
-/// A JSON value as a request carries it: what JSON-RPC's envelope and a method's parameters
-/// are read from. Booleans, integers and other numbers stay apart (`true` is not `1`), which
+/// A JSON value as requests carry it and answers are written: what JSON-RPC's envelope and a
+/// method's parameters are read from, and what every edge (JSON-RPC, the command line's
+/// `--json`, MCP) writes an answer as. Booleans, integers and other numbers stay apart (`true` is not `1`), which
 /// the protocol's rules on `id` and the methods' parameter checks depend on.
 public enum JSONValue: Sendable, Equatable {
     case null
@@ -12,14 +13,6 @@ public enum JSONValue: Sendable, Equatable {
     /// JSON text as it is: written into a response (stored events), or kept from a request
     /// unread (the events of `log.append`, which pass to the engine as sent).
     case raw([UInt8])
-
-    /// Parses one JSON text (RFC 8259); nil when it is not JSON, or holds what a request
-    /// could not be read from: a lone surrogate escape, a key twice in an object, nesting
-    /// deeper than 2,048 levels (`JSONParser` says which, and where).
-    public init?(parsing bytes: some Collection<UInt8>) {
-        guard let document = try? JSONParser.parse(bytes), document.problems.isEmpty else { return nil }
-        self = document.value
-    }
 
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
@@ -60,7 +53,7 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    static func writeString(_ text: String, to out: inout [UInt8]) {
+    package static func writeString(_ text: String, to out: inout [UInt8]) {
         let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
@@ -86,4 +79,19 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(uniqueKeysWithValues: elements)) }
+}
+
+extension String {
+    /// The string as one JSON Pointer (RFC 6901) reference token: `~` as `~0`, `/` as `~1`.
+    public func replacingSlashes() -> String {
+        var out = ""
+        for c in self {
+            switch c {
+            case "~": out += "~0"
+            case "/": out += "~1"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
 }

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import HindsightCatalog
+import HindsightEngine
+import HindsightEvidence
+import HindsightCore
+import HindsightFiles
+import HindsightLog
+import HindsightLogWriter
+import HindsightProjections
+import HindsightRPC
+import HindsightWorkload
+
+struct Compact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Recompress everything appended so far into large, maximally compressed chunks.")
+
+    @OptionGroup var options: DataOptions
+    @Option(help: "LZ4 compression level, 3 to 12.") var level: Int32 = LZ4Frame.compactionLevel
+
+    func validate() throws {
+        if !(3...12).contains(level) { throw ValidationError("--level must be between 3 and 12") }
+    }
+
+    func run() throws {
+        try reporting {
+            let report = try Engine(directory: options.directory).compact(level: level)
+            printJSON(["segments": report.segmentsRewritten, "events": report.events,
+                       "bytesBefore": report.bytesBefore, "bytesAfter": report.bytesAfter])
+        }
+    }
+}

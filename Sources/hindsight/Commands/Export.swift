@@ -1,0 +1,77 @@
+import ArgumentParser
+import HindsightCore
+import HindsightQuery
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write evidence for auditors.", subcommands: [Audit.self, AccessReview.self])
+
+    struct Audit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Audit events as a bundle anyone can verify offline with the public key (export.audit).",
+            discussion: """
+                Writes DIR with the stored lines (events.ndjson), a readable events.FORMAT, the signed checkpoint the bundle \
+                is anchored to (kept in the data directory too), Merkle proofs and a signed manifest.json. \
+                Check it with `hindsight verify-export DIR --key PUBLIC` or Tools/verify_export.py (docs/export-format.md).
+                """)
+
+        @OptionGroup var options: DataOptions
+        @OptionGroup var key: SigningKeyOption
+        @Option(help: "The first seq, or an RFC 3339 time or a date (default: the first event).") var from: String?
+        @Option(help: "The last seq, or an RFC 3339 time or a date (default: the last event).") var to: String?
+        @Option(help: "Only this org's events.") var org: String?
+        @Option(help: ArgumentHelp("Only these types (comma-separated).", valueName: "TYPES")) var types: String?
+        @Option(help: "The readable rendering: jsonl or csv.") var format = "jsonl"
+        @Option(help: ArgumentHelp("The directory to create.", valueName: "DIR")) var out: String
+        @OptionGroup var output: JSONOption
+
+        func run() throws {
+            let first = try from.map { try MomentOption.position($0, option: "from", dayEnds: false) }
+            let last = try to.map { try MomentOption.position($0, option: "to") }
+            let service = options.service(signingKey: key.path, exports: .asNamed)
+            let answer = try asking { () throws(QueryError) in
+                try service.perform(AuditExportMethod.self, parameters: parameters([
+                    "format": .string(format), "path": .string(out), "from": first?.json, "to": last?.json, "org": textParameter(org),
+                    "types": types.map { .array($0.split(separator: ",").map { .string(String($0)) }) },
+                ]))
+            }
+            if output.json { return printAnswer(answer) }
+            let manifest = answer.manifest
+            print("wrote \(answer.path): \(manifest.count) events (seq \(manifest.range.firstSeq)…\(manifest.range.lastSeq)), anchored to the signed checkpoint of \(manifest.chainHead.size) events, root \(manifest.chainHead.root)")
+        }
+    }
+
+    struct AccessReview: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "access-review",
+            abstract: "Who holds which role on what in an org at a moment, with grant, granted at and by, expiry and how it is held (export.accessReview).",
+            discussion: """
+                Writes a bundle in DIR: access-review.FORMAT, and with --since, changes.FORMAT (every gain and loss of access \
+                since then), with a signed checkpoint of the log and a signed manifest; `hindsight verify-export DIR --key PUBLIC` \
+                checks it (docs/export-format.md).
+                """)
+
+        @OptionGroup var options: DataOptions
+        @OptionGroup var key: SigningKeyOption
+        @Option(help: "The org (org_… or org/org_…).") var org: String
+        @Option(help: "A seq, an RFC 3339 time or a date: the review as of then (default: now).") var at: String?
+        @Option(help: "The previous review's RFC 3339 time or date: also list the changes since.") var since: String?
+        @Option(help: "csv or jsonl.") var format = "csv"
+        @Option(help: ArgumentHelp("The directory to create.", valueName: "DIR")) var out: String
+        @OptionGroup var output: JSONOption
+
+        func run() throws {
+            let moment = try at.map { try MomentOption.position($0, option: "at") }
+            let start = try since.map { try MomentOption.time($0, option: "since", dayEnds: false) }
+            let service = options.service(signingKey: key.path, exports: .asNamed)
+            let answer = try asking { () throws(QueryError) in
+                try service.perform(AccessReviewMethod.self, parameters: parameters([
+                    "org": .string(org), "format": .string(format), "path": .string(out), "at": moment?.json,
+                    "since": timeParameter(start),
+                ]))
+            }
+            if output.json { return printAnswer(answer) }
+            print("wrote \(answer.path) (as of seq \(answer.position ?? 0)):")
+            print(FigureTable(columns: ["file", "rows"]).render(answer.files.map { [$0.name, String($0.rows)] }), terminator: "")
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import HindsightCatalog
+import HindsightEngine
+import HindsightEvidence
+import HindsightCore
+import HindsightFiles
+import HindsightLog
+import HindsightLogWriter
+import HindsightProjections
+import HindsightRPC
+import HindsightWorkload
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check every checksum, seq and Merkle root; names the first bad seq and why.")
+
+    @OptionGroup var options: DataOptions
+    @Flag(help: "Print the report as JSON.") var json = false
+    @Flag(help: "Also fold the log again and check every read model and snapshot against it (content digests, tree heads).")
+    var projections = false
+
+    func run() throws {
+        try reporting {
+            let report = try LogReader(directory: options.directory).verify()
+            // Read models are checked only against a log that verifies.
+            let checks = projections && report.ok
+                ? try readModels(options.directory, caughtUp: false).models.verify(reader: LogReader(directory: options.directory)) : []
+            if json {
+                var object: [String: Any] = ["ok": report.ok && checks.allSatisfy(\.ok), "checked": report.checked,
+                                             "head": ["seq": report.size, "hash": report.root.hex]]
+                if let bad = report.firstBad { object["firstBad"] = ["seq": bad.seq, "reason": bad.reason] }
+                if !report.notes.isEmpty { object["notes"] = report.notes }
+                if projections {
+                    object["projections"] = checks.map { check -> [String: Any] in
+                        var entry: [String: Any] = ["readModel": check.readModel, "kind": check.kind, "position": check.position, "ok": check.ok]
+                        if let problem = check.problem { entry["problem"] = problem }
+                        return entry
+                    }
+                }
+                printJSON(object)
+            } else {
+                for note in report.notes { print("note: \(note)") }
+                if let bad = report.firstBad {
+                    print("FAILED at seq \(bad.seq): \(bad.reason)")
+                } else {
+                    print("ok: \(report.checked) events verified; tree head \(report.size) \(report.root.hex)")
+                }
+                for check in checks {
+                    if let problem = check.problem {
+                        print("FAILED: \(check.kind) \(check.readModel) at seq \(check.position): \(problem)")
+                    } else {
+                        print("ok: \(check.kind) \(check.readModel) at seq \(check.position) matches a fresh fold of the log")
+                    }
+                }
+            }
+            if !report.ok || !checks.allSatisfy(\.ok) { throw ExitCode(2) }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Foundation
+
+/// A plain text table, and the formats dashboards use for figures.
+struct FigureTable {
+    let columns: [String]
+
+    func render(_ rows: [[String]]) -> String {
+        let widths = columns.indices.map { column in ([columns[column]] + rows.map { $0[column] }).map(\.count).max()! + 2 }
+        let line = { (cells: [String]) in zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined() + "\n" }
+        return line(columns) + rows.map(line).joined()
+    }
+
+    static func count(_ value: Int64) -> String { String(value) }
+    static func percent(_ value: Double?) -> String { value.map { String(format: "%.0f%%", $0 * 100) } ?? "-" }
+    static func figure(_ value: Double?) -> String { value.map { String(format: "%g", $0) } ?? "-" }
+    static func duration(_ ms: Double?) -> String {
+        guard let ms else { return "-" }
+        if ms < 1000 { return String(format: "%.0fms", ms) }
+        let seconds = ms / 1000
+        return seconds < 60 ? String(format: "%.1fs", seconds) : String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
+    }
+}

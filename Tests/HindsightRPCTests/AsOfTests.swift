@@ -1,0 +1,83 @@
+import Foundation
+import HindsightCore
+import HindsightRPC
+import HindsightTestSupport
+import Testing
+
+/// QUERIES.md: every read method takes `at`. Asked `at` a seq, a method answers as a log that
+/// ended there would: the same answer as a data directory holding only the events up to it.
+/// (Access and build questions as of a seq are held to the reference evaluator and to a naive
+/// roll-up in their own tests: their "now" depends on the clock.)
+@Suite("Answers as of a past seq")
+struct AsOfTests {
+    static let questions: [(method: String, params: String)] = [
+        ("analytics.functions", #""org":"org_acme""#), ("analytics.functions", #""project":"prj_pipeline","from":"2026-03-03T00:00:00Z""#),
+        ("analytics.metrics", #""name":"http.latency_ms","from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z","stepSec":3600"#),
+        ("analytics.metrics", #""name":"http.latency_ms","tags":{"project":"prj_checkout"},"from":"2026-03-11T00:00:00Z","to":"2026-03-12T00:00:00Z","stepSec":900"#),
+        ("webhooks.deliveries", #""webhook":"wh_slack""#),
+        ("alerts.history", #""from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z""#), ("alerts.active", ""),
+        ("log.stats", ""),
+    ]
+
+    /// The answer without what differs between two data directories holding the same events:
+    /// the files' sizes, and the tree head (each stored line holds the moment it was appended).
+    static func comparable(_ result: JSONValue?) -> String {
+        guard case .object(var members)? = result else { return "no result" }
+        members["storedBytes"] = nil
+        members["ratio"] = nil
+        members["head"] = members["head"]?["seq"]
+        return String(decoding: JSONValue.object(members).text, as: UTF8.self)
+    }
+
+    @Test(arguments: [1, 120, 287, 330])
+    func anAnswerAtASeqIsTheAnswerOfTheLogUpToIt(seq: Int) throws {
+        let full = try historyDirectory()
+        let history = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("EventSchemas/examples/history.ndjson").path
+        let lines = try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n")
+        let shorter = TemporaryDirectory()
+        let appended = try run(hindsightExecutable, ["append", "--data", shorter.path], stdin: Data((lines.prefix(seq).joined(separator: "\n") + "\n").utf8))
+        #expect(appended.status == 0, "\(appended.stderr)")
+        let (asOf, upTo) = (RPCServer(directory: full.path, engine: nil), RPCServer(directory: shorter.path, engine: nil))
+        for (method, params) in Self.questions {
+            let separator = params.isEmpty ? "" : ","
+            let then = asOf.call(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":{\#(params)\#(separator)"at":\#(seq)}}"#)?["result"]
+            let now = upTo.call(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":{\#(params)}}"#)?["result"]
+            #expect(then?["position"] == .integer(Int64(seq)), "\(method) at \(seq): \(Self.comparable(then))")
+            #expect(Self.comparable(then) == Self.comparable(now), "\(method) \(params) at \(seq)")
+        }
+        // The tree head as of the seq: RFC 6962's hash of the first `seq` stored lines, worked
+        // out here by a few lines of Python over what `read --stored` prints.
+        let stored = try run(hindsightExecutable, ["read", "--data", full.path, "--stored", "--to", String(seq)]).stdout
+        let script = """
+            import hashlib, sys
+            lines = sys.stdin.buffer.read().split(b"\\n")[:-1]
+            def root(d):
+                if len(d) == 1: return hashlib.sha256(b"\\x00" + d[0]).digest()
+                k = 1
+                while k * 2 < len(d): k *= 2
+                return hashlib.sha256(b"\\x01" + root(d[:k]) + root(d[k:])).digest()
+            print(root(lines).hex())
+            """
+        let expected = try run("/usr/bin/env", ["python3", "-c", script], stdin: Data(stored.utf8)).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let head = asOf.call(#"{"jsonrpc":"2.0","id":1,"method":"log.stats","params":{"at":\#(seq)}}"#)?["result"]?["head"]?["hash"]
+        #expect(head == .string(expected), "log.stats at \(seq)")
+    }
+
+    @Test func anAnswerAtATimeCountsTheEventsThatOccurredByThen() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        func attempts(_ at: String) -> JSONValue? {
+            server.call(#"{"jsonrpc":"2.0","id":1,"method":"webhooks.deliveries","params":{"webhook":"wh_slack"\#(at)}}"#)?["result"]?["attempts"]
+        }
+        // Every delivery occurred in March 2026: none by its start, all by its end.
+        #expect(attempts(#","at":"2026-03-01T00:00:00Z""#) == .integer(0))
+        #expect(attempts(#","at":"2026-04-01T00:00:00Z""#) == attempts(""))
+        let all = attempts(""), some = attempts(#","at":"2026-03-10T12:00:00Z""#)
+        guard case .integer(let total)? = all, case .integer(let part)? = some else {
+            Issue.record("no answer: \(String(describing: all)) \(String(describing: some))")
+            return
+        }
+        #expect(total > 0 && part <= total)
+    }
+}
