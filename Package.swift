@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hindsight", targets: ["hindsight"]),
+        .executable(name: "hindsight-generate", targets: ["hindsight-generate"]),
         .library(name: "HindsightLog", targets: ["HindsightLog"]),
         .library(name: "HindsightCatalog", targets: ["HindsightCatalog"]),
     ],
@@ -140,9 +141,15 @@ let package = Package(
                 "HindsightProjections",
                 "HindsightQuery",
                 "HindsightRPC",
-                "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strictSwift
+        ),
+        // The workload generator as a command (`hindsight-generate`), apart from the shipped binary.
+        .executableTarget(
+            name: "hindsight-generate",
+            dependencies: ["HindsightWorkload", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tools/Generate",
             swiftSettings: strictSwift
         ),
         // The benchmark command: `swift run -c release hindsight-bench`.

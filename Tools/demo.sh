@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 events="${1:-100000}"
 Tools/setup.sh
 swift build -c release --product hindsight
+swift build -c release --product hindsight-generate
 hindsight=.build/release/hindsight
 data="$(mktemp -d)/hindsight-data"
-"$hindsight" generate --events "$events" --seed 7 > "${data%/*}/history.ndjson"
+.build/release/hindsight-generate --events "$events" --seed 7 > "${data%/*}/history.ndjson"
 echo "== append $events events"
 "$hindsight" append --data "$data" "${data%/*}/history.ndjson"
 echo "== stats after appending (fast LZ4 chunks)"

@@ -281,7 +281,7 @@ struct ExportTests {
 
     @Test func aMillionGeneratedEventsGoThroughExportAndBothVerifiersAfterAnErasure() throws {
         let scratch = TemporaryDirectory()
-        let workload = try run(hindsightExecutable, ["generate", "--events", "1000000", "--seed", "11"]).stdout
+        let workload = try run(generateExecutable, ["--events", "1000000", "--seed", "11"]).stdout
         writeFile(scratch.path + "/workload.ndjson", Data(workload.utf8))
         let email = String(try #require(workload.firstMatch(of: /"email":"([^"]+)"/)?.1))
         let evidence = try Evidence(history: scratch.path + "/workload.ndjson", keyName: "bench")

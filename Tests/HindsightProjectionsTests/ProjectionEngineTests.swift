@@ -42,7 +42,7 @@ struct ProjectionEngineTests {
 
     init() throws {
         let file = dir.path + "/history.ndjson"
-        try run(hindsightExecutable, ["generate", "--events", "5000", "--seed", "9"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        try run(generateExecutable, ["--events", "5000", "--seed", "9"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
         let appended = try run(hindsightExecutable, ["append", "--data", dir.path, file])
         precondition(appended.status == 0, appended.stderr)
     }

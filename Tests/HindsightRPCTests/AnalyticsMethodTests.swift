@@ -145,7 +145,7 @@ struct AnalyticsMethodTests {
 
     @Test func buildFiguresOfAGeneratedWorkloadAreThoseOfANaiveCount() throws {
         let dir = TemporaryDirectory()
-        let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "5"]).stdout
+        let workload = try run(generateExecutable, ["--events", "30000", "--seed", "5"]).stdout
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
         let naive = try NaiveBuilds(ndjson: workload)
         let scopes = naive.days.keys.sorted()
@@ -156,7 +156,7 @@ struct AnalyticsMethodTests {
 
     @Test func figuresAtASeqAreThoseOfTheEventsUpToItInTheWeekEndingOnItsDay() throws {
         let dir = TemporaryDirectory()
-        let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "5"]).stdout
+        let workload = try run(generateExecutable, ["--events", "30000", "--seed", "5"]).stdout
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
         let lines = workload.split(separator: "\n")
         let server = RPCServer(directory: dir.path, engine: nil)
@@ -263,7 +263,7 @@ struct FunctionAnalyticsTests {
     @Test(arguments: [("", "~"), ("2026-01-01T05:00:00.000Z", "2026-01-01T11:59:59.999Z")])
     func invocationFiguresAreThoseOfANaiveCount(from: String, to: String) throws {
         let dir = TemporaryDirectory()
-        let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "9"]).stdout
+        let workload = try run(generateExecutable, ["--events", "30000", "--seed", "9"]).stdout
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
         // Ranges are whole UTC hours: these bounds are on hour edges.
         let naive = try NaiveInvocations(ndjson: workload, from: from, to: to)
@@ -324,7 +324,7 @@ struct AnalyticsCommandTests {
 struct WebhookDeliveryTests {
     @Test func deliveryFiguresAreThoseOfANaiveCount() throws {
         let dir = TemporaryDirectory()
-        let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "9"]).stdout
+        let workload = try run(generateExecutable, ["--events", "30000", "--seed", "9"]).stdout
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
         // Attempts per webhook: every delivered and failed event; successes, a 2xx answer.
         var attempts: [String: (count: Int, successes: Int, durations: [Double])] = [:]
@@ -357,7 +357,7 @@ struct MetricAnalyticsTests {
     @Test(arguments: [3600, 7200, 600, 90])
     func everyStepIsThatOfANaiveRollUpWhateverTheTagFilter(stepSec: Int) throws {
         let dir = TemporaryDirectory()
-        let workload = try run(hindsightExecutable, ["generate", "--events", "30000", "--seed", "9"]).stdout
+        let workload = try run(generateExecutable, ["--events", "30000", "--seed", "9"]).stdout
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
         var values: [(name: String, tags: [String: String], ms: Int64, value: Double)] = []
         let format = ISO8601DateFormatter()

@@ -96,7 +96,7 @@ struct AuditTests {
     @Test func aCatchUpKilledAtRandomMomentsNeitherRepeatsNorSkipsAnEvent() throws {
         let dir = TemporaryDirectory()
         let file = dir.path + "/workload.ndjson"
-        try run(hindsightExecutable, ["generate", "--events", "60000", "--seed", "3"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        try run(generateExecutable, ["--events", "60000", "--seed", "3"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
         let data = dir.path + "/data"
         #expect(try run(hindsightExecutable, ["append", "--data", data, file]).status == 0)
         var kills = 0
@@ -135,7 +135,7 @@ struct RebuildTests {
     @Test func queriesAreAnsweredWhileARebuildRunsBesideAndTheResultIsTheSame() throws {
         let dir = TemporaryDirectory()
         let file = dir.path + "/workload.ndjson"
-        try run(hindsightExecutable, ["generate", "--events", "80000", "--seed", "5"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        try run(generateExecutable, ["--events", "80000", "--seed", "5"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path, file]).status == 0)
         let server = RPCServer(directory: dir.path, engine: try Engine(directory: dir.path))
         let search = #"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{"org":"org_1","limit":100}}"#
@@ -176,7 +176,7 @@ struct SharedReadModelTests {
     @Test func processesCatchingUpTogetherBuildOnceAndApplyEachEventOnce() throws {
         let dir = TemporaryDirectory()
         let file = dir.path + "/workload.ndjson"
-        try run(hindsightExecutable, ["generate", "--events", "40000", "--seed", "8"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        try run(generateExecutable, ["--events", "40000", "--seed", "8"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path, file]).status == 0)
         let processes = (0..<3).map { _ in queryProcess(dir.path, "audit.search", params: #"{"limit":1}"#) }
         for process in processes { try process.run() }
@@ -186,7 +186,7 @@ struct SharedReadModelTests {
         }
         // More events, caught up by two processes at once: each applied once.
         let more = dir.path + "/more.ndjson"
-        try run(hindsightExecutable, ["generate", "--events", "45000", "--seed", "8"]).stdout.split(separator: "\n").dropFirst(40000)
+        try run(generateExecutable, ["--events", "45000", "--seed", "8"]).stdout.split(separator: "\n").dropFirst(40000)
             .joined(separator: "\n").write(toFile: more, atomically: true, encoding: .utf8)
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path, more]).status == 0)
         let pair = (0..<2).map { _ in queryProcess(dir.path, "audit.search", params: #"{"limit":1}"#) }
@@ -223,5 +223,45 @@ struct AuditIndexTests {
                 #expect(!step.contains("TEMP B-TREE"), "\(sql): sorts: \(plan)")
             }
         }
+    }
+}
+
+@Suite("hindsight audit")
+struct AuditCommandTests {
+    @Test func theTrailPrintsAPageAtATimeAndTheCursorOfTheNext() throws {
+        let dir = try historyDirectory()
+        let builds = try run(hindsightExecutable, ["audit", "--data", dir.path, "--type", "build.queued", "--limit", "10"])
+        #expect(builds.status == 0, "\(builds.stderr)")
+        let rows = builds.stdout.split(separator: "\n").dropFirst().filter { !$0.hasPrefix("more:") }
+        #expect(rows.count == 10 && rows.allSatisfy { $0.contains("build.queued") }, "\(builds.stdout)")
+        let more = try #require(builds.stdout.split(separator: "\n").last.flatMap { $0.firstMatch(of: /more: --cursor (\d+)/)?.1 })
+        let next = try run(hindsightExecutable, ["audit", "--data", dir.path, "--type", "build.queued", "--limit", "10", "--cursor", String(more)])
+        // 14 builds were queued: the second page holds the other 4, and says no more.
+        #expect(next.stdout.split(separator: "\n").count == 5 && !next.stdout.contains("more:"), "\(next.stdout)")
+        // --json prints the answer as the query interface gives it.
+        let json = try run(hindsightExecutable, ["audit", "--data", dir.path, "--type", "build.queued", "--limit", "10", "--json"])
+        let answer = JSONValue(parsing: Array(json.stdout.utf8))
+        #expect(answer?["nextCursor"] == .string(String(more)) && answer?["position"] == 372)
+    }
+
+    @Test func aBareDateNamesTheWholeDay() throws {
+        let dir = try historyDirectory()
+        // Two builds were queued on 11 March 2026: --from and --to of that date take the whole day.
+        let day = try run(hindsightExecutable, ["audit", "--data", dir.path, "--type", "build.queued", "--from", "2026-03-11", "--to", "2026-03-11", "--json"])
+        guard case .array(let records)? = JSONValue(parsing: Array(day.stdout.utf8))?["records"] else {
+            Issue.record("no records: \(day.stdout)\(day.stderr)")
+            return
+        }
+        #expect(records.count == 2)
+        let time = try run(hindsightExecutable, ["audit", "--data", dir.path, "--type", "build.queued", "--from", "2026-03-11T00:00:00+00:00", "--to", "2026-03-11T23:59:59.999Z", "--json"])
+        #expect(time.stdout == day.stdout)
+    }
+
+    @Test func anUnknownTypeOrABadTimeIsAnErrorNotAnEmptyAnswer() throws {
+        let dir = try historyDirectory()
+        let misspelt = try run(hindsightExecutable, ["audit", "--data", dir.path, "--type", "build.queud"])
+        #expect(misspelt.status == 1 && misspelt.stderr.contains("build.queud is not a type in the event catalogue"), "\(misspelt.stderr)")
+        let badTime = try run(hindsightExecutable, ["audit", "--data", dir.path, "--from", "11 March"])
+        #expect(badTime.status == 1 && badTime.stderr.contains("--from takes"), "\(badTime.stderr)")
     }
 }

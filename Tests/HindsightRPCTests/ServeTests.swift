@@ -90,7 +90,7 @@ struct RebuildBesideReadersTests {
     @Test("queries in other processes see a read model whole while serve appends and rebuilds it, and it stays whole", arguments: 0..<5)
     func queriesBesideRebuilds(round: Int) throws {
         let dir = TemporaryDirectory()
-        let history = try run(hindsightExecutable, ["generate", "--events", "17000", "--seed", String(40 + round)]).stdout
+        let history = try run(generateExecutable, ["--events", "17000", "--seed", String(40 + round)]).stdout
         let lines = history.split(separator: "\n")
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((lines[..<5000].joined(separator: "\n") + "\n").utf8)).status == 0)
         #expect(try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1}"#]).status == 0)

@@ -16,6 +16,13 @@ private func succeed(_ arguments: [String]) throws -> String {
     return result.stdout
 }
 
+/// A generated history (`hindsight-generate`).
+private func generate(_ arguments: [String]) throws -> String {
+    let result = try run(generateExecutable, arguments)
+    #expect(result.status == 0, "hindsight-generate \(arguments.joined(separator: " ")): \(result.stderr)")
+    return result.stdout
+}
+
 @Suite("Snapshots of read models", .serialized)
 struct SnapshotTests {
     @Test func theReadModelsOfTheSampleHistoryMatchTheirGoldenDumps() throws {
@@ -34,10 +41,10 @@ struct SnapshotTests {
         #expect(first["position"] == .integer(372))
         #expect(first["treeHead"]?["size"] == .integer(372))
         let more = dir.path + "/more.ndjson"
-        writeFile(more, Data(try succeed(["generate", "--events", "300", "--seed", "9"]).utf8))
+        writeFile(more, Data(try generate(["--events", "300", "--seed", "9"]).utf8))
         _ = try succeed(["append", "--data", dir.path, more])
         _ = try succeed(["snapshot", "--data", dir.path])
-        writeFile(more, Data(try succeed(["generate", "--events", "100", "--seed", "10"]).utf8))
+        writeFile(more, Data(try generate(["--events", "100", "--seed", "10"]).utf8))
         _ = try succeed(["append", "--data", dir.path, more])
 
         let rebuilt = JSONValue(parsing: Array(try succeed(["rebuild", "--data", dir.path, "audit", "--json"]).utf8))
@@ -54,7 +61,7 @@ struct SnapshotTests {
         let dir = try historyDirectory()
         let other = TemporaryDirectory()
         let workload = other.path + "/workload.ndjson"
-        writeFile(workload, Data(try succeed(["generate", "--events", "500", "--seed", "3"]).utf8))
+        writeFile(workload, Data(try generate(["--events", "500", "--seed", "3"]).utf8))
         _ = try succeed(["append", "--data", other.path + "/data", workload])
         _ = try succeed(["snapshot", "--data", other.path + "/data"])
         // The other history's snapshot, at seq 500, is beyond this log; at 372 and below, its

@@ -48,9 +48,14 @@ public func run(_ executable: String, _ arguments: [String], stdin: Data? = nil)
 }
 
 /// The built `hindsight` executable, beside the test bundle.
-public var hindsightExecutable: String {
+public var hindsightExecutable: String { builtExecutable("hindsight") }
+
+/// The built workload generator (`hindsight-generate --events N --seed S`).
+public var generateExecutable: String { builtExecutable("hindsight-generate") }
+
+private func builtExecutable(_ name: String) -> String {
     let bundle = Bundle.main.bundleURL
-    let candidates = [bundle.appendingPathComponent("hindsight"), bundle.deletingLastPathComponent().appendingPathComponent("hindsight")]
+    let candidates = [bundle.appendingPathComponent(name), bundle.deletingLastPathComponent().appendingPathComponent(name)]
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }?.path ?? candidates[0].path
 }
 
