@@ -47,13 +47,17 @@ let package = Package(
             dependencies: ["CShim", "HindsightCore"],
             swiftSettings: strictSwift
         ),
-        // The event catalogue: EventSchemas/ embedded and compiled into native checks, the
+        // The event catalogue: EventSchemas/ embedded (at build time) and compiled into native checks, the
         // validation of producers' NDJSON into batches, upcasting and personal fields.
         .target(
             name: "HindsightCatalog",
             dependencies: ["CShim", "HindsightCore", "HindsightFiles"],
-            swiftSettings: strictSwift
+            swiftSettings: strictSwift,
+            plugins: ["EmbedSchemas"]
         ),
+        // Embeds EventSchemas/*.json in the catalogue at build time.
+        .plugin(name: "EmbedSchemas", capability: .buildTool(), dependencies: ["embed-schemas"]),
+        .executableTarget(name: "embed-schemas", path: "Tools/EmbedSchemas"),
         // The log: LZ4 segments of validated batches under a Merkle tree, read, verified and
         // proved. It knows neither schemas nor privacy, and cannot write (HindsightLogWriter).
         .target(
