@@ -182,7 +182,8 @@ let package = Package(
             path: "Tests/HindsightTestSupport",
             swiftSettings: strictSwift
         ),
-        // One test target per module, named after it.
+        // Test targets named after the modules they test (the engine's tests cover the vault's
+        // erasure and the writer's place in it; the log's, its writer).
         .testTarget(
             name: "HindsightCoreTests",
             dependencies: ["HindsightCore", "HindsightTestSupport"],

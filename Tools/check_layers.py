@@ -27,7 +27,7 @@ ALLOWED = {
     "HindsightEngine": {"HindsightCatalog", "HindsightCore", "HindsightFiles", "HindsightLog", "HindsightLogWriter", "HindsightVault"},
     "HindsightAccess": set(),
     "HindsightProjections": {"CSQLite", "HindsightAccess", "HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog"},
-    "HindsightEvidence": {"HindsightAccess", "HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog", "HindsightProjections"},
+    "HindsightEvidence": {"HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog", "HindsightProjections"},
     "HindsightQuery": {"HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightEvidence", "HindsightLog", "HindsightProjections"},
     "HindsightRPC": {"HindsightCore", "HindsightQuery"},
 }

@@ -4,7 +4,7 @@ public import HindsightCore
 import HindsightFiles
 
 /// Validates NDJSON envelopes against the catalogue's envelope rules (EVENTS.md) and, given a
-/// catalogue, each event's `data` against its type's schema, on all cores, refusing the whole
+/// catalogue, each event's `data` against its type's schema, two workers at a time, refusing the whole
 /// input at the first bad line.
 public enum EnvelopeParser {
     /// Lines longer than this are refused before parsing.
@@ -36,7 +36,7 @@ public enum EnvelopeParser {
         }
     }
 
-    /// Validates every line on all cores, writing each line's canonical form over the line
+    /// Validates every line (two workers for large inputs), writing each line's canonical form over the line
     /// itself (it is never longer), so the batch keeps the input's storage. A worker's first
     /// line is written back only after every worker is done, because the worker before it
     /// reads past its own last line into that one (the parser's padding).

@@ -145,7 +145,7 @@ public final class EventLog: @unchecked Sendable {
     /// stored is a retry: it returns the original positions and writes nothing.
     public func append(_ batch: EnvelopeBatch, expectedVersions: [String: ExpectedVersion] = [:]) throws(LogError) -> AppendResult {
         guard !batch.isEmpty else { throw LogError(.invalidEnvelope, "the batch holds no events") }
-        precondition(!batch.hasUnsealedPersonalData, "personal data must be sealed (PersonalDataVault.admit) before it is stored")
+        precondition(!batch.hasUnsealedPersonalData, "personal data must be sealed (the engine seals them with its vault) before it is stored")
         // A writer whose HEAD fell behind catches it up before it writes anything more.
         if syncLock.withLock({ stalled != nil }) { try syncThrough(writeLock.withLock { written.size }) }
         let result: AppendResult

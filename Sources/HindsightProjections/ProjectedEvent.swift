@@ -1,5 +1,4 @@
 public import HindsightCore
-public import HindsightCore
 import HindsightEngine
 
 /// An event as read models receive it: upcast to the newest version of its type, with

@@ -64,20 +64,25 @@ public protocol WritingMethod: Sendable {
 
 /// What a reading method may use: the log as readers see it and the read models it lists,
 /// each worked out once per question (one reader, so every part of an answer sees the same
-/// log).
+/// log). It holds no writer and no way to one (its sources are private), so a reading method
+/// cannot change stored data: it may only read the models it lists, or fold one in memory.
 public final class Reading {
-    let service: QueryService
+    private let openSource: () throws(QueryError) -> EventSource
+    private let openReader: () throws(QueryError) -> LogReader
+    private let openProjections: () throws(QueryError) -> Projections
     let models: [String]
     private var opened: (reader: LogReader, projections: Projections?)?
 
     init(service: QueryService, models: [String]) {
-        self.service = service
+        openSource = { () throws(QueryError) in try service.source() }
+        openReader = { () throws(QueryError) in try service.reader() }
+        openProjections = { () throws(QueryError) in try service.projections() }
         self.models = models
     }
 
     /// The log as readers see it (`present` shows an event with its personal data as readers
     /// may see it).
-    public func source() throws(QueryError) -> EventSource { try service.source() }
+    public func source() throws(QueryError) -> EventSource { try openSource() }
 
     /// A reader of everything acknowledged when the question was asked, with the read models
     /// the method lists caught up with it.
@@ -85,10 +90,10 @@ public final class Reading {
 
     private func open() throws(QueryError) -> (reader: LogReader, projections: Projections?) {
         if let opened { return opened }
-        let reader = try service.reader()
+        let reader = try openReader()
         var projections: Projections?
         if !models.isEmpty {
-            let models = try service.projections()
+            let models = try openProjections()
             try engine { () throws(LogError) in try models.catchUp(reader, only: self.models) }
             projections = models
         }
@@ -106,7 +111,7 @@ public final class Reading {
     /// Every read model as it is, without catching it up (`projections.status`, whose lag
     /// is what each model has still to fold): its position, and whether it is being rebuilt.
     public func readModelsAsTheyAre() throws(QueryError) -> [(name: String, position: UInt64, rebuilding: Bool)] {
-        let projections = try service.projections()
+        let projections = try openProjections()
         let positions = try engine { () throws(LogError) in try projections.positions() }
         let rebuilding = projections.modelsBeingRebuilt
         return positions.keys.sorted().map { ($0, positions[$0]!, rebuilding.contains($0)) }
@@ -118,12 +123,24 @@ public final class Reading {
         guard let projections = try open().projections else { return 0 }
         return try engine { () throws(LogError) in try projections.positions()[name] ?? 0 }
     }
+
+    /// A model the method lists, folded in memory from the log's events `query` selects
+    /// (`Projections.fold`): the model as it stood at a past moment.
+    public func fold<Model: ReadModel>(_ model: Model, matching query: ReadQuery) throws(QueryError) -> SQLiteDatabase {
+        precondition(models.contains(model.name), "a method reads only the read models it lists")
+        let reader = try reader()
+        let projections = try openProjections()
+        return try engine { () throws(LogError) in try projections.fold(model, matching: query, reader: reader) }
+    }
 }
 
 /// What a writing method may use: everything a reading one may, and the writers.
 public struct Writing {
     let service: QueryService
     public let reading: Reading
+
+    /// What a method reads while it writes, with `models` caught up.
+    public func reading(_ models: [String]) -> Reading { Reading(service: service, models: models) }
 
     /// The log's writer: `serve`'s engine, or the directory opened as its writer for this one
     /// request.

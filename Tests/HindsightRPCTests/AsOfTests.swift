@@ -64,6 +64,24 @@ struct AsOfTests {
         #expect(head == .string(expected), "log.stats at \(seq)")
     }
 
+    @Test func theChangesOfAccessAsKnownAtASeqAreThoseItsEventsHadCaused() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        func changes(_ at: String) -> [JSONValue] {
+            let result = server.call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.changes","params":{"from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z"\#(at)}}"#)?["result"]
+            guard case .array(let found)? = result?["changes"] else { return [] }
+            return found
+        }
+        let all = changes(""), then = changes(#","at":150"#)
+        #expect(!then.isEmpty && then.count < all.count)
+        // Each change known at seq 150 is one the whole history has, caused by an event up to it.
+        let allTexts = Set(all.map { String(decoding: $0.text, as: UTF8.self) })
+        for change in then {
+            #expect(allTexts.contains(String(decoding: change.text, as: UTF8.self)))
+            if case .integer(let seq)? = change["seq"] { #expect(seq <= 150) }
+        }
+    }
+
     @Test func anAnswerAtATimeCountsTheEventsThatOccurredByThen() throws {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)

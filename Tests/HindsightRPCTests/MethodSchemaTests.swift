@@ -17,6 +17,7 @@ struct MethodSchemaTests {
         ("rbac.check", #"{"subject":"usr_erin","permission":"project:deploy","resource":"project/prj_storefront","at":217}"#),
         ("rbac.whoCan", #"{"permission":"project:deploy","resource":"project/prj_checkout"}"#), ("rbac.whatCan", #"{"subject":"usr_alice"}"#),
         ("rbac.changes", #"{"from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z"}"#),
+        ("rbac.changes", #"{"from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z","at":150}"#),
         ("audit.search", #"{"limit":2,"typePrefix":"build."}"#), ("teams.activity", #"{"team":"team_platform","limit":2}"#),
         ("analytics.builds", #"{"org":"org_acme"}"#), ("analytics.builds", #"{"org":"org_acme","at":200}"#),
         ("analytics.functions", #"{"org":"org_acme"}"#), ("analytics.functions", #"{"org":"org_acme","at":250}"#),

@@ -230,15 +230,18 @@ public enum Changes: ReadingMethod {
         public var from: Int64
         public var to: Int64
         public var scope: String?
+        public var at: LogPosition?
         public static let parameters = [
             Parameter("from", .time("The period's start."), required: true), Parameter("to", .time("The period's end."), required: true),
             Parameter("scope", .string("KIND/ID: grants and memberships on it or beneath it, as the tree stands now.")),
+            Parameter("at", .position("As known then: the changes caused by events up to that seq (expiries up to its time), or by that time.")),
         ]
         public init(_ p: Parameters) throws(QueryError) {
             let (from, to) = try p.period()
             self.from = from!
             self.to = to!
             scope = try p.string("scope")
+            at = try p.position("at")
         }
     }
 
@@ -266,8 +269,16 @@ public enum Changes: ReadingMethod {
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
         let db = try reading.database("access")
-        let position = try reading.position(of: "access")
-        return Answer(changes: try engine { () throws(LogError) in try AccessReadModel.changes(from: params.from, to: params.to, scope: params.scope, in: db) },
-                      position: position)
+        let moment = try AccessMoment(params.at, reading)
+        // As known at a moment: the changes its events had caused, and the expiries it had seen.
+        let (lastSeq, lastTime): (UInt64, Int64) = switch moment.when {
+        case .seq(let seq, let occurredAt): (seq, occurredAt)
+        case .time(let ms): (moment.position, ms)
+        case .now: (moment.position, .max)
+        }
+        let changes = try engine { () throws(LogError) in
+            try AccessReadModel.changes(from: params.from, to: min(params.to, lastTime), scope: params.scope, in: db)
+        }
+        return Answer(changes: changes.filter { ($0.seq ?? 0) <= lastSeq }, position: moment.position)
     }
 }

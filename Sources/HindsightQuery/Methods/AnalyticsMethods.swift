@@ -37,16 +37,8 @@ enum AnalyticsMethods {
             query.to = position
             query.occurredTo = min(query.occurredTo ?? ms, ms)
         }
-        let reader = try reading.reader()
-        let projections = try reading.projections()
-        let db = try engine { () throws(LogError) in try projections.fold(model, matching: query, reader: reader) }
-        return (db, query.to)
+        return (try reading.fold(model, matching: query), query.to)
     }
-}
-
-extension Reading {
-    /// The read models, to fold one as of a moment (`AnalyticsMethods.database`).
-    func projections() throws(QueryError) -> Projections { try service.projections() }
 }
 
 /// `analytics.builds`: builds per UTC day of a project or org.
@@ -129,7 +121,7 @@ public enum Builds: ReadingMethod {
                 let through = min(seq, position)
                 return Answer(scope: params.scope, days: try BuildsReadModel.builds(
                     scope: params.scope, days: params.days, endingAt: reader.occurredAt(through), occurredBy: nil, throughSeq: through, reader: reader,
-                    in: db), position: position)
+                    in: db), position: through)
             case .time(let ms)?:
                 // The events that had occurred by then.
                 return Answer(scope: params.scope, days: try BuildsReadModel.builds(
