@@ -152,7 +152,7 @@ struct AcknowledgementTests {
         let log = { try contents(of: data).filter { !$0.key.hasPrefix("keys") } }
         let before = try log()
         // 300 KB of events against a limit of 8 KiB.
-        _ = try shell("'\(hindsightExecutable)' generate --events 1000 > '\(file)'")
+        _ = try shell("'\(generateExecutable)' --events 1000 > '\(file)'")
         let append = try shell("ulimit -f 16; '\(hindsightExecutable)' append --data '\(data)' '\(file)'")
         #expect(append.status == 1, "\(append.status) \(append.stderr)")
         #expect(append.stderr.contains("File too large"), "\(append.stderr)")
