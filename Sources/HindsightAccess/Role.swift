@@ -33,9 +33,10 @@ public struct RolePermissions: Hashable, Sendable {
         return [
             "owner": RolePermissions(patterns("*")),
             "admin": RolePermissions(patterns("*"), except: [Permission(.org, .delete)]),
-            "developer": RolePermissions(patterns(
-                "*:read", "project:deploy", "build:*", "function:*", "database:query", "backup:create", "env:update",
-                "domain:create", "webhook:create")),
+            "developer": RolePermissions(
+                patterns(
+                    "*:read", "project:deploy", "build:*", "function:*", "database:query", "backup:create", "env:update",
+                    "domain:create", "webhook:create")),
             "viewer": RolePermissions(patterns("*:read"), except: [Permission(.env, .read), Permission(.audit, .read)]),
             "auditor": RolePermissions(patterns("*:read", "audit:export")),
         ]

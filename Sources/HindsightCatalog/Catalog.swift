@@ -1,6 +1,6 @@
 internal import CShim
-import HindsightCore
 import Foundation
+import HindsightCore
 
 /// The event catalogue: every event type and version the engine accepts, compiled from the
 /// JSON Schemas of `EventSchemas/` into native checks once, when the catalogue is built.
@@ -66,7 +66,8 @@ public final class Catalog: @unchecked Sendable {
     }
 
     /// Compiles the files into `catalog`, returning what the engine keeps of each schema.
-    private static func compile(_ files: [(name: String, text: String)], into catalog: OpaquePointer) throws(CatalogError) -> [EventSchema] {
+    private static func compile(_ files: [(name: String, text: String)], into catalog: OpaquePointer) throws(CatalogError) -> [EventSchema]
+    {
         var error = hs_error()
         guard let common = files.first(where: { $0.name == "common.json" }) else {
             throw CatalogError(file: "common.json", path: "", message: "the catalogue needs its shared definitions")

@@ -53,7 +53,8 @@ public enum EnvelopeParser {
                     DispatchQueue.concurrentPerform(iterations: workers) { worker in
                         let (bytes, out, events) = shared.value
                         let part = (worker * share)..<min(lines.count, (worker + 1) * share)
-                        out[worker] = parseSlice(bytes, lines[part], into: UnsafeMutableBufferPointer(rebasing: events[part]), catalog: catalog)
+                        out[worker] = parseSlice(
+                            bytes, lines[part], into: UnsafeMutableBufferPointer(rebasing: events[part]), catalog: catalog)
                     }
                 }
             }
@@ -86,39 +87,46 @@ public enum EnvelopeParser {
         for (slot, (index, range)) in zip(lines.indices, lines).enumerated() {
             let lineNumber = index + 1
             if range.isEmpty || text[range].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
-                return .failure(LogError(.invalidEnvelope, "empty line; every line must hold one event", location: "line \(lineNumber)", fieldPath: ""))
+                return .failure(
+                    LogError(.invalidEnvelope, "empty line; every line must hold one event", location: "line \(lineNumber)", fieldPath: ""))
             }
             if range.count > maxLineBytes {
-                return .failure(LogError(.invalidEnvelope, "line is \(range.count) bytes; the limit is \(maxLineBytes) bytes", location: "line \(lineNumber)", fieldPath: ""))
+                return .failure(
+                    LogError(
+                        .invalidEnvelope, "line is \(range.count) bytes; the limit is \(maxLineBytes) bytes",
+                        location: "line \(lineNumber)", fieldPath: ""))
             }
             let isFirst = slot == 0
             if isFirst { firstBody = [UInt8](repeating: 0, count: range.count) }
             let rc = firstBody.withUnsafeMutableBufferPointer { held in
-                hs_parse_envelope(parser, catalog?.handle, base + range.lowerBound, range.count,
-                                  isFirst ? held.baseAddress! : base + range.lowerBound, &envelope, &error)
+                hs_parse_envelope(
+                    parser, catalog?.handle, base + range.lowerBound, range.count,
+                    isFirst ? held.baseAddress! : base + range.lowerBound, &envelope, &error)
             }
             if rc != 0 { return .failure(refusal(rc, &error, line: lineNumber)) }
             if isFirst { firstBody.removeLast(range.count - envelope.minified_length) }
-            (out.baseAddress! + slot).initialize(to: ParsedEnvelope(
-                bodyStart: range.lowerBound, bodyLength: envelope.minified_length,
-                streamOffset: envelope.stream_offset, streamLength: envelope.stream_length, streamHash: envelope.stream_hash,
-                id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber,
-                schema: envelope.schema_index, personal: envelope.personal != 0))
+            (out.baseAddress! + slot).initialize(
+                to: ParsedEnvelope(
+                    bodyStart: range.lowerBound, bodyLength: envelope.minified_length,
+                    streamOffset: envelope.stream_offset, streamLength: envelope.stream_length, streamHash: envelope.stream_hash,
+                    id: EventID(envelope.event_id), occurredAt: envelope.occurred_at_ms, line: lineNumber,
+                    schema: envelope.schema_index, personal: envelope.personal != 0))
         }
         return .success(firstBody)
     }
 
     /// The error for a refused line, with the code that says which kind of rule it broke.
     private static func refusal(_ kind: Int32, _ error: inout hs_error, line: Int) -> LogError {
-        let code: LogError.Code = switch UInt32(kind) {
-        case HS_ERR_SCHEMA.rawValue: .schemaViolation
-        case HS_ERR_SECRET.rawValue: .secretInPayload
-        case HS_ERR_UNKNOWN_TYPE.rawValue: .unknownType
-        default: .invalidEnvelope
-        }
+        let code: LogError.Code =
+            switch UInt32(kind) {
+            case HS_ERR_SCHEMA.rawValue: .schemaViolation
+            case HS_ERR_SECRET.rawValue: .secretInPayload
+            case HS_ERR_UNKNOWN_TYPE.rawValue: .unknownType
+            default: .invalidEnvelope
+            }
         let type = cString(&error.type)
-        return LogError(code, cString(&error.message), location: "line \(line)", fieldPath: cString(&error.path),
-                        rule: cString(&error.rule), eventType: type.isEmpty ? nil : type)
+        return LogError(
+            code, cString(&error.message), location: "line \(line)", fieldPath: cString(&error.path),
+            rule: cString(&error.rule), eventType: type.isEmpty ? nil : type)
     }
 }
-

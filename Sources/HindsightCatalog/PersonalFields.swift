@@ -55,7 +55,9 @@ extension StoredEvent {
         else { return self }
         var line = Array(line)
         for field in schema.personalFields {
-            guard let data = StoredLine.data(in: line[...]), let value = StoredLine.stringField(field, in: line[...], data: data) else { continue }
+            guard let data = StoredLine.data(in: line[...]), let value = StoredLine.stringField(field, in: line[...], data: data) else {
+                continue
+            }
             let revealed = reveal(field, String(decoding: line[value], as: UTF8.self))
             line.replaceSubrange(value, with: jsonStringContents(revealed))
         }

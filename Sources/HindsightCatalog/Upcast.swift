@@ -16,4 +16,3 @@ extension StoredEvent {
             line: StoredLine.upcast(Array(line), adding: added, version: newest.version)[...])
     }
 }
-

@@ -116,7 +116,8 @@ public struct EnvelopeBatch: Sendable {
         bodies.withUnsafeBytes { plain in
             sealedBodies.withUnsafeBytes { sealed in
                 body { event in
-                    UnsafeRawBufferPointer(rebasing: (event.isSealed ? sealed : plain)[event.bodyStart..<(event.bodyStart + event.bodyLength)])
+                    UnsafeRawBufferPointer(
+                        rebasing: (event.isSealed ? sealed : plain)[event.bodyStart..<(event.bodyStart + event.bodyLength)])
                 }
             }
         }
@@ -140,4 +141,3 @@ public struct EnvelopeBatch: Sendable {
         }
     }
 }
-

@@ -22,7 +22,9 @@ public enum JSONText {
 
     /// The index just after the value that starts at `start` (an index of the slice's base).
     public static func valueEnd(_ bytes: ArraySlice<UInt8>, from start: Int) -> Int {
-        var index = start, depth = 0, inString = false
+        var index = start
+        var depth = 0
+        var inString = false
         while index < bytes.endIndex {
             let byte = bytes[index]
             if inString {
@@ -73,7 +75,6 @@ public enum JSONText {
         try? JSONDecoder().decode(String.self, from: Data(key))
     }
 }
-
 
 /// A string's JSON encoding without the surrounding quotes.
 package func jsonStringContents(_ text: String) -> [UInt8] {

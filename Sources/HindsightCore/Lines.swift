@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension UnsafeRawBufferPointer {
@@ -12,7 +12,8 @@ extension UnsafeRawBufferPointer {
         guard let base = baseAddress else { return lines }
         var start = 0
         while start < end {
-            let stop = memchr(base + start, Int32(UInt8(ascii: "\n")), end - start)
+            let stop =
+                memchr(base + start, Int32(UInt8(ascii: "\n")), end - start)
                 .map { UnsafeRawPointer($0) - base } ?? end
             lines.append(start..<stop)
             start = stop + 1

@@ -53,8 +53,10 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The type of the offending event, once it was known.
     public let eventType: String?
 
-    public init(_ code: Code, _ message: String, location: String? = nil, fieldPath: String? = nil,
-                rule: String? = nil, eventType: String? = nil) {
+    public init(
+        _ code: Code, _ message: String, location: String? = nil, fieldPath: String? = nil,
+        rule: String? = nil, eventType: String? = nil
+    ) {
         self.code = code
         self.message = message
         self.location = location
@@ -78,7 +80,7 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

@@ -68,4 +68,3 @@ public struct ReadQuery: Sendable {
             && occurredTo.map { event.occurredAtMs <= $0 } ?? true
     }
 }
-

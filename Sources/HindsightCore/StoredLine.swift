@@ -29,12 +29,14 @@ public enum StoredLine {
     /// characters (docs/log-format.md). Nil when the line does not read so (an escaped type,
     /// say), and must be parsed to tell.
     package static func plainType(of line: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
-        let recorded = Array(#""recordedAt":""#.utf8), member = Array(#"","type":""#.utf8)
+        let recorded = Array(#""recordedAt":""#.utf8)
+        let member = Array(#"","type":""#.utf8)
         guard let found = firstIndex(of: recorded, in: line) else { return nil }
         let start = found + recorded.count + 24  // at the closing quote of recordedAt
         guard start + member.count <= line.endIndex, line[start..<(start + member.count)].elementsEqual(member),
-              let end = line[(start + member.count)...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
-              line[end] == UInt8(ascii: "\"") else { return nil }
+            let end = line[(start + member.count)...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
+            line[end] == UInt8(ascii: "\"")
+        else { return nil }
         return line[(start + member.count)..<end]
     }
 
@@ -53,15 +55,19 @@ public enum StoredLine {
 
         /// The members of a line's data as ranges of it (one C scan), when there are no more
         /// than `room`; how many there are.
-        private static func members(of line: ArraySlice<UInt8>, room: Int) -> (count: Int, fields: [(name: Range<Int>, value: Range<Int>)]) {
+        private static func members(of line: ArraySlice<UInt8>, room: Int) -> (count: Int, fields: [(name: Range<Int>, value: Range<Int>)])
+        {
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 4 * room) { out in
                 let count = line.withUnsafeBufferPointer { hs_data_members($0.baseAddress, $0.count, out.baseAddress, room) }
                 guard count <= room else { return (count, []) }
                 let base = line.startIndex
-                return (count, (0..<max(count, 0)).map { member in
-                    let at = 4 * member
-                    return (base + Int(out[at])..<base + Int(out[at + 1]), base + Int(out[at + 2])..<base + Int(out[at + 3]))
-                })
+                return (
+                    count,
+                    (0..<max(count, 0)).map { member in
+                        let at = 4 * member
+                        return (base + Int(out[at])..<base + Int(out[at + 1]), base + Int(out[at + 2])..<base + Int(out[at + 3]))
+                    }
+                )
             }
         }
 
@@ -114,7 +120,11 @@ public enum StoredLine {
             var members: [(name: String, value: String)] = []
             StoredLine.members(of: line, data: object) { name, value in
                 if line[value.lowerBound] == UInt8(ascii: "\"") {
-                    members.append((StoredLine.decodedString(line[name]), StoredLine.decodedString(line[(value.lowerBound + 1)..<(value.upperBound - 1)])))
+                    members.append(
+                        (
+                            StoredLine.decodedString(line[name]),
+                            StoredLine.decodedString(line[(value.lowerBound + 1)..<(value.upperBound - 1)])
+                        ))
                 }
                 return true
             }
@@ -179,7 +189,9 @@ public enum StoredLine {
     public static func references(in line: ArraySlice<UInt8>) -> [String] {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { out in
             let count = line.withUnsafeBufferPointer { bytes in
-                hs_references(bytes.baseAddress, bytes.count, UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self), out.count)
+                hs_references(
+                    bytes.baseAddress, bytes.count, UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self), out.count
+                )
             }
             var references: [String] = []
             var start = 0

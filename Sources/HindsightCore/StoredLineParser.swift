@@ -34,8 +34,9 @@ package final class StoredLineParser {
     /// What the writer must remember of a stored line (within a chunk, as for `parse`).
     package func identity(_ line: UnsafeRawBufferPointer) throws(LogError) -> StoredIdentity {
         try run(line)
-        return StoredIdentity(stream: StreamKey(name: cString(&stored.stream), hash: stored.stream_hash),
-                              version: stored.stream_version, id: EventID(stored.event_id))
+        return StoredIdentity(
+            stream: StreamKey(name: cString(&stored.stream), hash: stored.stream_hash),
+            version: stored.stream_version, id: EventID(stored.event_id))
     }
 
     private func run(_ line: UnsafeRawBufferPointer) throws(LogError) {

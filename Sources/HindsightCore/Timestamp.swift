@@ -1,8 +1,9 @@
 internal import CShim
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// RFC 3339 timestamps as milliseconds since the Unix epoch: the envelope's one form (UTC
@@ -32,11 +33,12 @@ public enum Timestamp {
             }
             return value
         }
-        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(b[10]),
-              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
-              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-              (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), hour <= 23, minute <= 59, second <= 59
+        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+            [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(b[10]),
+            b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+            let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+            let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+            (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), hour <= 23, minute <= 59, second <= 59
         else { return nil }
         var index = 19
         var millis: Int64 = 0
@@ -56,8 +58,9 @@ public enum Timestamp {
         case UInt8(ascii: "Z"), UInt8(ascii: "z"):
             guard index + 1 == b.count else { return nil }
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
-            guard index + 6 == b.count, b[index + 3] == UInt8(ascii: ":"), let hours = number(index + 1, 2), let minutes = number(index + 4, 2),
-                  hours <= 23, minutes <= 59
+            guard index + 6 == b.count, b[index + 3] == UInt8(ascii: ":"), let hours = number(index + 1, 2),
+                let minutes = number(index + 4, 2),
+                hours <= 23, minutes <= 59
             else { return nil }
             offset = (hours * 60 + minutes) * 60_000 * (b[index] == UInt8(ascii: "-") ? -1 : 1)
         default:
@@ -100,9 +103,11 @@ public enum Timestamp {
     /// Appends the timestamp to `out`: 24 bytes for a year from 0000 to 9999.
     package static func append(_ ms: Int64, to out: inout [UInt8]) {
         // Floored division, written so that no step can overflow at Int64's ends.
-        var seconds = ms / 1000, millis = ms % 1000
+        var seconds = ms / 1000
+        var millis = ms % 1000
         if millis < 0 { (seconds, millis) = (seconds - 1, millis + 1000) }
-        var days = seconds / 86_400, secondOfDay = seconds % 86_400
+        var days = seconds / 86_400
+        var secondOfDay = seconds % 86_400
         if secondOfDay < 0 { (days, secondOfDay) = (days - 1, secondOfDay + 86_400) }
         let (year, month, day) = civil(fromDays: days)
         func put(_ value: Int64, _ width: Int) {
@@ -122,12 +127,18 @@ public enum Timestamp {
             put(magnitude, max(4, String(magnitude).count))
         }
         out.append(UInt8(ascii: "-"))
-        put(month, 2); out.append(UInt8(ascii: "-"))
-        put(day, 2); out.append(UInt8(ascii: "T"))
-        put(secondOfDay / 3600, 2); out.append(UInt8(ascii: ":"))
-        put(secondOfDay / 60 % 60, 2); out.append(UInt8(ascii: ":"))
-        put(secondOfDay % 60, 2); out.append(UInt8(ascii: "."))
-        put(millis, 3); out.append(UInt8(ascii: "Z"))
+        put(month, 2)
+        out.append(UInt8(ascii: "-"))
+        put(day, 2)
+        out.append(UInt8(ascii: "T"))
+        put(secondOfDay / 3600, 2)
+        out.append(UInt8(ascii: ":"))
+        put(secondOfDay / 60 % 60, 2)
+        out.append(UInt8(ascii: ":"))
+        put(secondOfDay % 60, 2)
+        out.append(UInt8(ascii: "."))
+        put(millis, 3)
+        out.append(UInt8(ascii: "Z"))
     }
 
     /// The current wall-clock time; the corresponding C function is `clock_gettime`.
@@ -155,7 +166,8 @@ extension Array where Element == UInt8 {
     /// Appends the decimal digits of `value`, without allocating.
     public mutating func appendDecimal(_ value: UInt64) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
-            var v = value, i = 20
+            var v = value
+            var i = 20
             repeat {
                 i -= 1
                 buffer[i] = UInt8(ascii: "0") + UInt8(v % 10)

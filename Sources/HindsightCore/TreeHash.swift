@@ -31,7 +31,10 @@ public struct TreeHash: Hashable, Sendable, CustomStringConvertible {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(64)
-        for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -50,8 +53,9 @@ public struct TreeHash: Hashable, Sendable, CustomStringConvertible {
     public static func leaf(_ data: UnsafeRawBufferPointer) -> TreeHash {
         var hash = TreeHash()
         withUnsafeMutableBytes(of: &hash.words) { out in
-            hs_leaf_hash(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
-                         out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            hs_leaf_hash(
+                data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
+                out.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
         return hash
     }
@@ -64,9 +68,10 @@ public struct TreeHash: Hashable, Sendable, CustomStringConvertible {
         withUnsafeBytes(of: left.words) { l in
             withUnsafeBytes(of: right.words) { r in
                 withUnsafeMutableBytes(of: &hash.words) { out in
-                    hs_node_hash(l.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                 r.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                 out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    hs_node_hash(
+                        l.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        r.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        out.baseAddress!.assumingMemoryBound(to: UInt8.self))
                 }
             }
         }
@@ -91,4 +96,3 @@ public struct TreeHash: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
-

@@ -1,9 +1,9 @@
+import Foundation
 public import HindsightCatalog
 public import HindsightCore
 public import HindsightLog
 public import HindsightLogWriter
 import HindsightVault
-import Foundation
 
 /// The only write path: the log, the catalogue its events must fit and the vault of
 /// personal data, composed so that every way of appending (the command line, `serve`)
@@ -85,7 +85,10 @@ public final class Engine: Sendable {
         // One intent at a time: an erasure whose record may still be acknowledged must be
         // carried out before another is recorded.
         guard !vault.hasUnfinishedErasure else {
-            throw LogError(.io, "an earlier erasure is not finished: its person.erased events are durable but not yet acknowledged; this erasure can be recorded once the writer acknowledges them (it retries on every append) or the log is opened again")
+            throw LogError(
+                .io,
+                "an earlier erasure is not finished: its person.erased events are durable but not yet acknowledged; this erasure can be recorded once the writer acknowledges them (it retries on every append) or the log is opened again"
+            )
         }
         let intent = ErasureIntent(after: log.size, keys: doomed)
         try vault.begin(intent)
@@ -101,7 +104,10 @@ public final class Engine: Sendable {
         do throws(LogError) {
             return (results, try vault.finish(intent, recorded: peopleErased(after: intent), settled: true))
         } catch {
-            throw LogError(error.code, "person.erased is recorded at seq \(results[0].firstSeq)…\(results[results.count - 1].lastSeq), but destroying the keys failed (\(error.message)); the erasure is finished when the writer next appends an erasure or opens the log", location: error.location)
+            throw LogError(
+                error.code,
+                "person.erased is recorded at seq \(results[0].firstSeq)…\(results[results.count - 1].lastSeq), but destroying the keys failed (\(error.message)); the erasure is finished when the writer next appends an erasure or opens the log",
+                location: error.location)
         }
     }
 

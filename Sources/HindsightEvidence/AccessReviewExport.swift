@@ -31,16 +31,20 @@ public enum AccessReviewExport {
         let time = { (ms: Int64?) in ms.map(Timestamp.format) ?? "" }
         let review = Table(
             columns: ["subject", "role", "scope", "grant", "grantedAt", "grantedBy", "expiresAt", "heldAs"],
-            rows: rows.map { [$0.subject, $0.role, $0.scope, $0.grant, time($0.grantedAt), $0.grantedBy ?? "", time($0.expiresAt), $0.heldAs] })
+            rows: rows.map {
+                [$0.subject, $0.role, $0.scope, $0.grant, time($0.grantedAt), $0.grantedBy ?? "", time($0.expiresAt), $0.heldAs]
+            })
         var files = [File(name: "access-review." + format.rawValue, bytes: review.encoded(as: format), rows: rows.count)]
         if let since {
             let changes = try AccessReadModel.changes(from: since, to: until, scope: "org/" + id, in: db)
             let table = Table(
                 columns: ["at", "seq", "change", "what", "subject", "role", "scope"],
                 rows: changes.map { change in
-                    [time(change.at), change.seq.map(String.init) ?? "", change.change, change.subject,
-                     change.detail["subject"] ?? change.detail["user"] ?? change.detail["owner"] ?? "", change.detail["role"] ?? "",
-                     change.detail["scope"] ?? ""]
+                    [
+                        time(change.at), change.seq.map(String.init) ?? "", change.change, change.subject,
+                        change.detail["subject"] ?? change.detail["user"] ?? change.detail["owner"] ?? "", change.detail["role"] ?? "",
+                        change.detail["scope"] ?? "",
+                    ]
                 })
             files.append(File(name: "changes." + format.rawValue, bytes: table.encoded(as: format), rows: changes.count))
         }

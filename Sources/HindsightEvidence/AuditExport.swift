@@ -5,9 +5,9 @@ public import HindsightEngine
 public import HindsightLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An export of audit events that anyone can check offline with the signing key's public
@@ -76,7 +76,8 @@ public enum AuditExport {
                 treeSize: size,
                 inclusion: indices.isEmpty ? [] : MerkleProof.multiInclusion(indices: indices, leaves: leaves[...]).map(\.hex),
                 consistency: earlier.map { old in
-                    ExportProof.Consistency(oldSize: old, hashes: MerkleProof.consistency(oldSize: Int(old), leaves: leaves[...]).map(\.hex))
+                    ExportProof.Consistency(
+                        oldSize: old, hashes: MerkleProof.consistency(oldSize: Int(old), leaves: leaves[...]).map(\.hex))
                 })
             try bundle.add("proof.json", Array(try BundleWriter.json(proof)))
             try bundle.add("checkpoint", Array(checkpoint.utf8))
@@ -84,8 +85,9 @@ public enum AuditExport {
             _ = try bundle.close(rendering, request.format.file)
             let manifest = ExportManifest(
                 format: ExportManifest.currentFormat,
-                query: .init(method: "export.audit", from: request.from?.text, to: request.to?.text, org: request.org,
-                             types: request.types, format: request.format.rawValue),
+                query: .init(
+                    method: "export.audit", from: request.from?.text, to: request.to?.text, org: request.org,
+                    types: request.types, format: request.format.rawValue),
                 range: range, complete: request.org == nil && request.types == nil, count: indices.count,
                 firstSeq: indices.first.map { UInt64($0 + 1) }, lastSeq: indices.last.map { UInt64($0 + 1) },
                 chainHead: .init(size: size, root: root.hex), file: "events.ndjson", sha256: sha256,
@@ -114,8 +116,10 @@ public enum AuditExport {
         private var ranges: [Range<Int>] = []
         private var firstSeq: UInt64 = 1
 
-        init(_ request: Request, range: ExportManifest.SeqRange, size: UInt64, events: EventSource,
-             lines: BundleFile, rendering: BundleFile) {
+        init(
+            _ request: Request, range: ExportManifest.SeqRange, size: UInt64, events: EventSource,
+            lines: BundleFile, rendering: BundleFile
+        ) {
             self.request = request
             self.range = range
             self.events = events
@@ -140,7 +144,8 @@ public enum AuditExport {
         private func work() {
             guard !ranges.isEmpty else { return }
             let parts = 2 * ProcessInfo.processInfo.activeProcessorCount
-            var stored = [[UInt8]](repeating: [], count: parts), shown = stored
+            var stored = [[UInt8]](repeating: [], count: parts)
+            var shown = stored
             var picked = [[Int]](repeating: [], count: parts)
             let first = Int(firstSeq - 1)
             leaves.withUnsafeMutableBufferPointer { leaves in
@@ -156,7 +161,9 @@ public enum AuditExport {
                                         let line = UnsafeRawBufferPointer(rebasing: text[ranges[offset]])
                                         let index = first + offset
                                         leaves[index] = TreeHash.leaf(line)
-                                        guard UInt64(index + 1) >= range.firstSeq, UInt64(index + 1) <= range.lastSeq, selects(line) else { continue }
+                                        guard UInt64(index + 1) >= range.firstSeq, UInt64(index + 1) <= range.lastSeq, selects(line) else {
+                                            continue
+                                        }
                                         picked[part].append(index)
                                         stored[part].append(contentsOf: line)
                                         stored[part].append(0x0A)
@@ -183,7 +190,9 @@ public enum AuditExport {
             let event = Array(line)
             let fields = Rendering.Fields(event)
             if let org = request.org, fields.ranges[4].map({ event[$0].elementsEqual(org.utf8) }) != true { return false }
-            if let types = request.types, !types.contains(where: { type in fields.ranges[3].map { event[$0].elementsEqual(type.utf8) } == true }) {
+            if let types = request.types,
+                !types.contains(where: { type in fields.ranges[3].map { event[$0].elementsEqual(type.utf8) } == true })
+            {
                 return false
             }
             return true
@@ -208,7 +217,8 @@ public enum AuditExport {
 
     /// The seqs `from` and `to` stand for.
     private static func seqs(of request: Request, in reader: LogReader) throws(LogError) -> ExportManifest.SeqRange {
-        var first: UInt64 = 1, last = reader.size
+        var first: UInt64 = 1
+        var last = reader.size
         switch request.from {
         case .seq(let seq)?: first = seq
         case .time(let ms)?:

@@ -6,9 +6,9 @@ import HindsightFiles
 import HindsightLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What every evidence bundle shares, whatever it holds: its files are written in a
@@ -43,7 +43,9 @@ final class BundleWriter {
                 throw LogError.system("mkdir", path: destination.path, errno: errno)
             }
         }
-        guard let made else { throw LogError(.io, "cannot find a free name for the bundle's working directory", location: destination.path) }
+        guard let made else {
+            throw LogError(.io, "cannot find a free name for the bundle's working directory", location: destination.path)
+        }
         partialName = made
         partial = openat(destination.parent, made, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard partial >= 0 else {
@@ -117,12 +119,17 @@ final class BundleWriter {
         signature.write(Array(try key.note(ManifestSignature.text(format: format, sha256: digest)).utf8))
         _ = try finish(signature)
         guard fsync(partial) == 0 else { throw LogError.system("fsync", path: destination.path, errno: errno) }
-        guard try FileIO.renameNoReplace(from: partialName, in: destination.parent, to: destination.name, in: destination.parent, shownAs: destination.path) else {
-            throw LogError(.pathRefused, "the export directory exists already; name a new one", location: destination.path, fieldPath: "/path")
+        guard
+            try FileIO.renameNoReplace(
+                from: partialName, in: destination.parent, to: destination.name, in: destination.parent, shownAs: destination.path)
+        else {
+            throw LogError(
+                .pathRefused, "the export directory exists already; name a new one", location: destination.path, fieldPath: "/path")
         }
         published = true
         guard fsync(destination.parent) == 0 else {
-            throw LogError.system("fsync", path: destination.path + " (the bundle is in place, but its directory entry may not be durable)", errno: errno)
+            throw LogError.system(
+                "fsync", path: destination.path + " (the bundle is in place, but its directory entry may not be durable)", errno: errno)
         }
     }
 

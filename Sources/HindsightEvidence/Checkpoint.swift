@@ -30,7 +30,7 @@ public struct Checkpoint: Sendable, Equatable {
     public init(note: String, verifiedBy key: VerifierKey) throws(NoteProblem) {
         let lines = try key.verifiedText(of: note).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         guard lines.count >= 3, let size = UInt64(lines[1]), String(size) == lines[1],
-              let rootBytes = Data(base64Encoded: lines[2]), let root = TreeHash(bytes: rootBytes)
+            let rootBytes = Data(base64Encoded: lines[2]), let root = TreeHash(bytes: rootBytes)
         else { throw NoteProblem("its text is not ORIGIN, SIZE and a base64 SHA-256 root, one per line") }
         origin = lines[0]
         self.size = size

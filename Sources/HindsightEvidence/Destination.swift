@@ -4,9 +4,9 @@ import HindsightFiles
 import HindsightLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where exports may be written, as the process that writes them was told when it started.
@@ -43,7 +43,8 @@ public struct ExportRoot: Sendable {
         let fd = try FileIO.open(self.resolved, O_RDONLY | O_DIRECTORY)
         defer { close(fd) }
         if let data = FileIO.identity(of: dataDirectory), try FileIO.directory(fd, liesWithin: data) {
-            throw LogError(.pathRefused, "the exports directory lies inside the data directory \(dataDirectory); name one outside it", location: path)
+            throw LogError(
+                .pathRefused, "the exports directory lies inside the data directory \(dataDirectory); name one outside it", location: path)
         }
     }
 }
@@ -73,7 +74,8 @@ public final class ExportDestination: @unchecked Sendable {
         let destination: ExportDestination
         switch policy {
         case .off:
-            throw refusal("exports are not enabled: start serve (or query) with --exports DIR, the directory bundles are written beneath", path)
+            throw refusal(
+                "exports are not enabled: start serve (or query) with --exports DIR, the directory bundles are written beneath", path)
         case .asNamed:
             let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
             let name = String(trimmed[(trimmed.lastIndex(of: "/").map(trimmed.index(after:)) ?? trimmed.startIndex)...])
@@ -97,7 +99,8 @@ public final class ExportDestination: @unchecked Sendable {
     private static func beneath(_ root: ExportRoot, _ path: String) throws(LogError) -> ExportDestination {
         var relative = Substring(path)
         if path.hasPrefix("/") {
-            guard let inside = [root.path, root.resolved].lazy.compactMap({ prefix in Self.remainder(of: path, after: prefix) }).first else {
+            guard let inside = [root.path, root.resolved].lazy.compactMap({ prefix in Self.remainder(of: path, after: prefix) }).first
+            else {
                 throw refusal("an export is written beneath the exports directory \(root.path); this path lies outside it", path)
             }
             relative = inside
@@ -151,7 +154,9 @@ public final class ExportDestination: @unchecked Sendable {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
-            throw LogError(.pathRefused, "the export's parent directory cannot be opened: \(String(cString: strerror(code)))", location: path, fieldPath: "/path")
+            throw LogError(
+                .pathRefused, "the export's parent directory cannot be opened: \(String(cString: strerror(code)))", location: path,
+                fieldPath: "/path")
         }
         return fd
     }

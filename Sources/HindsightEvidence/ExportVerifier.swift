@@ -6,9 +6,9 @@ import HindsightFiles
 import HindsightLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Checks an export bundle with nothing but the signing key's public half: the checkpoint's
@@ -53,9 +53,12 @@ public enum ExportVerifier {
         }
         switch format {
         case ExportManifest.currentFormat: return try verifyAudit(directory, manifestBytes, key: key, olderCheckpoint: olderCheckpoint)
-        case AccessReviewManifest.currentFormat: return try verifyReview(directory, manifestBytes, key: key, olderCheckpoint: olderCheckpoint)
+        case AccessReviewManifest.currentFormat:
+            return try verifyReview(directory, manifestBytes, key: key, olderCheckpoint: olderCheckpoint)
         default:
-            throw Problem("manifest.json", "its format is \(format); this verifier reads \(ExportManifest.currentFormat) and \(AccessReviewManifest.currentFormat)")
+            throw Problem(
+                "manifest.json",
+                "its format is \(format); this verifier reads \(ExportManifest.currentFormat) and \(AccessReviewManifest.currentFormat)")
         }
     }
 
@@ -75,7 +78,9 @@ public enum ExportVerifier {
     }
 
     /// The checkpoint is signed by the key and is the tree head the manifest names.
-    private static func checkpoint(_ directory: String, _ file: String, key: VerifierKey, head: ExportManifest.TreeHead) throws(Problem) -> Checkpoint {
+    private static func checkpoint(_ directory: String, _ file: String, key: VerifierKey, head: ExportManifest.TreeHead) throws(Problem)
+        -> Checkpoint
+    {
         let checkpoint: Checkpoint
         do {
             checkpoint = try Checkpoint(note: String(decoding: try read(directory, file), as: UTF8.self), verifiedBy: key)
@@ -87,13 +92,18 @@ public enum ExportVerifier {
             throw Problem(file, "\(error)")
         }
         guard checkpoint.size == head.size, checkpoint.root.hex == head.root else {
-            throw Problem(file, "it is the tree head of \(checkpoint.size) events (root \(checkpoint.root.hex)); the manifest anchors the bundle to \(head.size) events (root \(head.root))")
+            throw Problem(
+                file,
+                "it is the tree head of \(checkpoint.size) events (root \(checkpoint.root.hex)); the manifest anchors the bundle to \(head.size) events (root \(head.root))"
+            )
         }
         return checkpoint
     }
 
     /// Every file's SHA-256 is the one the manifest names (worked out on every core).
-    private static func checkDigests(_ directory: String, _ expected: [(String, String)], mapped known: [String: MappedFile] = [:]) throws(Problem) {
+    private static func checkDigests(_ directory: String, _ expected: [(String, String)], mapped known: [String: MappedFile] = [:])
+        throws(Problem)
+    {
         var mapped: [MappedFile] = []
         for (file, _) in expected {
             if let file = known[file] { mapped.append(file) } else { mapped.append(try map(directory, file)) }
@@ -126,7 +136,9 @@ public enum ExportVerifier {
     }
 
     /// An access review: its files, checkpoint and manifest are the ones the key signed.
-    private static func verifyReview(_ directory: String, _ manifestBytes: [UInt8], key: VerifierKey, olderCheckpoint: String?) throws(Problem) -> Report {
+    private static func verifyReview(_ directory: String, _ manifestBytes: [UInt8], key: VerifierKey, olderCheckpoint: String?)
+        throws(Problem) -> Report
+    {
         let manifest = try decode(AccessReviewManifest.self, manifestBytes)
         try checkPresent(directory, [manifest.checkpoint, "manifest.sig"] + manifest.files.keys.sorted())
         let checkpoint = try checkpoint(directory, manifest.checkpoint, key: key, head: manifest.chainHead)
@@ -139,17 +151,23 @@ public enum ExportVerifier {
         }
         try checkDigests(directory, manifest.files.sorted(by: { $0.key < $1.key }))
         guard olderCheckpoint == nil else {
-            throw Problem("older checkpoint", "an access review carries no consistency proofs; check an audit export of the same log against it")
+            throw Problem(
+                "older checkpoint", "an access review carries no consistency proofs; check an audit export of the same log against it")
         }
         try checkSignature(directory, manifestBytes, format: manifest.format, key: key)
-        return Report(format: manifest.format, count: manifest.rows.values.reduce(0, +), range: nil, complete: nil, position: manifest.position,
-                      treeSize: checkpoint.size, extends: nil)
+        return Report(
+            format: manifest.format, count: manifest.rows.values.reduce(0, +), range: nil, complete: nil, position: manifest.position,
+            treeSize: checkpoint.size, extends: nil)
     }
 
     /// An audit export, checked in the order docs/export-format.md gives.
-    private static func verifyAudit(_ directory: String, _ manifestBytes: [UInt8], key: VerifierKey, olderCheckpoint: String?) throws(Problem) -> Report {
+    private static func verifyAudit(_ directory: String, _ manifestBytes: [UInt8], key: VerifierKey, olderCheckpoint: String?)
+        throws(Problem) -> Report
+    {
         let manifest = try decode(ExportManifest.self, manifestBytes)
-        try checkPresent(directory, [manifest.file, manifest.rendering, manifest.proof, manifest.checkpoint, "manifest.sig"] + manifest.files.keys.sorted())
+        try checkPresent(
+            directory,
+            [manifest.file, manifest.rendering, manifest.proof, manifest.checkpoint, "manifest.sig"] + manifest.files.keys.sorted())
 
         // The tree head, signed.
         let checkpoint = try checkpoint(directory, manifest.checkpoint, key: key, head: manifest.chainHead)
@@ -170,7 +188,8 @@ public enum ExportVerifier {
             throw Problem(manifest.proof, "it is not an export proof: \(error)")
         }
         guard proof.treeSize == checkpoint.size else {
-            throw Problem(manifest.proof, "it proves inclusion in a tree of \(proof.treeSize) events; the checkpoint's has \(checkpoint.size)")
+            throw Problem(
+                manifest.proof, "it proves inclusion in a tree of \(proof.treeSize) events; the checkpoint's has \(checkpoint.size)")
         }
         try checkInclusion(lines, ranges, seqs, proof, checkpoint, manifest)
 
@@ -179,8 +198,9 @@ public enum ExportVerifier {
         try checkRendering(rendering.bytes, file: manifest.rendering, lines, ranges, seqs)
 
         // Every file is the one the manifest names.
-        try checkDigests(directory, [(manifest.file, manifest.sha256)] + manifest.files.sorted(by: { $0.key < $1.key }),
-                         mapped: [manifest.file: linesFile, manifest.rendering: rendering])
+        try checkDigests(
+            directory, [(manifest.file, manifest.sha256)] + manifest.files.sorted(by: { $0.key < $1.key }),
+            mapped: [manifest.file: linesFile, manifest.rendering: rendering])
 
         // The log extends an older checkpoint unchanged.
         var extends: UInt64?
@@ -190,15 +210,19 @@ public enum ExportVerifier {
 
         // The manifest itself is the one the key signed.
         try checkSignature(directory, manifestBytes, format: manifest.format, key: key)
-        return Report(format: manifest.format, count: seqs.count, range: manifest.range, complete: manifest.complete, position: nil,
-                      treeSize: checkpoint.size, extends: extends)
+        return Report(
+            format: manifest.format, count: seqs.count, range: manifest.range, complete: manifest.complete, position: nil,
+            treeSize: checkpoint.size, extends: extends)
     }
 
     private static func read(_ directory: String, _ file: String) throws(Problem) -> [UInt8] {
         do {
             return try FileIO.readFile(directory + "/" + file)
         } catch {
-            throw Problem(file, FileManager.default.fileExists(atPath: directory + "/" + file) ? "cannot be read: \(error.message)" : "it is missing from the bundle")
+            throw Problem(
+                file,
+                FileManager.default.fileExists(atPath: directory + "/" + file)
+                    ? "cannot be read: \(error.message)" : "it is missing from the bundle")
         }
     }
 
@@ -207,7 +231,10 @@ public enum ExportVerifier {
         do {
             return try MappedFile(path: directory + "/" + file)
         } catch {
-            throw Problem(file, FileManager.default.fileExists(atPath: directory + "/" + file) ? "cannot be read: \(error.message)" : "it is missing from the bundle")
+            throw Problem(
+                file,
+                FileManager.default.fileExists(atPath: directory + "/" + file)
+                    ? "cannot be read: \(error.message)" : "it is missing from the bundle")
         }
     }
 
@@ -219,14 +246,19 @@ public enum ExportVerifier {
 
     /// The seq of every line, checked: ascending, within the range, every one of it for a
     /// complete export, matching the filter otherwise, as many as the manifest says.
-    private static func seqs(_ lines: UnsafeRawBufferPointer, _ ranges: [Range<Int>], _ manifest: ExportManifest) throws(Problem) -> [UInt64] {
+    private static func seqs(_ lines: UnsafeRawBufferPointer, _ ranges: [Range<Int>], _ manifest: ExportManifest) throws(Problem)
+        -> [UInt64]
+    {
         let file = manifest.file
         let prefix = Array(#"{"seq":"#.utf8)
         var seqs: [UInt64] = []
         seqs.reserveCapacity(ranges.count)
         for (index, range) in ranges.enumerated() {
-            guard range.count > prefix.count, memcmp(lines.baseAddress! + range.lowerBound, prefix, prefix.count) == 0 else { throw Problem(file, "line \(index + 1) is not a stored event (it does not begin with its seq)") }
-            var seq: UInt64 = 0, position = range.lowerBound + prefix.count
+            guard range.count > prefix.count, memcmp(lines.baseAddress! + range.lowerBound, prefix, prefix.count) == 0 else {
+                throw Problem(file, "line \(index + 1) is not a stored event (it does not begin with its seq)")
+            }
+            var seq: UInt64 = 0
+            var position = range.lowerBound + prefix.count
             while position < range.upperBound, let digit = lines[position].wholeNumberDigit {
                 seq = seq &* 10 &+ digit
                 position += 1
@@ -236,16 +268,27 @@ public enum ExportVerifier {
         for (index, seq) in seqs.enumerated() {
             let line = index + 1
             if index > 0, seq <= seqs[index - 1] {
-                throw Problem(file, seq == seqs[index - 1] ? "line \(line) repeats seq \(seq)" : "line \(line) holds seq \(seq) after seq \(seqs[index - 1]): rows are out of order")
+                throw Problem(
+                    file,
+                    seq == seqs[index - 1]
+                        ? "line \(line) repeats seq \(seq)"
+                        : "line \(line) holds seq \(seq) after seq \(seqs[index - 1]): rows are out of order")
             }
             if manifest.complete, case let expected = manifest.range.firstSeq + UInt64(index), seq > expected {
                 if let found = seqs.firstIndex(of: expected) {
-                    throw Problem(file, "line \(line) holds seq \(seq) where seq \(expected) was expected: rows are out of order (seq \(expected) is on line \(found + 1))")
+                    throw Problem(
+                        file,
+                        "line \(line) holds seq \(seq) where seq \(expected) was expected: rows are out of order (seq \(expected) is on line \(found + 1))"
+                    )
                 }
-                throw Problem(file, "line \(line) holds seq \(seq) where seq \(expected) was expected: \(seq - expected == 1 ? "event \(expected) is" : "events \(expected)…\(seq - 1) are") missing")
+                throw Problem(
+                    file,
+                    "line \(line) holds seq \(seq) where seq \(expected) was expected: \(seq - expected == 1 ? "event \(expected) is" : "events \(expected)…\(seq - 1) are") missing"
+                )
             }
             guard seq >= manifest.range.firstSeq, seq <= manifest.range.lastSeq else {
-                throw Problem(file, "line \(line) holds seq \(seq), outside the export's range \(manifest.range.firstSeq)…\(manifest.range.lastSeq)")
+                throw Problem(
+                    file, "line \(line) holds seq \(seq), outside the export's range \(manifest.range.firstSeq)…\(manifest.range.lastSeq)")
             }
             if !manifest.complete {
                 let event = Array(UnsafeRawBufferPointer(rebasing: lines[ranges[index]]))
@@ -253,7 +296,8 @@ public enum ExportVerifier {
                 let type = fields.ranges[3].map { String(decoding: event[$0], as: UTF8.self) }
                 let org = fields.ranges[4].map { String(decoding: event[$0], as: UTF8.self) }
                 if let wanted = manifest.query.org, org != wanted {
-                    throw Problem(file, "line \(line) (seq \(seq)) is an event of org \(org ?? "?"), outside the export's filter org \(wanted)")
+                    throw Problem(
+                        file, "line \(line) (seq \(seq)) is an event of org \(org ?? "?"), outside the export's filter org \(wanted)")
                 }
                 if let types = manifest.query.types, !types.contains(type ?? "") {
                     throw Problem(file, "line \(line) (seq \(seq)) is a \(type ?? "?") event, outside the export's filter types")
@@ -261,20 +305,27 @@ public enum ExportVerifier {
             }
         }
         if manifest.complete, let last = seqs.last, last < manifest.range.lastSeq {
-            throw Problem(file, "it ends at seq \(last) but the range runs to \(manifest.range.lastSeq): events \(last + 1)…\(manifest.range.lastSeq) are missing")
+            throw Problem(
+                file,
+                "it ends at seq \(last) but the range runs to \(manifest.range.lastSeq): events \(last + 1)…\(manifest.range.lastSeq) are missing"
+            )
         }
         guard seqs.count == manifest.count else {
             throw Problem("manifest.json", "it says the bundle holds \(manifest.count) events; \(file) holds \(seqs.count)")
         }
         guard seqs.first == manifest.firstSeq, seqs.last == manifest.lastSeq else {
-            throw Problem("manifest.json", "its firstSeq and lastSeq are not those of \(file) (\(seqs.first.map(String.init) ?? "none")…\(seqs.last.map(String.init) ?? "none"))")
+            throw Problem(
+                "manifest.json",
+                "its firstSeq and lastSeq are not those of \(file) (\(seqs.first.map(String.init) ?? "none")…\(seqs.last.map(String.init) ?? "none"))"
+            )
         }
         return seqs
     }
 
     /// The lines' leaf hashes and the inclusion proof give the checkpoint's root.
     private static func checkInclusion(
-        _ lines: UnsafeRawBufferPointer, _ ranges: [Range<Int>], _ seqs: [UInt64], _ proof: ExportProof, _ checkpoint: Checkpoint, _ manifest: ExportManifest
+        _ lines: UnsafeRawBufferPointer, _ ranges: [Range<Int>], _ seqs: [UInt64], _ proof: ExportProof, _ checkpoint: Checkpoint,
+        _ manifest: ExportManifest
     ) throws(Problem) {
         var hashes: [TreeHash] = []
         for text in proof.inclusion {
@@ -297,11 +348,16 @@ public enum ExportVerifier {
             }
             count = ranges.count
         }
-        guard let root = MerkleProof.root(fromLeaves: leaves, at: seqs.map { Int($0 - 1) }, treeSize: Int(checkpoint.size), proof: hashes) else {
-            throw Problem(manifest.proof, "its \(hashes.count) inclusion hashes are not what a tree of \(checkpoint.size) events needs for these seqs: it was truncated or padded")
+        guard let root = MerkleProof.root(fromLeaves: leaves, at: seqs.map { Int($0 - 1) }, treeSize: Int(checkpoint.size), proof: hashes)
+        else {
+            throw Problem(
+                manifest.proof,
+                "its \(hashes.count) inclusion hashes are not what a tree of \(checkpoint.size) events needs for these seqs: it was truncated or padded"
+            )
         }
         guard root == checkpoint.root else {
-            throw Problem(manifest.file, "its events do not hash to the checkpoint's root: an event was altered, or is not in the log at its seq")
+            throw Problem(
+                manifest.file, "its events do not hash to the checkpoint's root: an event was altered, or is not in the log at its seq")
         }
     }
 
@@ -327,9 +383,10 @@ public enum ExportVerifier {
                     let (out, lines, text) = shared.value
                     let share = (ranges.count + parts - 1) / parts
                     for index in min(ranges.count, part * share)..<min(ranges.count, (part + 1) * share) {
-                        let difference = Rendering.csvFields(UnsafeRawBufferPointer(rebasing: text[rowRanges[index]])).map {
-                            Rendering.csvDifference($0, stored: Array(UnsafeRawBufferPointer(rebasing: lines[ranges[index]])))
-                        } ?? "a quote stands inside an unquoted field"
+                        let difference =
+                            Rendering.csvFields(UnsafeRawBufferPointer(rebasing: text[rowRanges[index]])).map {
+                                Rendering.csvDifference($0, stored: Array(UnsafeRawBufferPointer(rebasing: lines[ranges[index]])))
+                            } ?? "a quote stands inside an unquoted field"
                         if let difference {
                             out[part] = (index, difference)
                             return
@@ -352,17 +409,22 @@ public enum ExportVerifier {
                     let (out, lines, text) = shared.value
                     let share = (ranges.count + parts - 1) / parts
                     out[part] = (min(ranges.count, part * share)..<min(ranges.count, (part + 1) * share)).first {
-                        !Rendering.sameExceptSealed(stored: UnsafeRawBufferPointer(rebasing: lines[ranges[$0]]),
-                                                    rendered: UnsafeRawBufferPointer(rebasing: text[rendered[$0]]))
+                        !Rendering.sameExceptSealed(
+                            stored: UnsafeRawBufferPointer(rebasing: lines[ranges[$0]]),
+                            rendered: UnsafeRawBufferPointer(rebasing: text[rendered[$0]]))
                     }
                 }
             }
-            if let first = differing.lazy.compactMap({ $0 }).first { throw Problem(file, "line \(first + 1) (seq \(seqs[first])) is not the stored event as readers see it") }
+            if let first = differing.lazy.compactMap({ $0 }).first {
+                throw Problem(file, "line \(first + 1) (seq \(seqs[first])) is not the stored event as readers see it")
+            }
         }
     }
 
     /// Checks that the log at `checkpoint` extends the older checkpoint; returns its size.
-    private static func checkExtension(of note: String, to checkpoint: Checkpoint, _ proof: ExportProof, key: VerifierKey) throws(Problem) -> UInt64 {
+    private static func checkExtension(of note: String, to checkpoint: Checkpoint, _ proof: ExportProof, key: VerifierKey) throws(Problem)
+        -> UInt64
+    {
         let older: Checkpoint
         do {
             older = try Checkpoint(note: note, verifiedBy: key)
@@ -377,12 +439,21 @@ public enum ExportVerifier {
             hashes = []
         } else {
             guard let consistency = proof.consistency.first(where: { $0.oldSize == older.size }) else {
-                throw Problem("proof.json", "it holds no consistency proof from \(older.size) events (it has \(proof.consistency.map { String($0.oldSize) }.joined(separator: ", ")))")
+                throw Problem(
+                    "proof.json",
+                    "it holds no consistency proof from \(older.size) events (it has \(proof.consistency.map { String($0.oldSize) }.joined(separator: ", ")))"
+                )
             }
             hashes = consistency.hashes.compactMap { TreeHash(hex: $0)?.bytes }
         }
-        guard MerkleProof.verifyConsistency(oldSize: older.size, newSize: checkpoint.size, oldRoot: older.root.bytes, newRoot: checkpoint.root.bytes, proof: hashes) else {
-            throw Problem("proof.json", "the log at \(checkpoint.size) events does not extend the older checkpoint of \(older.size) events unchanged: history was rewritten")
+        guard
+            MerkleProof.verifyConsistency(
+                oldSize: older.size, newSize: checkpoint.size, oldRoot: older.root.bytes, newRoot: checkpoint.root.bytes, proof: hashes)
+        else {
+            throw Problem(
+                "proof.json",
+                "the log at \(checkpoint.size) events does not extend the older checkpoint of \(older.size) events unchanged: history was rewritten"
+            )
         }
         return older.size
     }

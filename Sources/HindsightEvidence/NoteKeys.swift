@@ -5,9 +5,9 @@ import HindsightFiles
 import HindsightLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The Ed25519 key that signs checkpoints and export manifests, in the C2SP signed-note
@@ -37,7 +37,8 @@ public struct SigningKey: Sendable {
     public static var defaultPath: String {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["HINDSIGHT_SIGNING_KEY"], !path.isEmpty { return path }
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let config =
+            environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
         return config + "/hindsight/signing.key"
     }
@@ -49,13 +50,17 @@ public struct SigningKey: Sendable {
             throw LogError(.signingKey, "there is no signing key here; create one with `hindsight keys init`", location: path)
         }
         guard status.st_mode & 0o077 == 0 else {
-            throw LogError(.signingKey, String(format: "the signing key is readable by others (mode %o); it must be 600: chmod 600 it, or make a new one", status.st_mode & 0o777), location: path)
+            throw LogError(
+                .signingKey,
+                String(
+                    format: "the signing key is readable by others (mode %o); it must be 600: chmod 600 it, or make a new one",
+                    status.st_mode & 0o777), location: path)
         }
         let text = String(decoding: try FileIO.readFile(path), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let parts = text.split(separator: "+", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 5, parts[0] == "PRIVATE", parts[1] == "KEY", let encoded = Data(base64Encoded: parts[4]),
-              encoded.count == 33, encoded.first == VerifierKey.ed25519,
-              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: encoded.dropFirst())
+            encoded.count == 33, encoded.first == VerifierKey.ed25519,
+            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: encoded.dropFirst())
         else {
             throw LogError(.signingKey, "this is not a signing key (PRIVATE+KEY+NAME+KEYID+KEY)", location: path)
         }
@@ -70,7 +75,10 @@ public struct SigningKey: Sendable {
     /// lie inside `dataDirectory`.
     public func save(to path: String, apartFrom dataDirectory: String?) throws(LogError) {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        let insideData = LogError(.signingKey, "the signing key must live outside the data directory \(dataDirectory ?? ""): whoever can rewrite the log must not be able to sign it", location: path)
+        let insideData = LogError(
+            .signingKey,
+            "the signing key must live outside the data directory \(dataDirectory ?? ""): whoever can rewrite the log must not be able to sign it",
+            location: path)
         if let dataDirectory {
             let data = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
             guard !(absolute + "/").hasPrefix(data + "/") else { throw insideData }
@@ -87,7 +95,8 @@ public struct SigningKey: Sendable {
             if try FileIO.directory(fd, liesWithin: data) { throw insideData }
         }
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw LogError(.io, "cannot create the signing key's folder: \(error.localizedDescription)", location: folder)
         }
@@ -97,7 +106,8 @@ public struct SigningKey: Sendable {
             throw LogError.system("open", path: path, errno: errno)
         }
         defer { close(fd) }
-        let text = Array("PRIVATE+KEY+\(name)+\(verifier.keyID)+\((Data([VerifierKey.ed25519]) + key.rawRepresentation).base64EncodedString())\n".utf8)
+        let text = Array(
+            "PRIVATE+KEY+\(name)+\(verifier.keyID)+\((Data([VerifierKey.ed25519]) + key.rawRepresentation).base64EncodedString())\n".utf8)
         try FileIO.writeAll(fd, text, path: path)
         guard fsync(fd) == 0 else { throw LogError.system("fsync", path: path, errno: errno) }
     }
@@ -131,11 +141,14 @@ public struct VerifierKey: Sendable, CustomStringConvertible {
 
     /// Parses the text form; the error says what is wrong with it.
     public init(_ text: String) throws(LogError) {
-        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(
+            separator: "+", maxSplits: 2, omittingEmptySubsequences: false
+        ).map(String.init)
         guard parts.count == 3, let encoded = Data(base64Encoded: parts[2]), encoded.count == 33, encoded.first == Self.ed25519,
-              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: encoded.dropFirst())
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: encoded.dropFirst())
         else {
-            throw LogError(.signingKey, "this is not a verifier key (NAME+KEYID+BASE64 of an Ed25519 public key, as `hindsight keys public` prints)")
+            throw LogError(
+                .signingKey, "this is not a verifier key (NAME+KEYID+BASE64 of an Ed25519 public key, as `hindsight keys public` prints)")
         }
         name = parts[0]
         publicKey = key.rawRepresentation
@@ -162,13 +175,15 @@ public struct VerifierKey: Sendable, CustomStringConvertible {
             }
             signers.append(String(fields[1]))
             if fields[1] == name, signature.count == 68, signature.prefix(4) == keyHash,
-               key.isValidSignature(signature.dropFirst(4), for: Data(text.utf8)) {
+                key.isValidSignature(signature.dropFirst(4), for: Data(text.utf8))
+            {
                 return text
             }
         }
-        throw NoteProblem(signers.contains(name)
-            ? "its signature by \(name) does not verify: it was altered, or signed by another key of that name"
-            : "it is not signed by the key \(name) (signed by \(signers.joined(separator: ", ")))")
+        throw NoteProblem(
+            signers.contains(name)
+                ? "its signature by \(name) does not verify: it was altered, or signed by another key of that name"
+                : "it is not signed by the key \(name) (signed by \(signers.joined(separator: ", ")))")
     }
 
     /// A key name: not empty, no spaces, no `+`.

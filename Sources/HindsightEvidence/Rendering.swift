@@ -2,9 +2,9 @@ import HindsightCore
 import HindsightLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The readable file an export carries beside its stored lines: the events as readers see
@@ -107,7 +107,8 @@ enum Rendering {
         for (column, range) in fields.ranges.enumerated() {
             let same: Bool
             if let range {
-                same = column == 9
+                same =
+                    column == 9
                     ? stored[range].withUnsafeBytes { s in row[column].withUnsafeBytes { r in sameExceptSealed(stored: s, rendered: r) } }
                     : stored[range].contains(UInt8(ascii: "\\"))
                         ? row[column].elementsEqual(StoredLine.decodedString(stored[range]).utf8)
@@ -128,16 +129,21 @@ enum Rendering {
             return true
         }
         let sealed = sealedMarker
-        var i = 0, j = 0
+        var i = 0
+        var j = 0
         while i < stored.count {
             // The next sealed value, or the end.
             var next = i
-            while next < stored.count, !(stored[next] == sealed[0] && next + sealed.count <= stored.count
-                                         && memcmp(stored.baseAddress! + next, sealed, sealed.count) == 0) {
+            while next < stored.count,
+                !(stored[next] == sealed[0] && next + sealed.count <= stored.count
+                    && memcmp(stored.baseAddress! + next, sealed, sealed.count) == 0)
+            {
                 next += 1
             }
             let run = next - i
-            guard rendered.count - j >= run, run == 0 || memcmp(stored.baseAddress! + i, rendered.baseAddress! + j, run) == 0 else { return false }
+            guard rendered.count - j >= run, run == 0 || memcmp(stored.baseAddress! + i, rendered.baseAddress! + j, run) == 0 else {
+                return false
+            }
             i = next
             j += run
             guard i < stored.count else { break }
@@ -156,7 +162,9 @@ enum Rendering {
     /// quoted field belongs to its row. Nil when a quoted field does not end.
     static func csvRowRanges(_ text: UnsafeRawBufferPointer) -> [Range<Int>]? {
         var rows: [Range<Int>] = []
-        var start = 0, index = 0, quoted = false
+        var start = 0
+        var index = 0
+        var quoted = false
         while index < text.count {
             let byte = text[index]
             if byte == UInt8(ascii: "\"") {
@@ -176,8 +184,10 @@ enum Rendering {
     /// The fields of one CSV row, unquoted (a doubled quote inside a quoted field is one
     /// quote). Nil when a quote stands inside an unquoted field.
     static func csvFields(_ row: UnsafeRawBufferPointer) -> [[UInt8]]? {
-        var fields: [[UInt8]] = [], field: [UInt8] = []
-        var index = 0, quoted = false
+        var fields: [[UInt8]] = []
+        var field: [UInt8] = []
+        var index = 0
+        var quoted = false
         while index < row.count {
             let byte = row[index]
             if quoted {

@@ -2,9 +2,9 @@ internal import CShim
 public import HindsightCore
 
 #if canImport(Glibc)
-public import Glibc
+    public import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Thin wrappers of the system calls the engine depends on, each turning a failure into a
@@ -38,7 +38,8 @@ public enum FileIO {
     /// Writes all the buffers, in order, at the end of the file with as few system calls as
     /// it takes; the corresponding C function is `writev`.
     package static func writeAll(_ fd: Int32, _ parts: [[UInt8]], path: String) throws(LogError) {
-        var index = 0, offset = 0  // the first byte not yet written
+        var index = 0
+        var offset = 0  // the first byte not yet written
         while index < parts.count {
             let group = parts[index..<min(parts.count, index + 512)]
             var vectors: [iovec] = []
@@ -47,7 +48,8 @@ public enum FileIO {
             for (position, part) in zip(group.indices, group) {
                 part.withUnsafeBytes { raw in
                     let skip = position == index ? offset : 0
-                    vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress.map { $0 + skip }), iov_len: raw.count - skip))
+                    vectors.append(
+                        iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress.map { $0 + skip }), iov_len: raw.count - skip))
                 }
             }
             var written = Glibc.writev(fd, vectors, Int32(vectors.count))
@@ -67,7 +69,10 @@ public enum FileIO {
                     written = 0
                 }
             }
-            while index < parts.count && parts[index].count == offset { index += 1; offset = 0 }
+            while index < parts.count && parts[index].count == offset {
+                index += 1
+                offset = 0
+            }
         }
     }
 
@@ -97,11 +102,15 @@ public enum FileIO {
     /// Throws unless `path` still names the file open as `fd`: a file removed, or replaced by
     /// another, is no longer where readers look.
     package static func checkStillLinked(_ fd: Int32, at path: String, what: String) throws(LogError) {
-        var open = stat(), named = stat()
+        var open = stat()
+        var named = stat()
         guard fstat(fd, &open) == 0 else { throw LogError.system("fstat", path: path, errno: errno) }
         let found = stat(path, &named) == 0
         guard found, open.st_nlink > 0, open.st_dev == named.st_dev, open.st_ino == named.st_ino else {
-            throw LogError(.io, "\(what) was removed or replaced while this writer had it open (was the data directory deleted or moved?); nothing more is acknowledged until the log is opened again", location: path)
+            throw LogError(
+                .io,
+                "\(what) was removed or replaced while this writer had it open (was the data directory deleted or moved?); nothing more is acknowledged until the log is opened again",
+                location: path)
         }
     }
 
@@ -147,7 +156,9 @@ public enum FileIO {
     /// Renames `from` to `to`, each relative to a directory held open, atomically and only if
     /// `to` does not exist; the corresponding C function is `renameat2` with
     /// `RENAME_NOREPLACE`. Returns false, renaming nothing, when `to` exists.
-    public static func renameNoReplace(from: String, in fromDirectory: Int32, to: String, in toDirectory: Int32, shownAs: String) throws(LogError) -> Bool {
+    public static func renameNoReplace(from: String, in fromDirectory: Int32, to: String, in toDirectory: Int32, shownAs: String)
+        throws(LogError) -> Bool
+    {
         guard hs_rename_noreplace(fromDirectory, from, toDirectory, to) == 0 else {
             if errno == EEXIST { return false }
             throw LogError.system("rename", path: shownAs, errno: errno)
@@ -273,7 +284,9 @@ public enum FileIO {
             throw error
         }
         close(fd)
-        guard renameat(folder.fd, temporary, folder.fd, name) == 0 else { throw LogError.system("rename", path: folder.path + "/" + name, errno: errno) }
+        guard renameat(folder.fd, temporary, folder.fd, name) == 0 else {
+            throw LogError.system("rename", path: folder.path + "/" + name, errno: errno)
+        }
     }
 }
 

@@ -29,28 +29,40 @@ extension LogView {
         var span: [Int64] = [0, 0]
         let hashed = text.withUnsafeBytes { raw in
             leaves.withUnsafeMutableBytes { out in
-                hs_hash_stored_lines(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), Int(header.rawLength), header.firstSeq,
-                                     Int(header.count), out.baseAddress!.assumingMemoryBound(to: UInt8.self), &badLine, &span)
+                hs_hash_stored_lines(
+                    raw.baseAddress?.assumingMemoryBound(to: UInt8.self), Int(header.rawLength), header.firstSeq,
+                    Int(header.count), out.baseAddress!.assumingMemoryBound(to: UInt8.self), &badLine, &span)
             }
         }
         if hashed < 0 {
             let seq = header.firstSeq + UInt64(badLine)
-            return .failure(VerifyFailure(seq: seq, reason: "\(location(of: chunk)): line \(badLine + 1) of the chunk should hold seq \(seq) and its occurredAt, and does not (an event was removed, added, reordered or mangled)"))
+            return .failure(
+                VerifyFailure(
+                    seq: seq,
+                    reason:
+                        "\(location(of: chunk)): line \(badLine + 1) of the chunk should hold seq \(seq) and its occurredAt, and does not (an event was removed, added, reordered or mangled)"
+                ))
         }
         // The time span is the sparse time index: a wrong one would hide events from reads.
         guard span[0] == header.minOccurredAt && span[1] == header.maxOccurredAt else {
-            return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(location(of: chunk)): the chunk header's time span does not match its events' occurredAt"))
+            return .failure(
+                VerifyFailure(
+                    seq: header.firstSeq,
+                    reason: "\(location(of: chunk)): the chunk header's time span does not match its events' occurredAt"))
         }
         var found: [StoredIdentity] = []
         if identities {
             switch Self.identities(in: text, of: chunk) {
             case .success(let list): found = list
-            case .failure(let error): return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(location(of: chunk)): \(error.message)"))
+            case .failure(let error):
+                return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(location(of: chunk)): \(error.message)"))
             }
         }
-        return .success(CheckedChunk(chunk: chunk, leaves: leaves,
-                                     subtrees: PerfectSubtree.decompose(leaves, start: header.firstSeq - 1), identities: found,
-                                     text: keepText ? text[..<Int(header.rawLength)] : nil))
+        return .success(
+            CheckedChunk(
+                chunk: chunk, leaves: leaves,
+                subtrees: PerfectSubtree.decompose(leaves, start: header.firstSeq - 1), identities: found,
+                text: keepText ? text[..<Int(header.rawLength)] : nil))
     }
 
     private static func identities(in text: [UInt8], of chunk: ChunkRef) -> Result<[StoredIdentity], LogError> {
@@ -72,11 +84,14 @@ extension LogView {
 
     /// Adds a checked chunk to the tree in `frontier` after checking that it continues the
     /// log where the tree ends and that the tree head then matches the chunk header's.
-    package func grow(_ frontier: inout MerkleFrontier, with chunk: ChunkRef, _ result: Result<CheckedChunk, VerifyFailure>) -> Result<CheckedChunk, VerifyFailure> {
+    package func grow(_ frontier: inout MerkleFrontier, with chunk: ChunkRef, _ result: Result<CheckedChunk, VerifyFailure>) -> Result<
+        CheckedChunk, VerifyFailure
+    > {
         let header = chunk.header
         let expected = frontier.size + 1
         if header.firstSeq != expected {
-            let what = header.firstSeq > expected
+            let what =
+                header.firstSeq > expected
                 ? "events \(expected)…\(header.firstSeq - 1) are missing"
                 : "seq \(header.firstSeq)…\(header.lastSeq) appear again or out of order"
             return .failure(VerifyFailure(seq: expected, reason: "\(location(of: chunk)): \(what)"))
@@ -84,7 +99,12 @@ extension LogView {
         return result.flatMap { checked in
             for subtree in checked.subtrees { frontier.append(subtree) }
             guard frontier.root == header.root else {
-                return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(location(of: chunk)): Merkle root does not match: an event in seq \(header.firstSeq)…\(header.lastSeq) was altered"))
+                return .failure(
+                    VerifyFailure(
+                        seq: header.firstSeq,
+                        reason:
+                            "\(location(of: chunk)): Merkle root does not match: an event in seq \(header.firstSeq)…\(header.lastSeq) was altered"
+                    ))
             }
             return .success(checked)
         }

@@ -56,8 +56,9 @@ public enum LZ4Frame {
             var dstSize = expectedSize - produced
             var srcSize = frame.count - consumed
             let hint = output.withUnsafeMutableBytes { out in
-                LZ4F_decompress(context, out.baseAddress.map { $0 + produced }, &dstSize,
-                                frame.baseAddress.map { $0 + consumed }, &srcSize, &options)
+                LZ4F_decompress(
+                    context, out.baseAddress.map { $0 + produced }, &dstSize,
+                    frame.baseAddress.map { $0 + consumed }, &srcSize, &options)
             }
             produced += dstSize
             consumed += srcSize
@@ -70,7 +71,11 @@ public enum LZ4Frame {
             }
         }
         guard produced == expectedSize, consumed == frame.count else {
-            return .failure(FrameDamage(reason: "LZ4 frame holds \(produced) bytes in \(consumed) where the chunk header declares \(expectedSize) in \(frame.count)"))
+            return .failure(
+                FrameDamage(
+                    reason:
+                        "LZ4 frame holds \(produced) bytes in \(consumed) where the chunk header declares \(expectedSize) in \(frame.count)"
+                ))
         }
         return .success(output)
     }

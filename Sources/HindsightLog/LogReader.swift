@@ -109,7 +109,8 @@ public final class LogReader: Sendable {
                 let text = try view.text(of: chunk).get()
                 let lines = text.withUnsafeBytes { $0.lineRanges(length: Int(chunk.header.rawLength)) }
                 guard lines.count == Int(chunk.header.count) else {
-                    throw view.corrupt(chunk, "the chunk holds \(lines.count) lines where its header says \(chunk.header.count); run `hindsight verify`")
+                    throw view.corrupt(
+                        chunk, "the chunk holds \(lines.count) lines where its header says \(chunk.header.count); run `hindsight verify`")
                 }
                 return (text, lines)
             }
@@ -120,7 +121,8 @@ public final class LogReader: Sendable {
             var start = lines.startIndex
             // Without filters every line is handed out, so the first window is what the limit
             // asks for; with filters, enough lines that a sparse match does not mean many rounds.
-            let unfiltered = query.types == nil && query.stream == nil && query.org == nil
+            let unfiltered =
+                query.types == nil && query.stream == nil && query.org == nil
                 && query.occurredFrom == nil && query.occurredTo == nil
             var window = min(lines.count, max(unfiltered ? 1 : 256, min(query.limit - handed, lines.count)))
             while start < lines.endIndex {
@@ -156,7 +158,9 @@ public final class LogReader: Sendable {
     }
 
     /// The events on `lines` of a decompressed chunk that match `query`.
-    private static func events(in text: [UInt8], lines: ArraySlice<Range<Int>>, matching query: ReadQuery) -> Result<[StoredEvent], LogError> {
+    private static func events(in text: [UInt8], lines: ArraySlice<Range<Int>>, matching query: ReadQuery) -> Result<
+        [StoredEvent], LogError
+    > {
         Result { () throws(LogError) -> [StoredEvent] in
             let parser = try StoredLineParser()
             var events: [StoredEvent] = []
@@ -164,7 +168,9 @@ public final class LogReader: Sendable {
             let types = query.types.map { $0.map { Array($0.utf8) } }
             for line in lines {
                 // A line of a type not asked for is passed over unparsed when its type reads plainly.
-                if let types, let type = StoredLine.plainType(of: text[line]), !types.contains(where: { $0.elementsEqual(type) }) { continue }
+                if let types, let type = StoredLine.plainType(of: text[line]), !types.contains(where: { $0.elementsEqual(type) }) {
+                    continue
+                }
                 let event = try parser.parse(text[line])
                 if query.matches(event) { events.append(event) }
             }
@@ -203,7 +209,9 @@ public final class LogReader: Sendable {
             return report
         }
         if let torn = view.tornTail {
-            report.notes.append("segment \(LogLayout.segmentName(view.segmentNumbers[torn.segment])) ends with \(torn.bytes) bytes of an unfinished, unacknowledged batch; the next writer removes them")
+            report.notes.append(
+                "segment \(LogLayout.segmentName(view.segmentNumbers[torn.segment])) ends with \(torn.bytes) bytes of an unfinished, unacknowledged batch; the next writer removes them"
+            )
         }
         switch view.head {
         case nil:
@@ -212,13 +220,20 @@ public final class LogReader: Sendable {
             report.firstBad = VerifyFailure(seq: report.size + 1, reason: "HEAD: \(error.message)")
         case .success(let head)?:
             if head.size > report.size {
-                report.firstBad = VerifyFailure(seq: report.size + 1, reason: "HEAD records \(head.size) events but the log holds \(report.size): events \(report.size + 1)…\(head.size) are missing")
+                report.firstBad = VerifyFailure(
+                    seq: report.size + 1,
+                    reason:
+                        "HEAD records \(head.size) events but the log holds \(report.size): events \(report.size + 1)…\(head.size) are missing"
+                )
             } else if let chunk = view.committed.first(where: { $0.header.lastSeq == head.size }), chunk.header.root != head.root {
-                report.firstBad = VerifyFailure(seq: chunk.header.firstSeq, reason: "the tree head at \(head.size) differs from the one HEAD recorded")
+                report.firstBad = VerifyFailure(
+                    seq: chunk.header.firstSeq, reason: "the tree head at \(head.size) differs from the one HEAD recorded")
             } else if head.size > 0 && !view.committed.contains(where: { $0.header.lastSeq == head.size }) {
                 report.firstBad = VerifyFailure(seq: head.size, reason: "HEAD names size \(head.size), which is not the end of a batch")
             } else if head.size < report.size {
-                report.notes.append("events \(head.size + 1)…\(report.size) were written whole but not acknowledged (an interrupted writer); readers show them once a writer reopens the log")
+                report.notes.append(
+                    "events \(head.size + 1)…\(report.size) were written whole but not acknowledged (an interrupted writer); readers show them once a writer reopens the log"
+                )
             }
         }
         return report
@@ -285,11 +300,12 @@ public final class LogReader: Sendable {
         let head = view.layout.root + "/HEAD"
         let headBytes = FileIO.exists(head) ? UInt64(try FileIO.readFile(head).count) : 0
         let stored = try FileIO.totalSize(of: view.layout.segmentsDirectory) + headBytes
-        let end: UInt64 = switch moment {
-        case nil: size
-        case .seq(let seq)?: min(seq, size)
-        case .time(let ms)?: view.chunks.prefix { $0.header.recordedAt <= ms }.last?.header.lastSeq ?? 0
-        }
+        let end: UInt64 =
+            switch moment {
+            case nil: size
+            case .seq(let seq)?: min(seq, size)
+            case .time(let ms)?: view.chunks.prefix { $0.header.recordedAt <= ms }.last?.header.lastSeq ?? 0
+            }
         let whole = view.chunks.prefix { $0.header.lastSeq <= end }
         var rawBytes = whole.reduce(0) { $0 + UInt64($1.header.rawLength) }
         // The chunk `end` falls inside of: its lines up to `end`, each with its newline.
@@ -317,8 +333,9 @@ public struct InclusionProof: Sendable, Codable {
     public let root: TreeHash
 
     public func verify() -> Bool {
-        MerkleProof.verifyInclusion(leafHash: leafHash.bytes, index: seq - 1, treeSize: treeSize,
-                                    proof: path.map(\.bytes), root: root.bytes)
+        MerkleProof.verifyInclusion(
+            leafHash: leafHash.bytes, index: seq - 1, treeSize: treeSize,
+            proof: path.map(\.bytes), root: root.bytes)
     }
 }
 
@@ -331,8 +348,9 @@ public struct ConsistencyProof: Sendable, Codable {
     public let path: [TreeHash]
 
     public func verify() -> Bool {
-        MerkleProof.verifyConsistency(oldSize: oldSize, newSize: newSize, oldRoot: oldRoot.bytes,
-                                      newRoot: newRoot.bytes, proof: path.map(\.bytes))
+        MerkleProof.verifyConsistency(
+            oldSize: oldSize, newSize: newSize, oldRoot: oldRoot.bytes,
+            newRoot: newRoot.bytes, proof: path.map(\.bytes))
     }
 }
 

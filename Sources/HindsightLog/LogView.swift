@@ -1,5 +1,6 @@
 package import HindsightCore
 package import HindsightFiles
+
 /// A chunk found on disk: where its header starts and what it says.
 package struct ChunkRef: Sendable {
     /// Index into `LogView.segments`.
@@ -131,7 +132,10 @@ package final class LogView: @unchecked Sendable {
                 if index == segmentNumbers.count - 1 {
                     tornTail = (index, offset, bytes)
                 } else {
-                    problem = Problem(seq: lastSeq + 1, reason: "segment \(name) ends with \(bytes) bytes of an unfinished batch at byte \(offset), but later segments follow")
+                    problem = Problem(
+                        seq: lastSeq + 1,
+                        reason:
+                            "segment \(name) ends with \(bytes) bytes of an unfinished batch at byte \(offset), but later segments follow")
                 }
             }
             if problem != nil { break }
@@ -169,7 +173,8 @@ package final class LogView: @unchecked Sendable {
 
     /// The index of the chunk holding `seq`.
     func chunkIndex(holding seq: UInt64) -> Int? {
-        var low = 0, high = chunks.count - 1
+        var low = 0
+        var high = chunks.count - 1
         while low <= high {
             let mid = (low + high) / 2
             let header = chunks[mid].header

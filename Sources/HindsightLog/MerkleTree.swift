@@ -117,16 +117,22 @@ public enum MerkleProof {
         guard index < treeSize, let leaf = TreeHash(bytes: leafHash), let expected = TreeHash(bytes: root) else {
             return false
         }
-        var fn = index, sn = treeSize - 1, r = leaf
+        var fn = index
+        var sn = treeSize - 1
+        var r = leaf
         for element in proof {
             guard sn != 0, let p = TreeHash(bytes: element) else { return false }
             if fn & 1 == 1 || fn == sn {
                 r = TreeHash.node(p, r)
-                while fn & 1 == 0 && fn != 0 { fn >>= 1; sn >>= 1 }
+                while fn & 1 == 0 && fn != 0 {
+                    fn >>= 1
+                    sn >>= 1
+                }
             } else {
                 r = TreeHash.node(r, p)
             }
-            fn >>= 1; sn >>= 1
+            fn >>= 1
+            sn >>= 1
         }
         return sn == 0 && r == expected
     }
@@ -147,19 +153,28 @@ public enum MerkleProof {
             path.append(hash)
         }
         if oldSize & (oldSize - 1) == 0 { path.insert(first, at: 0) }
-        var fn = oldSize - 1, sn = newSize - 1
-        while fn & 1 == 1 { fn >>= 1; sn >>= 1 }
-        var fr = path[0], sr = path[0]
+        var fn = oldSize - 1
+        var sn = newSize - 1
+        while fn & 1 == 1 {
+            fn >>= 1
+            sn >>= 1
+        }
+        var fr = path[0]
+        var sr = path[0]
         for c in path.dropFirst() {
             guard sn != 0 else { return false }
             if fn & 1 == 1 || fn == sn {
                 fr = TreeHash.node(c, fr)
                 sr = TreeHash.node(c, sr)
-                while fn & 1 == 0 && fn != 0 { fn >>= 1; sn >>= 1 }
+                while fn & 1 == 0 && fn != 0 {
+                    fn >>= 1
+                    sn >>= 1
+                }
             } else {
                 sr = TreeHash.node(sr, c)
             }
-            fn >>= 1; sn >>= 1
+            fn >>= 1
+            sn >>= 1
         }
         return fr == first && sr == second && sn == 0
     }
@@ -191,9 +206,10 @@ public enum MerkleProof {
     /// are not so or the proof holds too few or too many hashes.
     public static func root(fromLeaves hashes: [TreeHash], at indices: [Int], treeSize: Int, proof: [TreeHash]) -> TreeHash? {
         guard hashes.count == indices.count, !indices.isEmpty, indices.first! >= 0, indices.last! < treeSize,
-              zip(indices, indices.dropFirst()).allSatisfy({ $0 < $1 })
+            zip(indices, indices.dropFirst()).allSatisfy({ $0 < $1 })
         else { return nil }
-        var nextProof = 0, nextLeaf = 0
+        var nextProof = 0
+        var nextLeaf = 0
         func walk(_ range: Range<Int>, _ selected: ArraySlice<Int>) -> TreeHash? {
             if selected.isEmpty {
                 guard nextProof < proof.count else { return nil }
@@ -206,7 +222,8 @@ public enum MerkleProof {
             }
             let mid = range.lowerBound + largestPowerOfTwo(below: range.count)
             let split = firstIndex(in: selected, atLeast: mid)
-            guard let left = walk(range.lowerBound..<mid, selected[..<split]), let right = walk(mid..<range.upperBound, selected[split...]) else {
+            guard let left = walk(range.lowerBound..<mid, selected[..<split]), let right = walk(mid..<range.upperBound, selected[split...])
+            else {
                 return nil
             }
             return TreeHash.node(left, right)
@@ -217,7 +234,8 @@ public enum MerkleProof {
 
     /// The position of the first element of `sorted` that is at least `value`.
     private static func firstIndex(in sorted: ArraySlice<Int>, atLeast value: Int) -> Int {
-        var low = sorted.startIndex, high = sorted.endIndex
+        var low = sorted.startIndex
+        var high = sorted.endIndex
         while low < high {
             let middle = (low + high) / 2
             if sorted[middle] < value { low = middle + 1 } else { high = middle }

@@ -1,10 +1,11 @@
-public import HindsightCore
-public import HindsightLog
-import HindsightFiles
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
+public import HindsightCore
+import HindsightFiles
+public import HindsightLog
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What a compaction did.
 public struct CompactionReport: Sendable, Equatable {
@@ -30,7 +31,8 @@ extension EventLog {
     /// and each segment is replaced atomically: written beside the old one, fsynced, then
     /// renamed over it. The stored lines do not change, so neither do the tree heads, the
     /// proofs, or what `lz4 -dc` prints.
-    public func compact(level: Int32 = LZ4Frame.compactionLevel, chunkBytes: Int = compactedChunkBytes) throws(LogError) -> CompactionReport {
+    public func compact(level: Int32 = LZ4Frame.compactionLevel, chunkBytes: Int = compactedChunkBytes) throws(LogError) -> CompactionReport
+    {
         compactionLock.lock()
         defer { compactionLock.unlock() }
         let lastSealed = try sealSegment()
@@ -69,7 +71,8 @@ extension EventLog {
     /// recompressed on all cores; each new header carries the tree head of its last event.
     private static func compacted(_ chunks: [ChunkRef], texts: [ArraySlice<UInt8>], level: Int32, chunkBytes: Int) -> [[UInt8]] {
         var cuts: [Range<Int>] = []
-        var start = 0, bytes = 0
+        var start = 0
+        var bytes = 0
         for (index, chunk) in chunks.enumerated() {
             if bytes > 0 && bytes + Int(chunk.header.rawLength) > chunkBytes {
                 cuts.append(start..<index)

@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
 public import HindsightCore
-import HindsightLog
 import HindsightFiles
+import HindsightLog
 
 /// Settings of a writer; the defaults suit production.
 public struct LogOptions: Sendable {
@@ -112,18 +112,27 @@ public final class EventLog: @unchecked Sendable {
         case nil:
             return
         case .failure(let error)?:
-            throw LogError(.logCorrupt, "\(error.message); the writer will not guess what was acknowledged: run `hindsight verify` for details", location: error.location)
+            throw LogError(
+                .logCorrupt, "\(error.message); the writer will not guess what was acknowledged: run `hindsight verify` for details",
+                location: error.location)
         case .success(let head)?:
             let held = view.committed.last?.header.lastSeq ?? 0
             if head.size > held {
-                throw LogError(.logCorrupt, "HEAD records \(head.size) events but the segments hold \(held): events \(held + 1)…\(head.size) were acknowledged and are missing; restore the data directory from a backup (run `hindsight verify` for details)", location: "seq \(held + 1)")
+                throw LogError(
+                    .logCorrupt,
+                    "HEAD records \(head.size) events but the segments hold \(held): events \(held + 1)…\(head.size) were acknowledged and are missing; restore the data directory from a backup (run `hindsight verify` for details)",
+                    location: "seq \(held + 1)")
             }
             guard head.size > 0 else { return }
             guard let end = view.committed.first(where: { $0.header.lastSeq == head.size }) else {
-                throw LogError(.logCorrupt, "HEAD names size \(head.size), which is not the end of a batch; run `hindsight verify` for details", location: "seq \(head.size)")
+                throw LogError(
+                    .logCorrupt, "HEAD names size \(head.size), which is not the end of a batch; run `hindsight verify` for details",
+                    location: "seq \(head.size)")
             }
             if end.header.root != head.root {
-                throw LogError(.logCorrupt, "the tree head at \(head.size) differs from the one HEAD recorded; run `hindsight verify` for details", location: "seq \(end.header.firstSeq)")
+                throw LogError(
+                    .logCorrupt, "the tree head at \(head.size) differs from the one HEAD recorded; run `hindsight verify` for details",
+                    location: "seq \(end.header.firstSeq)")
             }
         }
     }
@@ -145,7 +154,8 @@ public final class EventLog: @unchecked Sendable {
     /// stored is a retry: it returns the original positions and writes nothing.
     public func append(_ batch: EnvelopeBatch, expectedVersions: [String: ExpectedVersion] = [:]) throws(LogError) -> AppendResult {
         guard !batch.isEmpty else { throw LogError(.invalidEnvelope, "the batch holds no events") }
-        precondition(!batch.hasUnsealedPersonalData, "personal data must be sealed (the engine seals them with its vault) before it is stored")
+        precondition(
+            !batch.hasUnsealedPersonalData, "personal data must be sealed (the engine seals them with its vault) before it is stored")
         // A writer whose HEAD fell behind catches it up before it writes anything more.
         if syncLock.withLock({ stalled != nil }) { try syncThrough(writeLock.withLock { written.size }) }
         let result: AppendResult
@@ -241,7 +251,8 @@ public final class EventLog: @unchecked Sendable {
     /// change again (0 if none).
     func sealSegment() throws(LogError) -> Int {
         writeLock.lock()
-        let number = segmentNumber, size = written.size
+        let number = segmentNumber
+        let size = written.size
         if let current = segment {
             // Under the lock, so no append can be acknowledged through a later segment first.
             do throws(LogError) {
@@ -308,7 +319,10 @@ public final class EventLog: @unchecked Sendable {
             close(fd)
             if code == EWOULDBLOCK {
                 let pid = holder.trimmingCharacters(in: .whitespacesAndNewlines)
-                throw LogError(.writerLocked, "the data directory is already open for writing by another process\(pid.isEmpty ? "" : " (pid \(pid))"); only one writer may append at a time", location: path)
+                throw LogError(
+                    .writerLocked,
+                    "the data directory is already open for writing by another process\(pid.isEmpty ? "" : " (pid \(pid))"); only one writer may append at a time",
+                    location: path)
             }
             throw LogError.system("flock", path: path, errno: code)
         }

@@ -1,5 +1,6 @@
 public import HindsightCore
 import HindsightLog
+
 /// A key whose 64-bit hash is already known: an event id's bits are mostly random, and a
 /// stream name is hashed once, while parsing, on any core.
 protocol PrehashedKey: Equatable, Sendable {
@@ -82,7 +83,8 @@ struct NumberTable<Key: PrehashedKey>: Sendable {
         guard slots[slot].key != nil else { return }
         slots[slot].key = nil
         count -= 1
-        var hole = slot, next = slot
+        var hole = slot
+        var next = slot
         while true {
             next = (next + 1) & mask
             guard let moved = slots[next].key else { return }

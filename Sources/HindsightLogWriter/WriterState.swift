@@ -48,14 +48,18 @@ struct WriterState: Sendable {
             let seq = ids[id]!
             if seq >= firstSeq {
                 releaseIDs(of: batch)
-                throw LogError(.invalidEnvelope, "this event id appears earlier in the same batch", location: "line \(event.line)", fieldPath: "/id")
+                throw LogError(
+                    .invalidEnvelope, "this event id appears earlier in the same batch", location: "line \(event.line)", fieldPath: "/id")
             }
             stored.append((seq, event.line))
         }
         if stored.isEmpty { return nil }
         releaseIDs(of: batch)
         if let firstNew {
-            throw LogError(.idempotencyConflict, "the batch mixes \(stored.count) events stored before (first at seq \(stored.map(\.seq).min()!)) with new ones; retry the original batch unchanged, or send the new events alone", location: "line \(firstNew.line)", fieldPath: "/id")
+            throw LogError(
+                .idempotencyConflict,
+                "the batch mixes \(stored.count) events stored before (first at seq \(stored.map(\.seq).min()!)) with new ones; retry the original batch unchanged, or send the new events alone",
+                location: "line \(firstNew.line)", fieldPath: "/id")
         }
         var seen = Set<UInt64>()
         for (seq, line) in stored where !seen.insert(seq).inserted {
@@ -91,7 +95,9 @@ struct WriterState: Sendable {
                 case .exactly(let version): wanted = "version \(version)"
                 }
                 let actual = current == 0 ? "does not exist" : "is at version \(current)"
-                throw LogError(.wrongExpectedVersion, "stream \(stream) \(actual); the batch expected \(wanted)", location: "expectedVersions", fieldPath: "/expectedVersions/\(stream.replacingSlashes())")
+                throw LogError(
+                    .wrongExpectedVersion, "stream \(stream) \(actual); the batch expected \(wanted)", location: "expectedVersions",
+                    fieldPath: "/expectedVersions/\(stream.replacingSlashes())")
             }
         }
     }
@@ -109,7 +115,8 @@ struct WriterState: Sendable {
         var distinct: [(stream: StreamKey, version: UInt64)] = []
         var eventVersions = [UInt64](repeating: 0, count: batch.count)
         var plans: [PendingChunk] = []
-        var chunkStart = 0, chunkBytes = 0
+        var chunkStart = 0
+        var chunkBytes = 0
         let firstSeq = frontier.size + 1
         let limit = Self.chunkLimit(for: batch, options: options)
         batch.withBodies { body in
@@ -131,7 +138,8 @@ struct WriterState: Sendable {
                 eventVersions[index] = distinct[slot].version
                 chunkBytes += event.bodyLength + PendingChunk.prefixBound
                 if chunkBytes >= limit || index == batch.count - 1 {
-                    plans.append(PendingChunk(firstSeq: firstSeq + UInt64(chunkStart), events: chunkStart..<(index + 1), capacity: chunkBytes))
+                    plans.append(
+                        PendingChunk(firstSeq: firstSeq + UInt64(chunkStart), events: chunkStart..<(index + 1), capacity: chunkBytes))
                     chunkStart = index + 1
                     chunkBytes = 0
                 }
@@ -140,7 +148,8 @@ struct WriterState: Sendable {
 
         var stampBytes: [UInt8] = []
         Timestamp.append(recordedAt, to: &stampBytes)
-        let stamp = stampBytes, versionsByEvent = eventVersions
+        let stamp = stampBytes
+        let versionsByEvent = eventVersions
         var frontier = self.frontier
         var byteCount = 0
         var failure: LogError?
@@ -162,7 +171,8 @@ struct WriterState: Sendable {
                     func writeReady(waiting: Bool) {
                         while failure == nil, next < chunks.count, work.isSealed(next, waiting: waiting) {
                             for subtree in chunks[next].subtrees { frontier.append(subtree) }
-                            let header = chunks[next].header(isBatchEnd: next == chunks.count - 1, recordedAt: recordedAt, root: frontier.root)
+                            let header = chunks[next].header(
+                                isBatchEnd: next == chunks.count - 1, recordedAt: recordedAt, root: frontier.root)
                             do throws(LogError) {
                                 try write([header, chunks[next].frame])
                             } catch {
@@ -362,8 +372,9 @@ private struct PendingChunk {
         var bad = -1
         let hashed = text.withUnsafeBytes { raw in
             leaves.withUnsafeMutableBytes { out in
-                hs_hash_stored_lines(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count, firstSeq, events.count,
-                                     out.baseAddress!.assumingMemoryBound(to: UInt8.self), &bad, nil)
+                hs_hash_stored_lines(
+                    raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count, firstSeq, events.count,
+                    out.baseAddress!.assumingMemoryBound(to: UInt8.self), &bad, nil)
             }
         }
         precondition(hashed == events.count, "the engine wrote a chunk whose lines do not carry their seqs")

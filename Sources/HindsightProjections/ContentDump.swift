@@ -16,7 +16,8 @@ public enum ContentDump {
         _ db: SQLiteDatabase, storedLines: Set<String> = [], reveal: ((String) -> String)? = nil, to line: (String) -> Void
     ) throws(LogError) {
         let tables = try db.statement(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'hindsight_checkpoint' ORDER BY name")
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'hindsight_checkpoint' ORDER BY name"
+        )
         var names: [String] = []
         while try tables.step() { names.append(tables.text(0) ?? "") }
         tables.finish()

@@ -3,7 +3,7 @@ import HindsightCore
 import HindsightFiles
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The files of one read model's database, kept so that a rebuild never changes a file that
@@ -85,7 +85,9 @@ struct ModelFiles {
         guard rename(built, database(generation)) == 0 else { throw LogError.system("rename", path: built, errno: errno) }
         let temporary = link + ".new"
         unlink(temporary)
-        guard symlink("\(name).gen\(generation).sqlite", temporary) == 0 else { throw LogError.system("symlink", path: temporary, errno: errno) }
+        guard symlink("\(name).gen\(generation).sqlite", temporary) == 0 else {
+            throw LogError.system("symlink", path: temporary, errno: errno)
+        }
         guard rename(temporary, link) == 0 else { throw LogError.system("rename", path: link, errno: errno) }
         try FileIO.fsyncDirectory(directory)
         retireUnused()

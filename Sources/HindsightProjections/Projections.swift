@@ -1,12 +1,12 @@
-public import HindsightCore
-import HindsightFiles
-public import HindsightEngine
-public import HindsightLog
 import Dispatch
 import Foundation
+public import HindsightCore
+public import HindsightEngine
+import HindsightFiles
+public import HindsightLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Keeps every read model caught up with the log: at start from each model's checkpoint,
@@ -90,7 +90,9 @@ public final class Projections: @unchecked Sendable {
     /// generation. Until then the old database (if any) stays as it was; a build interrupted
     /// by a crash leaves a `.building` file that the next start removes. `damaged` is a
     /// generation found damaged, which is never taken for a built model.
-    private func build(_ model: any ReadModel, from reader: LogReader, replacing damaged: Int? = nil) throws(LogError) -> (database: SQLiteDatabase, generation: Int) {
+    private func build(_ model: any ReadModel, from reader: LogReader, replacing damaged: Int? = nil) throws(LogError) -> (
+        database: SQLiteDatabase, generation: Int
+    ) {
         let buildLock = try BuildLock(path(of: model), wait: true)!
         defer { buildLock.release() }
         // Another process may have built it while this one waited.
@@ -137,10 +139,13 @@ public final class Projections: @unchecked Sendable {
     /// Catches a built file up to `reader` and puts it in place as the model's next
     /// generation; processes reading the old one go on reading it whole (`ModelFiles`). Call
     /// holding the model's `BuildLock`.
-    private func swapIn(_ model: any ReadModel, _ building: String, catchingUpTo reader: LogReader) throws(LogError) -> (database: SQLiteDatabase, generation: Int) {
+    private func swapIn(_ model: any ReadModel, _ building: String, catchingUpTo reader: LogReader) throws(LogError) -> (
+        database: SQLiteDatabase, generation: Int
+    ) {
         do {
             let db = try SQLiteDatabase(path: building, bulkLoad: true)
-            try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: model.buildBatch)
+            try apply(
+                model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: model.buildBatch)
         }
         return try files(of: model).publish(building)
     }
@@ -151,9 +156,12 @@ public final class Projections: @unchecked Sendable {
     /// `reader` gives a reader of the log as it is at each moment. Returns the position the
     /// rebuild starts from: that of the newest snapshot standing for the log, or 0.
     @discardableResult
-    public func rebuild(_ name: String, inBackground: Bool = false, reader: @escaping @Sendable () throws(LogError) -> LogReader) throws(LogError) -> UInt64 {
+    public func rebuild(_ name: String, inBackground: Bool = false, reader: @escaping @Sendable () throws(LogError) -> LogReader)
+        throws(LogError) -> UInt64
+    {
         guard let model = models.first(where: { $0.name == name }) else {
-            throw LogError(.outOfRange, "there is no read model \(name); there are \(models.map(\.name).joined(separator: ", "))", fieldPath: "/name")
+            throw LogError(
+                .outOfRange, "there is no read model \(name); there are \(models.map(\.name).joined(separator: ", "))", fieldPath: "/name")
         }
         let started = lock.withLock { rebuilding.insert(name).inserted }
         guard started else { throw LogError(.writerLocked, "read model \(name) is being rebuilt already", fieldPath: "/name") }
@@ -219,7 +227,9 @@ public final class Projections: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var out: [String: UInt64] = [:]
-        for model in models { out[model.name] = try databases[model.name].flatMap { db throws(LogError) in try checkpoint(in: db)?.position } ?? 0 }
+        for model in models {
+            out[model.name] = try databases[model.name].flatMap { db throws(LogError) in try checkpoint(in: db)?.position } ?? 0
+        }
         return out
     }
 
@@ -240,7 +250,8 @@ public final class Projections: @unchecked Sendable {
                 continue
             }
             do {
-                try apply(model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: Self.batch)
+                try apply(
+                    model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: Self.batch)
             } catch {
                 guard error.code == .readModelDamaged else { throw error }
                 try replaceDamaged(model, reader: reader)
@@ -377,7 +388,9 @@ public final class Projections: @unchecked Sendable {
         let model = try select([name])[0]
         lock.lock()
         defer { lock.unlock() }
-        guard let db = databases[model.name] else { throw LogError(.outOfRange, "read model \(name) has not been built yet", fieldPath: "/name") }
+        guard let db = databases[model.name] else {
+            throw LogError(.outOfRange, "read model \(name) has not been built yet", fieldPath: "/name")
+        }
         try db.execute("BEGIN")
         defer { try? db.execute("COMMIT") }
         try ContentDump.write(db, storedLines: model.storedLineColumns, reveal: reveal, to: line)
@@ -411,8 +424,10 @@ public final class Projections: @unchecked Sendable {
             }
             if let live = try liveDigest(model) {
                 if live.position > reader.size {
-                    checks.append(Check(readModel: model.name, kind: "read model", position: live.position, ok: false,
-                                        problem: "it is at seq \(live.position), beyond the log's \(reader.size) events"))
+                    checks.append(
+                        Check(
+                            readModel: model.name, kind: "read model", position: live.position, ok: false,
+                            problem: "it is at seq \(live.position), beyond the log's \(reader.size) events"))
                 } else {
                     targets.append((live.position, live.digest, "read model"))
                 }
@@ -431,8 +446,10 @@ public final class Projections: @unchecked Sendable {
                 try apply(model, to: fold, from: position, through: target.position, reader: reader, batch: model.buildBatch)
                 position = target.position
                 let same = try ContentDump.digest(fold) == target.digest
-                checks.append(Check(readModel: model.name, kind: target.kind, position: target.position, ok: same,
-                                    problem: same ? nil : "its content differs from a fresh fold of the log up to seq \(target.position)"))
+                checks.append(
+                    Check(
+                        readModel: model.name, kind: target.kind, position: target.position, ok: same,
+                        problem: same ? nil : "its content differs from a fresh fold of the log up to seq \(target.position)"))
             }
         }
         return checks
@@ -454,7 +471,9 @@ public final class Projections: @unchecked Sendable {
         var chosen: [any ReadModel] = []
         for name in names {
             guard let model = models.first(where: { $0.name == name }) else {
-                throw LogError(.outOfRange, "there is no read model \(name); there are \(models.map(\.name).joined(separator: ", "))", fieldPath: "/name")
+                throw LogError(
+                    .outOfRange, "there is no read model \(name); there are \(models.map(\.name).joined(separator: ", "))",
+                    fieldPath: "/name")
             }
             chosen.append(model)
         }

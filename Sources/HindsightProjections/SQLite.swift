@@ -33,7 +33,9 @@ public final class SQLiteDatabase {
         self.path = path
         sqlite3_busy_timeout(db, 5000)
         if bulkLoad {
-            try execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY; PRAGMA locking_mode = EXCLUSIVE")
+            try execute(
+                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY; PRAGMA locking_mode = EXCLUSIVE"
+            )
         } else if !readOnly {
             // WAL: readers (another process's queries) go on while the read model is written.
             try execute("PRAGMA journal_mode = WAL")
@@ -80,7 +82,9 @@ public final class SQLiteDatabase {
         var prepared: OpaquePointer?
         let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
         guard status == SQLITE_OK, let prepared else {
-            throw LogError(Self.code(of: status), "read model statement is invalid: \(String(cString: sqlite3_errmsg(handle))) (\(sql.prefix(80)))", location: path)
+            throw LogError(
+                Self.code(of: status), "read model statement is invalid: \(String(cString: sqlite3_errmsg(handle))) (\(sql.prefix(80)))",
+                location: path)
         }
         let statement = Statement(prepared, database: self)
         statements[sql] = statement
@@ -127,7 +131,8 @@ public final class SQLiteDatabase {
     }
 
     fileprivate func failure(_ what: String) -> LogError {
-        LogError(Self.code(of: sqlite3_errcode(handle)), "read model \(what) failed: \(String(cString: sqlite3_errmsg(handle)))", location: path)
+        LogError(
+            Self.code(of: sqlite3_errcode(handle)), "read model \(what) failed: \(String(cString: sqlite3_errmsg(handle)))", location: path)
     }
 
     /// A prepared statement: bind parameters (from 1), then step through the rows.
@@ -179,8 +184,9 @@ public final class SQLiteDatabase {
             // An empty array may have no storage; "" is then the text bound.
             if bytes.isEmpty { return bind(index, "") }
             bytes.withUnsafeBytes { raw in
-                _ = sqlite3_bind_text(handle, index, raw.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(raw.count),
-                                      unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+                _ = sqlite3_bind_text(
+                    handle, index, raw.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(raw.count),
+                    unsafeBitCast(-1, to: sqlite3_destructor_type.self))
             }
             return self
         }
@@ -278,4 +284,3 @@ private final class BlobFunction {
     let body: @Sendable ([UInt8], [UInt8]) -> [UInt8]?
     init(_ body: @escaping @Sendable ([UInt8], [UInt8]) -> [UInt8]?) { self.body = body }
 }
-

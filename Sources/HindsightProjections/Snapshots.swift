@@ -1,11 +1,11 @@
 import Crypto
 import Foundation
 import HindsightCore
-import HindsightLog
 import HindsightFiles
+import HindsightLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a snapshot says of itself (`DIR/snapshots/NAME/POSITION.json`, beside the database

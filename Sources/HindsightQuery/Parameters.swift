@@ -16,7 +16,8 @@ public struct Parameter: Sendable {
 
     /// `atLeast`, which every method takes: the answer must reflect at least this seq.
     static let atLeast = Parameter(
-        "atLeast", .integer(0...Int64.max, "The answer reflects at least this seq; waits, bounded, for a writer beside this process to reach it."))
+        "atLeast",
+        .integer(0...Int64.max, "The answer reflects at least this seq; waits, bounded, for a writer beside this process to reach it."))
 }
 
 /// A method's parameters as a request gives them, read with the checks every method needs:
@@ -31,7 +32,8 @@ public struct Parameters: Sendable {
     public init(_ values: [String: JSONValue], listed: [Parameter], catalog: Catalog = .standard) throws(QueryError) {
         let known = Set(listed.map(\.name) + [Parameter.atLeast.name])
         for name in values.keys.sorted() where !known.contains(name) {
-            throw .params("unknown parameter \(name); this method takes \(listed.map(\.name).sorted().joined(separator: ", "))", at: "/\(name)")
+            throw .params(
+                "unknown parameter \(name); this method takes \(listed.map(\.name).sorted().joined(separator: ", "))", at: "/\(name)")
         }
         for parameter in listed where parameter.required && (values[parameter.name] ?? .null) == .null {
             throw .params("\(parameter.name) is required", at: "/\(parameter.name)")
@@ -109,7 +111,9 @@ public struct Parameters: Sendable {
     public func time(_ name: String) throws(QueryError) -> Int64? {
         guard let text = try string(name) else { return nil }
         guard let ms = Timestamp.parse(rfc3339: text) else {
-            throw .params("\(name) must be an RFC 3339 time such as 2026-03-01T09:30:00Z (a fraction of a second and an offset such as +02:00 may be given)", at: "/\(name)")
+            throw .params(
+                "\(name) must be an RFC 3339 time such as 2026-03-01T09:30:00Z (a fraction of a second and an offset such as +02:00 may be given)",
+                at: "/\(name)")
         }
         return ms
     }
@@ -117,7 +121,8 @@ public struct Parameters: Sendable {
     /// `from` and `to` as RFC 3339 times, refused when `from` is after `to`: such a range
     /// holds no moment.
     public func period() throws(QueryError) -> (from: Int64?, to: Int64?) {
-        let from = try time("from"), to = try time("to")
+        let from = try time("from")
+        let to = try time("to")
         if let from, let to, from > to { throw .params("from must not be after to", at: "/from") }
         return (from, to)
     }
@@ -129,7 +134,9 @@ public struct Parameters: Sendable {
         case .integer(let seq)? where seq >= 0: return .seq(UInt64(seq))
         case .string(let text)?:
             guard let ms = Timestamp.parse(rfc3339: text) else {
-                throw .params("\(name) must be a seq or an RFC 3339 time such as 2026-03-01T09:30:00Z (a fraction of a second and an offset such as +02:00 may be given)", at: "/\(name)")
+                throw .params(
+                    "\(name) must be a seq or an RFC 3339 time such as 2026-03-01T09:30:00Z (a fraction of a second and an offset such as +02:00 may be given)",
+                    at: "/\(name)")
             }
             return .time(ms)
         default: throw .params("\(name) must be a seq (a non-negative integer) or an RFC 3339 time", at: "/\(name)")

@@ -210,6 +210,9 @@ public struct MethodDescription: Sendable {
 
     /// The method as `system.methods` lists it.
     public var described: JSONValue {
-        ["name": .string(name), "summary": .string(summary), "writes": .bool(writes), "params": Parameters.schema(of: parameters), "result": result]
+        [
+            "name": .string(name), "summary": .string(summary), "writes": .bool(writes), "params": Parameters.schema(of: parameters),
+            "result": result,
+        ]
     }
 }

@@ -50,7 +50,8 @@ public final class QueryService: @unchecked Sendable {
 
     /// Every method, by name.
     public static let methods: [MethodDescription] = {
-        let all = LogMethods.all + AuditMethods.all + AccessMethods.all + AnalyticsMethods.all + ExportMethods.all + ProjectionMethods.all
+        let all =
+            LogMethods.all + AuditMethods.all + AccessMethods.all + AnalyticsMethods.all + ExportMethods.all + ProjectionMethods.all
             + [MethodDescription(reading: SystemMethods.self)]
         return all.sorted { $0.name < $1.name }
     }()
@@ -180,10 +181,11 @@ enum SystemMethods: ReadingMethod {
         static let hasPosition = false
         var members: [String: JSONValue] { ["methods": .array(methods.map(\.described))] }
         static let schema = Schema.object([
-            "methods": .array(.object([
-                "name": .string(), "summary": .string(), "writes": .boolean(), "params": .anyObject("JSON Schema of the parameters"),
-                "result": .anyObject("JSON Schema of the result"),
-            ])),
+            "methods": .array(
+                .object([
+                    "name": .string(), "summary": .string(), "writes": .boolean(), "params": .anyObject("JSON Schema of the parameters"),
+                    "result": .anyObject("JSON Schema of the result"),
+                ]))
         ])
     }
 

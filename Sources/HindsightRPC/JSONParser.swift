@@ -86,11 +86,13 @@ struct JSONParser {
     }
 
     static func parse(_ bytes: some Collection<UInt8>) throws(SyntaxError) -> Document {
-        let document = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(SyntaxError) in try parse(UnsafeRawBufferPointer(buffer)) }
-        } ?? Array(bytes).withUnsafeBytes { buffer in
-            Result { () throws(SyntaxError) in try parse(buffer) }
-        }
+        let document =
+            bytes.withContiguousStorageIfAvailable { buffer in
+                Result { () throws(SyntaxError) in try parse(UnsafeRawBufferPointer(buffer)) }
+            }
+            ?? Array(bytes).withUnsafeBytes { buffer in
+                Result { () throws(SyntaxError) in try parse(buffer) }
+            }
         return try document.get()
     }
 
@@ -174,7 +176,9 @@ struct JSONParser {
                 }
                 if frames[last].keepsText { value = .raw(Array(bytes[itemStart..<index])) }
                 let level = frames.count
-                if level <= 2 { spans.append(Span(level: level, key: frames[last].isObject ? frames[last].key : nil, range: start..<index)) }
+                if level <= 2 {
+                    spans.append(Span(level: level, key: frames[last].isObject ? frames[last].key : nil, range: start..<index))
+                }
                 if frames[last].isObject {
                     if frames[last].members.updateValue(value, forKey: frames[last].key) != nil {
                         record("the key \(frames[last].key.debugDescription) appears twice in its object", duplicateKey: true)
@@ -236,7 +240,8 @@ struct JSONParser {
     private var opensEvents: Bool {
         let count = frames.count
         guard count >= 2, frames[count - 1].isObject, frames[count - 1].key == "events",
-              frames[count - 2].isObject, frames[count - 2].key == "params" else { return false }
+            frames[count - 2].isObject, frames[count - 2].key == "params"
+        else { return false }
         return count == 2 || (count == 3 && !frames[0].isObject)
     }
 
@@ -307,7 +312,9 @@ struct JSONParser {
         guard building else { return .null }
         if integral && !overflow {
             if !negative && magnitude <= UInt64(Int64.max) { return .integer(Int64(magnitude)) }
-            if negative && magnitude <= UInt64(Int64.max) + 1 { return .integer(magnitude == UInt64(Int64.max) + 1 ? .min : -Int64(magnitude)) }
+            if negative && magnitude <= UInt64(Int64.max) + 1 {
+                return .integer(magnitude == UInt64(Int64.max) + 1 ? .min : -Int64(magnitude))
+            }
         }
         // The standard library's conversion rounds correctly; beyond range it gives ±infinity.
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
@@ -358,7 +365,8 @@ struct JSONParser {
     private func utf8Sequence() throws(SyntaxError) -> Int {
         let lead = bytes[index]
         let length: Int
-        var low: UInt8 = 0x80, high: UInt8 = 0xBF  // the second byte's range
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF  // the second byte's range
         switch lead {
         case 0xC2...0xDF: length = 2
         case 0xE0: (length, low) = (3, 0xA0)

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a server over two file descriptors, one JSON text per line each way (NDJSON framing,
@@ -38,7 +38,8 @@ public enum LineServer {
             if pending.count > maxLineBytes {
                 pending.removeAll()
                 skipping = true
-                let error = RPCServer.error(RPCError(RPCError.invalidRequest, "invalid request: a line longer than \(maxLineBytes >> 20) MiB"), id: .null)
+                let error = RPCServer.error(
+                    RPCError(RPCError.invalidRequest, "invalid request: a line longer than \(maxLineBytes >> 20) MiB"), id: .null)
                 if !write(error, to: output) { return false }
             }
         }

@@ -91,8 +91,10 @@ public final class RPCServer: Sendable {
         do {
             document = try JSONParser.parse(text)
         } catch {
-            return Self.error(RPCError(RPCError.parseError, "parse error: the request is not valid JSON (byte \(error.offset): \(error.message))",
-                                       data: ["kind": "parse_error", "offset": .integer(Int64(error.offset))]), id: .null)
+            return Self.error(
+                RPCError(
+                    RPCError.parseError, "parse error: the request is not valid JSON (byte \(error.offset): \(error.message))",
+                    data: ["kind": "parse_error", "offset": .integer(Int64(error.offset))]), id: .null)
         }
         guard case .array(let items) = document.value else {
             return respond(to: document.value, problem: document.problems.first, spans: document.spans.filter { $0.level == 1 }, text: text)
@@ -131,8 +133,11 @@ public final class RPCServer: Sendable {
         }
         let pointer = problem.map { JSONParser.Problem.pointer($0.path) } ?? ""
         if let problem, problem.path.first == .key("id") {
-            return Self.error(RPCError(RPCError.invalidRequest, "invalid request: \(problem.message)", data: ["kind": "invalid_request", "path": .string(pointer)]),
-                              id: .null)
+            return Self.error(
+                RPCError(
+                    RPCError.invalidRequest, "invalid request: \(problem.message)",
+                    data: ["kind": "invalid_request", "path": .string(pointer)]),
+                id: .null)
         }
         let id = members["id"]
         let replyID: JSONValue
@@ -146,8 +151,11 @@ public final class RPCServer: Sendable {
         default: return Self.error(RPCError(RPCError.invalidRequest, "invalid request: id must be a string, a number or null"), id: .null)
         }
         if let problem, problem.location.first != .key("params") {
-            return Self.error(RPCError(RPCError.invalidRequest, "invalid request: \(problem.message)", data: ["kind": "invalid_request", "path": .string(pointer)]),
-                              id: replyID)
+            return Self.error(
+                RPCError(
+                    RPCError.invalidRequest, "invalid request: \(problem.message)",
+                    data: ["kind": "invalid_request", "path": .string(pointer)]),
+                id: replyID)
         }
         guard members["jsonrpc"] == .string("2.0") else {
             return Self.error(RPCError(RPCError.invalidRequest, "invalid request: jsonrpc must be \"2.0\""), id: replyID)

@@ -3,7 +3,7 @@ public import HindsightCore
 import HindsightFiles
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An erasure under way, kept in `keys/erasing` from before its `person.erased` events are
@@ -83,4 +83,3 @@ extension PersonalDataVault {
         (try? JSONSerialization.jsonObject(with: Data(canonical)) as? [String: Any])?["data"] as? [String: Any]
     }
 }
-

@@ -134,7 +134,8 @@ public final class PersonalDataVault: @unchecked Sendable {
         loadedBytes += bytes.count
     }
 
-    private static func encrypt(_ value: String, field: String, keyID: String, key: SymmetricKey, nonce: [UInt8]) throws(LogError) -> String {
+    private static func encrypt(_ value: String, field: String, keyID: String, key: SymmetricKey, nonce: [UInt8]) throws(LogError) -> String
+    {
         do {
             let box = try AES.GCM.seal(Data(value.utf8), using: key, nonce: AES.GCM.Nonce(data: nonce), authenticating: Data(field.utf8))
             return sealedPrefix + keyID + ":" + box.combined!.base64EncodedString()

@@ -2,7 +2,7 @@ import HindsightCore
 import HindsightFiles
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Random bytes from the operating system's generator (`/dev/urandom`), read 4 KiB at a

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -14,7 +14,11 @@ import HindsightRPC
 struct Hindsight: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An append-only, compressed, tamper-evident event log for a deployment platform.",
-        subcommands: [Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self, Rebuild.self, Snapshot.self, Dump.self, Audit.self, Check.self, WhoCan.self, WhatCan.self, Analytics.self, Alerts.self, Keys.self, MakeCheckpoint.self, Export.self, VerifyExport.self]
+        subcommands: [
+            Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self,
+            Rebuild.self, Snapshot.self, Dump.self, Audit.self, Check.self, WhoCan.self, WhatCan.self, Analytics.self, Alerts.self,
+            Keys.self, MakeCheckpoint.self, Export.self, VerifyExport.self,
+        ]
     )
 
     static func main() {

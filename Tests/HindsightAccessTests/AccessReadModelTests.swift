@@ -1,9 +1,9 @@
 import Foundation
 import HindsightAccess
-import HindsightCore
 import HindsightCatalog
-import HindsightLog
+import HindsightCore
 import HindsightEngine
+import HindsightLog
 import HindsightProjections
 import HindsightTestSupport
 import Testing
@@ -31,7 +31,8 @@ struct AccessReadModelTests {
 
         // Everyone the history names, and everything (but only a few of its many builds and
         // backups, which all sit alike).
-        var subjects: Set<String> = [], resources: Set<String> = ["org/org_acme"]
+        var subjects: Set<String> = []
+        var resources: Set<String> = ["org/org_acme"]
         var seen: [String: Int] = [:]
         for event in events {
             let data = event["data"] as! [String: Any]
@@ -40,13 +41,15 @@ struct AccessReadModelTests {
             }
             for kind in ["team", "project", "build", "function", "database", "backup", "webhook", "domain"] {
                 guard let id = data[kind] as? String, !resources.contains("\(kind)/\(id)") else { continue }
-                if (kind == "build" || kind == "backup"), seen[kind, default: 0] >= 3 { continue }
+                if kind == "build" || kind == "backup", seen[kind, default: 0] >= 3 { continue }
                 seen[kind, default: 0] += 1
                 resources.insert("\(kind)/\(id)")
             }
         }
-        let permissions = ["project:deploy", "project:delete", "project:read", "database:restore", "database:query", "function:deploy",
-                           "audit:export", "audit:read", "org:delete", "env:read", "build:create", "backup:create"].map { Permission($0)! }
+        let permissions = [
+            "project:deploy", "project:delete", "project:read", "database:restore", "database:query", "function:deploy",
+            "audit:export", "audit:read", "org:delete", "env:read", "build:create", "backup:create",
+        ].map { Permission($0)! }
 
         var moments: [(ReferenceEvaluator.Moment, AccessReadModel.When)] = []
         for (index, event) in events.enumerated() where index % 9 == 0 || index == events.count - 1 {
@@ -57,7 +60,8 @@ struct AccessReadModelTests {
         let later = ReferenceEvaluator.milliseconds("2026-04-01T00:00:00.000Z")!
         moments.append((.time(later), .time(later)))
 
-        var compared = 0, allowed = 0
+        var compared = 0
+        var allowed = 0
         for (moment, when) in moments {
             let expected = reference.checker(at: moment)
             var granted: [String: [(permission: Permission, grants: Set<String>)]] = [:]
@@ -88,12 +92,15 @@ struct AccessReadModelTests {
                 let holdings = try AccessReadModel.whatCan(subject, at: when, in: db)
                 let byGrant = Dictionary(holdings.map { ($0.grant, Set($0.permissions)) }, uniquingKeysWith: { $0.union($1) })
                 for (permission, grants) in granted[subject] ?? [] {
-                    for grant in grants { #expect(byGrant[grant]?.contains(permission) == true, "what can \(subject) at \(when): \(grant) \(permission)") }
+                    for grant in grants {
+                        #expect(byGrant[grant]?.contains(permission) == true, "what can \(subject) at \(when): \(grant) \(permission)")
+                    }
                 }
                 for holding in holdings {
                     for permission in holding.permissions where permissions.contains(permission) {
-                        #expect(expected(subject, permission, holding.scope).contains(holding.grant),
-                                "what can \(subject) at \(when): \(holding.grant) \(permission) on \(holding.scope)")
+                        #expect(
+                            expected(subject, permission, holding.scope).contains(holding.grant),
+                            "what can \(subject) at \(when): \(holding.grant) \(permission) on \(holding.scope)")
                     }
                 }
             }

@@ -17,12 +17,16 @@ struct EntityScopeTests {
         #"{"type":"role.granted","stream":"grant/grant_2","occurredAt":"2026-03-01T09:06:00.000Z","actor":{"kind":"user","id":"usr_1"},"org":"org_1","data":{"grant":"grant_2","subject":"usr_8","role":"developer","scope":"domain/app.example.com"}}"#,
     ]
 
-    @Test("a grant on a database is stored, and covers that database and its backups but nothing beside or above them, as the reference evaluator has it")
+    @Test(
+        "a grant on a database is stored, and covers that database and its backups but nothing beside or above them, as the reference evaluator has it"
+    )
     func grantOnADatabase() throws {
         let dir = TemporaryDirectory()
-        let appended = try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((Self.history.joined(separator: "\n") + "\n").utf8))
+        let appended = try run(
+            hindsightExecutable, ["append", "--data", dir.path], stdin: Data((Self.history.joined(separator: "\n") + "\n").utf8))
         #expect(appended.status == 0, "\(appended.stderr)")
-        let evaluator = ReferenceEvaluator(events: Self.history.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] })
+        let evaluator = ReferenceEvaluator(
+            events: Self.history.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] })
         for (resource, allowed) in [("database/db_2", true), ("backup/bak_1", true), ("database/db_3", false), ("project/prj_1", false)] {
             let check = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_7", "database:read", resource, "--json"])
             #expect(check.status == (allowed ? 0 : 1), "\(check.stderr)")

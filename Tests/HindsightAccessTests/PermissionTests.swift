@@ -1,6 +1,6 @@
 import HindsightAccess
-import HindsightCore
 import HindsightCatalog
+import HindsightCore
 import Testing
 
 @Suite("Permissions and roles")
@@ -10,7 +10,9 @@ struct PermissionTests {
         for permission in Permission.all {
             #expect(Permission(permission.description) == permission)
         }
-        for text in ["project", "project:", ":read", "project:fly", "proj:read", "*:read", "*", "PROJECT:read", "project:read:x", " project:read"] {
+        for text in [
+            "project", "project:", ":read", "project:fly", "proj:read", "*:read", "*", "PROJECT:read", "project:read:x", " project:read",
+        ] {
             #expect(Permission(text) == nil, "\(text)")
         }
     }
@@ -51,8 +53,10 @@ struct PermissionTests {
             "admin": all.subtracting([Permission(.org, .delete)]),
             "developer": reads.union(Permission.Action.allCases.map { Permission(.build, $0) })
                 .union(Permission.Action.allCases.map { Permission(.function, $0) })
-                .union([Permission(.project, .deploy), Permission(.database, .query), Permission(.backup, .create),
-                        Permission(.env, .update), Permission(.domain, .create), Permission(.webhook, .create)]),
+                .union([
+                    Permission(.project, .deploy), Permission(.database, .query), Permission(.backup, .create),
+                    Permission(.env, .update), Permission(.domain, .create), Permission(.webhook, .create),
+                ]),
             "viewer": reads.subtracting([Permission(.env, .read), Permission(.audit, .read)]),
             "auditor": reads.union([Permission(.audit, .export)]),
         ]

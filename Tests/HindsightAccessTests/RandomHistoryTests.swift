@@ -1,10 +1,10 @@
 import Foundation
 import HindsightAccess
-import HindsightCore
-import HindsightLogWriter
 import HindsightCatalog
-import HindsightLog
+import HindsightCore
 import HindsightEngine
+import HindsightLog
+import HindsightLogWriter
 import HindsightProjections
 import HindsightTestSupport
 import HindsightWorkload
@@ -33,7 +33,9 @@ private struct HistoryGenerator {
 
     init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
-    static let patterns = ["*", "*:read", "project:*", "project:deploy", "database:*", "function:deploy", "env:read", "backup:restore", "org:delete"]
+    static let patterns = [
+        "*", "*:read", "project:*", "project:deploy", "database:*", "function:deploy", "env:read", "backup:restore", "org:delete",
+    ]
     static let builtIn = ["owner", "admin", "developer", "viewer", "auditor"]
 
     mutating func time(_ offsetMinutes: Int = 0) -> String {
@@ -50,13 +52,17 @@ private struct HistoryGenerator {
 
     mutating func add(_ type: String, _ stream: String, _ data: [String: Any]) {
         minute += random.int(1...30)
-        events.append(["type": type, "stream": stream, "occurredAt": time(), "actor": ["kind": "user", "id": "usr_1"], "org": "org_1", "data": data])
+        events.append([
+            "type": type, "stream": stream, "occurredAt": time(), "actor": ["kind": "user", "id": "usr_1"], "org": "org_1", "data": data,
+        ])
     }
 
     mutating func pick<T>(_ items: [T]) -> T { items[random.int(0...(items.count - 1))] }
 
     /// Scopes and resources: the org, the teams, and what is not deleted.
-    var alive: [String] { ["org/org_1"] + teams.map { "team/\($0)" } + (projects.map { "project/\($0)" } + entities).filter { !deleted.contains($0) } }
+    var alive: [String] {
+        ["org/org_1"] + teams.map { "team/\($0)" } + (projects.map { "project/\($0)" } + entities).filter { !deleted.contains($0) }
+    }
 
     mutating func history(length: Int) -> [[String: Any]] {
         for team in teams { add("team.created", "team/\(team)", ["team": team, "name": team]) }
@@ -135,21 +141,29 @@ private struct HistoryGenerator {
             case 11:
                 let invitation = next("inv_")
                 let team = pick(teams)
-                add("member.invited", "team/\(team)", ["invitation": invitation, "team": team, "email": "\(invitation)@example.com",
-                                                       "role": pick(Self.builtIn + customRoles), "expiresAt": time(10_000)])
+                add(
+                    "member.invited", "team/\(team)",
+                    [
+                        "invitation": invitation, "team": team, "email": "\(invitation)@example.com",
+                        "role": pick(Self.builtIn + customRoles), "expiresAt": time(10_000),
+                    ])
                 invitations.append((invitation, team))
             case 12:
                 if !invitations.isEmpty {
                     let invitation = invitations.removeFirst()
                     let user = pick(users)
-                    add("invitation.accepted", "team/\(invitation.team)", ["invitation": invitation.id, "team": invitation.team, "user": user])
+                    add(
+                        "invitation.accepted", "team/\(invitation.team)",
+                        ["invitation": invitation.id, "team": invitation.team, "user": user])
                     members.append((invitation.team, user))
                 }
             case 13:
                 if !members.isEmpty {
                     let member = pick(members)
                     if random.int(0...1) == 0 {
-                        add("member.role_changed", "team/\(member.team)", ["team": member.team, "user": member.user, "role": pick(Self.builtIn + customRoles)])
+                        add(
+                            "member.role_changed", "team/\(member.team)",
+                            ["team": member.team, "user": member.user, "role": pick(Self.builtIn + customRoles)])
                     } else {
                         add("member.removed", "team/\(member.team)", ["team": member.team, "user": member.user])
                         members.removeAll { $0 == member }
@@ -157,8 +171,10 @@ private struct HistoryGenerator {
                 }
             case 14:
                 let token = next("tok_")
-                var data: [String: Any] = ["token": token, "owner": pick(users), "scopes": Array(Set((0..<random.int(1...2)).map { _ in pick(Self.patterns) })),
-                                           "fingerprint": String(repeating: "a", count: 64)]
+                var data: [String: Any] = [
+                    "token": token, "owner": pick(users), "scopes": Array(Set((0..<random.int(1...2)).map { _ in pick(Self.patterns) })),
+                    "fingerprint": String(repeating: "a", count: 64),
+                ]
                 if random.int(0...2) == 0 { data["expiresAt"] = time(random.int(5...600)) }
                 add("token.created", "token/\(token)", data)
                 tokens.append(token)
@@ -186,12 +202,14 @@ struct RandomHistoryTests {
     /// exactly whom the checks allow; and everything `whatCan` lists is allowed by `check`
     /// through that grant.
     @Test func everyAnswerAgreesWithTheReplayingReference() throws {
-        var questions = 0, allowed = 0
+        var questions = 0
+        var allowed = 0
         for seed in UInt64(1)...150 {
             var generator = HistoryGenerator(seed: seed)
             let events = generator.history(length: 60)
             let dir = TemporaryDirectory()
-            let ndjson = events.map { String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }.joined(separator: "\n")
+            let ndjson = events.map { String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }.joined(
+                separator: "\n")
             let log = try EventLog(directory: dir.path)
             _ = try log.append(EnvelopeParser.parse(ndjson: Array(ndjson.utf8), catalog: nil))
             let models = try Projections(source: EventSource(directory: dir.path), models: [AccessReadModel()])
@@ -201,13 +219,18 @@ struct RandomHistoryTests {
 
             var random = SplitMix64(seed: seed &* 7919)
             let subjects = generator.users + generator.tokens
-            let resources = ["org/org_1"] + generator.teams.map { "team/\($0)" } + generator.projects.map { "project/\($0)" } + generator.entities
-            let permissions = ["project:deploy", "project:read", "database:read", "database:restore", "function:deploy", "org:delete", "env:read", "backup:restore"]
-                .map { Permission($0)! }
+            let resources =
+                ["org/org_1"] + generator.teams.map { "team/\($0)" } + generator.projects.map { "project/\($0)" } + generator.entities
+            let permissions = [
+                "project:deploy", "project:read", "database:read", "database:restore", "function:deploy", "org:delete", "env:read",
+                "backup:restore",
+            ]
+            .map { Permission($0)! }
             for _ in 0..<8 {
                 let index = random.int(1...events.count)
                 let time = ReferenceEvaluator.milliseconds(events[index - 1]["occurredAt"] as! String)!
-                let (moment, when): (ReferenceEvaluator.Moment, AccessReadModel.When) = random.int(0...1) == 0
+                let (moment, when): (ReferenceEvaluator.Moment, AccessReadModel.When) =
+                    random.int(0...1) == 0
                     ? (.seq(index), .seq(UInt64(index), occurredAt: time))
                     : (.time(time + Int64(random.int(0...600_000))), .time(time))
                 // The same time for both when asked by time.
@@ -236,8 +259,9 @@ struct RandomHistoryTests {
                 for subject in subjects {
                     for holding in try AccessReadModel.whatCan(subject, at: modelMoment, in: db) {
                         for permission in holding.permissions where permissions.contains(permission) {
-                            #expect(expected(subject, permission, holding.scope).contains(holding.grant),
-                                    "seed \(seed): what can \(subject): \(holding.grant) \(permission) on \(holding.scope) at \(modelMoment)")
+                            #expect(
+                                expected(subject, permission, holding.scope).contains(holding.grant),
+                                "seed \(seed): what can \(subject): \(holding.grant) \(permission) on \(holding.scope) at \(modelMoment)")
                         }
                     }
                 }

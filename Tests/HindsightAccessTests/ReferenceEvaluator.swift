@@ -17,8 +17,6 @@ struct ReferenceEvaluator {
     /// Events in seq order, as decoded JSON objects.
     let events: [[String: Any]]
 
-    init(events: [[String: Any]]) { self.events = events }
-
     /// Whether `subject` (`usr_…` or `tok_…`) may do `permission` on `resource` (`KIND/ID`)
     /// at `moment`, and the grants that allow it (`grant_…`, or `member:TEAM` for a team role).
     func check(_ subject: String, _ permission: Permission, _ resource: String, at moment: Moment) -> (allowed: Bool, by: Set<String>) {
@@ -173,7 +171,8 @@ struct ReferenceEvaluator {
             var by: Set<String> = []
             let teams = Set(members.filter { $0.value[subject] != nil }.keys)
             for (id, grant) in grants {
-                let mine = grant.subject == subject || (grant.subject.hasPrefix("team/") && teams.contains(String(grant.subject.dropFirst(5))))
+                let mine =
+                    grant.subject == subject || (grant.subject.hasPrefix("team/") && teams.contains(String(grant.subject.dropFirst(5))))
                 guard mine, !grant.revoked, grant.expiresAt.map({ time < $0 }) ?? true, path.contains(grant.scope),
                     role(grant.role)?.allows(permission) == true
                 else { continue }

@@ -45,7 +45,8 @@ struct SampleHistoryAccessTests {
         expect("usr_dave", "project:delete", "project/prj_checkout", at: time("2026-03-06T12:00:00.000Z"), allowedBy: ["grant_7"])
         expect("usr_dave", "project:delete", "project/prj_checkout", at: time("2026-03-07T00:00:00.000Z"), allowedBy: [])
         // His own team role (developer on Payments) never allowed it.
-        expect("usr_dave", "project:deploy", "project/prj_checkout", at: time("2026-03-07T00:00:00.000Z"), allowedBy: ["member:team_payments"])
+        expect(
+            "usr_dave", "project:deploy", "project/prj_checkout", at: time("2026-03-07T00:00:00.000Z"), allowedBy: ["member:team_payments"])
     }
 
     @Test func aTeamGrantReachesItsCurrentMembersWhileItsRoleExists() {
@@ -62,10 +63,12 @@ struct SampleHistoryAccessTests {
 
     @Test func aTransferredProjectLeavesWhatTheOldTeamsRolesReached() {
         // Erin reads storefront as a Platform viewer until it moves to Payments on 13 March.
-        expect("usr_erin", "project:read", "project/prj_storefront", at: time("2026-03-12T12:00:00.000Z"), allowedBy: ["member:team_platform"])
+        expect(
+            "usr_erin", "project:read", "project/prj_storefront", at: time("2026-03-12T12:00:00.000Z"), allowedBy: ["member:team_platform"])
         expect("usr_erin", "project:read", "project/prj_storefront", at: time("2026-03-14T12:00:00.000Z"), allowedBy: [])
         // And Payments developers reach it from then on, with what is beneath it.
-        expect("usr_carol", "database:query", "database/db_cache", at: time("2026-03-14T12:00:00.000Z"), allowedBy: ["member:team_payments"])
+        expect(
+            "usr_carol", "database:query", "database/db_cache", at: time("2026-03-14T12:00:00.000Z"), allowedBy: ["member:team_payments"])
     }
 
     @Test func nothingReachesADeletedEntityOrWhatIsBeneathIt() {
@@ -80,13 +83,16 @@ struct SampleHistoryAccessTests {
         // Carol may deploy the checkout function three ways: as a Payments developer, as
         // release manager of checkout (grant_2), and through her team's incident commander
         // grant (grant_9).
-        expect("tok_ci_checkout", "function:deploy", "function/fn_checkout_api", at: time("2026-03-15T00:00:00.000Z"),
-               allowedBy: ["member:team_payments", "grant_2", "grant_9"])
+        expect(
+            "tok_ci_checkout", "function:deploy", "function/fn_checkout_api", at: time("2026-03-15T00:00:00.000Z"),
+            allowedBy: ["member:team_payments", "grant_2", "grant_9"])
         // Carol may query the orders database; the token's scopes do not reach that.
         expect("tok_ci_checkout", "database:query", "database/db_orders", at: time("2026-03-15T00:00:00.000Z"), allowedBy: [])
         expect("tok_ci_checkout", "function:deploy", "function/fn_checkout_api", at: time("2026-03-16T09:00:00.000Z"), allowedBy: [])
         // tok_deploy_bot holds grant_8 (developer on storefront) itself, and acts for Bob, an org admin.
-        expect("tok_deploy_bot", "project:deploy", "project/prj_storefront", at: time("2026-03-08T00:00:00.000Z"), allowedBy: ["grant_4", "grant_8", "member:team_platform"])
+        expect(
+            "tok_deploy_bot", "project:deploy", "project/prj_storefront", at: time("2026-03-08T00:00:00.000Z"),
+            allowedBy: ["grant_4", "grant_8", "member:team_platform"])
     }
 
     @Test func anAdminMayDoAllButDeleteTheOrg() {

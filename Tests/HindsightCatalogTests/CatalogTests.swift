@@ -90,15 +90,15 @@ func refusal(_ line: String) -> LogError? {
         var checked = 0
         for file in try schemaFiles("invalid", ending: ".ndjson") {
             for (number, line) in try String(contentsOf: file, encoding: .utf8).split(separator: "\n").enumerated() {
-                let where_ = "\(file.lastPathComponent) line \(number + 1)"
-                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(where_)")
+                let place = "\(file.lastPathComponent) line \(number + 1)"
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(place)")
                 // The event as written (its field order matters to the first error), which each
                 // line holds last: {"rule":…,"pointer":…,"because":…,"event":{…}}.
-                let marker = try #require(line.range(of: #","event":"#), "\(where_) has no event")
+                let marker = try #require(line.range(of: #","event":"#), "\(place) has no event")
                 let event = String(line[marker.upperBound..<line.index(before: line.endIndex)])
-                let error = try #require(refusal(event), "\(where_) was accepted")
-                #expect(error.rule == object["rule"] as? String, "\(where_): \(error)")
-                #expect(error.fieldPath == object["pointer"] as? String, "\(where_): \(error)")
+                let error = try #require(refusal(event), "\(place) was accepted")
+                #expect(error.rule == object["rule"] as? String, "\(place): \(error)")
+                #expect(error.fieldPath == object["pointer"] as? String, "\(place): \(error)")
                 #expect(error.location == "line 1")
                 checked += 1
             }
@@ -126,15 +126,28 @@ func refusal(_ line: String) -> LogError? {
     }
 
     @Test func aWellFormedSchemaCompiles() {
-        let data = #"{"type":"object","additionalProperties":false,"required":["project"],"properties":{"project":{"$ref":"common.json#/$defs/projectId"}}}"#
+        let data =
+            #"{"type":"object","additionalProperties":false,"required":["project"],"properties":{"project":{"$ref":"common.json#/$defs/projectId"}}}"#
         #expect(refusal("thing.happened.v1.json", Self.schema(data: data)) == nil)
     }
 
     @Test(arguments: [
-        (#"{"type":"object","additionalProperties":false,"properties":{"a":{"type":"string","pattern":"^x$"}}}"#, "/properties/data/properties/a/pattern"),
-        (#"{"type":"object","additionalProperties":false,"properties":{"a":{"oneOf":[{"type":"string"}]}}}"#, "/properties/data/properties/a/oneOf"),
-        (#"{"type":"object","additionalProperties":false,"properties":{"a":{"$ref":"common.json#/$defs/nothing"}}}"#, "/properties/data/properties/a/$ref"),
-        (#"{"type":"object","additionalProperties":false,"required":["b"],"properties":{"a":{"type":"string"}}}"#, "/properties/data/required"),
+        (
+            #"{"type":"object","additionalProperties":false,"properties":{"a":{"type":"string","pattern":"^x$"}}}"#,
+            "/properties/data/properties/a/pattern"
+        ),
+        (
+            #"{"type":"object","additionalProperties":false,"properties":{"a":{"oneOf":[{"type":"string"}]}}}"#,
+            "/properties/data/properties/a/oneOf"
+        ),
+        (
+            #"{"type":"object","additionalProperties":false,"properties":{"a":{"$ref":"common.json#/$defs/nothing"}}}"#,
+            "/properties/data/properties/a/$ref"
+        ),
+        (
+            #"{"type":"object","additionalProperties":false,"required":["b"],"properties":{"a":{"type":"string"}}}"#,
+            "/properties/data/required"
+        ),
         (#"{"type":"object","properties":{"a":{"type":"string"}}}"#, "/properties/data"),
         (#"{"type":"object","additionalProperties":false,"properties":{"a":{"enum":["x"]}}}"#, "/properties/data/properties/a"),
     ])

@@ -1,10 +1,10 @@
 import Foundation
-import HindsightTestSupport
-import Testing
-@testable import HindsightCatalog
 import HindsightCore
 import HindsightLogWriter
 import HindsightTestSupport
+import Testing
+
+@testable import HindsightCatalog
 
 @Suite("Envelope validation on append")
 struct EnvelopeValidationTests {
@@ -24,29 +24,81 @@ struct EnvelopeValidationTests {
 
     @Test("a valid envelope is accepted, minified, and stored with its fields in canonical order")
     func validEnvelope() throws {
-        let batch = try Events.batch([#"{ "type": "build.queued", "stream": "build/b_1", "occurredAt": "2026-03-01T09:30:00.000Z", "actor": {"kind": "user", "id": "usr_1"}, "org": "org_1", "data": {"build": "b_1"} }"#])
+        let batch = try Events.batch([
+            #"{ "type": "build.queued", "stream": "build/b_1", "occurredAt": "2026-03-01T09:30:00.000Z", "actor": {"kind": "user", "id": "usr_1"}, "org": "org_1", "data": {"build": "b_1"} }"#
+        ])
         #expect(batch.count == 1)
         let body = String(decoding: batch.body(0), as: UTF8.self)
-        #expect(body == #"{"type":"build.queued","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"usr_1"},"data":{"build":"b_1"},"occurredAt":"2026-03-01T09:30:00.000Z"}"#)
+        #expect(
+            body
+                == #"{"type":"build.queued","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"usr_1"},"data":{"build":"b_1"},"occurredAt":"2026-03-01T09:30:00.000Z"}"#
+        )
     }
 
-    @Test("each broken rule is refused with its line and field path", arguments: [
-        (#"{"stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#, "/type"),
-        (#"{"type":"build.queued","stream":"b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#, "/stream"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01 09:30:00","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#, "/occurredAt"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-02-30T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#, "/occurredAt"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"robot","id":"u"},"org":"org_1","data":{}}"#, "/actor/kind"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user"},"org":"org_1","data":{}}"#, "/actor/id"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":7,"data":{}}"#, "/org"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":[]}"#, "/data"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{},"id":"not-a-uuid"}"#, "/id"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{},"colour":"red"}"#, "/colour"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{},"seq":4}"#, "/seq"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{},"schemaVersion":0}"#, "/schemaVersion"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{"a":{"b":1,"b":2}}}"#, "/data/a/b"),
-        (#"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{"list":[{"a":1},{"k/x":1,"k/x":2}]}}"#, "/data/list/1/k~1x"),
-        (#"{"type":"build.queued","type":"build.started","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#, "/type"),
-    ])
+    @Test(
+        "each broken rule is refused with its line and field path",
+        arguments: [
+            (
+                #"{"stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#,
+                "/type"
+            ),
+            (
+                #"{"type":"build.queued","stream":"b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#,
+                "/stream"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01 09:30:00","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#,
+                "/occurredAt"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-02-30T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#,
+                "/occurredAt"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"robot","id":"u"},"org":"org_1","data":{}}"#,
+                "/actor/kind"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user"},"org":"org_1","data":{}}"#,
+                "/actor/id"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":7,"data":{}}"#,
+                "/org"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":[]}"#,
+                "/data"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{},"id":"not-a-uuid"}"#,
+                "/id"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{},"colour":"red"}"#,
+                "/colour"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{},"seq":4}"#,
+                "/seq"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{},"schemaVersion":0}"#,
+                "/schemaVersion"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{"a":{"b":1,"b":2}}}"#,
+                "/data/a/b"
+            ),
+            (
+                #"{"type":"build.queued","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{"list":[{"a":1},{"k/x":1,"k/x":2}]}}"#,
+                "/data/list/1/k~1x"
+            ),
+            (
+                #"{"type":"build.queued","type":"build.started","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"u"},"org":"org_1","data":{}}"#,
+                "/type"
+            ),
+        ])
     func brokenRule(line: String, path: String) throws {
         let good = Events.event()
         let error = try #require(refusal([good, good, line, good]))
@@ -111,10 +163,13 @@ struct EnvelopeValidationTests {
 
     @Test("compact and spaced-out input, and escaped keys, store the same canonical line")
     func canonicalForm() throws {
-        let compact = #"{"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","data":{"a":[1, "x y"]},"org":"org_1","actor":{"kind":"user","id":"u"},"occurredAt":"2026-03-01T09:30:00.000Z","stream":"build/b_1","type":"build.queued"}"#
-        let spaced = #"  { "type" : "build.queued", "str\u0065am": "build/b_1", "occurredAt": "2026-03-01T09:30:00.000Z", "actor": { "kind": "user", "id": "u" }, "org": "org_1", "data": { "a": [ 1, "x y" ] }, "id": "01ARZ3NDEKTSV4RRFFQ69G5FAV" }  "#
+        let compact =
+            #"{"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","data":{"a":[1, "x y"]},"org":"org_1","actor":{"kind":"user","id":"u"},"occurredAt":"2026-03-01T09:30:00.000Z","stream":"build/b_1","type":"build.queued"}"#
+        let spaced =
+            #"  { "type" : "build.queued", "str\u0065am": "build/b_1", "occurredAt": "2026-03-01T09:30:00.000Z", "actor": { "kind": "user", "id": "u" }, "org": "org_1", "data": { "a": [ 1, "x y" ] }, "id": "01ARZ3NDEKTSV4RRFFQ69G5FAV" }  "#
         let batch = try Events.batch([compact, spaced])
-        let expected = #"{"type":"build.queued","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"u"},"data":{"a":[1,"x y"]},"occurredAt":"2026-03-01T09:30:00.000Z","id":"01ARZ3NDEKTSV4RRFFQ69G5FAV"}"#
+        let expected =
+            #"{"type":"build.queued","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"u"},"data":{"a":[1,"x y"]},"occurredAt":"2026-03-01T09:30:00.000Z","id":"01ARZ3NDEKTSV4RRFFQ69G5FAV"}"#
         #expect(String(decoding: batch.body(0), as: UTF8.self) == expected)
         #expect(String(decoding: batch.body(1), as: UTF8.self) == expected)
     }
@@ -145,7 +200,12 @@ struct RefusedInputTests {
             ("empty line", good + Array("\n".utf8) + good),
             ("invalid UTF-8", good + Array(Events.event(data: #"{"x":"A"}"#).utf8).map { $0 == UInt8(ascii: "A") ? 0xC0 : $0 }),
             ("10 MB line", good + Array(Events.event(data: #"{"blob":"\#(String(repeating: "y", count: 10 << 20))"}"#).utf8)),
-            ("deep nesting", good + Array(Events.event(data: #"{"d":\#(String(repeating: "[", count: 4000))\#(String(repeating: "]", count: 4000))}"#).utf8)),
+            (
+                "deep nesting",
+                good
+                    + Array(
+                        Events.event(data: #"{"d":\#(String(repeating: "[", count: 4000))\#(String(repeating: "]", count: 4000))}"#).utf8)
+            ),
             ("duplicate keys", good + Array(Events.event(data: #"{"k":1,"k":2}"#).utf8)),
             ("non-object line", good + Array("[1,2,3]".utf8)),
         ]

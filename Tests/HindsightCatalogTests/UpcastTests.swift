@@ -1,8 +1,8 @@
 import Foundation
 import HindsightCatalog
 import HindsightCore
-import HindsightLogWriter
 import HindsightLog
+import HindsightLogWriter
 import HindsightTestSupport
 import Testing
 

@@ -1,19 +1,25 @@
 import Testing
+
 @testable import HindsightCore
 
 @Suite("Entities an event names")
 struct ReferenceTests {
     private func references(_ data: String) -> [String] {
-        let line = #"{"seq":1,"streamVersion":1,"recordedAt":"2026-03-01T09:30:00.000Z","type":"x.y","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"usr_9"},"data":\#(data),"occurredAt":"2026-03-01T09:30:00.000Z"}"#
+        let line =
+            #"{"seq":1,"streamVersion":1,"recordedAt":"2026-03-01T09:30:00.000Z","type":"x.y","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"usr_9"},"data":\#(data),"occurredAt":"2026-03-01T09:30:00.000Z"}"#
         return StoredLine.references(in: Array(line.utf8)[...])
     }
 
     @Test func prefixedIdentifiersReferencesAndDomainsAreNamedOnceInOrder() {
         #expect(references(#"{"project":"prj_9","scope":"team/team_3","again":"prj_9"}"#) == ["project/prj_9", "team/team_3"])
-        #expect(references(#"{"domain":"shop.example.com","target":"domain/api.example.com"}"#) == ["domain/shop.example.com", "domain/api.example.com"])
+        #expect(
+            references(#"{"domain":"shop.example.com","target":"domain/api.example.com"}"#) == [
+                "domain/shop.example.com", "domain/api.example.com",
+            ])
         // At any depth; array items count as their array's member.
-        #expect(references(#"{"grants":[{"subject":"usr_2","role":"role_7"}],"domain":["a.example","b.example"]}"#)
-            == ["user/usr_2", "role/role_7", "domain/a.example", "domain/b.example"])
+        #expect(
+            references(#"{"grants":[{"subject":"usr_2","role":"role_7"}],"domain":["a.example","b.example"]}"#)
+                == ["user/usr_2", "role/role_7", "domain/a.example", "domain/b.example"])
         #expect(references(#"{"invitation":"inv_4","token":"tok_5"}"#) == ["invitation/inv_4", "token/tok_5"])
     }
 
@@ -29,7 +35,8 @@ struct ReferenceTests {
 
     @Test func valuesNestedDeeperThanTheKeptLevelsAreStillFoundAndTheScanGoesOnAfterThem() {
         let deep = String(repeating: "[", count: 100) + #""prj_9",{"domain":"deep.example"}"# + String(repeating: "]", count: 100)
-        #expect(references(#"{"nested":\#(deep),"domain":"shop.example.com","b":"b_1"}"#)
+        #expect(
+            references(#"{"nested":\#(deep),"domain":"shop.example.com","b":"b_1"}"#)
                 == ["project/prj_9", "domain/deep.example", "domain/shop.example.com", "build/b_1"])
     }
 }
@@ -37,14 +44,17 @@ struct ReferenceTests {
 @Suite("Fields of an event's data")
 struct DataFieldsTests {
     private func fields(_ data: String) -> StoredLine.DataFields {
-        let line = #"{"seq":1,"streamVersion":1,"recordedAt":"2026-03-01T09:30:00.000Z","type":"x.y","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"usr_9"},"data":\#(data),"occurredAt":"2026-03-01T09:30:00.000Z"}"#
+        let line =
+            #"{"seq":1,"streamVersion":1,"recordedAt":"2026-03-01T09:30:00.000Z","type":"x.y","stream":"build/b_1","org":"org_1","actor":{"kind":"user","id":"usr_9"},"data":\#(data),"occurredAt":"2026-03-01T09:30:00.000Z"}"#
         // A slice in the middle of other bytes, as lines are read from a chunk.
         let chunk = Array(("{}\n" + line + "\n{}").utf8)
         return StoredLine.DataFields(chunk[3..<(3 + line.utf8.count)])
     }
 
     @Test func stringsNumbersBooleansAndObjectsReadAsTheirTypes() {
-        let data = fields(#"{"build":"b_7","durationMs":48529,"hit":true,"value":-2.5e1,"tags":{"project":"prj_1","note":"a,b}"},"list":[1,{"x":"]"}],"last":null}"#)
+        let data = fields(
+            #"{"build":"b_7","durationMs":48529,"hit":true,"value":-2.5e1,"tags":{"project":"prj_1","note":"a,b}"},"list":[1,{"x":"]"}],"last":null}"#
+        )
         #expect(data["build"] == "b_7")
         #expect(data.integer("durationMs") == 48529)
         #expect(data.bool("hit") == true)
@@ -55,7 +65,8 @@ struct DataFieldsTests {
     }
 
     @Test func integersReadFromTheirDigitsToTheEdgesOfInt64() {
-        let data = fields(#"{"a":-17,"b":0,"c":9223372036854775807,"d":-9223372036854775808,"e":9223372036854775808,"f":1.5,"g":2e3,"h":"12"}"#)
+        let data = fields(
+            #"{"a":-17,"b":0,"c":9223372036854775807,"d":-9223372036854775808,"e":9223372036854775808,"f":1.5,"g":2e3,"h":"12"}"#)
         #expect(data.integer("a") == -17 && data.integer("b") == 0)
         #expect(data.integer("c") == .max && data.integer("d") == .min)
         #expect(data.integer("e") == nil && data.integer("f") == nil && data.integer("g") == nil && data.integer("h") == nil)

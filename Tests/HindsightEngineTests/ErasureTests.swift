@@ -1,11 +1,12 @@
 import Foundation
 import HindsightCatalog
 import HindsightCore
-@testable import HindsightEngine
 import HindsightLog
-import HindsightVault
 import HindsightTestSupport
+import HindsightVault
 import Testing
+
+@testable import HindsightEngine
 
 /// An invitation of `email` to a team of `org`, and its acceptance by `user`.
 func invitation(_ number: Int, email: String, user: String?, org: String = "org_1") -> [String] {
@@ -142,7 +143,9 @@ struct ErasureTests {
         #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
         // A segment beyond the file-size limit: appending to it fails (EFBIG), writing the small
         // key file would not.
-        let filler = (2...400).map { n in buildStarted.replacingOccurrences(of: "b_1", with: "b_\(n)").replacingOccurrences(of: "runner-1", with: "runner-\(n * 7919)") }
+        let filler = (2...400).map { n in
+            buildStarted.replacingOccurrences(of: "b_1", with: "b_\(n)").replacingOccurrences(of: "runner-1", with: "runner-\(n * 7919)")
+        }
         #expect(try cli("append", stdin: filler).status == 0)
         let limited = try run("/bin/bash", ["-c", "ulimit -f 8; '\(hindsightExecutable)' erase --data '\(cli.dir.path)' usr_7"])
         #expect(limited.status == 1, "\(limited.status) \(limited.stderr)")
@@ -157,7 +160,8 @@ struct ErasureTests {
     func refusedErasureBatchDestroysNothing() throws {
         let cli = CLI()
         #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
-        let erasure = #"{"type":"person.erased","stream":"person/usr_7","occurredAt":"2026-03-02T09:00:00.000Z","actor":{"kind":"system","id":"gdpr"},"org":"org_1","data":{"person":"usr_7"}}"#
+        let erasure =
+            #"{"type":"person.erased","stream":"person/usr_7","occurredAt":"2026-03-02T09:00:00.000Z","actor":{"kind":"system","id":"gdpr"},"org":"org_1","data":{"person":"usr_7"}}"#
         let refused = try cli("append", "--expect", "person/usr_7=5", stdin: [erasure])
         #expect(refused.status == 1, "\(refused.stderr)")
         #expect(try state(cli) == ("ada@example.com", 0))
@@ -169,7 +173,11 @@ struct ErasureTests {
     @Test("a writer stopped after recording an erasure and before destroying the keys destroys them when the log is next opened")
     func recordedErasureIsFinishedOnOpen() throws {
         let cli = CLI()
-        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")).status == 0)
+        #expect(
+            try cli(
+                "append",
+                stdin: invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
+            ).status == 0)
         // What such a writer leaves: the intent, and the record appended, with the keys still held.
         do {
             let engine = try Engine(directory: cli.dir.path)
@@ -203,10 +211,16 @@ struct ErasureTests {
         #expect(!FileManager.default.fileExists(atPath: cli.dir.path + "/keys/erasing"))
     }
 
-    @Test("an erasure whose record is durable but not acknowledged is carried out by the append that acknowledges it, and holds back the next erasure until then")
+    @Test(
+        "an erasure whose record is durable but not acknowledged is carried out by the append that acknowledges it, and holds back the next erasure until then"
+    )
     func erasureAcknowledgedLaterIsCarriedOut() throws {
         let cli = CLI()
-        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")).status == 0)
+        #expect(
+            try cli(
+                "append",
+                stdin: invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
+            ).status == 0)
         let engine = try Engine(directory: cli.dir.path)
         // HEAD cannot be replaced while a directory stands where its temporary file goes.
         try FileManager.default.createDirectory(atPath: cli.dir.path + "/HEAD.tmp", withIntermediateDirectories: false)

@@ -25,7 +25,9 @@ private final class Evidence {
     @discardableResult
     func cli(_ arguments: String..., stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         var full = Array(arguments)
-        if ["append", "checkpoint", "erase", "stats"].contains(arguments[0]) || arguments.starts(with: ["keys", "init"]) { full += ["--data", data] }
+        if ["append", "checkpoint", "erase", "stats"].contains(arguments[0]) || arguments.starts(with: ["keys", "init"]) {
+            full += ["--data", data]
+        }
         if ["checkpoint", "keys"].contains(arguments[0]) { full += ["--key", key] }
         return try run(hindsightExecutable, full, stdin: stdin.map { Data($0.utf8) })
     }
@@ -44,7 +46,10 @@ private final class Evidence {
         let older = olderCheckpoint.map { ["--older-checkpoint", $0] } ?? []
         let swift = try run(hindsightExecutable, ["verify-export", bundle, "--key", publicKey] + older)
         let python = try run("/usr/bin/env", ["python3", pythonVerifier, bundle, "--key", publicKey] + older)
-        return [("hindsight verify-export", swift.status, swift.stdout + swift.stderr), ("verify_export.py", python.status, python.stdout + python.stderr)]
+        return [
+            ("hindsight verify-export", swift.status, swift.stdout + swift.stderr),
+            ("verify_export.py", python.status, python.stdout + python.stderr),
+        ]
     }
 }
 
@@ -119,7 +124,8 @@ struct ExportTests {
         let bundle = try evidence.export("--format", format)
         let manifest = try manifest(bundle)
         #expect(manifest["count"] as? Int == 372 && manifest["complete"] as? Bool == true)
-        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: bundle))
+        #expect(
+            Set(try FileManager.default.contentsOfDirectory(atPath: bundle))
                 == ["events.ndjson", "events.\(format)", "proof.json", "checkpoint", "manifest.json", "manifest.sig"])
         // The stored lines are the log's own, byte for byte.
         let read = try run(hindsightExecutable, ["read", "--data", evidence.data])
@@ -128,7 +134,8 @@ struct ExportTests {
         // Readers see the invited e-mails; the stored lines hold them sealed.
         let rendering = String(decoding: FileManager.default.contents(atPath: bundle + "/events.\(format)")!, as: UTF8.self)
         #expect(rendering.contains("bob@acme.example"))
-        #expect(!String(decoding: FileManager.default.contents(atPath: bundle + "/events.ndjson")!, as: UTF8.self).contains("bob@acme.example"))
+        #expect(
+            !String(decoding: FileManager.default.contents(atPath: bundle + "/events.ndjson")!, as: UTF8.self).contains("bob@acme.example"))
         for verdict in try evidence.verdicts(bundle) {
             #expect(verdict.status == 0, "\(verdict.verifier): \(verdict.output)")
             #expect(verdict.output.contains(#""count":372"#) || verdict.output.contains(#""count": 372"#), "\(verdict.verifier)")
@@ -137,24 +144,31 @@ struct ExportTests {
 
     @Test func aFilteredExportStatesItsFilterAndHoldsOnlyWhatItSelects() throws {
         let evidence = try Evidence()
-        let bundle = try evidence.export("--from", "2026-03-02T00:00:00.000Z", "--to", "2026-03-04T00:00:00.000Z", "--types", "role.granted,member.invited", "--format", "csv")
+        let bundle = try evidence.export(
+            "--from", "2026-03-02T00:00:00.000Z", "--to", "2026-03-04T00:00:00.000Z", "--types", "role.granted,member.invited", "--format",
+            "csv")
         let manifest = try manifest(bundle)
         #expect(manifest["complete"] as? Bool == false)
         let query = try #require(manifest["query"] as? [String: Any])
-        #expect(query["types"] as? [String] == ["role.granted", "member.invited"] && query["from"] as? String == "2026-03-02T00:00:00.000Z")
+        #expect(
+            query["types"] as? [String] == ["role.granted", "member.invited"] && query["from"] as? String == "2026-03-02T00:00:00.000Z")
         let exported = lines(of: bundle + "/events.ndjson")
-        #expect(!exported.isEmpty && exported.allSatisfy { $0.contains(#""type":"role.granted""#) || $0.contains(#""type":"member.invited""#) })
+        #expect(
+            !exported.isEmpty && exported.allSatisfy { $0.contains(#""type":"role.granted""#) || $0.contains(#""type":"member.invited""#) })
         #expect(manifest["count"] as? Int == exported.count)
         for verdict in try evidence.verdicts(bundle) { #expect(verdict.status == 0, "\(verdict.verifier): \(verdict.output)") }
 
         // A line outside the filter, even one from the log, is found.
-        let other = try #require(lines(of: evidence.export("--format", "jsonl") + "/events.ndjson").first { $0.contains(#""type":"team.created""#) })
+        let other = try #require(
+            lines(of: evidence.export("--format", "jsonl") + "/events.ndjson").first { $0.contains(#""type":"team.created""#) })
         let seq = { (line: String) in Int(line.firstMatch(of: /"seq":(\d+)/)!.1)! }
         var tampered = exported
         tampered.insert(other, at: tampered.firstIndex { seq($0) > seq(other) } ?? tampered.count)
         write(tampered, to: bundle + "/events.ndjson")
         for verdict in try evidence.verdicts(bundle) {
-            #expect(verdict.status == 2 && verdict.output.contains("outside the export's filter types"), "\(verdict.verifier): \(verdict.output)")
+            #expect(
+                verdict.status == 2 && verdict.output.contains("outside the export's filter types"),
+                "\(verdict.verifier): \(verdict.output)")
         }
     }
 
@@ -189,7 +203,10 @@ struct ExportTests {
             rows[20] = rows[20].replacingOccurrences(of: #""recordedAt":"2"#, with: #""recordedAt":"1"#)
             write(rows, to: bundle + "/events.ndjson")
         },
-        Damage(name: "an edited byte in the readable rendering", file: "events.csv", message: "row 21 (seq 121): its recordedAt is not the stored event's") { bundle, _ in
+        Damage(
+            name: "an edited byte in the readable rendering", file: "events.csv",
+            message: "row 21 (seq 121): its recordedAt is not the stored event's"
+        ) { bundle, _ in
             var rows = lines(of: bundle + "/events.csv")
             rows[21] = rows[21].replacingOccurrences(of: ",2026-", with: ",1026-")
             write(rows, to: bundle + "/events.csv")
@@ -203,22 +220,28 @@ struct ExportTests {
             try FileManager.default.removeItem(atPath: bundle + "/proof.json")
         },
         Damage(name: "a truncated proof", file: "proof.json", message: "truncated or padded") { bundle, _ in
-            var proof = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/proof.json"))) as! [String: Any]
+            var proof =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/proof.json"))) as! [String: Any]
             proof["inclusion"] = Array((proof["inclusion"] as! [String]).dropLast())
             try JSONSerialization.data(withJSONObject: proof).write(to: URL(fileURLWithPath: bundle + "/proof.json"))
         },
-        Damage(name: "a checkpoint signed by another key", file: "checkpoint", message: "not signed by the key example.com/audit") { bundle, evidence in
+        Damage(name: "a checkpoint signed by another key", file: "checkpoint", message: "not signed by the key example.com/audit") {
+            bundle, evidence in
             let other = evidence.scratch + "/other.key"
             #expect(try run(hindsightExecutable, ["keys", "init", "--name", "someone.else", "--key", other]).status == 0)
             let note = try run(hindsightExecutable, ["checkpoint", "--data", evidence.data, "--key", other])
             writeFile(bundle + "/checkpoint", Data(note.stdout.utf8))
         },
-        Damage(name: "a checkpoint of a shorter log", file: "checkpoint", message: "it is the tree head of 372 events") { bundle, evidence in
+        Damage(name: "a checkpoint of a shorter log", file: "checkpoint", message: "it is the tree head of 372 events") {
+            bundle, evidence in
             let kept = evidence.data + "/checkpoints/" + String(format: "%020d", 372) + ".checkpoint"
             try FileManager.default.removeItem(atPath: bundle + "/checkpoint")
             try FileManager.default.copyItem(atPath: kept, toPath: bundle + "/checkpoint")
         },
-        Damage(name: "a manifest count off by one", file: "manifest.json", message: "it says the bundle holds 102 events; events.ndjson holds 101") { bundle, _ in
+        Damage(
+            name: "a manifest count off by one", file: "manifest.json",
+            message: "it says the bundle holds 102 events; events.ndjson holds 101"
+        ) { bundle, _ in
             let text = String(decoding: FileManager.default.contents(atPath: bundle + "/manifest.json")!, as: UTF8.self)
             writeFile(bundle + "/manifest.json", Data(text.replacingOccurrences(of: #""count" : 101"#, with: #""count" : 102"#).utf8))
         },
@@ -235,12 +258,15 @@ struct ExportTests {
         #expect(try evidence.cli("checkpoint").status == 0)
         #expect(try evidence.cli("append", stdin: moreEvents(100)).status == 0)
         let bundle = try evidence.export("--from", "101", "--to", "201", "--format", "csv")
-        for verdict in try evidence.verdicts(bundle) { #expect(verdict.status == 0, "before the damage, \(verdict.verifier): \(verdict.output)") }
+        for verdict in try evidence.verdicts(bundle) {
+            #expect(verdict.status == 0, "before the damage, \(verdict.verifier): \(verdict.output)")
+        }
         try damage.apply(bundle, EvidenceAccess(data: evidence.data, scratch: evidence.scratch.path))
         for verdict in try evidence.verdicts(bundle) {
             #expect(verdict.status == 2, "\(verdict.verifier) let \(damage.name) pass")
-            #expect(verdict.output.contains(#""file":"\#(damage.file)""#) || verdict.output.contains(#""file": "\#(damage.file)""#),
-                    "\(verdict.verifier) on \(damage.name): \(verdict.output)")
+            #expect(
+                verdict.output.contains(#""file":"\#(damage.file)""#) || verdict.output.contains(#""file": "\#(damage.file)""#),
+                "\(verdict.verifier) on \(damage.name): \(verdict.output)")
             #expect(verdict.output.contains(damage.message), "\(verdict.verifier) on \(damage.name): \(verdict.output)")
         }
     }
@@ -253,7 +279,9 @@ struct ExportTests {
         let bundle = try evidence.export("--format", "jsonl")
         for verdict in try evidence.verdicts(bundle, olderCheckpoint: older) {
             #expect(verdict.status == 0, "\(verdict.verifier): \(verdict.output)")
-            #expect(verdict.output.contains(#""extends":372"#) || verdict.output.contains(#""extends": 372"#), "\(verdict.verifier): \(verdict.output)")
+            #expect(
+                verdict.output.contains(#""extends":372"#) || verdict.output.contains(#""extends": 372"#),
+                "\(verdict.verifier): \(verdict.output)")
         }
 
         // The same key's checkpoint of a log with another history: the bundle's log does not extend it.
@@ -262,7 +290,9 @@ struct ExportTests {
         let foreign = evidence.scratch.path + "/foreign.checkpoint"
         writeFile(foreign, Data(try run(hindsightExecutable, ["checkpoint", "--data", rewritten.path, "--key", evidence.key]).stdout.utf8))
         for verdict in try evidence.verdicts(bundle, olderCheckpoint: foreign) {
-            #expect(verdict.status == 2 && verdict.output.contains("does not extend the older checkpoint of 372 events"), "\(verdict.verifier): \(verdict.output)")
+            #expect(
+                verdict.status == 2 && verdict.output.contains("does not extend the older checkpoint of 372 events"),
+                "\(verdict.verifier): \(verdict.output)")
         }
     }
 
@@ -305,7 +335,8 @@ struct ExportTests {
         let result = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key, "--out", out])
         #expect(result.status != 0, "\(result.stdout)")
         #expect(!FileManager.default.fileExists(atPath: out))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: evidence.scratch.path).filter { $0.hasPrefix(".damaged.partial") }.isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: evidence.scratch.path).filter { $0.hasPrefix(".damaged.partial") }.isEmpty)
     }
 
     @Test func badRequestsAreRefusedWithoutWritingAnything() throws {
@@ -324,7 +355,9 @@ struct ExportTests {
             let result = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key] + options)
             #expect(result.status != 0 && result.stderr.contains(message), "\(options): \(result.stderr)")
         }
-        let keyless = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.scratch.path + "/none.key", "--out", existing + "/new"])
+        let keyless = try run(
+            hindsightExecutable,
+            ["export", "audit", "--data", evidence.data, "--key", evidence.scratch.path + "/none.key", "--out", existing + "/new"])
         #expect(keyless.status != 0 && keyless.stderr.contains("hindsight keys init"))
         #expect(try contents(of: evidence.data) == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: existing).isEmpty)
@@ -350,11 +383,14 @@ private func modes(under path: String) throws -> [String: Int] {
 @Suite("Where exports are written")
 struct ExportDestinationTests {
     /// One request through `hindsight query` with these extra options.
-    private func query(_ evidence: Evidence, _ method: String, _ params: String, _ options: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
+    private func query(_ evidence: Evidence, _ method: String, _ params: String, _ options: [String] = []) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
         try run(hindsightExecutable, ["query", "--data", evidence.data, "--key", evidence.key, method, "--params", params] + options)
     }
 
-    @Test("a request may not write an export inside the data directory, outside --exports, through a symlink or with ..; nothing is written")
+    @Test(
+        "a request may not write an export inside the data directory, outside --exports, through a symlink or with ..; nothing is written")
     func refusedDestinations() throws {
         let evidence = try Evidence()
         let exports = evidence.scratch.path + "/exports"
@@ -385,10 +421,14 @@ struct ExportDestinationTests {
         ]
         for (path, options, message) in cases {
             for method in ["export.audit", "export.accessReview"] {
-                let params = method == "export.audit" ? #"{"format":"jsonl","path":\#(JSONString(path))}"# : #"{"org":"org_acme","format":"csv","path":\#(JSONString(path))}"#
+                let params =
+                    method == "export.audit"
+                    ? #"{"format":"jsonl","path":\#(jsonString(path))}"# : #"{"org":"org_acme","format":"csv","path":\#(jsonString(path))}"#
                 let result = try query(evidence, method, params, options)
                 #expect(result.status == 1, "\(method) \(path)")
-                #expect(result.stdout.contains(#""kind":"path_refused""#) && result.stdout.contains(#""path":"/params/path""#), "\(method) \(path): \(result.stdout)")
+                #expect(
+                    result.stdout.contains(#""kind":"path_refused""#) && result.stdout.contains(#""path":"/params/path""#),
+                    "\(method) \(path): \(result.stdout)")
                 #expect(result.stdout.contains(message), "\(method) \(path): \(result.stdout)")
             }
         }
@@ -397,7 +437,8 @@ struct ExportDestinationTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: evidence.scratch.path).sorted() == scratchBefore)
 
         // An exports directory inside the data directory is refused when the process starts.
-        let inside = try run(hindsightExecutable, ["serve", "--data", evidence.data, "--exports", evidence.data + "/segments"], stdin: Data())
+        let inside = try run(
+            hindsightExecutable, ["serve", "--data", evidence.data, "--exports", evidence.data + "/segments"], stdin: Data())
         #expect(inside.status == 1 && inside.stderr.contains("inside the data directory"), "\(inside.stderr)")
         // The command line writes where its user says, but never inside the data directory.
         for out in [evidence.data + "/HEAD.tmp", exports + "/into-data/x"] {
@@ -418,8 +459,9 @@ struct ExportDestinationTests {
             #"{"jsonrpc":"2.0","id":3,"method":"export.accessReview","params":{"org":"org_acme","format":"jsonl","path":"q4/review"}}"#,
             #"{"jsonrpc":"2.0","id":4,"method":"export.audit","params":{"format":"jsonl","path":"x"}}"#,
         ]
-        let served = try run(hindsightExecutable, ["serve", "--data", evidence.data, "--key", evidence.key, "--exports", exports],
-                             stdin: Data((requests.joined(separator: "\n") + "\n").utf8))
+        let served = try run(
+            hindsightExecutable, ["serve", "--data", evidence.data, "--key", evidence.key, "--exports", exports],
+            stdin: Data((requests.joined(separator: "\n") + "\n").utf8))
         #expect(served.status == 0, "\(served.stderr)")
         let responses = served.stdout.split(separator: "\n").map(String.init)
         #expect(responses.count == 4)
@@ -442,7 +484,9 @@ struct ExportDestinationTests {
         let evidence = try Evidence()
         let work = evidence.scratch.path + "/work"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let result = try run("/bin/sh", ["-c", "cd '\(work)' && '\(hindsightExecutable)' export audit --data '\(evidence.data)' --key '\(evidence.key)' --out x"])
+        let result = try run(
+            "/bin/sh",
+            ["-c", "cd '\(work)' && '\(hindsightExecutable)' export audit --data '\(evidence.data)' --key '\(evidence.key)' --out x"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try evidence.verdicts(work + "/x").allSatisfy { $0.status == 0 })
     }
@@ -453,13 +497,16 @@ struct ExportDestinationTests {
         let folder = evidence.scratch.path + "/v.partial/sub"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         writeFile(folder + "/f", Data("x\n".utf8))
-        _ = try run(hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key, "--out", evidence.scratch.path + "/v"])
+        _ = try run(
+            hindsightExecutable, ["export", "audit", "--data", evidence.data, "--key", evidence.key, "--out", evidence.scratch.path + "/v"])
         #expect(FileManager.default.contents(atPath: folder + "/f") == Data("x\n".utf8))
         #expect(try evidence.verdicts(evidence.scratch.path + "/v").allSatisfy { $0.status == 0 })
     }
 }
 
 /// A string as a JSON string literal.
-private func JSONString(_ text: String) -> String {
-    String(decoding: try! JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]).dropFirst().dropLast(), as: UTF8.self)
+private func jsonString(_ text: String) -> String {
+    String(
+        decoding: try! JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]).dropFirst().dropLast(),
+        as: UTF8.self)
 }

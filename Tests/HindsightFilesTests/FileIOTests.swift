@@ -1,8 +1,9 @@
 import Foundation
+import HindsightCore
 import HindsightTestSupport
 import Testing
+
 @testable import HindsightFiles
-import HindsightCore
 
 @Suite("System call wrappers")
 struct FileIOTests {

@@ -1,10 +1,11 @@
 import Foundation
+import HindsightCatalog
 import HindsightTestSupport
 import Testing
+
+@testable import HindsightCore
 @testable import HindsightLog
 @testable import HindsightLogWriter
-@testable import HindsightCore
-import HindsightCatalog
 
 /// Runs a shell command line (for `ulimit`, which only a shell sets).
 private func shell(_ script: String) throws -> (status: Int32, stdout: String, stderr: String) {
@@ -24,7 +25,8 @@ struct AcknowledgementTests {
         return dir
     }
 
-    @Test("a writer refuses a log whose segments hold fewer events than HEAD acknowledged, naming the first missing seq, and changes nothing")
+    @Test(
+        "a writer refuses a log whose segments hold fewer events than HEAD acknowledged, naming the first missing seq, and changes nothing")
     func writerRefusesALogThatLostAcknowledgedEvents() throws {
         let dir = try twentyBatches()
         let segment = try #require(dir.segments.last)
@@ -85,7 +87,9 @@ struct AcknowledgementTests {
         #expect(try LogReader(directory: dir.path).size == 20_000)
     }
 
-    @Test("a batch whose HEAD cannot be written is not acknowledged; the writer takes nothing new until HEAD is written, then acknowledges a retry once")
+    @Test(
+        "a batch whose HEAD cannot be written is not acknowledged; the writer takes nothing new until HEAD is written, then acknowledges a retry once"
+    )
     func failedHeadWriteIsNotAnAcknowledgement() throws {
         let dir = TemporaryDirectory()
         let log = try EventLog(directory: dir.path)
@@ -134,8 +138,12 @@ struct AcknowledgementTests {
                 _ = try EventLog(directory: path).append(try Events.batch([Events.event(stream: "build/b_9")]))
                 theirs = try contents(of: path)
             }
-            #expect(throws: LogError.self, "replaced: \(replaced)") { _ = try log.append(try Events.batch([Events.event(stream: "build/b_2")])) }
-            #expect(throws: LogError.self, "replaced: \(replaced)") { _ = try log.append(try Events.batch([Events.event(stream: "build/b_3")])) }
+            #expect(throws: LogError.self, "replaced: \(replaced)") {
+                _ = try log.append(try Events.batch([Events.event(stream: "build/b_2")]))
+            }
+            #expect(throws: LogError.self, "replaced: \(replaced)") {
+                _ = try log.append(try Events.batch([Events.event(stream: "build/b_3")]))
+            }
             // Nothing of this writer's reaches the directory that took its place.
             if replaced { #expect(try contents(of: path) == theirs) }
         }

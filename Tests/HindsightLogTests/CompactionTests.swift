@@ -1,10 +1,11 @@
 import Foundation
+import HindsightCatalog
 import HindsightTestSupport
 import Testing
+
+@testable import HindsightCore
 @testable import HindsightLog
 @testable import HindsightLogWriter
-@testable import HindsightCore
-import HindsightCatalog
 
 @Suite("Compaction")
 struct CompactionTests {
@@ -88,7 +89,8 @@ struct CompactionTests {
         Thread {
             for round in 0..<40 {
                 do {
-                    let result = try log.append(Events.batch((0..<25).map { Events.event(stream: "build/c_\($0)", id: Events.uuid(round * 100 + $0)) }))
+                    let result = try log.append(
+                        Events.batch((0..<25).map { Events.event(stream: "build/c_\($0)", id: Events.uuid(round * 100 + $0)) }))
                     failures.add(result)
                 } catch {
                     Issue.record("append failed during compaction: \(error)")

@@ -1,10 +1,11 @@
 import Foundation
+import HindsightCatalog
 import HindsightTestSupport
 import Testing
+
+@testable import HindsightCore
 @testable import HindsightLog
 @testable import HindsightLogWriter
-@testable import HindsightCore
-import HindsightCatalog
 
 /// Builds a log of several batches and small chunks, then damages it in one way.
 struct DamagedLog {
@@ -107,7 +108,8 @@ struct CorruptionTests {
         let (path, a) = log.chunks[1]
         let b = log.chunks[2].chunk
         var bytes = log.bytes(path)
-        let first = Array(bytes[a.offset..<a.endOffset]), second = Array(bytes[b.offset..<b.endOffset])
+        let first = Array(bytes[a.offset..<a.endOffset])
+        let second = Array(bytes[b.offset..<b.endOffset])
         bytes.replaceSubrange(a.offset..<b.endOffset, with: second + first)
         log.write(path, bytes)
         let bad = try #require(try log.verify().firstBad)
@@ -179,7 +181,8 @@ struct CorruptionTests {
     }
 
     /// Replaces a chunk's text, re-compresses it, and writes a header whose checksum is valid.
-    private func rewrite(_ log: DamagedLog, _ path: String, _ chunk: ChunkRef, count: UInt32? = nil, _ edit: (inout [UInt8]) -> Void) throws {
+    private func rewrite(_ log: DamagedLog, _ path: String, _ chunk: ChunkRef, count: UInt32? = nil, _ edit: (inout [UInt8]) -> Void) throws
+    {
         let view = try LogView(layout: LogLayout(root: log.dir.path), boundedByHead: false)
         var text = Array(try view.text(of: chunk).get().prefix(Int(chunk.header.rawLength)))
         edit(&text)
@@ -201,12 +204,14 @@ struct RecoveryTests {
     @Test("a batch torn at every byte offset is removed on open, leaving a clean, appendable prefix")
     func tornAtEveryOffset() throws {
         let dir = TemporaryDirectory()
-        let kept: [UInt8], full: [UInt8], head: HeadRecord
+        let kept: [UInt8]
+        let full: [UInt8]
+        let head: HeadRecord
         do {
             let log = try EventLog(directory: dir.path)
             _ = try log.append(Events.batch((0..<3).map { Events.event(stream: "build/b_\($0)") }))
             kept = [UInt8](FileManager.default.contents(atPath: dir.segments[0])!)
-            head = try LayoutHead(dir.path)
+            head = try layoutHead(dir.path)
             _ = try log.append(Events.batch((0..<4).map { Events.event(stream: "build/b_\($0)") }))
             full = [UInt8](FileManager.default.contents(atPath: dir.segments[0])!)
         }
@@ -235,7 +240,7 @@ extension RecoveryTests {
         do {
             let log = try EventLog(directory: dir.path)
             _ = try log.append(Events.batch((0..<3).map { Events.event(stream: "build/b_\($0)") }))
-            acknowledged = try LayoutHead(dir.path)
+            acknowledged = try layoutHead(dir.path)
             _ = try log.append(Events.batch((0..<4).map { Events.event(stream: "build/b_\($0)") }))
         }
         // The writer died after writing the second batch, before it recorded HEAD.
@@ -253,7 +258,7 @@ extension RecoveryTests {
     }
 }
 
-private func LayoutHead(_ path: String) throws -> HeadRecord {
+private func layoutHead(_ path: String) throws -> HeadRecord {
     try LogLayout(root: path).readHead()!.get()
 }
 

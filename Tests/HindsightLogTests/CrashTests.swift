@@ -1,11 +1,12 @@
 import Foundation
+import HindsightCatalog
 import HindsightTestSupport
+import HindsightWorkload
 import Testing
+
+@testable import HindsightCore
 @testable import HindsightLog
 @testable import HindsightLogWriter
-@testable import HindsightCore
-import HindsightCatalog
-import HindsightWorkload
 
 /// Runs `hindsight append --batch-lines` on `file` and kills it with SIGKILL after `delay`
 /// seconds (or lets it finish); returns the lastSeq of every batch it acknowledged.
@@ -32,7 +33,10 @@ private func appendUntilKilled(data: String, file: String, batch: Int, delay: Do
 /// The `id` of every stored event, in seq order.
 private func storedIDs(_ directory: String) throws -> [String] {
     var ids: [String] = []
-    try LogReader(directory: directory).read(ReadQuery()) { ids.append($0.id ?? ""); return true }
+    try LogReader(directory: directory).read(ReadQuery()) {
+        ids.append($0.id ?? "")
+        return true
+    }
     return ids
 }
 
@@ -43,7 +47,8 @@ struct CrashTests {
         let dir = TemporaryDirectory()
         let data = dir.path + "/data"
         let file = dir.path + "/history.ndjson"
-        let events = 30_000, batch = 100
+        let events = 30_000
+        let batch = 100
         let ndjson = WorkloadGenerator.ndjson(count: events, seed: 11)
         writeFile(file, ndjson)
         let inputIDs = String(decoding: ndjson, as: UTF8.self).split(separator: "\n").map { line in
@@ -52,7 +57,8 @@ struct CrashTests {
 
         var random = SystemRandomNumberGenerator()
         var acknowledged: UInt64 = 0
-        var kills = 0, completions = 0
+        var kills = 0
+        var completions = 0
         for round in 0..<80 where kills < 25 {
             let delay = Double.random(in: 0.005...0.4, using: &random)
             let run = try appendUntilKilled(data: data, file: file, batch: batch, delay: delay)
@@ -92,7 +98,8 @@ struct CrashTests {
     func writeFailingMidBatch() throws {
         let dir = TemporaryDirectory()
         let data = dir.path + "/data"
-        let first = dir.path + "/first.ndjson", large = dir.path + "/large.ndjson"
+        let first = dir.path + "/first.ndjson"
+        let large = dir.path + "/large.ndjson"
         writeFile(first, WorkloadGenerator.ndjson(count: 1_000, seed: 3))
         // About 12 MB of NDJSON: several chunks, each written as soon as it is compressed.
         writeFile(large, WorkloadGenerator.ndjson(count: 40_000, seed: 4))
@@ -104,7 +111,8 @@ struct CrashTests {
         let segment = data + "/segments/" + (try FileManager.default.contentsOfDirectory(atPath: data + "/segments").sorted().last!)
         let limitBlocks = (try FileManager.default.attributesOfItem(atPath: segment)[.size] as! Int) / 512 + 4096
         let limited = try HindsightTestSupport.run(
-            "/bin/sh", ["-c", "trap '' XFSZ; ulimit -f \(limitBlocks); exec \"$0\" append --data \"$1\" \"$2\"", hindsightExecutable, data, large])
+            "/bin/sh",
+            ["-c", "trap '' XFSZ; ulimit -f \(limitBlocks); exec \"$0\" append --data \"$1\" \"$2\"", hindsightExecutable, data, large])
         #expect(limited.status != 0)
         #expect(limited.stderr.contains("write"), "the error names the call that failed: \(limited.stderr)")
         // The keys sealed for the batch's invitees stay (they were made durable before the

@@ -1,11 +1,12 @@
 import Foundation
+import HindsightCatalog
 import HindsightTestSupport
+import HindsightWorkload
 import Testing
+
+@testable import HindsightCore
 @testable import HindsightLog
 @testable import HindsightLogWriter
-@testable import HindsightCore
-import HindsightCatalog
-import HindsightWorkload
 
 @Suite("Appending and reading")
 struct EventLogTests {
@@ -13,7 +14,8 @@ struct EventLogTests {
     func roundTrip() throws {
         let dir = TemporaryDirectory()
         let log = try EventLog(directory: dir.path)
-        let first = try log.append(Events.batch([Events.event(stream: "build/b_1"), Events.event(stream: "build/b_2"), Events.event(stream: "build/b_1")]))
+        let first = try log.append(
+            Events.batch([Events.event(stream: "build/b_1"), Events.event(stream: "build/b_2"), Events.event(stream: "build/b_1")]))
         #expect(first == AppendResult(firstSeq: 1, lastSeq: 3, count: 3, isRetry: false))
         let second = try log.append(Events.batch([Events.event(stream: "build/b_2")]))
         #expect(second.firstSeq == 4 && second.lastSeq == 4)
@@ -130,8 +132,10 @@ struct EventLogTests {
         let log = try EventLog(directory: dir.path)
         let results = ResultsBox()
         let batches = try (0..<200).map { index in
-            try Events.batch([Events.event(stream: "build/b_\(index % 7)", id: Events.uuid(index * 2)),
-                              Events.event(stream: "build/b_\(index % 7)", id: Events.uuid(index * 2 + 1))])
+            try Events.batch([
+                Events.event(stream: "build/b_\(index % 7)", id: Events.uuid(index * 2)),
+                Events.event(stream: "build/b_\(index % 7)", id: Events.uuid(index * 2 + 1)),
+            ])
         }
         // 20 threads, more than the cores, so that appends wait on each other's fsyncs.
         let done = DispatchGroup()
@@ -185,17 +189,35 @@ struct EventLogTests {
             var query = ReadQuery()
             configure(&query)
             var events: [StoredEvent] = []
-            try reader.read(query) { events.append($0); return true }
+            try reader.read(query) {
+                events.append($0)
+                return true
+            }
             return events
         }
-        #expect(try read { $0.from = 10; $0.to = 19 }.map(\.seq) == Array(10...19))
+        #expect(
+            try read {
+                $0.from = 10
+                $0.to = 19
+            }.map(\.seq) == Array(10...19))
         let stream = all[100]["stream"] as! String
         #expect(try read { $0.stream = stream }.count == all.filter { $0["stream"] as! String == stream }.count)
-        #expect(try read { $0.types = ["build.queued", "build.failed"] }.count == all.filter { ["build.queued", "build.failed"].contains($0["type"] as! String) }.count)
-        #expect(try read { $0.types = ["function.invoked"]; $0.limit = 5 }.count == 5)
-        let from = Timestamp.parse(all[1000]["occurredAt"] as! String)!, to = Timestamp.parse(all[1200]["occurredAt"] as! String)!
+        #expect(
+            try read { $0.types = ["build.queued", "build.failed"] }.count
+                == all.filter { ["build.queued", "build.failed"].contains($0["type"] as! String) }.count)
+        #expect(
+            try read {
+                $0.types = ["function.invoked"]
+                $0.limit = 5
+            }.count == 5)
+        let from = Timestamp.parse(all[1000]["occurredAt"] as! String)!
+        let to = Timestamp.parse(all[1200]["occurredAt"] as! String)!
         let inTime = all.filter { (from...to).contains(Timestamp.parse($0["occurredAt"] as! String)!) }.count
-        #expect(try read { $0.occurredFrom = from; $0.occurredTo = to }.count == inTime)
+        #expect(
+            try read {
+                $0.occurredFrom = from
+                $0.occurredTo = to
+            }.count == inTime)
         #expect(reader.firstSeq(occurredAtOrAfter: from)! <= 1001)
     }
 

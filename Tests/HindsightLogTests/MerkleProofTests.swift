@@ -1,10 +1,11 @@
 import Foundation
+import HindsightCatalog
 import HindsightTestSupport
 import Testing
+
+@testable import HindsightCore
 @testable import HindsightLog
 @testable import HindsightLogWriter
-@testable import HindsightCore
-import HindsightCatalog
 
 /// One JSON test vector from transparency-dev/merkle (Fixtures/rfc6962).
 private struct InclusionVector: Decodable {
@@ -86,18 +87,24 @@ struct MerkleProofTests {
             #expect(frontier.root == root)
             for index in 0..<n {
                 let path = MerkleProof.inclusion(index: index, leaves: tree)
-                #expect(MerkleProof.verifyInclusion(leafHash: leaves[index].bytes, index: UInt64(index), treeSize: UInt64(n),
-                                                    proof: path.map(\.bytes), root: root.bytes))
+                #expect(
+                    MerkleProof.verifyInclusion(
+                        leafHash: leaves[index].bytes, index: UInt64(index), treeSize: UInt64(n),
+                        proof: path.map(\.bytes), root: root.bytes))
             }
             for m in 1...n {
                 let path = MerkleProof.consistency(oldSize: m, leaves: tree)
-                #expect(MerkleProof.verifyConsistency(oldSize: UInt64(m), newSize: UInt64(n), oldRoot: MerkleProof.root(of: leaves[..<m]).bytes,
-                                                      newRoot: root.bytes, proof: path.map(\.bytes)))
+                #expect(
+                    MerkleProof.verifyConsistency(
+                        oldSize: UInt64(m), newSize: UInt64(n), oldRoot: MerkleProof.root(of: leaves[..<m]).bytes,
+                        newRoot: root.bytes, proof: path.map(\.bytes)))
             }
         }
     }
 
-    @Test("a multi-leaf proof gives back the root for every subset of leaves of small trees, and for ranges and random subsets of larger ones")
+    @Test(
+        "a multi-leaf proof gives back the root for every subset of leaves of small trees, and for ranges and random subsets of larger ones"
+    )
     func multiLeafProofsGiveBackTheRoot() {
         let leaves = (0..<300).map { TreeHash.leaf(Array("leaf \($0)".utf8)) }
         var subsets: [(size: Int, indices: [Int])] = []
@@ -135,7 +142,9 @@ struct MerkleProofTests {
         for index in [0, 5, 17, 31, 36] {
             let good = MerkleProof.inclusion(index: index, leaves: leaves[...]).map(\.bytes)
             let leaf = leaves[index].bytes
-            func accepts(_ proof: [[UInt8]], leaf: [UInt8] = leaf, index: UInt64 = UInt64(index), size: UInt64 = 37, root: [UInt8] = root.bytes) -> Bool {
+            func accepts(
+                _ proof: [[UInt8]], leaf: [UInt8] = leaf, index: UInt64 = UInt64(index), size: UInt64 = 37, root: [UInt8] = root.bytes
+            ) -> Bool {
                 MerkleProof.verifyInclusion(leafHash: leaf, index: index, treeSize: size, proof: proof, root: root)
             }
             #expect(accepts(good))
@@ -163,8 +172,11 @@ struct MerkleProofTests {
         for (m, n) in [(1, 37), (8, 37), (13, 37), (36, 37), (16, 32)] {
             let tree = leaves[..<n]
             let good = MerkleProof.consistency(oldSize: m, leaves: tree).map(\.bytes)
-            let oldRoot = MerkleProof.root(of: leaves[..<m]).bytes, newRoot = MerkleProof.root(of: tree).bytes
-            func accepts(_ proof: [[UInt8]], old: UInt64 = UInt64(m), new: UInt64 = UInt64(n), oldRoot: [UInt8] = oldRoot, newRoot: [UInt8] = newRoot) -> Bool {
+            let oldRoot = MerkleProof.root(of: leaves[..<m]).bytes
+            let newRoot = MerkleProof.root(of: tree).bytes
+            func accepts(
+                _ proof: [[UInt8]], old: UInt64 = UInt64(m), new: UInt64 = UInt64(n), oldRoot: [UInt8] = oldRoot, newRoot: [UInt8] = newRoot
+            ) -> Bool {
                 MerkleProof.verifyConsistency(oldSize: old, newSize: new, oldRoot: oldRoot, newRoot: newRoot, proof: proof)
             }
             #expect(accepts(good))

@@ -1,9 +1,10 @@
+import HindsightCatalog
 import HindsightTestSupport
 import Testing
+
+@testable import HindsightCore
 @testable import HindsightLog
 @testable import HindsightLogWriter
-@testable import HindsightCore
-import HindsightCatalog
 
 @Suite("The number tables behind event ids and stream versions")
 struct NumberTableTests {

@@ -1,9 +1,10 @@
 import Foundation
-@testable import HindsightLog
-@testable import HindsightLogWriter
-@testable import HindsightCore
 import HindsightCatalog
 import HindsightTestSupport
+
+@testable import HindsightCore
+@testable import HindsightLog
+@testable import HindsightLogWriter
 
 /// Every stored line of a log, in order, as text.
 func storedLines(_ directory: String) throws -> [String] {
@@ -14,4 +15,3 @@ func storedLines(_ directory: String) throws -> [String] {
     }
     return lines
 }
-

@@ -1,5 +1,6 @@
-@testable import HindsightProjections
 import Testing
+
+@testable import HindsightProjections
 
 @Suite("A rule's transitions kept in one row per batch")
 struct AlertTransitionRunTests {
@@ -7,14 +8,15 @@ struct AlertTransitionRunTests {
 
     private func run(_ transitions: [Transition]) -> AlertTransitionRun {
         var run = AlertTransitionRun()
-        transitions.forEach { run.append($0) }
+        for transition in transitions { run.append(transition) }
         return run
     }
 
     private func same(_ a: [Transition], _ b: [Transition]) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy {
-            $0.rule == $1.rule && $0.seq == $1.seq && $0.occurredAt == $1.occurredAt && $0.kind == $1.kind && $0.value == $1.value
-        }
+        a.count == b.count
+            && zip(a, b).allSatisfy {
+                $0.rule == $1.rule && $0.seq == $1.seq && $0.occurredAt == $1.occurredAt && $0.kind == $1.kind && $0.value == $1.value
+            }
     }
 
     @Test func transitionsReadBackAsTheyWereWithTheirTimesInAnyOrder() throws {

@@ -3,11 +3,11 @@ import HindsightCatalog
 import HindsightCore
 import HindsightEngine
 import HindsightLog
-import HindsightEngine
-@testable import HindsightProjections
 import HindsightTestSupport
 import HindsightWorkload
 import Testing
+
+@testable import HindsightProjections
 
 extension HourlyCells {
     mutating func add(_ figures: Figures, atHour hour: Int64) { modify(atHour: hour) { $0.merge(figures) } }
@@ -38,11 +38,14 @@ struct HourlyCellsTests {
 
     @Test func cellsReadBackAsWrittenAndStoredFormsMergeAsTheirFiguresAdd() throws {
         var random = SplitMix64(seed: 11)
-        var first = HourlyCells<FunctionsReadModel.InvocationFigures>(), second = first, both = first
+        var first = HourlyCells<FunctionsReadModel.InvocationFigures>()
+        var second = first
+        var both = first
         for index in 0..<2_000 {
             let hour = 168 * 5 + Int64(random.next() % 168)
-            let figures = invocation(Int64(random.next() % 3_600_000), status: ["ok", "error", "timeout"][Int(random.next() % 3)],
-                                     coldStart: random.next() % 4 == 0)
+            let figures = invocation(
+                Int64(random.next() % 3_600_000), status: ["ok", "error", "timeout"][Int(random.next() % 3)],
+                coldStart: random.next() % 4 == 0)
             if index % 3 == 0 { first.add(figures, atHour: hour) } else { second.add(figures, atHour: hour) }
             both.add(figures, atHour: hour)
         }
@@ -83,14 +86,16 @@ struct HourlyCellsTests {
     @Test func aDamagedWeeklyRowStopsTheModelInsteadOfLosingWhatABatchAdds() throws {
         let dir = TemporaryDirectory()
         func append(_ lines: [String]) throws {
-            try Engine(directory: dir.path).append(try EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: .standard))
+            try Engine(directory: dir.path).append(
+                try EnvelopeParser.parse(ndjson: Array(lines.joined(separator: "\n").utf8), catalog: .standard))
         }
         func invoked(at time: String) -> String {
             #"{"type":"function.invoked","stream":"function/fn_1","org":"org_1","actor":{"kind":"system","id":"invoker"},"data":{"function":"fn_1","project":"prj_1","mode":"sync","durationMs":40,"coldStart":false,"status":"ok"},"occurredAt":"\#(time)"}"#
         }
         try append([invoked(at: "2026-03-02T10:00:00.000Z")])
-        let projections = try Projections(source: EventSource(directory: dir.path),
-                                          models: [FunctionsReadModel()])
+        let projections = try Projections(
+            source: EventSource(directory: dir.path),
+            models: [FunctionsReadModel()])
         try projections.catchUp(LogReader(directory: dir.path))
         let db = try #require(projections.database("functions"))
         try db.execute("UPDATE analytics_function_week SET hours = x'FF' WHERE scope = 'function/fn_1'")

@@ -1,8 +1,8 @@
 import Foundation
 import HindsightCatalog
 import HindsightCore
-import HindsightLog
 import HindsightEngine
+import HindsightLog
 import HindsightProjections
 import HindsightTestSupport
 import Testing

@@ -54,7 +54,8 @@ struct QuantileSketchTests {
     @Test func sketchesOfTimeBucketsMergeIntoTheSketchOfTheirRange() {
         // An hour's sketch per bucket, merged over a range, answers as one sketch of the range.
         let hours = (0..<48).map { hour in Shape.allCases[hour % Shape.allCases.count].samples(500 + hour * 37, seed: UInt64(hour)) }
-        var merged = QuantileSketch(), whole = QuantileSketch()
+        var merged = QuantileSketch()
+        var whole = QuantileSketch()
         for hour in hours {
             var sketch = QuantileSketch()
             for sample in hour { sketch.add(sample) }
@@ -91,7 +92,8 @@ struct QuantileSketchTests {
         var whole = QuantileSketch()
         for part in samples { for sample in part { whole.add(sample) } }
         for order in [samples, samples.reversed()] {
-            var merged = QuantileSketch(), throughStoredForm = QuantileSketch()
+            var merged = QuantileSketch()
+            var throughStoredForm = QuantileSketch()
             for part in order {
                 var sketch = QuantileSketch()
                 for sample in part { sketch.add(sample) }

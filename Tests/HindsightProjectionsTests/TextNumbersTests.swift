@@ -1,5 +1,6 @@
-@testable import HindsightProjections
 import Testing
+
+@testable import HindsightProjections
 
 @Suite("Numbers for texts a batch meets again")
 struct TextNumbersTests {

@@ -22,12 +22,21 @@ struct AccessMethodTests {
         #expect(refused?["position"] == 217)
         #expect(check(question)?["allowed"] == false)
         // The command line answers the same.
-        let cli = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "2026-03-05T12:00:00.000Z", "--json"])
+        let cli = try run(
+            hindsightExecutable,
+            [
+                "check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "2026-03-05T12:00:00.000Z",
+                "--json",
+            ])
         #expect(cli.status == 0 && cli.stdout.contains(#""grant":"grant_6""#))
         // As a table; and a denial is exit status 1, so that a script can tell.
-        let table = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "2026-03-05"])
-        #expect(table.status == 0 && table.stdout.hasPrefix("allowed") && table.stdout.contains("grant_6"), "\(table.stdout)\(table.stderr)")
-        let denied = try run(hindsightExecutable, ["check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "217"])
+        let table = try run(
+            hindsightExecutable,
+            ["check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "2026-03-05"])
+        #expect(
+            table.status == 0 && table.stdout.hasPrefix("allowed") && table.stdout.contains("grant_6"), "\(table.stdout)\(table.stderr)")
+        let denied = try run(
+            hindsightExecutable, ["check", "--data", dir.path, "usr_erin", "project:deploy", "project/prj_storefront", "--at", "217"])
         #expect(denied.status == 1 && denied.stdout.hasPrefix("denied"), "\(denied.stdout)\(denied.stderr)")
         let unanswered = try run(hindsightExecutable, ["check", "--data", dir.path, "erin", "project:deploy", "project/prj_storefront"])
         #expect(unanswered.status == 2 && unanswered.stderr.contains("subject must be a user"), "\(unanswered.stderr)")
@@ -46,18 +55,33 @@ struct AccessMethodTests {
             }
         }
         // Erin at seq 217: her developer grant had expired.
-        #expect(misses(#""subject":"usr_erin","permission":"project:deploy","resource":"project/prj_storefront","at":217"#) == ["grant_6 expired"])
+        #expect(
+            misses(#""subject":"usr_erin","permission":"project:deploy","resource":"project/prj_storefront","at":217"#) == [
+                "grant_6 expired"
+            ])
         // Dave on 7 March: his admin grant had been revoked.
-        #expect(misses(#""subject":"usr_dave","permission":"project:delete","resource":"project/prj_checkout","at":"2026-03-07T00:00:00.000Z""#) == ["grant_7 revoked"])
+        #expect(
+            misses(#""subject":"usr_dave","permission":"project:delete","resource":"project/prj_checkout","at":"2026-03-07T00:00:00.000Z""#)
+                == ["grant_7 revoked"])
         // Carol's CI token may not query her database: its scopes leave that out.
-        #expect(misses(#""subject":"tok_ci_checkout","permission":"database:query","resource":"database/db_orders","at":"2026-03-15T00:00:00.000Z""#)
-            == ["member:team_payments outside the token's scopes"])
+        #expect(
+            misses(
+                #""subject":"tok_ci_checkout","permission":"database:query","resource":"database/db_orders","at":"2026-03-15T00:00:00.000Z""#
+            )
+                == ["member:team_payments outside the token's scopes"])
         // Once revoked, the token can use nothing its owner holds.
-        let revoked = misses(#""subject":"tok_ci_checkout","permission":"function:deploy","resource":"function/fn_checkout_api","at":"2026-03-16T09:00:00.000Z""#)
-        #expect(Set(revoked) == ["grant_2 the token is revoked or expired", "grant_9 the token is revoked or expired",
-                                 "member:team_payments the token is revoked or expired"])
+        let revoked = misses(
+            #""subject":"tok_ci_checkout","permission":"function:deploy","resource":"function/fn_checkout_api","at":"2026-03-16T09:00:00.000Z""#
+        )
+        #expect(
+            Set(revoked) == [
+                "grant_2 the token is revoked or expired", "grant_9 the token is revoked or expired",
+                "member:team_payments the token is revoked or expired",
+            ])
         // Nothing would have let Erin deploy checkout.
-        #expect(misses(#""subject":"usr_erin","permission":"project:deploy","resource":"project/prj_checkout","at":"2026-03-04T11:00:00.000Z""#).isEmpty)
+        #expect(
+            misses(#""subject":"usr_erin","permission":"project:deploy","resource":"project/prj_checkout","at":"2026-03-04T11:00:00.000Z""#)
+                .isEmpty)
     }
 
     @Test func theAccessReviewListsEveryRoleInForceWithItsGrantAndHowItIsHeld() throws {
@@ -66,18 +90,24 @@ struct AccessMethodTests {
         let key = keys.path + "/signing.key"
         let publicKey = try run(hindsightExecutable, ["keys", "init", "--key", key]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let out = keys.path + "/review"
-        let exported = try run(hindsightExecutable, [
-            "export", "access-review", "--data", dir.path, "--key", key, "--org", "org_acme", "--at", "2026-03-15T00:00:00.000Z",
-            "--since", "2026-03-08T00:00:00.000Z", "--format", "jsonl", "--out", out,
-        ])
+        let exported = try run(
+            hindsightExecutable,
+            [
+                "export", "access-review", "--data", dir.path, "--key", key, "--org", "org_acme", "--at", "2026-03-15T00:00:00.000Z",
+                "--since", "2026-03-08T00:00:00.000Z", "--format", "jsonl", "--out", out,
+            ])
         #expect(exported.status == 0, "\(exported.stdout)")
         let rows = try String(contentsOfFile: out + "/access-review.jsonl", encoding: .utf8).split(separator: "\n")
             .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: String] }
-        func row(_ subject: String, _ grant: String) -> [String: String]? { rows.first { $0["subject"] == subject && $0["grant"] == grant } }
-        #expect(row("usr_frank", "grant_5") == [
-            "subject": "usr_frank", "role": "auditor", "scope": "org/org_acme", "grant": "grant_5", "grantedAt": "2026-03-02T16:00:00.000Z",
-            "grantedBy": "usr_bob", "expiresAt": "2026-03-31T00:00:00.000Z", "heldAs": "direct",
-        ])
+        func row(_ subject: String, _ grant: String) -> [String: String]? {
+            rows.first { $0["subject"] == subject && $0["grant"] == grant }
+        }
+        #expect(
+            row("usr_frank", "grant_5") == [
+                "subject": "usr_frank", "role": "auditor", "scope": "org/org_acme", "grant": "grant_5",
+                "grantedAt": "2026-03-02T16:00:00.000Z",
+                "grantedBy": "usr_bob", "expiresAt": "2026-03-31T00:00:00.000Z", "heldAs": "direct",
+            ])
         #expect(row("usr_dave", "grant_9")?["heldAs"] == "via team/team_payments")
         #expect(row("usr_grace", "member:team_data")?["role"] == "admin")
         #expect(row("tok_ci_checkout", "grant_2")?["heldAs"] == "via token owner usr_carol")
@@ -86,14 +116,19 @@ struct AccessMethodTests {
         #expect(!rows.contains { $0["subject"] == "tok_deploy_bot" })
         let changes = try String(contentsOfFile: out + "/changes.jsonl", encoding: .utf8).split(separator: "\n")
             .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: String] }
-        #expect(changes.map { "\($0["change"]!) \($0["what"]!)" } == ["expired grant_6", "role changed member:team_data", "granted grant_9"])
+        #expect(
+            changes.map { "\($0["change"]!) \($0["what"]!)" } == ["expired grant_6", "role changed member:team_data", "granted grant_9"])
 
         // The same review as CSV: a header, then one line per row.
         let csvOut = keys.path + "/review-csv"
-        #expect(try run(hindsightExecutable, [
-            "export", "access-review", "--data", dir.path, "--key", key, "--org", "org_acme", "--at", "2026-03-15T00:00:00.000Z",
-            "--format", "csv", "--out", csvOut,
-        ]).status == 0)
+        #expect(
+            try run(
+                hindsightExecutable,
+                [
+                    "export", "access-review", "--data", dir.path, "--key", key, "--org", "org_acme", "--at", "2026-03-15T00:00:00.000Z",
+                    "--format", "csv", "--out", csvOut,
+                ]
+            ).status == 0)
         let csv = try String(contentsOfFile: csvOut + "/access-review.csv", encoding: .utf8).split(separator: "\r\n")
         #expect(csv.first == "subject,role,scope,grant,grantedAt,grantedBy,expiresAt,heldAs")
         #expect(csv.count == rows.count + 1)
@@ -103,8 +138,11 @@ struct AccessMethodTests {
         let verifier = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Tools/verify_export.py").path
         let verdicts = { () throws -> [(status: Int32, output: String)] in
-            [try run(hindsightExecutable, ["verify-export", out, "--key", publicKey]), try run("/usr/bin/env", ["python3", verifier, out, "--key", publicKey])]
-                .map { ($0.status, $0.stdout + $0.stderr) }
+            [
+                try run(hindsightExecutable, ["verify-export", out, "--key", publicKey]),
+                try run("/usr/bin/env", ["python3", verifier, out, "--key", publicKey]),
+            ]
+            .map { ($0.status, $0.stdout + $0.stderr) }
         }
         for verdict in try verdicts() {
             #expect(verdict.status == 0 && verdict.output.contains("hindsight-access-review/1"), "\(verdict.output)")
@@ -112,8 +150,10 @@ struct AccessMethodTests {
         let reviewed = try String(contentsOfFile: out + "/access-review.jsonl", encoding: .utf8).split(separator: "\n")
         writeFile(out + "/access-review.jsonl", Data((reviewed.dropFirst().joined(separator: "\n") + "\n").utf8))
         for verdict in try verdicts() {
-            #expect(verdict.status == 2 && verdict.output.contains("access-review.jsonl") && verdict.output.contains("the manifest says \(reviewed.count)"),
-                    "\(verdict.output)")
+            #expect(
+                verdict.status == 2 && verdict.output.contains("access-review.jsonl")
+                    && verdict.output.contains("the manifest says \(reviewed.count)"),
+                "\(verdict.output)")
         }
     }
 
@@ -121,17 +161,20 @@ struct AccessMethodTests {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)
         let response = server.call(
-            #"{"jsonrpc":"2.0","id":1,"method":"rbac.whoCan","params":{"permission":"database:restore","resource":"database/db_orders","at":"2026-03-15T00:00:00.000Z"}}"#)
+            #"{"jsonrpc":"2.0","id":1,"method":"rbac.whoCan","params":{"permission":"database:restore","resource":"database/db_orders","at":"2026-03-15T00:00:00.000Z"}}"#
+        )
         guard case .array(let subjects)? = response?["result"]?["subjects"] else {
             Issue.record("\(String(describing: response))")
             return
         }
         // The org's owner and admin, and the Payments team through its incident commander grant.
-        let pairs = Set(subjects.compactMap { entry -> String? in
-            guard case .string(let subject)? = entry["subject"], case .string(let grant)? = entry["grant"] else { return nil }
-            return subject + " " + grant
-        })
-        #expect(pairs.isSuperset(of: ["usr_alice grant_1", "usr_bob grant_4", "usr_carol grant_9", "usr_dave grant_9"]), "\(pairs.sorted())")
+        let pairs = Set(
+            subjects.compactMap { entry -> String? in
+                guard case .string(let subject)? = entry["subject"], case .string(let grant)? = entry["grant"] else { return nil }
+                return subject + " " + grant
+            })
+        #expect(
+            pairs.isSuperset(of: ["usr_alice grant_1", "usr_bob grant_4", "usr_carol grant_9", "usr_dave grant_9"]), "\(pairs.sorted())")
         #expect(!pairs.contains { $0.hasPrefix("usr_erin") })
     }
 
@@ -139,7 +182,8 @@ struct AccessMethodTests {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)
         func grants(_ subject: String, at: String) -> [String: [String]] {
-            let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.whatCan","params":{"subject":"\#(subject)","at":"\#(at)"}}"#)
+            let response = server.call(
+                #"{"jsonrpc":"2.0","id":1,"method":"rbac.whatCan","params":{"subject":"\#(subject)","at":"\#(at)"}}"#)
             guard case .array(let entries)? = response?["result"]?["grants"] else { return [:] }
             var out: [String: [String]] = [:]
             for entry in entries {
@@ -181,20 +225,24 @@ struct AccessMethodTests {
         }
         // 5 to 10 March: Dave's admin grant made and revoked, the deploy bot's grant, Erin's
         // grant expiring at midnight (no event marks it), the release manager role redefined.
-        #expect(changes(#""from":"2026-03-05T00:00:00.000Z","to":"2026-03-10T12:00:00.000Z""#) == [
-            "2026-03-05T08:00:00.000Z 128 granted grant_7",
-            "2026-03-06T17:00:00.000Z 180 revoked grant_7",
-            "2026-03-07T09:00:00.000Z 186 granted grant_8",
-            "2026-03-10T00:00:00.000Z - expired grant_6",
-            "2026-03-10T09:00:00.000Z 216 redefined role_release_manager",
-        ])
+        #expect(
+            changes(#""from":"2026-03-05T00:00:00.000Z","to":"2026-03-10T12:00:00.000Z""#) == [
+                "2026-03-05T08:00:00.000Z 128 granted grant_7",
+                "2026-03-06T17:00:00.000Z 180 revoked grant_7",
+                "2026-03-07T09:00:00.000Z 186 granted grant_8",
+                "2026-03-10T00:00:00.000Z - expired grant_6",
+                "2026-03-10T09:00:00.000Z 216 redefined role_release_manager",
+            ])
         // 16 to 20 March on the Payments team: Dave leaves; its incident commander grant
         // expires on 20 March (its role was deleted on 19 March, which the role's own change shows).
-        #expect(changes(#""from":"2026-03-16T00:00:00.000Z","to":"2026-03-21T00:00:00.000Z","scope":"team/team_payments""#) == [
-            "2026-03-17T17:00:00.000Z 368 left member:team_payments",
-            "2026-03-20T12:00:00.000Z - expired grant_9",
-        ])
-        #expect(changes(#""from":"2026-03-16T00:00:00.000Z","to":"2026-03-21T00:00:00.000Z""#).contains("2026-03-19T09:00:00.000Z 370 deleted role_incident_commander"))
+        #expect(
+            changes(#""from":"2026-03-16T00:00:00.000Z","to":"2026-03-21T00:00:00.000Z","scope":"team/team_payments""#) == [
+                "2026-03-17T17:00:00.000Z 368 left member:team_payments",
+                "2026-03-20T12:00:00.000Z - expired grant_9",
+            ])
+        #expect(
+            changes(#""from":"2026-03-16T00:00:00.000Z","to":"2026-03-21T00:00:00.000Z""#).contains(
+                "2026-03-19T09:00:00.000Z 370 deleted role_incident_commander"))
     }
 
     @Test(arguments: [
@@ -207,7 +255,8 @@ struct AccessMethodTests {
     ])
     func badQuestionsPointAtTheParameter(params: String, path: String) throws {
         let dir = try historyDirectory()
-        let response = RPCServer(directory: dir.path, engine: nil).call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{\#(params)}}"#)
+        let response = RPCServer(directory: dir.path, engine: nil).call(
+            #"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{\#(params)}}"#)
         #expect(errorCode(response) == -32602)
         #expect(response?["error"]?["data"]?["path"] == .string(path))
     }

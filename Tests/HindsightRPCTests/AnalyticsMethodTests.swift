@@ -21,7 +21,8 @@ private struct NaiveBuilds {
         for line in ndjson.split(separator: "\n") {
             let event = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             let data = event["data"] as! [String: Any]
-            let day = String((event["occurredAt"] as! String).prefix(10)), org = event["org"] as! String
+            let day = String((event["occurredAt"] as! String).prefix(10))
+            let org = event["org"] as! String
             var project = data["project"] as? String
             if let build = data["build"] as? String {
                 if event["type"] as? String == "build.queued", projects[build] == nil { projects[build] = project }
@@ -81,14 +82,18 @@ private func close(_ answer: JSONValue?, _ exact: Double?) -> Bool {
 /// read model's days, up to `newestDay`, the newest day of any build).
 private func expectSameFigures(_ naive: NaiveBuilds, _ server: RPCServer, scopes: [String], newestDay: String) throws {
     func days(from first: String, to last: String) -> Int {
-        Int(ISO8601DateFormatter().date(from: last + "T00:00:00Z")!.timeIntervalSince(ISO8601DateFormatter().date(from: first + "T00:00:00Z")!)) / 86_400 + 1
+        Int(
+            ISO8601DateFormatter().date(from: last + "T00:00:00Z")!.timeIntervalSince(
+                ISO8601DateFormatter().date(from: first + "T00:00:00Z")!)) / 86_400 + 1
     }
     for scope in scopes {
         let figures = try #require(naive.days[scope], "\(scope)")
         let (first, last) = (figures.keys.min()!, figures.keys.max()!)
         let (kind, id) = (scope.split(separator: "/")[0], scope.split(separator: "/")[1])
-        for (params, span) in [(#""days":\#(days(from: first, to: last)),"at":"\#(last)T23:59:59.999Z""#, days(from: first, to: last)),
-                               (#""days":\#(days(from: first, to: newestDay))"#, days(from: first, to: newestDay))] {
+        for (params, span) in [
+            (#""days":\#(days(from: first, to: last)),"at":"\#(last)T23:59:59.999Z""#, days(from: first, to: last)),
+            (#""days":\#(days(from: first, to: newestDay))"#, days(from: first, to: newestDay)),
+        ] {
             let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":{"\#(kind)":"\#(id)",\#(params)}}"#)
             guard case .array(let rows)? = response?["result"]?["days"] else {
                 Issue.record("\(scope): \(String(describing: response))")
@@ -112,8 +117,11 @@ private func expectSameDays(_ rows: [JSONValue], _ days: [String: NaiveBuilds.Da
         #expect(number(row["failed"]) == Double(expected.failed), "\(what) failed")
         #expect(number(row["canceled"]) == Double(expected.canceled), "\(what) canceled")
         let finished = expected.succeeded + expected.failed
-        #expect(number(row["successRate"]).map { abs($0 - Double(expected.succeeded) / Double(finished)) < 0.001 } ?? (finished == 0), "\(what) success rate")
-        #expect(number(row["cacheHitRate"]).map { abs($0 - Double(expected.cacheHits) / Double(expected.cacheRestores)) < 0.001 }
+        #expect(
+            number(row["successRate"]).map { abs($0 - Double(expected.succeeded) / Double(finished)) < 0.001 } ?? (finished == 0),
+            "\(what) success rate")
+        #expect(
+            number(row["cacheHitRate"]).map { abs($0 - Double(expected.cacheHits) / Double(expected.cacheRestores)) < 0.001 }
                 ?? (expected.cacheRestores == 0), "\(what) cache hit rate")
         #expect(close(row["p50Ms"], NaiveBuilds.percentile(expected.durations, 0.5)), "\(what) p50")
         #expect(close(row["p95Ms"], NaiveBuilds.percentile(expected.durations, 0.95)), "\(what) p95")
@@ -140,7 +148,8 @@ struct AnalyticsMethodTests {
     @Test func buildFiguresOfTheSampleHistoryAreThoseOfANaiveCount() throws {
         let dir = try historyDirectory()
         let naive = try NaiveBuilds(ndjson: String(contentsOfFile: Self.history, encoding: .utf8))
-        try expectSameFigures(naive, RPCServer(directory: dir.path, engine: nil), scopes: naive.days.keys.sorted(), newestDay: naive.newestDay)
+        try expectSameFigures(
+            naive, RPCServer(directory: dir.path, engine: nil), scopes: naive.days.keys.sorted(), newestDay: naive.newestDay)
     }
 
     @Test func buildFiguresOfAGeneratedWorkloadAreThoseOfANaiveCount() throws {
@@ -150,8 +159,9 @@ struct AnalyticsMethodTests {
         let naive = try NaiveBuilds(ndjson: workload)
         let scopes = naive.days.keys.sorted()
         #expect(scopes.count > 4)
-        try expectSameFigures(naive, RPCServer(directory: dir.path, engine: nil), scopes: Array(scopes.prefix(3) + scopes.suffix(3)),
-                              newestDay: naive.newestDay)
+        try expectSameFigures(
+            naive, RPCServer(directory: dir.path, engine: nil), scopes: Array(scopes.prefix(3) + scopes.suffix(3)),
+            newestDay: naive.newestDay)
     }
 
     @Test func figuresAtASeqAreThoseOfTheEventsUpToItInTheWeekEndingOnItsDay() throws {
@@ -167,7 +177,8 @@ struct AnalyticsMethodTests {
             let day = String((event["occurredAt"] as! String).prefix(10))
             for scope in naive.days.keys.sorted().prefix(4) {
                 let (kind, id) = (scope.split(separator: "/")[0], scope.split(separator: "/")[1])
-                let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":{"\#(kind)":"\#(id)","at":\#(seq)}}"#)
+                let response = server.call(
+                    #"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":{"\#(kind)":"\#(id)","at":\#(seq)}}"#)
                 guard case .array(let rows)? = response?["result"]?["days"] else {
                     Issue.record("\(scope): \(String(describing: response))")
                     continue
@@ -181,13 +192,15 @@ struct AnalyticsMethodTests {
     @Test func aBuildRecordedLateCountsOnTheDayItHappened() throws {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)
-        let ask = #"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":{"project":"prj_pipeline","days":1,"at":"2026-03-03T12:00:00.000Z"}}"#
+        let ask =
+            #"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":{"project":"prj_pipeline","days":1,"at":"2026-03-03T12:00:00.000Z"}}"#
         let before = server.call(ask)?["result"]?["days"]
         // Appended after every other event, with an occurredAt days earlier.
-        let late = [
-            #"{"type":"build.queued","stream":"build/b_late","occurredAt":"2026-03-03T08:00:00.000Z","actor":{"kind":"system","id":"ci"},"org":"org_acme","data":{"build":"b_late","project":"prj_pipeline","commit":"abc1234","branch":"main","trigger":"push"}}"#,
-            #"{"type":"build.succeeded","stream":"build/b_late","occurredAt":"2026-03-03T08:05:00.000Z","actor":{"kind":"system","id":"ci"},"org":"org_acme","data":{"build":"b_late","project":"prj_pipeline","durationMs":300000,"artifactBytes":1024}}"#,
-        ].joined(separator: "\n") + "\n"
+        let late =
+            [
+                #"{"type":"build.queued","stream":"build/b_late","occurredAt":"2026-03-03T08:00:00.000Z","actor":{"kind":"system","id":"ci"},"org":"org_acme","data":{"build":"b_late","project":"prj_pipeline","commit":"abc1234","branch":"main","trigger":"push"}}"#,
+                #"{"type":"build.succeeded","stream":"build/b_late","occurredAt":"2026-03-03T08:05:00.000Z","actor":{"kind":"system","id":"ci"},"org":"org_acme","data":{"build":"b_late","project":"prj_pipeline","durationMs":300000,"artifactBytes":1024}}"#,
+            ].joined(separator: "\n") + "\n"
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(late.utf8)).status == 0)
         let after = RPCServer(directory: dir.path, engine: nil).call(ask)?["result"]?["days"]
         guard case .array(let old)? = before, case .array(let new)? = after else {
@@ -202,8 +215,10 @@ struct AnalyticsMethodTests {
     @Test func aQuestionWithoutOneScopeOrWithABadWindowPointsAtTheParameter() throws {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)
-        for (params, path) in [(#"{}"#, "/params/project"), (#"{"project":"prj_a","org":"org_b"}"#, "/params/project"),
-                               (#"{"org":"org_acme","days":0}"#, "/params/days"), (#"{"org":"org_acme","at":"soon"}"#, "/params/at")] {
+        for (params, path) in [
+            (#"{}"#, "/params/project"), (#"{"project":"prj_a","org":"org_b"}"#, "/params/project"),
+            (#"{"org":"org_acme","days":0}"#, "/params/days"), (#"{"org":"org_acme","at":"soon"}"#, "/params/at"),
+        ] {
             let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.builds","params":\#(params)}"#)
             #expect(response?["error"]?["code"] == .integer(-32602), "\(params)")
             #expect(response?["error"]?["data"]?["path"] == .string(path), "\(params)")
@@ -251,7 +266,9 @@ private struct NaiveInvocations {
 private func expectSameInvocations(_ answer: JSONValue?, _ expected: NaiveInvocations.Figures, _ what: String) {
     #expect(number(answer?["invocations"]) == Double(expected.count), "\(what) invocations")
     for (name, part) in [("errorRate", expected.errors), ("timeoutRate", expected.timeouts), ("coldStartRate", expected.coldStarts)] {
-        #expect(number(answer?[name]).map { abs($0 - Double(part) / Double(expected.count)) < 0.001 } ?? (expected.count == 0), "\(what) \(name)")
+        #expect(
+            number(answer?[name]).map { abs($0 - Double(part) / Double(expected.count)) < 0.001 } ?? (expected.count == 0),
+            "\(what) \(name)")
     }
     for (name, q) in [("p50Ms", 0.5), ("p95Ms", 0.95), ("p99Ms", 0.99)] {
         #expect(close(answer?[name], NaiveBuilds.percentile(expected.durations, q)), "\(what) \(name)")
@@ -273,7 +290,8 @@ struct FunctionAnalyticsTests {
         for scope in scopes.prefix(4) + scopes.suffix(4) {
             let (kind, id) = (scope.split(separator: "/")[0], scope.split(separator: "/")[1])
             let range = from.isEmpty ? "" : #","from":"\#(from)","to":"\#(to)""#
-            let result = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.functions","params":{"\#(kind)":"\#(id)"\#(range)}}"#)?["result"]
+            let result = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.functions","params":{"\#(kind)":"\#(id)"\#(range)}}"#)?[
+                "result"]
             expectSameInvocations(result, naive.figures[scope]![""]!, scope)
             for mode in ["sync", "async"] {
                 expectSameInvocations(result?[mode], naive.figures[scope]![mode] ?? .init(), "\(scope) \(mode)")
@@ -289,7 +307,8 @@ struct FunctionAnalyticsTests {
 struct AnalyticsCommandTests {
     @Test func theBuildTrendPrintsATableAndABarPerDayAndFunctionsATablePerModeAndRuntime() throws {
         let dir = try historyDirectory()
-        let builds = try run(hindsightExecutable, ["analytics", "builds", "--data", dir.path, "--org", "org_acme", "--at", "2026-03-11T23:59:59.999Z"])
+        let builds = try run(
+            hindsightExecutable, ["analytics", "builds", "--data", dir.path, "--org", "org_acme", "--at", "2026-03-11T23:59:59.999Z"])
         #expect(builds.status == 0, "\(builds.stderr)")
         let lines = builds.stdout.split(separator: "\n").map(String.init)
         // 2026-03-11: two builds queued, one succeeded, one failed; a week of days, and the total.
@@ -302,20 +321,29 @@ struct AnalyticsCommandTests {
 
         let functions = try run(hindsightExecutable, ["analytics", "functions", "--data", dir.path, "--project", "prj_pipeline"])
         #expect(functions.status == 0, "\(functions.stderr)")
-        #expect(["all", "sync", "async", "runtime go"].allSatisfy { row in functions.stdout.split(separator: "\n").contains { $0.hasPrefix(row) } })
+        #expect(
+            ["all", "sync", "async", "runtime go"].allSatisfy { row in
+                functions.stdout.split(separator: "\n").contains { $0.hasPrefix(row) }
+            })
         let refused = try run(hindsightExecutable, ["analytics", "functions", "--data", dir.path])
         #expect(refused.status != 0 && refused.stderr.contains("one of them"))
 
         let firing = try run(hindsightExecutable, ["alerts", "--data", dir.path, "--at", "2026-03-11T14:10:00.000Z"]).stdout
         #expect(firing.contains("rule_checkout_latency") && firing.contains("rule_checkout_errors"))
-        let history = try run(hindsightExecutable, ["alerts", "--data", dir.path, "--from", "2026-03-01T00:00:00.000Z", "--to", "2026-03-31T00:00:00.000Z"])
+        let history = try run(
+            hindsightExecutable, ["alerts", "--data", dir.path, "--from", "2026-03-01T00:00:00.000Z", "--to", "2026-03-31T00:00:00.000Z"])
         #expect(history.stdout.split(separator: "\n").filter { $0.contains("resolved") }.count == 2)
         #expect(try run(hindsightExecutable, ["alerts", "--data", dir.path]).stdout.contains("no alert is firing"))
 
-        let metrics = try run(hindsightExecutable, ["analytics", "metrics", "--data", dir.path, "http.latency_ms", "--tag", "project=prj_checkout",
-                                                    "--from", "2026-03-11T00:00:00.000Z", "--to", "2026-03-11T23:59:59.999Z"])
+        let metrics = try run(
+            hindsightExecutable,
+            [
+                "analytics", "metrics", "--data", dir.path, "http.latency_ms", "--tag", "project=prj_checkout",
+                "--from", "2026-03-11T00:00:00.000Z", "--to", "2026-03-11T23:59:59.999Z",
+            ])
         // Two hours of latency on 11 March: 13:58 alone, then 14:02 to 14:38.
-        #expect(metrics.stdout.split(separator: "\n").filter { $0.hasPrefix("2026-03-11T1") }.count == 2, "\(metrics.stdout)\(metrics.stderr)")
+        #expect(
+            metrics.stdout.split(separator: "\n").filter { $0.hasPrefix("2026-03-11T1") }.count == 2, "\(metrics.stdout)\(metrics.stderr)")
         #expect(metrics.stdout.contains("2026-03-11T14:00:00.000Z  19"), "\(metrics.stdout)")
     }
 }
@@ -328,7 +356,8 @@ struct WebhookDeliveryTests {
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
         // Attempts per webhook: every delivered and failed event; successes, a 2xx answer.
         var attempts: [String: (count: Int, successes: Int, durations: [Double])] = [:]
-        for line in workload.split(separator: "\n") where line.contains(#""type":"webhook.delivered""#) || line.contains(#""type":"webhook.failed""#) {
+        for line in workload.split(separator: "\n")
+        where line.contains(#""type":"webhook.delivered""#) || line.contains(#""type":"webhook.failed""#) {
             let data = (try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["data"] as! [String: Any]
             var entry = attempts[data["webhook"] as! String] ?? (0, 0, [])
             entry.count += 1
@@ -339,11 +368,14 @@ struct WebhookDeliveryTests {
         #expect(attempts.count > 3 && attempts.values.contains { $0.successes < $0.count })
         let server = RPCServer(directory: dir.path, engine: nil)
         for (webhook, expected) in attempts {
-            let result = server.call(#"{"jsonrpc":"2.0","id":1,"method":"webhooks.deliveries","params":{"webhook":"\#(webhook)"}}"#)?["result"]
+            let result = server.call(#"{"jsonrpc":"2.0","id":1,"method":"webhooks.deliveries","params":{"webhook":"\#(webhook)"}}"#)?[
+                "result"]
             #expect(number(result?["attempts"]) == Double(expected.count), "\(webhook)")
             #expect(number(result?["successes"]) == Double(expected.successes), "\(webhook)")
             #expect(number(result?["failures"]) == Double(expected.count - expected.successes), "\(webhook)")
-            #expect(number(result?["successRate"]).map { abs($0 - Double(expected.successes) / Double(expected.count)) < 0.001 } == true, "\(webhook)")
+            #expect(
+                number(result?["successRate"]).map { abs($0 - Double(expected.successes) / Double(expected.count)) < 0.001 } == true,
+                "\(webhook)")
             #expect(close(result?["p95Ms"], NaiveBuilds.percentile(expected.durations, 0.95)), "\(webhook)")
         }
         let missing = server.call(#"{"jsonrpc":"2.0","id":1,"method":"webhooks.deliveries","params":{}}"#)
@@ -373,7 +405,8 @@ struct MetricAnalyticsTests {
         let server = RPCServer(directory: dir.path, engine: nil)
         for filter in filters {
             let tags = String(decoding: try JSONSerialization.data(withJSONObject: filter, options: [.sortedKeys]), as: UTF8.self)
-            let request = #"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"\#(sample.name)","tags":\#(tags),"from":"2026-01-01T00:00:00.000Z","to":"2026-01-02T00:00:00.000Z","stepSec":\#(stepSec)}}"#
+            let request =
+                #"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"\#(sample.name)","tags":\#(tags),"from":"2026-01-01T00:00:00.000Z","to":"2026-01-02T00:00:00.000Z","stepSec":\#(stepSec)}}"#
             guard case .array(let series)? = server.call(request)?["result"]?["series"] else {
                 Issue.record("\(filter): \(String(describing: server.call(request)))")
                 continue
@@ -387,7 +420,8 @@ struct MetricAnalyticsTests {
             #expect(steps.count > 1, "\(filter)")
             for step in series {
                 guard case .string(let t)? = step["t"], let start = format.date(from: t).map({ Int64($0.timeIntervalSince1970 * 1000) }),
-                      let expected = steps[start] else {
+                    let expected = steps[start]
+                else {
                     Issue.record("\(filter): a step the naive roll-up does not have: \(step)")
                     continue
                 }
@@ -398,7 +432,9 @@ struct MetricAnalyticsTests {
                 #expect(close(step["p95"], NaiveBuilds.percentile(expected, 0.95)), "\(filter) \(t)")
             }
         }
-        let refused = server.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"cpu.percent","from":"2026-01-01T00:00:00.000Z","to":"2026-01-02T00:00:00.000Z","stepSec":0}}"#)
+        let refused = server.call(
+            #"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"cpu.percent","from":"2026-01-01T00:00:00.000Z","to":"2026-01-02T00:00:00.000Z","stepSec":0}}"#
+        )
         #expect(refused?["error"]?["data"]?["path"] == .string("/params/stepSec"))
     }
 }
@@ -413,7 +449,8 @@ extension MetricAnalyticsTests {
         #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(events.joined(separator: "\n").utf8)).status == 0)
         let server = RPCServer(directory: dir.path, engine: nil)
         for stepSec in [3600, 14_400, 600] {
-            let request = #"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"x","from":"2026-01-01T00:00:00.000Z","to":"2026-01-01T05:00:00.000Z","stepSec":\#(stepSec)}}"#
+            let request =
+                #"{"jsonrpc":"2.0","id":1,"method":"analytics.metrics","params":{"name":"x","from":"2026-01-01T00:00:00.000Z","to":"2026-01-01T05:00:00.000Z","stepSec":\#(stepSec)}}"#
             guard case .array(let series)? = server.call(request)?["result"]?["series"] else {
                 Issue.record("\(stepSec): \(String(describing: server.call(request)))")
                 continue
@@ -437,7 +474,9 @@ struct AlertTests {
     @Test func theSampleHistorysLatencyAlertFiresAndResolvesAndTheErrorsAlertEndsWithItsRule() throws {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)
-        let history = server.call(#"{"jsonrpc":"2.0","id":1,"method":"alerts.history","params":{"from":"2026-03-01T00:00:00.000Z","to":"2026-03-31T00:00:00.000Z"}}"#)
+        let history = server.call(
+            #"{"jsonrpc":"2.0","id":1,"method":"alerts.history","params":{"from":"2026-03-01T00:00:00.000Z","to":"2026-03-31T00:00:00.000Z"}}"#
+        )
         guard case .array(let transitions)? = history?["result"]?["transitions"] else {
             Issue.record("\(String(describing: history))")
             return
@@ -446,18 +485,23 @@ struct AlertTests {
         // at 14:30 the last five minutes (880, 640, 410) average 643. Errors (average over 10
         // minutes ≥ 5): 2 and 9 average 5.5 at 14:03, and it stays above until its rule is removed.
         let seen = transitions.map { transition -> String in
-            guard case .string(let rule)? = transition["rule"], case .string(let kind)? = transition["kind"], case .string(let at)? = transition["at"]
+            guard case .string(let rule)? = transition["rule"], case .string(let kind)? = transition["kind"],
+                case .string(let at)? = transition["at"]
             else { return "?" }
             return "\(rule) \(kind) \(at) \(number(transition["value"]).map { String(format: "%.1f", $0) } ?? "-")"
         }
-        #expect(seen == [
-            "rule_checkout_errors fired 2026-03-11T14:03:00.000Z 5.5",
-            "rule_checkout_latency fired 2026-03-11T14:04:00.000Z 845.0",
-            "rule_checkout_latency resolved 2026-03-11T14:30:00.000Z 643.3",
-            "rule_checkout_errors resolved 2026-03-18T09:00:00.000Z -",
-        ])
+        #expect(
+            seen == [
+                "rule_checkout_errors fired 2026-03-11T14:03:00.000Z 5.5",
+                "rule_checkout_latency fired 2026-03-11T14:04:00.000Z 845.0",
+                "rule_checkout_latency resolved 2026-03-11T14:30:00.000Z 643.3",
+                "rule_checkout_errors resolved 2026-03-18T09:00:00.000Z -",
+            ])
         let active = { (at: String) -> [String] in
-            guard case .array(let alerts)? = server.call(#"{"jsonrpc":"2.0","id":1,"method":"alerts.active","params":{"at":\#(at)}}"#)?["result"]?["alerts"] else { return ["?"] }
+            guard
+                case .array(let alerts)? = server.call(#"{"jsonrpc":"2.0","id":1,"method":"alerts.active","params":{"at":\#(at)}}"#)?[
+                    "result"]?["alerts"]
+            else { return ["?"] }
             return alerts.compactMap { if case .string(let rule)? = $0["rule"] { rule } else { nil } }
         }
         #expect(active(#""2026-03-11T14:10:00.000Z""#) == ["rule_checkout_errors", "rule_checkout_latency"])
@@ -487,14 +531,20 @@ struct AlertTests {
         let dump = { () throws -> String in try run(hindsightExecutable, ["dump", "--data", dir.path, "alerts"]).stdout }
         // Applied in two batches, the second removing the rule whose window the first stored values for.
         for part in [events[..<2], events[2...]] {
-            #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((part.joined(separator: "\n") + "\n").utf8)).status == 0)
+            #expect(
+                try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((part.joined(separator: "\n") + "\n").utf8)).status
+                    == 0)
             #expect(try run(hindsightExecutable, ["query", "--data", dir.path, "alerts.active"]).status == 0)
         }
         let inTwo = try dump()
         #expect(try run(hindsightExecutable, ["rebuild", "--data", dir.path, "alerts"]).status == 0)
         #expect(try dump() == inTwo)
         let server = RPCServer(directory: dir.path, engine: nil)
-        guard case .array(let history)? = server.call(#"{"jsonrpc":"2.0","id":1,"method":"alerts.history","params":{"from":"2026-01-01T00:00:00.000Z","to":"2026-01-01T01:00:00.000Z"}}"#)?["result"]?["transitions"] else {
+        guard
+            case .array(let history)? = server.call(
+                #"{"jsonrpc":"2.0","id":1,"method":"alerts.history","params":{"from":"2026-01-01T00:00:00.000Z","to":"2026-01-01T01:00:00.000Z"}}"#
+            )?["result"]?["transitions"]
+        else {
             Issue.record("no history")
             return
         }

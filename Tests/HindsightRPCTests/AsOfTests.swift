@@ -13,7 +13,10 @@ struct AsOfTests {
     static let questions: [(method: String, params: String)] = [
         ("analytics.functions", #""org":"org_acme""#), ("analytics.functions", #""project":"prj_pipeline","from":"2026-03-03T00:00:00Z""#),
         ("analytics.metrics", #""name":"http.latency_ms","from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z","stepSec":3600"#),
-        ("analytics.metrics", #""name":"http.latency_ms","tags":{"project":"prj_checkout"},"from":"2026-03-11T00:00:00Z","to":"2026-03-12T00:00:00Z","stepSec":900"#),
+        (
+            "analytics.metrics",
+            #""name":"http.latency_ms","tags":{"project":"prj_checkout"},"from":"2026-03-11T00:00:00Z","to":"2026-03-12T00:00:00Z","stepSec":900"#
+        ),
         ("webhooks.deliveries", #""webhook":"wh_slack""#),
         ("alerts.history", #""from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z""#), ("alerts.active", ""),
         ("log.stats", ""),
@@ -36,12 +39,14 @@ struct AsOfTests {
             .deletingLastPathComponent().appendingPathComponent("EventSchemas/examples/history.ndjson").path
         let lines = try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n")
         let shorter = TemporaryDirectory()
-        let appended = try run(hindsightExecutable, ["append", "--data", shorter.path], stdin: Data((lines.prefix(seq).joined(separator: "\n") + "\n").utf8))
+        let appended = try run(
+            hindsightExecutable, ["append", "--data", shorter.path], stdin: Data((lines.prefix(seq).joined(separator: "\n") + "\n").utf8))
         #expect(appended.status == 0, "\(appended.stderr)")
         let (asOf, upTo) = (RPCServer(directory: full.path, engine: nil), RPCServer(directory: shorter.path, engine: nil))
         for (method, params) in Self.questions {
             let separator = params.isEmpty ? "" : ","
-            let then = asOf.call(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":{\#(params)\#(separator)"at":\#(seq)}}"#)?["result"]
+            let then = asOf.call(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":{\#(params)\#(separator)"at":\#(seq)}}"#)?[
+                "result"]
             let now = upTo.call(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":{\#(params)}}"#)?["result"]
             #expect(then?["position"] == .integer(Int64(seq)), "\(method) at \(seq): \(Self.comparable(then))")
             #expect(Self.comparable(then) == Self.comparable(now), "\(method) \(params) at \(seq)")
@@ -59,7 +64,8 @@ struct AsOfTests {
                 return hashlib.sha256(b"\\x01" + root(d[:k]) + root(d[k:])).digest()
             print(root(lines).hex())
             """
-        let expected = try run("/usr/bin/env", ["python3", "-c", script], stdin: Data(stored.utf8)).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let expected = try run("/usr/bin/env", ["python3", "-c", script], stdin: Data(stored.utf8)).stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let head = asOf.call(#"{"jsonrpc":"2.0","id":1,"method":"log.stats","params":{"at":\#(seq)}}"#)?["result"]?["head"]?["hash"]
         #expect(head == .string(expected), "log.stats at \(seq)")
     }
@@ -68,11 +74,14 @@ struct AsOfTests {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)
         func changes(_ at: String) -> [JSONValue] {
-            let result = server.call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.changes","params":{"from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z"\#(at)}}"#)?["result"]
+            let result = server.call(
+                #"{"jsonrpc":"2.0","id":1,"method":"rbac.changes","params":{"from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z"\#(at)}}"#
+            )?["result"]
             guard case .array(let found)? = result?["changes"] else { return [] }
             return found
         }
-        let all = changes(""), then = changes(#","at":150"#)
+        let all = changes("")
+        let then = changes(#","at":150"#)
         #expect(!then.isEmpty && then.count < all.count)
         // Each change known at seq 150 is one the whole history has, caused by an event up to it.
         let allTexts = Set(all.map { String(decoding: $0.text, as: UTF8.self) })
@@ -86,12 +95,14 @@ struct AsOfTests {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)
         func attempts(_ at: String) -> JSONValue? {
-            server.call(#"{"jsonrpc":"2.0","id":1,"method":"webhooks.deliveries","params":{"webhook":"wh_slack"\#(at)}}"#)?["result"]?["attempts"]
+            server.call(#"{"jsonrpc":"2.0","id":1,"method":"webhooks.deliveries","params":{"webhook":"wh_slack"\#(at)}}"#)?["result"]?[
+                "attempts"]
         }
         // Every delivery occurred in March 2026: none by its start, all by its end.
         #expect(attempts(#","at":"2026-03-01T00:00:00Z""#) == .integer(0))
         #expect(attempts(#","at":"2026-04-01T00:00:00Z""#) == attempts(""))
-        let all = attempts(""), some = attempts(#","at":"2026-03-10T12:00:00Z""#)
+        let all = attempts("")
+        let some = attempts(#","at":"2026-03-10T12:00:00Z""#)
         guard case .integer(let total)? = all, case .integer(let part)? = some else {
             Issue.record("no answer: \(String(describing: all)) \(String(describing: some))")
             return

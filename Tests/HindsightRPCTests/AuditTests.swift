@@ -1,7 +1,7 @@
 import Foundation
+import HindsightCore
 import HindsightEngine
 import HindsightProjections
-import HindsightCore
 import HindsightRPC
 import HindsightTestSupport
 import Testing
@@ -45,7 +45,9 @@ struct AuditTests {
         }
         let data = { (event: [String: Any]) in event["data"] as! [String: Any] }
         #expect(search(#""actor":"usr_erin""#) == expected { ($0["actor"] as! [String: Any])["id"] as? String == "usr_erin" })
-        #expect(search(#""types":["backup.failed","role.revoked"]"#) == expected { ["backup.failed", "role.revoked"].contains($0["type"] as! String) })
+        #expect(
+            search(#""types":["backup.failed","role.revoked"]"#)
+                == expected { ["backup.failed", "role.revoked"].contains($0["type"] as! String) })
         #expect(search(#""typePrefix":"token.""#) == expected { ($0["type"] as! String).hasPrefix("token.") })
         #expect(search(#""org":"org_acme""#).count == events.count)
         // Every string anywhere in data, for a naive look for references.
@@ -56,10 +58,12 @@ struct AuditTests {
             return []
         }
         let checkout = search(#""resource":"project/prj_checkout""#)
-        #expect(checkout == expected { event in
-            event["stream"] as? String == "project/prj_checkout"
-                || strings(data(event)).contains { $0 == "prj_checkout" || $0 == "project/prj_checkout" }
-        })
+        #expect(
+            checkout
+                == expected { event in
+                    event["stream"] as? String == "project/prj_checkout"
+                        || strings(data(event)).contains { $0 == "prj_checkout" || $0 == "project/prj_checkout" }
+                })
         let window = search(#""from":"2026-03-11T14:00:00.000Z","to":"2026-03-11T14:59:59.999Z""#)
         #expect(window == expected { ($0["occurredAt"] as! String).hasPrefix("2026-03-11T14:") })
         #expect(!window.isEmpty && window == window.sorted(by: >))
@@ -68,12 +72,19 @@ struct AuditTests {
     @Test func pagesStayStableWhileEventsArrive() throws {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: try Engine(directory: dir.path))
-        let first = try #require(server.call(#"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{"typePrefix":"build.","limit":10}}"#))
-        guard case .string(let cursor)? = first["result"]?["nextCursor"] else { Issue.record("\(first)"); return }
-        let event = #"{"type":"build.queued","stream":"build/b_900","occurredAt":"2026-03-21T09:00:00.000Z","actor":{"kind":"user","id":"usr_carol"},"org":"org_acme","data":{"build":"b_900","project":"prj_checkout","commit":"abcdef1","branch":"main","trigger":"push"}}"#
+        let first = try #require(
+            server.call(#"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{"typePrefix":"build.","limit":10}}"#))
+        guard case .string(let cursor)? = first["result"]?["nextCursor"] else {
+            Issue.record("\(first)")
+            return
+        }
+        let event =
+            #"{"type":"build.queued","stream":"build/b_900","occurredAt":"2026-03-21T09:00:00.000Z","actor":{"kind":"user","id":"usr_carol"},"org":"org_acme","data":{"build":"b_900","project":"prj_checkout","commit":"abcdef1","branch":"main","trigger":"push"}}"#
         let appended = try #require(server.call(#"{"jsonrpc":"2.0","id":2,"method":"log.append","params":{"events":[\#(event)]}}"#))
         #expect(appended["result"]?["firstSeq"] == 373)
-        let second = seqs(server.call(#"{"jsonrpc":"2.0","id":3,"method":"audit.search","params":{"typePrefix":"build.","limit":10,"cursor":"\#(cursor)"}}"#))
+        let second = seqs(
+            server.call(
+                #"{"jsonrpc":"2.0","id":3,"method":"audit.search","params":{"typePrefix":"build.","limit":10,"cursor":"\#(cursor)"}}"#))
         let all = seqs(server.call(#"{"jsonrpc":"2.0","id":4,"method":"audit.search","params":{"typePrefix":"build.","limit":1000}}"#))
         #expect(all.first == 373, "the new event is seen at once")
         #expect(seqs(first) + second == Array(all.dropFirst().prefix(20)), "the second page continues the first exactly")
@@ -120,7 +131,9 @@ struct AuditTests {
         // The same as a read model built in one go.
         let fresh = dir.path + "/fresh"
         #expect(try run(hindsightExecutable, ["append", "--data", fresh, file]).status == 0)
-        for query in [#"{"org":"org_1","limit":1000}"#, #"{"typePrefix":"role.","limit":1000}"#, #"{"resource":"project/prj_1_1","limit":1000}"#] {
+        for query in [
+            #"{"org":"org_1","limit":1000}"#, #"{"typePrefix":"role.","limit":1000}"#, #"{"resource":"project/prj_1_1","limit":1000}"#,
+        ] {
             let a = try run(hindsightExecutable, ["query", "--data", data, "audit.search", "--params", query]).stdout
             let b = try run(hindsightExecutable, ["query", "--data", fresh, "audit.search", "--params", query]).stdout
             #expect(seqs(JSONValue(parsing: Array(a.utf8))) == seqs(JSONValue(parsing: Array(b.utf8))))
@@ -197,7 +210,8 @@ struct SharedReadModelTests {
         }
         let status = try run(hindsightExecutable, ["query", "--data", dir.path, "projections.status"]).stdout
         #expect(status.contains(#""position":45000,"rebuilding":false"#), "\(status)")
-        let all = try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"org":"org_1","limit":1000}"#]).stdout
+        let all = try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"org":"org_1","limit":1000}"#])
+            .stdout
         let found = seqs(JSONValue(parsing: Array(all.utf8)))
         #expect(!found.isEmpty && Set(found).count == found.count)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/projections/audit.sqlite.building"))
@@ -235,7 +249,8 @@ struct AuditCommandTests {
         let rows = builds.stdout.split(separator: "\n").dropFirst().filter { !$0.hasPrefix("more:") }
         #expect(rows.count == 10 && rows.allSatisfy { $0.contains("build.queued") }, "\(builds.stdout)")
         let more = try #require(builds.stdout.split(separator: "\n").last.flatMap { $0.firstMatch(of: /more: --cursor (\d+)/)?.1 })
-        let next = try run(hindsightExecutable, ["audit", "--data", dir.path, "--type", "build.queued", "--limit", "10", "--cursor", String(more)])
+        let next = try run(
+            hindsightExecutable, ["audit", "--data", dir.path, "--type", "build.queued", "--limit", "10", "--cursor", String(more)])
         // 14 builds were queued: the second page holds the other 4, and says no more.
         #expect(next.stdout.split(separator: "\n").count == 5 && !next.stdout.contains("more:"), "\(next.stdout)")
         // --json prints the answer as the query interface gives it.
@@ -247,13 +262,20 @@ struct AuditCommandTests {
     @Test func aBareDateNamesTheWholeDay() throws {
         let dir = try historyDirectory()
         // Two builds were queued on 11 March 2026: --from and --to of that date take the whole day.
-        let day = try run(hindsightExecutable, ["audit", "--data", dir.path, "--type", "build.queued", "--from", "2026-03-11", "--to", "2026-03-11", "--json"])
+        let day = try run(
+            hindsightExecutable,
+            ["audit", "--data", dir.path, "--type", "build.queued", "--from", "2026-03-11", "--to", "2026-03-11", "--json"])
         guard case .array(let records)? = JSONValue(parsing: Array(day.stdout.utf8))?["records"] else {
             Issue.record("no records: \(day.stdout)\(day.stderr)")
             return
         }
         #expect(records.count == 2)
-        let time = try run(hindsightExecutable, ["audit", "--data", dir.path, "--type", "build.queued", "--from", "2026-03-11T00:00:00+00:00", "--to", "2026-03-11T23:59:59.999Z", "--json"])
+        let time = try run(
+            hindsightExecutable,
+            [
+                "audit", "--data", dir.path, "--type", "build.queued", "--from", "2026-03-11T00:00:00+00:00", "--to",
+                "2026-03-11T23:59:59.999Z", "--json",
+            ])
         #expect(time.stdout == day.stdout)
     }
 

@@ -32,7 +32,9 @@ struct FuzzTests {
         #"{"jsonrpc":"2.0","id":12,"method":"audit.search","params":{"cursor":"18446744073709551615","actor":"\ud800"}}"#,
         #"{"jsonrpc":"2.0","id":12345678901234567890,"method":"analytics.metrics","params":{"name":"http.latency_ms","from":"0000-01-01T00:00:00.000Z","to":"9999-12-31T23:59:59.999Z","stepSec":31622400}}"#,
     ]
-    static let tokens = ["{", "}", "[", "]", ",", ":", "\"", "\\", "null", "true", "1e999", "-0", "\"\\u0000\"", "\u{7F}", "é", "\u{FFFD}", " "]
+    static let tokens = [
+        "{", "}", "[", "]", ",", ":", "\"", "\\", "null", "true", "1e999", "-0", "\"\\u0000\"", "\u{7F}", "é", "\u{FFFD}", " ",
+    ]
 
     static func mutate(_ text: [UInt8], _ random: inout Seeded) -> [UInt8] {
         var bytes = text
@@ -57,14 +59,21 @@ struct FuzzTests {
         case 1: return random.below(2) == 0 ? "true" : "false"
         case 2: return String(Int64(bitPattern: random.next()) >> random.below(60))
         case 3:
-            return random.pick(["\"log.read\"", "\"log.stats\"", "\"x\"", "\"\"", "\"log.append\"", "\"system.methods\"", "\"2.0\"",
-                                "\"analytics.builds\"", "\"analytics.functions\"", "\"alerts.history\"", "\"audit.search\"", "\"\\ud800\""]
-                               + ExtremeRequests.times + ExtremeRequests.cursors)
+            return random.pick(
+                [
+                    "\"log.read\"", "\"log.stats\"", "\"x\"", "\"\"", "\"log.append\"", "\"system.methods\"", "\"2.0\"",
+                    "\"analytics.builds\"", "\"analytics.functions\"", "\"alerts.history\"", "\"audit.search\"", "\"\\ud800\"",
+                ]
+                    + ExtremeRequests.times + ExtremeRequests.cursors)
         case 4: return random.pick(["1.5e3"] + ExtremeRequests.numbers)
         case 5, 6:
-            let keys = ["jsonrpc", "id", "method", "params", "from", "to", "limit", "types", "at", "events", "atLeast", "days", "stepSec", "cursor",
-                        "org", "since"]
-            return "{" + (0..<random.below(5)).map { _ in "\"\(random.pick(keys))\":" + value(&random, depth: depth - 1) }.joined(separator: ",") + "}"
+            let keys = [
+                "jsonrpc", "id", "method", "params", "from", "to", "limit", "types", "at", "events", "atLeast", "days", "stepSec", "cursor",
+                "org", "since",
+            ]
+            return "{"
+                + (0..<random.below(5)).map { _ in "\"\(random.pick(keys))\":" + value(&random, depth: depth - 1) }.joined(separator: ",")
+                + "}"
         default:
             return "[" + (0..<random.below(4)).map { _ in value(&random, depth: depth - 1) }.joined(separator: ",") + "]"
         }
@@ -95,13 +104,16 @@ struct FuzzTests {
         var random = Seeded(state: 20_261_127)
         var answered = 0
         for round in 0..<4000 {
-            let request = round % 2 == 0
+            let request =
+                round % 2 == 0
                 ? Self.mutate(Array(random.pick(Self.corpus).utf8), &random)
                 : Array(Self.value(&random, depth: 4).utf8)
             guard let response = server.respond(to: request) else { continue }
             answered += 1
             let parsed = try #require(JSONValue(parsing: response), "round \(round): the response is not JSON")
-            #expect(Self.wellFormed(parsed), "round \(round): \(String(decoding: request, as: UTF8.self)) → \(String(decoding: response, as: UTF8.self))")
+            #expect(
+                Self.wellFormed(parsed),
+                "round \(round): \(String(decoding: request, as: UTF8.self)) → \(String(decoding: response, as: UTF8.self))")
         }
         #expect(answered > 3000)
         #expect(try contents(of: dir.path) == before)
@@ -115,7 +127,8 @@ struct FuzzTests {
         var random = Seeded(state: 15)
         let methods = ExtremeRequests.methods()
         let names = ["from", "to", "at", "limit", "days", "stepSec", "cursor", "since", "atLeast"]
-        let values = ExtremeRequests.numbers + ExtremeRequests.times + ExtremeRequests.cursors + ["null", "true", "[]", "{}", #""\ud800""#, #""x""#]
+        let values =
+            ExtremeRequests.numbers + ExtremeRequests.times + ExtremeRequests.cursors + ["null", "true", "[]", "{}", #""\ud800""#, #""x""#]
         var texts: [String] = []
         for round in 0..<1500 {
             let method = random.pick(methods)
@@ -126,16 +139,22 @@ struct FuzzTests {
                 let name = random.below(4) == 0 ? random.pick(names) : random.pick(own.isEmpty ? names : own)
                 params[name] = .raw(Array(random.pick(values).utf8))
             }
-            let request: JSONValue = ["jsonrpc": "2.0", "id": .integer(Int64(round)), "method": .string(method.method), "params": .object(params)]
+            let request: JSONValue = [
+                "jsonrpc": "2.0", "id": .integer(Int64(round)), "method": .string(method.method), "params": .object(params),
+            ]
             texts.append(String(decoding: request.text, as: UTF8.self))
         }
-        let served = try run(hindsightExecutable, ["serve", "--data", dir.path, "--key", key, "--exports", scratch.path], stdin: Data((texts.joined(separator: "\n") + "\n").utf8))
+        let served = try run(
+            hindsightExecutable, ["serve", "--data", dir.path, "--key", key, "--exports", scratch.path],
+            stdin: Data((texts.joined(separator: "\n") + "\n").utf8))
         #expect(served.status == 0, "serve ended with \(served.status): \(served.stderr.suffix(2000))")
         let lines = served.stdout.split(separator: "\n")
         #expect(lines.count == texts.count)
         for (index, line) in lines.enumerated() {
             let response = JSONValue(parsing: Array(line.utf8))
-            #expect(response.map(Self.wellFormed) == true && response?["id"] == .integer(Int64(index)), "\(texts[min(index, texts.count - 1)]) → \(line.prefix(300))")
+            #expect(
+                response.map(Self.wellFormed) == true && response?["id"] == .integer(Int64(index)),
+                "\(texts[min(index, texts.count - 1)]) → \(line.prefix(300))")
         }
     }
 }

@@ -1,14 +1,15 @@
 import Foundation
-import HindsightEngine
 import HindsightCore
-import HindsightRPC
+import HindsightEngine
 import HindsightQuery
+import HindsightRPC
 import HindsightTestSupport
 import Testing
 
 @Suite("The log's methods")
 struct LogMethodTests {
-    static let event = #"{"id":"00000000-0000-4000-8000-00000000aaaa","type":"metric.recorded","stream":"metric/queue.depth","occurredAt":"2026-03-21T09:00:00.000Z","actor":{"kind":"system","id":"collector"},"org":"org_acme","data":{"value":1.50,"name":"queue.depth","tags":{"zone":"b","project":"prj_pipeline"}}}"#
+    static let event =
+        #"{"id":"00000000-0000-4000-8000-00000000aaaa","type":"metric.recorded","stream":"metric/queue.depth","occurredAt":"2026-03-21T09:00:00.000Z","actor":{"kind":"system","id":"collector"},"org":"org_acme","data":{"value":1.50,"name":"queue.depth","tags":{"zone":"b","project":"prj_pipeline"}}}"#
 
     @Test("atLeast beside a writer waits for the seq to be appended, and is refused once the wait is over")
     func atLeastWaitsForAnotherProcess() throws {
@@ -52,20 +53,29 @@ struct LogMethodTests {
         let before = try contents(of: dir.path)
         let secret = Self.event.replacingOccurrences(of: #""zone":"b""#, with: #""password":"hunter2""#)
         let cases: [(String, Int64, String, String)] = [
-            (Self.event.replacingOccurrences(of: #""value":1.50"#, with: #""value":"high""#), 1002, "schema_violation", "/params/events/1/data/value"),
+            (
+                Self.event.replacingOccurrences(of: #""value":1.50"#, with: #""value":"high""#), 1002, "schema_violation",
+                "/params/events/1/data/value"
+            ),
             (secret, 1003, "secret_in_payload", "/params/events/1/data/tags/password"),
-            (Self.event.replacingOccurrences(of: "metric.recorded", with: "metric.exploded"), 1004, "unknown_type", "/params/events/1/type"),
+            (
+                Self.event.replacingOccurrences(of: "metric.recorded", with: "metric.exploded"), 1004, "unknown_type",
+                "/params/events/1/type"
+            ),
         ]
         for (bad, code, kind, path) in cases {
-            let response = try #require(server.call(#"{"jsonrpc":"2.0","id":9,"method":"log.append","params":{"events":[\#(Self.event),\#(bad)]}}"#))
+            let response = try #require(
+                server.call(#"{"jsonrpc":"2.0","id":9,"method":"log.append","params":{"events":[\#(Self.event),\#(bad)]}}"#))
             #expect(errorCode(response) == code, "\(response)")
             #expect(response["error"]?["data"]?["kind"] == .string(kind))
             #expect(response["error"]?["data"]?["path"] == .string(path), "\(response)")
             #expect(response["error"]?["data"]?["index"] == 1)
             #expect(!String(decoding: response.text, as: UTF8.self).contains("hunter2"))
         }
-        let versions = try #require(server.call(
-            #"{"jsonrpc":"2.0","id":9,"method":"log.append","params":{"events":[\#(Self.event)],"expectedVersions":{"metric/queue.depth":1}}}"#))
+        let versions = try #require(
+            server.call(
+                #"{"jsonrpc":"2.0","id":9,"method":"log.append","params":{"events":[\#(Self.event)],"expectedVersions":{"metric/queue.depth":1}}}"#
+            ))
         #expect(response(versions, hasKind: "wrong_expected_version"))
         #expect(try contents(of: dir.path) == before)
     }
@@ -78,10 +88,17 @@ struct LogMethodTests {
         let first = try #require(server.call(#"{"jsonrpc":"2.0","id":1,"method":"log.read","params":{"limit":100}}"#))
         #expect(first["result"]?["next"] == 101)
         let bySeq = try #require(server.call(#"{"jsonrpc":"2.0","id":1,"method":"log.read","params":{"from":360,"at":365,"limit":100}}"#))
-        guard case .array(let events)? = bySeq["result"]?["events"] else { Issue.record("\(bySeq)"); return }
+        guard case .array(let events)? = bySeq["result"]?["events"] else {
+            Issue.record("\(bySeq)")
+            return
+        }
         #expect(events.count == 6)
-        let byTime = try #require(server.call(#"{"jsonrpc":"2.0","id":1,"method":"log.read","params":{"at":"2026-03-02T09:00:00.000Z","limit":1000}}"#))
-        guard case .array(let early)? = byTime["result"]?["events"] else { Issue.record("\(byTime)"); return }
+        let byTime = try #require(
+            server.call(#"{"jsonrpc":"2.0","id":1,"method":"log.read","params":{"at":"2026-03-02T09:00:00.000Z","limit":1000}}"#))
+        guard case .array(let early)? = byTime["result"]?["events"] else {
+            Issue.record("\(byTime)")
+            return
+        }
         #expect(early.count == 2, "the owner's grant at 08:55 and the first team at 09:00")
     }
 

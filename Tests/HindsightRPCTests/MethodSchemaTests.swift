@@ -15,19 +15,27 @@ struct MethodSchemaTests {
         ("log.stats", #"{"at":100}"#), ("log.stats", #"{"at":"2026-03-05T00:00:00Z"}"#),
         ("rbac.check", #"{"subject":"usr_erin","permission":"project:deploy","resource":"project/prj_storefront"}"#),
         ("rbac.check", #"{"subject":"usr_erin","permission":"project:deploy","resource":"project/prj_storefront","at":217}"#),
-        ("rbac.whoCan", #"{"permission":"project:deploy","resource":"project/prj_checkout"}"#), ("rbac.whatCan", #"{"subject":"usr_alice"}"#),
+        ("rbac.whoCan", #"{"permission":"project:deploy","resource":"project/prj_checkout"}"#),
+        ("rbac.whatCan", #"{"subject":"usr_alice"}"#),
         ("rbac.changes", #"{"from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z"}"#),
         ("rbac.changes", #"{"from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z","at":150}"#),
         ("audit.search", #"{"limit":2,"typePrefix":"build."}"#), ("teams.activity", #"{"team":"team_platform","limit":2}"#),
         ("analytics.builds", #"{"org":"org_acme"}"#), ("analytics.builds", #"{"org":"org_acme","at":200}"#),
         ("analytics.functions", #"{"org":"org_acme"}"#), ("analytics.functions", #"{"org":"org_acme","at":250}"#),
         ("analytics.metrics", #"{"name":"http.latency_ms","from":"2026-03-11T00:00:00Z","to":"2026-03-12T00:00:00Z","stepSec":3600}"#),
-        ("analytics.metrics", #"{"name":"http.latency_ms","from":"2026-03-11T00:00:00Z","to":"2026-03-12T00:00:00Z","stepSec":600,"at":300}"#),
-        ("webhooks.deliveries", #"{"webhook":"wh_slack"}"#), ("webhooks.deliveries", #"{"webhook":"wh_slack","at":"2026-03-10T00:00:00+01:00"}"#),
+        (
+            "analytics.metrics",
+            #"{"name":"http.latency_ms","from":"2026-03-11T00:00:00Z","to":"2026-03-12T00:00:00Z","stepSec":600,"at":300}"#
+        ),
+        ("webhooks.deliveries", #"{"webhook":"wh_slack"}"#),
+        ("webhooks.deliveries", #"{"webhook":"wh_slack","at":"2026-03-10T00:00:00+01:00"}"#),
         ("alerts.active", "{}"), ("alerts.history", #"{"from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z","at":300}"#),
         ("projections.status", "{}"), ("system.methods", "{}"),
         ("projections.rebuild", #"{"name":"webhooks"}"#),
-        ("log.append", #"{"events":[{"type":"build.queued","stream":"build/b_999","occurredAt":"2026-03-20T10:00:00.000Z","actor":{"kind":"user","id":"usr_alice"},"org":"org_acme","data":{"build":"b_999","project":"prj_checkout","commit":"935afcca71cfdf80e4ebb5c8ad4582808886a3db","branch":"main","trigger":"push"}}]}"#),
+        (
+            "log.append",
+            #"{"events":[{"type":"build.queued","stream":"build/b_999","occurredAt":"2026-03-20T10:00:00.000Z","actor":{"kind":"user","id":"usr_alice"},"org":"org_acme","data":{"build":"b_999","project":"prj_checkout","commit":"935afcca71cfdf80e4ebb5c8ad4582808886a3db","branch":"main","trigger":"push"}}]}"#
+        ),
         ("privacy.erase", #"{"person":"usr_erin"}"#),
     ]
 
@@ -51,6 +59,11 @@ struct MethodSchemaTests {
         let asked = Set(Self.requests.map(\.method))
         let published = methods.compactMap { method -> String? in if case .string(let name)? = method["name"] { name } else { nil } }
         #expect(Set(published).subtracting(asked) == ["export.audit", "export.accessReview"])
+        // A method writes when it changes stored data: the log, a read model's files, a bundle.
+        let writing = methods.filter { $0["writes"] == true }.compactMap { method -> String? in
+            if case .string(let name)? = method["name"] { name } else { nil }
+        }
+        #expect(Set(writing) == ["log.append", "privacy.erase", "projections.rebuild", "export.audit", "export.accessReview"])
         #expect(try validate(methods: .array(methods), cases: cases) == "")
     }
 

@@ -31,11 +31,15 @@ struct ExtremeRequests {
     /// The time limits of RFC 3339, and numbers at and beyond those of Int64, UInt64 and
     /// Double, as request text.
     static let earliest = #""0000-01-01T00:00:00.000Z""#, latest = #""9999-12-31T23:59:59.999Z""#
-    static let numbers = ["0", "-1", "1", "-0", "372", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
-                          "18446744073709551615", "100000000000000000000000000000", "1e400", "-1e400", "0.5", "1.0", "1e2", "-1e-400"]
+    static let numbers = [
+        "0", "-1", "1", "-0", "372", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+        "18446744073709551615", "100000000000000000000000000000", "1e400", "-1e400", "0.5", "1.0", "1e2", "-1e-400",
+    ]
     static let times = [earliest, latest, #""1970-01-01T00:00:00.000Z""#]
-    static let cursors = [#""0""#, #""-1""#, #""1""#, #""9223372036854775807""#, #""9223372036854775808""#, #""18446744073709551615""#,
-                          #""1e400""#, #""0.5""#, #""""#]
+    static let cursors = [
+        #""0""#, #""-1""#, #""1""#, #""9223372036854775807""#, #""9223372036854775808""#, #""18446744073709551615""#,
+        #""1e400""#, #""0.5""#, #""""#,
+    ]
 
     /// Every method with its numeric and time parameters; `atLeast`, which every method takes,
     /// is added to each. `out` is where exports write their bundles.
@@ -43,39 +47,58 @@ struct ExtremeRequests {
         let seqs: ClosedRange<Int64> = 0...Int64.max
         return [
             // An event the catalogue refuses: the expected versions are checked, nothing is written.
-            MethodParameters(method: "log.append", base: ["events": [["type": "nope"]]], parameters: [(["expectedVersions", "build/b_1"], .integer(seqs))]),
-            MethodParameters(method: "log.read", base: [:], parameters: [
-                (["from"], .integer(1...Int64.max)), (["to"], .integer(1...Int64.max)), (["limit"], .integer(1...10_000)), (["at"], .moment),
-            ]),
+            MethodParameters(
+                method: "log.append", base: ["events": [["type": "nope"]]],
+                parameters: [(["expectedVersions", "build/b_1"], .integer(seqs))]),
+            MethodParameters(
+                method: "log.read", base: [:],
+                parameters: [
+                    (["from"], .integer(1...Int64.max)), (["to"], .integer(1...Int64.max)), (["limit"], .integer(1...10_000)),
+                    (["at"], .moment),
+                ]),
             MethodParameters(method: "log.verify", base: [:], parameters: [(["from"], .integer(seqs)), (["to"], .integer(seqs))]),
             MethodParameters(method: "log.stats", base: [:], parameters: []),
             MethodParameters(method: "privacy.erase", base: ["person": "usr_nobody"], parameters: []),
-            MethodParameters(method: "audit.search", base: [:], parameters: [
-                (["from"], .time()), (["to"], .time()), (["limit"], .integer(1...1000)), (["cursor"], .cursor), (["at"], .moment),
-            ]),
-            MethodParameters(method: "teams.activity", base: ["team": "team_platform"], parameters: [
-                (["limit"], .integer(1...1000)), (["cursor"], .cursor), (["at"], .moment),
-            ]),
+            MethodParameters(
+                method: "audit.search", base: [:],
+                parameters: [
+                    (["from"], .time()), (["to"], .time()), (["limit"], .integer(1...1000)), (["cursor"], .cursor), (["at"], .moment),
+                ]),
+            MethodParameters(
+                method: "teams.activity", base: ["team": "team_platform"],
+                parameters: [
+                    (["limit"], .integer(1...1000)), (["cursor"], .cursor), (["at"], .moment),
+                ]),
             MethodParameters(method: "projections.status", base: [:], parameters: []),
             MethodParameters(method: "projections.rebuild", base: ["name": "none"], parameters: []),
-            MethodParameters(method: "rbac.check", base: ["subject": "usr_alice", "permission": "project:deploy", "resource": "project/prj_checkout"],
-                             parameters: [(["at"], .moment)]),
-            MethodParameters(method: "rbac.whoCan", base: ["permission": "project:deploy", "resource": "project/prj_checkout"], parameters: [(["at"], .moment)]),
+            MethodParameters(
+                method: "rbac.check", base: ["subject": "usr_alice", "permission": "project:deploy", "resource": "project/prj_checkout"],
+                parameters: [(["at"], .moment)]),
+            MethodParameters(
+                method: "rbac.whoCan", base: ["permission": "project:deploy", "resource": "project/prj_checkout"],
+                parameters: [(["at"], .moment)]),
             MethodParameters(method: "rbac.whatCan", base: ["subject": "usr_alice"], parameters: [(["at"], .moment)]),
-            MethodParameters(method: "rbac.changes", base: ["from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8))],
-                             parameters: [(["from"], .time()), (["to"], .time())]),
-            MethodParameters(method: "export.accessReview", base: ["org": "org_acme", "format": "csv"],
-                             parameters: [(["at"], .moment), (["since"], .time(notAfterNow: true))]),
+            MethodParameters(
+                method: "rbac.changes", base: ["from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8))],
+                parameters: [(["from"], .time()), (["to"], .time())]),
+            MethodParameters(
+                method: "export.accessReview", base: ["org": "org_acme", "format": "csv"],
+                parameters: [(["at"], .moment), (["since"], .time(notAfterNow: true))]),
             MethodParameters(method: "export.audit", base: ["format": "jsonl"], parameters: [(["from"], .moment), (["to"], .moment)]),
-            MethodParameters(method: "analytics.builds", base: ["org": "org_acme"], parameters: [(["days"], .integer(1...366)), (["at"], .moment)]),
-            MethodParameters(method: "analytics.functions", base: ["org": "org_acme"], parameters: [(["from"], .time()), (["to"], .time())]),
-            MethodParameters(method: "analytics.metrics",
-                             base: ["name": "http.latency_ms", "from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8)), "stepSec": 3600],
-                             parameters: [(["from"], .time()), (["to"], .time()), (["stepSec"], .integer(1...31_622_400))]),
+            MethodParameters(
+                method: "analytics.builds", base: ["org": "org_acme"], parameters: [(["days"], .integer(1...366)), (["at"], .moment)]),
+            MethodParameters(
+                method: "analytics.functions", base: ["org": "org_acme"], parameters: [(["from"], .time()), (["to"], .time())]),
+            MethodParameters(
+                method: "analytics.metrics",
+                base: ["name": "http.latency_ms", "from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8)), "stepSec": 3600],
+                parameters: [(["from"], .time()), (["to"], .time()), (["stepSec"], .integer(1...31_622_400))]),
             MethodParameters(method: "alerts.active", base: [:], parameters: [(["at"], .moment)]),
-            MethodParameters(method: "alerts.history", base: ["from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8))],
-                             parameters: [(["from"], .time()), (["to"], .time())]),
-            MethodParameters(method: "webhooks.deliveries", base: ["webhook": "wh_slack"], parameters: [(["from"], .time()), (["to"], .time())]),
+            MethodParameters(
+                method: "alerts.history", base: ["from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8))],
+                parameters: [(["from"], .time()), (["to"], .time())]),
+            MethodParameters(
+                method: "webhooks.deliveries", base: ["webhook": "wh_slack"], parameters: [(["from"], .time()), (["to"], .time())]),
             MethodParameters(method: "system.methods", base: [:], parameters: []),
         ]
     }
@@ -107,34 +130,65 @@ struct ExtremeRequests {
         let backwards: [(String, [String: JSONValue], Expected)] = [
             ("log.read", ["from": 9_223_372_036_854_775_807, "to": 1], .refusal(code: -32602, path: "/params/from")),
             ("log.read", ["from": 5, "to": 2], .refusal(code: -32602, path: "/params/from")),
-            ("audit.search", ["from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))], .refusal(code: -32602, path: "/params/from")),
-            ("rbac.changes", ["from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))], .refusal(code: -32602, path: "/params/from")),
-            ("analytics.functions", ["org": "org_acme", "from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
-             .refusal(code: -32602, path: "/params/from")),
-            ("analytics.metrics", ["name": "http.latency_ms", "from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8)), "stepSec": 60],
-             .refusal(code: -32602, path: "/params/from")),
-            ("alerts.history", ["from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))], .refusal(code: -32602, path: "/params/from")),
-            ("webhooks.deliveries", ["webhook": "wh_slack", "from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
-             .refusal(code: -32602, path: "/params/from")),
-            ("export.accessReview", ["org": "org_acme", "format": "csv", "at": 0, "since": .raw(Array(Self.earliest.utf8))],
-             .refusal(code: -32602, path: "/params/since")),
-            ("export.accessReview", ["org": "org_acme", "format": "csv", "at": .raw(Array(Self.earliest.utf8)), "since": .raw(Array(Self.latest.utf8))],
-             .refusal(code: -32602, path: "/params/since")),
+            (
+                "audit.search", ["from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
+                .refusal(code: -32602, path: "/params/from")
+            ),
+            (
+                "rbac.changes", ["from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
+                .refusal(code: -32602, path: "/params/from")
+            ),
+            (
+                "analytics.functions", ["org": "org_acme", "from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
+                .refusal(code: -32602, path: "/params/from")
+            ),
+            (
+                "analytics.metrics",
+                ["name": "http.latency_ms", "from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8)), "stepSec": 60],
+                .refusal(code: -32602, path: "/params/from")
+            ),
+            (
+                "alerts.history", ["from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
+                .refusal(code: -32602, path: "/params/from")
+            ),
+            (
+                "webhooks.deliveries",
+                ["webhook": "wh_slack", "from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
+                .refusal(code: -32602, path: "/params/from")
+            ),
+            (
+                "export.accessReview", ["org": "org_acme", "format": "csv", "at": 0, "since": .raw(Array(Self.earliest.utf8))],
+                .refusal(code: -32602, path: "/params/since")
+            ),
+            (
+                "export.accessReview",
+                ["org": "org_acme", "format": "csv", "at": .raw(Array(Self.earliest.utf8)), "since": .raw(Array(Self.latest.utf8))],
+                .refusal(code: -32602, path: "/params/since")
+            ),
             ("export.audit", ["format": "jsonl", "from": 300, "to": 2], .refusal(code: -32602, path: "/params/from")),
-            ("export.audit", ["format": "jsonl", "from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
-             .refusal(code: -32602, path: "/params/from")),
+            (
+                "export.audit", ["format": "jsonl", "from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
+                .refusal(code: -32602, path: "/params/from")
+            ),
         ]
         for (method, params, expected) in backwards {
             add(MethodParameters(method: method, base: params, parameters: []), setting: [], to: "", expecting: expected)
         }
         // Whole ranges at the finest and coarsest steps, and the widest windows.
         for step in ["1", "60", "3600", "31622400"] {
-            add(MethodParameters(method: "analytics.metrics", base: ["name": "http.latency_ms", "from": .raw(Array(Self.earliest.utf8)),
-                                                                      "to": .raw(Array(Self.latest.utf8))], parameters: []),
+            add(
+                MethodParameters(
+                    method: "analytics.metrics",
+                    base: [
+                        "name": "http.latency_ms", "from": .raw(Array(Self.earliest.utf8)),
+                        "to": .raw(Array(Self.latest.utf8)),
+                    ], parameters: []),
                 setting: ["stepSec"], to: step, expecting: .answer(path: "/params/stepSec"))
         }
         for at in ["0", "1", "372", Self.earliest, Self.latest] {
-            add(MethodParameters(method: "analytics.builds", base: ["org": "org_acme", "days": 366], parameters: []), setting: ["at"], to: at,
+            add(
+                MethodParameters(method: "analytics.builds", base: ["org": "org_acme", "days": 366], parameters: []), setting: ["at"],
+                to: at,
                 expecting: .answer(path: "/params/at"))
         }
     }
@@ -178,7 +232,9 @@ struct ExtremeRequests {
         } else if path.count == 2 {
             params[path[0]] = .object([path[1]: .raw(Array(value.utf8))])
         }
-        let request: JSONValue = ["jsonrpc": "2.0", "id": .integer(Int64(texts.count)), "method": .string(method.method), "params": .object(params)]
+        let request: JSONValue = [
+            "jsonrpc": "2.0", "id": .integer(Int64(texts.count)), "method": .string(method.method), "params": .object(params),
+        ]
         texts.append(String(decoding: request.text, as: UTF8.self))
         expected.append(expecting)
     }
@@ -201,20 +257,24 @@ struct ParameterExtremesTests {
         #expect(Set(names) == Set(ExtremeRequests.methods().map(\.method)))
         for method in listed {
             guard case .string(let name)? = method["name"], case .string(let described)? = method["params"],
-                  let parameters = ExtremeRequests.methods().first(where: { $0.method == name })?.parameters else { continue }
+                let parameters = ExtremeRequests.methods().first(where: { $0.method == name })?.parameters
+            else { continue }
             for (path, _) in parameters { #expect(described.contains(path[0]), "\(name) does not list \(path[0])") }
         }
 
         let requests = ExtremeRequests(out: scratch.path, size: 372)
         #expect(requests.texts.count > 1000)
-        let served = try run(hindsightExecutable, ["serve", "--data", dir.path, "--key", key, "--exports", scratch.path],
-                             stdin: Data(requests.texts.joined(separator: "\n").utf8 + [0x0A]))
+        let served = try run(
+            hindsightExecutable, ["serve", "--data", dir.path, "--key", key, "--exports", scratch.path],
+            stdin: Data(requests.texts.joined(separator: "\n").utf8 + [0x0A]))
         #expect(served.status == 0, "serve ended with \(served.status): \(served.stderr.suffix(2000))")
         let lines = served.stdout.split(separator: "\n")
         #expect(lines.count == requests.texts.count, "\(lines.count) responses to \(requests.texts.count) requests")
         for (index, line) in lines.enumerated() {
-            guard let response = JSONValue(parsing: Array(line.utf8)), FuzzTests.wellFormed(response), case .integer(let id)? = response["id"],
-                  requests.texts.indices.contains(Int(id)) else {
+            guard let response = JSONValue(parsing: Array(line.utf8)), FuzzTests.wellFormed(response),
+                case .integer(let id)? = response["id"],
+                requests.texts.indices.contains(Int(id))
+            else {
                 Issue.record("not a response to a request: \(line.prefix(500))")
                 continue
             }
@@ -224,17 +284,21 @@ struct ParameterExtremesTests {
             case .answer(let path):
                 if response["error"]?["code"] == -32602 {
                     // Only projections.rebuild's base is refused (there is no read model "none").
-                    #expect(response["error"]?["data"]?["path"] == "/params/name" && response["error"]?["data"]?["path"] != .string(path),
-                            "\(request) → \(line.prefix(400))")
+                    #expect(
+                        response["error"]?["data"]?["path"] == "/params/name" && response["error"]?["data"]?["path"] != .string(path),
+                        "\(request) → \(line.prefix(400))")
                 } else if response["error"] != nil {
                     // The engine errors a value in range may meet: a range of the log that holds
                     // no event, and log.append's base event, refused on purpose (nothing is stored).
                     let kind = response["error"]?["data"]?["kind"]
-                    #expect(kind == "out_of_range" || (request.contains(#""log.append""#) && kind == "invalid_envelope"), "\(request) → \(line.prefix(400))")
+                    #expect(
+                        kind == "out_of_range" || (request.contains(#""log.append""#) && kind == "invalid_envelope"),
+                        "\(request) → \(line.prefix(400))")
                 }
             case .refusal(let code, let path):
-                #expect(response["error"]?["code"] == .integer(code) && response["error"]?["data"]?["path"] == .string(path),
-                        "\(request) → \(line.prefix(400))")
+                #expect(
+                    response["error"]?["code"] == .integer(code) && response["error"]?["data"]?["path"] == .string(path),
+                    "\(request) → \(line.prefix(400))")
             }
         }
     }
@@ -246,7 +310,12 @@ struct ParameterExtremesTests {
         (["analytics", "builds", "--org", "org_acme", "--at", "0000-01-01T00:00:00.000Z", "--days", "366"], 0),
         (["analytics", "functions", "--org", "org_acme", "--from", "9999-12-31T23:59:59.999Z"], 0),
         (["analytics", "functions", "--org", "org_acme", "--to", "0000-01-01T00:00:00.000Z"], 0),
-        (["analytics", "metrics", "http.latency_ms", "--from", "0000-01-01T00:00:00.000Z", "--to", "9999-12-31T23:59:59.999Z", "--step", "1"], 0),
+        (
+            [
+                "analytics", "metrics", "http.latency_ms", "--from", "0000-01-01T00:00:00.000Z", "--to", "9999-12-31T23:59:59.999Z",
+                "--step", "1",
+            ], 0
+        ),
         (["alerts", "--at", "0"], 0),
         // Before any event nobody may do anything: denied, exit 1 (`check` tells by its status).
         (["check", "usr_alice", "project:deploy", "project/prj_checkout", "--at", "0"], 1),
@@ -257,7 +326,12 @@ struct ParameterExtremesTests {
         (["analytics", "builds", "--org", "org_acme", "--at", "99999999999999999999"], 1),
         (["analytics", "functions", "--org", "org_acme", "--from", "9999-12-31T23:59:59.999Z", "--to", "0000-01-01T00:00:00.000Z"], 1),
         (["analytics", "metrics", "http.latency_ms", "--from", "2026-03-02T00:00:00.000Z", "--to", "2026-03-01T00:00:00.000Z"], 1),
-        (["analytics", "metrics", "http.latency_ms", "--from", "2026-03-01T00:00:00.000Z", "--to", "2026-03-02T00:00:00.000Z", "--step", "0"], 1),
+        (
+            [
+                "analytics", "metrics", "http.latency_ms", "--from", "2026-03-01T00:00:00.000Z", "--to", "2026-03-02T00:00:00.000Z",
+                "--step", "0",
+            ], 1
+        ),
         (["alerts", "--from", "9999-12-31T23:59:59.999Z", "--to", "0000-01-01T00:00:00.000Z"], 1),
         // `check` answers 0 or 1; a question it cannot answer is 2.
         (["check", "usr_alice", "project:deploy", "project/prj_checkout", "--at=-5"], 2),

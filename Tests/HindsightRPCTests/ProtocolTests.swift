@@ -78,9 +78,14 @@ struct ProtocolTests {
     }
 
     @Test func aBatchAnswersEachRequestButTheNotifications() throws {
-        let response = try #require(server.call(
-            #"[{"jsonrpc":"2.0","id":1,"method":"log.stats"},{"jsonrpc":"2.0","method":"log.stats"},42,{"jsonrpc":"2.0","id":2,"method":"nope"}]"#))
-        guard case .array(let items) = response else { Issue.record("not an array: \(response)"); return }
+        let response = try #require(
+            server.call(
+                #"[{"jsonrpc":"2.0","id":1,"method":"log.stats"},{"jsonrpc":"2.0","method":"log.stats"},42,{"jsonrpc":"2.0","id":2,"method":"nope"}]"#
+            ))
+        guard case .array(let items) = response else {
+            Issue.record("not an array: \(response)")
+            return
+        }
         #expect(items.count == 3)
         #expect(items[0]["id"] == 1 && items[0]["result"] != nil)
         #expect(items[1]["id"] == .null && errorCode(items[1]) == -32600)
@@ -89,12 +94,21 @@ struct ProtocolTests {
 
     @Test func systemMethodsListsEveryMethodWithWhatItTakes() throws {
         let response = try #require(server.call(#"{"jsonrpc":"2.0","id":1,"method":"system.methods"}"#))
-        guard case .array(let methods)? = response["result"]?["methods"] else { Issue.record("\(response)"); return }
+        guard case .array(let methods)? = response["result"]?["methods"] else {
+            Issue.record("\(response)")
+            return
+        }
         let names = methods.compactMap { method -> String? in
             if case .string(let name)? = method["name"] { return name }
             return nil
         }
-        #expect(names == ["alerts.active", "alerts.history", "analytics.builds", "analytics.functions", "analytics.metrics", "audit.search", "export.accessReview", "export.audit", "log.append", "log.read", "log.stats", "log.verify", "privacy.erase", "projections.rebuild", "projections.status", "rbac.changes", "rbac.check", "rbac.whatCan", "rbac.whoCan", "system.methods", "teams.activity", "webhooks.deliveries"])
+        #expect(
+            names == [
+                "alerts.active", "alerts.history", "analytics.builds", "analytics.functions", "analytics.metrics", "audit.search",
+                "export.accessReview", "export.audit", "log.append", "log.read", "log.stats", "log.verify", "privacy.erase",
+                "projections.rebuild", "projections.status", "rbac.changes", "rbac.check", "rbac.whatCan", "rbac.whoCan", "system.methods",
+                "teams.activity", "webhooks.deliveries",
+            ])
         for method in methods { #expect(method["params"] != nil && method["summary"] != nil && method["writes"] != nil) }
     }
 }
@@ -106,7 +120,10 @@ struct TimeParameterTests {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)
         let forms = ["2026-03-05T00:00:00.000Z", "2026-03-05T00:00:00Z", "2026-03-05t01:30:00.000+01:30", "2026-03-04T19:00:00-05:00"]
-        for method in [#""audit.search","params":{"limit":5,"at":"#, #""rbac.whoCan","params":{"permission":"project:deploy","resource":"project/prj_storefront","at":"#] {
+        for method in [
+            #""audit.search","params":{"limit":5,"at":"#,
+            #""rbac.whoCan","params":{"permission":"project:deploy","resource":"project/prj_storefront","at":"#,
+        ] {
             let answers = forms.map { form in server.call(#"{"jsonrpc":"2.0","id":1,"method":"# + method + "\"\(form)\"}}") }
             #expect(answers[0]?["result"] != nil, "\(String(describing: answers[0]))")
             for (form, answer) in zip(forms, answers) { #expect(answer == answers[0], "\(method) \(form)") }
@@ -129,7 +146,9 @@ struct TypeFilterTests {
             (#""export.audit","params":{"format":"jsonl","path":"x","types":["member.invite"]}"#, "/params/types/0"),
         ] {
             let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"# + request + "}")
-            #expect(errorCode(response) == -32602 && response?["error"]?["data"]?["path"] == .string(path), "\(request): \(String(describing: response))")
+            #expect(
+                errorCode(response) == -32602 && response?["error"]?["data"]?["path"] == .string(path),
+                "\(request): \(String(describing: response))")
         }
         #expect(server.call(#"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{"typePrefix":"build."}}"#)?["result"] != nil)
         let read = try run(hindsightExecutable, ["read", "--data", dir.path, "--type", "build.quened"])

@@ -73,11 +73,14 @@ struct RequestParsingTests {
         let atLimit = request("types", String(repeating: "[", count: 2046) + String(repeating: "]", count: 2046))
         #expect(server.call(atLimit)?["error"]?["data"]?["path"] == "/params/types/0")
         // Deep nesting outside params, and a deep text that is not JSON after all.
-        let outside = #"{"jsonrpc":"2.0","id":8,"method":"log.stats","x":"# + String(repeating: "{\"a\":", count: 3000) + "1"
+        let outside =
+            #"{"jsonrpc":"2.0","id":8,"method":"log.stats","x":"# + String(repeating: "{\"a\":", count: 3000) + "1"
             + String(repeating: "}", count: 3000) + "}"
         let invalid = try #require(server.call(outside))
         #expect(invalid["id"] == 8 && errorCode(invalid) == -32600, "\(invalid)")
-        let broken = #"{"jsonrpc":"2.0","id":9,"method":"log.stats","x":"# + String(repeating: "[", count: 5000) + String(repeating: "]", count: 4999) + "}"
+        let broken =
+            #"{"jsonrpc":"2.0","id":9,"method":"log.stats","x":"# + String(repeating: "[", count: 5000)
+            + String(repeating: "]", count: 4999) + "}"
         #expect(errorCode(server.call(broken)) == -32700)
     }
 
@@ -106,15 +109,19 @@ struct RequestParsingTests {
         #expect(errorCode(id) == -32600 && id["id"] == .null)
         // An event's own duplicate key is the engine's to refuse (log.append hands events on as
         // their text), naming the event and the field.
-        let duplicated = #"{"type":"build.started","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"usr_1"},"org":"org_1","data":{"build":"b_1","build":"b_2","project":"prj_1","runner":"r"}}"#
+        let duplicated =
+            #"{"type":"build.started","stream":"build/b_1","occurredAt":"2026-03-01T09:30:00.000Z","actor":{"kind":"user","id":"usr_1"},"org":"org_1","data":{"build":"b_1","build":"b_2","project":"prj_1","runner":"r"}}"#
         let event = try #require(server.call(#"{"jsonrpc":"2.0","id":10,"method":"log.append","params":{"events":[\#(duplicated)]}}"#))
-        #expect(event["error"]?["data"]?["path"] == "/params/events/0/data/build" && event["error"]?["data"]?["rule"] == "duplicateKey", "\(event)")
+        #expect(
+            event["error"]?["data"]?["path"] == "/params/events/0/data/build" && event["error"]?["data"]?["rule"] == "duplicateKey",
+            "\(event)")
         #expect(event["id"] == 10)
     }
 
     @Test func eachRequestOfABatchGetsItsOwnProblemAndId() throws {
         let deep = String(repeating: "[", count: 3000) + String(repeating: "]", count: 3000)
-        let text = #"[{"jsonrpc":"2.0","id":1,"method":"log.read","params":{"limit":1,"limit":1}},{"jsonrpc":"2.0","id":2,"method":"log.stats"},"#
+        let text =
+            #"[{"jsonrpc":"2.0","id":1,"method":"log.read","params":{"limit":1,"limit":1}},{"jsonrpc":"2.0","id":2,"method":"log.stats"},"#
             + #"{"jsonrpc":"2.0","id":3,"method":"log.read","params":{"types":\#(deep)}},{"jsonrpc":"2.0","id":4,"method":"log.read","params":{"org":"\udead"}}]"#
         guard case .array(let items)? = server.call(text) else {
             Issue.record("not a batch response")
@@ -166,7 +173,8 @@ struct RequestParsingTests {
     }
 
     @Test func valuesAreReadAsTheyWereWritten() throws {
-        let text = #"{"s":"a\"\\\/\b\f\n\r\t\u0000\u00e9\u20AC\ud83d\ude00é€😀","i":-9223372036854775808,"j":9223372036854775807,"n":-0.5e-3,"z":-0,"#
+        let text =
+            #"{"s":"a\"\\\/\b\f\n\r\t\u0000\u00e9\u20AC\ud83d\ude00é€😀","i":-9223372036854775808,"j":9223372036854775807,"n":-0.5e-3,"z":-0,"#
             + #""big":18446744073709551616,"t":true,"f":false,"u":null,"a":[ 1 , [ ] , { } ],"o":{"":""}}"#
         let value = try #require(JSONValue(parsing: Array(text.utf8)))
         #expect(value["s"] == .string("a\"\\/\u{8}\u{C}\n\r\t\u{0}é€😀é€😀"))

@@ -1,6 +1,6 @@
 import Foundation
-import HindsightProjections
 import HindsightCore
+import HindsightProjections
 import HindsightRPC
 import HindsightTestSupport
 import Testing
@@ -92,7 +92,9 @@ struct RebuildBesideReadersTests {
         let dir = TemporaryDirectory()
         let history = try run(generateExecutable, ["--events", "17000", "--seed", String(40 + round)]).stdout
         let lines = history.split(separator: "\n")
-        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((lines[..<5000].joined(separator: "\n") + "\n").utf8)).status == 0)
+        #expect(
+            try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data((lines[..<5000].joined(separator: "\n") + "\n").utf8))
+                .status == 0)
         #expect(try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1}"#]).status == 0)
 
         let serve = try ServeProcess(data: dir.path)
@@ -107,7 +109,8 @@ struct RebuildBesideReadersTests {
             DispatchQueue.global().async(group: done) {
                 var asked = reader
                 while stop.wait(timeout: .now()) == .timedOut {
-                    let result = try? run(hindsightExecutable, ["query", "--data", data, "audit.search", "--params", params[asked % params.count]])
+                    let result = try? run(
+                        hindsightExecutable, ["query", "--data", data, "audit.search", "--params", params[asked % params.count]])
                     asked += 1
                     counting.withLock {
                         queries += 1
@@ -123,7 +126,8 @@ struct RebuildBesideReadersTests {
             try serve.send(Data((#"{"jsonrpc":"2.0","id":\#(id),"method":"log.append","params":{"events":[\#(events)]}}"# + "\n").utf8))
             if batch % 3 == 2 {
                 id += 1
-                try serve.send(Data((#"{"jsonrpc":"2.0","id":\#(id),"method":"projections.rebuild","params":{"name":"audit"}}"# + "\n").utf8))
+                try serve.send(
+                    Data((#"{"jsonrpc":"2.0","id":\#(id),"method":"projections.rebuild","params":{"name":"audit"}}"# + "\n").utf8))
             }
             Thread.sleep(forTimeInterval: 0.1)
         }

@@ -1,6 +1,6 @@
+import HindsightCore
 import HindsightEngine
 import HindsightQuery
-import HindsightCore
 import HindsightRPC
 
 extension RPCServer {

@@ -1,6 +1,6 @@
 import Foundation
-import HindsightProjections
 import HindsightCore
+import HindsightProjections
 import HindsightRPC
 import HindsightTestSupport
 import Testing
@@ -31,7 +31,10 @@ struct SnapshotTests {
             let dump = try succeed(["dump", "--data", dir.path, model.name])
                 .replacing(#/"recordedAt":"[^"]*"/#, with: #""recordedAt":"-""#)
             let golden = try String(contentsOfFile: goldenFolder + "/\(model.name).ndjson", encoding: .utf8)
-            #expect(dump == golden, "read model \(model.name) differs from Snapshots/\(model.name).ndjson; if the change is meant, run Tools/update_snapshots.sh and review the diff")
+            #expect(
+                dump == golden,
+                "read model \(model.name) differs from Snapshots/\(model.name).ndjson; if the change is meant, run Tools/update_snapshots.sh and review the diff"
+            )
         }
     }
 
@@ -69,7 +72,9 @@ struct SnapshotTests {
         _ = try succeed(["snapshot", "--data", dir.path])
         let ours = dir.path + "/snapshots/audit/"
         let theirs = other.path + "/data/snapshots/audit/"
-        var manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: theirs + "00000000000000000500.json"))) as! [String: Any]
+        var manifest =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: theirs + "00000000000000000500.json")))
+            as! [String: Any]
         manifest["position"] = 300
         manifest["treeHead"] = ["size": 300, "root": (manifest["treeHead"] as! [String: Any])["root"]!]
         manifest["file"] = "00000000000000000300.sqlite"

@@ -11,7 +11,8 @@ public enum Events {
         data: String = #"{"build":"b_1","project":"prj_1","runner":"runner-1"}"#
     ) -> String {
         let idField = id.map { #""id":"\#($0)","# } ?? ""
-        return #"{\#(idField)"type":"\#(type)","stream":"\#(stream)","occurredAt":"\#(occurredAt)","actor":{"kind":"user","id":"usr_1"},"org":"\#(org)","data":\#(data)}"#
+        return
+            #"{\#(idField)"type":"\#(type)","stream":"\#(stream)","occurredAt":"\#(occurredAt)","actor":{"kind":"user","id":"usr_1"},"org":"\#(org)","data":\#(data)}"#
     }
 
     public static func batch(_ lines: [String]) throws -> EnvelopeBatch {
@@ -29,4 +30,3 @@ public enum Events {
         return "00000000-0000-4000-8000-\(padded)"
     }
 }
-

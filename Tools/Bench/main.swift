@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 import HindsightAccess
 import HindsightCatalog
+public import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-public import HindsightCore
 import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
@@ -26,7 +26,9 @@ struct Bench: ParsableCommand {
     @Option(help: "LZ4 compression level of appended chunks (default: the engine's).") var level: Int32?
     @Option(help: "Where to put data directories (default: a new temporary folder).") var scratch: String?
     @Flag(help: "Measure appends only (for quick comparisons), not compaction, verification or scans.") var appendOnly = false
-    @Option(help: ArgumentHelp("Measure only the read models, on the log already in DIR (for a history larger than one batch can hold).", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "Measure only the read models, on the log already in DIR (for a history larger than one batch can hold).", valueName: "DIR"))
     var readModelsOnly: String?
     @Option(name: .customLong("model"), help: "With --read-models-only: measure only this read model (repeatable; default: all).")
     var onlyModels: [String] = []
@@ -47,7 +49,9 @@ struct Bench: ParsableCommand {
             let measures = [("audit", measureAudit), ("access", measureAccess), ("analytics", measureAnalytics)]
             for (name, measure) in measures where onlyModels.isEmpty || onlyModels.contains(name) { try measure(readModelsOnly) }
             // The analytics models one by one (`--model builds` …), without their questions.
-            let analytics: [any ReadModel] = [BuildsReadModel(), FunctionsReadModel(), MetricsReadModel(), WebhooksReadModel(), AlertsReadModel()]
+            let analytics: [any ReadModel] = [
+                BuildsReadModel(), FunctionsReadModel(), MetricsReadModel(), WebhooksReadModel(), AlertsReadModel(),
+            ]
             for model in analytics where onlyModels.contains(model.name) {
                 _ = try build(model, directory: readModelsOnly, reader: reader, source: EventSource(directory: readModelsOnly))
             }
@@ -73,8 +77,10 @@ struct Bench: ParsableCommand {
             let size = try FileManager.default.attributesOfItem(atPath: compressedPath)[.size] as! Int
             lz4Sizes[level] = size
             let decompress = try median(runs) { try shell("lz4 -q -dc \(compressedPath) > /dev/null") }
-            report("lz4 -\(level) compress", seconds: seconds, events: events, megabytes: megabytes,
-                   extra: String(format: "%d bytes, ratio %.2f; decompress %.0f MB/s", size, Double(input.count) / Double(size), megabytes / decompress))
+            report(
+                "lz4 -\(level) compress", seconds: seconds, events: events, megabytes: megabytes,
+                extra: String(
+                    format: "%d bytes, ratio %.2f; decompress %.0f MB/s", size, Double(input.count) / Double(size), megabytes / decompress))
         }
 
         // Durable append, parsing, validation and the sealing of personal data included: the
@@ -92,7 +98,8 @@ struct Bench: ParsableCommand {
         var times = [[Double]](repeating: [], count: configurations.count)
         for round in 0..<runs {
             for turn in 0..<configurations.count {
-                let index = (round + turn) % configurations.count, configuration = configurations[index]
+                let index = (round + turn) % configurations.count
+                let configuration = configurations[index]
                 // A producer's buffer, with the spare room the parser asks for (as the CLI reads files).
                 var owned = pieces[index].map { piece in
                     var copy: [UInt8] = []
@@ -124,13 +131,16 @@ struct Bench: ParsableCommand {
         }
         for (index, configuration) in configurations.enumerated() {
             let label = configuration.size == events ? "durable append (one batch)" : "durable append (batches of \(configuration.size))"
-            report(configuration.validating ? label : label + ", envelope only", seconds: times[index].sorted()[runs / 2],
-                   events: events, megabytes: megabytes)
+            report(
+                configuration.validating ? label : label + ", envelope only", seconds: times[index].sorted()[runs / 2],
+                events: events, megabytes: megabytes)
         }
 
         let appended = try LogReader(directory: directory).stats().storedBytes
-        print(String(format: "stored as appended: %d bytes, %.1f bytes/event; stored / lz4 -9 %.3f",
-                     appended, Double(appended) / Double(events), Double(appended) / Double(lz4Sizes[9]!)))
+        print(
+            String(
+                format: "stored as appended: %d bytes, %.1f bytes/event; stored / lz4 -9 %.3f",
+                appended, Double(appended) / Double(events), Double(appended) / Double(lz4Sizes[9]!)))
         if appendOnly { return }
 
         // Compaction of what the last run appended, as `hindsight compact` does it.
@@ -146,21 +156,30 @@ struct Bench: ParsableCommand {
 
         let scan = try median(runs) {
             var count = 0
-            try reader.read(ReadQuery()) { _ in count += 1; return true }
+            try reader.read(ReadQuery()) { _ in
+                count += 1
+                return true
+            }
             precondition(count == events)
         }
         report("parsed scan", seconds: scan, events: events, megabytes: megabytes)
 
         let stats = try reader.stats()
-        print(String(format: "stored after compaction: %d bytes, %.1f bytes/event; raw input / stored %.2f; stored / lz4 -9 %.3f (target <= 1.1); stored NDJSON %d bytes",
-                     stats.storedBytes, Double(stats.storedBytes) / Double(events), Double(input.count) / Double(stats.storedBytes),
-                     Double(stats.storedBytes) / Double(lz4Sizes[9]!), stats.rawBytes))
+        print(
+            String(
+                format:
+                    "stored after compaction: %d bytes, %.1f bytes/event; raw input / stored %.2f; stored / lz4 -9 %.3f (target <= 1.1); stored NDJSON %d bytes",
+                stats.storedBytes, Double(stats.storedBytes) / Double(events), Double(input.count) / Double(stats.storedBytes),
+                Double(stats.storedBytes) / Double(lz4Sizes[9]!), stats.rawBytes))
         // The stored NDJSON differs from the input: the engine's fields, and personal data as
         // ciphertext, which no compressor can shrink. `lz4 -9` on it is the like-for-like ceiling.
         let storedPath = root + "/stored.ndjson"
         try shell("cat \(directory)/segments/*.lz4 | lz4 -q -dc > \(storedPath) && lz4 -q -f -9 \(storedPath) \(storedPath).lz4")
         let storedLZ4 = try FileManager.default.attributesOfItem(atPath: storedPath + ".lz4")[.size] as! Int
-        print(String(format: "lz4 -9 of the stored NDJSON: %d bytes; stored / that %.3f", storedLZ4, Double(stats.storedBytes) / Double(storedLZ4)))
+        print(
+            String(
+                format: "lz4 -9 of the stored NDJSON: %d bytes; stored / that %.3f", storedLZ4,
+                Double(stats.storedBytes) / Double(storedLZ4)))
 
         try measureServe(directory: directory)
         try measureAudit(directory: directory)
@@ -170,7 +189,8 @@ struct Bench: ParsableCommand {
     /// Times `rbac.check` in process, now and as of the log's middle seq and time: `count`
     /// questions each, their subject and resource drawn by `question`.
     private func timeChecks(
-        _ db: SQLiteDatabase, _ reader: LogReader, count: Int, question: (inout SystemRandomNumberGenerator) -> (subject: String, resource: String)
+        _ db: SQLiteDatabase, _ reader: LogReader, count: Int,
+        question: (inout SystemRandomNumberGenerator) -> (subject: String, resource: String)
     ) throws {
         var random = SystemRandomNumberGenerator()
         let permissions = ["project:deploy", "project:read", "database:restore", "function:deploy", "env:update"].map { Permission($0)! }
@@ -181,8 +201,12 @@ struct Bench: ParsableCommand {
             halfway = event.occurredAtMs
             return false
         }
-        for (name, when) in [("now", AccessReadModel.When.now), ("at seq halfway", .seq(reader.size / 2, occurredAt: halfway)), ("at a time", .time(halfway))] {
-            var latencies: [Double] = [], allowed = 0
+        for (name, when) in [
+            ("now", AccessReadModel.When.now), ("at seq halfway", .seq(reader.size / 2, occurredAt: halfway)),
+            ("at a time", .time(halfway)),
+        ] {
+            var latencies: [Double] = []
+            var allowed = 0
             for _ in 0..<count {
                 let (subject, resource) = question(&random)
                 let permission = permissions.randomElement(using: &random)!
@@ -191,7 +215,10 @@ struct Bench: ParsableCommand {
                 latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
             }
             latencies.sort()
-            print(String(format: "rbac.check %@: p50 %.0f µs, p99 %.0f µs (%d of %d allowed)", name, latencies[count / 2], latencies[count * 99 / 100], allowed, count))
+            print(
+                String(
+                    format: "rbac.check %@: p50 %.0f µs, p99 %.0f µs (%d of %d allowed)", name, latencies[count / 2],
+                    latencies[count * 99 / 100], allowed, count))
         }
     }
 
@@ -216,20 +243,35 @@ struct Bench: ParsableCommand {
         report("baseline: parsed scan of the history", seconds: scan, events: Int(reader.size), megabytes: 0)
         let db = try build(AccessReadModel(), directory: directory, reader: reader, source: source)
         try timeChecks(db, reader, count: 5000) { random in
-            ("usr_\(Int.random(in: 1...history.users, using: &random))", "project/prj_\(Int.random(in: 1...history.projects, using: &random))")
+            (
+                "usr_\(Int.random(in: 1...history.users, using: &random))",
+                "project/prj_\(Int.random(in: 1...history.projects, using: &random))"
+            )
         }
-        var latencies: [Double] = [], subjects = 0
+        var latencies: [Double] = []
+        var subjects = 0
         for _ in 0..<20 {
             let start = DispatchTime.now().uptimeNanoseconds
             subjects = try AccessReadModel.whoCan(Permission(.project, .read), "project/prj_1", at: .now, in: db).count
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
         }
         latencies.sort()
-        print(String(format: "rbac.whoCan project:read on prj_1: median %.1f ms, slowest %.1f ms (%d subjects)", latencies[10] / 1000, latencies[19] / 1000, subjects))
-        try measureServe(directory: directory, requests: [
-            ("rbac.check", #"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{"subject":"usr_4242","permission":"project:deploy","resource":"project/prj_777"}}"#),
-            ("rbac.check at a time", #"{"jsonrpc":"2.0","id":2,"method":"rbac.check","params":{"subject":"usr_4242","permission":"project:read","resource":"project/prj_777","at":"2026-02-01T00:00:00.000Z"}}"#),
-        ], pipelined: 20_000, oneByOne: 5_000)
+        print(
+            String(
+                format: "rbac.whoCan project:read on prj_1: median %.1f ms, slowest %.1f ms (%d subjects)", latencies[10] / 1000,
+                latencies[19] / 1000, subjects))
+        try measureServe(
+            directory: directory,
+            requests: [
+                (
+                    "rbac.check",
+                    #"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{"subject":"usr_4242","permission":"project:deploy","resource":"project/prj_777"}}"#
+                ),
+                (
+                    "rbac.check at a time",
+                    #"{"jsonrpc":"2.0","id":2,"method":"rbac.check","params":{"subject":"usr_4242","permission":"project:read","resource":"project/prj_777","at":"2026-02-01T00:00:00.000Z"}}"#
+                ),
+            ], pipelined: 20_000, oneByOne: 5_000)
     }
 
     /// The access read model: built from the log alone, then `rbac.check` in process for
@@ -243,23 +285,31 @@ struct Bench: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let directory = root + "/data"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try Engine(directory: directory).append(try EnvelopeParser.parse(ndjson: WorkloadGenerator.ndjson(count: events, seed: seed), catalog: .standard))
+        try Engine(directory: directory).append(
+            try EnvelopeParser.parse(ndjson: WorkloadGenerator.ndjson(count: events, seed: seed), catalog: .standard))
         let source = try EventSource(directory: directory)
         let reader = try LogReader(directory: directory)
         let key = try SigningKey(name: "bench")
         let checkpoints = CheckpointStore(dataDirectory: directory)
         print("exports: \(reader.size) events; median of \(runs) runs")
-        let python = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("verify_export.py").path
+        let python = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+            "verify_export.py"
+        ).path
         for format in ExportFormat.allCases {
             let bundle = root + "/bundle-\(format.rawValue)"
-            let export = try median(runs, prepare: { try? FileManager.default.removeItem(atPath: bundle) }) { _ in
-                _ = try AuditExport.write(AuditExport.Request(format: format), reader: reader, events: source, key: key,
-                                          checkpoints: checkpoints, to: try ExportDestination.resolve(bundle, policy: .asNamed, dataDirectory: directory))
+            let removeBundle = { try? FileManager.default.removeItem(atPath: bundle) }
+            let export = try median(runs, prepare: removeBundle) { _ in
+                _ = try AuditExport.write(
+                    AuditExport.Request(format: format), reader: reader, events: source, key: key,
+                    checkpoints: checkpoints, to: try ExportDestination.resolve(bundle, policy: .asNamed, dataDirectory: directory))
             }
             let size = { (file: String) in (try? FileManager.default.attributesOfItem(atPath: bundle + "/" + file)[.size] as? Int) ?? 0 }
             let megabytes = Double(size("events.ndjson")) / 1e6
-            report("export audit, \(format.rawValue)", seconds: export, events: Int(reader.size), megabytes: megabytes,
-                   extra: String(format: "proof.json %d bytes: %.5f%% of the stored lines", size("proof.json"), 100 * Double(size("proof.json")) / Double(size("events.ndjson"))))
+            report(
+                "export audit, \(format.rawValue)", seconds: export, events: Int(reader.size), megabytes: megabytes,
+                extra: String(
+                    format: "proof.json %d bytes: %.5f%% of the stored lines", size("proof.json"),
+                    100 * Double(size("proof.json")) / Double(size("events.ndjson"))))
             let verify = try median(runs) { _ = try ExportVerifier.verify(bundle, key: key.verifier) }
             report("verify-export, \(format.rawValue)", seconds: verify, events: Int(reader.size), megabytes: megabytes)
             let independent = try median(1) { try shell("python3 \(python) \(bundle) --key '\(key.verifier)' > /dev/null") }
@@ -268,10 +318,13 @@ struct Bench: ParsableCommand {
         let stored = root + "/stored.ndjson"
         try shell("cp \(root)/bundle-jsonl/events.ndjson \(stored) && lz4 -q -f -1 \(stored) \(stored).lz4")
         let megabytes = Double((try FileManager.default.attributesOfItem(atPath: stored)[.size] as? Int) ?? 0) / 1e6
-        report("baseline: openssl dgst -sha256 of the stored lines", seconds: try median(runs) { try shell("openssl dgst -sha256 \(stored) > /dev/null") },
-               events: Int(reader.size), megabytes: megabytes)
-        report("baseline: lz4 -dc of the stored lines", seconds: try median(runs) { try shell("lz4 -q -dc \(stored).lz4 > /dev/null") },
-               events: Int(reader.size), megabytes: megabytes)
+        report(
+            "baseline: openssl dgst -sha256 of the stored lines",
+            seconds: try median(runs) { try shell("openssl dgst -sha256 \(stored) > /dev/null") },
+            events: Int(reader.size), megabytes: megabytes)
+        report(
+            "baseline: lz4 -dc of the stored lines", seconds: try median(runs) { try shell("lz4 -q -dc \(stored).lz4 > /dev/null") },
+            events: Int(reader.size), megabytes: megabytes)
     }
 
     /// The analytics read models (builds, functions, metrics, webhooks, alerts): each one's
@@ -287,14 +340,18 @@ struct Bench: ParsableCommand {
         let metricsDB = try build(MetricsReadModel(), directory: directory, reader: reader, source: source)
         _ = try build(WebhooksReadModel(), directory: directory, reader: reader, source: source)
         _ = try build(AlertsReadModel(), directory: directory, reader: reader, source: source)
-        print(String(format: "the five analytics models: %.2f s for %d runs of each build", Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, runs))
+        print(
+            String(
+                format: "the five analytics models: %.2f s for %d runs of each build",
+                Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, runs))
         // The build trend of an org as it stood at a seq: added up again from the week's events in the log.
         var asOf: [Double] = []
         for index in 0..<20 {
             let seq = reader.size / 4 + UInt64(index) * (reader.size / 40)
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try BuildsReadModel.builds(scope: "org/org_1", days: 7, endingAt: reader.occurredAt(seq), occurredBy: nil, throughSeq: seq,
-                                           reader: reader, in: buildsDB)
+            _ = try BuildsReadModel.builds(
+                scope: "org/org_1", days: 7, endingAt: reader.occurredAt(seq), occurredBy: nil, throughSeq: seq,
+                reader: reader, in: buildsDB)
             asOf.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
         }
         asOf.sort()
@@ -314,7 +371,9 @@ struct Bench: ParsableCommand {
             for index in 0..<400 {
                 let start = DispatchTime.now().uptimeNanoseconds
                 var total = FunctionsReadModel.InvocationFigures()
-                for cell in try FunctionsReadModel.invocations(scope: candidates[index % candidates.count], from: nil, to: nil, in: functionsDB) {
+                for cell in try FunctionsReadModel.invocations(
+                    scope: candidates[index % candidates.count], from: nil, to: nil, in: functionsDB)
+                {
                     total.merge(cell.figures)
                 }
                 _ = (total.durations.quantile(0.5), total.durations.quantile(0.95), total.durations.quantile(0.99))
@@ -322,8 +381,10 @@ struct Bench: ParsableCommand {
                 invocations = max(invocations, total.invocations)
             }
             latencies.sort()
-            print(String(format: "analytics.functions, one %@, whole history: p50 %.0f µs, p99 %.0f µs (%d scopes, at most %lld invocations)",
-                         kind, latencies[200], latencies[395], candidates.count, invocations))
+            print(
+                String(
+                    format: "analytics.functions, one %@, whole history: p50 %.0f µs, p99 %.0f µs (%d scopes, at most %lld invocations)",
+                    kind, latencies[200], latencies[395], candidates.count, invocations))
         }
         // A metric over 30 days at one-hour steps, for every value of it and for one project's.
         let first = try metricsDB.statement("SELECT name, tags FROM analytics_metric_week WHERE tags LIKE 'project=%' LIMIT 1")
@@ -331,31 +392,39 @@ struct Bench: ParsableCommand {
         first.finish()
         let project = tags.split(separator: ",")[0].split(separator: "=")
         for filter in [[], [(name: String(project[0]), value: String(project[1]))]] {
-            var latencies: [Double] = [], steps = 0
+            var latencies: [Double] = []
+            var steps = 0
             for _ in 0..<200 {
                 let start = DispatchTime.now().uptimeNanoseconds
-                let series = try MetricsReadModel.metric(name, tags: filter, from: 1_767_225_600_000, to: 1_767_225_600_000 + 30 * 86_400_000,
-                                                         stepSec: 3600, in: metricsDB)
+                let series = try MetricsReadModel.metric(
+                    name, tags: filter, from: 1_767_225_600_000, to: 1_767_225_600_000 + 30 * 86_400_000,
+                    stepSec: 3600, in: metricsDB)
                 _ = series.map { ($0.figures.average, $0.figures.values.quantile(0.95)) }
                 latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
                 steps = series.count
             }
             latencies.sort()
-            print(String(format: "analytics.metrics %@%@, 30 days at 1-hour steps: p50 %.0f µs, p99 %.0f µs (%d steps)",
-                         name, filter.isEmpty ? "" : " for \(filter[0].name)=\(filter[0].value)", latencies[100], latencies[198], steps))
+            print(
+                String(
+                    format: "analytics.metrics %@%@, 30 days at 1-hour steps: p50 %.0f µs, p99 %.0f µs (%d steps)",
+                    name, filter.isEmpty ? "" : " for \(filter[0].name)=\(filter[0].value)", latencies[100], latencies[198], steps))
         }
         // Steps shorter than an hour are added up from the log: one day at ten-minute steps, 20 days apart.
-        var latencies: [Double] = [], steps = 0
+        var latencies: [Double] = []
+        var steps = 0
         for day in 0..<20 {
             let start = DispatchTime.now().uptimeNanoseconds
             let from = 1_767_225_600_000 + Int64(day) * 86_400_000
-            let series = try MetricsReadModel.metric(name, tags: [], from: from, to: from + 86_399_999, stepSec: 600, throughSeq: reader.size, reader: reader)
+            let series = try MetricsReadModel.metric(
+                name, tags: [], from: from, to: from + 86_399_999, stepSec: 600, throughSeq: reader.size, reader: reader)
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
             steps = series.count
         }
         latencies.sort()
-        print(String(format: "analytics.metrics %@, one day at 10-minute steps (from the log): p50 %.1f ms, slowest %.1f ms (%d steps)",
-                     name, latencies[10] / 1000, latencies[19] / 1000, steps))
+        print(
+            String(
+                format: "analytics.metrics %@, one day at 10-minute steps (from the log): p50 %.1f ms, slowest %.1f ms (%d steps)",
+                name, latencies[10] / 1000, latencies[19] / 1000, steps))
     }
 
     private func measureAccess(directory: String) throws {
@@ -367,7 +436,8 @@ struct Bench: ParsableCommand {
             return ("usr_\(org)_\(Int.random(in: 1...40, using: &random))", "project/prj_\(org)_\(Int.random(in: 1...20, using: &random))")
         }
         var random = SystemRandomNumberGenerator()
-        var latencies: [Double] = [], largest = 0
+        var latencies: [Double] = []
+        var largest = 0
         for _ in 0..<200 {
             let resource = "project/prj_\(Int.random(in: 1...8, using: &random))_\(Int.random(in: 1...20, using: &random))"
             let start = DispatchTime.now().uptimeNanoseconds
@@ -375,7 +445,10 @@ struct Bench: ParsableCommand {
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
         }
         latencies.sort()
-        print(String(format: "rbac.whoCan project:read on a project: p50 %.0f µs, p99 %.0f µs (at most %d subjects)", latencies[100], latencies[198], largest))
+        print(
+            String(
+                format: "rbac.whoCan project:read on a project: p50 %.0f µs, p99 %.0f µs (at most %d subjects)", latencies[100],
+                latencies[198], largest))
     }
 
     /// `hindsight serve` on the compacted log, over pipes: simple read requests (`log.stats`
@@ -397,7 +470,8 @@ struct Bench: ParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve", "--data", directory]
-        let input = Pipe(), output = Pipe()
+        let input = Pipe()
+        let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         try process.run()
@@ -433,8 +507,10 @@ struct Bench: ParsableCommand {
                 latencies.append(Double(DispatchTime.now().uptimeNanoseconds - sent) / 1e3)
             }
             latencies.sort()
-            print(String(format: "serve, %@: %.0f requests/s pipelined; one at a time p50 %.0f µs, p99 %.0f µs",
-                         method, Double(count) / seconds, latencies[latencies.count / 2], latencies[latencies.count * 99 / 100]))
+            print(
+                String(
+                    format: "serve, %@: %.0f requests/s pipelined; one at a time p50 %.0f µs, p99 %.0f µs",
+                    method, Double(count) / seconds, latencies[latencies.count / 2], latencies[latencies.count * 99 / 100]))
         }
         try input.fileHandleForWriting.close()
         process.waitUntilExit()
@@ -457,10 +533,19 @@ struct Bench: ParsableCommand {
         add("types") { $0.types = ["role.granted"] }
         add("typePrefix") { $0.narrow(toTypesWithPrefix: "backup.", among: Catalog.standard.types) }
         add("resource") { $0.resource = "project/prj_1_1" }
-        add("time range") { $0.from = 1_768_003_200_000; $0.to = 1_768_089_600_000 }  // 10 January 2026
+        add("time range") {
+            $0.from = 1_768_003_200_000
+            $0.to = 1_768_089_600_000
+        }  // 10 January 2026
         // `at`: as of a seq halfway, and as of a time (what `audit.search` does with them).
-        add("actor, at seq 500,000") { $0.actor = "usr_3_4"; $0.upTo = 500_000 }
-        add("org, at 10 January 2026") { $0.org = "org_2"; $0.to = 1_768_003_200_000 }
+        add("actor, at seq 500,000") {
+            $0.actor = "usr_3_4"
+            $0.upTo = 500_000
+        }
+        add("org, at 10 January 2026") {
+            $0.org = "org_2"
+            $0.to = 1_768_003_200_000
+        }
         for (name, search) in filters {
             var latencies: [Double] = []
             for _ in 0..<1000 {
@@ -477,7 +562,8 @@ struct Bench: ParsableCommand {
     /// The NDJSON cut into pieces of `size` lines.
     private func split(_ input: [UInt8], every size: Int) -> [ArraySlice<UInt8>] {
         var pieces: [ArraySlice<UInt8>] = []
-        var start = 0, lines = 0
+        var start = 0
+        var lines = 0
         for (index, byte) in input.enumerated() where byte == UInt8(ascii: "\n") {
             lines += 1
             if lines == size || index == input.count - 1 {
@@ -516,7 +602,8 @@ struct Bench: ParsableCommand {
     }
 
     private func median(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
-        try median(runs, prepare: {}) { _ in try body() }
+        let nothing = {}
+        return try median(runs, prepare: nothing) { _ in try body() }
     }
 
     private func report(_ name: String, seconds: Double, events: Int, megabytes: Double, extra: String = "") {

@@ -7,7 +7,8 @@ import HindsightWorkload
 @main
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "hindsight-generate", abstract: "Print a seeded, realistic platform history as NDJSON (the workload tests and benchmarks use).")
+        commandName: "hindsight-generate",
+        abstract: "Print a seeded, realistic platform history as NDJSON (the workload tests and benchmarks use).")
 
     @Option(help: "How many events.") var events = 1000
     @Option(help: "The seed; the same seed gives the same history.") var seed: UInt64 = 1

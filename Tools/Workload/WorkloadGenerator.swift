@@ -1,4 +1,3 @@
-public import HindsightCore
 import HindsightCore
 
 /// Deterministic platform histories in the catalogue's envelope (EVENTS.md), for tests and
@@ -124,7 +123,9 @@ public struct WorkloadGenerator: Sendable {
         let project = "prj_\(orgs[org].id.dropFirst(4))_\(orgs[org].projects.count + 1)"
         let team = pick(orgs[org].teams)
         orgs[org].projects.append((project, team))
-        return envelope(org, "project.created", "project/\(project)", #""project":"\#(project)","team":"\#(team)","name":"service-\#(orgs[org].projects.count)""#)
+        return envelope(
+            org, "project.created", "project/\(project)",
+            #""project":"\#(project)","team":"\#(team)","name":"service-\#(orgs[org].projects.count)""#)
     }
 
     private mutating func deployFunction(_ org: Int) -> String {
@@ -138,8 +139,10 @@ public struct WorkloadGenerator: Sendable {
         }
         let owner = orgs[org].functions.first { $0.id == function }!.project
         let runtime = pick(Self.runtimes)
-        return envelope(org, "function.deployed", "function/\(function)",
-                        #""function":"\#(function)","project":"\#(owner)","runtime":"\#(runtime)","version":"v\#(random.below(90) + 1)","memoryMb":\#([128, 256, 512, 1024][random.below(4)]),"timeoutMs":\#([3000, 10000, 30000][random.below(3)])"#)
+        return envelope(
+            org, "function.deployed", "function/\(function)",
+            #""function":"\#(function)","project":"\#(owner)","runtime":"\#(runtime)","version":"v\#(random.below(90) + 1)","memoryMb":\#([128, 256, 512, 1024][random.below(4)]),"timeoutMs":\#([3000, 10000, 30000][random.below(3)])"#
+        )
     }
 
     private mutating func invokeFunction(_ org: Int) -> String {
@@ -148,18 +151,20 @@ public struct WorkloadGenerator: Sendable {
         let statusRoll = random.below(100)
         let status = statusRoll < 96 ? "ok" : statusRoll < 99 ? "error" : "timeout"
         let duration = status == "timeout" ? 10000 : 5 + random.below(cold ? 1500 : 300)
-        return envelope(org, "function.invoked", "function/\(function.id)",
-                        #""function":"\#(function.id)","project":"\#(function.project)","mode":"\#(random.below(4) == 0 ? "async" : "sync")","durationMs":\#(duration),"coldStart":\#(cold),"status":"\#(status)""#,
-                        actor: (kind: "system", id: "invoker"))
+        return envelope(
+            org, "function.invoked", "function/\(function.id)",
+            #""function":"\#(function.id)","project":"\#(function.project)","mode":"\#(random.below(4) == 0 ? "async" : "sync")","durationMs":\#(duration),"coldStart":\#(cold),"status":"\#(status)""#,
+            actor: (kind: "system", id: "invoker"))
     }
 
     private mutating func recordMetric(_ org: Int) -> String {
         let name = pick(Self.metricNames)
         let project = pick(orgs[org].projects).id
         let value = Double(random.below(100_000)) / 100
-        return envelope(org, "metric.recorded", "metric/\(name)",
-                        #""name":"\#(name)","value":\#(value),"unit":"\#(name.hasSuffix("_ms") ? "ms" : "count")","tags":{"project":"\#(project)","region":"\#(pick(Self.regions))"}"#,
-                        actor: (kind: "system", id: "collector"))
+        return envelope(
+            org, "metric.recorded", "metric/\(name)",
+            #""name":"\#(name)","value":\#(value),"unit":"\#(name.hasSuffix("_ms") ? "ms" : "count")","tags":{"project":"\#(project)","region":"\#(pick(Self.regions))"}"#,
+            actor: (kind: "system", id: "collector"))
     }
 
     private mutating func advanceBuild(_ org: Int) -> String {
@@ -170,16 +175,25 @@ public struct WorkloadGenerator: Sendable {
             switch build.stage {
             case 0:
                 build.stage = 1
-                return envelope(org, "build.started", stream, #""build":"\#(build.id)","project":"\#(build.project)","runner":"runner-\#(random.below(16))""#, actor: (kind: "system", id: "ci"))
+                return envelope(
+                    org, "build.started", stream,
+                    #""build":"\#(build.id)","project":"\#(build.project)","runner":"runner-\#(random.below(16))""#,
+                    actor: (kind: "system", id: "ci"))
             case 1:
                 build.stage = 2
-                return envelope(org, "build.cache_restored", stream, #""build":"\#(build.id)","key":"deps-\#(build.project)","hit":\#(random.below(3) != 0),"bytes":\#(random.below(50_000_000))"#, actor: (kind: "system", id: "ci"))
+                return envelope(
+                    org, "build.cache_restored", stream,
+                    #""build":"\#(build.id)","key":"deps-\#(build.project)","hit":\#(random.below(3) != 0),"bytes":\#(random.below(50_000_000))"#,
+                    actor: (kind: "system", id: "ci"))
             case 2 where build.steps < Self.steps.count:
                 let step = Self.steps[build.steps]
                 build.steps += 1
                 let failed = random.below(40) == 0
                 if failed { build.stage = 3 }
-                let logged = envelope(org, "build.step_logged", stream, #""build":"\#(build.id)","step":"\#(step)","status":"\#(failed ? "failed" : "ok")","durationMs":\#(200 + random.below(90_000)),"logLines":\#(random.below(4000))"#, actor: (kind: "system", id: "ci"))
+                let logged = envelope(
+                    org, "build.step_logged", stream,
+                    #""build":"\#(build.id)","step":"\#(step)","status":"\#(failed ? "failed" : "ok")","durationMs":\#(200 + random.below(90_000)),"logLines":\#(random.below(4000))"#,
+                    actor: (kind: "system", id: "ci"))
                 if failed { builds.append(Build(org: org, id: build.id, project: build.project, stage: 9, steps: build.steps)) }
                 return logged
             default:
@@ -187,39 +201,60 @@ public struct WorkloadGenerator: Sendable {
                 if random.below(30) == 0 {
                     return envelope(org, "build.canceled", stream, #""build":"\#(build.id)","project":"\#(build.project)""#)
                 }
-                return envelope(org, "build.succeeded", stream, #""build":"\#(build.id)","project":"\#(build.project)","durationMs":\#(30_000 + random.below(600_000)),"artifactBytes":\#(random.below(200_000_000))"#, actor: (kind: "system", id: "ci"))
+                return envelope(
+                    org, "build.succeeded", stream,
+                    #""build":"\#(build.id)","project":"\#(build.project)","durationMs":\#(30_000 + random.below(600_000)),"artifactBytes":\#(random.below(200_000_000))"#,
+                    actor: (kind: "system", id: "ci"))
             }
         }
         if let index = builds.firstIndex(where: { $0.org == org && $0.stage == 9 }) {
             let build = builds.remove(at: index)
-            return envelope(org, "build.failed", "build/\(build.id)", #""build":"\#(build.id)","project":"\#(build.project)","durationMs":\#(10_000 + random.below(300_000)),"step":"\#(Self.steps[build.steps - 1])","reason":"step exited with status 1""#, actor: (kind: "system", id: "ci"))
+            return envelope(
+                org, "build.failed", "build/\(build.id)",
+                #""build":"\#(build.id)","project":"\#(build.project)","durationMs":\#(10_000 + random.below(300_000)),"step":"\#(Self.steps[build.steps - 1])","reason":"step exited with status 1""#,
+                actor: (kind: "system", id: "ci"))
         }
         nextBuildNumber += 1
         let id = "b_\(nextBuildNumber)"
         let project = pick(orgs[org].projects).id
         builds.append(Build(org: org, id: id, project: project, stage: 0, steps: 0))
-        return envelope(org, "build.queued", "build/\(id)", #""build":"\#(id)","project":"\#(project)","commit":"\#(hex(40))","branch":"\#(random.below(4) == 0 ? "feature-\(random.below(50))" : "main")","trigger":"\#(["push", "manual", "hook", "api"][random.below(4)])""#)
+        return envelope(
+            org, "build.queued", "build/\(id)",
+            #""build":"\#(id)","project":"\#(project)","commit":"\#(hex(40))","branch":"\#(random.below(4) == 0 ? "feature-\(random.below(50))" : "main")","trigger":"\#(["push", "manual", "hook", "api"][random.below(4)])""#
+        )
     }
 
     private mutating func queryDatabase(_ org: Int) -> String {
         guard let database = orgs[org].databases.randomElement(using: &random) else { return databaseEvent(org) }
-        return envelope(org, "database.query_executed", "database/\(database.id)", #""database":"\#(database.id)","statementHash":"\#(hex(16))","durationMs":\#(random.below(2000)),"rows":\#(random.below(10_000))"#, actor: (kind: "system", id: "db-proxy"))
+        return envelope(
+            org, "database.query_executed", "database/\(database.id)",
+            #""database":"\#(database.id)","statementHash":"\#(hex(16))","durationMs":\#(random.below(2000)),"rows":\#(random.below(10_000))"#,
+            actor: (kind: "system", id: "db-proxy"))
     }
 
     private mutating func registerWebhook(_ org: Int) -> String {
         let project = pick(orgs[org].projects).id
         let webhook = "wh_\(orgs[org].id.dropFirst(4))_\(orgs[org].webhooks.count + 1)"
         orgs[org].webhooks.append(webhook)
-        return envelope(org, "webhook.registered", "webhook/\(webhook)", #""webhook":"\#(webhook)","project":"\#(project)","url":"https://hooks.example.com/\#(webhook)","events":["build.succeeded","build.failed"],"secretFingerprint":"\#(hex(64))""#)
+        return envelope(
+            org, "webhook.registered", "webhook/\(webhook)",
+            #""webhook":"\#(webhook)","project":"\#(project)","url":"https://hooks.example.com/\#(webhook)","events":["build.succeeded","build.failed"],"secretFingerprint":"\#(hex(64))""#
+        )
     }
 
     private mutating func deliverWebhook(_ org: Int) -> String {
         guard let webhook = orgs[org].webhooks.randomElement(using: &random) else { return registerWebhook(org) }
         let delivery = "dlv_\(counter)"
         if random.below(10) == 0 {
-            return envelope(org, "webhook.failed", "webhook/\(webhook)", #""webhook":"\#(webhook)","delivery":"\#(delivery)","event":"build.succeeded","attempt":\#(1 + random.below(3)),"error":"connection timed out""#, actor: (kind: "system", id: "dispatcher"))
+            return envelope(
+                org, "webhook.failed", "webhook/\(webhook)",
+                #""webhook":"\#(webhook)","delivery":"\#(delivery)","event":"build.succeeded","attempt":\#(1 + random.below(3)),"error":"connection timed out""#,
+                actor: (kind: "system", id: "dispatcher"))
         }
-        return envelope(org, "webhook.delivered", "webhook/\(webhook)", #""webhook":"\#(webhook)","delivery":"\#(delivery)","event":"build.succeeded","httpStatus":200,"attempt":1,"durationMs":\#(20 + random.below(800))"#, actor: (kind: "system", id: "dispatcher"))
+        return envelope(
+            org, "webhook.delivered", "webhook/\(webhook)",
+            #""webhook":"\#(webhook)","delivery":"\#(delivery)","event":"build.succeeded","httpStatus":200,"attempt":1,"durationMs":\#(20 + random.below(800))"#,
+            actor: (kind: "system", id: "dispatcher"))
     }
 
     private mutating func grantRole(_ org: Int) -> String {
@@ -229,7 +264,9 @@ public struct WorkloadGenerator: Sendable {
         let role = orgs[org].roles.isEmpty || random.below(3) != 0 ? pick(Self.builtInRoles) : pick(orgs[org].roles)
         let scope = random.below(3) == 0 ? "team/\(pick(orgs[org].teams))" : "project/\(pick(orgs[org].projects).id)"
         let expiry = random.below(3) == 0 ? #","expiresAt":"\#(timestamp(clock + Int64(random.below(90)) * 86_400_000))""# : ""
-        return envelope(org, "role.granted", "grant/\(grant)", #""grant":"\#(grant)","subject":"\#(subject)","role":"\#(role)","scope":"\#(scope)"\#(expiry)"#)
+        return envelope(
+            org, "role.granted", "grant/\(grant)",
+            #""grant":"\#(grant)","subject":"\#(subject)","role":"\#(role)","scope":"\#(scope)"\#(expiry)"#)
     }
 
     private mutating func revokeGrant(_ org: Int) -> String {
@@ -241,7 +278,9 @@ public struct WorkloadGenerator: Sendable {
     private mutating func defineRole(_ org: Int) -> String {
         let role = "role_\(orgs[org].id.dropFirst(4))_\(orgs[org].roles.count + 1)"
         orgs[org].roles.append(role)
-        return envelope(org, "role.defined", "role/\(role)", #""role":"\#(role)","permissions":["build:*","function:invoke","database:query"],"description":"release managers""#)
+        return envelope(
+            org, "role.defined", "role/\(role)",
+            #""role":"\#(role)","permissions":["build:*","function:invoke","database:query"],"description":"release managers""#)
     }
 
     private mutating func inviteOrAccept(_ org: Int) -> String {
@@ -249,12 +288,17 @@ public struct WorkloadGenerator: Sendable {
             let invitation = orgs[org].invitations.remove(at: index)
             let user = pick(orgs[org].users)
             orgs[org].members.append((invitation.team, user))
-            return envelope(org, "invitation.accepted", "team/\(invitation.team)", #""invitation":"\#(invitation.id)","team":"\#(invitation.team)","user":"\#(user)""#, actor: (kind: "user", id: user))
+            return envelope(
+                org, "invitation.accepted", "team/\(invitation.team)",
+                #""invitation":"\#(invitation.id)","team":"\#(invitation.team)","user":"\#(user)""#, actor: (kind: "user", id: user))
         }
         let invitation = "inv_\(counter)"
         let team = pick(orgs[org].teams)
         orgs[org].invitations.append((invitation, team))
-        return envelope(org, "member.invited", "team/\(team)", #""invitation":"\#(invitation)","team":"\#(team)","email":"person\#(random.below(100_000))@example.com","role":"\#(pick(["developer", "viewer", "admin"]))","expiresAt":"\#(timestamp(clock + 7 * 86_400_000))""#)
+        return envelope(
+            org, "member.invited", "team/\(team)",
+            #""invitation":"\#(invitation)","team":"\#(team)","email":"person\#(random.below(100_000))@example.com","role":"\#(pick(["developer", "viewer", "admin"]))","expiresAt":"\#(timestamp(clock + 7 * 86_400_000))""#
+        )
     }
 
     private mutating func changeOrRemoveMember(_ org: Int) -> String {
@@ -264,7 +308,9 @@ public struct WorkloadGenerator: Sendable {
             orgs[org].members.remove(at: index)
             return envelope(org, "member.removed", "team/\(member.team)", #""team":"\#(member.team)","user":"\#(member.user)""#)
         }
-        return envelope(org, "member.role_changed", "team/\(member.team)", #""team":"\#(member.team)","user":"\#(member.user)","role":"\#(pick(["developer", "viewer", "admin"]))""#)
+        return envelope(
+            org, "member.role_changed", "team/\(member.team)",
+            #""team":"\#(member.team)","user":"\#(member.user)","role":"\#(pick(["developer", "viewer", "admin"]))""#)
     }
 
     private mutating func tokenEvent(_ org: Int) -> String {
@@ -277,7 +323,10 @@ public struct WorkloadGenerator: Sendable {
         }
         let token = "tok_\(orgs[org].id.dropFirst(4))_\(counter)"
         orgs[org].tokens.append(token)
-        return envelope(org, "token.created", "token/\(token)", #""token":"\#(token)","owner":"\#(pick(orgs[org].users))","scopes":["build:*","function:read"],"fingerprint":"\#(hex(64))","expiresAt":"\#(timestamp(clock + 180 * 86_400_000))""#)
+        return envelope(
+            org, "token.created", "token/\(token)",
+            #""token":"\#(token)","owner":"\#(pick(orgs[org].users))","scopes":["build:*","function:read"],"fingerprint":"\#(hex(64))","expiresAt":"\#(timestamp(clock + 180 * 86_400_000))""#
+        )
     }
 
     private mutating func databaseEvent(_ org: Int) -> String {
@@ -285,18 +334,30 @@ public struct WorkloadGenerator: Sendable {
             let database = "db_\(orgs[org].id.dropFirst(4))_\(orgs[org].databases.count + 1)"
             let project = pick(orgs[org].projects).id
             orgs[org].databases.append((database, project))
-            return envelope(org, "database.provisioned", "database/\(database)", #""database":"\#(database)","project":"\#(project)","engine":"\#(pick(["postgres", "mysql", "mongodb", "redis"]))","plan":"\#(pick(["hobby", "pro", "scale"]))","region":"\#(pick(Self.regions))""#)
+            return envelope(
+                org, "database.provisioned", "database/\(database)",
+                #""database":"\#(database)","project":"\#(project)","engine":"\#(pick(["postgres", "mysql", "mongodb", "redis"]))","plan":"\#(pick(["hobby", "pro", "scale"]))","region":"\#(pick(Self.regions))""#
+            )
         }
         let stream = "database/\(database.id)"
         switch random.below(4) {
         case 0:
-            return envelope(org, "backup.schedule_set", stream, #""database":"\#(database.id)","everyHours":\#([6, 12, 24][random.below(3)]),"retentionDays":\#([7, 30, 90][random.below(3)])"#)
+            return envelope(
+                org, "backup.schedule_set", stream,
+                #""database":"\#(database.id)","everyHours":\#([6, 12, 24][random.below(3)]),"retentionDays":\#([7, 30, 90][random.below(3)])"#
+            )
         case 1:
             orgs[org].backups += 1
-            return envelope(org, "backup.started", stream, #""backup":"bak_\#(orgs[org].id.dropFirst(4))_\#(orgs[org].backups)","database":"\#(database.id)""#, actor: (kind: "system", id: "backup"))
+            return envelope(
+                org, "backup.started", stream,
+                #""backup":"bak_\#(orgs[org].id.dropFirst(4))_\#(orgs[org].backups)","database":"\#(database.id)""#,
+                actor: (kind: "system", id: "backup"))
         default:
             guard orgs[org].backups > 0 else { return queryDatabase(org) }
-            return envelope(org, "backup.completed", stream, #""backup":"bak_\#(orgs[org].id.dropFirst(4))_\#(orgs[org].backups)","database":"\#(database.id)","bytes":\#(random.below(2_000_000_000)),"sha256":"\#(hex(64))""#, actor: (kind: "system", id: "backup"))
+            return envelope(
+                org, "backup.completed", stream,
+                #""backup":"bak_\#(orgs[org].id.dropFirst(4))_\#(orgs[org].backups)","database":"\#(database.id)","bytes":\#(random.below(2_000_000_000)),"sha256":"\#(hex(64))""#,
+                actor: (kind: "system", id: "backup"))
         }
     }
 
@@ -306,9 +367,14 @@ public struct WorkloadGenerator: Sendable {
         case 0:
             let secret = random.below(2) == 0
             let value = secret ? "" : #","value":"\#(pick(["info", "debug", "eu-west-1", "true"]))""#
-            return envelope(org, "env_var.set", "project/\(project)", #""project":"\#(project)","key":"\#(pick(["LOG_LEVEL", "API_KEY", "REGION", "FEATURE_FLAG"]))","target":"\#(pick(["production", "preview", "development"]))","secret":\#(secret)\#(value),"valueFingerprint":"\#(hex(64))""#)
+            return envelope(
+                org, "env_var.set", "project/\(project)",
+                #""project":"\#(project)","key":"\#(pick(["LOG_LEVEL", "API_KEY", "REGION", "FEATURE_FLAG"]))","target":"\#(pick(["production", "preview", "development"]))","secret":\#(secret)\#(value),"valueFingerprint":"\#(hex(64))""#
+            )
         case 1:
-            return envelope(org, "build_settings.changed", "project/\(project)", #""project":"\#(project)","changes":{"nodeVersion":{"from":"18","to":"20"}}"#)
+            return envelope(
+                org, "build_settings.changed", "project/\(project)",
+                #""project":"\#(project)","changes":{"nodeVersion":{"from":"18","to":"20"}}"#)
         default:
             let domain = "d\(counter).example.com"
             return envelope(org, "domain.added", "domain/\(domain)", #""domain":"\#(domain)","project":"\#(project)""#)
@@ -317,21 +383,29 @@ public struct WorkloadGenerator: Sendable {
 
     private mutating func alertRule(_ org: Int) -> String {
         let rule = "rule_\(orgs[org].id.dropFirst(4))_\(random.below(20))"
-        return envelope(org, "alert.rule_defined", "alert/\(rule)", #""rule":"\#(rule)","metric":"\#(pick(Self.metricNames))","op":"gt","threshold":\#(random.below(1000)),"windowSec":300"#)
+        return envelope(
+            org, "alert.rule_defined", "alert/\(rule)",
+            #""rule":"\#(rule)","metric":"\#(pick(Self.metricNames))","op":"gt","threshold":\#(random.below(1000)),"windowSec":300"#)
     }
 
     private mutating func accessDenied(_ org: Int) -> String {
         let user = pick(orgs[org].users)
-        return envelope(org, "access.denied", "project/\(pick(orgs[org].projects).id)", #""subject":"\#(user)","permission":"project:deploy","resource":"project/\#(pick(orgs[org].projects).id)""#, actor: (kind: "user", id: user))
+        return envelope(
+            org, "access.denied", "project/\(pick(orgs[org].projects).id)",
+            #""subject":"\#(user)","permission":"project:deploy","resource":"project/\#(pick(orgs[org].projects).id)""#,
+            actor: (kind: "user", id: user))
     }
 
     // MARK: - Helpers
 
-    private mutating func envelope(_ org: Int, _ type: String, _ stream: String, _ data: String,
-                                   actor: (kind: String, id: String)? = nil) -> String {
+    private mutating func envelope(
+        _ org: Int, _ type: String, _ stream: String, _ data: String,
+        actor: (kind: String, id: String)? = nil
+    ) -> String {
         counter += 1
         let who = actor ?? (kind: "user", id: pick(orgs[org].users))
-        return #"{"id":"\#(uuid())","type":"\#(type)","stream":"\#(stream)","occurredAt":"\#(timestamp(clock))","actor":{"kind":"\#(who.kind)","id":"\#(who.id)"},"org":"\#(orgs[org].id)","data":{\#(data)}}"#
+        return
+            #"{"id":"\#(uuid())","type":"\#(type)","stream":"\#(stream)","occurredAt":"\#(timestamp(clock))","actor":{"kind":"\#(who.kind)","id":"\#(who.id)"},"org":"\#(orgs[org].id)","data":{\#(data)}}"#
     }
 
     private mutating func pick<T>(_ values: [T]) -> T { values[random.below(values.count)] }

@@ -128,9 +128,12 @@ public final class AccessReadModel: ReadModel {
         case "role.defined": return text["role"].map { .defineRole($0, permissions: list("permissions")) }
         case "role.deleted": return text["role"].map { .deleteRole($0) }
         case "role.granted":
-            guard let grant = text["grant"], let subject = text["subject"], let role = text["role"], let scope = text["scope"] else { return nil }
-            return .grant(grant, subject: subject, role: role, scope: scope, expiresAt: text["expiresAt"].flatMap { Timestamp.parse($0) },
-                          grantedBy: stored.actorID)
+            guard let grant = text["grant"], let subject = text["subject"], let role = text["role"], let scope = text["scope"] else {
+                return nil
+            }
+            return .grant(
+                grant, subject: subject, role: role, scope: scope, expiresAt: text["expiresAt"].flatMap { Timestamp.parse($0) },
+                grantedBy: stored.actorID)
         case "role.revoked": return text["grant"].map { .revoke($0) }
         case "team.created": return text["team"].map { .createTeam("team/" + $0, org: "org/" + stored.org) }
         case "member.invited":
@@ -167,7 +170,9 @@ public final class AccessReadModel: ReadModel {
                 let known = try db.statement("SELECT 1 FROM access_parent WHERE child = ? LIMIT 1").bind(1, child)
                 let placed = try known.step()
                 known.finish()
-                if !placed { try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(child), .text(parent)], at: at, in: db) }
+                if !placed {
+                    try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(child), .text(parent)], at: at, in: db)
+                }
             case .defineRole(let role, let permissions):
                 try end(Ending.role, [role], at: at, in: db)
                 try insert("INSERT INTO access_role VALUES (?, ?, ?, NULL, ?, NULL)", [.text(role), .text(permissions)], at: at, in: db)
@@ -196,7 +201,8 @@ public final class AccessReadModel: ReadModel {
                 try end(Ending.placement, [project], at: at, in: db)
                 try insert("INSERT INTO access_parent VALUES (?, ?, ?, NULL, ?, NULL)", [.text(project), .text(team)], at: at, in: db)
             case .delete(let entity):
-                try db.statement("INSERT OR IGNORE INTO access_deleted VALUES (?, ?, ?)").bind(1, entity).bind(2, at.seq).bind(3, at.time).run()
+                try db.statement("INSERT OR IGNORE INTO access_deleted VALUES (?, ?, ?)").bind(1, entity).bind(2, at.seq).bind(3, at.time)
+                    .run()
             case .createToken(let token, let owner, let scopes, let expiresAt):
                 try insert(
                     "INSERT INTO access_token VALUES (?, ?, ?, ?, ?, NULL, ?, NULL)",
@@ -257,7 +263,8 @@ public final class AccessReadModel: ReadModel {
 
     private func setMember(team: String, user: String, role: String, at moment: Moment, in db: SQLiteDatabase) throws(LogError) {
         try end(Ending.membership, [team, user], at: moment, in: db)
-        try insert("INSERT INTO access_member VALUES (?, ?, ?, ?, NULL, ?, NULL)", [.text(team), .text(user), .text(role)], at: moment, in: db)
+        try insert(
+            "INSERT INTO access_member VALUES (?, ?, ?, ?, NULL, ?, NULL)", [.text(team), .text(user), .text(role)], at: moment, in: db)
     }
 
     // MARK: - Questions
@@ -287,7 +294,8 @@ public final class AccessReadModel: ReadModel {
         let path = try view.path(of: resource)
         guard !path.isEmpty else { return [] }
         if subject.hasPrefix("tok_") {
-            let token = try db.statement("SELECT owner, scopes, expires_at FROM access_token WHERE token = ? AND \(view.holds)").bind(1, subject)
+            let token = try db.statement("SELECT owner, scopes, expires_at FROM access_token WHERE token = ? AND \(view.holds)").bind(
+                1, subject)
             view.bindMoment(token, from: 2)
             defer { token.finish() }
             guard try token.step(), let owner = token.text(0) else { return [] }
@@ -319,8 +327,10 @@ public final class AccessReadModel: ReadModel {
     public static func accessReview(org: String, at when: When, in db: SQLiteDatabase) throws(LogError) -> [ReviewRow] {
         let view = View(when, in: db)
         var subjects: Set<String> = []
-        for sql in ["SELECT DISTINCT subject FROM access_grant WHERE subject NOT LIKE 'team/%'", "SELECT DISTINCT user FROM access_member",
-                    "SELECT token FROM access_token"] {
+        for sql in [
+            "SELECT DISTINCT subject FROM access_grant WHERE subject NOT LIKE 'team/%'", "SELECT DISTINCT user FROM access_member",
+            "SELECT token FROM access_token",
+        ] {
             let rows = try db.statement(sql)
             while try rows.step() { subjects.insert(rows.text(0) ?? "") }
             rows.finish()
@@ -337,14 +347,16 @@ public final class AccessReadModel: ReadModel {
                 }
             } else {
                 for holding in try view.holdings(of: subject) {
-                    let how = holding.heldBy == subject ? "direct" : holding.heldBy.hasPrefix("member:") ? "team role" : "via \(holding.heldBy)"
+                    let how =
+                        holding.heldBy == subject ? "direct" : holding.heldBy.hasPrefix("member:") ? "team role" : "via \(holding.heldBy)"
                     holdings.append((holding, how))
                 }
             }
             for (holding, how) in holdings where try view.path(of: holding.scope).contains("org/" + org) {
-                review.append(ReviewRow(
-                    subject: subject, role: holding.role, scope: holding.scope, grant: holding.grant, grantedAt: holding.grantedAt,
-                    grantedBy: holding.grantedBy, expiresAt: holding.expiresAt, heldAs: how))
+                review.append(
+                    ReviewRow(
+                        subject: subject, role: holding.role, scope: holding.scope, grant: holding.grant, grantedAt: holding.grantedAt,
+                        grantedBy: holding.grantedBy, expiresAt: holding.expiresAt, heldAs: how))
             }
         }
         return review
@@ -384,7 +396,9 @@ public final class AccessReadModel: ReadModel {
         token.finish()
         let inForce = !revoked && view.time < (expiry ?? .max)
         let owners = try view.held(by: owner, permission, path)
-        let why = !inForce ? "the token is revoked or expired" : scopes.contains(where: { $0.matches(permission) }) ? nil : "outside the token's scopes"
+        let why =
+            !inForce
+            ? "the token is revoked or expired" : scopes.contains(where: { $0.matches(permission) }) ? nil : "outside the token's scopes"
         if let why {
             for reason in owners { misses.insert(Miss(grant: reason.grant, role: reason.role, scope: reason.scope, why: why, since: nil)) }
         }
@@ -403,7 +417,8 @@ public final class AccessReadModel: ReadModel {
         // Grants on the path, to users, teams (their members) and tokens.
         var grants: [(id: String, subject: String, role: String, scope: String)] = []
         let rows = try db.statement(
-            "SELECT grant_id, subject, role, scope, expires_at FROM access_grant WHERE scope IN (\(View.placeholders(path.count))) AND \(view.holds)")
+            "SELECT grant_id, subject, role, scope, expires_at FROM access_grant WHERE scope IN (\(View.placeholders(path.count))) AND \(view.holds)"
+        )
         for (index, node) in path.enumerated() { rows.bind(Int32(index + 1), node) }
         view.bindMoment(rows, from: Int32(path.count + 1))
         while try rows.step() {
@@ -438,10 +453,14 @@ public final class AccessReadModel: ReadModel {
             view.bindMoment(tokens, from: 1)
             var acting: [(token: String, reasons: Set<Reason>)] = []
             while try tokens.step() {
-                guard let token = tokens.text(0), let owner = tokens.text(1), view.time < (tokens.isNull(3) ? .max : tokens.int(3)) else { continue }
+                guard let token = tokens.text(0), let owner = tokens.text(1), view.time < (tokens.isNull(3) ? .max : tokens.int(3)) else {
+                    continue
+                }
                 let reasons = (holders[owner] ?? []).union(tokenGrants[token] ?? [])
                 guard !reasons.isEmpty,
-                      (tokens.text(2) ?? "").split(separator: ",").contains(where: { PermissionPattern(String($0))?.matches(permission) == true })
+                    (tokens.text(2) ?? "").split(separator: ",").contains(where: {
+                        PermissionPattern(String($0))?.matches(permission) == true
+                    })
                 else { continue }
                 acting.append((token, reasons))
             }
@@ -468,8 +487,9 @@ public final class AccessReadModel: ReadModel {
         public let grantedBy: String?
 
         func narrowed(to permissions: [Permission]) -> Holding {
-            Holding(grant: grant, role: role, scope: scope, permissions: permissions, expiresAt: expiresAt, heldBy: heldBy,
-                    grantedAt: grantedAt, grantedBy: grantedBy)
+            Holding(
+                grant: grant, role: role, scope: scope, permissions: permissions, expiresAt: expiresAt, heldBy: heldBy,
+                grantedAt: grantedAt, grantedBy: grantedBy)
         }
     }
 
@@ -477,7 +497,8 @@ public final class AccessReadModel: ReadModel {
     public static func whatCan(_ subject: String, at when: When, in db: SQLiteDatabase) throws(LogError) -> [Holding] {
         let view = View(when, in: db)
         guard subject.hasPrefix("tok_") else { return try view.holdings(of: subject) }
-        let token = try db.statement("SELECT owner, scopes, expires_at FROM access_token WHERE token = ? AND \(view.holds)").bind(1, subject)
+        let token = try db.statement("SELECT owner, scopes, expires_at FROM access_token WHERE token = ? AND \(view.holds)").bind(
+            1, subject)
         view.bindMoment(token, from: 2)
         guard try token.step(), let owner = token.text(0), view.time < (token.isNull(2) ? .max : token.int(2)) else {
             token.finish()
@@ -518,13 +539,21 @@ public final class AccessReadModel: ReadModel {
         var changes: [Change] = []
         let grants = try db.statement(
             "SELECT grant_id, subject, role, scope, expires_at, from_seq, to_seq, from_time, to_time FROM access_grant"
-                + " WHERE (from_time BETWEEN ?1 AND ?2) OR (to_time BETWEEN ?1 AND ?2) OR (expires_at BETWEEN ?1 AND ?2)")
-            .bind(1, from).bind(2, to)
-        var rows: [(grant: String, subject: String, role: String, scope: String, expires: Int64?, fromSeq: Int64, toSeq: Int64?, fromTime: Int64, toTime: Int64?)] = []
+                + " WHERE (from_time BETWEEN ?1 AND ?2) OR (to_time BETWEEN ?1 AND ?2) OR (expires_at BETWEEN ?1 AND ?2)"
+        )
+        .bind(1, from).bind(2, to)
+        var rows:
+            [(
+                grant: String, subject: String, role: String, scope: String, expires: Int64?, fromSeq: Int64, toSeq: Int64?,
+                fromTime: Int64, toTime: Int64?
+            )] = []
         while try grants.step() {
-            rows.append((grants.text(0) ?? "", grants.text(1) ?? "", grants.text(2) ?? "", grants.text(3) ?? "",
-                         grants.isNull(4) ? nil : grants.int(4), grants.int(5), grants.isNull(6) ? nil : grants.int(6),
-                         grants.int(7), grants.isNull(8) ? nil : grants.int(8)))
+            rows.append(
+                (
+                    grants.text(0) ?? "", grants.text(1) ?? "", grants.text(2) ?? "", grants.text(3) ?? "",
+                    grants.isNull(4) ? nil : grants.int(4), grants.int(5), grants.isNull(6) ? nil : grants.int(6),
+                    grants.int(7), grants.isNull(8) ? nil : grants.int(8)
+                ))
         }
         grants.finish()
         for row in rows where try reaches(row.scope) {
@@ -542,12 +571,16 @@ public final class AccessReadModel: ReadModel {
         // Memberships: a row begins when a user joins or their role changes, and ends when it
         // changes again or they leave.
         let members = try db.statement(
-            "SELECT team, user, role, from_seq, to_seq, from_time, to_time FROM access_member WHERE (from_time BETWEEN ?1 AND ?2) OR (to_time BETWEEN ?1 AND ?2)")
-            .bind(1, from).bind(2, to)
+            "SELECT team, user, role, from_seq, to_seq, from_time, to_time FROM access_member WHERE (from_time BETWEEN ?1 AND ?2) OR (to_time BETWEEN ?1 AND ?2)"
+        )
+        .bind(1, from).bind(2, to)
         var memberships: [(team: String, user: String, role: String, fromSeq: Int64, toSeq: Int64?, fromTime: Int64, toTime: Int64?)] = []
         while try members.step() {
-            memberships.append((members.text(0) ?? "", members.text(1) ?? "", members.text(2) ?? "", members.int(3),
-                                members.isNull(4) ? nil : members.int(4), members.int(5), members.isNull(6) ? nil : members.int(6)))
+            memberships.append(
+                (
+                    members.text(0) ?? "", members.text(1) ?? "", members.text(2) ?? "", members.int(3),
+                    members.isNull(4) ? nil : members.int(4), members.int(5), members.isNull(6) ? nil : members.int(6)
+                ))
         }
         members.finish()
         let begins = Set(memberships.map { "\($0.team) \($0.user) \($0.fromSeq)" })
@@ -556,8 +589,10 @@ public final class AccessReadModel: ReadModel {
             let detail = ["user": row.user, "role": row.role, "scope": "team/" + row.team]
             if (from...to).contains(row.fromTime) {
                 let changed = ends.contains("\(row.team) \(row.user) \(row.fromSeq)")
-                changes.append(Change(change: changed ? "role changed" : "joined", seq: UInt64(row.fromSeq), at: row.fromTime,
-                                      subject: "member:" + row.team, detail: detail))
+                changes.append(
+                    Change(
+                        change: changed ? "role changed" : "joined", seq: UInt64(row.fromSeq), at: row.fromTime,
+                        subject: "member:" + row.team, detail: detail))
             }
             if let end = row.toTime, let seq = row.toSeq, (from...to).contains(end), !begins.contains("\(row.team) \(row.user) \(seq)") {
                 changes.append(Change(change: "left", seq: UInt64(seq), at: end, subject: "member:" + row.team, detail: detail))
@@ -566,10 +601,15 @@ public final class AccessReadModel: ReadModel {
         if scope == nil {
             changes += try lifetimes(of: "role", in: "access_role", kinds: ("defined", "deleted", "redefined"), from: from, to: to, in: db)
             changes += try lifetimes(of: "token", in: "access_token", kinds: ("created", "revoked", "replaced"), from: from, to: to, in: db)
-            let expiring = try db.statement("SELECT token, owner, expires_at FROM access_token WHERE expires_at BETWEEN ? AND ? AND (to_time IS NULL OR to_time >= expires_at)")
-                .bind(1, from).bind(2, to)
+            let expiring = try db.statement(
+                "SELECT token, owner, expires_at FROM access_token WHERE expires_at BETWEEN ? AND ? AND (to_time IS NULL OR to_time >= expires_at)"
+            )
+            .bind(1, from).bind(2, to)
             while try expiring.step() {
-                changes.append(Change(change: "expired", seq: nil, at: expiring.int(2), subject: expiring.text(0) ?? "", detail: ["owner": expiring.text(1) ?? ""]))
+                changes.append(
+                    Change(
+                        change: "expired", seq: nil, at: expiring.int(2), subject: expiring.text(0) ?? "",
+                        detail: ["owner": expiring.text(1) ?? ""]))
             }
             expiring.finish()
         }
@@ -582,22 +622,29 @@ public final class AccessReadModel: ReadModel {
         of key: String, in table: String, kinds: (begun: String, ended: String, replaced: String), from: Int64, to: Int64,
         in db: SQLiteDatabase
     ) throws(LogError) -> [Change] {
-        let rows = try db.statement("SELECT \(key), from_seq, to_seq, from_time, to_time FROM \(table) WHERE (from_time BETWEEN ?1 AND ?2) OR (to_time BETWEEN ?1 AND ?2)")
-            .bind(1, from).bind(2, to)
+        let rows = try db.statement(
+            "SELECT \(key), from_seq, to_seq, from_time, to_time FROM \(table) WHERE (from_time BETWEEN ?1 AND ?2) OR (to_time BETWEEN ?1 AND ?2)"
+        )
+        .bind(1, from).bind(2, to)
         defer { rows.finish() }
-        var begun: [String: Change] = [:], ended: [String: Change] = [:]
+        var begun: [String: Change] = [:]
+        var ended: [String: Change] = [:]
         while try rows.step() {
             let name = rows.text(0) ?? ""
             if (from...to).contains(rows.int(3)) {
-                begun["\(name) \(rows.int(1))"] = Change(change: kinds.begun, seq: UInt64(rows.int(1)), at: rows.int(3), subject: name, detail: [:])
+                begun["\(name) \(rows.int(1))"] = Change(
+                    change: kinds.begun, seq: UInt64(rows.int(1)), at: rows.int(3), subject: name, detail: [:])
             }
             if !rows.isNull(4), (from...to).contains(rows.int(4)) {
-                ended["\(name) \(rows.int(2))"] = Change(change: kinds.ended, seq: UInt64(rows.int(2)), at: rows.int(4), subject: name, detail: [:])
+                ended["\(name) \(rows.int(2))"] = Change(
+                    change: kinds.ended, seq: UInt64(rows.int(2)), at: rows.int(4), subject: name, detail: [:])
             }
         }
         var changes = Array(ended.filter { begun[$0.key] == nil }.values)
         for (key, change) in begun {
-            changes.append(ended[key] == nil ? change : Change(change: kinds.replaced, seq: change.seq, at: change.at, subject: change.subject, detail: [:]))
+            changes.append(
+                ended[key] == nil
+                    ? change : Change(change: kinds.replaced, seq: change.seq, at: change.at, subject: change.subject, detail: [:]))
         }
         return changes
     }
@@ -642,9 +689,11 @@ public final class AccessReadModel: ReadModel {
 
         /// One step up the ownership tree: whether a node (?1) is deleted at the moment (?2),
         /// and what holds it then.
-        private static let stepBySeq = "SELECT (SELECT 1 FROM access_deleted WHERE entity = ?1 AND from_seq <= ?2),"
+        private static let stepBySeq =
+            "SELECT (SELECT 1 FROM access_deleted WHERE entity = ?1 AND from_seq <= ?2),"
             + " (SELECT parent FROM access_parent WHERE child = ?1 AND from_seq <= ?2 AND (to_seq IS NULL OR to_seq > ?2))"
-        private static let stepByTime = "SELECT (SELECT 1 FROM access_deleted WHERE entity = ?1 AND from_time <= ?2),"
+        private static let stepByTime =
+            "SELECT (SELECT 1 FROM access_deleted WHERE entity = ?1 AND from_time <= ?2),"
             + " (SELECT parent FROM access_parent WHERE child = ?1 AND from_time <= ?2 AND (to_time IS NULL OR to_time > ?2))"
 
         /// The resource and what holds it, nearest first; empty when one of them is deleted,
@@ -686,17 +735,21 @@ public final class AccessReadModel: ReadModel {
             bindMoment(rows, from: Int32(holders.count + 1))
             var found: [(grant: String, role: String, scope: String, expiresAt: Int64?, heldBy: String, at: Int64, by: String?)] = []
             while try rows.step() {
-                found.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3),
-                              rows.text(4) ?? "", rows.int(5), rows.text(6)))
+                found.append(
+                    (
+                        rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3),
+                        rows.text(4) ?? "", rows.int(5), rows.text(6)
+                    ))
             }
             rows.finish()
             found += teams.map { ("member:" + $0.team, $0.role, "team/" + $0.team, nil, "member:" + $0.team, $0.since, nil) }
             var holdings: [Holding] = []
             for held in found where time < (held.expiresAt ?? .max) {
                 guard let role = try role(held.role), try !path(of: held.scope).isEmpty else { continue }
-                holdings.append(Holding(
-                    grant: held.grant, role: held.role, scope: held.scope, permissions: role.permissions, expiresAt: held.expiresAt,
-                    heldBy: held.heldBy, grantedAt: held.at, grantedBy: held.by))
+                holdings.append(
+                    Holding(
+                        grant: held.grant, role: held.role, scope: held.scope, permissions: role.permissions, expiresAt: held.expiresAt,
+                        heldBy: held.heldBy, grantedAt: held.at, grantedBy: held.by))
             }
             return holdings.sorted { $0.grant < $1.grant }
         }
@@ -714,8 +767,11 @@ public final class AccessReadModel: ReadModel {
             var found: [(grant: String, role: String, scope: String, expiry: Int64?, revokedAt: Int64?, revoked: Bool)] = []
             while try rows.step() {
                 let revoked = !rows.isNull(5) && rows.int(5) <= moment
-                found.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3),
-                              rows.isNull(4) ? nil : rows.int(4), revoked))
+                found.append(
+                    (
+                        rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3),
+                        rows.isNull(4) ? nil : rows.int(4), revoked
+                    ))
             }
             rows.finish()
             var misses: Set<Miss> = []
@@ -764,10 +820,14 @@ public final class AccessReadModel: ReadModel {
             }
             rows.finish()
             for grant in grants where time < (grant.expiry ?? .max) {
-                if try role(grant.role)?.allows(permission) == true { reasons.insert(Reason(grant: grant.id, role: grant.role, scope: grant.scope)) }
+                if try role(grant.role)?.allows(permission) == true {
+                    reasons.insert(Reason(grant: grant.id, role: grant.role, scope: grant.scope))
+                }
             }
             for (team, name, _) in teams where path.contains("team/" + team) {
-                if try role(name)?.allows(permission) == true { reasons.insert(Reason(grant: "member:" + team, role: name, scope: "team/" + team)) }
+                if try role(name)?.allows(permission) == true {
+                    reasons.insert(Reason(grant: "member:" + team, role: name, scope: "team/" + team))
+                }
             }
             return reasons
         }

@@ -50,15 +50,18 @@ struct AlertTransitionRun {
         var reader = ByteReader(bytes)
         var (seq, time): (Int64, Int64) = (0, 0)
         while !reader.atEnd {
-            guard let step = reader.varint(), step > 0, case let (sum, false) = UInt64(seq).addingReportingOverflow(step),
-                  let next = Int64(exactly: sum), let shift = reader.signedVarint(), let kind = reader.take(1)?.first, kind < 4 else { return nil }
+            guard let step = reader.varint(), step > 0, case (let sum, false) = UInt64(seq).addingReportingOverflow(step),
+                let next = Int64(exactly: sum), let shift = reader.signedVarint(), let kind = reader.take(1)?.first, kind < 4
+            else { return nil }
             var value: Double?
             if kind & 2 != 0 {
                 guard let bits = reader.fixed64() else { return nil }
                 value = Double(bitPattern: bits)
             }
             (seq, time) = (next, time &+ shift)
-            append(AlertsReadModel.AlertTransition(rule: rule, seq: seq, occurredAt: time, kind: kind & 1 == 1 ? "fired" : "resolved", value: value))
+            append(
+                AlertsReadModel.AlertTransition(
+                    rule: rule, seq: seq, occurredAt: time, kind: kind & 1 == 1 ? "fired" : "resolved", value: value))
         }
     }
 }

@@ -88,13 +88,19 @@ public final class AlertsReadModel: ReadModel {
             let fold: Fold?
             switch stored.type {
             case "metric.recorded":
-                guard let name = data.text("name"), Analytics.isString(name), let value = data.number("value"), value.isFinite else { continue }
+                guard let name = data.text("name"), Analytics.isString(name), let value = data.number("value"), value.isFinite else {
+                    continue
+                }
                 fold = .value(series: names.series(data, name: name), value: value)
             case "alert.rule_defined":
-                if let rule = data["rule"], let metric = data["metric"], let op = data["op"].flatMap(AlertRule.Comparison.init), let threshold = data.number("threshold"),
-                   let windowSec = data.integer("windowSec") {
-                    let tags = (data.strings(in: "tags") ?? []).sorted { $0.name < $1.name }.map { $0.name + "=" + $0.value }.joined(separator: ",")
-                    fold = .ruleDefined(AlertRule(rule: rule, metric: metric, op: op, threshold: threshold, windowSec: windowSec, tags: tags))
+                if let rule = data["rule"], let metric = data["metric"], let op = data["op"].flatMap(AlertRule.Comparison.init),
+                    let threshold = data.number("threshold"),
+                    let windowSec = data.integer("windowSec")
+                {
+                    let tags = (data.strings(in: "tags") ?? []).sorted { $0.name < $1.name }.map { $0.name + "=" + $0.value }.joined(
+                        separator: ",")
+                    fold = .ruleDefined(
+                        AlertRule(rule: rule, metric: metric, op: op, threshold: threshold, windowSec: windowSec, tags: tags))
                 } else {
                     fold = nil
                 }
@@ -173,15 +179,17 @@ public final class AlertsReadModel: ReadModel {
         init(in db: SQLiteDatabase, series: [Analytics.MetricSeries]) throws(LogError) {
             self.db = db
             self.series = series
-            let rows = try db.statement("SELECT rule, metric, op, threshold, window_sec, tags, firing FROM analytics_alert_rule ORDER BY rule")
+            let rows = try db.statement(
+                "SELECT rule, metric, op, threshold, window_sec, tags, firing FROM analytics_alert_rule ORDER BY rule")
             while try rows.step() {
                 guard let op = rows.text(2).flatMap(AlertRule.Comparison.init) else {
                     let name = rows.text(0) ?? ""
                     rows.finish()
                     throw Analytics.unreadable("analytics_alert_rule", name, model: "alerts")
                 }
-                let rule = AlertRule(rule: rows.text(0) ?? "", metric: rows.text(1) ?? "", op: op, threshold: rows.double(3),
-                                     windowSec: rows.int(4), tags: rows.text(5) ?? "")
+                let rule = AlertRule(
+                    rule: rows.text(0) ?? "", metric: rows.text(1) ?? "", op: op, threshold: rows.double(3),
+                    windowSec: rows.int(4), tags: rows.text(5) ?? "")
                 join(rule, firing: rows.int(6) != 0, stored: true)
             }
             rows.finish()
@@ -211,7 +219,8 @@ public final class AlertsReadModel: ReadModel {
 
         mutating func remove(_ name: String, seq: Int64, occurredAt: Int64) throws(LogError) {
             guard let key = keyOfRule.removeValue(forKey: name), let group = groups[key],
-                  let index = group.rules.firstIndex(where: { $0.rule.rule == name }) else { return }
+                let index = group.rules.firstIndex(where: { $0.rule.rule == name })
+            else { return }
             if group.rules[index].firing { transitions.append((name, seq, occurredAt, false, nil)) }
             group.rules.remove(at: index)
             rulesChanged.insert(name)
@@ -226,7 +235,9 @@ public final class AlertsReadModel: ReadModel {
         private mutating func groups(of number: Int) -> [Group] {
             if let known = groupsOfSeries[number] { return known }
             let series = series[number]
-            let found = groups.values.filter { $0.key.metric == series.name && $0.rules[0].rule.matches(series.tags) }.sorted { $0.key.stored < $1.key.stored }
+            let found = groups.values.filter { $0.key.metric == series.name && $0.rules[0].rule.matches(series.tags) }.sorted {
+                $0.key.stored < $1.key.stored
+            }
             groupsOfSeries[number] = found
             return found
         }
@@ -238,7 +249,8 @@ public final class AlertsReadModel: ReadModel {
                 let latest = group.values.lazy.map(\.occurredAt).max()!
                 let span = group.key.windowSec * 1000
                 group.values.removeAll { $0.occurredAt <= latest - span }
-                var sum = 0.0, count = 0
+                var sum = 0.0
+                var count = 0
                 for entry in group.values where entry.occurredAt > occurredAt - span && entry.occurredAt <= occurredAt {
                     sum += entry.value
                     count += 1
@@ -256,7 +268,9 @@ public final class AlertsReadModel: ReadModel {
         /// The rules whose state an aggregate (nil: no values in the window) changes, and to
         /// what: read from a copy of the rules, not the group (whose array, a class's property,
         /// was checked for exclusive access at every step).
-        private static func changes(of rules: [(rule: AlertRule, firing: Bool, changed: Bool)], at aggregate: Double?) -> [(index: Int, holds: Bool)] {
+        private static func changes(of rules: [(rule: AlertRule, firing: Bool, changed: Bool)], at aggregate: Double?) -> [(
+            index: Int, holds: Bool
+        )] {
             var changes: [(index: Int, holds: Bool)] = []
             for index in rules.indices {
                 let holds = aggregate.map(rules[index].rule.holds) ?? false
@@ -267,7 +281,8 @@ public final class AlertsReadModel: ReadModel {
 
         private func load(_ group: Group) throws(LogError) {
             guard !group.loaded else { return }
-            let rows = try db.statement("SELECT seq, occurred_at, value FROM analytics_alert_value WHERE window = ? ORDER BY seq").bind(1, group.key.stored)
+            let rows = try db.statement("SELECT seq, occurred_at, value FROM analytics_alert_value WHERE window = ? ORDER BY seq").bind(
+                1, group.key.stored)
             while try rows.step() { group.values.append((rows.int(0), rows.int(1), rows.double(2))) }
             rows.finish()
             group.loaded = true
@@ -287,17 +302,22 @@ public final class AlertsReadModel: ReadModel {
             let changedState = groups.values.flatMap { $0.rules.filter(\.changed).map(\.rule.rule) }
             for name in rulesChanged.union(changedState).sorted() {
                 try db.statement("DELETE FROM analytics_alert_rule WHERE rule = ?").bind(1, name).run()
-                guard let key = keyOfRule[name], let (rule, firing, _) = groups[key]?.rules.first(where: { $0.rule.rule == name }) else { continue }
+                guard let key = keyOfRule[name], let (rule, firing, _) = groups[key]?.rules.first(where: { $0.rule.rule == name }) else {
+                    continue
+                }
                 try db.statement("INSERT INTO analytics_alert_rule VALUES (?, ?, ?, ?, ?, ?, ?)").bind(1, rule.rule).bind(2, rule.metric)
-                    .bind(3, rule.op.rawValue).bind(4, rule.threshold).bind(5, rule.windowSec).bind(6, rule.tags).bind(7, Int64(firing ? 1 : 0)).run()
+                    .bind(3, rule.op.rawValue).bind(4, rule.threshold).bind(5, rule.windowSec).bind(6, rule.tags).bind(
+                        7, Int64(firing ? 1 : 0)
+                    ).run()
             }
             // Each rule's transitions go to its rows by seq (`AlertTransitionRun`), after what a
             // row holds already.
             var runs: [RunKey: AlertTransitionRun] = [:]
             for transition in transitions {
                 runs[RunKey(rule: transition.rule, row: AlertTransitionRun.row(of: transition.seq)), default: AlertTransitionRun()].append(
-                    AlertTransition(rule: transition.rule, seq: transition.seq, occurredAt: transition.occurredAt,
-                                    kind: transition.fired ? "fired" : "resolved", value: transition.value))
+                    AlertTransition(
+                        rule: transition.rule, seq: transition.seq, occurredAt: transition.occurredAt,
+                        kind: transition.fired ? "fired" : "resolved", value: transition.value))
             }
             let last = try db.statement("SELECT last_seq, last_at FROM analytics_alert_transitions WHERE rule = ? AND row = ?")
             let write = try db.statement(
@@ -333,10 +353,12 @@ public final class AlertsReadModel: ReadModel {
     /// transitions caused by events that occurred by then), each with the transition that
     /// made it fire: a rule's last transition among those, in seq order (the order the rules
     /// were evaluated in).
-    public static func activeAlerts(afterSeq seq: Int64?, orTime time: Int64?, in db: SQLiteDatabase) throws(LogError) -> [AlertTransition] {
+    public static func activeAlerts(afterSeq seq: Int64?, orTime time: Int64?, in db: SQLiteDatabase) throws(LogError) -> [AlertTransition]
+    {
         let (seq, time) = (seq ?? Int64.max, time ?? Int64.max)
         var last: [String: AlertTransition] = [:]
-        let rows = try db.statement("SELECT rule, transitions FROM analytics_alert_transitions WHERE row <= ? AND earliest <= ? ORDER BY rule, row")
+        let rows = try db.statement(
+            "SELECT rule, transitions FROM analytics_alert_transitions WHERE row <= ? AND earliest <= ? ORDER BY rule, row")
         try forEachTransition(of: rows.bind(1, AlertTransitionRun.row(of: seq)).bind(2, time)) { transition in
             if transition.seq <= seq, transition.occurredAt <= time { last[transition.rule] = transition }
         }
@@ -347,7 +369,8 @@ public final class AlertsReadModel: ReadModel {
     /// `to` (milliseconds, inclusive), in seq order.
     public static func alertHistory(rule: String?, from: Int64, to: Int64, in db: SQLiteDatabase) throws(LogError) -> [AlertTransition] {
         var found: [AlertTransition] = []
-        let rows = try db.statement("SELECT rule, transitions FROM analytics_alert_transitions WHERE latest >= ? AND earliest <= ? AND (? IS NULL OR rule = ?)")
+        let rows = try db.statement(
+            "SELECT rule, transitions FROM analytics_alert_transitions WHERE latest >= ? AND earliest <= ? AND (? IS NULL OR rule = ?)")
         try forEachTransition(of: rows.bind(1, from).bind(2, to).bind(3, rule).bind(4, rule)) { transition in
             if from <= transition.occurredAt && transition.occurredAt <= to { found.append(transition) }
         }
@@ -360,7 +383,9 @@ public final class AlertsReadModel: ReadModel {
         defer { rows.finish() }
         while try rows.step() {
             let rule = rows.text(0) ?? ""
-            guard let run = AlertTransitionRun(encoded: rows.blob(1)[...], rule: rule) else { throw Analytics.unreadable("analytics_alert_transitions", rule, model: "alerts") }
+            guard let run = AlertTransitionRun(encoded: rows.blob(1)[...], rule: rule) else {
+                throw Analytics.unreadable("analytics_alert_transitions", rule, model: "alerts")
+            }
             run.transitions.forEach(body)
         }
     }

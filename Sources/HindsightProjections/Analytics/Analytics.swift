@@ -37,7 +37,9 @@ enum Analytics {
 
     /// The weeks a table keyed by week first holds that overlap a range of hours: a question
     /// reads each week's rows with a seek of its own.
-    static func weeks<Figures>(of hours: ClosedRange<Int64>, of _: HourlyCells<Figures>.Type, in table: String, _ db: SQLiteDatabase) throws(LogError) -> Range<Int64> {
+    static func weeks<Figures>(of hours: ClosedRange<Int64>, of _: HourlyCells<Figures>.Type, in table: String, _ db: SQLiteDatabase)
+        throws(LogError) -> Range<Int64>
+    {
         // Two statements: SQLite finds a min or a max from the key alone, not both at once.
         func edge(_ aggregate: String) throws(LogError) -> Int64? {
             let held = try db.statement("SELECT \(aggregate)(week) FROM \(table)")
@@ -93,13 +95,16 @@ enum Analytics {
             let (number, new) = texts.number(name, data.text("tags") ?? [])
             guard new else { return number }
             let tags = data.strings(in: "tags") ?? []
-            let subsets: [Int] = !withSubsets ? [] : Analytics.subsets(of: tags).map { subset in
-                let key = MetricSubsetKey(name: data["name"] ?? "", tags: subset)
-                if let known = subsetByKey[key] { return known }
-                subsetByKey[key] = metricSubsets.count
-                metricSubsets.append(key)
-                return metricSubsets.count - 1
-            }
+            let subsets: [Int] =
+                !withSubsets
+                ? []
+                : Analytics.subsets(of: tags).map { subset in
+                    let key = MetricSubsetKey(name: data["name"] ?? "", tags: subset)
+                    if let known = subsetByKey[key] { return known }
+                    subsetByKey[key] = metricSubsets.count
+                    metricSubsets.append(key)
+                    return metricSubsets.count - 1
+                }
             series.append((MetricSeries(name: data["name"] ?? "", tags: tags), subsets))
             return number
         }

@@ -70,7 +70,8 @@ struct HourlyCells<Figures: HourlyFigures>: Sendable {
         var reader = ByteReader(bytes)
         while !reader.atEnd {
             guard let hour = reader.varint().map(Int64.init), hour < Self.hoursPerWeek, hour > hours.last?.hour ?? -1,
-                  let figures = Figures(from: &reader) else { return nil }
+                let figures = Figures(from: &reader)
+            else { return nil }
             hours.append(Hour(hour: hour, figures: figures))
         }
     }
@@ -90,7 +91,8 @@ struct HourlyCells<Figures: HourlyFigures>: Sendable {
                 out += added[second[j].bytes]
                 j += 1
             } else {
-                var one = ByteReader(stored[first[i].figures]), other = ByteReader(added[second[j].figures])
+                var one = ByteReader(stored[first[i].figures])
+                var other = ByteReader(added[second[j].figures])
                 guard var figures = Figures(from: &one), let more = Figures(from: &other) else { return nil }
                 figures.merge(more)
                 Varint.append(UInt64(first[i].hour), to: &out)

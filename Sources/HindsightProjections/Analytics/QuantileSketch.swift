@@ -197,12 +197,17 @@ public struct QuantileSketch: Sendable, Equatable {
     public mutating func merge(encoded bytes: ArraySlice<UInt8>) -> Bool {
         var reader = ByteReader(bytes)
         guard let count = reader.varint(), let low = reader.fixed64(), let high = reader.fixed64(), let zeros = reader.varint(),
-              let bucketCount = reader.varint(), bucketCount <= UInt64(reader.remaining) else { return false }
+            let bucketCount = reader.varint(), bucketCount <= UInt64(reader.remaining)
+        else { return false }
         let buckets = reader
-        var previous: Int64 = 0, total = zeros
-        var first: Int32 = 0, last: Int32 = 0
+        var previous: Int64 = 0
+        var total = zeros
+        var first: Int32 = 0
+        var last: Int32 = 0
         for position in 0..<bucketCount {
-            guard let delta = reader.signedVarint(), let times = reader.varint(), let index = Int32(exactly: previous &+ delta) else { return false }
+            guard let delta = reader.signedVarint(), let times = reader.varint(), let index = Int32(exactly: previous &+ delta) else {
+                return false
+            }
             if position == 0 { first = index }
             last = index
             total &+= times
@@ -225,7 +230,8 @@ public struct QuantileSketch: Sendable, Equatable {
             reader = buckets
             previous = 0
             for _ in 0..<bucketCount {
-                let index = previous + reader.signedVarint()!, times = reader.varint()!
+                let index = previous + reader.signedVarint()!
+                let times = reader.varint()!
                 counts[Int(Int32(index) - offset)] += times
                 previous = index
             }

@@ -31,7 +31,9 @@ struct TextNumbers: Sendable {
         var slot = Int(truncatingIfNeeded: hash) & mask
         while slots[slot] != 0 {
             let known = Int(slots[slot]) - 1
-            if hashes[known] == hash, texts[known].tag == tag, Self.text(texts[known].bytes, is: first, second, third) { return (known, false) }
+            if hashes[known] == hash, texts[known].tag == tag, Self.text(texts[known].bytes, is: first, second, third) {
+                return (known, false)
+            }
             slot = (slot + 1) & mask
         }
         var bytes: [UInt8] = []
@@ -81,7 +83,8 @@ struct TextNumbers: Sendable {
         return hash ^ hash >> 31
     }
 
-    private static func text(_ bytes: [UInt8], is first: ArraySlice<UInt8>, _ second: ArraySlice<UInt8>, _ third: ArraySlice<UInt8>) -> Bool {
+    private static func text(_ bytes: [UInt8], is first: ArraySlice<UInt8>, _ second: ArraySlice<UInt8>, _ third: ArraySlice<UInt8>) -> Bool
+    {
         guard bytes.count == first.count + second.count + third.count + 3 else { return false }
         var at = 0
         func next(_ part: ArraySlice<UInt8>) -> Bool {

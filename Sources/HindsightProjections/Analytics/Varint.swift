@@ -50,7 +50,8 @@ struct ByteReader {
     var remaining: Int { bytes.endIndex - position }
 
     mutating func varint() -> UInt64? {
-        var value: UInt64 = 0, shift: UInt64 = 0
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
         while position < bytes.endIndex, shift < 64 {
             let byte = bytes[position]
             position += 1

@@ -56,7 +56,10 @@ public final class AuditReadModel: ReadModel {
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
         // Seqs by name, a table per kind of key: the names are the events' own strings, so
         // only the batch's keys (not every event's) are spelled out as stored.
-        var actors: [String: [Int64]] = [:], orgs: [String: [Int64]] = [:], types: [String: [Int64]] = [:], resources: [String: [Int64]] = [:]
+        var actors: [String: [Int64]] = [:]
+        var orgs: [String: [Int64]] = [:]
+        var types: [String: [Int64]] = [:]
+        var resources: [String: [Int64]] = [:]
         var hours: [Int64: (first: Int64, last: Int64)] = [:]
         for event in events {
             let stored = event.stored
@@ -144,7 +147,8 @@ public final class AuditReadModel: ReadModel {
     /// searches run.
     enum SQL {
         static let lastBlock = "SELECT first_seq, count, seqs FROM audit_posting WHERE key = ? ORDER BY first_seq DESC LIMIT 1"
-        static let blockAtOrBelow = "SELECT first_seq, seqs FROM audit_posting WHERE key = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1"
+        static let blockAtOrBelow =
+            "SELECT first_seq, seqs FROM audit_posting WHERE key = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1"
         static let eventsDown = "SELECT seq, org, actor, type, occurred_at FROM audit_event WHERE seq BETWEEN ? AND ? ORDER BY seq DESC"
         static let eventFields = "SELECT org, actor, type, occurred_at FROM audit_event WHERE seq = ?"
         static let hourSpan = "SELECT min(first_seq), max(last_seq) FROM audit_hour WHERE hour BETWEEN ? AND ?"
@@ -192,9 +196,12 @@ public final class AuditReadModel: ReadModel {
     /// and checks any other filter on the event's row; without a key it walks the events
     /// themselves. Either way it stops after the page, so a page costs about the same on ten
     /// million events as on a thousand.
-    public static func search(_ search: Search, in db: SQLiteDatabase) throws(LogError) -> (lines: [(seq: UInt64, line: [UInt8])], more: Bool) {
+    public static func search(_ search: Search, in db: SQLiteDatabase) throws(LogError) -> (
+        lines: [(seq: UInt64, line: [UInt8])], more: Bool
+    ) {
         if let types = search.types, types.isEmpty { return ([], false) }
-        var high = Int64.max, low: Int64 = 1
+        var high = Int64.max
+        var low: Int64 = 1
         if let before = search.before { high = min(high, Int64(clamping: before) - 1) }
         if let upTo = search.upTo { high = min(high, Int64(clamping: upTo)) }
         if search.from != nil || search.to != nil {
@@ -202,7 +209,8 @@ public final class AuditReadModel: ReadModel {
             let bounds = try db.statement(SQL.hourSpan)
                 .bind(1, search.from.map(hour) ?? Int64.min).bind(2, search.to.map(hour) ?? Int64.max)
             defer { bounds.finish() }
-            guard try bounds.step(), let first = bounds.text(0).flatMap({ Int64($0) }), let last = bounds.text(1).flatMap({ Int64($0) }) else {
+            guard try bounds.step(), let first = bounds.text(0).flatMap({ Int64($0) }), let last = bounds.text(1).flatMap({ Int64($0) })
+            else {
                 return ([], false)
             }
             low = max(low, first)
@@ -375,4 +383,3 @@ public final class AuditReadModel: ReadModel {
         return plans
     }
 }
-

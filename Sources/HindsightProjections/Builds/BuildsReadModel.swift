@@ -41,10 +41,13 @@ public final class BuildsReadModel: ReadModel {
     }
 
     public func prepare(_ events: [ProjectedEvent]) -> Batch {
-        Batch(folds: events.compactMap { event in
-            let stored = event.stored
-            return Self.buildFold(stored.type, StoredLine.DataFields(stored.line)).map { ($0, stored.org, Analytics.day(stored.occurredAtMs)) }
-        })
+        Batch(
+            folds: events.compactMap { event in
+                let stored = event.stored
+                return Self.buildFold(stored.type, StoredLine.DataFields(stored.line)).map {
+                    ($0, stored.org, Analytics.day(stored.occurredAtMs))
+                }
+            })
     }
 
     static let buildTypes: Set<String> = [
@@ -107,7 +110,9 @@ public final class BuildsReadModel: ReadModel {
                 }
             case .step(let build, let step, let durationMs):
                 guard let project = try self.project(build) else { return }
-                for scope in scopes(project) { steps[StepKey(scope: scope, day: day, step: step), default: QuantileSketch()].add(Double(durationMs)) }
+                for scope in scopes(project) {
+                    steps[StepKey(scope: scope, day: day, step: step), default: QuantileSketch()].add(Double(durationMs))
+                }
             }
         }
     }
@@ -188,7 +193,9 @@ public final class BuildsReadModel: ReadModel {
         public let steps: [String: QuantileSketch]
         /// The three slowest steps by their 95th percentile, slowest first (by name on a tie).
         public var slowestSteps: [(step: String, p95: Double)] {
-            Array(steps.compactMap { step, sketch in sketch.quantile(0.95).map { (step, $0) } }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }.prefix(3))
+            Array(
+                steps.compactMap { step, sketch in sketch.quantile(0.95).map { (step, $0) } }.sorted { ($0.1, $1.0) > ($1.1, $0.0) }.prefix(
+                    3))
         }
     }
 
@@ -201,8 +208,9 @@ public final class BuildsReadModel: ReadModel {
             "SELECT day, queued, succeeded, failed, canceled, cache_hits, cache_restores, durations FROM analytics_build_day WHERE scope = ? AND day BETWEEN ? AND ?"
         ).bind(1, scope).bind(2, first).bind(3, last)
         while try rows.step() {
-            found[rows.int(0)] = Day(queued: rows.int(1), succeeded: rows.int(2), failed: rows.int(3), canceled: rows.int(4), cacheHits: rows.int(5),
-                                     cacheRestores: rows.int(6), durations: QuantileSketch(encoded: rows.blob(7)) ?? QuantileSketch())
+            found[rows.int(0)] = Day(
+                queued: rows.int(1), succeeded: rows.int(2), failed: rows.int(3), canceled: rows.int(4), cacheHits: rows.int(5),
+                cacheRestores: rows.int(6), durations: QuantileSketch(encoded: rows.blob(7)) ?? QuantileSketch())
         }
         rows.finish()
         var steps: [Int64: [String: QuantileSketch]] = [:]
@@ -232,7 +240,9 @@ public final class BuildsReadModel: ReadModel {
         query.to = throughSeq
         var figures = BuildDays(db: db)
         try reader.read(query) { (event: StoredEvent) throws(LogError) in
-            if let fold = buildFold(event.type, StoredLine.DataFields(event.line)) { try figures.add(fold, org: event.org, day: Analytics.day(event.occurredAtMs)) }
+            if let fold = buildFold(event.type, StoredLine.DataFields(event.line)) {
+                try figures.add(fold, org: event.org, day: Analytics.day(event.occurredAtMs))
+            }
             return true
         }
         var found: [Int64: Day] = [:]
@@ -253,11 +263,14 @@ public final class BuildsReadModel: ReadModel {
     }
 
     /// Each day of a window with its figures (none for a day without builds).
-    private static func buildDays(_ window: ClosedRange<Int64>, _ found: [Int64: Day], _ steps: [Int64: [String: QuantileSketch]]) -> [BuildDay] {
+    private static func buildDays(_ window: ClosedRange<Int64>, _ found: [Int64: Day], _ steps: [Int64: [String: QuantileSketch]])
+        -> [BuildDay]
+    {
         window.map { day in
             let figures = found[day] ?? Day()
-            return BuildDay(day: day, queued: figures.queued, succeeded: figures.succeeded, failed: figures.failed, canceled: figures.canceled,
-                            cacheHits: figures.cacheHits, cacheRestores: figures.cacheRestores, durations: figures.durations, steps: steps[day] ?? [:])
+            return BuildDay(
+                day: day, queued: figures.queued, succeeded: figures.succeeded, failed: figures.failed, canceled: figures.canceled,
+                cacheHits: figures.cacheHits, cacheRestores: figures.cacheRestores, durations: figures.durations, steps: steps[day] ?? [:])
         }
     }
 
@@ -266,12 +279,15 @@ public final class BuildsReadModel: ReadModel {
         var sum = Day()
         var steps: [String: QuantileSketch] = [:]
         for day in days {
-            sum.merge(Day(queued: day.queued, succeeded: day.succeeded, failed: day.failed, canceled: day.canceled, cacheHits: day.cacheHits,
-                          cacheRestores: day.cacheRestores, durations: day.durations))
+            sum.merge(
+                Day(
+                    queued: day.queued, succeeded: day.succeeded, failed: day.failed, canceled: day.canceled, cacheHits: day.cacheHits,
+                    cacheRestores: day.cacheRestores, durations: day.durations))
             for (name, sketch) in day.steps { steps[name, default: QuantileSketch()].merge(sketch) }
         }
-        return BuildDay(day: days.first?.day ?? 0, queued: sum.queued, succeeded: sum.succeeded, failed: sum.failed, canceled: sum.canceled,
-                        cacheHits: sum.cacheHits, cacheRestores: sum.cacheRestores, durations: sum.durations, steps: steps)
+        return BuildDay(
+            day: days.first?.day ?? 0, queued: sum.queued, succeeded: sum.succeeded, failed: sum.failed, canceled: sum.canceled,
+            cacheHits: sum.cacheHits, cacheRestores: sum.cacheRestores, durations: sum.durations, steps: steps)
     }
 
     /// The newest day the model holds builds for: where a window that ends "now" ends.

@@ -89,11 +89,15 @@ public final class FunctionsReadModel: ReadModel {
         /// The number of the caller of an invocation; nil when it lacks a string field.
         mutating func caller(_ data: StoredLine.DataFields, org: String) -> Int? {
             guard let function = data.text("function"), let project = data.text("project"), let mode = data.text("mode"),
-                  Analytics.isString(function), Analytics.isString(project), Analytics.isString(mode) else { return nil }
+                Analytics.isString(function), Analytics.isString(project), Analytics.isString(mode)
+            else { return nil }
             let (number, new) = texts.number(function, project, mode, tag: org)
             guard new else { return number }
             let name = data["function"] ?? ""
-            let key = (function: name, scope: "function/" + name, groups: ["project/" + (data["project"] ?? ""), "org/" + org], mode: data["mode"] ?? "")
+            let key = (
+                function: name, scope: "function/" + name, groups: ["project/" + (data["project"] ?? ""), "org/" + org],
+                mode: data["mode"] ?? ""
+            )
             callers.append((self.function(name), key))
             return number
         }
@@ -112,9 +116,11 @@ public final class FunctionsReadModel: ReadModel {
                 let stored = event.stored
                 let data = StoredLine.DataFields(stored.line)
                 guard let caller = names.caller(data, org: stored.org), let durationMs = data.integer("durationMs"),
-                      let coldStart = data.bool("coldStart"), let status = data["status"] else { continue }
+                    let coldStart = data.bool("coldStart"), let status = data["status"]
+                else { continue }
                 let hour = Analytics.hour(stored.occurredAtMs)
-                let week = InvocationWeek(week: HourlyCells<InvocationFigures>.week(ofHour: hour), epoch: names.deployments[names.callers[caller].function])
+                let week = InvocationWeek(
+                    week: HourlyCells<InvocationFigures>.week(ofHour: hour), epoch: names.deployments[names.callers[caller].function])
                 invocations.modify(caller, week, atHour: hour) { $0.count(status: status, coldStart: coldStart, durationMs: durationMs) }
             case "function.deployed":
                 let data = StoredLine.DataFields(event.stored.line)
@@ -124,13 +130,17 @@ public final class FunctionsReadModel: ReadModel {
             default: continue
             }
         }
-        return Batch(deployments: deployments, invocations: invocations.byNumber.enumerated().flatMap { number, weeks in
-            let caller = names.callers[number].key
-            return weeks.map { week, hours in
-                Invocations(function: caller.function, scope: caller.scope, groups: caller.groups, week: week.week, mode: caller.mode, epoch: week.epoch,
-                            cells: hours, count: hours.total(\.invocations), stored: hours.encoded)
-            }
-        })
+        return Batch(
+            deployments: deployments,
+            invocations: invocations.byNumber.enumerated().flatMap { number, weeks in
+                let caller = names.callers[number].key
+                return weeks.map { week, hours in
+                    Invocations(
+                        function: caller.function, scope: caller.scope, groups: caller.groups, week: week.week, mode: caller.mode,
+                        epoch: week.epoch,
+                        cells: hours, count: hours.total(\.invocations), stored: hours.encoded)
+                }
+            })
     }
 
     /// A row of `analytics_function_week`.
@@ -168,8 +178,10 @@ public final class FunctionsReadModel: ReadModel {
             try upsert.reset().bind(1, invocations.scope).bind(2, invocations.week).bind(3, runtime).bind(4, invocations.mode)
                 .bind(5, invocations.count).bind(6, blob: invocations.stored).run()
             for scope in invocations.groups {
-                weeks[FunctionWeekKey(scope: scope, week: invocations.week, runtime: runtime, mode: invocations.mode), default: HourlyCells()]
-                    .merge(invocations.cells)
+                weeks[
+                    FunctionWeekKey(scope: scope, week: invocations.week, runtime: runtime, mode: invocations.mode), default: HourlyCells()
+                ]
+                .merge(invocations.cells)
             }
         }
         for (key, added) in weeks {
@@ -198,8 +210,12 @@ public final class FunctionsReadModel: ReadModel {
             while try rows.step() {
                 let key = (rows.text(0) ?? "") + "\u{0}" + (rows.text(1) ?? "")
                 let start = week * HourlyCells<InvocationFigures>.hoursPerWeek
-                guard let stored = HourlyCells<InvocationFigures>(encoded: rows.blob(2)[...]) else { throw Analytics.unreadable("analytics_function_week", scope, model: "functions") }
-                for entry in stored.hours where hours.contains(start + entry.hour) { cells[key, default: InvocationFigures()].merge(entry.figures) }
+                guard let stored = HourlyCells<InvocationFigures>(encoded: rows.blob(2)[...]) else {
+                    throw Analytics.unreadable("analytics_function_week", scope, model: "functions")
+                }
+                for entry in stored.hours where hours.contains(start + entry.hour) {
+                    cells[key, default: InvocationFigures()].merge(entry.figures)
+                }
             }
         }
         return cells.sorted { $0.key < $1.key }.map { key, figures in
@@ -250,9 +266,13 @@ extension FunctionsReadModel.InvocationFigures: HourlyFigures {
 
     init?(from reader: inout ByteReader) {
         self.init()
-        guard let invocations = reader.varint(), let errors = reader.varint(), let timeouts = reader.varint(), let coldStarts = reader.varint(),
-              let length = reader.varint(), let sketch = reader.take(Int(clamping: length)), durations.merge(encoded: sketch) else { return nil }
-        (self.invocations, self.errors, self.timeouts, self.coldStarts) = (Int64(invocations), Int64(errors), Int64(timeouts), Int64(coldStarts))
+        guard let invocations = reader.varint(), let errors = reader.varint(), let timeouts = reader.varint(),
+            let coldStarts = reader.varint(),
+            let length = reader.varint(), let sketch = reader.take(Int(clamping: length)), durations.merge(encoded: sketch)
+        else { return nil }
+        (self.invocations, self.errors, self.timeouts, self.coldStarts) = (
+            Int64(invocations), Int64(errors), Int64(timeouts), Int64(coldStarts)
+        )
     }
 
     static func skip(_ reader: inout ByteReader) -> Bool {

@@ -66,7 +66,10 @@ public final class MetricsReadModel: ReadModel {
         let cells = metrics.byNumber.enumerated().flatMap { subset, weeks in weeks.map { (subset: subset, week: $0.key, hours: $0.cells) } }
         let rows = cells.sorted { ($0.week, place[$0.subset]) < ($1.week, place[$1.subset]) }.map { cell in
             let key = names.metricSubsets[cell.subset]
-            return (key: MetricWeekKey(name: key.name, tags: key.tags, week: cell.week), count: cell.hours.total(\.count), hours: cell.hours.encoded)
+            return (
+                key: MetricWeekKey(name: key.name, tags: key.tags, week: cell.week), count: cell.hours.total(\.count),
+                hours: cell.hours.encoded
+            )
         }
         return Batch(rows: rows)
     }
@@ -146,7 +149,9 @@ public final class MetricsReadModel: ReadModel {
             _ = rows.reset().bind(1, week).bind(2, name).bind(3, subset)
             guard try rows.step() else { continue }
             let weekStart = week * HourlyCells<MetricFigures>.hoursPerWeek
-            guard let cells = HourlyCells<MetricFigures>(encoded: rows.blob(0)[...]) else { throw Analytics.unreadable("analytics_metric_week", name, model: "metrics") }
+            guard let cells = HourlyCells<MetricFigures>(encoded: rows.blob(0)[...]) else {
+                throw Analytics.unreadable("analytics_metric_week", name, model: "metrics")
+            }
             for entry in cells.hours where hours.contains(weekStart + entry.hour) {
                 let start = first + ((weekStart + entry.hour) * 3_600_000 - first) / step * step
                 steps[start, default: MetricFigures()].merge(entry.figures)
@@ -178,7 +183,8 @@ public final class MetricsReadModel: ReadModel {
         try reader.read(query) { (event: StoredEvent) throws(LogError) in
             let data = StoredLine.DataFields(event.line)
             guard data["name"] == name, let value = data.number("value"), value.isFinite,
-                  subset.isEmpty || Analytics.subsets(of: data.strings(in: "tags") ?? []).contains(subset) else { return true }
+                subset.isEmpty || Analytics.subsets(of: data.strings(in: "tags") ?? []).contains(subset)
+            else { return true }
             steps[first + (event.occurredAtMs - first) / step * step, default: MetricFigures()].add(value)
             return true
         }
@@ -198,7 +204,8 @@ extension MetricsReadModel.MetricFigures: HourlyFigures {
     init?(from reader: inout ByteReader) {
         self.init()
         guard let count = reader.varint(), let sumWhole = reader.signedVarint(), let sumMicros = reader.signedVarint(),
-              let length = reader.varint(), let sketch = reader.take(Int(clamping: length)), values.merge(encoded: sketch) else { return nil }
+            let length = reader.varint(), let sketch = reader.take(Int(clamping: length)), values.merge(encoded: sketch)
+        else { return nil }
         (self.count, self.sumWhole, self.sumMicros) = (Int64(count), sumWhole, sumMicros)
     }
 

@@ -55,8 +55,10 @@ public final class WebhooksReadModel: ReadModel {
                 failures = failures + excluded.failures, durations = hindsight_sketch_merge(durations, excluded.durations)
             """)
         for (key, added) in batch.deliveries {
-            try delivery.reset().bind(1, key.webhook).bind(2, key.hour).bind(3, added.attempts).bind(4, added.successes).bind(5, added.failures)
-                .bind(6, blob: added.durations.encoded).run()
+            try delivery.reset().bind(1, key.webhook).bind(2, key.hour).bind(3, added.attempts).bind(4, added.successes).bind(
+                5, added.failures
+            )
+            .bind(6, blob: added.durations.encoded).run()
         }
     }
 
@@ -85,8 +87,10 @@ public final class WebhooksReadModel: ReadModel {
     /// one holding `to` (milliseconds; nil: unbounded).
     public static func deliveries(webhook: String, from: Int64?, to: Int64?, in db: SQLiteDatabase) throws(LogError) -> DeliveryFigures {
         var figures = DeliveryFigures()
-        let rows = try db.statement("SELECT attempts, successes, failures, durations FROM analytics_webhook_hour WHERE webhook = ? AND hour BETWEEN ? AND ?")
-            .bind(1, webhook).bind(2, from.map(Analytics.hour) ?? Int64.min).bind(3, to.map(Analytics.hour) ?? Int64.max)
+        let rows = try db.statement(
+            "SELECT attempts, successes, failures, durations FROM analytics_webhook_hour WHERE webhook = ? AND hour BETWEEN ? AND ?"
+        )
+        .bind(1, webhook).bind(2, from.map(Analytics.hour) ?? Int64.min).bind(3, to.map(Analytics.hour) ?? Int64.max)
         while try rows.step() {
             figures.attempts += rows.int(0)
             figures.successes += rows.int(1)

@@ -77,8 +77,9 @@ public enum Check: ReadingMethod {
         public static let parameters = [AccessMethods.subject, AccessMethods.permission, AccessMethods.resource, AccessMethods.at]
 
         public init(_ p: Parameters) throws(QueryError) {
-            self.init(subject: try p.subject("subject")!, permission: try AccessMethods.permission(p), resource: try p.reference("resource")!,
-                      at: try p.position("at"))
+            self.init(
+                subject: try p.subject("subject")!, permission: try AccessMethods.permission(p), resource: try p.reference("resource")!,
+                at: try p.position("at"))
         }
     }
 
@@ -94,20 +95,27 @@ public enum Check: ReadingMethod {
         public var members: [String: JSONValue] {
             var out: [String: JSONValue] = ["allowed": .bool(allowed), "grants": .array(grants.map(AccessMethods.described))]
             if !allowed {
-                out["wouldHave"] = .array(wouldHave.map { miss in
-                    ["grant": .string(miss.grant), "role": .string(miss.role), "scope": .string(miss.scope), "why": .string(miss.why),
-                     "since": miss.since.map { .string(Timestamp.format($0)) } ?? .null]
-                })
+                out["wouldHave"] = .array(
+                    wouldHave.map { miss in
+                        [
+                            "grant": .string(miss.grant), "role": .string(miss.role), "scope": .string(miss.scope),
+                            "why": .string(miss.why),
+                            "since": miss.since.map { .string(Timestamp.format($0)) } ?? .null,
+                        ]
+                    })
             }
             return out
         }
         public static let schema = Schema.object(
             [
-                "allowed": .boolean(), "grants": .array(AccessMethods.grant, "The grants that allow it (a team role shows as member:TEAM)."),
-                "wouldHave": .array(.object([
-                    "grant": .string(), "role": .string(), "scope": .string(), "why": .string("expired, revoked or outside the token's scopes"),
-                    "since": .nullable(.time()),
-                ]), "When denied: the grants that would have allowed it."),
+                "allowed": .boolean(),
+                "grants": .array(AccessMethods.grant, "The grants that allow it (a team role shows as member:TEAM)."),
+                "wouldHave": .array(
+                    .object([
+                        "grant": .string(), "role": .string(), "scope": .string(),
+                        "why": .string("expired, revoked or outside the token's scopes"),
+                        "since": .nullable(.time()),
+                    ]), "When denied: the grants that would have allowed it."),
             ], optional: ["wouldHave"])
     }
 
@@ -116,9 +124,12 @@ public enum Check: ReadingMethod {
         let db = try reading.database("access")
         return try engine { () throws(LogError) in
             let reasons = try AccessReadModel.check(params.subject, params.permission, params.resource, at: moment.when, in: db)
-            let misses = reasons.isEmpty ? try AccessReadModel.explainDenial(params.subject, params.permission, params.resource, at: moment.when, in: db) : []
-            return Answer(grants: reasons.sorted { $0.grant < $1.grant }, wouldHave: misses.sorted { ($0.grant, $0.why) < ($1.grant, $1.why) },
-                          position: moment.position)
+            let misses =
+                reasons.isEmpty
+                ? try AccessReadModel.explainDenial(params.subject, params.permission, params.resource, at: moment.when, in: db) : []
+            return Answer(
+                grants: reasons.sorted { $0.grant < $1.grant }, wouldHave: misses.sorted { ($0.grant, $0.why) < ($1.grant, $1.why) },
+                position: moment.position)
         }
     }
 }
@@ -152,20 +163,27 @@ public enum WhoCan: ReadingMethod {
         public let subjects: [(subject: String, reason: AccessReadModel.Reason)]
         public let position: UInt64?
         public var members: [String: JSONValue] {
-            ["subjects": .array(subjects.map { entry in
-                ["subject": .string(entry.subject), "grant": .string(entry.reason.grant), "role": .string(entry.reason.role),
-                 "scope": .string(entry.reason.scope)]
-            })]
+            [
+                "subjects": .array(
+                    subjects.map { entry in
+                        [
+                            "subject": .string(entry.subject), "grant": .string(entry.reason.grant), "role": .string(entry.reason.role),
+                            "scope": .string(entry.reason.scope),
+                        ]
+                    })
+            ]
         }
         public static let schema = Schema.object([
-            "subjects": .array(.object(["subject": .string(), "grant": .string(), "role": .string(), "scope": .string()])),
+            "subjects": .array(.object(["subject": .string(), "grant": .string(), "role": .string(), "scope": .string()]))
         ])
     }
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
         let moment = try AccessMoment(params.at, reading)
         let db = try reading.database("access")
-        let holders = try engine { () throws(LogError) in try AccessReadModel.whoCan(params.permission, params.resource, at: moment.when, in: db) }
+        let holders = try engine { () throws(LogError) in
+            try AccessReadModel.whoCan(params.permission, params.resource, at: moment.when, in: db)
+        }
         let subjects = holders.keys.sorted().flatMap { subject in holders[subject]!.sorted { $0.grant < $1.grant }.map { (subject, $0) } }
         return Answer(subjects: subjects, position: moment.position)
     }
@@ -198,25 +216,32 @@ public enum WhatCan: ReadingMethod {
         public let grants: [AccessReadModel.Holding]
         public let position: UInt64?
         public var members: [String: JSONValue] {
-            ["grants": .array(grants.map { holding in
-                ["grant": .string(holding.grant), "role": .string(holding.role), "scope": .string(holding.scope),
-                 "permissions": .array(holding.permissions.map { .string($0.description) }),
-                 "expiresAt": holding.expiresAt.map { .string(Timestamp.format($0)) } ?? .null]
-            })]
+            [
+                "grants": .array(
+                    grants.map { holding in
+                        [
+                            "grant": .string(holding.grant), "role": .string(holding.role), "scope": .string(holding.scope),
+                            "permissions": .array(holding.permissions.map { .string($0.description) }),
+                            "expiresAt": holding.expiresAt.map { .string(Timestamp.format($0)) } ?? .null,
+                        ]
+                    })
+            ]
         }
         public static let schema = Schema.object([
-            "grants": .array(.object([
-                "grant": .string(), "role": .string(), "scope": .string(), "permissions": .array(.string("KIND:ACTION")),
-                "expiresAt": .nullable(.time()),
-            ])),
+            "grants": .array(
+                .object([
+                    "grant": .string(), "role": .string(), "scope": .string(), "permissions": .array(.string("KIND:ACTION")),
+                    "expiresAt": .nullable(.time()),
+                ]))
         ])
     }
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
         let moment = try AccessMoment(params.at, reading)
         let db = try reading.database("access")
-        return Answer(grants: try engine { () throws(LogError) in try AccessReadModel.whatCan(params.subject, at: moment.when, in: db) },
-                      position: moment.position)
+        return Answer(
+            grants: try engine { () throws(LogError) in try AccessReadModel.whatCan(params.subject, at: moment.when, in: db) },
+            position: moment.position)
     }
 }
 
@@ -234,7 +259,8 @@ public enum Changes: ReadingMethod {
         public static let parameters = [
             Parameter("from", .time("The period's start."), required: true), Parameter("to", .time("The period's end."), required: true),
             Parameter("scope", .string("KIND/ID: grants and memberships on it or beneath it, as the tree stands now.")),
-            Parameter("at", .position("As known then: the changes caused by events up to that seq (expiries up to its time), or by that time.")),
+            Parameter(
+                "at", .position("As known then: the changes caused by events up to that seq (expiries up to its time), or by that time.")),
         ]
         public init(_ p: Parameters) throws(QueryError) {
             let (from, to) = try p.period()
@@ -249,21 +275,25 @@ public enum Changes: ReadingMethod {
         public let changes: [AccessReadModel.Change]
         public let position: UInt64?
         public var members: [String: JSONValue] {
-            ["changes": .array(changes.map { change in
-                var entry: [String: JSONValue] = [
-                    "change": .string(change.change), "what": .string(change.subject), "at": .string(Timestamp.format(change.at)),
-                    "seq": change.seq.map { .integer(Int64($0)) } ?? .null,
-                ]
-                for (key, value) in change.detail { entry[key] = .string(value) }
-                return .object(entry)
-            })]
+            [
+                "changes": .array(
+                    changes.map { change in
+                        var entry: [String: JSONValue] = [
+                            "change": .string(change.change), "what": .string(change.subject), "at": .string(Timestamp.format(change.at)),
+                            "seq": change.seq.map { .integer(Int64($0)) } ?? .null,
+                        ]
+                        for (key, value) in change.detail { entry[key] = .string(value) }
+                        return .object(entry)
+                    })
+            ]
         }
         public static let schema = Schema.object([
-            "changes": .array(.object(
-                [
-                    "change": .string("granted, revoked, expired, joined, role changed, left, defined, redefined, deleted, created"),
-                    "what": .string(), "at": .time(), "seq": .nullable(.integer(nil, "null for an expiry")),
-                ], "In time order, with the change's details (subject, role, scope …) as further members.")),
+            "changes": .array(
+                .object(
+                    [
+                        "change": .string("granted, revoked, expired, joined, role changed, left, defined, redefined, deleted, created"),
+                        "what": .string(), "at": .time(), "seq": .nullable(.integer(nil, "null for an expiry")),
+                    ], "In time order, with the change's details (subject, role, scope …) as further members."))
         ])
     }
 
@@ -271,11 +301,12 @@ public enum Changes: ReadingMethod {
         let db = try reading.database("access")
         let moment = try AccessMoment(params.at, reading)
         // As known at a moment: the changes its events had caused, and the expiries it had seen.
-        let (lastSeq, lastTime): (UInt64, Int64) = switch moment.when {
-        case .seq(let seq, let occurredAt): (seq, occurredAt)
-        case .time(let ms): (moment.position, ms)
-        case .now: (moment.position, .max)
-        }
+        let (lastSeq, lastTime): (UInt64, Int64) =
+            switch moment.when {
+            case .seq(let seq, let occurredAt): (seq, occurredAt)
+            case .time(let ms): (moment.position, ms)
+            case .now: (moment.position, .max)
+            }
         let changes = try engine { () throws(LogError) in
             try AccessReadModel.changes(from: params.from, to: min(params.to, lastTime), scope: params.scope, in: db)
         }

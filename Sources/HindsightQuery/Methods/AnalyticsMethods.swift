@@ -7,7 +7,8 @@ public import HindsightProjections
 enum AnalyticsMethods {
     static let all = [
         MethodDescription(reading: Builds.self), MethodDescription(reading: Functions.self), MethodDescription(reading: Metrics.self),
-        MethodDescription(reading: Deliveries.self), MethodDescription(reading: ActiveAlerts.self), MethodDescription(reading: AlertHistory.self),
+        MethodDescription(reading: Deliveries.self), MethodDescription(reading: ActiveAlerts.self),
+        MethodDescription(reading: AlertHistory.self),
     ]
 
     static let at = Parameter(
@@ -44,7 +45,8 @@ enum AnalyticsMethods {
 /// `analytics.builds`: builds per UTC day of a project or org.
 public enum Builds: ReadingMethod {
     public static let name = "analytics.builds"
-    public static let summary = "Builds per UTC day of a project or org: counts, success rate, duration percentiles, cache hit rate and the slowest steps."
+    public static let summary =
+        "Builds per UTC day of a project or org: counts, success rate, duration percentiles, cache hit rate and the slowest steps."
     public static let models = ["builds"]
 
     public struct Params: QueryParams {
@@ -63,11 +65,16 @@ public enum Builds: ReadingMethod {
             Parameter("project", .string("A project (prj_… or project/prj_…); give project or org.")),
             Parameter("org", .string("An org (org_… or org/org_…); give project or org.")),
             Parameter("days", .integer(1...366, "Days in the window (default 7).")),
-            Parameter("at", .position("A seq: as after that event; a time: the events that occurred by then; the window ends with its day (default: the newest day of builds).")),
+            Parameter(
+                "at",
+                .position(
+                    "A seq: as after that event; a time: the events that occurred by then; the window ends with its day (default: the newest day of builds)."
+                )),
         ]
 
         public init(_ p: Parameters) throws(QueryError) {
-            let project = try p.string("project"), org = try p.string("org")
+            let project = try p.string("project")
+            let org = try p.string("org")
             guard (project == nil) != (org == nil) else { throw .params("give project or org, one of them", at: "/project") }
             let scope = project.map { $0.hasPrefix("project/") ? $0 : "project/" + $0 } ?? (org!.hasPrefix("org/") ? org! : "org/" + org!)
             self.init(scope: scope, days: Int(try p.integer("days", in: 1...366) ?? 7), at: try p.position("at"))
@@ -91,8 +98,10 @@ public enum Builds: ReadingMethod {
             let number = AnalyticsMethods.rounded
             return [
                 "day": .string(String(Timestamp.format(day.day * 86_400_000).prefix(10))),
-                "queued": .integer(day.queued), "succeeded": .integer(day.succeeded), "failed": .integer(day.failed), "canceled": .integer(day.canceled),
-                "successRate": number(day.successRate), "p50Ms": number(day.durations.quantile(0.5)), "p95Ms": number(day.durations.quantile(0.95)),
+                "queued": .integer(day.queued), "succeeded": .integer(day.succeeded), "failed": .integer(day.failed),
+                "canceled": .integer(day.canceled),
+                "successRate": number(day.successRate), "p50Ms": number(day.durations.quantile(0.5)),
+                "p95Ms": number(day.durations.quantile(0.95)),
                 "cacheHitRate": number(day.cacheHitRate),
                 "slowestSteps": .array(day.slowestSteps.map { ["step": .string($0.step), "p95Ms": number($0.p95)] }),
             ]
@@ -119,17 +128,24 @@ public enum Builds: ReadingMethod {
             case .seq(let seq)?:
                 // As the model stood after that event: its day ends the window.
                 let through = min(seq, position)
-                return Answer(scope: params.scope, days: try BuildsReadModel.builds(
-                    scope: params.scope, days: params.days, endingAt: reader.occurredAt(through), occurredBy: nil, throughSeq: through, reader: reader,
-                    in: db), position: through)
+                return Answer(
+                    scope: params.scope,
+                    days: try BuildsReadModel.builds(
+                        scope: params.scope, days: params.days, endingAt: reader.occurredAt(through), occurredBy: nil, throughSeq: through,
+                        reader: reader,
+                        in: db), position: through)
             case .time(let ms)?:
                 // The events that had occurred by then.
-                return Answer(scope: params.scope, days: try BuildsReadModel.builds(
-                    scope: params.scope, days: params.days, endingAt: ms, occurredBy: ms, throughSeq: position, reader: reader, in: db), position: position)
+                return Answer(
+                    scope: params.scope,
+                    days: try BuildsReadModel.builds(
+                        scope: params.scope, days: params.days, endingAt: ms, occurredBy: ms, throughSeq: position, reader: reader, in: db),
+                    position: position)
             case nil:
                 let end = try BuildsReadModel.newestDay(in: db).map { $0 * 86_400_000 } ?? Timestamp.now()
-                return Answer(scope: params.scope, days: try BuildsReadModel.builds(scope: params.scope, days: params.days, endingAt: end, in: db),
-                              position: position)
+                return Answer(
+                    scope: params.scope, days: try BuildsReadModel.builds(scope: params.scope, days: params.days, endingAt: end, in: db),
+                    position: position)
             }
         }
     }
@@ -138,7 +154,8 @@ public enum Builds: ReadingMethod {
 /// `analytics.functions`: invocations of a function, project or org over a range.
 public enum Functions: ReadingMethod {
     public static let name = "analytics.functions"
-    public static let summary = "Function invocations over a range: rates of errors, timeouts and cold starts, and duration percentiles, per mode and runtime."
+    public static let summary =
+        "Function invocations over a range: rates of errors, timeouts and cold starts, and duration percentiles, per mode and runtime."
     public static let models = ["functions"]
 
     public struct Params: QueryParams {
@@ -190,7 +207,8 @@ public enum Functions: ReadingMethod {
         static func described(_ figures: FunctionsReadModel.InvocationFigures) -> [String: JSONValue] {
             let rounded = AnalyticsMethods.rounded
             return [
-                "invocations": .integer(figures.invocations), "errorRate": rounded(figures.errorRate), "timeoutRate": rounded(figures.timeoutRate),
+                "invocations": .integer(figures.invocations), "errorRate": rounded(figures.errorRate),
+                "timeoutRate": rounded(figures.timeoutRate),
                 "coldStartRate": rounded(figures.coldStartRate), "p50Ms": rounded(figures.durations.quantile(0.5)),
                 "p95Ms": rounded(figures.durations.quantile(0.95)), "p99Ms": rounded(figures.durations.quantile(0.99)),
             ]
@@ -198,18 +216,23 @@ public enum Functions: ReadingMethod {
 
         static let figures: [String: Schema] = [
             "invocations": .integer(), "errorRate": .nullable(.number()), "timeoutRate": .nullable(.number()),
-            "coldStartRate": .nullable(.number()), "p50Ms": .nullable(.number()), "p95Ms": .nullable(.number()), "p99Ms": .nullable(.number()),
+            "coldStartRate": .nullable(.number()), "p50Ms": .nullable(.number()), "p95Ms": .nullable(.number()),
+            "p99Ms": .nullable(.number()),
         ]
-        public static let schema = Schema.object(figures.merging([
-            "scope": .string(), "sync": .object(figures), "async": .object(figures), "byRuntime": .map(.object(figures), "Per runtime."),
-        ]) { $1 })
+        public static let schema = Schema.object(
+            figures.merging([
+                "scope": .string(), "sync": .object(figures), "async": .object(figures),
+                "byRuntime": .map(.object(figures), "Per runtime."),
+            ]) { $1 })
     }
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
         // A function's runtime comes from its deployments, which may precede the window: a
         // fold as of a moment reads the functions' events from the log's start.
         let (db, position) = try AnalyticsMethods.database(FunctionsReadModel(), at: params.at, reading)
-        let cells = try engine { () throws(LogError) in try FunctionsReadModel.invocations(scope: params.scope, from: params.from, to: params.to, in: db) }
+        let cells = try engine { () throws(LogError) in
+            try FunctionsReadModel.invocations(scope: params.scope, from: params.from, to: params.to, in: db)
+        }
         var total = FunctionsReadModel.InvocationFigures()
         var modes: [String: FunctionsReadModel.InvocationFigures] = ["sync": .init(), "async": .init()]
         var runtimes: [String: FunctionsReadModel.InvocationFigures] = [:]
@@ -236,7 +259,9 @@ public enum Metrics: ReadingMethod {
         public var stepSec: Int64
         public var at: LogPosition?
 
-        public init(name: String, tags: [(name: String, value: String)] = [], from: Int64, to: Int64, stepSec: Int64, at: LogPosition? = nil) {
+        public init(
+            name: String, tags: [(name: String, value: String)] = [], from: Int64, to: Int64, stepSec: Int64, at: LogPosition? = nil
+        ) {
             self.name = name
             self.tags = tags
             self.from = from
@@ -248,9 +273,14 @@ public enum Metrics: ReadingMethod {
         public static let parameters = [
             Parameter("name", .string("The metric's name."), required: true),
             Parameter("tags", .map(.string(), "Only the values that carry these tags.")),
-            Parameter("from", .time("The first step holds it."), required: true), Parameter("to", .time("The last step holds it."), required: true),
-            Parameter("stepSec", .integer(1...31_622_400, "Seconds per step: whole hours are read from the model, shorter steps from the log's events of the range."),
-                      required: true),
+            Parameter("from", .time("The first step holds it."), required: true),
+            Parameter("to", .time("The last step holds it."), required: true),
+            Parameter(
+                "stepSec",
+                .integer(
+                    1...31_622_400,
+                    "Seconds per step: whole hours are read from the model, shorter steps from the log's events of the range."),
+                required: true),
             AnalyticsMethods.at,
         ]
 
@@ -258,7 +288,9 @@ public enum Metrics: ReadingMethod {
             let name = try p.required("name")
             let tags = try p.stringMap("tags")
             let (from, to) = try p.period()
-            self.init(name: name, tags: tags, from: from!, to: to!, stepSec: try p.integer("stepSec", in: 1...31_622_400)!, at: try p.position("at"))
+            self.init(
+                name: name, tags: tags, from: from!, to: to!, stepSec: try p.integer("stepSec", in: 1...31_622_400)!,
+                at: try p.position("at"))
         }
     }
 
@@ -273,23 +305,27 @@ public enum Metrics: ReadingMethod {
         public var members: [String: JSONValue] {
             let rounded = AnalyticsMethods.rounded
             return [
-                "name": .string(name), "tags": .object(Dictionary(uniqueKeysWithValues: tags.map { ($0.name, JSONValue.string($0.value)) })),
+                "name": .string(name),
+                "tags": .object(Dictionary(uniqueKeysWithValues: tags.map { ($0.name, JSONValue.string($0.value)) })),
                 "stepSec": .integer(stepSec),
-                "series": .array(series.map { step in
-                    [
-                        "t": .string(Timestamp.format(step.start)), "count": .integer(step.figures.count),
-                        "min": rounded(step.figures.values.min), "max": rounded(step.figures.values.max), "avg": rounded(step.figures.average),
-                        "p95": rounded(step.figures.values.quantile(0.95)),
-                    ]
-                }),
+                "series": .array(
+                    series.map { step in
+                        [
+                            "t": .string(Timestamp.format(step.start)), "count": .integer(step.figures.count),
+                            "min": rounded(step.figures.values.min), "max": rounded(step.figures.values.max),
+                            "avg": rounded(step.figures.average),
+                            "p95": rounded(step.figures.values.quantile(0.95)),
+                        ]
+                    }),
             ]
         }
         public static let schema = Schema.object([
             "name": .string(), "tags": .map(.string()), "stepSec": .integer(),
-            "series": .array(.object([
-                "t": .time("The step's start."), "count": .integer(), "min": .nullable(.number()), "max": .nullable(.number()),
-                "avg": .nullable(.number()), "p95": .nullable(.number()),
-            ]), "Steps that hold values, oldest first."),
+            "series": .array(
+                .object([
+                    "t": .time("The step's start."), "count": .integer(), "min": .nullable(.number()), "max": .nullable(.number()),
+                    "avg": .nullable(.number()), "p95": .nullable(.number()),
+                ]), "Steps that hold values, oldest first."),
         ])
     }
 
@@ -302,7 +338,8 @@ public enum Metrics: ReadingMethod {
             let window = (from: Int64((Double(params.from) / Double(step)).rounded(.down)) * step, to: params.to)
             let (db, reached) = try AnalyticsMethods.database(MetricsReadModel(), at: params.at, window: (window.from, nil), reading)
             series = try engine { () throws(LogError) in
-                try MetricsReadModel.metric(params.name, tags: params.tags, from: params.from, to: params.to, stepSec: params.stepSec, in: db)
+                try MetricsReadModel.metric(
+                    params.name, tags: params.tags, from: params.from, to: params.to, stepSec: params.stepSec, in: db)
             }
             position = reached
         } else {
@@ -317,8 +354,9 @@ public enum Metrics: ReadingMethod {
             }
             let until = to
             series = try engine { () throws(LogError) in
-                try MetricsReadModel.metric(params.name, tags: params.tags, from: params.from, to: params.to, stepSec: params.stepSec,
-                                            throughSeq: through, occurredBy: until, reader: reader)
+                try MetricsReadModel.metric(
+                    params.name, tags: params.tags, from: params.from, to: params.to, stepSec: params.stepSec,
+                    throughSeq: through, occurredBy: until, reader: reader)
             }
             position = through
         }
@@ -358,7 +396,8 @@ public enum Deliveries: ReadingMethod {
             let rounded = AnalyticsMethods.rounded
             return [
                 "webhook": .string(webhook), "attempts": .integer(figures.attempts), "successes": .integer(figures.successes),
-                "failures": .integer(figures.failures), "successRate": rounded(figures.successRate), "p50Ms": rounded(figures.durations.quantile(0.5)),
+                "failures": .integer(figures.failures), "successRate": rounded(figures.successRate),
+                "p50Ms": rounded(figures.durations.quantile(0.5)),
                 "p95Ms": rounded(figures.durations.quantile(0.95)),
             ]
         }
@@ -374,7 +413,9 @@ public enum Deliveries: ReadingMethod {
         let window = (from: params.from.map(hourOf), to: params.to.map { hourOf($0) + 3_599_999 })
         let (db, position) = try AnalyticsMethods.database(WebhooksReadModel(), at: params.at, window: window, reading)
         let id = params.webhook.hasPrefix("webhook/") ? String(params.webhook.dropFirst(8)) : params.webhook
-        let figures = try engine { () throws(LogError) in try WebhooksReadModel.deliveries(webhook: id, from: params.from, to: params.to, in: db) }
+        let figures = try engine { () throws(LogError) in
+            try WebhooksReadModel.deliveries(webhook: id, from: params.from, to: params.to, in: db)
+        }
         return Answer(webhook: params.webhook, figures: figures, position: position)
     }
 }
@@ -389,7 +430,7 @@ public enum ActiveAlerts: ReadingMethod {
         public var at: LogPosition?
         public init(at: LogPosition? = nil) { self.at = at }
         public static let parameters = [
-            Parameter("at", .position("A seq: after that event; a time: as of the events that occurred by then (default now).")),
+            Parameter("at", .position("A seq: after that event; a time: as of the events that occurred by then (default now)."))
         ]
         public init(_ p: Parameters) throws(QueryError) { at = try p.position("at") }
     }
@@ -399,16 +440,22 @@ public enum ActiveAlerts: ReadingMethod {
         public let alerts: [AlertsReadModel.AlertTransition]
         public let position: UInt64?
         public var members: [String: JSONValue] {
-            ["alerts": .array(alerts.map {
-                ["rule": .string($0.rule), "since": .string(Timestamp.format($0.occurredAt)), "sinceSeq": .integer($0.seq),
-                 "value": AnalyticsMethods.rounded($0.value)]
-            })]
+            [
+                "alerts": .array(
+                    alerts.map {
+                        [
+                            "rule": .string($0.rule), "since": .string(Timestamp.format($0.occurredAt)), "sinceSeq": .integer($0.seq),
+                            "value": AnalyticsMethods.rounded($0.value),
+                        ]
+                    })
+            ]
         }
         public static let schema = Schema.object([
-            "alerts": .array(.object([
-                "rule": .string(), "since": .time("When the event that made it fire occurred."), "sinceSeq": .integer(),
-                "value": .nullable(.number("The aggregate that made it fire.")),
-            ])),
+            "alerts": .array(
+                .object([
+                    "rule": .string(), "since": .time("When the event that made it fire occurred."), "sinceSeq": .integer(),
+                    "value": .nullable(.number("The aggregate that made it fire.")),
+                ]))
         ])
     }
 
@@ -466,16 +513,24 @@ public enum AlertHistory: ReadingMethod {
         public let transitions: [AlertsReadModel.AlertTransition]
         public let position: UInt64?
         public var members: [String: JSONValue] {
-            ["transitions": .array(transitions.map {
-                ["rule": .string($0.rule), "kind": .string($0.kind), "seq": .integer($0.seq), "at": .string(Timestamp.format($0.occurredAt)),
-                 "value": AnalyticsMethods.rounded($0.value)]
-            })]
+            [
+                "transitions": .array(
+                    transitions.map {
+                        [
+                            "rule": .string($0.rule), "kind": .string($0.kind), "seq": .integer($0.seq),
+                            "at": .string(Timestamp.format($0.occurredAt)),
+                            "value": AnalyticsMethods.rounded($0.value),
+                        ]
+                    })
+            ]
         }
         public static let schema = Schema.object([
-            "transitions": .array(.object([
-                "rule": .string(), "kind": .oneOf(["fired", "resolved"]), "seq": .integer(nil, "The event that caused it."), "at": .time(),
-                "value": .nullable(.number("The aggregate (none for a removal or redefinition).")),
-            ]), "In seq order."),
+            "transitions": .array(
+                .object([
+                    "rule": .string(), "kind": .oneOf(["fired", "resolved"]), "seq": .integer(nil, "The event that caused it."),
+                    "at": .time(),
+                    "value": .nullable(.number("The aggregate (none for a removal or redefinition).")),
+                ]), "In seq order.")
         ])
     }
 

@@ -64,15 +64,16 @@ public enum Search: ReadingMethod {
             self.at = at
         }
 
-        public static let parameters = [
-            Parameter("actor", .string("Only events by this actor (its id).")),
-            Parameter("org", .string("Only events of this org.")),
-            Parameter("types", .array(.string(), "Only events of these types.")),
-            Parameter("typePrefix", .string("Only events whose type begins so (build.).")),
-            Parameter("resource", .string("Only events that name this entity (KIND/ID), as their stream or in their data.")),
-            Parameter("from", .time("Only events that occurred then or later.")),
-            Parameter("to", .time("Only events that occurred then or earlier.")),
-        ] + AuditMethods.paging
+        public static let parameters =
+            [
+                Parameter("actor", .string("Only events by this actor (its id).")),
+                Parameter("org", .string("Only events of this org.")),
+                Parameter("types", .array(.string(), "Only events of these types.")),
+                Parameter("typePrefix", .string("Only events whose type begins so (build.).")),
+                Parameter("resource", .string("Only events that name this entity (KIND/ID), as their stream or in their data.")),
+                Parameter("from", .time("Only events that occurred then or later.")),
+                Parameter("to", .time("Only events that occurred then or earlier.")),
+            ] + AuditMethods.paging
 
         public init(_ p: Parameters) throws(QueryError) {
             var search = AuditReadModel.Search()

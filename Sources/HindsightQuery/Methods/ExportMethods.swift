@@ -9,20 +9,25 @@ enum ExportMethods {
     static let all = [MethodDescription(writing: AuditExportMethod.self), MethodDescription(writing: AccessReviewMethod.self)]
 
     static let path = Parameter(
-        "path", .string("A new directory beneath the exports directory serve was started with (--exports), or relative to it."), required: true)
+        "path", .string("A new directory beneath the exports directory serve was started with (--exports), or relative to it."),
+        required: true)
 
     static func format(_ p: Parameters) throws(QueryError) -> ExportFormat {
-        guard let format = ExportFormat(rawValue: try p.required("format")) else { throw .params("format must be jsonl or csv", at: "/format") }
+        guard let format = ExportFormat(rawValue: try p.required("format")) else {
+            throw .params("format must be jsonl or csv", at: "/format")
+        }
         return format
     }
 
-    static let chainHead = Schema.object(["size": .integer(), "root": .string("The Merkle root, hex.")], "The signed checkpoint's tree head.")
+    static let chainHead = Schema.object(
+        ["size": .integer(), "root": .string("The Merkle root, hex.")], "The signed checkpoint's tree head.")
 }
 
 /// `export.audit`: the events of a range as a bundle anyone can verify offline.
 public enum AuditExportMethod: WritingMethod {
     public static let name = "export.audit"
-    public static let summary = "Writes the events of a range (optionally of one org or some types) with their Merkle proofs, a signed checkpoint and a signed manifest; keeps the checkpoint."
+    public static let summary =
+        "Writes the events of a range (optionally of one org or some types) with their Merkle proofs, a signed checkpoint and a signed manifest; keeps the checkpoint."
 
     public struct Params: QueryParams {
         public var request: AuditExport.Request
@@ -34,10 +39,12 @@ public enum AuditExportMethod: WritingMethod {
         }
 
         public static let parameters = [
-            Parameter("from", .position("The first event: a seq, or the first that occurred at or after a time (default the log's start).")),
+            Parameter(
+                "from", .position("The first event: a seq, or the first that occurred at or after a time (default the log's start).")),
             Parameter("to", .position("The last event: a seq, or the last that occurred at or before a time (default the log's end).")),
             Parameter("org", .string("Only this org's events.")), Parameter("types", .array(.string(), "Only these types.")),
-            Parameter("format", .oneOf(["jsonl", "csv"], "The readable rendering beside the stored lines."), required: true), ExportMethods.path,
+            Parameter("format", .oneOf(["jsonl", "csv"], "The readable rendering beside the stored lines."), required: true),
+            ExportMethods.path,
         ]
 
         public init(_ p: Parameters) throws(QueryError) {
@@ -48,8 +55,10 @@ public enum AuditExportMethod: WritingMethod {
             case (.time(let first)?, .time(let last)?) where first > last: throw .params("from must not be after to", at: "/from")
             default: break
             }
-            self.init(request: AuditExport.Request(from: from, to: to, org: try p.string("org"), types: try p.eventTypes("types"), format: format),
-                      path: try p.required("path"))
+            self.init(
+                request: AuditExport.Request(
+                    from: from, to: to, org: try p.string("org"), types: try p.eventTypes("types"), format: format),
+                path: try p.required("path"))
         }
     }
 
@@ -60,7 +69,8 @@ public enum AuditExportMethod: WritingMethod {
         public var members: [String: JSONValue] {
             [
                 "file": .string(manifest.file), "count": .integer(Int64(manifest.count)),
-                "firstSeq": manifest.firstSeq.map { .integer(Int64($0)) } ?? .null, "lastSeq": manifest.lastSeq.map { .integer(Int64($0)) } ?? .null,
+                "firstSeq": manifest.firstSeq.map { .integer(Int64($0)) } ?? .null,
+                "lastSeq": manifest.lastSeq.map { .integer(Int64($0)) } ?? .null,
                 "sha256": .string(manifest.sha256),
                 "chainHead": ["size": .integer(Int64(manifest.chainHead.size)), "root": .string(manifest.chainHead.root)],
                 "complete": .bool(manifest.complete),
@@ -82,7 +92,8 @@ public enum AuditExportMethod: WritingMethod {
         let source = try writing.reading.source()
         let key = try writing.signingKey()
         let manifest = try engine { () throws(LogError) in
-            try AuditExport.write(params.request, reader: reader, events: source, key: key, checkpoints: writing.checkpoints, to: destination)
+            try AuditExport.write(
+                params.request, reader: reader, events: source, key: key, checkpoints: writing.checkpoints, to: destination)
         }
         return Answer(manifest: manifest, path: destination.path)
     }
@@ -91,7 +102,8 @@ public enum AuditExportMethod: WritingMethod {
 /// `export.accessReview`: who holds which role on what in an org at a moment, as a bundle.
 public enum AccessReviewMethod: WritingMethod {
     public static let name = "export.accessReview"
-    public static let summary = "Who holds which role on what in an org at a moment, with grant, granted at and by, expiry and how it is held."
+    public static let summary =
+        "Who holds which role on what in an org at a moment, with grant, granted at and by, expiry and how it is held."
 
     public struct Params: QueryParams {
         public var org: String
@@ -125,12 +137,15 @@ public enum AccessReviewMethod: WritingMethod {
             case "jsonl": format = .jsonl
             default: throw .params("format must be csv or jsonl", at: "/format")
             }
-            let atText: String? = switch p["at"] {
-            case .integer(let seq)?: String(seq)
-            case .string(let text)?: text
-            default: nil
-            }
-            self.init(org: org, at: try p.position("at"), atText: atText, since: try p.time("since"), format: format, path: try p.required("path"))
+            let atText: String? =
+                switch p["at"] {
+                case .integer(let seq)?: String(seq)
+                case .string(let text)?: text
+                default: nil
+                }
+            self.init(
+                org: org, at: try p.position("at"), atText: atText, since: try p.time("since"), format: format, path: try p.required("path")
+            )
         }
     }
 
@@ -157,11 +172,12 @@ public enum AccessReviewMethod: WritingMethod {
         let reading = writing.reading(["access"])
         let moment = try AccessMoment(params.at, reading)
         // The changes run from `since` to the review's moment (before any event, for seq 0).
-        let until: Int64 = switch moment.when {
-        case .seq(_, let occurredAt): occurredAt
-        case .time(let ms): ms
-        case .now: Timestamp.now()
-        }
+        let until: Int64 =
+            switch moment.when {
+            case .seq(_, let occurredAt): occurredAt
+            case .time(let ms): ms
+            case .now: Timestamp.now()
+            }
         if let since = params.since, since > until {
             throw .params("since must not be after the moment of the review (at, or now)", at: "/since")
         }
@@ -173,7 +189,10 @@ public enum AccessReviewMethod: WritingMethod {
         let reviewed = try reading.reader()
         let manifest = try engine { () throws(LogError) in
             try AccessReviewExport.write(
-                files, query: .init(method: name, org: params.org, at: params.atText, since: params.since.map(Timestamp.format), format: params.format.rawValue),
+                files,
+                query: .init(
+                    method: name, org: params.org, at: params.atText, since: params.since.map(Timestamp.format),
+                    format: params.format.rawValue),
                 position: moment.position, reader: reviewed, key: key, checkpoints: writing.checkpoints, to: destination)
         }
         return Answer(files: files, manifest: manifest, path: destination.path, position: moment.position)

@@ -27,8 +27,11 @@ public enum Append: WritingMethod {
 
         public static let parameters = [
             Parameter("events", .array(.anyObject(), "Envelopes as EVENTS.md describes them, appended in this order."), required: true),
-            Parameter("expectedVersions", .map(.anyObject("A stream's last streamVersion, \"none\" (the stream must not exist) or \"any\"."),
-                                               "For each stream named, the version it must be at, or the batch is refused.")),
+            Parameter(
+                "expectedVersions",
+                .map(
+                    .anyObject("A stream's last streamVersion, \"none\" (the stream must not exist) or \"any\"."),
+                    "For each stream named, the version it must be at, or the batch is refused.")),
         ]
 
         public init(_ p: Parameters) throws(QueryError) {
@@ -45,7 +48,9 @@ public enum Append: WritingMethod {
                     case .integer(let n) where n >= 0: expected[stream] = n == 0 ? .noStream : .exactly(UInt64(n))
                     case .string("none"): expected[stream] = .noStream
                     case .string("any"): expected[stream] = .any
-                    default: throw .params("an expected version is a non-negative integer, \"none\" or \"any\"", at: "/expectedVersions/\(stream)")
+                    default:
+                        throw .params(
+                            "an expected version is a non-negative integer, \"none\" or \"any\"", at: "/expectedVersions/\(stream)")
                     }
                 }
             }
@@ -66,7 +71,8 @@ public enum Append: WritingMethod {
         public let position: UInt64?
         public var members: [String: JSONValue] {
             var out: [String: JSONValue] = [
-                "firstSeq": .integer(Int64(result.firstSeq)), "lastSeq": .integer(Int64(result.lastSeq)), "count": .integer(Int64(result.count)),
+                "firstSeq": .integer(Int64(result.firstSeq)), "lastSeq": .integer(Int64(result.lastSeq)),
+                "count": .integer(Int64(result.count)),
             ]
             if result.isRetry { out["retry"] = true }
             return out
@@ -179,7 +185,11 @@ public enum Verify: ReadingMethod {
     public struct Params: QueryParams {
         public init() {}
         public static let parameters = [
-            Parameter("from", .integer(0...Int64.max, "Accepted for compatibility: the whole log is always verified, since each tree head covers every earlier event.")),
+            Parameter(
+                "from",
+                .integer(
+                    0...Int64.max,
+                    "Accepted for compatibility: the whole log is always verified, since each tree head covers every earlier event.")),
             Parameter("to", .integer(0...Int64.max, "As from.")),
         ]
         public init(_ p: Parameters) throws(QueryError) {
@@ -204,7 +214,8 @@ public enum Verify: ReadingMethod {
             [
                 "ok": .boolean(), "checked": .integer(),
                 "head": .object(["seq": .integer(), "hash": .string("The Merkle root, hex.")], "The verified tree head (when ok)."),
-                "firstBad": .object(["seq": .integer(), "reason": .string()], "The first seq that cannot be trusted, and why (when not ok)."),
+                "firstBad": .object(
+                    ["seq": .integer(), "reason": .string()], "The first seq that cannot be trusted, and why (when not ok)."),
             ], optional: ["head", "firstBad"])
     }
 
@@ -224,7 +235,8 @@ public enum Stats: ReadingMethod {
         public var at: LogPosition?
         public init(at: LogPosition? = nil) { self.at = at }
         public static let parameters = [
-            Parameter("at", .position("The log as it stood after that seq, or after the last event appended by that time (its recordedAt).")),
+            Parameter(
+                "at", .position("The log as it stood after that seq, or after the last event appended by that time (its recordedAt)."))
         ]
         public init(_ p: Parameters) throws(QueryError) { at = try p.position("at") }
     }
@@ -234,7 +246,8 @@ public enum Stats: ReadingMethod {
         public var position: UInt64? { stats.head.size }
         public var members: [String: JSONValue] {
             [
-                "events": .integer(Int64(stats.events)), "bytes": .integer(Int64(stats.rawBytes)), "storedBytes": .integer(Int64(stats.storedBytes)),
+                "events": .integer(Int64(stats.events)), "bytes": .integer(Int64(stats.rawBytes)),
+                "storedBytes": .integer(Int64(stats.storedBytes)),
                 "ratio": .number(stats.ratio), "segments": .integer(Int64(stats.segments)),
                 "head": ["seq": .integer(Int64(stats.head.size)), "hash": .string(stats.head.root.hex)],
             ]

@@ -24,16 +24,24 @@ public enum Status: ReadingMethod {
         public let position: UInt64?
         public var members: [String: JSONValue] {
             let size = position ?? 0
-            return ["readModels": .array(readModels.map { model in
-                ["name": .string(model.name), "position": .integer(Int64(model.position)), "lag": .integer(Int64(size - min(size, model.position))),
-                 "rebuilding": .bool(model.rebuilding)]
-            })]
+            return [
+                "readModels": .array(
+                    readModels.map { model in
+                        [
+                            "name": .string(model.name), "position": .integer(Int64(model.position)),
+                            "lag": .integer(Int64(size - min(size, model.position))),
+                            "rebuilding": .bool(model.rebuilding),
+                        ]
+                    })
+            ]
         }
         public static let schema = Schema.object([
-            "readModels": .array(.object([
-                "name": .string(), "position": .integer(nil, "The last seq it folded."), "lag": .integer(nil, "Events it has still to fold."),
-                "rebuilding": .boolean(),
-            ])),
+            "readModels": .array(
+                .object([
+                    "name": .string(), "position": .integer(nil, "The last seq it folded."),
+                    "lag": .integer(nil, "Events it has still to fold."),
+                    "rebuilding": .boolean(),
+                ]))
         ])
     }
 
@@ -74,7 +82,8 @@ public enum Rebuild: WritingMethod {
     public static func perform(_ params: Params, with writing: Writing) throws(QueryError) -> Answer {
         let models = try writing.projections()
         guard models.models.contains(where: { $0.name == params.name }) else {
-            throw .params("there is no read model \(params.name); there are \(models.models.map(\.name).joined(separator: ", "))", at: "/name")
+            throw .params(
+                "there is no read model \(params.name); there are \(models.models.map(\.name).joined(separator: ", "))", at: "/name")
         }
         // Caught up first, so that the rebuild starts from the model's current state.
         let reader = try writing.reading.reader()

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -20,13 +20,21 @@ struct Append: ParsableCommand {
     @Argument(help: "An NDJSON file (default: standard input).")
     var file: String?
 
-    @Option(name: .customLong("expect"), help: ArgumentHelp("A stream's expected version: STREAM=N, STREAM=none or STREAM=any (repeatable).", valueName: "STREAM=VERSION"))
+    @Option(
+        name: .customLong("expect"),
+        help: ArgumentHelp("A stream's expected version: STREAM=N, STREAM=none or STREAM=any (repeatable).", valueName: "STREAM=VERSION"))
     var expectations: [String] = []
 
-    @Option(help: ArgumentHelp("LZ4 compression level of the new chunks, 1 (fastest) to 12 (smallest); `compact` recompresses them later.", valueName: "LEVEL"))
+    @Option(
+        help: ArgumentHelp(
+            "LZ4 compression level of the new chunks, 1 (fastest) to 12 (smallest); `compact` recompresses them later.", valueName: "LEVEL")
+    )
     var compressionLevel: Int32 = LZ4Frame.defaultLevel
 
-    @Option(help: ArgumentHelp("Validate everything first, then append in batches of N events, printing each batch's positions once it is durable. With event ids, rerunning after an interruption resumes where it stopped.", valueName: "N"))
+    @Option(
+        help: ArgumentHelp(
+            "Validate everything first, then append in batches of N events, printing each batch's positions once it is durable. With event ids, rerunning after an interruption resumes where it stopped.",
+            valueName: "N"))
     var batchLines: Int?
 
     func validate() throws {
@@ -44,7 +52,8 @@ struct Append: ParsableCommand {
                 expected[String(text[..<equals])] = version
             }
             // Everything is validated before the writer's lock is taken.
-            let batch = try file.map { try EnvelopeParser.parse(file: $0, catalog: .standard) }
+            let batch =
+                try file.map { try EnvelopeParser.parse(file: $0, catalog: .standard) }
                 ?? EnvelopeParser.parse(ndjson: [UInt8](FileHandle.standardInput.readDataToEndOfFile()), catalog: .standard)
             var logOptions = LogOptions()
             logOptions.compressionLevel = compressionLevel

@@ -26,19 +26,24 @@ struct Audit: ParsableCommand {
         let moment = try at.map { try MomentOption.position($0, option: "at") }
         let service = options.service()
         let page = try asking { () throws(QueryError) in
-            try service.ask(Search.self, parameters: parameters([
-                "actor": textParameter(actor), "org": textParameter(org),
-                "types": types.isEmpty ? nil : JSONValue.array(types.map { JSONValue.string($0) }), "typePrefix": textParameter(typePrefix),
-                "resource": textParameter(resource), "from": timeParameter(start),
-                "to": timeParameter(end), "limit": .integer(Int64(limit)), "cursor": textParameter(cursor),
-                "at": moment?.json,
-            ]))
+            try service.ask(
+                Search.self,
+                parameters: parameters([
+                    "actor": textParameter(actor), "org": textParameter(org),
+                    "types": types.isEmpty ? nil : JSONValue.array(types.map { JSONValue.string($0) }),
+                    "typePrefix": textParameter(typePrefix),
+                    "resource": textParameter(resource), "from": timeParameter(start),
+                    "to": timeParameter(end), "limit": .integer(Int64(limit)), "cursor": textParameter(cursor),
+                    "at": moment?.json,
+                ]))
         }
         if output.json { return printAnswer(page) }
         guard !page.records.isEmpty else { return print("no event matches (as of seq \(page.position ?? 0))") }
-        print(FigureTable(columns: ["seq", "occurred", "type", "actor", "org", "stream"]).render(page.records.map {
-            [String($0.seq), Timestamp.format($0.occurredAtMs), $0.type, $0.actorKind + " " + $0.actorID, $0.org, $0.stream]
-        }), terminator: "")
+        print(
+            FigureTable(columns: ["seq", "occurred", "type", "actor", "org", "stream"]).render(
+                page.records.map {
+                    [String($0.seq), Timestamp.format($0.occurredAtMs), $0.type, $0.actorKind + " " + $0.actorID, $0.org, $0.stream]
+                }), terminator: "")
         if let next = page.nextCursor { print("more: --cursor \(next)") }
     }
 }

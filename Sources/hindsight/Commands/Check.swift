@@ -26,22 +26,28 @@ struct Check: ParsableCommand {
         }
         let service = options.service()
         let answer = try asking(failure: 2) { () throws(QueryError) in
-            try service.ask(HindsightQuery.Check.self, parameters: parameters([
-                "subject": .string(subject), "permission": .string(permission), "resource": .string(resource), "at": moment?.json,
-            ]))
+            try service.ask(
+                HindsightQuery.Check.self,
+                parameters: parameters([
+                    "subject": .string(subject), "permission": .string(permission), "resource": .string(resource), "at": moment?.json,
+                ]))
         }
         if output.json {
             printAnswer(answer)
         } else if answer.allowed {
             print("allowed: \(subject) may \(permission) on \(resource) (as of seq \(answer.position ?? 0)), through")
-            print(FigureTable(columns: ["grant", "role", "scope"]).render(answer.grants.map { [$0.grant, $0.role, $0.scope] }), terminator: "")
+            print(
+                FigureTable(columns: ["grant", "role", "scope"]).render(answer.grants.map { [$0.grant, $0.role, $0.scope] }), terminator: ""
+            )
         } else {
             print("denied: \(subject) may not \(permission) on \(resource) (as of seq \(answer.position ?? 0))")
             if !answer.wouldHave.isEmpty {
                 print("these grants would have allowed it:")
-                print(FigureTable(columns: ["grant", "role", "scope", "why", "since"]).render(answer.wouldHave.map {
-                    [$0.grant, $0.role, $0.scope, $0.why, $0.since.map(Timestamp.format) ?? "-"]
-                }), terminator: "")
+                print(
+                    FigureTable(columns: ["grant", "role", "scope", "why", "since"]).render(
+                        answer.wouldHave.map {
+                            [$0.grant, $0.role, $0.scope, $0.why, $0.since.map(Timestamp.format) ?? "-"]
+                        }), terminator: "")
             }
         }
         if !answer.allowed { throw ExitCode(1) }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -25,8 +25,10 @@ struct Compact: ParsableCommand {
     func run() throws {
         try reporting {
             let report = try Engine(directory: options.directory).compact(level: level)
-            printJSON(["segments": report.segmentsRewritten, "events": report.events,
-                       "bytesBefore": report.bytesBefore, "bytesAfter": report.bytesAfter])
+            printJSON([
+                "segments": report.segmentsRewritten, "events": report.events,
+                "bytesBefore": report.bytesBefore, "bytesAfter": report.bytesAfter,
+            ])
         }
     }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -23,10 +23,13 @@ struct Dump: ParsableCommand {
     func run() throws {
         try reporting {
             let (models, _, source) = try readModels(options.directory, caughtUp: true)
-            let reveal: ((String) -> String)? = stored ? nil : { line in
-                guard let event = try? StoredEvent(storedLine: Array(line.utf8)) else { return line }
-                return String(decoding: source.present(event).line, as: UTF8.self)
-            }
+            let reveal: ((String) -> String)? =
+                stored
+                ? nil
+                : { line in
+                    guard let event = try? StoredEvent(storedLine: Array(line.utf8)) else { return line }
+                    return String(decoding: source.present(event).line, as: UTF8.self)
+                }
             var out = Data()
             try models.dump(name, reveal: reveal) { line in
                 out.append(contentsOf: line.utf8)

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter

@@ -29,21 +29,26 @@ struct Export: ParsableCommand {
             let last = try to.map { try MomentOption.position($0, option: "to") }
             let service = options.service(signingKey: key.path, exports: .asNamed)
             let answer = try asking { () throws(QueryError) in
-                try service.perform(AuditExportMethod.self, parameters: parameters([
-                    "format": .string(format), "path": .string(out), "from": first?.json, "to": last?.json, "org": textParameter(org),
-                    "types": types.map { .array($0.split(separator: ",").map { .string(String($0)) }) },
-                ]))
+                try service.perform(
+                    AuditExportMethod.self,
+                    parameters: parameters([
+                        "format": .string(format), "path": .string(out), "from": first?.json, "to": last?.json, "org": textParameter(org),
+                        "types": types.map { .array($0.split(separator: ",").map { .string(String($0)) }) },
+                    ]))
             }
             if output.json { return printAnswer(answer) }
             let manifest = answer.manifest
-            print("wrote \(answer.path): \(manifest.count) events (seq \(manifest.range.firstSeq)…\(manifest.range.lastSeq)), anchored to the signed checkpoint of \(manifest.chainHead.size) events, root \(manifest.chainHead.root)")
+            print(
+                "wrote \(answer.path): \(manifest.count) events (seq \(manifest.range.firstSeq)…\(manifest.range.lastSeq)), anchored to the signed checkpoint of \(manifest.chainHead.size) events, root \(manifest.chainHead.root)"
+            )
         }
     }
 
     struct AccessReview: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "access-review",
-            abstract: "Who holds which role on what in an org at a moment, with grant, granted at and by, expiry and how it is held (export.accessReview).",
+            abstract:
+                "Who holds which role on what in an org at a moment, with grant, granted at and by, expiry and how it is held (export.accessReview).",
             discussion: """
                 Writes a bundle in DIR: access-review.FORMAT, and with --since, changes.FORMAT (every gain and loss of access \
                 since then), with a signed checkpoint of the log and a signed manifest; `hindsight verify-export DIR --key PUBLIC` \
@@ -64,10 +69,12 @@ struct Export: ParsableCommand {
             let start = try since.map { try MomentOption.time($0, option: "since", dayEnds: false) }
             let service = options.service(signingKey: key.path, exports: .asNamed)
             let answer = try asking { () throws(QueryError) in
-                try service.perform(AccessReviewMethod.self, parameters: parameters([
-                    "org": .string(org), "format": .string(format), "path": .string(out), "at": moment?.json,
-                    "since": timeParameter(start),
-                ]))
+                try service.perform(
+                    AccessReviewMethod.self,
+                    parameters: parameters([
+                        "org": .string(org), "format": .string(format), "path": .string(out), "at": moment?.json,
+                        "since": timeParameter(start),
+                    ]))
             }
             if output.json { return printAnswer(answer) }
             print("wrote \(answer.path) (as of seq \(answer.position ?? 0)):")

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -47,9 +47,11 @@ struct Keys: ParsableCommand {
 
 /// `--key PATH`: the signing key's file.
 struct SigningKeyOption: ParsableArguments {
-    @Option(name: .customLong("key"), help: ArgumentHelp(
-        "The signing key's file (default: $HINDSIGHT_SIGNING_KEY, else ~/.config/hindsight/signing.key). It must live outside the data directory.",
-        valueName: "PATH"))
+    @Option(
+        name: .customLong("key"),
+        help: ArgumentHelp(
+            "The signing key's file (default: $HINDSIGHT_SIGNING_KEY, else ~/.config/hindsight/signing.key). It must live outside the data directory.",
+            valueName: "PATH"))
     var given: String?
 
     var path: String { given ?? SigningKey.defaultPath }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -24,7 +24,9 @@ struct MakeCheckpoint: ParsableCommand {
             let signing = try SigningKey(path: key.path)
             let reader = try LogReader(directory: options.directory)
             guard reader.size > 0 else { throw LogError(.outOfRange, "the log is empty: there is no tree head to sign") }
-            print(try CheckpointStore(dataDirectory: options.directory).write(size: reader.size, root: reader.root, key: signing), terminator: "")
+            print(
+                try CheckpointStore(dataDirectory: options.directory).write(size: reader.size, root: reader.root, key: signing),
+                terminator: "")
         }
     }
 }

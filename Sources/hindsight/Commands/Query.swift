@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -15,7 +15,9 @@ import HindsightWorkload
 struct Query: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Answer one JSON-RPC request, as serve would, and print the response line.",
-        discussion: "The one command that speaks JSON-RPC, for scripts and tools that speak it to serve. Methods that only read never take the writer's lock, so they work beside a running serve. Exits 1 when the response is an error.")
+        discussion:
+            "The one command that speaks JSON-RPC, for scripts and tools that speak it to serve. Methods that only read never take the writer's lock, so they work beside a running serve. Exits 1 when the response is an error."
+    )
 
     @OptionGroup var options: DataOptions
     @OptionGroup var key: SigningKeyOption
@@ -31,14 +33,18 @@ struct Query: ParsableCommand {
 
 /// Answers one request as `serve` would, without being the writer, prints the response
 /// line, and exits 1 when it is an error.
-func answer(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off) throws {
+func answer(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off)
+    throws
+{
     let response = respond(method, params: params, directory: directory, signingKey: signingKey, exports: exports)
     FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
     if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
 }
 
 /// The response line to one request, as `serve` would write it.
-func respond(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off) -> [UInt8] {
+func respond(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off)
+    -> [UInt8]
+{
     var request = Array(#"{"jsonrpc":"2.0","id":1,"method":"#.utf8)
     JSONValue.string(method).write(to: &request)
     request += Array(#","params":"#.utf8) + Array(params.utf8) + [UInt8(ascii: "}")]

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -23,7 +23,8 @@ struct Read: ParsableCommand {
     @Option(help: "Only events that occurred at or after this RFC 3339 time.") var since: String?
     @Option(help: "Only events that occurred at or before this RFC 3339 time.") var until: String?
     @Option(help: "At most this many events.") var limit: Int?
-    @Flag(help: "Show each event as the newest version of its type, as read models see it (stored events are never rewritten).") var upcast = false
+    @Flag(help: "Show each event as the newest version of its type, as read models see it (stored events are never rewritten).")
+    var upcast = false
     @Flag(help: "Print the lines exactly as stored and hashed: personal data as its ciphertext.") var stored = false
 
     func validate() throws {
@@ -32,7 +33,9 @@ struct Read: ParsableCommand {
         }
         if let to, from > to { throw ValidationError("--from must not be after --to") }
         if let limit, limit < 0 { throw ValidationError("--limit must not be negative") }
-        if stored && upcast { throw ValidationError("--stored prints lines exactly as hashed, which --upcast would rewrite: give one of them") }
+        if stored && upcast {
+            throw ValidationError("--stored prints lines exactly as hashed, which --upcast would rewrite: give one of them")
+        }
     }
 
     func run() throws {
@@ -47,7 +50,9 @@ struct Read: ParsableCommand {
             for (text, keyPath) in [(since, \ReadQuery.occurredFrom), (until, \ReadQuery.occurredTo)] {
                 guard let text else { continue }
                 guard let ms = Timestamp.parse(rfc3339: text) else {
-                    throw ValidationError("\(text) is not an RFC 3339 time such as 2026-03-01T09:30:00Z (a fraction of a second and an offset such as +02:00 may be given)")
+                    throw ValidationError(
+                        "\(text) is not an RFC 3339 time such as 2026-03-01T09:30:00Z (a fraction of a second and an offset such as +02:00 may be given)"
+                    )
                 }
                 query[keyPath: keyPath] = ms
             }

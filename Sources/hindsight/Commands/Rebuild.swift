@@ -16,6 +16,8 @@ struct Rebuild: ParsableCommand {
             try service.perform(HindsightQuery.Rebuild.self, parameters: ["name": .string(name)])
         }
         if output.json { return printAnswer(answer) }
-        print("rebuilt \(answer.name) from \(answer.from == 0 ? "the log's start" : "the snapshot at seq \(answer.from)"); it has folded the log up to seq \(answer.position ?? 0)")
+        print(
+            "rebuilt \(answer.name) from \(answer.from == 0 ? "the log's start" : "the snapshot at seq \(answer.from)"); it has folded the log up to seq \(answer.position ?? 0)"
+        )
     }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -13,7 +13,8 @@ import HindsightWorkload
 
 struct Snapshot: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Save read models' state at the position they have reached, with the log's tree head there and a digest of their content.",
+        abstract:
+            "Save read models' state at the position they have reached, with the log's tree head there and a digest of their content.",
         discussion: """
             Snapshots go to DIR/snapshots/NAME/ (Snapshots/README.md gives the format); a rebuild starts from the newest \
             one that stands for the log, and `hindsight verify --projections` checks each against a fresh fold of the log. \

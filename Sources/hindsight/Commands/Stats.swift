@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -21,18 +21,21 @@ struct Stats: ParsableCommand {
         try reporting {
             let stats = try LogReader(directory: options.directory).stats()
             if json {
-                printJSON(["events": stats.events, "bytes": stats.rawBytes, "storedBytes": stats.storedBytes,
-                           "ratio": (stats.ratio * 100).rounded() / 100, "segments": stats.segments,
-                           "head": ["seq": stats.head.size, "hash": stats.head.root.hex]])
+                printJSON([
+                    "events": stats.events, "bytes": stats.rawBytes, "storedBytes": stats.storedBytes,
+                    "ratio": (stats.ratio * 100).rounded() / 100, "segments": stats.segments,
+                    "head": ["seq": stats.head.size, "hash": stats.head.root.hex],
+                ])
             } else {
-                print("""
-                events        \(stats.events)
-                raw bytes     \(stats.rawBytes)
-                stored bytes  \(stats.storedBytes)
-                ratio         \(String(format: "%.2f", stats.ratio))
-                segments      \(stats.segments)
-                tree head     \(stats.head.size) \(stats.head.root.hex)
-                """)
+                print(
+                    """
+                    events        \(stats.events)
+                    raw bytes     \(stats.rawBytes)
+                    stored bytes  \(stats.storedBytes)
+                    ratio         \(String(format: "%.2f", stats.ratio))
+                    segments      \(stats.segments)
+                    tree head     \(stats.head.size) \(stats.head.root.hex)
+                    """)
             }
         }
     }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -24,16 +24,21 @@ struct Verify: ParsableCommand {
         try reporting {
             let report = try LogReader(directory: options.directory).verify()
             // Read models are checked only against a log that verifies.
-            let checks = projections && report.ok
+            let checks =
+                projections && report.ok
                 ? try readModels(options.directory, caughtUp: false).models.verify(reader: LogReader(directory: options.directory)) : []
             if json {
-                var object: [String: Any] = ["ok": report.ok && checks.allSatisfy(\.ok), "checked": report.checked,
-                                             "head": ["seq": report.size, "hash": report.root.hex]]
+                var object: [String: Any] = [
+                    "ok": report.ok && checks.allSatisfy(\.ok), "checked": report.checked,
+                    "head": ["seq": report.size, "hash": report.root.hex],
+                ]
                 if let bad = report.firstBad { object["firstBad"] = ["seq": bad.seq, "reason": bad.reason] }
                 if !report.notes.isEmpty { object["notes"] = report.notes }
                 if projections {
                     object["projections"] = checks.map { check -> [String: Any] in
-                        var entry: [String: Any] = ["readModel": check.readModel, "kind": check.kind, "position": check.position, "ok": check.ok]
+                        var entry: [String: Any] = [
+                            "readModel": check.readModel, "kind": check.kind, "position": check.position, "ok": check.ok,
+                        ]
                         if let problem = check.problem { entry["problem"] = problem }
                         return entry
                     }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import HindsightCatalog
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightCore
 import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
@@ -14,12 +14,16 @@ import HindsightWorkload
 struct VerifyExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify-export",
-        abstract: "Check an export bundle (an audit export or an access review) offline: signatures, checksums, Merkle proofs, counts and seq continuity.",
+        abstract:
+            "Check an export bundle (an audit export or an access review) offline: signatures, checksums, Merkle proofs, counts and seq continuity.",
         discussion: "Exits 2 naming the first problem (file and line), 0 with a summary when the bundle verifies.")
 
     @Argument(help: "The bundle's directory.") var directory: String
-    @Option(help: ArgumentHelp("The public key (NAME+KEYID+KEY, as `keys public` prints), or a file holding it.", valueName: "PUBLIC")) var key: String
-    @Option(help: ArgumentHelp("An older checkpoint of the same log: also check that the bundle's log extends it unchanged.", valueName: "FILE"))
+    @Option(help: ArgumentHelp("The public key (NAME+KEYID+KEY, as `keys public` prints), or a file holding it.", valueName: "PUBLIC"))
+    var key: String
+    @Option(
+        help: ArgumentHelp("An older checkpoint of the same log: also check that the bundle's log extends it unchanged.", valueName: "FILE")
+    )
     var olderCheckpoint: String?
 
     func run() throws {

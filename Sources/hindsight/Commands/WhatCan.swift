@@ -20,8 +20,13 @@ struct WhatCan: ParsableCommand {
         }
         if output.json { return printAnswer(answer) }
         guard !answer.grants.isEmpty else { return print("\(subject) holds no grant") }
-        print(FigureTable(columns: ["grant", "role", "scope", "expires", "permissions"]).render(answer.grants.map {
-            [$0.grant, $0.role, $0.scope, $0.expiresAt.map(Timestamp.format) ?? "-", $0.permissions.map(\.description).joined(separator: " ")]
-        }), terminator: "")
+        print(
+            FigureTable(columns: ["grant", "role", "scope", "expires", "permissions"]).render(
+                answer.grants.map {
+                    [
+                        $0.grant, $0.role, $0.scope, $0.expiresAt.map(Timestamp.format) ?? "-",
+                        $0.permissions.map(\.description).joined(separator: " "),
+                    ]
+                }), terminator: "")
     }
 }

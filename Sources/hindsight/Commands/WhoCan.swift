@@ -16,14 +16,18 @@ struct WhoCan: ParsableCommand {
         let moment = try at.map { try MomentOption.position($0, option: "at") }
         let service = options.service()
         let answer = try asking { () throws(QueryError) in
-            try service.ask(HindsightQuery.WhoCan.self, parameters: parameters([
-                "permission": .string(permission), "resource": .string(resource), "at": moment?.json,
-            ]))
+            try service.ask(
+                HindsightQuery.WhoCan.self,
+                parameters: parameters([
+                    "permission": .string(permission), "resource": .string(resource), "at": moment?.json,
+                ]))
         }
         if output.json { return printAnswer(answer) }
         guard !answer.subjects.isEmpty else { return print("nobody may \(permission) on \(resource)") }
-        print(FigureTable(columns: ["subject", "grant", "role", "scope"]).render(answer.subjects.map {
-            [$0.subject, $0.reason.grant, $0.reason.role, $0.reason.scope]
-        }), terminator: "")
+        print(
+            FigureTable(columns: ["subject", "grant", "role", "scope"]).render(
+                answer.subjects.map {
+                    [$0.subject, $0.reason.grant, $0.reason.role, $0.reason.scope]
+                }), terminator: "")
     }
 }
