@@ -8,6 +8,11 @@ let strictSwift: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// The modules on the append and scan paths: their small functions are called per event from
+/// the modules above, so a release build makes them all available for inlining across modules
+/// (without it, the module split cost appends 26–40%: BENCHMARKS.md).
+let hotPath: [SwiftSetting] = strictSwift + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "Hindsight",
     platforms: [.macOS(.v15)],
@@ -39,20 +44,20 @@ let package = Package(
         .target(
             name: "HindsightCore",
             dependencies: ["CShim"],
-            swiftSettings: strictSwift
+            swiftSettings: hotPath
         ),
         // Durable files: fsync discipline, atomic replacement, held directories, mappings.
         .target(
             name: "HindsightFiles",
             dependencies: ["CShim", "HindsightCore"],
-            swiftSettings: strictSwift
+            swiftSettings: hotPath
         ),
         // The event catalogue: EventSchemas/ embedded (at build time) and compiled into native checks, the
         // validation of producers' NDJSON into batches, upcasting and personal fields.
         .target(
             name: "HindsightCatalog",
             dependencies: ["CShim", "HindsightCore", "HindsightFiles"],
-            swiftSettings: strictSwift,
+            swiftSettings: hotPath,
             plugins: ["EmbedSchemas"]
         ),
         // Embeds EventSchemas/*.json in the catalogue at build time.
@@ -70,7 +75,7 @@ let package = Package(
         .target(
             name: "HindsightLogWriter",
             dependencies: ["CShim", "HindsightCore", "HindsightFiles", "HindsightLog"],
-            swiftSettings: strictSwift
+            swiftSettings: hotPath
         ),
         // Erasable personal data: per-person AES-GCM keys (swift-crypto) beside the segments.
         // Seals, reveals and destroys; never touches the log.
@@ -96,7 +101,10 @@ let package = Package(
         // one CSV and JSON lines writer.
         .target(
             name: "HindsightEvidence",
-            dependencies: ["HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog", "HindsightProjections", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog", "HindsightProjections",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSwift
         ),
         // SQLite from Debian (libsqlite3-dev), where read models keep their tables.
@@ -114,7 +122,10 @@ let package = Package(
         // parameters and answers, with their JSON Schema. Reads through the engine's read side.
         .target(
             name: "HindsightQuery",
-            dependencies: ["HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightEvidence", "HindsightLog", "HindsightProjections"],
+            dependencies: [
+                "HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightEvidence", "HindsightLog",
+                "HindsightProjections",
+            ],
             swiftSettings: strictSwift
         ),
         // JSON-RPC 2.0 over lines (QUERIES.md), for `serve` and `query`: a thin edge over the
@@ -196,18 +207,25 @@ let package = Package(
         ),
         .testTarget(
             name: "HindsightCatalogTests",
-            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightLog", "HindsightLogWriter", "HindsightWorkload", "HindsightTestSupport"],
+            dependencies: [
+                "HindsightCatalog", "HindsightCore", "HindsightLog", "HindsightLogWriter", "HindsightWorkload", "HindsightTestSupport",
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "HindsightLogTests",
-            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightFiles", "HindsightLog", "HindsightLogWriter", "HindsightWorkload", "HindsightTestSupport"],
+            dependencies: [
+                "HindsightCatalog", "HindsightCore", "HindsightFiles", "HindsightLog", "HindsightLogWriter", "HindsightWorkload",
+                "HindsightTestSupport",
+            ],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "HindsightEngineTests",
-            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightLog", "HindsightVault", "HindsightTestSupport"],
+            dependencies: [
+                "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightLog", "HindsightVault", "HindsightTestSupport",
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -233,7 +251,9 @@ let package = Package(
         ),
         .testTarget(
             name: "HindsightRPCTests",
-            dependencies: ["HindsightCore", "HindsightEngine", "HindsightProjections", "HindsightQuery", "HindsightRPC", "HindsightTestSupport"],
+            dependencies: [
+                "HindsightCore", "HindsightEngine", "HindsightProjections", "HindsightQuery", "HindsightRPC", "HindsightTestSupport",
+            ],
             swiftSettings: strictSwift
         ),
     ],
