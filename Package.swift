@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "HindsightFiles",
             dependencies: ["CShim", "HindsightCore"],
-            swiftSettings: hotPath
+            swiftSettings: strictSwift
         ),
         // The event catalogue: EventSchemas/ embedded (at build time) and compiled into native checks, the
         // validation of producers' NDJSON into batches, upcasting and personal fields.
@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "HindsightLog",
             dependencies: ["CLZ4", "CShim", "HindsightCore", "HindsightFiles"],
-            swiftSettings: strictSwift
+            swiftSettings: hotPath
         ),
         // The log's one writer: appends validated batches (group commit, recovery after a
         // crash) and compacts sealed segments. Only the engine uses it.
@@ -84,11 +84,20 @@ let package = Package(
             dependencies: ["HindsightCatalog", "HindsightCore", "HindsightFiles", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
-        // The only write path (validate, seal, erasures, append) and the one way events are
-        // presented to readers (revealed, upcast).
+        // The log as readers see it (`EventSource`): the one way events are presented to readers
+        // (revealed, upcast). Read models and evidence reach the log through it alone.
+        .target(
+            name: "HindsightReadSide",
+            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightLog", "HindsightVault"],
+            swiftSettings: strictSwift
+        ),
+        // The only write path: validate, seal, erasures, append.
         .target(
             name: "HindsightEngine",
-            dependencies: ["HindsightCatalog", "HindsightCore", "HindsightFiles", "HindsightLog", "HindsightLogWriter", "HindsightVault"],
+            dependencies: [
+                "HindsightCatalog", "HindsightCore", "HindsightFiles", "HindsightLog", "HindsightLogWriter", "HindsightReadSide",
+                "HindsightVault",
+            ],
             swiftSettings: strictSwift
         ),
         // The access rules of EVENTS.md: permissions, their patterns and the built-in roles.
@@ -102,7 +111,7 @@ let package = Package(
         .target(
             name: "HindsightEvidence",
             dependencies: [
-                "HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog", "HindsightProjections",
+                "HindsightCore", "HindsightFiles", "HindsightLog", "HindsightProjections", "HindsightReadSide",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSwift
@@ -113,7 +122,7 @@ let package = Package(
         .target(
             name: "HindsightProjections",
             dependencies: [
-                "CSQLite", "HindsightAccess", "HindsightCore", "HindsightEngine", "HindsightFiles", "HindsightLog",
+                "CSQLite", "HindsightAccess", "HindsightCore", "HindsightFiles", "HindsightLog", "HindsightReadSide",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSwift
@@ -124,7 +133,7 @@ let package = Package(
             name: "HindsightQuery",
             dependencies: [
                 "HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightEvidence", "HindsightLog",
-                "HindsightProjections",
+                "HindsightProjections", "HindsightReadSide",
             ],
             swiftSettings: strictSwift
         ),
@@ -155,6 +164,7 @@ let package = Package(
                 "HindsightLogWriter",
                 "HindsightProjections",
                 "HindsightQuery",
+                "HindsightReadSide",
                 "HindsightRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -180,6 +190,7 @@ let package = Package(
                 "HindsightLog",
                 "HindsightLogWriter",
                 "HindsightProjections",
+                "HindsightReadSide",
                 "HindsightWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -232,6 +243,7 @@ let package = Package(
             name: "HindsightAccessTests",
             dependencies: [
                 "HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightLog", "HindsightLogWriter",
+                "HindsightReadSide",
                 "HindsightProjections", "HindsightTestSupport", "HindsightWorkload",
             ],
             swiftSettings: strictSwift
@@ -239,7 +251,8 @@ let package = Package(
         .testTarget(
             name: "HindsightProjectionsTests",
             dependencies: [
-                "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightLog", "HindsightProjections", "HindsightTestSupport",
+                "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightLog", "HindsightProjections", "HindsightReadSide",
+                "HindsightTestSupport",
                 "HindsightWorkload",
             ],
             swiftSettings: strictSwift

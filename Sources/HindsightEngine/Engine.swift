@@ -3,6 +3,7 @@ public import HindsightCatalog
 public import HindsightCore
 public import HindsightLog
 public import HindsightLogWriter
+public import HindsightReadSide
 import HindsightVault
 
 /// The only write path: the log, the catalogue its events must fit and the vault of

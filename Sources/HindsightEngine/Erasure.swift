@@ -2,6 +2,7 @@ import Foundation
 import HindsightCatalog
 import HindsightCore
 import HindsightLog
+import HindsightReadSide
 import HindsightVault
 
 /// What an erasure made unreadable, and where it was recorded.
@@ -16,31 +17,33 @@ public struct ErasureReport: Encodable, Sendable {
     public let recorded: [UInt64]
 }
 
-/// The `person.erased` event as the engine records it: built as a value and encoded, then
+/// The `person.erased` event as the engine records it: a value, written as an envelope in
+/// the order EVENTS.md writes one (and always the same bytes for the same value), then
 /// validated against the catalogue like any producer's event.
-struct PersonErased: Encodable {
-    struct Actor: Encodable {
-        let kind = "system"
-        let id: String
-    }
-
-    struct Data: Encodable {
-        let person: String
-    }
-
-    let type = "person.erased"
-    let stream: String
-    let occurredAt: String
-    let actor: Actor
+struct PersonErased {
+    let person: String
     let org: String
-    let data: Data
+    let occurredAtMs: Int64
+    /// The system that asked, as the event's actor.
+    let actor: String
 
-    init(person: String, org: String, at occurredAtMs: Int64, actor: String) {
-        stream = "person/" + person
-        occurredAt = Timestamp.format(occurredAtMs)
-        self.actor = Actor(id: actor)
-        self.org = org
-        data = Data(person: person)
+    /// The envelope as one NDJSON line.
+    var line: [UInt8] {
+        var out: [UInt8] = []
+        func field(_ name: String, _ value: JSONValue) {
+            out.append(out.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            JSONValue.string(name).write(to: &out)
+            out.append(UInt8(ascii: ":"))
+            value.write(to: &out)
+        }
+        field("type", "person.erased")
+        field("stream", .string("person/" + person))
+        field("occurredAt", .string(Timestamp.format(occurredAtMs)))
+        field("actor", .raw(Array(#"{"kind":"system","id":"#.utf8) + JSONValue.string(actor).text + [UInt8(ascii: "}")]))
+        field("org", .string(org))
+        field("data", ["person": .string(person)])
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }
 
@@ -97,15 +100,9 @@ extension Engine {
         guard keyIDs.contains(where: vault.holds) else { return (name, fields.count, nil) }
 
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let encoder = JSONEncoder()
-        // Keys in the order the envelope is written (docs/log-format.md): declaration order.
-        encoder.outputFormatting = [.withoutEscapingSlashes]
         var ndjson: [UInt8] = []
         for org in Set(fields.map(\.org)).sorted() {
-            guard let line = try? encoder.encode(PersonErased(person: name, org: org, at: now, actor: actor)) else {
-                throw LogError(.io, "cannot encode person.erased for \(org)")
-            }
-            ndjson += line + [UInt8(ascii: "\n")]
+            ndjson += PersonErased(person: name, org: org, occurredAtMs: now, actor: actor).line + [UInt8(ascii: "\n")]
         }
         return (name, fields.count, try EnvelopeParser.parse(ndjson: ndjson, catalog: catalog))
     }

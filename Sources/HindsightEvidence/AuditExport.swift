@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
 public import HindsightCore
-public import HindsightEngine
 public import HindsightLog
+public import HindsightReadSide
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,5 @@
 public import HindsightCore
-import HindsightEngine
+import HindsightReadSide
 
 /// An event as read models receive it: upcast to the newest version of its type, with
 /// personal data as readers see it (`event`), and the entities it refers to. A model that

@@ -1,9 +1,9 @@
 import Dispatch
 import Foundation
 public import HindsightCore
-public import HindsightEngine
 import HindsightFiles
 public import HindsightLog
+public import HindsightReadSide
 
 #if canImport(Glibc)
     import Glibc

@@ -3,6 +3,7 @@ public import HindsightEngine
 public import HindsightEvidence
 public import HindsightLog
 public import HindsightProjections
+public import HindsightReadSide
 
 /// A method's parameters as a Swift value: read from a request's named parameters by the
 /// method's own checks, or built directly by a caller in Swift (the command line).
@@ -172,10 +173,10 @@ public struct Writing {
     /// Whether the rebuild of a read model can run beside the requests (in `serve`).
     public var isServing: Bool { service.engineIfServing != nil }
 
-    /// A reader of the log as it is when called (for work that outlasts the request).
-    public var currentReader: @Sendable () throws(LogError) -> LogReader {
-        let directory = service.directory
-        return { () throws(LogError) in try LogReader(directory: directory) }
+    /// Readers of the log as it is when each is asked for (for work that outlasts the request).
+    public func currentReader() throws(QueryError) -> @Sendable () throws(LogError) -> LogReader {
+        let source = try service.source()
+        return { () throws(LogError) in try source.reader() }
     }
 }
 

@@ -5,6 +5,7 @@ public import HindsightEngine
 public import HindsightEvidence
 import HindsightLog
 import HindsightProjections
+import HindsightReadSide
 
 /// The questions QUERIES.md lists, as Swift functions over typed parameters and answers. The
 /// edges are thin: JSON-RPC (`serve`, `query`) and the command line call it, and it owns what
@@ -74,12 +75,16 @@ public final class QueryService: @unchecked Sendable {
 
     /// Answers a reading method given its parameters as a request would (checked as for one).
     public func ask<M: ReadingMethod>(_ method: M.Type, parameters values: [String: JSONValue]) throws(QueryError) -> M.Answer {
-        try ask(M.self, M.Params(Parameters(values, listed: M.Params.parameters, catalog: catalog)))
+        let parameters = try Parameters(values, listed: M.Params.parameters, catalog: catalog)
+        try reach(parameters.integer("atLeast"))
+        return try ask(M.self, M.Params(parameters))
     }
 
     /// Carries out a writing method given its parameters as a request would.
     public func perform<M: WritingMethod>(_ method: M.Type, parameters values: [String: JSONValue]) throws(QueryError) -> M.Answer {
-        try perform(M.self, M.Params(Parameters(values, listed: M.Params.parameters, catalog: catalog)))
+        let parameters = try Parameters(values, listed: M.Params.parameters, catalog: catalog)
+        try reach(parameters.integer("atLeast"))
+        return try perform(M.self, M.Params(parameters))
     }
 
     /// Carries out a writing method.

@@ -24,6 +24,8 @@ public indirect enum Schema: Sendable {
     case anyObject(String? = nil)
     /// A seq (an integer) or an RFC 3339 time.
     case position(String? = nil)
+    /// Any of these shapes.
+    case anyOf([Schema], String? = nil)
 
     public var json: JSONValue {
         var out: [String: JSONValue]
@@ -67,6 +69,9 @@ public indirect enum Schema: Sendable {
             about = text
         case .anyObject(let text):
             out = ["type": "object"]
+            about = text
+        case .anyOf(let schemas, let text):
+            out = ["anyOf": .array(schemas.map(\.json))]
             about = text
         case .position(let text):
             out = ["anyOf": [["type": "integer", "minimum": 0], ["type": "string", "format": "date-time"]]]

@@ -47,7 +47,10 @@ struct JSONOption: ParsableArguments {
 /// its last where it ends one or names the moment asked about.
 enum MomentOption {
     static func position(_ text: String, option: String, dayEnds: Bool = true) throws -> LogPosition {
-        if let seq = UInt64(text) { return .seq(seq) }
+        if let seq = UInt64(text) {
+            guard seq <= UInt64(Int64.max) else { throw refusal("--\(option): \(text) is beyond any seq") }
+            return .seq(seq)
+        }
         return .time(try time(text, option: option, dayEnds: dayEnds))
     }
 

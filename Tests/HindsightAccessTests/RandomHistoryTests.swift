@@ -6,6 +6,7 @@ import HindsightEngine
 import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
+import HindsightReadSide
 import HindsightTestSupport
 import HindsightWorkload
 import Testing

@@ -3,6 +3,7 @@ import HindsightCatalog
 import HindsightCore
 import HindsightEngine
 import HindsightLog
+import HindsightReadSide
 import HindsightTestSupport
 import HindsightWorkload
 import Testing

@@ -4,6 +4,7 @@ import HindsightCore
 import HindsightEngine
 import HindsightLog
 import HindsightProjections
+import HindsightReadSide
 import HindsightTestSupport
 import Testing
 

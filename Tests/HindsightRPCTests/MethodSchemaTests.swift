@@ -34,7 +34,7 @@ struct MethodSchemaTests {
         ("projections.rebuild", #"{"name":"webhooks"}"#),
         (
             "log.append",
-            #"{"events":[{"type":"build.queued","stream":"build/b_999","occurredAt":"2026-03-20T10:00:00.000Z","actor":{"kind":"user","id":"usr_alice"},"org":"org_acme","data":{"build":"b_999","project":"prj_checkout","commit":"935afcca71cfdf80e4ebb5c8ad4582808886a3db","branch":"main","trigger":"push"}}]}"#
+            #"{"events":[{"type":"build.queued","stream":"build/b_999","occurredAt":"2026-03-20T10:00:00.000Z","actor":{"kind":"user","id":"usr_alice"},"org":"org_acme","data":{"build":"b_999","project":"prj_checkout","commit":"935afcca71cfdf80e4ebb5c8ad4582808886a3db","branch":"main","trigger":"push"}}],"expectedVersions":{"build/b_999":"none","build/b_001":"any"}}"#
         ),
         ("privacy.erase", #"{"person":"usr_erin"}"#),
     ]
@@ -87,7 +87,7 @@ struct MethodSchemaTests {
 func validate(methods: JSONValue, cases: [JSONValue]) throws -> String {
     let scratch = TemporaryDirectory()
     let input = scratch.path + "/cases.json"
-    FileManager.default.createFile(atPath: input, contents: Data(JSONValue.object(["methods": methods, "cases": .array(cases)]).text))
+    writeFile(input, JSONValue.object(["methods": methods, "cases": .array(cases)]).text)
     let script = """
         import json, sys
         from jsonschema import Draft202012Validator

@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import HindsightAccess
 import HindsightCatalog
-public import HindsightCore
+import HindsightCore
 import HindsightEngine
 import HindsightEvidence
 import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
+import HindsightReadSide
 import HindsightWorkload
 
 /// `swift run -c release hindsight-bench`: the log's throughput and size on a generated

@@ -4,11 +4,11 @@ import Synchronization
 /// What the analytics read models (builds, functions, metrics, alerts, webhooks) share: the
 /// UTC day and hour of a time, the cells of figures they add up, and the names of metric
 /// series. The encodings they store (`QuantileSketch`, `HourlyCells`) sit beside this file.
-enum Analytics {
+public enum Analytics {
     /// The UTC day (days since 1970-01-01) of a time in milliseconds.
     static func day(_ ms: Int64) -> Int64 { ms >= 0 ? ms / 86_400_000 : (ms + 1) / 86_400_000 - 1 }
     /// The UTC hour (hours since the epoch) of a time in milliseconds.
-    static func hour(_ ms: Int64) -> Int64 { ms >= 0 ? ms / 3_600_000 : (ms + 1) / 3_600_000 - 1 }
+    public static func hour(_ ms: Int64) -> Int64 { ms >= 0 ? ms / 3_600_000 : (ms + 1) / 3_600_000 - 1 }
 
     /// The names earlier batches met are kept for the next ones to start from, up to this many.
     static let mostNames = 500_000

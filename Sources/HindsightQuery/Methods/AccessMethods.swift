@@ -300,16 +300,22 @@ public enum Changes: ReadingMethod {
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
         let db = try reading.database("access")
         let moment = try AccessMoment(params.at, reading)
-        // As known at a moment: the changes its events had caused, and the expiries it had seen.
+        // As known at a moment: the changes caused by its events (up to its seq, or that
+        // occurred by its time), and the expiries up to its time.
         let (lastSeq, lastTime): (UInt64, Int64) =
             switch moment.when {
             case .seq(let seq, let occurredAt): (seq, occurredAt)
             case .time(let ms): (moment.position, ms)
             case .now: (moment.position, .max)
             }
+        let byTime = params.at.map { if case .time = $0 { true } else { false } } ?? false
         let changes = try engine { () throws(LogError) in
-            try AccessReadModel.changes(from: params.from, to: min(params.to, lastTime), scope: params.scope, in: db)
+            try AccessReadModel.changes(from: params.from, to: params.to, scope: params.scope, in: db)
         }
-        return Answer(changes: changes.filter { ($0.seq ?? 0) <= lastSeq }, position: moment.position)
+        return Answer(
+            changes: changes.filter { change in
+                guard let seq = change.seq else { return change.at <= lastTime }
+                return seq <= lastSeq && (!byTime || change.at <= lastTime)
+            }, position: moment.position)
     }
 }

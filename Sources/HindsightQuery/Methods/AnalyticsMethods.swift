@@ -335,8 +335,12 @@ public enum Metrics: ReadingMethod {
         let position: UInt64
         if params.stepSec % 3600 == 0 {
             // Only the events of the range count: a fold as of a moment reads those alone.
-            let window = (from: Int64((Double(params.from) / Double(step)).rounded(.down)) * step, to: params.to)
-            let (db, reached) = try AnalyticsMethods.database(MetricsReadModel(), at: params.at, window: (window.from, nil), reading)
+            // The model's hours from the step holding `from` to the hour holding `to`.
+            let window = (
+                from: Int64((Double(params.from) / Double(step)).rounded(.down)) * step,
+                to: Analytics.hour(params.to) * 3_600_000 + 3_599_999
+            )
+            let (db, reached) = try AnalyticsMethods.database(MetricsReadModel(), at: params.at, window: window, reading)
             series = try engine { () throws(LogError) in
                 try MetricsReadModel.metric(
                     params.name, tags: params.tags, from: params.from, to: params.to, stepSec: params.stepSec, in: db)
@@ -409,8 +413,9 @@ public enum Deliveries: ReadingMethod {
     }
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
-        let hourOf = { (ms: Int64) in (ms >= 0 ? ms / 3_600_000 : (ms + 1) / 3_600_000 - 1) * 3_600_000 }
-        let window = (from: params.from.map(hourOf), to: params.to.map { hourOf($0) + 3_599_999 })
+        let window = (
+            from: params.from.map { Analytics.hour($0) * 3_600_000 }, to: params.to.map { Analytics.hour($0) * 3_600_000 + 3_599_999 }
+        )
         let (db, position) = try AnalyticsMethods.database(WebhooksReadModel(), at: params.at, window: window, reading)
         let id = params.webhook.hasPrefix("webhook/") ? String(params.webhook.dropFirst(8)) : params.webhook
         let figures = try engine { () throws(LogError) in

@@ -30,7 +30,9 @@ public enum Append: WritingMethod {
             Parameter(
                 "expectedVersions",
                 .map(
-                    .anyObject("A stream's last streamVersion, \"none\" (the stream must not exist) or \"any\"."),
+                    .anyOf(
+                        [.integer(0...Int64.max), .oneOf(["none", "any"])],
+                        "A stream's last streamVersion (0 or \"none\": the stream must not exist yet), or \"any\"."),
                     "For each stream named, the version it must be at, or the batch is refused.")),
         ]
 

@@ -89,7 +89,7 @@ public enum Rebuild: WritingMethod {
         let reader = try writing.reading.reader()
         // In serve, the rebuild runs beside the requests, which the old model goes on answering.
         let inBackground = writing.isServing
-        let current = writing.currentReader
+        let current = try writing.currentReader()
         return try engine { () throws(LogError) in
             try models.catchUp(reader, only: [params.name])
             let from = try models.rebuild(params.name, inBackground: inBackground, reader: current)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import HindsightCatalog
 import HindsightCore
 import HindsightEngine
 import HindsightEvidence
@@ -9,7 +8,6 @@ import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
 import HindsightRPC
-import HindsightWorkload
 
 struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -9,7 +9,6 @@ import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
 import HindsightRPC
-import HindsightWorkload
 
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -8,8 +8,6 @@ import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
-import HindsightRPC
-import HindsightWorkload
 
 struct MakeCheckpoint: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,15 +1,11 @@
 import ArgumentParser
 import Foundation
-import HindsightCatalog
 import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
-import HindsightRPC
-import HindsightWorkload
 
 struct Proof: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print an RFC 6962 inclusion proof for one event.")

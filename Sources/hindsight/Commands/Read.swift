@@ -9,7 +9,7 @@ import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
 import HindsightRPC
-import HindsightWorkload
+import HindsightReadSide
 
 struct Read: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print stored events as NDJSON, in seq order.")

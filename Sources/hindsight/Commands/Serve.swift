@@ -10,7 +10,6 @@ import HindsightLogWriter
 import HindsightProjections
 import HindsightQuery
 import HindsightRPC
-import HindsightWorkload
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(

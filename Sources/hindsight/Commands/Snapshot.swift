@@ -4,12 +4,11 @@ import HindsightCatalog
 import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
 import HindsightRPC
-import HindsightWorkload
+import HindsightReadSide
 
 struct Snapshot: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import HindsightCatalog
 import HindsightCore
 import HindsightEngine
 import HindsightEvidence
@@ -8,8 +7,6 @@ import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
-import HindsightRPC
-import HindsightWorkload
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Events, raw and stored bytes, ratio, segments and the tree head.")

@@ -1,15 +1,11 @@
 import ArgumentParser
 import Foundation
-import HindsightCatalog
 import HindsightCore
 import HindsightEngine
 import HindsightEvidence
-import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
-import HindsightRPC
-import HindsightWorkload
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(

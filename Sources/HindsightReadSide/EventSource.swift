@@ -1,24 +1,25 @@
 public import HindsightCatalog
 public import HindsightCore
 public import HindsightLog
-import HindsightVault
+package import HindsightVault
 
 /// The log as its readers see it: read models, the query service, exports and the command
 /// line read acknowledged events through it, and every event they show passes `present`,
 /// the one place where personal data is revealed (or shown as `[erased]`) and an old
-/// version is upcast. It cannot append: writing is `Engine`'s alone.
+/// version is upcast. It cannot append: writing is `Engine`'s alone, in a module that read
+/// models and evidence do not import.
 public final class EventSource: Sendable {
     public let directory: String
     /// The catalogue events are checked against and read through.
     public let catalog: Catalog
-    let vault: PersonalDataVault
+    package let vault: PersonalDataVault
 
     /// Opens a data directory for reading; a writer may be appending beside it.
     public convenience init(directory: String, catalog: Catalog = .standard) throws(LogError) {
         self.init(directory: directory, catalog: catalog, vault: try PersonalDataVault(dataDirectory: directory))
     }
 
-    init(directory: String, catalog: Catalog, vault: PersonalDataVault) {
+    package init(directory: String, catalog: Catalog, vault: PersonalDataVault) {
         self.directory = directory
         self.catalog = catalog
         self.vault = vault
