@@ -57,7 +57,7 @@ struct ExtremeRequests {
                     (["at"], .moment),
                 ]),
             MethodParameters(method: "log.verify", base: [:], parameters: [(["from"], .integer(seqs)), (["to"], .integer(seqs))]),
-            MethodParameters(method: "log.stats", base: [:], parameters: []),
+            MethodParameters(method: "log.stats", base: [:], parameters: [(["at"], .moment)]),
             MethodParameters(method: "privacy.erase", base: ["person": "usr_nobody"], parameters: []),
             MethodParameters(
                 method: "audit.search", base: [:],
@@ -80,7 +80,7 @@ struct ExtremeRequests {
             MethodParameters(method: "rbac.whatCan", base: ["subject": "usr_alice"], parameters: [(["at"], .moment)]),
             MethodParameters(
                 method: "rbac.changes", base: ["from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8))],
-                parameters: [(["from"], .time()), (["to"], .time())]),
+                parameters: [(["from"], .time()), (["to"], .time()), (["at"], .moment)]),
             MethodParameters(
                 method: "export.accessReview", base: ["org": "org_acme", "format": "csv"],
                 parameters: [(["at"], .moment), (["since"], .time(notAfterNow: true))]),
@@ -88,17 +88,19 @@ struct ExtremeRequests {
             MethodParameters(
                 method: "analytics.builds", base: ["org": "org_acme"], parameters: [(["days"], .integer(1...366)), (["at"], .moment)]),
             MethodParameters(
-                method: "analytics.functions", base: ["org": "org_acme"], parameters: [(["from"], .time()), (["to"], .time())]),
+                method: "analytics.functions", base: ["org": "org_acme"],
+                parameters: [(["from"], .time()), (["to"], .time()), (["at"], .moment)]),
             MethodParameters(
                 method: "analytics.metrics",
                 base: ["name": "http.latency_ms", "from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8)), "stepSec": 3600],
-                parameters: [(["from"], .time()), (["to"], .time()), (["stepSec"], .integer(1...31_622_400))]),
+                parameters: [(["from"], .time()), (["to"], .time()), (["stepSec"], .integer(1...31_622_400)), (["at"], .moment)]),
             MethodParameters(method: "alerts.active", base: [:], parameters: [(["at"], .moment)]),
             MethodParameters(
                 method: "alerts.history", base: ["from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8))],
-                parameters: [(["from"], .time()), (["to"], .time())]),
+                parameters: [(["from"], .time()), (["to"], .time()), (["at"], .moment)]),
             MethodParameters(
-                method: "webhooks.deliveries", base: ["webhook": "wh_slack"], parameters: [(["from"], .time()), (["to"], .time())]),
+                method: "webhooks.deliveries", base: ["webhook": "wh_slack"],
+                parameters: [(["from"], .time()), (["to"], .time()), (["at"], .moment)]),
             MethodParameters(method: "system.methods", base: [:], parameters: []),
         ]
     }
