@@ -192,21 +192,27 @@ public struct MethodDescription: Sendable {
     let run: @Sendable (QueryService, Parameters) throws(QueryError) -> JSONValue
 
     init<M: ReadingMethod>(reading method: M.Type) {
-        name = M.name
-        summary = M.summary
-        writes = false
-        parameters = M.Params.parameters
-        result = M.Answer.resultSchema
-        run = { service, values throws(QueryError) in try service.ask(M.self, M.Params(values)).json }
+        self.init(M.name, M.summary, M.Params.self, M.Answer.self, writes: false) { service, values throws(QueryError) in
+            try service.ask(M.self, M.Params(values)).json
+        }
     }
 
     init<M: WritingMethod>(writing method: M.Type) {
-        name = M.name
-        summary = M.summary
-        writes = true
-        parameters = M.Params.parameters
-        result = M.Answer.resultSchema
-        run = { service, values throws(QueryError) in try service.perform(M.self, M.Params(values)).json }
+        self.init(M.name, M.summary, M.Params.self, M.Answer.self, writes: true) { service, values throws(QueryError) in
+            try service.perform(M.self, M.Params(values)).json
+        }
+    }
+
+    private init<P: QueryParams, A: QueryAnswer>(
+        _ name: String, _ summary: String, _: P.Type, _: A.Type, writes: Bool,
+        run: @escaping @Sendable (QueryService, Parameters) throws(QueryError) -> JSONValue
+    ) {
+        self.name = name
+        self.summary = summary
+        self.writes = writes
+        parameters = P.parameters
+        result = A.resultSchema
+        self.run = run
     }
 
     /// The method as `system.methods` lists it.

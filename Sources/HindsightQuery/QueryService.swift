@@ -62,9 +62,7 @@ public final class QueryService: @unchecked Sendable {
     /// Answers a method named at run time (an edge's request) with its JSON parameters.
     public func call(_ name: String, _ values: [String: JSONValue]) throws(QueryError) -> JSONValue {
         guard let method = Self.byName[name] else { throw .methodNotFound(name) }
-        let parameters = try Parameters(values, listed: method.parameters, catalog: catalog)
-        try reach(parameters.integer("atLeast"))
-        return try method.run(self, parameters)
+        return try method.run(self, checked(values, listed: method.parameters))
     }
 
     /// Answers a reading method: the read models it lists caught up first (a damaged one built
@@ -75,16 +73,12 @@ public final class QueryService: @unchecked Sendable {
 
     /// Answers a reading method given its parameters as a request would (checked as for one).
     public func ask<M: ReadingMethod>(_ method: M.Type, parameters values: [String: JSONValue]) throws(QueryError) -> M.Answer {
-        let parameters = try Parameters(values, listed: M.Params.parameters, catalog: catalog)
-        try reach(parameters.integer("atLeast"))
-        return try ask(M.self, M.Params(parameters))
+        try ask(M.self, M.Params(checked(values, listed: M.Params.parameters)))
     }
 
     /// Carries out a writing method given its parameters as a request would.
     public func perform<M: WritingMethod>(_ method: M.Type, parameters values: [String: JSONValue]) throws(QueryError) -> M.Answer {
-        let parameters = try Parameters(values, listed: M.Params.parameters, catalog: catalog)
-        try reach(parameters.integer("atLeast"))
-        return try perform(M.self, M.Params(parameters))
+        try perform(M.self, M.Params(checked(values, listed: M.Params.parameters)))
     }
 
     /// Carries out a writing method.
@@ -92,6 +86,14 @@ public final class QueryService: @unchecked Sendable {
         try retryingDamaged { () throws(QueryError) in
             try M.perform(params, with: Writing(service: self, reading: Reading(service: self, models: [])))
         }
+    }
+
+    /// A request's parameters checked against what the method lists, once `atLeast` (which
+    /// every method takes) is reached.
+    private func checked(_ values: [String: JSONValue], listed: [Parameter]) throws(QueryError) -> Parameters {
+        let parameters = try Parameters(values, listed: listed, catalog: catalog)
+        try reach(parameters.integer("atLeast"))
+        return parameters
     }
 
     /// The catalogue events are checked against and read through.

@@ -42,37 +42,27 @@ struct JSONOption: ParsableArguments {
     @Flag(help: "Print the answer as JSON (the result object QUERIES.md describes) instead of a table.") var json = false
 }
 
-/// A moment an option gives: a seq (an integer) or a time, in any RFC 3339 form, or a bare
-/// date (`2026-03-12`) naming a day: its first millisecond where the option starts a range,
-/// its last where it ends one or names the moment asked about.
+/// A moment an option gives, as a request gives it (nil when the option is not given): a seq
+/// (an integer) or a time, in any RFC 3339 form, or a bare date (`2026-03-12`) naming a day:
+/// its first millisecond where the option starts a range, its last where it ends one or names
+/// the moment asked about. A time goes on as RFC 3339 in UTC.
 enum MomentOption {
-    static func position(_ text: String, option: String, dayEnds: Bool = true) throws -> LogPosition {
-        if let seq = UInt64(text) {
-            guard seq <= UInt64(Int64.max) else { throw refusal("--\(option): \(text) is beyond any seq") }
-            return .seq(seq)
-        }
-        return .time(try time(text, option: option, dayEnds: dayEnds))
+    static func position(_ text: String?, option: String, dayEnds: Bool = true) throws -> JSONValue? {
+        guard let text else { return nil }
+        guard let seq = UInt64(text) else { return try time(text, option: option, dayEnds: dayEnds) }
+        guard seq <= UInt64(Int64.max) else { throw refusal("--\(option): \(text) is beyond any seq") }
+        return .integer(Int64(seq))
     }
 
-    static func time(_ text: String, option: String, dayEnds: Bool = true) throws -> Int64 {
-        if let ms = Timestamp.parse(rfc3339: text) { return ms }
-        if let day = Timestamp.parse(rfc3339: text + "T00:00:00Z"), text.count == 10 { return dayEnds ? day + 86_399_999 : day }
+    static func time(_ text: String?, option: String, dayEnds: Bool = true) throws -> JSONValue? {
+        guard let text else { return nil }
+        if let ms = Timestamp.parse(rfc3339: text) { return .string(Timestamp.format(ms)) }
+        if let day = Timestamp.parse(rfc3339: text + "T00:00:00Z"), text.count == 10 {
+            return .string(Timestamp.format(dayEnds ? day + 86_399_999 : day))
+        }
         throw refusal("--\(option) takes a seq or an RFC 3339 time such as 2026-03-01T09:30:00Z, or a date such as 2026-03-01; not \(text)")
     }
 }
-
-extension LogPosition {
-    /// As a request gives it: a seq as an integer, a time as RFC 3339.
-    var json: JSONValue {
-        switch self {
-        case .seq(let seq): .integer(Int64(clamping: seq))
-        case .time(let ms): .string(Timestamp.format(ms))
-        }
-    }
-}
-
-/// A time as a request gives it (RFC 3339), or nil.
-func timeParameter(_ ms: Int64?) -> JSONValue? { ms.map { .string(Timestamp.format($0)) } }
 
 /// A text as a request gives it, or nil.
 func textParameter(_ text: String?) -> JSONValue? { text.map(JSONValue.string) }

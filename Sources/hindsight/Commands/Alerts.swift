@@ -22,7 +22,7 @@ struct Alerts: ParsableCommand {
     }
 
     func run() throws {
-        let moment = try at.map { try MomentOption.position($0, option: "at") }
+        let moment = try MomentOption.position(at, option: "at")
         let service = options.service()
         let value = { (value: Double?) in FigureTable.figure(value) }
         if let from, let to {
@@ -31,8 +31,8 @@ struct Alerts: ParsableCommand {
                 try service.ask(
                     AlertHistory.self,
                     parameters: parameters([
-                        "from": .string(Timestamp.format(first)), "to": .string(Timestamp.format(last)), "rule": textParameter(rule),
-                        "at": moment?.json,
+                        "from": first, "to": last, "rule": textParameter(rule),
+                        "at": moment,
                     ]))
             }
             if output.json { return printAnswer(answer) }
@@ -44,7 +44,7 @@ struct Alerts: ParsableCommand {
                     }), terminator: "")
         } else {
             let answer = try asking { () throws(QueryError) in
-                try service.ask(ActiveAlerts.self, parameters: parameters(["at": moment?.json]))
+                try service.ask(ActiveAlerts.self, parameters: parameters(["at": moment]))
             }
             if output.json { return printAnswer(answer) }
             guard !answer.alerts.isEmpty else { return print("no alert is firing") }

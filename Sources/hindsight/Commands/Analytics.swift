@@ -30,15 +30,15 @@ struct Analytics: ParsableCommand {
             let (first, last) = (
                 try MomentOption.time(from, option: "from", dayEnds: false), try MomentOption.time(to, option: "to", dayEnds: true)
             )
-            let moment = try at.map { try MomentOption.position($0, option: "at") }
+            let moment = try MomentOption.position(at, option: "at")
             let service = options.service()
             let answer = try asking { () throws(QueryError) in
                 try service.ask(
                     HindsightQuery.Metrics.self,
                     parameters: parameters([
-                        "name": .string(name), "tags": .object(tags), "from": .string(Timestamp.format(first)),
-                        "to": .string(Timestamp.format(last)),
-                        "stepSec": .integer(Int64(step)), "at": moment?.json,
+                        "name": .string(name), "tags": .object(tags), "from": first,
+                        "to": last,
+                        "stepSec": .integer(Int64(step)), "at": moment,
                     ]))
             }
             if output.json { return printAnswer(answer) }
@@ -73,16 +73,16 @@ struct Analytics: ParsableCommand {
         @OptionGroup var output: JSONOption
 
         func run() throws {
-            let first = try from.map { try MomentOption.time($0, option: "from", dayEnds: false) }
-            let last = try to.map { try MomentOption.time($0, option: "to") }
-            let moment = try at.map { try MomentOption.position($0, option: "at") }
+            let first = try MomentOption.time(from, option: "from", dayEnds: false)
+            let last = try MomentOption.time(to, option: "to")
+            let moment = try MomentOption.position(at, option: "at")
             let service = options.service()
             let answer = try asking { () throws(QueryError) in
                 try service.ask(
                     HindsightQuery.Functions.self,
                     parameters: parameters([
                         "function": textParameter(function), "project": textParameter(project), "org": textParameter(org),
-                        "from": timeParameter(first), "to": timeParameter(last), "at": moment?.json,
+                        "from": first, "to": last, "at": moment,
                     ]))
             }
             if output.json { return printAnswer(answer) }
@@ -118,13 +118,13 @@ struct Analytics: ParsableCommand {
         @OptionGroup var output: JSONOption
 
         func run() throws {
-            let moment = try at.map { try MomentOption.position($0, option: "at") }
+            let moment = try MomentOption.position(at, option: "at")
             let service = options.service()
             let answer = try asking { () throws(QueryError) in
                 try service.ask(
                     HindsightQuery.Builds.self,
                     parameters: parameters([
-                        "project": textParameter(project), "org": textParameter(org), "days": .integer(Int64(days)), "at": moment?.json,
+                        "project": textParameter(project), "org": textParameter(org), "days": .integer(Int64(days)), "at": moment,
                     ]))
             }
             if output.json { return printAnswer(answer) }
@@ -144,16 +144,16 @@ struct Analytics: ParsableCommand {
         @OptionGroup var output: JSONOption
 
         func run() throws {
-            let first = try from.map { try MomentOption.time($0, option: "from", dayEnds: false) }
-            let last = try to.map { try MomentOption.time($0, option: "to") }
-            let moment = try at.map { try MomentOption.position($0, option: "at") }
+            let first = try MomentOption.time(from, option: "from", dayEnds: false)
+            let last = try MomentOption.time(to, option: "to")
+            let moment = try MomentOption.position(at, option: "at")
             let service = options.service()
             let answer = try asking { () throws(QueryError) in
                 try service.ask(
                     HindsightQuery.Deliveries.self,
                     parameters: parameters([
-                        "webhook": .string(webhook), "from": timeParameter(first), "to": timeParameter(last),
-                        "at": moment?.json,
+                        "webhook": .string(webhook), "from": first, "to": last,
+                        "at": moment,
                     ]))
             }
             if output.json { return printAnswer(answer) }

@@ -21,9 +21,9 @@ struct Audit: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        let start = try from.map { try MomentOption.time($0, option: "from", dayEnds: false) }
-        let end = try to.map { try MomentOption.time($0, option: "to") }
-        let moment = try at.map { try MomentOption.position($0, option: "at") }
+        let start = try MomentOption.time(from, option: "from", dayEnds: false)
+        let end = try MomentOption.time(to, option: "to")
+        let moment = try MomentOption.position(at, option: "at")
         let service = options.service()
         let page = try asking { () throws(QueryError) in
             try service.ask(
@@ -32,9 +32,9 @@ struct Audit: ParsableCommand {
                     "actor": textParameter(actor), "org": textParameter(org),
                     "types": types.isEmpty ? nil : JSONValue.array(types.map { JSONValue.string($0) }),
                     "typePrefix": textParameter(typePrefix),
-                    "resource": textParameter(resource), "from": timeParameter(start),
-                    "to": timeParameter(end), "limit": .integer(Int64(limit)), "cursor": textParameter(cursor),
-                    "at": moment?.json,
+                    "resource": textParameter(resource), "from": start,
+                    "to": end, "limit": .integer(Int64(limit)), "cursor": textParameter(cursor),
+                    "at": moment,
                 ]))
         }
         if output.json { return printAnswer(page) }

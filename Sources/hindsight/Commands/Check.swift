@@ -18,9 +18,9 @@ struct Check: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        let moment: LogPosition?
+        let moment: JSONValue?
         do {
-            moment = try at.map { try MomentOption.position($0, option: "at") }
+            moment = try MomentOption.position(at, option: "at")
         } catch {
             throw ExitCode(2)  // refused, with its message: not a denial
         }
@@ -29,7 +29,7 @@ struct Check: ParsableCommand {
             try service.ask(
                 HindsightQuery.Check.self,
                 parameters: parameters([
-                    "subject": .string(subject), "permission": .string(permission), "resource": .string(resource), "at": moment?.json,
+                    "subject": .string(subject), "permission": .string(permission), "resource": .string(resource), "at": moment,
                 ]))
         }
         if output.json {

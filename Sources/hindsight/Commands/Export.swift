@@ -25,14 +25,14 @@ struct Export: ParsableCommand {
         @OptionGroup var output: JSONOption
 
         func run() throws {
-            let first = try from.map { try MomentOption.position($0, option: "from", dayEnds: false) }
-            let last = try to.map { try MomentOption.position($0, option: "to") }
+            let first = try MomentOption.position(from, option: "from", dayEnds: false)
+            let last = try MomentOption.position(to, option: "to")
             let service = options.service(signingKey: key.path, exports: .asNamed)
             let answer = try asking { () throws(QueryError) in
                 try service.perform(
                     AuditExportMethod.self,
                     parameters: parameters([
-                        "format": .string(format), "path": .string(out), "from": first?.json, "to": last?.json, "org": textParameter(org),
+                        "format": .string(format), "path": .string(out), "from": first, "to": last, "org": textParameter(org),
                         "types": types.map { .array($0.split(separator: ",").map { .string(String($0)) }) },
                     ]))
             }
@@ -65,15 +65,15 @@ struct Export: ParsableCommand {
         @OptionGroup var output: JSONOption
 
         func run() throws {
-            let moment = try at.map { try MomentOption.position($0, option: "at") }
-            let start = try since.map { try MomentOption.time($0, option: "since", dayEnds: false) }
+            let moment = try MomentOption.position(at, option: "at")
+            let start = try MomentOption.time(since, option: "since", dayEnds: false)
             let service = options.service(signingKey: key.path, exports: .asNamed)
             let answer = try asking { () throws(QueryError) in
                 try service.perform(
                     AccessReviewMethod.self,
                     parameters: parameters([
-                        "org": .string(org), "format": .string(format), "path": .string(out), "at": moment?.json,
-                        "since": timeParameter(start),
+                        "org": .string(org), "format": .string(format), "path": .string(out), "at": moment,
+                        "since": start,
                     ]))
             }
             if output.json { return printAnswer(answer) }

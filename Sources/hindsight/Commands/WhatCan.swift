@@ -13,10 +13,10 @@ struct WhatCan: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        let moment = try at.map { try MomentOption.position($0, option: "at") }
+        let moment = try MomentOption.position(at, option: "at")
         let service = options.service()
         let answer = try asking { () throws(QueryError) in
-            try service.ask(HindsightQuery.WhatCan.self, parameters: parameters(["subject": .string(subject), "at": moment?.json]))
+            try service.ask(HindsightQuery.WhatCan.self, parameters: parameters(["subject": .string(subject), "at": moment]))
         }
         if output.json { return printAnswer(answer) }
         guard !answer.grants.isEmpty else { return print("\(subject) holds no grant") }

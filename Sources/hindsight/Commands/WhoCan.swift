@@ -13,13 +13,13 @@ struct WhoCan: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        let moment = try at.map { try MomentOption.position($0, option: "at") }
+        let moment = try MomentOption.position(at, option: "at")
         let service = options.service()
         let answer = try asking { () throws(QueryError) in
             try service.ask(
                 HindsightQuery.WhoCan.self,
                 parameters: parameters([
-                    "permission": .string(permission), "resource": .string(resource), "at": moment?.json,
+                    "permission": .string(permission), "resource": .string(resource), "at": moment,
                 ]))
         }
         if output.json { return printAnswer(answer) }
