@@ -79,6 +79,11 @@ struct ModelFiles {
     /// Puts a built database file in place as the next generation and retires the ones no
     /// process has open. Call holding the model's `BuildLock`.
     func publish(_ built: String) throws(LogError) -> (database: SQLiteDatabase, generation: Int) {
+        // Into WAL mode while the file is still this process's alone: a process that opens a
+        // published generation then finds its journal as it will stay, instead of changing it
+        // itself, which takes a lock another opener may hold (a query beside serve failed with
+        // "database is locked" on `PRAGMA journal_mode = WAL`, about once in forty rounds).
+        _ = try SQLiteDatabase(path: built)
         let generation = max(try generations().max() ?? 0, current() ?? 0) + 1
         let lockFD = try FileIO.open(lock(generation), O_RDWR | O_CREAT | O_EXCL)
         close(lockFD)
