@@ -19,7 +19,7 @@ t() {
         tail -1 "$times"
     done | sort -n | awk -v l="$label" '{a[NR]=$0} END {print l ": " a[int((NR+1)/2)] " (s, KB)"}'
 }
-half=$("$h" query --data "$d" log.stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["events"]//2)')
+half=$("$h" query --data "$d" log.stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"]//2)')
 t "verify (baseline)" "$runs" "$h" verify --data "$d"
 t "query log.stats" "$runs" "$h" query --data "$d" log.stats
 t "query log.stats at half" "$runs" "$h" query --data "$d" log.stats --params "{\"at\":$half}"

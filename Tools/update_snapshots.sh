@@ -10,7 +10,7 @@ bin="$(swift build --show-bin-path)/hindsight"
 data="$(mktemp -d)"
 trap 'rm -rf "$data"' EXIT
 "$bin" append --data "$data" EventSchemas/examples/history.ndjson >/dev/null
-names=$("$bin" query --data "$data" projections.status | python3 -c 'import json, sys; print(" ".join(m["name"] for m in json.load(sys.stdin)["result"]["readModels"]))')
+names=$("$bin" query --data "$data" projections.status | python3 -c 'import json, sys; print(" ".join(m["name"] for m in json.load(sys.stdin)["readModels"]))')
 for name in $names; do
     "$bin" dump --data "$data" "$name" | sed 's/"recordedAt":"[^"]*"/"recordedAt":"-"/g' > "Snapshots/$name.ndjson"
     echo "Snapshots/$name.ndjson"

@@ -427,9 +427,9 @@ struct ExportDestinationTests {
                 let result = try query(evidence, method, params, options)
                 #expect(result.status == 1, "\(method) \(path)")
                 #expect(
-                    result.stdout.contains(#""kind":"path_refused""#) && result.stdout.contains(#""path":"/params/path""#),
-                    "\(method) \(path): \(result.stdout)")
-                #expect(result.stdout.contains(message), "\(method) \(path): \(result.stdout)")
+                    result.stderr.contains(#""kind":"path_refused""#) && result.stderr.contains(#""path":"/params/path""#),
+                    "\(method) \(path): \(result.stderr)")
+                #expect(result.stderr.contains(message), "\(method) \(path): \(result.stderr)")
             }
         }
         #expect(try contents(of: evidence.data) == before)

@@ -16,9 +16,15 @@ func queryProcess(_ data: String, _ method: String, params: String = "{}") -> Pr
     return process
 }
 
+/// Seqs of the records of a search's response, newest first.
+func seqs(_ response: JSONValue?) -> [Int64] { seqs(ofResult: response?["result"]) }
+
+/// Seqs of the records of a search's result as `hindsight query audit.search` prints it.
+func seqs(printed output: String) -> [Int64] { seqs(ofResult: JSONValue(parsing: Array(output.utf8))) }
+
 /// Seqs of a search's records, newest first.
-func seqs(_ response: JSONValue?) -> [Int64] {
-    guard case .array(let records)? = response?["result"]?["records"] else { return [] }
+func seqs(ofResult result: JSONValue?) -> [Int64] {
+    guard case .array(let records)? = result?["records"] else { return [] }
     return records.compactMap { record in
         if case .integer(let seq)? = record["seq"] { return seq }
         return nil
@@ -136,8 +142,8 @@ struct AuditTests {
         ] {
             let a = try run(hindsightExecutable, ["query", "--data", data, "audit.search", "--params", query]).stdout
             let b = try run(hindsightExecutable, ["query", "--data", fresh, "audit.search", "--params", query]).stdout
-            #expect(seqs(JSONValue(parsing: Array(a.utf8))) == seqs(JSONValue(parsing: Array(b.utf8))))
-            #expect(!seqs(JSONValue(parsing: Array(a.utf8))).isEmpty)
+            #expect(seqs(printed: a) == seqs(printed: b))
+            #expect(!seqs(printed: a).isEmpty)
         }
         #expect(kills >= 1, "no catch-up was interrupted")
     }
@@ -180,7 +186,7 @@ struct RebuildTests {
         #expect(rebuilt.status == 0, "\(rebuilt.stdout)")
         #expect(rebuilt.stdout.contains(#""position":372"#))
         let after = try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"limit":1000}"#]).stdout
-        #expect(seqs(JSONValue(parsing: Array(after.utf8))) == seqs(JSONValue(parsing: Array(before.utf8))))
+        #expect(seqs(printed: after) == seqs(printed: before))
     }
 }
 
@@ -212,7 +218,7 @@ struct SharedReadModelTests {
         #expect(status.contains(#""position":45000,"rebuilding":false"#), "\(status)")
         let all = try run(hindsightExecutable, ["query", "--data", dir.path, "audit.search", "--params", #"{"org":"org_1","limit":1000}"#])
             .stdout
-        let found = seqs(JSONValue(parsing: Array(all.utf8)))
+        let found = seqs(printed: all)
         #expect(!found.isEmpty && Set(found).count == found.count)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/projections/audit.sqlite.building"))
     }

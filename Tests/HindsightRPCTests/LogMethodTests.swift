@@ -28,7 +28,7 @@ struct LogMethodTests {
         #expect(reading.terminationStatus == 0 && answer.contains("queue.depth"), "\(answer)")
 
         let refused = try run(hindsightExecutable, ["query", "--data", dir.path, "log.stats", "--params", #"{"atLeast":400}"#])
-        #expect(refused.status == 1 && refused.stdout.contains(#""path":"/params/atLeast""#), "\(refused.stdout)")
+        #expect(refused.status == 1 && refused.stderr.contains(#""path":"/params/atLeast""#), "\(refused.stderr)")
         #expect(Date().timeIntervalSince(started) >= QueryService.atLeastWait)
     }
 

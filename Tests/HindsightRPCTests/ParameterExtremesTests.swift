@@ -251,7 +251,7 @@ struct ParameterExtremesTests {
         #expect(try run(hindsightExecutable, ["keys", "init", "--key", key]).status == 0)
         // The table above covers every method there is.
         let listing = try run(hindsightExecutable, ["query", "--data", dir.path, "system.methods"])
-        guard case .array(let listed)? = JSONValue(parsing: Array(listing.stdout.utf8))?["result"]?["methods"] else {
+        guard case .array(let listed)? = JSONValue(parsing: Array(listing.stdout.utf8))?["methods"] else {
             Issue.record("system.methods: \(listing.stdout)")
             return
         }

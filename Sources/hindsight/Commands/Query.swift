@@ -13,9 +13,9 @@ import HindsightRPC
 
 struct Query: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Answer one JSON-RPC request, as serve would, and print the response line.",
+        abstract: "Answer one request as serve would, and print its result as JSON.",
         discussion:
-            "The one command that speaks JSON-RPC, for scripts and tools that speak it to serve. Methods that only read never take the writer's lock, so they work beside a running serve. Exits 1 when the response is an error."
+            "For scripts and tools: the request is checked and answered as serve answers it, and the result object QUERIES.md describes is printed on one line. An error is printed on standard error as the JSON-RPC error object (code, message, data), and the exit status is 1. Methods that only read never take the writer's lock, so they work beside a running serve."
     )
 
     @OptionGroup var options: DataOptions
@@ -26,18 +26,14 @@ struct Query: ParsableCommand {
 
     func run() throws {
         let policy = try reporting { try exports.policy(dataDirectory: options.directory) }
-        try answer(method, params: params, directory: options.directory, signingKey: key.path, exports: policy)
+        let response = JSONValue(
+            parsing: respond(method, params: params, directory: options.directory, signingKey: key.path, exports: policy))
+        if let error = response?["error"] {
+            FileHandle.standardError.write(Data(error.text + [UInt8(ascii: "\n")]))
+            throw ExitCode(1)
+        }
+        FileHandle.standardOutput.write(Data((response?["result"] ?? .null).text + [UInt8(ascii: "\n")]))
     }
-}
-
-/// Answers one request as `serve` would, without being the writer, prints the response
-/// line, and exits 1 when it is an error.
-func answer(_ method: String, params: String, directory: String, signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off)
-    throws
-{
-    let response = respond(method, params: params, directory: directory, signingKey: signingKey, exports: exports)
-    FileHandle.standardOutput.write(Data(response + [UInt8(ascii: "\n")]))
-    if JSONValue(parsing: response)?["error"] != nil { throw ExitCode(1) }
 }
 
 /// The response line to one request, as `serve` would write it.
