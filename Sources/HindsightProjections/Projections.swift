@@ -84,21 +84,44 @@ public final class Projections: @unchecked Sendable {
         for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
     }
 
-    /// Builds a read model from the log into a file beside its database, starting from its
-    /// newest snapshot that stands for this log (else from seq 1), without a journal and
-    /// with its indexes made after the load, then puts the file in place as a new
-    /// generation. Until then the old database (if any) stays as it was; a build interrupted
-    /// by a crash leaves a `.building` file that the next start removes. `damaged` is a
-    /// generation found damaged, which is never taken for a built model.
-    private func build(_ model: any ReadModel, from reader: LogReader, replacing damaged: Int? = nil) throws(LogError) -> (
+    /// Builds read models from the log into files beside their databases, each starting from
+    /// its newest snapshot that stands for this log (else from seq 1), without a journal and
+    /// with its indexes made after the load, then puts each file in place as a new
+    /// generation. Models that start from seq 1 are built together, in one pass over the log
+    /// (`buildTogether`). Until then the old databases (if any) stay as they were; a build
+    /// interrupted by a crash leaves `.building` files that the next start removes. `damaged`
+    /// names generations found damaged, which are never taken for built models. Returns the
+    /// models' databases, in their order.
+    private func build(_ models: [any ReadModel], from reader: LogReader, replacing damaged: [String: Int] = [:]) throws(LogError) -> [(
         database: SQLiteDatabase, generation: Int
-    ) {
-        let buildLock = try BuildLock(path(of: model), wait: true)!
-        defer { buildLock.release() }
-        // Another process may have built it while this one waited.
-        if let opened = try openIfCurrent(model), opened.generation != damaged { return opened }
-        let building = try buildBeside(model, from: reader, start: startingSnapshot(model, reader))
-        return try swapIn(model, building, catchingUpTo: reader)
+    )] {
+        // Build locks are taken in the models' order, as every process takes them, so that two
+        // builds never wait for each other.
+        var locks: [BuildLock] = []
+        defer { for lock in locks { lock.release() } }
+        var opened: [String: (database: SQLiteDatabase, generation: Int)] = [:]
+        var fromTheStart: [any ReadModel] = []
+        for model in models {
+            locks.append(try BuildLock(path(of: model), wait: true)!)
+            // Another process may have built it while this one waited.
+            if let current = try openIfCurrent(model), current.generation != damaged[model.name] {
+                opened[model.name] = current
+            } else if let start = startingSnapshot(model, reader) {
+                opened[model.name] = try swapIn(model, try buildBeside(model, from: reader, start: start), catchingUpTo: reader)
+            } else {
+                fromTheStart.append(model)
+            }
+        }
+        let built: [String]
+        switch fromTheStart.count {
+        case 0: built = []
+        case 1: built = [try buildBeside(fromTheStart[0], from: reader, start: nil)]
+        default: built = try buildTogether(fromTheStart, from: reader)
+        }
+        for (model, building) in zip(fromTheStart, built) {
+            opened[model.name] = try swapIn(model, building, catchingUpTo: reader)
+        }
+        return models.map { opened[$0.name]! }
     }
 
     /// The snapshot a build of the model starts from, if any.
@@ -126,6 +149,45 @@ public final class Projections: @unchecked Sendable {
         try apply(model, to: db, from: 0, through: reader.size, reader: reader, batch: model.buildBatch)
         try model.createIndexes(in: db)
         return building
+    }
+
+    /// Several models built from seq 1 in one pass over the log, each into
+    /// `NAME.sqlite.building` as `buildBeside` builds it: every chunk is decompressed and every
+    /// line parsed once for all of them, and the models fold each batch side by side, on all
+    /// cores, while the next batches are read. Returns the files, in the models' order.
+    private func buildTogether(_ models: [any ReadModel], from reader: LogReader) throws(LogError) -> [String] {
+        var opened: [SharedFold] = []
+        for model in models {
+            let building = path(of: model) + ".building"
+            Self.remove(building)
+            let db = try SQLiteDatabase(path: building, bulkLoad: true)
+            try Self.createTables(of: model, in: db)
+            opened.append(SharedFold(model: model, database: db, path: building))
+        }
+        let folds = opened
+        var types: Set<String>? = []
+        for model in models { types = model.types.flatMap { types?.union($0) } }
+        // Each model prepares its own share of a batch, beside the others.
+        let asRead: @Sendable ([ProjectedEvent]) -> [ProjectedEvent] = { $0 }
+        try forEachBatch(
+            types: types, from: 0, through: reader.size, reader: reader, batch: models.map(\.buildBatch).min()!, prepare: asRead
+        ) { (events, _, through) throws(LogError) in
+            var failures = [LogError?](repeating: nil, count: folds.count)
+            failures.withUnsafeMutableBufferPointer { out in
+                let shared = UnsafeSendable(out)
+                DispatchQueue.concurrentPerform(iterations: folds.count) { index in
+                    do throws(LogError) {
+                        try folds[index].fold(events, through: through)
+                    } catch {
+                        shared.value[index] = error
+                    }
+                }
+            }
+            if let failure = failures.compactMap({ $0 }).first { throw failure }
+            return through
+        }
+        for fold in folds { try fold.model.createIndexes(in: fold.database) }
+        return folds.map(\.path)
     }
 
     /// A new database's tables: the model's (first, so that it can set up the empty file, such
@@ -234,21 +296,25 @@ public final class Projections: @unchecked Sendable {
     }
 
     /// Applies every event `reader` holds beyond each model's checkpoint (of the models named
-    /// `only`, when given: a question catches up the models it reads), building a model that
-    /// has no database of its version yet, or whose database is damaged.
+    /// `only`, when given: a question catches up the models it reads), building the models
+    /// that have no database of their version yet (together), or whose database is damaged.
     public func catchUp(_ reader: LogReader, only names: [String]? = nil) throws(LogError) {
         lock.lock()
         defer { lock.unlock() }
-        for model in models where names?.contains(model.name) ?? true {
+        let chosen = models.filter { names?.contains($0.name) ?? true }
+        for model in chosen {
             // Another process may have put a new generation in place (`hindsight rebuild`, or a
             // query that found the model damaged): answer from it.
             if let current = files(of: model).current(), current != generations[model.name], let opened = try openIfCurrent(model) {
                 adopt(model, opened)
             }
-            guard let db = databases[model.name] else {
-                adopt(model, try build(model, from: reader))
-                continue
-            }
+        }
+        let unbuilt = chosen.filter { databases[$0.name] == nil }
+        if !unbuilt.isEmpty {
+            for (model, opened) in zip(unbuilt, try build(unbuilt, from: reader)) { adopt(model, opened) }
+        }
+        for model in chosen {
+            guard let db = databases[model.name] else { continue }
             do {
                 try apply(
                     model, to: db, from: try checkpoint(in: db)?.position ?? 0, through: reader.size, reader: reader, batch: Self.batch)
@@ -274,7 +340,7 @@ public final class Projections: @unchecked Sendable {
     private func replaceDamaged(_ model: any ReadModel, reader: LogReader) throws(LogError) {
         let damaged = generations[model.name]
         adopt(model, nil)
-        adopt(model, try build(model, from: reader, replacing: damaged))
+        adopt(model, try build([model], from: reader, replacing: damaged.map { [model.name: $0] } ?? [:])[0])
         if let buildLock = try BuildLock(path(of: model), wait: false) {
             files(of: model).retireUnused()
             buildLock.release()
@@ -288,18 +354,43 @@ public final class Projections: @unchecked Sendable {
     private func apply<Model: ReadModel>(
         _ model: Model, to db: SQLiteDatabase, from position: UInt64, through end: UInt64, reader: LogReader, batch: Int
     ) throws(LogError) {
+        try forEachBatch(types: model.types, from: position, through: end, reader: reader, batch: batch, prepare: model.prepare) {
+            (prepared, after, through) throws(LogError) in
+            // The checkpoint is read again inside the transaction: another process (a query
+            // beside serve) may have applied these events meanwhile.
+            try db.transaction { () throws(LogError) -> UInt64 in
+                let checkpoint = try checkpoint(in: db)?.position ?? 0
+                guard checkpoint == after else { return checkpoint }
+                try model.apply(prepared, in: db)
+                try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(through)).run()
+                return through
+            }
+        }
+    }
+
+    /// Reads the events of `types` after `position` up to `end` in batches of at most `batch`,
+    /// prepares each, and hands it to `body` with the range it covers (after, through], in
+    /// order; `body` returns the position it reached, and when that is not the batch's end
+    /// (another process went further) reading goes on from there. The next batches are read
+    /// and prepared on other threads while `body` works, and a batch is freed there too. The
+    /// first batches are small, so that work starts soon, and grow fourfold up to `batch`.
+    private func forEachBatch<Batch: Sendable>(
+        types: Set<String>?, from position: UInt64, through end: UInt64, reader: LogReader, batch: Int,
+        prepare: @escaping @Sendable ([ProjectedEvent]) -> Batch,
+        _ body: (Batch, _ after: UInt64, _ through: UInt64) throws(LogError) -> UInt64
+    ) throws(LogError) {
         let read = { [self] (after: UInt64, size: Int) in
-            BatchRead<Model.Batch>(after: after, through: min(end, after + UInt64(size))) { () throws(LogError) in
+            BatchRead<Batch>(after: after, through: min(end, after + UInt64(size))) { () throws(LogError) in
                 var query = ReadQuery()
                 query.from = after + 1
                 query.to = min(end, after + UInt64(size))
-                query.types = model.types
-                return model.prepare(try self.events(reader, query))
+                query.types = types
+                return prepare(try self.events(reader, query))
             }
         }
         // Batches being read, in order, from `next` on.
         var size = min(batch, Self.firstBatch)
-        var pending: [BatchRead<Model.Batch>] = []
+        var pending: [BatchRead<Batch>] = []
         var next = position
         func readAhead() {
             while pending.count < Self.readAhead, next < end {
@@ -313,15 +404,7 @@ public final class Projections: @unchecked Sendable {
             let current = pending.removeFirst()
             try current.wait()
             readAhead()
-            // The checkpoint is read again inside the transaction: another process (a query
-            // beside serve) may have applied these events meanwhile.
-            let reached = try db.transaction { () throws(LogError) -> UInt64 in
-                let checkpoint = try checkpoint(in: db)?.position ?? 0
-                guard checkpoint == current.after else { return checkpoint }
-                try current.apply { prepared throws(LogError) in try model.apply(prepared, in: db) }
-                try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(current.through)).run()
-                return current.through
-            }
+            let reached = try current.apply { prepared throws(LogError) in try body(prepared, current.after, current.through) }
             current.release()
             if reached != current.through {
                 // Read on from where the other process left the model.
@@ -341,11 +424,15 @@ public final class Projections: @unchecked Sendable {
     /// model's own tables cannot give (figures kept per hour or week add up every event
     /// applied, whenever it occurred). It reads the model's events that the query selects,
     /// so its cost grows with that range, not with the log beyond it. `model` is a fresh
-    /// instance of the model's type.
-    public func fold<Model: ReadModel>(_ model: Model, matching query: ReadQuery, reader: LogReader) throws(LogError) -> SQLiteDatabase {
+    /// instance of the model's type; `start` puts in its tables, before the events are folded,
+    /// what the events before the range would have (when the range starts after seq 1).
+    public func fold<Model: ReadModel>(
+        _ model: Model, matching query: ReadQuery, reader: LogReader, start: (SQLiteDatabase) throws(LogError) -> Void = { _ in }
+    ) throws(LogError) -> SQLiteDatabase {
         let db = try SQLiteDatabase(path: ":memory:", bulkLoad: true)
         try model.create(in: db)
         try model.createIndexes(in: db)
+        try start(db)
         var query = query
         query.types = model.types.map { query.types?.intersection($0) ?? $0 } ?? query.types
         var batch: [ProjectedEvent] = []
@@ -492,6 +579,31 @@ public final class Projections: @unchecked Sendable {
     }
 }
 
+/// A model built in one pass with others (`Projections.buildTogether`): its database, and
+/// how it folds its share of a batch of events.
+private struct SharedFold: @unchecked Sendable {
+    let model: any ReadModel
+    let database: SQLiteDatabase
+    /// The file being built.
+    let path: String
+
+    /// Folds the events of the model's types among `events` (the log's up to `through`), in
+    /// one transaction that also moves the checkpoint there. Called on one thread at a time.
+    func fold(_ events: [ProjectedEvent], through: UInt64) throws(LogError) {
+        try Self.fold(model, events, through: through, into: database)
+    }
+
+    private static func fold<Model: ReadModel>(_ model: Model, _ events: [ProjectedEvent], through: UInt64, into db: SQLiteDatabase)
+        throws(LogError)
+    {
+        let prepared = model.prepare(model.types.map { types in events.filter { types.contains($0.stored.type) } } ?? events)
+        try db.transaction { () throws(LogError) in
+            try model.apply(prepared, in: db)
+            try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(through)).run()
+        }
+    }
+}
+
 /// One batch, read and prepared on another thread, which also frees it once applied.
 private final class BatchRead<Batch: Sendable>: @unchecked Sendable {
     /// The batch is the events after `after` up to `through`.
@@ -517,7 +629,7 @@ private final class BatchRead<Batch: Sendable>: @unchecked Sendable {
     }
 
     /// Hands the batch (read: see `wait`) to `body`, which must not keep it.
-    func apply(_ body: (Batch) throws(LogError) -> Void) throws(LogError) {
+    func apply<T>(_ body: (Batch) throws(LogError) -> T) throws(LogError) -> T {
         try body(try result!.get())
     }
 

@@ -126,12 +126,20 @@ public final class Reading {
     }
 
     /// A model the method lists, folded in memory from the log's events `query` selects
-    /// (`Projections.fold`): the model as it stood at a past moment.
-    public func fold<Model: ReadModel>(_ model: Model, matching query: ReadQuery) throws(QueryError) -> SQLiteDatabase {
+    /// (`Projections.fold`, with its `start`): the model as it stood at a past moment.
+    public func fold<Model: ReadModel>(
+        _ model: Model, matching query: ReadQuery, start: (SQLiteDatabase) throws(LogError) -> Void = { _ in }
+    ) throws(QueryError) -> SQLiteDatabase {
         precondition(models.contains(model.name), "a method reads only the read models it lists")
         let reader = try reader()
         let projections = try openProjections()
-        return try engine { () throws(LogError) in try projections.fold(model, matching: query, reader: reader) }
+        return try engine { () throws(LogError) in try projections.fold(model, matching: query, reader: reader, start: start) }
+    }
+
+    /// The first seq of the log's first chunk holding an event that occurred at `time` or
+    /// later: every such event is at or after it (nil: none is).
+    public func firstSeq(occurredAtOrAfter time: Int64) throws(QueryError) -> UInt64? {
+        try reader().firstSeq(occurredAtOrAfter: time)
     }
 }
 

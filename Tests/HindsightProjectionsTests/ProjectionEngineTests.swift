@@ -10,12 +10,15 @@ import Testing
 
 /// A read model of the kind docs/architecture.md shows: events counted by type.
 final class TypeCounts: ReadModel, @unchecked Sendable {
-    let name = "type_counts"
+    let name: String
     let version: Int
     let types: Set<String>?
     var applied = 0
+    /// Small, so that a build of the test's history takes several batches.
+    let buildBatch = 700
 
-    init(version: Int = 1, types: Set<String>? = nil) {
+    init(name: String = "type_counts", version: Int = 1, types: Set<String>? = nil) {
+        self.name = name
         self.version = version
         self.types = types
     }
@@ -71,6 +74,26 @@ struct ProjectionEngineTests {
         try reopened.catchUp(reader)
         #expect(again.applied == 0)
         #expect(try again.count("function.invoked", in: reopened) == Int64(expected))
+    }
+
+    @Test func modelsBuiltTogetherFoldEachEventOfTheirTypesOnceAsEachAloneWould() throws {
+        let reader = try LogReader(directory: dir.path)
+        let kinds: [Set<String>?] = [["function.invoked"], ["metric.recorded", "build.started"], nil]
+        let together = kinds.enumerated().map { TypeCounts(name: "together_\($0.offset)", types: $0.element) }
+        try Projections(source: EventSource(directory: dir.path), models: together).catchUp(reader)
+        for (index, types) in kinds.enumerated() {
+            let alone = TypeCounts(name: "alone_\(index)", types: types)
+            let projections = try Projections(source: EventSource(directory: dir.path), models: [alone])
+            try projections.catchUp(reader)
+            #expect(together[index].applied == alone.applied, "\(types ?? [])")
+            let built = try Projections(
+                source: EventSource(directory: dir.path), models: [TypeCounts(name: "together_\(index)", types: types)])
+            for type in types ?? ["function.invoked", "metric.recorded", "build.started", "role.granted"] {
+                #expect(try alone.count(type, in: projections) == TypeCounts(name: "together_\(index)").count(type, in: built), "\(type)")
+            }
+            #expect(try built.positions() == ["together_\(index)": 5000])
+        }
+        #expect(together[2].applied == 5000)
     }
 
     @Test func aNewVersionOfAModelIsBuiltAgainFromTheLog() throws {

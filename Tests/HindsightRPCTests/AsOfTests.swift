@@ -70,6 +70,40 @@ struct AsOfTests {
         #expect(head == .string(expected), "log.stats at \(seq)")
     }
 
+    /// A log appended in batches of 25 events has a chunk per batch, so a window that starts
+    /// on 5 March is folded from the chunk holding its first event (seq 101), after fn_resize
+    /// was deployed (seq 67): its invocations there ran the runtime that deployment set,
+    /// which the fold takes from the deployments the model keeps.
+    @Test(arguments: [120, 160, 250, 372])
+    func functionsAsOfASeqFoldTheirWindowWithTheRuntimesDeployedBeforeIt(seq: Int) throws {
+        let history = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("EventSchemas/examples/history.ndjson").path
+        let lines = try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n")
+        let (chunked, shorter) = (TemporaryDirectory(), TemporaryDirectory())
+        for start in stride(from: 0, to: lines.count, by: 25) {
+            let batch = lines[start..<min(lines.count, start + 25)].joined(separator: "\n") + "\n"
+            let appended = try run(hindsightExecutable, ["append", "--data", chunked.path], stdin: Data(batch.utf8))
+            #expect(appended.status == 0, "\(appended.stderr)")
+        }
+        let appended = try run(
+            hindsightExecutable, ["append", "--data", shorter.path], stdin: Data((lines.prefix(seq).joined(separator: "\n") + "\n").utf8))
+        #expect(appended.status == 0, "\(appended.stderr)")
+        let (asOf, upTo) = (RPCServer(directory: chunked.path, engine: nil), RPCServer(directory: shorter.path, engine: nil))
+        for params in [#""org":"org_acme","from":"2026-03-05T00:00:00Z""#, #""org":"org_acme","from":"2026-03-03T12:00:00Z""#] {
+            let then = asOf.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.functions","params":{\#(params),"at":\#(seq)}}"#)?["result"]
+            let now = upTo.call(#"{"jsonrpc":"2.0","id":1,"method":"analytics.functions","params":{\#(params)}}"#)?["result"]
+            #expect(Self.comparable(then) == Self.comparable(now), "\(params) at \(seq)")
+        }
+        if seq >= 160 {
+            let then = asOf.call(
+                #"{"jsonrpc":"2.0","id":1,"method":"analytics.functions","params":{"function":"fn_resize","from":"2026-03-05T00:00:00Z","at":\#(seq)}}"#
+            )
+            #expect(
+                then?["result"]?["byRuntime"]?["python"]?["invocations"] != nil,
+                "fn_resize ran python on 5 March: \(String(describing: then))")
+        }
+    }
+
     @Test func theChangesOfAccessAsKnownAtASeqAreThoseItsEventsHadCaused() throws {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: nil)

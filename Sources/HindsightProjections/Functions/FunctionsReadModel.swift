@@ -5,10 +5,11 @@ public import HindsightCore
 /// deployment when it ran) and mode: invocations, errors, timeouts, cold starts, and a sketch
 /// of the durations. The figures are kept per hour inside a row per week (`HourlyCells`): they
 /// are sparse (a function runs a few times a day), and a row per hour was about a row per
-/// event to write.
+/// event to write. Every deployment is kept too, so that the model as of a past moment can be
+/// folded from the first invocation of a question's window rather than from seq 1.
 public final class FunctionsReadModel: ReadModel {
     public let name = "functions"
-    public let version = 1
+    public let version = 2
     public let types: Set<String>? = ["function.deployed", "function.invoked"]
     /// The callers earlier batches met, for the next ones to start from.
     private let knownCallers = KnownNames<CallerNames> { $0.texts.count }
@@ -26,6 +27,8 @@ public final class FunctionsReadModel: ReadModel {
         try db.execute(
             """
             CREATE TABLE analytics_function (function TEXT PRIMARY KEY, runtime TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE analytics_function_deployment (function TEXT NOT NULL, seq INTEGER NOT NULL, occurred_at INTEGER NOT NULL,
+                                                        runtime TEXT NOT NULL, PRIMARY KEY (function, seq)) WITHOUT ROWID;
             CREATE TABLE analytics_function_week (scope TEXT NOT NULL, week INTEGER NOT NULL, runtime TEXT NOT NULL, mode TEXT NOT NULL,
                                                   invocations INTEGER NOT NULL, hours BLOB NOT NULL,
                                                   PRIMARY KEY (week, scope, runtime, mode)) WITHOUT ROWID;
@@ -52,7 +55,7 @@ public final class FunctionsReadModel: ReadModel {
     public struct Batch: Sendable {
         /// Each function's deployments in the batch, in seq order: the runtimes its
         /// invocations ran (`Invocations.epoch` counts the deployments before them).
-        let deployments: [(function: String, runtime: String)]
+        let deployments: [(function: String, runtime: String, seq: Int64, occurredAt: Int64)]
         /// Invocations added up by hour while the batch is read: applying it then costs a
         /// statement per function and week, not per invocation.
         let invocations: [Invocations]
@@ -108,7 +111,7 @@ public final class FunctionsReadModel: ReadModel {
         var names = knownCallers.take() ?? CallerNames()
         names.startBatch()
         defer { knownCallers.putBack(names) }
-        var deployments: [(function: String, runtime: String)] = []
+        var deployments: [(function: String, runtime: String, seq: Int64, occurredAt: Int64)] = []
         var invocations = Analytics.NamedCells<InvocationWeek, InvocationFigures>()
         for event in events {
             switch event.stored.type {
@@ -126,7 +129,9 @@ public final class FunctionsReadModel: ReadModel {
                 let data = StoredLine.DataFields(event.stored.line)
                 guard let function = data["function"] else { continue }
                 names.deployments[names.function(function)] += 1
-                if let runtime = data["runtime"] { deployments.append((function, runtime)) }
+                if let runtime = data["runtime"] {
+                    deployments.append((function, runtime, Int64(event.stored.seq), event.stored.occurredAtMs))
+                }
             default: continue
             }
         }
@@ -161,8 +166,10 @@ public final class FunctionsReadModel: ReadModel {
             runtimes[function] = [try row.step() ? row.text(0) ?? "unknown" : "unknown"]
             row.finish()
         }
-        for (function, runtime) in batch.deployments {
+        for (function, runtime, seq, occurredAt) in batch.deployments {
             try db.statement("INSERT OR REPLACE INTO analytics_function VALUES (?, ?)").bind(1, function).bind(2, runtime).run()
+            try db.statement("INSERT INTO analytics_function_deployment VALUES (?, ?, ?, ?)").bind(1, function).bind(2, seq)
+                .bind(3, occurredAt).bind(4, runtime).run()
             runtimes[function, default: ["unknown"]].append(runtime)
         }
         // A row is inserted, or added to what it holds (its hours merged in SQL).
@@ -192,6 +199,26 @@ public final class FunctionsReadModel: ReadModel {
     }
 
     // MARK: - Questions
+
+    /// Puts in `memory` (a fresh model, before it folds the events from seq `seq` on) each
+    /// function's runtime as its deployments before `seq` left it, of those that occurred by
+    /// `occurredBy` (nil: all), read from the deployments `built` keeps: what the events before
+    /// `seq` would have told the fold.
+    public static func startRuntimes(before seq: UInt64, occurredBy: Int64?, from built: SQLiteDatabase, into memory: SQLiteDatabase)
+        throws(LogError)
+    {
+        // SQLite takes the bare columns of an aggregate query from the row holding the max.
+        let latest = try built.statement(
+            """
+            SELECT function, runtime, max(seq) FROM analytics_function_deployment WHERE seq < ? AND occurred_at <= ? GROUP BY function
+            """
+        ).bind(1, Int64(clamping: seq)).bind(2, occurredBy ?? Int64.max)
+        defer { latest.finish() }
+        let insert = try memory.statement("INSERT INTO analytics_function VALUES (?, ?)")
+        while try latest.step() {
+            try insert.reset().bind(1, latest.text(0) ?? "").bind(2, latest.text(1) ?? "").run()
+        }
+    }
 
     /// Invocations of a scope (`function/ID`, `project/ID` or `org/ID`) in the UTC hours from
     /// the one holding `from` to the one holding `to` (milliseconds; nil: unbounded), per

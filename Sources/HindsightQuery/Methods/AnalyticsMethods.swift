@@ -227,9 +227,7 @@ public enum Functions: ReadingMethod {
     }
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
-        // A function's runtime comes from its deployments, which may precede the window: a
-        // fold as of a moment reads the functions' events from the log's start.
-        let (db, position) = try AnalyticsMethods.database(FunctionsReadModel(), at: params.at, reading)
+        let (db, position) = try database(params, reading)
         let cells = try engine { () throws(LogError) in
             try FunctionsReadModel.invocations(scope: params.scope, from: params.from, to: params.to, in: db)
         }
@@ -242,6 +240,33 @@ public enum Functions: ReadingMethod {
             runtimes[cell.runtime, default: .init()].merge(cell.figures)
         }
         return Answer(scope: params.scope, total: total, modes: modes, runtimes: runtimes, position: position)
+    }
+}
+
+extension Functions {
+    /// The functions model, as of `at` when the question names a moment: folded from the
+    /// first chunk that holds an invocation of the window (every later one is at or after
+    /// it), each function starting with the runtime its earlier deployments left it, which
+    /// the model keeps. So the fold reads the window's events and those after it up to `at`,
+    /// not the log from seq 1.
+    static func database(_ params: Params, _ reading: Reading) throws(QueryError) -> (db: SQLiteDatabase, position: UInt64) {
+        let position = try reading.position(of: "functions")
+        guard let at = params.at else { return (try reading.database("functions"), position) }
+        var query = ReadQuery()
+        query.from = try params.from.map { from throws(QueryError) in try reading.firstSeq(occurredAtOrAfter: from) ?? position + 1 } ?? 1
+        var occurredBy: Int64?
+        switch at {
+        case .seq(let seq): query.to = min(seq, position)
+        case .time(let ms):
+            query.to = position
+            query.occurredTo = ms
+            occurredBy = ms
+        }
+        let built = try reading.database("functions")
+        let db = try reading.fold(FunctionsReadModel(), matching: query) { memory throws(LogError) in
+            try FunctionsReadModel.startRuntimes(before: query.from, occurredBy: occurredBy, from: built, into: memory)
+        }
+        return (db, query.to)
     }
 }
 
