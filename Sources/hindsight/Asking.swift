@@ -10,6 +10,14 @@ extension DataOptions {
     func service(signingKey: String = SigningKey.defaultPath, exports: ExportPolicy = .off) -> QueryService {
         QueryService(directory: directory, signingKey: signingKey, exports: exports)
     }
+
+    /// Asks a reading method with the parameters a command's options give (those not given,
+    /// nil, left out), checked as a request's are; a refusal is reported as `asking` reports
+    /// it, with exit status `failure`.
+    func ask<M: ReadingMethod>(_ method: M.Type, failure: Int32 = 1, _ values: [String: JSONValue?]) throws -> M.Answer {
+        let service = service()
+        return try asking(failure: failure) { () throws(QueryError) in try service.ask(M.self, parameters: parameters(values)) }
+    }
 }
 
 /// Runs a question; a refusal goes to standard error as `error: …` (naming the parameter at

@@ -23,18 +23,15 @@ struct Alerts: ParsableCommand {
 
     func run() throws {
         let moment = try MomentOption.position(at, option: "at")
-        let service = options.service()
         let value = { (value: Double?) in FigureTable.figure(value) }
         if let from, let to {
             let (first, last) = (try MomentOption.time(from, option: "from", dayEnds: false), try MomentOption.time(to, option: "to"))
-            let answer = try asking { () throws(QueryError) in
-                try service.ask(
-                    AlertHistory.self,
-                    parameters: parameters([
-                        "from": first, "to": last, "rule": textParameter(rule),
-                        "at": moment,
-                    ]))
-            }
+            let answer = try options.ask(
+                AlertHistory.self,
+                [
+                    "from": first, "to": last, "rule": textParameter(rule),
+                    "at": moment,
+                ])
             if output.json { return printAnswer(answer) }
             guard !answer.transitions.isEmpty else { return print("no alert fired or resolved then") }
             print(
@@ -43,9 +40,7 @@ struct Alerts: ParsableCommand {
                         [Timestamp.format($0.occurredAt), String($0.seq), $0.rule, $0.kind, value($0.value)]
                     }), terminator: "")
         } else {
-            let answer = try asking { () throws(QueryError) in
-                try service.ask(ActiveAlerts.self, parameters: parameters(["at": moment]))
-            }
+            let answer = try options.ask(ActiveAlerts.self, ["at": moment])
             if output.json { return printAnswer(answer) }
             guard !answer.alerts.isEmpty else { return print("no alert is firing") }
             print(

@@ -31,16 +31,13 @@ struct Analytics: ParsableCommand {
                 try MomentOption.time(from, option: "from", dayEnds: false), try MomentOption.time(to, option: "to", dayEnds: true)
             )
             let moment = try MomentOption.position(at, option: "at")
-            let service = options.service()
-            let answer = try asking { () throws(QueryError) in
-                try service.ask(
-                    HindsightQuery.Metrics.self,
-                    parameters: parameters([
-                        "name": .string(name), "tags": .object(tags), "from": first,
-                        "to": last,
-                        "stepSec": .integer(Int64(step)), "at": moment,
-                    ]))
-            }
+            let answer = try options.ask(
+                HindsightQuery.Metrics.self,
+                [
+                    "name": .string(name), "tags": .object(tags), "from": first,
+                    "to": last,
+                    "stepSec": .integer(Int64(step)), "at": moment,
+                ])
             if output.json { return printAnswer(answer) }
             guard !answer.series.isEmpty else { return print("no values in that range") }
             print(
@@ -76,15 +73,12 @@ struct Analytics: ParsableCommand {
             let first = try MomentOption.time(from, option: "from", dayEnds: false)
             let last = try MomentOption.time(to, option: "to")
             let moment = try MomentOption.position(at, option: "at")
-            let service = options.service()
-            let answer = try asking { () throws(QueryError) in
-                try service.ask(
-                    HindsightQuery.Functions.self,
-                    parameters: parameters([
-                        "function": textParameter(function), "project": textParameter(project), "org": textParameter(org),
-                        "from": first, "to": last, "at": moment,
-                    ]))
-            }
+            let answer = try options.ask(
+                HindsightQuery.Functions.self,
+                [
+                    "function": textParameter(function), "project": textParameter(project), "org": textParameter(org),
+                    "from": first, "to": last, "at": moment,
+                ])
             if output.json { return printAnswer(answer) }
             let rows =
                 [("all", answer.total)] + ["sync", "async"].map { ($0, answer.modes[$0] ?? .init()) }
@@ -119,14 +113,11 @@ struct Analytics: ParsableCommand {
 
         func run() throws {
             let moment = try MomentOption.position(at, option: "at")
-            let service = options.service()
-            let answer = try asking { () throws(QueryError) in
-                try service.ask(
-                    HindsightQuery.Builds.self,
-                    parameters: parameters([
-                        "project": textParameter(project), "org": textParameter(org), "days": .integer(Int64(days)), "at": moment,
-                    ]))
-            }
+            let answer = try options.ask(
+                HindsightQuery.Builds.self,
+                [
+                    "project": textParameter(project), "org": textParameter(org), "days": .integer(Int64(days)), "at": moment,
+                ])
             if output.json { return printAnswer(answer) }
             print(BuildChart(scope: answer.scope, days: answer.days, total: answer.total).text, terminator: "")
         }
@@ -147,15 +138,12 @@ struct Analytics: ParsableCommand {
             let first = try MomentOption.time(from, option: "from", dayEnds: false)
             let last = try MomentOption.time(to, option: "to")
             let moment = try MomentOption.position(at, option: "at")
-            let service = options.service()
-            let answer = try asking { () throws(QueryError) in
-                try service.ask(
-                    HindsightQuery.Deliveries.self,
-                    parameters: parameters([
-                        "webhook": .string(webhook), "from": first, "to": last,
-                        "at": moment,
-                    ]))
-            }
+            let answer = try options.ask(
+                HindsightQuery.Deliveries.self,
+                [
+                    "webhook": .string(webhook), "from": first, "to": last,
+                    "at": moment,
+                ])
             if output.json { return printAnswer(answer) }
             let figures = answer.figures
             print(

@@ -24,19 +24,16 @@ struct Audit: ParsableCommand {
         let start = try MomentOption.time(from, option: "from", dayEnds: false)
         let end = try MomentOption.time(to, option: "to")
         let moment = try MomentOption.position(at, option: "at")
-        let service = options.service()
-        let page = try asking { () throws(QueryError) in
-            try service.ask(
-                Search.self,
-                parameters: parameters([
-                    "actor": textParameter(actor), "org": textParameter(org),
-                    "types": types.isEmpty ? nil : JSONValue.array(types.map { JSONValue.string($0) }),
-                    "typePrefix": textParameter(typePrefix),
-                    "resource": textParameter(resource), "from": start,
-                    "to": end, "limit": .integer(Int64(limit)), "cursor": textParameter(cursor),
-                    "at": moment,
-                ]))
-        }
+        let page = try options.ask(
+            Search.self,
+            [
+                "actor": textParameter(actor), "org": textParameter(org),
+                "types": types.isEmpty ? nil : JSONValue.array(types.map { JSONValue.string($0) }),
+                "typePrefix": textParameter(typePrefix),
+                "resource": textParameter(resource), "from": start,
+                "to": end, "limit": .integer(Int64(limit)), "cursor": textParameter(cursor),
+                "at": moment,
+            ])
         if output.json { return printAnswer(page) }
         guard !page.records.isEmpty else { return print("no event matches (as of seq \(page.position ?? 0))") }
         print(

@@ -24,14 +24,11 @@ struct Check: ParsableCommand {
         } catch {
             throw ExitCode(2)  // refused, with its message: not a denial
         }
-        let service = options.service()
-        let answer = try asking(failure: 2) { () throws(QueryError) in
-            try service.ask(
-                HindsightQuery.Check.self,
-                parameters: parameters([
-                    "subject": .string(subject), "permission": .string(permission), "resource": .string(resource), "at": moment,
-                ]))
-        }
+        let answer = try options.ask(
+            HindsightQuery.Check.self, failure: 2,
+            [
+                "subject": .string(subject), "permission": .string(permission), "resource": .string(resource), "at": moment,
+            ])
         if output.json {
             printAnswer(answer)
         } else if answer.allowed {

@@ -14,10 +14,7 @@ struct WhatCan: ParsableCommand {
 
     func run() throws {
         let moment = try MomentOption.position(at, option: "at")
-        let service = options.service()
-        let answer = try asking { () throws(QueryError) in
-            try service.ask(HindsightQuery.WhatCan.self, parameters: parameters(["subject": .string(subject), "at": moment]))
-        }
+        let answer = try options.ask(HindsightQuery.WhatCan.self, ["subject": .string(subject), "at": moment])
         if output.json { return printAnswer(answer) }
         guard !answer.grants.isEmpty else { return print("\(subject) holds no grant") }
         print(

@@ -14,14 +14,11 @@ struct WhoCan: ParsableCommand {
 
     func run() throws {
         let moment = try MomentOption.position(at, option: "at")
-        let service = options.service()
-        let answer = try asking { () throws(QueryError) in
-            try service.ask(
-                HindsightQuery.WhoCan.self,
-                parameters: parameters([
-                    "permission": .string(permission), "resource": .string(resource), "at": moment,
-                ]))
-        }
+        let answer = try options.ask(
+            HindsightQuery.WhoCan.self,
+            [
+                "permission": .string(permission), "resource": .string(resource), "at": moment,
+            ])
         if output.json { return printAnswer(answer) }
         guard !answer.subjects.isEmpty else { return print("nobody may \(permission) on \(resource)") }
         print(
