@@ -30,3 +30,9 @@ t "projections.status" "$runs" "$h" query --data "$d" projections.status
 t "audit.search limit 10, built" "$runs" "$h" query --data "$d" audit.search --params '{"limit":10}'
 t "first analytics.functions (builds functions)" 1 "$h" query --data "$d" analytics.functions --params '{"org":"org_1"}'
 t "analytics.functions at half (fold from the log)" "$runs" "$h" query --data "$d" analytics.functions --params "{\"org\":\"org_1\",\"at\":$half}"
+day=$("$h" read --data "$d" --from "$half" --to "$half" | python3 -c 'import datetime as d, json, sys
+t = d.datetime.fromisoformat(json.loads(sys.stdin.readline())["occurredAt"].replace("Z", "+00:00"))
+print((t - d.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+t "analytics.functions at half, from the day before it" "$runs" "$h" query --data "$d" analytics.functions --params "{\"org\":\"org_1\",\"at\":$half,\"from\":\"$day\"}"
+rm -rf "$d/projections" "$d/snapshots"
+t "first snapshot (builds every model, together, then copies each)" 1 "$h" snapshot --data "$d"
