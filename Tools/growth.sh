@@ -35,4 +35,5 @@ t = d.datetime.fromisoformat(json.loads(sys.stdin.readline())["occurredAt"].repl
 print((t - d.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
 t "analytics.functions at half, from the day before it" "$runs" "$h" query --data "$d" analytics.functions --params "{\"org\":\"org_1\",\"at\":$half,\"from\":\"$day\"}"
 rm -rf "$d/projections" "$d/snapshots"
-t "first snapshot (builds every model, together, then copies each)" 1 "$h" snapshot --data "$d"
+# A snapshot catches every model up first (built together, in one pass), then copies the one named.
+t "first build of every read model (snapshot webhooks)" 1 "$h" snapshot --data "$d" webhooks

@@ -153,8 +153,10 @@ public final class Projections: @unchecked Sendable {
 
     /// Several models built from seq 1 in one pass over the log, each into
     /// `NAME.sqlite.building` as `buildBeside` builds it: every chunk is decompressed and every
-    /// line parsed once for all of them, and the models fold each batch side by side, on all
-    /// cores, while the next batches are read. Returns the files, in the models' order.
+    /// line parsed once for all of them. As for one model, the next batches are read and
+    /// prepared (each model's share beside the others') on other threads while this one is
+    /// applied, the models applying theirs side by side. Returns the files, in the models'
+    /// order.
     private func buildTogether(_ models: [any ReadModel], from reader: LogReader) throws(LogError) -> [String] {
         var opened: [SharedFold] = []
         for model in models {
@@ -167,17 +169,23 @@ public final class Projections: @unchecked Sendable {
         let folds = opened
         var types: Set<String>? = []
         for model in models { types = model.types.flatMap { types?.union($0) } }
-        // Each model prepares its own share of a batch, beside the others.
-        let asRead: @Sendable ([ProjectedEvent]) -> [ProjectedEvent] = { $0 }
+        let prepareEach: @Sendable ([ProjectedEvent]) -> [any Sendable] = { events in
+            var prepared = [(any Sendable)?](repeating: nil, count: folds.count)
+            prepared.withUnsafeMutableBufferPointer { out in
+                let shared = UnsafeSendable(out)
+                DispatchQueue.concurrentPerform(iterations: folds.count) { shared.value[$0] = folds[$0].prepare(events) }
+            }
+            return prepared.map { $0! }
+        }
         try forEachBatch(
-            types: types, from: 0, through: reader.size, reader: reader, batch: models.map(\.buildBatch).min()!, prepare: asRead
-        ) { (events, _, through) throws(LogError) in
+            types: types, from: 0, through: reader.size, reader: reader, batch: models.map(\.buildBatch).min()!, prepare: prepareEach
+        ) { (prepared, _, through) throws(LogError) in
             var failures = [LogError?](repeating: nil, count: folds.count)
             failures.withUnsafeMutableBufferPointer { out in
                 let shared = UnsafeSendable(out)
                 DispatchQueue.concurrentPerform(iterations: folds.count) { index in
                     do throws(LogError) {
-                        try folds[index].fold(events, through: through)
+                        try folds[index].apply(prepared[index], through: through)
                     } catch {
                         shared.value[index] = error
                     }
@@ -580,25 +588,32 @@ public final class Projections: @unchecked Sendable {
 }
 
 /// A model built in one pass with others (`Projections.buildTogether`): its database, and
-/// how it folds its share of a batch of events.
+/// how it prepares and applies its share of a batch of events (its `Batch`, behind `any`).
 private struct SharedFold: @unchecked Sendable {
     let model: any ReadModel
     let database: SQLiteDatabase
     /// The file being built.
     let path: String
 
-    /// Folds the events of the model's types among `events` (the log's up to `through`), in
-    /// one transaction that also moves the checkpoint there. Called on one thread at a time.
-    func fold(_ events: [ProjectedEvent], through: UInt64) throws(LogError) {
-        try Self.fold(model, events, through: through, into: database)
+    /// The model's `prepare` of the events of its types among `events`.
+    func prepare(_ events: [ProjectedEvent]) -> any Sendable { Self.prepare(model, events) }
+
+    /// Applies what `prepare` gave for the log's events up to `through`, in one transaction
+    /// that also moves the checkpoint there. Called on one thread at a time.
+    func apply(_ prepared: any Sendable, through: UInt64) throws(LogError) {
+        try Self.apply(model, prepared, through: through, into: database)
     }
 
-    private static func fold<Model: ReadModel>(_ model: Model, _ events: [ProjectedEvent], through: UInt64, into db: SQLiteDatabase)
+    private static func prepare<Model: ReadModel>(_ model: Model, _ events: [ProjectedEvent]) -> any Sendable {
+        model.prepare(model.types.map { types in events.filter { types.contains($0.stored.type) } } ?? events)
+    }
+
+    private static func apply<Model: ReadModel>(_ model: Model, _ prepared: any Sendable, through: UInt64, into db: SQLiteDatabase)
         throws(LogError)
     {
-        let prepared = model.prepare(model.types.map { types in events.filter { types.contains($0.stored.type) } } ?? events)
         try db.transaction { () throws(LogError) in
-            try model.apply(prepared, in: db)
+            // What `prepare` gave for this model: its own `Batch`.
+            try model.apply(prepared as! Model.Batch, in: db)
             try db.statement("UPDATE hindsight_checkpoint SET position = ?").bind(1, Int64(through)).run()
         }
     }
