@@ -3,6 +3,10 @@ import Dispatch
 public import HindsightCore
 import HindsightFiles
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Validates NDJSON envelopes against the catalogue's envelope rules (EVENTS.md) and, given a
 /// catalogue, each event's `data` against its type's schema, two workers at a time, refusing the whole
 /// input at the first bad line.
@@ -16,15 +20,66 @@ public enum EnvelopeParser {
     /// Parses NDJSON text: one envelope per line; a final newline is optional. The text's
     /// storage becomes the batch's: give it `padding` bytes of spare capacity to avoid a copy.
     /// Without a catalogue only the envelope is checked (the log's own tests do that).
-    public static func parse(ndjson input: consuming [UInt8], catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
+    /// `firstLine` is the number errors give the text's first line (a piece of a longer input).
+    public static func parse(ndjson input: consuming [UInt8], catalog: Catalog?, firstLine: Int = 1) throws(LogError) -> EnvelopeBatch {
         let lines = splitLines(input)
         input.append(contentsOf: repeatElement(0x20, count: padding))
-        return try parse(inPlace: consume input, lines: lines, catalog: catalog)
+        return try parse(inPlace: consume input, lines: lines, catalog: catalog, firstLine: firstLine)
     }
 
     /// Reads and parses an NDJSON file, reading it straight into the batch's storage.
     public static func parse(file path: String, catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
         try parse(ndjson: FileIO.readFile(path, spareCapacity: padding), catalog: catalog)
+    }
+
+    /// Reads NDJSON from a file descriptor a piece of `lines` lines at a time, in memory
+    /// bounded by the piece whatever the input's length, and hands each piece, parsed, to
+    /// `body` before the next is read: a load larger than memory, validated and stored piece
+    /// by piece. Errors give line numbers of the whole input. An empty input is one empty
+    /// piece.
+    public static func forEachPiece(
+        of fd: Int32, named name: String, lines: Int, catalog: Catalog?, _ body: (consuming EnvelopeBatch) throws(LogError) -> Void
+    ) throws(LogError) {
+        precondition(lines > 0, "a piece holds at least one line")
+        var pending: [UInt8] = []
+        var scanned = 0
+        var ends: [Int] = []  // the offsets just past each "\n" of `pending` found so far
+        var firstLine = 1
+        var handed = false
+        var block = [UInt8](repeating: 0, count: 1 << 22)
+        func hand(_ count: Int) throws(LogError) {
+            var piece = [UInt8]()
+            piece.reserveCapacity(count + padding)
+            piece += pending[..<count]
+            pending.removeFirst(count)
+            ends = ends.dropFirst(lines).map { $0 - count }
+            scanned -= count
+            try body(try parse(ndjson: piece, catalog: catalog, firstLine: firstLine))
+            firstLine += lines
+            handed = true
+        }
+        while true {
+            let read = block.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if read < 0 {
+                if errno == EINTR { continue }
+                throw LogError(.io, "cannot read: \(String(cString: strerror(errno)))", location: name)
+            }
+            if read == 0 { break }
+            pending += block[..<read]
+            while let newline = pending[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
+                ends.append(newline + 1)
+                scanned = newline + 1
+                if ends.count == lines { try hand(ends[lines - 1]) }
+            }
+            scanned = pending.count
+            // A line that never ends would hold ever more memory: it is refused once too long.
+            if pending.count - (ends.last ?? 0) > maxLineBytes + 1 {
+                throw LogError(
+                    .invalidEnvelope, "line is over \(maxLineBytes) bytes, the limit", location: "line \(firstLine + ends.count)",
+                    fieldPath: "")
+            }
+        }
+        if !pending.isEmpty || !handed { try hand(pending.count) }
     }
 
     /// Line ranges without their "\n" (or "\r\n"); a final newline does not start a line.
@@ -40,7 +95,9 @@ public enum EnvelopeParser {
     /// itself (it is never longer), so the batch keeps the input's storage. A worker's first
     /// line is written back only after every worker is done, because the worker before it
     /// reads past its own last line into that one (the parser's padding).
-    private static func parse(inPlace text: consuming [UInt8], lines: [Range<Int>], catalog: Catalog?) throws(LogError) -> EnvelopeBatch {
+    private static func parse(inPlace text: consuming [UInt8], lines: [Range<Int>], catalog: Catalog?, firstLine: Int) throws(LogError)
+        -> EnvelopeBatch
+    {
         let workers = lines.count < 4096 ? 1 : 2
         let share = (lines.count + workers - 1) / workers
         var firstBodies = [Result<[UInt8], LogError>](repeating: .success([]), count: workers)
@@ -54,7 +111,8 @@ public enum EnvelopeParser {
                         let (bytes, out, events) = shared.value
                         let part = (worker * share)..<min(lines.count, (worker + 1) * share)
                         out[worker] = parseSlice(
-                            bytes, lines[part], into: UnsafeMutableBufferPointer(rebasing: events[part]), catalog: catalog)
+                            bytes, lines[part], into: UnsafeMutableBufferPointer(rebasing: events[part]), catalog: catalog,
+                            firstLine: firstLine)
                     }
                 }
             }
@@ -74,7 +132,7 @@ public enum EnvelopeParser {
     /// form of its first line, held back (see `parse(inPlace:)`).
     private static func parseSlice(
         _ text: UnsafeMutableRawBufferPointer, _ lines: ArraySlice<Range<Int>>, into out: UnsafeMutableBufferPointer<ParsedEnvelope>,
-        catalog: Catalog?
+        catalog: Catalog?, firstLine: Int
     ) -> Result<[UInt8], LogError> {
         guard let parser = hs_parser_create() else {
             return .failure(LogError(.io, "cannot allocate a JSON parser"))
@@ -85,7 +143,7 @@ public enum EnvelopeParser {
         var error = hs_error()
         let base = text.baseAddress!.assumingMemoryBound(to: UInt8.self)
         for (slot, (index, range)) in zip(lines.indices, lines).enumerated() {
-            let lineNumber = index + 1
+            let lineNumber = firstLine + index
             if range.isEmpty || text[range].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 return .failure(
                     LogError(.invalidEnvelope, "empty line; every line must hold one event", location: "line \(lineNumber)", fieldPath: ""))

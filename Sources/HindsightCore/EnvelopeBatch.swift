@@ -92,7 +92,7 @@ public struct EnvelopeBatch: Sendable {
     /// before the batch may be stored.
     package var unsealed: [Int] = []
 
-    package init(bodies: [UInt8] = [], events: [ParsedEnvelope] = [], unsealed: [Int] = []) {
+    package init(bodies: [UInt8], events: [ParsedEnvelope], unsealed: [Int]) {
         self.bodies = bodies
         self.events = events
         self.unsealed = unsealed
@@ -120,24 +120,6 @@ public struct EnvelopeBatch: Sendable {
                         rebasing: (event.isSealed ? sealed : plain)[event.bodyStart..<(event.bodyStart + event.bodyLength)])
                 }
             }
-        }
-    }
-
-    /// The batch cut into consecutive batches of at most `size` events, for loading a large
-    /// history in steps that are each all or nothing.
-    public func split(every size: Int) -> [EnvelopeBatch] {
-        precondition(size > 0, "a batch size must be positive")
-        return stride(from: 0, to: events.count, by: size).map { start in
-            let slice = start..<min(start + size, events.count)
-            var part = EnvelopeBatch(unsealed: unsealed.filter(slice.contains).map { $0 - start })
-            for index in slice {
-                var event = events[index]
-                event.bodyStart = part.bodies.count
-                event.isSealed = false
-                part.bodies += body(index)
-                part.events.append(event)
-            }
-            return part
         }
     }
 }

@@ -36,15 +36,14 @@ public final class Engine: Sendable {
     }
 
     /// Stores a batch validated against this engine's catalogue, all or nothing: personal data
-    /// sealed, then appended, and the erasures it records carried out before it returns; with
-    /// `every`, in consecutive batches of that many events, each reported to `stored` once
-    /// durable (the expectations apply to the first).
+    /// sealed, then appended, and the erasures it records carried out before it returns. A
+    /// load too large for one batch is stored as consecutive batches, each its own call
+    /// (`EnvelopeParser.forEachPiece`).
     @discardableResult
-    public func append(
-        _ batch: consuming EnvelopeBatch, expectedVersions: [String: ExpectedVersion] = [:], every: Int? = nil,
-        stored: (AppendResult) -> Void = { _ in }
-    ) throws(LogError) -> [AppendResult] {
-        try store(batch, expectedVersions: expectedVersions, every: every, stored: stored).results
+    public func append(_ batch: consuming EnvelopeBatch, expectedVersions: [String: ExpectedVersion] = [:]) throws(LogError)
+        -> AppendResult
+    {
+        try store(batch, expectedVersions: expectedVersions).result
     }
 
     /// Appends a batch and carries out its erasures: an intent naming the keys its
@@ -52,24 +51,14 @@ public final class Engine: Sendable {
     /// destroyed and the intent forgotten. A writer stopped anywhere in between finishes the
     /// erasure when it next opens the log (`finishErasure`), so an erasure is never carried
     /// out without its record, nor recorded without being carried out.
-    private func store(
-        _ batch: consuming EnvelopeBatch, expectedVersions: [String: ExpectedVersion], every: Int?, stored: (AppendResult) -> Void
-    ) throws(LogError) -> (results: [AppendResult], keysDestroyed: Int) {
+    private func store(_ batch: consuming EnvelopeBatch, expectedVersions: [String: ExpectedVersion]) throws(LogError) -> (
+        result: AppendResult, keysDestroyed: Int
+    ) {
         var batch = batch
         try vault.seal(&batch, catalog: catalog)
         let doomed = try keysErased(by: batch)
-        let parts = every.map { batch.split(every: $0) } ?? [batch]
-        func append() throws(LogError) -> [AppendResult] {
-            var results: [AppendResult] = []
-            for (index, part) in parts.enumerated() {
-                let result = try log.append(part, expectedVersions: index == 0 ? expectedVersions : [:])
-                stored(result)
-                results.append(result)
-            }
-            return results
-        }
         guard !doomed.isEmpty else {
-            let results = try append()
+            let result = try log.append(batch, expectedVersions: expectedVersions)
             // This append may have acknowledged the record of an erasure left unfinished
             // (durable, but not acknowledged when it was appended): carry it out now.
             if vault.hasUnfinishedErasure {
@@ -77,7 +66,7 @@ public final class Engine: Sendable {
                 defer { erasing.unlock() }
                 try finishErasure()
             }
-            return (results, 0)
+            return (result, 0)
         }
 
         erasing.lock()
@@ -93,21 +82,20 @@ public final class Engine: Sendable {
         }
         let intent = ErasureIntent(after: log.size, keys: doomed)
         try vault.begin(intent)
-        let results: [AppendResult]
+        let result: AppendResult
         do throws(LogError) {
-            results = try append()
+            result = try log.append(batch, expectedVersions: expectedVersions)
         } catch {
-            // Whatever part of the batch is acknowledged has its erasures carried out; a part
-            // durable but not acknowledged leaves the intent for when it is.
+            // A batch durable but not acknowledged leaves the intent for when it is.
             try? finishErasure()
             throw error
         }
         do throws(LogError) {
-            return (results, try vault.finish(intent, recorded: peopleErased(after: intent), settled: true))
+            return (result, try vault.finish(intent, recorded: peopleErased(after: intent), settled: true))
         } catch {
             throw LogError(
                 error.code,
-                "person.erased is recorded at seq \(results[0].firstSeq)…\(results[results.count - 1].lastSeq), but destroying the keys failed (\(error.message)); the erasure is finished when the writer next appends an erasure or opens the log",
+                "person.erased is recorded at seq \(result.firstSeq)…\(result.lastSeq), but destroying the keys failed (\(error.message)); the erasure is finished when the writer next appends an erasure or opens the log",
                 location: error.location)
         }
     }
@@ -125,10 +113,10 @@ public final class Engine: Sendable {
         guard let batch = request.batch else {
             return ErasureReport(person: request.person, keysDestroyed: 0, fieldsErased: request.fieldsErased, recorded: [])
         }
-        let (results, destroyed) = try store(batch, expectedVersions: [:], every: nil) { _ in }
+        let (result, destroyed) = try store(batch, expectedVersions: [:])
         return ErasureReport(
             person: request.person, keysDestroyed: destroyed, fieldsErased: request.fieldsErased,
-            recorded: Array(results[0].firstSeq...results[0].lastSeq))
+            recorded: Array(result.firstSeq...result.lastSeq))
     }
 
     /// A reader of everything acknowledged so far.

@@ -90,7 +90,7 @@ public enum Append: WritingMethod {
         let engine = try writing.engine()
         do throws(LogError) {
             let batch = try engine.parse(ndjson: params.ndjson)
-            let result = try engine.append(batch, expectedVersions: params.expectedVersions)[0]
+            let result = try engine.append(batch, expectedVersions: params.expectedVersions)
             return Answer(result: result, position: engine.size)
         } catch {
             throw .events(error)

@@ -11,7 +11,7 @@ import HindsightProjections
 
 struct Append: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Append NDJSON events as one all-or-nothing batch; prints firstSeq and lastSeq.")
+        abstract: "Append NDJSON events as one all-or-nothing batch (or batches of --batch-lines); prints firstSeq and lastSeq.")
 
     @OptionGroup var options: DataOptions
 
@@ -31,7 +31,7 @@ struct Append: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Validate everything first, then append in batches of N events, printing each batch's positions once it is durable. With event ids, rerunning after an interruption resumes where it stopped.",
+            "Append in batches of N lines, each read, validated and appended (all or nothing) before the next is read, so a file larger than memory loads in memory bounded by a batch; each batch's positions are printed once it is durable. A bad line stops the load at its batch, naming its line in the whole input; the batches before it stay. With event ids, rerunning resumes where it stopped.",
             valueName: "N"))
     var batchLines: Int?
 
@@ -49,17 +49,31 @@ struct Append: ParsableCommand {
                 }
                 expected[String(text[..<equals])] = version
             }
-            // Everything is validated before the writer's lock is taken.
-            let batch =
-                try file.map { try EnvelopeParser.parse(file: $0, catalog: .standard) }
-                ?? EnvelopeParser.parse(ndjson: [UInt8](FileHandle.standardInput.readDataToEndOfFile()), catalog: .standard)
             var logOptions = LogOptions()
             logOptions.compressionLevel = compressionLevel
-            let engine = try Engine(directory: options.directory, options: logOptions)
-            try engine.append(batch, expectedVersions: expected, every: batchLines) { result in
+            let print = { (result: AppendResult) in
                 var output: [String: Any] = ["firstSeq": result.firstSeq, "lastSeq": result.lastSeq, "count": result.count]
                 if result.isRetry { output["retry"] = true }
                 printJSON(output)
+            }
+            guard let batchLines else {
+                // One batch: everything is validated before the writer's lock is taken.
+                let batch =
+                    try file.map { try EnvelopeParser.parse(file: $0, catalog: .standard) }
+                    ?? EnvelopeParser.parse(ndjson: [UInt8](FileHandle.standardInput.readDataToEndOfFile()), catalog: .standard)
+                print(try Engine(directory: options.directory, options: logOptions).append(batch, expectedVersions: expected))
+                return
+            }
+            // Batches of `batchLines`, each read, validated and appended before the next is read.
+            let engine = try Engine(directory: options.directory, options: logOptions)
+            let fd = try file.map { path throws(LogError) in try FileIO.open(path, O_RDONLY) } ?? STDIN_FILENO
+            defer { if fd != STDIN_FILENO { close(fd) } }
+            var first = true
+            try EnvelopeParser.forEachPiece(of: fd, named: file ?? "standard input", lines: batchLines, catalog: .standard) {
+                (batch: consuming EnvelopeBatch) throws(LogError) in
+                // The expected versions are those of the streams before the load.
+                print(try engine.append(batch, expectedVersions: first ? expected : [:]))
+                first = false
             }
         }
     }
