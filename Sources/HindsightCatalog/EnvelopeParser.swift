@@ -33,10 +33,11 @@ public enum EnvelopeParser {
     }
 
     /// Reads NDJSON from a file descriptor a piece of `lines` lines at a time, in memory
-    /// bounded by the piece whatever the input's length, and hands each piece, parsed, to
-    /// `body` before the next is read: a load larger than memory, validated and stored piece
-    /// by piece. Errors give line numbers of the whole input. An empty input is one empty
-    /// piece.
+    /// bounded by two pieces whatever the input's length, and hands each piece, parsed, to
+    /// `body`, in order: a load larger than memory, validated and stored piece by piece. A
+    /// piece is parsed on another thread while `body` stores the one before it. Errors give
+    /// line numbers of the whole input; a bad piece is reported once `body` has had every
+    /// piece before it. An empty input is one empty piece.
     public static func forEachPiece(
         of fd: Int32, named name: String, lines: Int, catalog: Catalog?, _ body: (consuming EnvelopeBatch) throws(LogError) -> Void
     ) throws(LogError) {
@@ -46,7 +47,16 @@ public enum EnvelopeParser {
         var ends: [Int] = []  // the offsets just past each "\n" of `pending` found so far
         var firstLine = 1
         var handed = false
+        var parsing: PieceParse?
         var block = [UInt8](repeating: 0, count: 1 << 22)
+        /// Gives `body` the piece being parsed, if any.
+        func store() throws(LogError) {
+            guard let piece = parsing else { return }
+            parsing = nil
+            try body(try piece.batch())
+        }
+        /// Starts parsing the first `count` bytes of `pending` as a piece, once the piece
+        /// before it is stored.
         func hand(_ count: Int) throws(LogError) {
             var piece = [UInt8]()
             piece.reserveCapacity(count + padding)
@@ -54,15 +64,19 @@ public enum EnvelopeParser {
             pending.removeFirst(count)
             ends = ends.dropFirst(lines).map { $0 - count }
             scanned -= count
-            try body(try parse(ndjson: piece, catalog: catalog, firstLine: firstLine))
+            let next = PieceParse(piece, catalog: catalog, firstLine: firstLine)
             firstLine += lines
             handed = true
+            try store()
+            parsing = next
         }
         while true {
             let read = block.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if read < 0 {
                 if errno == EINTR { continue }
-                throw LogError(.io, "cannot read: \(String(cString: strerror(errno)))", location: name)
+                let failure = LogError(.io, "cannot read: \(String(cString: strerror(errno)))", location: name)
+                try store()
+                throw failure
             }
             if read == 0 { break }
             pending += block[..<read]
@@ -74,12 +88,43 @@ public enum EnvelopeParser {
             scanned = pending.count
             // A line that never ends would hold ever more memory: it is refused once too long.
             if pending.count - (ends.last ?? 0) > maxLineBytes + 1 {
+                try store()
                 throw LogError(
                     .invalidEnvelope, "line is over \(maxLineBytes) bytes, the limit", location: "line \(firstLine + ends.count)",
                     fieldPath: "")
             }
         }
         if !pending.isEmpty || !handed { try hand(pending.count) }
+        try store()
+    }
+
+    /// A piece of a longer input being parsed on another thread (`forEachPiece`).
+    private final class PieceParse: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var result: Result<EnvelopeBatch, LogError>?
+        /// The text until the parse takes it: the only reference, so that the batch keeps its
+        /// storage without a copy.
+        private var text: [UInt8]
+
+        init(_ text: consuming [UInt8], catalog: Catalog?, firstLine: Int) {
+            self.text = text
+            DispatchQueue.global().async { [self] in
+                var input: [UInt8] = []
+                swap(&input, &self.text)
+                do throws(LogError) {
+                    result = .success(try parse(ndjson: input, catalog: catalog, firstLine: firstLine))
+                } catch {
+                    result = .failure(error)
+                }
+                done.signal()
+            }
+        }
+
+        /// The piece, parsed, once it is; what parsing it threw.
+        func batch() throws(LogError) -> EnvelopeBatch {
+            done.wait()
+            return try result!.get()
+        }
     }
 
     /// Line ranges without their "\n" (or "\r\n"); a final newline does not start a line.
