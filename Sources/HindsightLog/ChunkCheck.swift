@@ -132,3 +132,20 @@ extension LogView {
         }
     }
 }
+
+extension LogView {
+    /// Whether an index state's tree head is this log's at its size: the header of the chunk
+    /// ending there says so, or, when the size falls inside a chunk (compaction merges
+    /// batches), the state's frontier grown by the chunk's later lines reaches the root the
+    /// chunk's header records. A state beyond the log, or of another log, is not confirmed.
+    package func confirms(_ state: IndexState) -> Bool {
+        guard var frontier = state.frontier else { return false }
+        if state.size == 0 { return true }
+        guard let index = chunkIndex(holding: state.size, in: committed) else { return false }
+        let chunk = committed[index]
+        if chunk.header.lastSeq == state.size { return chunk.header.root == state.root }
+        guard case .success(let checked) = check(chunk, identities: false) else { return false }
+        for leaf in checked.leaves[Int(state.size - chunk.header.firstSeq + 1)...] { frontier.append(leaf) }
+        return frontier.root == chunk.header.root
+    }
+}

@@ -96,8 +96,74 @@ public final class LogReader: Sendable {
     /// `occurredAt` bounds are skipped without decompressing them (the sparse time index);
     /// the lines of the others are parsed on all cores. A query whose `from` is after its
     /// `to` matches nothing.
+    ///
+    /// A query for one stream reads the events the writer's stream index lists (each checked
+    /// to be of the stream, at the version the index says), then scans only the chunks after
+    /// the seq the index covers: reading a stream costs its own events. Without a usable
+    /// index, or once an event disagrees with it, the rest is scanned.
     public func read(_ query: ReadQuery, _ body: (StoredEvent) throws -> Bool) throws {
         guard query.limit > 0, query.from <= query.to else { return }
+        var rest = query
+        if let stream = query.stream, let index = StreamIndex(view: view), let listed = index.events(of: stream) {
+            var handed = 0
+            var agrees = true
+            var stopped = false
+            try readListed(listed.filter { query.from <= $0.seq && $0.seq <= query.to }) { event, version in
+                guard event.stream == stream, event.streamVersion == version else {
+                    agrees = false
+                    return false
+                }
+                rest.from = event.seq + 1
+                guard query.matches(event) else { return true }
+                handed += 1
+                if try !body(event) || handed >= query.limit {
+                    stopped = true
+                    return false
+                }
+                return true
+            }
+            if stopped { return }
+            if agrees { rest.from = max(query.from, index.state.size + 1) }
+            rest.limit -= handed
+            guard rest.from <= rest.to else { return }
+        }
+        try scan(rest, body)
+    }
+
+    /// Reads the events at the listed seqs (ascending) with the version each should have,
+    /// decompressing each chunk that holds some once, until `body` returns false.
+    private func readListed(
+        _ listed: [(seq: UInt64, version: UInt64)], _ body: (StoredEvent, UInt64) throws -> Bool
+    ) throws {
+        let parser = try StoredLineParser()
+        var next = 0
+        while next < listed.count {
+            guard let index = view.chunkIndex(holding: listed[next].seq) else { return }
+            let chunk = view.chunks[index]
+            let (text, lines) = try linesOf(chunk)
+            while next < listed.count, listed[next].seq <= chunk.header.lastSeq {
+                let event = try parser.parse(text[lines[Int(listed[next].seq - chunk.header.firstSeq)]])
+                if try !body(event, listed[next].version) { return }
+                next += 1
+            }
+        }
+    }
+
+    /// A chunk's text and line ranges, from the recent ones when it was just read.
+    private func linesOf(_ chunk: ChunkRef) throws(LogError) -> RecentChunks.Lines {
+        try recentTexts.lines(of: chunk) { () throws(LogError) in
+            let text = try view.text(of: chunk).get()
+            let lines = text.withUnsafeBytes { $0.lineRanges(length: Int(chunk.header.rawLength)) }
+            guard lines.count == Int(chunk.header.count) else {
+                throw view.corrupt(
+                    chunk, "the chunk holds \(lines.count) lines where its header says \(chunk.header.count); run `hindsight verify`")
+            }
+            return (text, lines)
+        }
+    }
+
+    /// `read` by scanning every chunk the query's seqs and times may fall in.
+    private func scan(_ query: ReadQuery, _ body: (StoredEvent) throws -> Bool) throws {
         let selected = view.chunks.filter { chunk in
             chunk.header.lastSeq >= query.from && chunk.header.firstSeq <= query.to
                 && query.occurredFrom.map { chunk.header.maxOccurredAt >= $0 } ?? true
@@ -105,15 +171,7 @@ public final class LogReader: Sendable {
         }
         var handed = 0
         for chunk in selected {
-            let (text, all) = try recentTexts.lines(of: chunk) { () throws(LogError) in
-                let text = try view.text(of: chunk).get()
-                let lines = text.withUnsafeBytes { $0.lineRanges(length: Int(chunk.header.rawLength)) }
-                guard lines.count == Int(chunk.header.count) else {
-                    throw view.corrupt(
-                        chunk, "the chunk holds \(lines.count) lines where its header says \(chunk.header.count); run `hindsight verify`")
-                }
-                return (text, lines)
-            }
+            let (text, all) = try linesOf(chunk)
             // The wanted lines, then parsed in windows: a read of a few events parses a few
             // lines; a long one soon parses whole chunks on all cores.
             let first = chunk.header.firstSeq

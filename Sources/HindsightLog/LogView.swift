@@ -163,16 +163,21 @@ package final class LogView: @unchecked Sendable {
         }
     }
 
-    func corrupt(_ chunk: ChunkRef, _ reason: String) -> LogError {
+    package func corrupt(_ chunk: ChunkRef, _ reason: String) -> LogError {
         LogError(.logCorrupt, reason, location: location(of: chunk))
     }
 
-    func location(of chunk: ChunkRef) -> String {
+    package func location(of chunk: ChunkRef) -> String {
         "segment \(LogLayout.segmentName(segmentNumbers[chunk.segment])) byte \(chunk.offset), seq \(chunk.header.firstSeq)…\(chunk.header.lastSeq)"
     }
 
-    /// The index of the chunk holding `seq`.
+    /// The index of the chunk holding `seq` among those a reader shows.
     func chunkIndex(holding seq: UInt64) -> Int? {
+        chunkIndex(holding: seq, in: chunks)
+    }
+
+    /// The index of the chunk holding `seq` in a list of chunks in log order.
+    func chunkIndex(holding seq: UInt64, in chunks: [ChunkRef]) -> Int? {
         var low = 0
         var high = chunks.count - 1
         while low <= high {

@@ -11,6 +11,17 @@ public struct MerkleFrontier: Sendable, Equatable {
 
     public init() {}
 
+    /// The frontier of a tree of `size` leaves from its peaks, largest first; nil when their
+    /// number is not the number of set bits of `size`.
+    package init?(peaks: [TreeHash], size: UInt64) {
+        guard peaks.count == size.nonzeroBitCount else { return nil }
+        self.peaks = peaks
+        self.size = size
+    }
+
+    /// The perfect subtree roots, largest first.
+    package var peakHashes: [TreeHash] { peaks }
+
     public mutating func append(_ leaf: TreeHash) {
         append(PerfectSubtree(root: leaf, height: 0))
     }

@@ -79,7 +79,6 @@ public final class EventLog: @unchecked Sendable {
             // Only what HEAD never acknowledged may be repaired: a log shorter than HEAD lost
             // acknowledged events, and writing on would give their seqs to other events.
             try Self.checkAnchor(view)
-            state = try WriterState(rebuiltFrom: view)
             segmentNumber = view.segmentNumbers.last ?? 0
             if segmentNumber > 0 {
                 let path = layout.segmentPath(segmentNumber)
@@ -92,6 +91,8 @@ public final class EventLog: @unchecked Sendable {
                 file.size = try FileIO.size(file.fd, path: path)
                 segment = file
             }
+            // Every committed chunk is durable now, so the index may take them all in.
+            state = try WriterState(opening: view, directory: directory)
             written = HeadRecord(size: state.frontier.size, root: state.frontier.root)
             durable = written
             try writeHead(durable)
@@ -101,7 +102,12 @@ public final class EventLog: @unchecked Sendable {
         }
     }
 
-    deinit { close(lockFD) }
+    /// Saves the index of what this writer appended, when all of it is durable, so that the
+    /// next writer opens without replaying it.
+    deinit {
+        if poisoned == nil, stalled == nil, durable == written { try? state.index.save(state.frontier) }
+        close(lockFD)
+    }
 
     /// Refuses a log whose segments do not hold everything HEAD acknowledged, or whose tree
     /// head there differs from HEAD's. Batches written whole after HEAD (a writer stopped
@@ -200,7 +206,20 @@ public final class EventLog: @unchecked Sendable {
         }
         // A retry is acknowledged only once the original is durable too.
         try syncThrough(result.lastSeq)
+        saveIndexIfDue()
         return result
+    }
+
+    /// Saves the index when a save is due and everything written is durable (the index never
+    /// holds an event a crash could take back). It is derived from the segments: a save that
+    /// fails leaves the files marked as being saved, and is tried again at the next one, or
+    /// the index is rebuilt when the log is next opened.
+    private func saveIndexIfDue() {
+        let durableNow = syncLock.withLock { durable }
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        guard poisoned == nil, written == durableNow, state.index.isSaveDue else { return }
+        try? state.index.save(state.frontier)
     }
 
     /// Group commit: the first appender to arrive fsyncs everything written so far; those who

@@ -4,48 +4,44 @@ import Foundation
 import HindsightCore
 import HindsightLog
 
-/// What the writer must know to append: each stream's version, every stored event id, and
-/// the Merkle frontier. Rebuilt from the segments at open, so it is exactly as durable as
-/// the log itself.
+/// What the writer must know to append: each stream's version, every stored event id (both
+/// in `WriterIndex`, on disk), and the Merkle frontier.
 struct WriterState: Sendable {
-    var streams = NumberTable<StreamKey>()
-    var ids = NumberTable<EventID>()
-    var frontier = MerkleFrontier()
+    let index: WriterIndex
+    var frontier: MerkleFrontier
 
-    /// Replays every committed chunk, checking its checksums, seqs and Merkle root on the way.
-    init(rebuiltFrom view: LogView) throws(LogError) {
-        var frontier = MerkleFrontier()
-        var streams = NumberTable<StreamKey>()
-        var ids = NumberTable<EventID>()
-        try view.forEachChecked(view.chunks[...], identities: true) { (chunk, result) throws(LogError) in
-            let checked = try view.grow(&frontier, with: chunk, result).mapError(LogError.init(corruption:)).get()
-            for (offset, identity) in checked.identities.enumerated() {
-                streams.set(identity.stream, identity.version)
-                if let id = identity.id { ids.insert(id, chunk.header.firstSeq + UInt64(offset)) }
-            }
-            return true
-        }
-        self.frontier = frontier
-        self.streams = streams
-        self.ids = ids
+    /// Opens the writer's index of the log in `view` (rebuilding it from the segments if it is
+    /// missing or disagrees with them) and takes the frontier at the log's end.
+    init(opening view: LogView, directory: String) throws(LogError) {
+        index = try WriterIndex(view: view, directory: directory)
+        frontier = index.savedFrontier
     }
 
-    /// Records the ids of a new batch at the seqs it will get, in one pass over the id table,
-    /// and returns nil. If every event's id was stored before, the batch is a retry: nothing
-    /// is recorded and the original positions are returned. A batch that repeats an id, or
-    /// mixes stored ids with new events, is refused. Undone by `releaseIDs` if the batch is
-    /// not written after all.
-    mutating func admit(_ batch: EnvelopeBatch) throws(LogError) -> AppendResult? {
-        ids.reserveCapacity(ids.count + batch.count)
+    /// Records the ids of a new batch at the seqs it will get and returns nil. If every
+    /// event's id was stored before, the batch is a retry: nothing is recorded and the
+    /// original positions are returned. A batch that repeats an id, or mixes stored ids with
+    /// new events, is refused. Undone by `releaseIDs` if the batch is not written after all.
+    func admit(_ batch: EnvelopeBatch) throws(LogError) -> AppendResult? {
         let firstSeq = frontier.size + 1
         var stored: [(seq: UInt64, line: Int)] = []
         var firstNew: ParsedEnvelope?
         for (index, event) in batch.events.enumerated() {
-            guard let id = event.id, !ids.insert(id, firstSeq + UInt64(index)) else {
+            guard let id = event.id else {
                 if firstNew == nil { firstNew = event }
                 continue
             }
-            let seq = ids[id]!
+            let found: UInt64?
+            do throws(LogError) {
+                found = try self.index.seq(of: id)
+            } catch {
+                releaseIDs(of: batch)
+                throw error
+            }
+            guard let seq = found else {
+                _ = self.index.recordID(id, firstSeq + UInt64(index))
+                if firstNew == nil { firstNew = event }
+                continue
+            }
             if seq >= firstSeq {
                 releaseIDs(of: batch)
                 throw LogError(
@@ -71,16 +67,16 @@ struct WriterState: Sendable {
 
     /// Forgets the ids `admit` recorded for a batch that is not written: only those at the
     /// seqs the batch would have had, never an id stored before.
-    mutating func releaseIDs(of batch: EnvelopeBatch) {
+    func releaseIDs(of batch: EnvelopeBatch) {
         let firstSeq = frontier.size + 1
         for (index, event) in batch.events.enumerated() {
-            if let id = event.id, ids[id] == firstSeq + UInt64(index) { ids.remove(id) }
+            if let id = event.id { self.index.forgetID(id, ifAt: firstSeq + UInt64(index)) }
         }
     }
 
     func check(_ expected: [String: ExpectedVersion]) throws(LogError) {
         for (stream, expectation) in expected.sorted(by: { $0.key < $1.key }) {
-            let current = streams[StreamKey(stream)] ?? 0
+            let current = try index.position(of: StreamKey(stream)).version
             let ok: Bool
             switch expectation {
             case .any: ok = true
@@ -112,8 +108,10 @@ struct WriterState: Sendable {
         _ batch: EnvelopeBatch, options: LogOptions, recordedAt: Int64, write: ([[UInt8]]) throws(LogError) -> Void
     ) throws(LogError) -> EncodedBatch {
         // Each distinct stream of the batch once, as a String, with its version so far.
-        var distinct: [(stream: StreamKey, version: UInt64)] = []
+        var distinct: [(stream: StreamKey, position: StreamPosition)] = []
         var eventVersions = [UInt64](repeating: 0, count: batch.count)
+        var previous = [UInt64](repeating: 0, count: batch.count)
+        var lookupFailure: LogError?
         var plans: [PendingChunk] = []
         var chunkStart = 0
         var chunkBytes = 0
@@ -130,12 +128,19 @@ struct WriterState: Sendable {
                     slot = Int(found)
                 } else {
                     let stream = StreamKey(name: String(decoding: name, as: UTF8.self), hash: event.streamHash)
-                    distinct.append((stream, streams[stream] ?? 0))
+                    do throws(LogError) {
+                        distinct.append((stream, try self.index.position(of: stream)))
+                    } catch {
+                        lookupFailure = lookupFailure ?? error
+                        distinct.append((stream, StreamPosition(version: 0, lastSeq: 0)))
+                    }
                     slot = distinct.count - 1
                     slots.insert(key, UInt64(slot))
                 }
-                distinct[slot].version += 1
-                eventVersions[index] = distinct[slot].version
+                distinct[slot].position.version += 1
+                eventVersions[index] = distinct[slot].position.version
+                previous[index] = distinct[slot].position.lastSeq
+                distinct[slot].position.lastSeq = firstSeq + UInt64(index)
                 chunkBytes += event.bodyLength + PendingChunk.prefixBound
                 if chunkBytes >= limit || index == batch.count - 1 {
                     plans.append(
@@ -145,6 +150,8 @@ struct WriterState: Sendable {
                 }
             }
         }
+
+        if let lookupFailure { throw lookupFailure }
 
         var stampBytes: [UInt8] = []
         Timestamp.append(recordedAt, to: &stampBytes)
@@ -197,7 +204,7 @@ struct WriterState: Sendable {
             }
         }
         if let failure { throw failure }
-        return EncodedBatch(byteCount: byteCount, streamVersions: distinct, frontier: frontier)
+        return EncodedBatch(byteCount: byteCount, streamPositions: distinct, previous: previous, frontier: frontier)
     }
 
     /// How much NDJSON a chunk of this batch holds: `options.chunkBytes`, but a batch of a few
@@ -210,9 +217,9 @@ struct WriterState: Sendable {
     }
 
     /// Takes on the state an encoded batch leads to, once its bytes are written (its ids were
-    /// recorded by `reserveIDs`).
+    /// recorded by `admit`).
     mutating func apply(_ batch: EncodedBatch) {
-        for (stream, version) in batch.streamVersions { streams.set(stream, version) }
+        index.record(streams: batch.streamPositions, previous: batch.previous)
         frontier = batch.frontier
     }
 }
@@ -297,8 +304,10 @@ private final class ChunkWork: @unchecked Sendable {
 /// A written batch: its size and the writer state it leads to.
 struct EncodedBatch {
     let byteCount: Int
-    /// Each stream the batch touched and its version after it.
-    let streamVersions: [(stream: StreamKey, version: UInt64)]
+    /// Each stream the batch touched and its version and last seq after it.
+    let streamPositions: [(stream: StreamKey, position: StreamPosition)]
+    /// Each event's previous seq in its stream (0 for a stream's first).
+    let previous: [UInt64]
     let frontier: MerkleFrontier
 }
 
