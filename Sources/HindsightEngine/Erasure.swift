@@ -60,7 +60,7 @@ extension Engine {
         let holdings = try PersonalHoldings(reader: reader(), batch: batch, catalog: catalog, vault: vault)
         var doomed: [String: String] = [:]
         for person in erasures {
-            for keyID in holdings.keyIDs(of: person) where vault.holds(keyID) { doomed[keyID] = person }
+            for keyID in try holdings.keyIDs(of: person) where try vault.holds(keyID) { doomed[keyID] = person }
         }
         return doomed
     }
@@ -92,12 +92,14 @@ extension Engine {
             throw LogError(.outOfRange, "no personal data of this e-mail address is held", fieldPath: "/person")
         }
         let holdings = try PersonalHoldings(reader: reader(), batch: nil, catalog: catalog, vault: vault)
-        let keyIDs = holdings.keyIDs(of: name)
+        let keyIDs = try holdings.keyIDs(of: name)
         let fields = holdings.values.filter { keyIDs.contains($0.keyID) }
         guard !keyIDs.isEmpty else {
             throw LogError(.outOfRange, "no personal data of \(byEmail ? "this e-mail address" : person) is held", fieldPath: "/person")
         }
-        guard keyIDs.contains(where: vault.holds) else { return (name, fields.count, nil) }
+        var held = false
+        for keyID in keyIDs where try vault.holds(keyID) { held = true }
+        guard held else { return (name, fields.count, nil) }
 
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         var ndjson: [UInt8] = []
@@ -149,11 +151,11 @@ struct PersonalHoldings {
 
     /// The keys of a person as `person.erased` names them: a user id (the invitations they
     /// accepted) or the keyed digest of an e-mail.
-    func keyIDs(of person: String) -> Set<String> {
+    func keyIDs(of person: String) throws(LogError) -> Set<String> {
         if let invitations = acceptedBy[person] {
             return Set(values.filter { invitations.contains($0.invitation) }.map(\.keyID))
         }
-        let byDigest = vault.keyIDs(forDigest: person)
+        let byDigest = try vault.keyIDs(forDigest: person)
         return byDigest.union(values.filter { byDigest.contains($0.keyID) }.map(\.keyID))
     }
 }

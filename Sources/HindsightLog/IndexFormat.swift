@@ -178,13 +178,14 @@ package struct StreamDigest: Equatable, Sendable {
     package let w1: UInt64
 
     package init(_ name: String) {
-        var digest = [UInt8](repeating: 0, count: 32)
-        var bytes = Array(name.utf8)
-        let count = bytes.count
-        bytes.withUnsafeMutableBufferPointer { input in
-            digest.withUnsafeMutableBufferPointer { out in hs_sha256(input.baseAddress, count, out.baseAddress!) }
+        var name = name
+        (w0, w1) = name.withUTF8 { bytes in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { digest in
+                hs_sha256(bytes.baseAddress, bytes.count, digest.baseAddress!)
+                let raw = UnsafeRawBufferPointer(digest)
+                return (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            }
         }
-        (w0, w1) = digest.withUnsafeBytes { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
     }
 }
 

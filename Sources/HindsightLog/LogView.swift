@@ -1,3 +1,4 @@
+import Foundation
 package import HindsightCore
 package import HindsightFiles
 
@@ -35,24 +36,28 @@ struct SegmentWalk {
 
     static let lz4FrameMagic: [UInt8] = [0x04, 0x22, 0x4D, 0x18]
 
-    init(bytes: UnsafeRawBufferPointer, segment: Int) {
+    /// Walks a segment of `size` bytes, reading the bytes at an offset with `read` (up to the
+    /// count asked, fewer at the end of the file): a header and the start of its frame per
+    /// chunk, so that listing a log touches no other page of it.
+    init(size: Int, segment: Int, read: (_ offset: Int, _ count: Int) -> [UInt8]) {
         var pending: [ChunkRef] = []
         var offset = 0
         var stop: Tail = .none
-        while offset < bytes.count {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            switch ChunkHeader.decode(rest) {
+        while offset < size {
+            let head = read(offset, ChunkHeader.encodedSize + 4)
+            let decoded = head.withUnsafeBytes { ChunkHeader.decode($0) }
+            switch decoded {
             case .failure(.truncated):
-                stop = .torn(offset: offset, bytes: rest.count)
+                stop = .torn(offset: offset, bytes: size - offset)
             case .failure(.notAHeader):
                 stop = .garbage(offset: offset, reason: "bytes that are not a chunk header")
             case .failure(.damaged(let reason)):
                 stop = .garbage(offset: offset, reason: reason)
             case .success(let header):
                 let chunk = ChunkRef(segment: segment, offset: offset, header: header)
-                if chunk.endOffset > bytes.count {
-                    stop = .torn(offset: offset, bytes: rest.count)
-                } else if Array(bytes[chunk.frameOffset..<min(chunk.frameOffset + 4, bytes.count)]) != Self.lz4FrameMagic {
+                if chunk.endOffset > size {
+                    stop = .torn(offset: offset, bytes: size - offset)
+                } else if Array(head.dropFirst(ChunkHeader.encodedSize)) != Self.lz4FrameMagic {
                     stop = .garbage(offset: chunk.frameOffset, reason: "the chunk's LZ4 data frame is missing")
                 } else {
                     pending.append(chunk)
@@ -71,7 +76,21 @@ struct SegmentWalk {
         switch stop {
         case .garbage: tail = stop
         case .none, .torn:
-            tail = bytes.count > committedEnd ? .torn(offset: committedEnd, bytes: bytes.count - committedEnd) : .none
+            tail = size > committedEnd ? .torn(offset: committedEnd, bytes: size - committedEnd) : .none
+        }
+    }
+}
+
+extension SegmentWalk {
+    /// Walks the segment at `path` by reading its chunk headers with `pread`: a mapping would
+    /// bring the pages around each header into memory as well.
+    init(path: String, size: Int, segment: Int) throws(LogError) {
+        let fd = try FileIO.open(path, O_RDONLY)
+        defer { close(fd) }
+        self.init(size: size, segment: segment) { offset, count in
+            var buffer = [UInt8](repeating: 0, count: min(count, size - offset))
+            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            return Array(buffer.prefix(max(0, got)))
         }
     }
 }
@@ -121,7 +140,7 @@ package final class LogView: @unchecked Sendable {
                 problem = Problem(seq: nextSeq, reason: "segment \(LogLayout.segmentName(index + 1)) is missing (found \(name) next)")
                 break
             }
-            let walk = SegmentWalk(bytes: mapped[index].bytes, segment: index)
+            let walk = try SegmentWalk(path: layout.segmentPath(number), size: mapped[index].count, segment: index)
             chunks.append(contentsOf: walk.committed)
             let lastSeq = chunks.last?.header.lastSeq ?? 0
             switch walk.tail {

@@ -262,9 +262,7 @@ final class WriterIndex: @unchecked Sendable {
     /// One stored event into the files.
     private func apply(_ identity: StoredIdentity, at seq: UInt64) throws {
         if let id = identity.id { try insert(id, seq) }
-        let digest = StreamDigest(identity.stream.name)
-        let before = try savedPosition(of: digest)
-        try setPosition(StreamPosition(version: identity.version, lastSeq: seq), of: digest)
+        let before = try setPosition(StreamPosition(version: identity.version, lastSeq: seq), of: StreamDigest(identity.stream.name))
         try setPrevious(before.lastSeq, at: seq)
     }
 
@@ -298,15 +296,24 @@ final class WriterIndex: @unchecked Sendable {
             lastSeq: entry.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
     }
 
-    private func setPosition(_ position: StreamPosition, of digest: StreamDigest) throws(IndexFile.Damaged) {
+    /// Sets a stream's position, and returns the one it had.
+    @discardableResult
+    private func setPosition(_ position: StreamPosition, of digest: StreamDigest) throws(IndexFile.Damaged) -> StreamPosition {
         let (slot, found) = try streams.find(digest.w0, digest.w1) { _ in true }
         let entry = try streams.slot(slot)
+        let before =
+            found
+            ? StreamPosition(
+                version: entry.loadUnaligned(fromByteOffset: 16, as: UInt64.self),
+                lastSeq: entry.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            : StreamPosition(version: 0, lastSeq: 0)
         streams.mark(slot)
         entry.storeBytes(of: digest.w0, as: UInt64.self)
         entry.storeBytes(of: digest.w1, toByteOffset: 8, as: UInt64.self)
         entry.storeBytes(of: position.version, toByteOffset: 16, as: UInt64.self)
         entry.storeBytes(of: position.lastSeq, toByteOffset: 24, as: UInt64.self)
         if !found { streams.added(1) }
+        return before
     }
 
     private func setPrevious(_ before: UInt64, at seq: UInt64) throws(IndexFile.Damaged) {

@@ -70,7 +70,10 @@ extension PersonalDataVault {
     /// Returns the number of keys destroyed.
     @discardableResult
     public func finish(_ intent: ErasureIntent, recorded: Set<String>, settled: Bool) throws(LogError) -> Int {
-        let doomed = Set(intent.keys.filter { recorded.contains($0.value) }.keys).filter(holds)
+        var doomed = Set<String>()
+        for (keyID, person) in intent.keys where recorded.contains(person) {
+            if try holds(keyID) { doomed.insert(keyID) }
+        }
         if !doomed.isEmpty { try destroy(doomed) }
         if settled || Set(intent.keys.values).isSubset(of: recorded) {
             guard unlink(intentPath) == 0 || errno == ENOENT else { throw LogError.system("unlink", path: intentPath, errno: errno) }

@@ -36,6 +36,9 @@ public final class PersonalDataVault: @unchecked Sendable {
     private var keys: [String: PersonKey] = [:]
     private var keyByDigest: [String: String] = [:]
     private var loadedBytes = 0
+    /// Whether `people.keys` was read: only when a key is first needed, so that opening a data
+    /// directory (to append events without personal data, say) does not read every person's.
+    private var isLoaded = false
     private var random = RandomPool()
 
     private var digestKeyPath: String { directory + "/digest.key" }
@@ -53,7 +56,13 @@ public final class PersonalDataVault: @unchecked Sendable {
             }
             digestKey = SymmetricKey(data: bytes)
         }
+    }
+
+    /// Reads `people.keys` the first time a key is needed. Call holding the lock.
+    private func loadIfNeeded() throws(LogError) {
+        guard !isLoaded else { return }
         try reload()
+        isLoaded = true
     }
 
     /// Reads `people.keys` again if it grew (another process sealed for a new person).
@@ -87,6 +96,7 @@ public final class PersonalDataVault: @unchecked Sendable {
     public func seal(_ batch: inout EnvelopeBatch, catalog: Catalog) throws(LogError) {
         guard batch.hasUnsealedPersonalData else { return }
         try locked { () throws(LogError) in
+            try loadIfNeeded()
             var newLines: [UInt8] = []
             try batch.sealPersonalData(catalog: catalog) { field, value throws(LogError) in
                 let digest = try digest(ofEmail: value)!
@@ -157,7 +167,11 @@ public final class PersonalDataVault: @unchecked Sendable {
 
     private func decrypt(_ stored: String, field: String) -> String? {
         guard let keyID = Self.keyID(ofSealed: stored) else { return nil }
-        if keys[keyID] == nil, let size = try? FileIO.readFile(peoplePath).count, size > loadedBytes { try? reload() }
+        if !isLoaded {
+            try? loadIfNeeded()
+        } else if keys[keyID] == nil, let size = try? FileIO.readFile(peoplePath).count, size > loadedBytes {
+            try? reload()
+        }
         guard let key = keys[keyID]?.key,
             let combined = Data(base64Encoded: String(stored.dropFirst(Self.sealedPrefix.count + keyID.count + 1))),
             let box = try? AES.GCM.SealedBox(combined: combined),
@@ -177,16 +191,25 @@ public final class PersonalDataVault: @unchecked Sendable {
     // MARK: - Erasure
 
     /// Key ids of the people with this e-mail digest.
-    package func keyIDs(forDigest digest: String) -> Set<String> {
-        lock.withLock { Set(keys.filter { $0.value.digest == digest }.keys) }
+    package func keyIDs(forDigest digest: String) throws(LogError) -> Set<String> {
+        try locked { () throws(LogError) in
+            try loadIfNeeded()
+            return Set(keys.filter { $0.value.digest == digest }.keys)
+        }
     }
 
-    package func holds(_ keyID: String) -> Bool { lock.withLock { keys[keyID] != nil } }
+    package func holds(_ keyID: String) throws(LogError) -> Bool {
+        try locked { () throws(LogError) in
+            try loadIfNeeded()
+            return keys[keyID] != nil
+        }
+    }
 
     /// Destroys keys: `people.keys` is rewritten without them, atomically and durably, and only
     /// then forgotten here, so that the keys held in memory are always those on disk.
     func destroy(_ keyIDs: Set<String>) throws(LogError) {
         try locked { () throws(LogError) in
+            try loadIfNeeded()
             var kept = keys
             for id in keyIDs { kept[id] = nil }
             var text: [UInt8] = []
