@@ -61,15 +61,15 @@ final class WriterIndex: @unchecked Sendable {
 
     // MARK: Lookups
 
-    /// The seq of a stored event with this id, if there is one.
-    func seq(of id: EventID) throws(LogError) -> UInt64? {
-        if let seq = newIDs[id] { return seq }
-        return try healing { () throws(IndexFile.Damaged) in try savedSeq(of: id) }
+    /// Records the id of an event about to be written at `seq` and returns nil, or returns
+    /// the seq of the event that has it already (stored, or earlier in the same batch).
+    func admitID(_ id: EventID, at seq: UInt64) throws(LogError) -> UInt64? {
+        if let stored = try healing({ () throws(IndexFile.Damaged) in try savedSeq(of: id) }) { return stored }
+        return newIDs.insert(id, seq) ? nil : newIDs[id]
     }
 
-    /// Records the id of an event about to be written at `seq`; false if it is stored (or
-    /// recorded) already.
-    func recordID(_ id: EventID, _ seq: UInt64) -> Bool { newIDs.insert(id, seq) }
+    /// Makes room for the ids of a batch of `count` events.
+    func reserveIDs(_ count: Int) { newIDs.reserveCapacity(newIDs.count + count) }
 
     /// Forgets ids recorded at `seqs` for a batch that is not written after all.
     func forgetID(_ id: EventID, ifAt seq: UInt64) {

@@ -23,6 +23,7 @@ struct WriterState: Sendable {
     /// new events, is refused. Undone by `releaseIDs` if the batch is not written after all.
     func admit(_ batch: EnvelopeBatch) throws(LogError) -> AppendResult? {
         let firstSeq = frontier.size + 1
+        index.reserveIDs(batch.count)
         var stored: [(seq: UInt64, line: Int)] = []
         var firstNew: ParsedEnvelope?
         for (index, event) in batch.events.enumerated() {
@@ -32,13 +33,12 @@ struct WriterState: Sendable {
             }
             let found: UInt64?
             do throws(LogError) {
-                found = try self.index.seq(of: id)
+                found = try self.index.admitID(id, at: firstSeq + UInt64(index))
             } catch {
                 releaseIDs(of: batch)
                 throw error
             }
             guard let seq = found else {
-                _ = self.index.recordID(id, firstSeq + UInt64(index))
                 if firstNew == nil { firstNew = event }
                 continue
             }
