@@ -248,18 +248,29 @@ public final class LogReader: Sendable {
     public func verify() -> VerifyReport {
         var frontier = MerkleFrontier()
         var report = VerifyReport(checked: 0, size: 0, root: .emptyRoot)
+        // The tiles the writer keeps, checked against the leaves on the way.
+        var tiles = (try? FileIO.readFile(IndexLayout(root: view.layout.root).statePath)).flatMap { IndexState(json: $0) }.map {
+            TileCheck(layout: TileLayout(root: view.layout.root), size: $0.size)
+        }
         // The body never throws.
         try? view.forEachChecked(view.committed[...]) { chunk, result in
             switch view.grow(&frontier, with: chunk, result) {
             case .failure(let bad):
                 report.firstBad = bad
                 return false
-            case .success:
+            case .success(let checked):
                 report.checked += UInt64(chunk.header.count)
+                tiles?.take(checked.leaves)
                 return true
             }
         }
         if report.firstBad != nil { return report }
+        tiles?.finish()
+        if let bad = tiles?.firstBad {
+            report.notes.append(
+                "the tiles do not match the log (\(bad)): proofs are computed from the leaves instead; the writer rebuilds the tiles with its index when DIR/index/state is removed"
+            )
+        }
         report.size = frontier.size
         report.root = frontier.root
         if let problem = view.problem {
@@ -312,15 +323,21 @@ public final class LogReader: Sendable {
     /// The Merkle root of the log's first `size` events: the tree head the log had there.
     public func root(atSize size: UInt64) throws(LogError) -> TreeHash {
         let size = try resolvedTreeSize(size)
+        if let tree = try tiledTree(through: size), let root = try trustedRoot(size, tree) { return root }
         return size == self.size ? root : MerkleProof.root(of: try leafHashes(upTo: size)[...])
     }
 
     /// The RFC 6962 audit path proving that event `seq` is in the tree of `treeSize` events.
+    ///
+    /// Read from the tiles the writer keeps (O(log n) hashes) and checked against the tree
+    /// head a chunk header records before it is handed out; computed from every leaf when
+    /// there are no tiles, or when they do not check.
     public func inclusionProof(seq: UInt64, treeSize: UInt64? = nil) throws(LogError) -> InclusionProof {
         let size = try resolvedTreeSize(treeSize)
         guard seq >= 1 && seq <= size else {
             throw LogError(.outOfRange, "seq \(seq) is not in a tree of \(size) events")
         }
+        if let proof = try inclusionFromTiles(seq: seq, size: size) { return proof }
         let leaves = try leafHashes(upTo: size)
         return InclusionProof(
             seq: seq, treeSize: size, leafHash: leaves[Int(seq - 1)],
@@ -328,17 +345,74 @@ public final class LogReader: Sendable {
             root: MerkleProof.root(of: leaves[...]))
     }
 
-    /// The RFC 6962 proof that the tree of `oldSize` events is a prefix of the tree of `newSize`.
+    /// The RFC 6962 proof that the tree of `oldSize` events is a prefix of the tree of
+    /// `newSize`: from the tiles and checked, as `inclusionProof`, or from every leaf.
     public func consistencyProof(oldSize: UInt64, newSize: UInt64? = nil) throws(LogError) -> ConsistencyProof {
         let size = try resolvedTreeSize(newSize)
         guard oldSize >= 1 && oldSize <= size else {
             throw LogError(.outOfRange, "old size must be between 1 and \(size)")
         }
+        if let proof = try consistencyFromTiles(oldSize: oldSize, size: size) { return proof }
         let leaves = try leafHashes(upTo: size)
         return ConsistencyProof(
             oldSize: oldSize, newSize: size,
             oldRoot: MerkleProof.root(of: leaves[..<Int(oldSize)]), newRoot: MerkleProof.root(of: leaves[...]),
             path: MerkleProof.consistency(oldSize: Int(oldSize), leaves: leaves[...]))
+    }
+
+    /// The inclusion proof read from the tiles, once it checks against the tree head the log
+    /// vouches for; nil without tiles, or when they do not check.
+    func inclusionFromTiles(seq: UInt64, size: UInt64) throws(LogError) -> InclusionProof? {
+        guard let tree = try tiledTree(through: size), let root = try trustedRoot(size, tree),
+            let path = try? MerkleProof.inclusion(index: seq - 1, size: size, rootOf: tree.root),
+            let leaf = try? tree.root((seq - 1)..<seq)
+        else { return nil }
+        let proof = InclusionProof(seq: seq, treeSize: size, leafHash: leaf, path: path, root: root)
+        return proof.verify() ? proof : nil
+    }
+
+    /// The consistency proof read from the tiles, as `inclusionFromTiles`.
+    func consistencyFromTiles(oldSize: UInt64, size: UInt64) throws(LogError) -> ConsistencyProof? {
+        guard let tree = try tiledTree(through: size), let newRoot = try trustedRoot(size, tree),
+            let oldRoot = try trustedRoot(oldSize, tree),
+            let path = try? MerkleProof.consistency(oldSize: oldSize, size: size, rootOf: tree.root)
+        else { return nil }
+        let proof = ConsistencyProof(oldSize: oldSize, newSize: size, oldRoot: oldRoot, newRoot: newRoot, path: path)
+        return proof.verify() ? proof : nil
+    }
+
+    /// The tree through the end of the chunk holding `size` (where a header records its tree
+    /// head): its tiles as far as the writer's index covers, then the leaves of the chunks
+    /// after, hashed from a checked read. Nil when there are no tiles.
+    private func tiledTree(through size: UInt64) throws(LogError) -> TiledTree? {
+        guard let bytes = try? FileIO.readFile(IndexLayout(root: view.layout.root).statePath), let state = IndexState(json: bytes),
+            state.size > 0, state.size <= view.size, let index = view.chunkIndex(holding: size)
+        else { return nil }
+        let end = view.chunks[index].header.lastSeq
+        let tiled = min(state.size, end)
+        var after: [TreeHash] = []
+        if tiled < end, let first = view.chunkIndex(holding: tiled + 1) {
+            try view.forEachChecked(view.chunks[first...index]) { (chunk, result) throws(LogError) in
+                let checked = try result.mapError(LogError.init(corruption:)).get()
+                after.append(contentsOf: checked.leaves[Int(max(tiled + 1, chunk.header.firstSeq) - chunk.header.firstSeq)...])
+                return true
+            }
+        }
+        return TiledTree(tiles: TileReader(layout: TileLayout(root: view.layout.root), size: state.size), tiled: tiled, after: after)
+    }
+
+    /// The tree head at `size` that the log vouches for: a chunk header's, or, inside a chunk,
+    /// the one the tree gives there once a consistency proof from it to the chunk header's
+    /// checks. Nil when the tree cannot give it.
+    private func trustedRoot(_ size: UInt64, _ tree: TiledTree) throws(LogError) -> TreeHash? {
+        guard let index = view.chunkIndex(holding: size) else { return nil }
+        let header = view.chunks[index].header
+        if header.lastSeq == size { return header.root }
+        guard header.lastSeq <= tree.size, let root = try? tree.root(0..<size),
+            let path = try? MerkleProof.consistency(oldSize: size, size: header.lastSeq, rootOf: tree.root)
+        else { return nil }
+        let check = ConsistencyProof(oldSize: size, newSize: header.lastSeq, oldRoot: root, newRoot: header.root, path: path)
+        return check.verify() ? root : nil
     }
 
     /// A requested tree size, the whole log by default, refused beyond the log's end.

@@ -95,30 +95,81 @@ public enum MerkleProof {
     /// PATH(m, D[n]): the audit path of leaf `index` in the tree of `leaves`.
     public static func inclusion(index: Int, leaves: ArraySlice<TreeHash>) -> [TreeHash] {
         precondition(index >= 0 && index < leaves.count, "leaf index outside the tree")
-        if leaves.count == 1 { return [] }
-        let k = largestPowerOfTwo(below: leaves.count)
-        let mid = leaves.startIndex + k
-        if index < k {
-            return inclusion(index: index, leaves: leaves[..<mid]) + [root(of: leaves[mid...])]
+        let base = leaves.startIndex
+        return inclusion(index: UInt64(index), size: UInt64(leaves.count)) { range in
+            root(of: leaves[(base + Int(range.lowerBound))..<(base + Int(range.upperBound))])
         }
-        return inclusion(index: index - k, leaves: leaves[mid...]) + [root(of: leaves[..<mid])]
     }
 
     /// PROOF(m, D[n]): the proof that the first `oldSize` leaves are a prefix of `leaves`.
     public static func consistency(oldSize: Int, leaves: ArraySlice<TreeHash>) -> [TreeHash] {
         precondition(oldSize > 0 && oldSize <= leaves.count, "old size outside the tree")
-        return subproof(oldSize, leaves, complete: true)
+        let base = leaves.startIndex
+        return consistency(oldSize: UInt64(oldSize), size: UInt64(leaves.count)) { range in
+            root(of: leaves[(base + Int(range.lowerBound))..<(base + Int(range.upperBound))])
+        }
     }
 
-    private static func subproof(_ m: Int, _ leaves: ArraySlice<TreeHash>, complete: Bool) -> [TreeHash] {
-        let n = leaves.count
-        if m == n { return complete ? [] : [root(of: leaves)] }
-        let k = largestPowerOfTwo(below: n)
-        let mid = leaves.startIndex + k
-        if m <= k {
-            return subproof(m, leaves[..<mid], complete: complete) + [root(of: leaves[mid...])]
+    /// PATH(m, D[n]) for a tree whose subtree hashes `rootOf` gives: MTH(D[range]) for the
+    /// ranges RFC 6962's recursion asks for, each a perfect, aligned subtree or a right edge.
+    /// Reads O(log n) hashes, however they are kept (leaves, tiles).
+    package static func inclusion<E: Error>(
+        index: UInt64, size: UInt64, rootOf: (Range<UInt64>) throws(E) -> TreeHash
+    ) throws(E) -> [TreeHash] {
+        var path: [TreeHash] = []
+        var range: Range<UInt64> = 0..<size
+        var m = index
+        // Walk down from the root, collecting the sibling of each subtree holding the leaf;
+        // RFC 6962 lists them from the leaf up.
+        while range.count > 1 {
+            let k = UInt64(largestPowerOfTwo(below: range.count))
+            let mid = range.lowerBound + k
+            if m < k {
+                path.append(try rootOf(mid..<range.upperBound))
+                range = range.lowerBound..<mid
+            } else {
+                path.append(try rootOf(range.lowerBound..<mid))
+                range = mid..<range.upperBound
+                m -= k
+            }
         }
-        return subproof(m - k, leaves[mid...], complete: false) + [root(of: leaves[..<mid])]
+        return path.reversed()
+    }
+
+    /// PROOF(m, D[n]) for a tree whose subtree hashes `rootOf` gives (see `inclusion`).
+    package static func consistency<E: Error>(
+        oldSize: UInt64, size: UInt64, rootOf: (Range<UInt64>) throws(E) -> TreeHash
+    ) throws(E) -> [TreeHash] {
+        var proof: [TreeHash] = []
+        var range: Range<UInt64> = 0..<size
+        var m = oldSize
+        var complete = true
+        // SUBPROOF(m, D[range], complete), from the root down; listed from the bottom up.
+        while true {
+            if m == UInt64(range.count) {
+                if !complete { proof.append(try rootOf(range)) }
+                break
+            }
+            let k = UInt64(largestPowerOfTwo(below: range.count))
+            let mid = range.lowerBound + k
+            if m <= k {
+                proof.append(try rootOf(mid..<range.upperBound))
+                range = range.lowerBound..<mid
+            } else {
+                proof.append(try rootOf(range.lowerBound..<mid))
+                range = mid..<range.upperBound
+                m -= k
+                complete = false
+            }
+        }
+        return Self.bottomUp(proof, endsWithSubtree: !complete)
+    }
+
+    /// The proof's hashes gathered from the root down, put in RFC 6962's order: the subtree
+    /// the recursion ended on (when it is listed), then each sibling from the bottom up.
+    private static func bottomUp(_ gathered: [TreeHash], endsWithSubtree: Bool) -> [TreeHash] {
+        guard endsWithSubtree, let last = gathered.last else { return gathered.reversed() }
+        return [last] + gathered.dropLast().reversed()
     }
 
     /// Checks an inclusion proof as RFC 9162 section 2.1.3.2 says.

@@ -21,7 +21,11 @@ final class WriterIndex: @unchecked Sendable {
     private var ids: IndexFile
     private var streams: IndexFile
     private var previous: IndexFile
+    private var tiles: TileWriter
     private var lastSave = Date()
+    /// Set when a save failed part way: the files are left marked as being saved, and the
+    /// index is rebuilt when the log is next opened.
+    private var saveFailed = false
 
     /// Appended since `saved`: ids and their seqs, streams and their positions, and each
     /// event's previous seq in its stream, from seq `saved.size + 1`.
@@ -29,6 +33,7 @@ final class WriterIndex: @unchecked Sendable {
     private var newStreams = NumberTable<StreamKey>()
     private var newPositions: [StreamPosition] = []
     private var newPrevious: [UInt64] = []
+    private var newLeaves: [TreeHash] = []
 
     /// Opens the index of the log in `view`, every committed chunk of which is durable, and
     /// brings it to the view's end, checking every chunk it reads; returns with the frontier
@@ -38,10 +43,11 @@ final class WriterIndex: @unchecked Sendable {
         layout = IndexLayout(root: directory)
         try FileIO.makeDirectory(layout.directory)
         if let found = Self.load(layout, view) {
-            (saved, ids, streams, previous) = found
+            (saved, ids, streams, previous, tiles) = found
         } else {
             saved = IndexState(size: 0, root: .emptyRoot, peaks: [])
             (ids, streams, previous) = try Self.createFiles(layout)
+            tiles = try TileWriter(emptyAt: TileLayout(root: directory))
         }
         let end = view.committed.last?.header.lastSeq ?? 0
         do {
@@ -84,7 +90,8 @@ final class WriterIndex: @unchecked Sendable {
 
     /// Takes in a written batch: each stream's position after it, and each event's previous
     /// seq in its stream.
-    func record(streams positions: [(stream: StreamKey, position: StreamPosition)], previous: [UInt64]) {
+    func record(streams positions: [(stream: StreamKey, position: StreamPosition)], previous: [UInt64], leaves: [TreeHash]) {
+        newLeaves.append(contentsOf: leaves)
         for (stream, position) in positions {
             if let slot = newStreams[stream] {
                 newPositions[Int(slot)] = position
@@ -99,7 +106,9 @@ final class WriterIndex: @unchecked Sendable {
     /// Whether a save is due: a large part of the history appended since the last, or a small
     /// one that has waited a second (so that readers scan little past the index).
     var isSaveDue: Bool {
-        unsaved >= max(1 << 20, Int(saved.size / 2)) || (unsaved > 0 && unsaved <= 1 << 16 && Date().timeIntervalSince(lastSave) >= 1)
+        !saveFailed
+            && unsaved >= max(1 << 20, Int(saved.size / 2))
+            || (unsaved > 0 && unsaved <= 1 << 16 && Date().timeIntervalSince(lastSave) >= 1)
     }
 
     // MARK: Saving
@@ -107,13 +116,23 @@ final class WriterIndex: @unchecked Sendable {
     /// Writes what was appended since the last save into the files, durably, then the state
     /// naming `frontier` (which must be where the appended events end, all durable).
     func save(_ frontier: MerkleFrontier) throws(LogError) {
-        guard unsaved > 0 else { return }
+        guard unsaved > 0, !saveFailed else { return }
+        do throws(LogError) {
+            try saveAppended(frontier)
+        } catch {
+            saveFailed = true
+            throw error
+        }
+    }
+
+    private func saveAppended(_ frontier: MerkleFrontier) throws(LogError) {
         precondition(frontier.size == saved.size + UInt64(unsaved), "the index saves exactly the events appended since its last save")
         do {
             try beginSave(adding: newIDs.count, newPositions.count, upTo: frontier.size)
             for (id, seq) in newIDs.entries { try insert(id, seq) }
             for (stream, slot) in newStreams.entries { try setPosition(newPositions[Int(slot)], of: StreamDigest(stream.name)) }
             for (offset, before) in newPrevious.enumerated() { try setPrevious(before, at: saved.size + 1 + UInt64(offset)) }
+            for leaf in newLeaves { try tiles.append(leaf) }
         } catch is IndexFile.Damaged {
             let view = try LogView(layout: LogLayout(root: directory), boundedByHead: false)
             try rebuild(view, through: frontier.size)
@@ -126,7 +145,7 @@ final class WriterIndex: @unchecked Sendable {
 
     // MARK: Opening, catching up, rebuilding
 
-    private static func load(_ layout: IndexLayout, _ view: LogView) -> (IndexState, IndexFile, IndexFile, IndexFile)? {
+    private static func load(_ layout: IndexLayout, _ view: LogView) -> (IndexState, IndexFile, IndexFile, IndexFile, TileWriter)? {
         guard let bytes = try? FileIO.readFile(layout.statePath), let state = IndexState(json: bytes), view.confirms(state),
             let ids = IndexFile.open(layout.path(.ids), .ids), let streams = IndexFile.open(layout.path(.streams), .streams),
             let previous = IndexFile.open(layout.path(.previous), .previous)
@@ -135,7 +154,9 @@ final class WriterIndex: @unchecked Sendable {
         {
             return nil
         }
-        return (state, ids, streams, previous)
+        guard let tiles = TileWriter(layout: TileLayout(root: FileIO.parent(of: layout.directory)), size: state.size, peaks: state.peaks)
+        else { return nil }
+        return (state, ids, streams, previous, tiles)
     }
 
     private static func createFiles(_ layout: IndexLayout) throws(LogError) -> (IndexFile, IndexFile, IndexFile) {
@@ -153,8 +174,10 @@ final class WriterIndex: @unchecked Sendable {
         newStreams = NumberTable()
         newPositions = []
         newPrevious = []
+        newLeaves = []
         saved = IndexState(size: 0, root: .emptyRoot, peaks: [])
         (ids, streams, previous) = try Self.createFiles(layout)
+        tiles = try TileWriter(emptyAt: TileLayout(root: directory))
         do {
             try catchUp(view, through: end)
         } catch is IndexFile.Damaged {
@@ -200,6 +223,7 @@ final class WriterIndex: @unchecked Sendable {
                 try beginSave(adding: last + 1 - skip, last + 1 - skip, upTo: chunk.header.firstSeq + UInt64(last))
                 for offset in skip...last {
                     try apply(checked.identities[offset], at: chunk.header.firstSeq + UInt64(offset))
+                    try tiles.append(checked.leaves[offset])
                 }
                 return true
             } catch {
@@ -220,6 +244,8 @@ final class WriterIndex: @unchecked Sendable {
     }
 
     private func finishSave(_ frontier: MerkleFrontier) throws(LogError) {
+        precondition(tiles.size == frontier.size, "the tiles hold the tree the index saves")
+        try tiles.flush()
         for file in [ids, streams, previous] { try file.sync(size: frontier.size, root: frontier.root) }
         let state = IndexState(size: frontier.size, root: frontier.root, peaks: frontier.peakHashes)
         try FileIO.replaceDurably(layout.statePath, with: [state.json])
@@ -228,6 +254,7 @@ final class WriterIndex: @unchecked Sendable {
         newStreams = NumberTable()
         newPositions = []
         newPrevious = []
+        newLeaves = []
         lastSave = Date()
     }
 
@@ -331,9 +358,9 @@ final class WriterIndex: @unchecked Sendable {
             return try lookup()
         } catch {
             let view = try LogView(layout: LogLayout(root: directory), boundedByHead: false)
-            let appended = (newIDs, newStreams, newPositions, newPrevious)
+            let appended = (newIDs, newStreams, newPositions, newPrevious, newLeaves)
             try rebuild(view, through: saved.size)
-            (newIDs, newStreams, newPositions, newPrevious) = appended
+            (newIDs, newStreams, newPositions, newPrevious, newLeaves) = appended
             do {
                 return try lookup()
             } catch {

@@ -158,6 +158,8 @@ struct WriterState: Sendable {
         let stamp = stampBytes
         let versionsByEvent = eventVersions
         var frontier = self.frontier
+        var leaves: [TreeHash] = []
+        leaves.reserveCapacity(batch.count)
         var byteCount = 0
         var failure: LogError?
         plans.withUnsafeMutableBufferPointer { chunks in
@@ -178,6 +180,7 @@ struct WriterState: Sendable {
                     func writeReady(waiting: Bool) {
                         while failure == nil, next < chunks.count, work.isSealed(next, waiting: waiting) {
                             for subtree in chunks[next].subtrees { frontier.append(subtree) }
+                            leaves.append(contentsOf: chunks[next].leaves)
                             let header = chunks[next].header(
                                 isBatchEnd: next == chunks.count - 1, recordedAt: recordedAt, root: frontier.root)
                             do throws(LogError) {
@@ -204,7 +207,7 @@ struct WriterState: Sendable {
             }
         }
         if let failure { throw failure }
-        return EncodedBatch(byteCount: byteCount, streamPositions: distinct, previous: previous, frontier: frontier)
+        return EncodedBatch(byteCount: byteCount, streamPositions: distinct, previous: previous, leaves: leaves, frontier: frontier)
     }
 
     /// How much NDJSON a chunk of this batch holds: `options.chunkBytes`, but a batch of a few
@@ -219,7 +222,7 @@ struct WriterState: Sendable {
     /// Takes on the state an encoded batch leads to, once its bytes are written (its ids were
     /// recorded by `admit`).
     mutating func apply(_ batch: EncodedBatch) {
-        index.record(streams: batch.streamPositions, previous: batch.previous)
+        index.record(streams: batch.streamPositions, previous: batch.previous, leaves: batch.leaves)
         frontier = batch.frontier
     }
 }
@@ -308,6 +311,8 @@ struct EncodedBatch {
     let streamPositions: [(stream: StreamKey, position: StreamPosition)]
     /// Each event's previous seq in its stream (0 for a stream's first).
     let previous: [UInt64]
+    /// Each event's leaf hash.
+    let leaves: [TreeHash]
     let frontier: MerkleFrontier
 }
 
@@ -323,6 +328,7 @@ private struct PendingChunk {
     var minOccurredAt = Int64.max
     var maxOccurredAt = Int64.min
     var frame: [UInt8] = []
+    var leaves: [TreeHash] = []
     var subtrees: [PerfectSubtree] = []
 
     init(firstSeq: UInt64, events: Range<Int>, capacity: Int) {
@@ -389,5 +395,6 @@ private struct PendingChunk {
         precondition(hashed == events.count, "the engine wrote a chunk whose lines do not carry their seqs")
         rawLength = text.count
         subtrees = PerfectSubtree.decompose(leaves, start: firstSeq - 1)
+        self.leaves = leaves
     }
 }
