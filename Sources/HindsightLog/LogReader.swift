@@ -273,9 +273,94 @@ public final class LogReader: Sendable {
         }
         report.size = frontier.size
         report.root = frontier.root
+        checkEnd(&report)
+        return report
+    }
+
+    /// Checks what was appended after a tree head verified before (a signed checkpoint's), in
+    /// time proportional to the new events: the tree at `size` is taken from the tiles and
+    /// must have `root`; every chunk after it is checked as `verify` checks it, growing that
+    /// tree; the consistency proof from the old head to the new one must hold; and the tail
+    /// and HEAD are checked as by `verify`. When the tiles cannot give the old tree, everything
+    /// is verified, and the report says so.
+    public func verify(since size: UInt64, root: TreeHash) -> VerifyReport {
+        guard size > 0, size <= self.size, var frontier = frontier(at: size), frontier.root == root else {
+            var report = verify()
+            if report.ok, size > report.size || (try? self.root(atSize: size)) != root {
+                report.firstBad = VerifyFailure(
+                    seq: 1,
+                    reason: "the log's tree head at \(size) is not the checkpoint's: the log before it was rewritten, or is another log")
+            } else {
+                report.notes.append("the tree head at \(size) could not be taken from the tiles, so every event was verified")
+            }
+            return report
+        }
+        var report = VerifyReport(checked: 0, size: 0, root: .emptyRoot)
+        let start = view.committed.firstIndex { $0.header.lastSeq > size } ?? view.committed.endIndex
+        try? view.forEachChecked(view.committed[start...]) { chunk, result in
+            let header = chunk.header
+            if header.firstSeq > size {
+                switch view.grow(&frontier, with: chunk, result) {
+                case .failure(let bad):
+                    report.firstBad = bad
+                    return false
+                case .success:
+                    report.checked += UInt64(header.count)
+                    return true
+                }
+            }
+            // The chunk holding the old head (compaction merges batches): its later leaves.
+            switch result {
+            case .failure(let bad):
+                report.firstBad = bad
+                return false
+            case .success(let checked):
+                for leaf in checked.leaves[Int(size - header.firstSeq + 1)...] { frontier.append(leaf) }
+                report.checked += header.lastSeq - size
+                guard frontier.root == header.root else {
+                    report.firstBad = VerifyFailure(
+                        seq: size + 1,
+                        reason: "\(view.location(of: chunk)): Merkle root does not match: an event after seq \(size) was altered")
+                    return false
+                }
+                return true
+            }
+        }
+        if report.firstBad != nil { return report }
+        report.size = frontier.size
+        report.root = frontier.root
+        checkEnd(&report)
+        let newSize = min(report.size, self.size)
+        if report.ok, newSize > size {
+            let proof = try? consistencyProof(oldSize: size, newSize: newSize)
+            if proof.map({ !$0.verify() || $0.oldRoot != root }) ?? true {
+                report.firstBad = VerifyFailure(
+                    seq: size + 1, reason: "the log at \(newSize) does not extend the tree head at \(size): the consistency proof fails")
+            }
+        }
+        report.notes.append("verified from the tree head at \(size): \(report.checked) events after it")
+        return report
+    }
+
+    /// The Merkle frontier at `size` taken from the tiles (and the leaves after them); nil
+    /// when they cannot give it.
+    private func frontier(at size: UInt64) -> MerkleFrontier? {
+        guard let tree = try? tiledTree(through: size) else { return nil }
+        var peaks: [TreeHash] = []
+        var start: UInt64 = 0
+        for height in stride(from: 63, through: 0, by: -1) where size & (1 << UInt64(height)) != 0 {
+            guard let peak = try? tree.root(start..<(start + (1 << UInt64(height)))) else { return nil }
+            peaks.append(peak)
+            start += 1 << UInt64(height)
+        }
+        return MerkleFrontier(peaks: peaks, size: size)
+    }
+
+    /// The checks of the log's end that follow a scan: its structure, an unfinished batch, HEAD.
+    private func checkEnd(_ report: inout VerifyReport) {
         if let problem = view.problem {
             report.firstBad = VerifyFailure(seq: problem.seq, reason: problem.reason)
-            return report
+            return
         }
         if let torn = view.tornTail {
             report.notes.append(
@@ -305,7 +390,6 @@ public final class LogReader: Sendable {
                 )
             }
         }
-        return report
     }
 
     /// Every leaf hash up to `size`, from a verified scan.

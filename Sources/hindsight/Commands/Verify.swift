@@ -3,6 +3,7 @@ import Foundation
 import HindsightCore
 import HindsightEngine
 import HindsightEvidence
+import HindsightFiles
 import HindsightLog
 import HindsightLogWriter
 import HindsightProjections
@@ -15,10 +16,20 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(help: "Also fold the log again and check every read model and snapshot against it (content digests, tree heads).")
     var projections = false
+    @Option(
+        help: ArgumentHelp(
+            "Verify only what was appended after the newest checkpoint in DIR/checkpoints/ signed by this public key (NAME+KEYID+KEY, as `keys public` prints, or a file holding it), and that the log extends it.",
+            valueName: "PUBLIC"))
+    var sinceCheckpoint: String?
 
     func run() throws {
         try reporting {
-            let report = try LogReader(directory: options.directory).verify()
+            let reader = try LogReader(directory: options.directory)
+            let report =
+                try sinceCheckpoint.map { key in
+                    let checkpoint = try newestCheckpoint(signedBy: key)
+                    return reader.verify(since: checkpoint.size, root: checkpoint.root)
+                } ?? reader.verify()
             // Read models are checked only against a log that verifies.
             let checks =
                 projections && report.ok
@@ -57,5 +68,20 @@ struct Verify: ParsableCommand {
             }
             if !report.ok || !checks.allSatisfy(\.ok) { throw ExitCode(2) }
         }
+    }
+
+    /// The newest checkpoint kept in the data directory whose signature `key` verifies.
+    private func newestCheckpoint(signedBy key: String) throws -> Checkpoint {
+        let text = FileManager.default.fileExists(atPath: key) ? String(decoding: try FileIO.readFile(key), as: UTF8.self) : key
+        let verifier = try VerifierKey(text)
+        let store = CheckpointStore(dataDirectory: options.directory)
+        for size in store.sizes().reversed() {
+            if let checkpoint = try? Checkpoint(note: try store.note(ofSize: size), verifiedBy: verifier), checkpoint.size == size {
+                return checkpoint
+            }
+        }
+        throw LogError(
+            .outOfRange, "no checkpoint in DIR/checkpoints/ is signed by this key; sign one with `hindsight checkpoint`",
+            location: options.directory + "/checkpoints")
     }
 }
