@@ -3,7 +3,6 @@
 #endif
 #include <fcntl.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include "hs_fs.h"
 
@@ -14,5 +13,3 @@ extern "C" int hs_rename_noreplace(int from_dir, const char *from, int to_dir, c
 extern "C" int hs_open_parent(int dir) {
     return openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
-
-extern "C" int hs_syncfs(int fd) { return syncfs(fd); }

@@ -10,6 +10,39 @@
 
 extern "C" {
 
+uint64_t hs_page_checksum(const uint8_t *data, size_t words) {
+    const uint64_t p1 = 0x9E3779B185EBCA87ULL, p2 = 0xC2B2AE3D27D4EB4FULL, p3 = 0x165667B19E3779F9ULL;
+    uint64_t lane[4] = {p1 + p2, p2, 0, 0 - p1};
+    auto round = [&](uint64_t acc, uint64_t input) {
+        acc += input * p2;
+        acc = (acc << 31) | (acc >> 33);
+        return acc * p1;
+    };
+    size_t i = 0;
+    for (; i + 4 <= words; i += 4) {
+        for (int k = 0; k < 4; k++) {
+            uint64_t w;
+            std::memcpy(&w, data + (i + k) * 8, 8);
+            lane[k] = round(lane[k], w);
+        }
+    }
+    uint64_t h = ((lane[0] << 1) | (lane[0] >> 63)) + ((lane[1] << 7) | (lane[1] >> 57)) + ((lane[2] << 12) | (lane[2] >> 52)) +
+                 ((lane[3] << 18) | (lane[3] >> 46));
+    for (; i < words; i++) {
+        uint64_t w;
+        std::memcpy(&w, data + i * 8, 8);
+        h ^= round(0, w);
+        h = ((h << 27) | (h >> 37)) * p1 + p3;
+    }
+    h ^= words * 8;
+    h ^= h >> 33;
+    h *= p2;
+    h ^= h >> 29;
+    h *= p3;
+    h ^= h >> 32;
+    return h;
+}
+
 void hs_leaf_hash(const uint8_t *data, size_t len, uint8_t out[32]) {
     SHA256_CTX ctx;
     const uint8_t prefix = 0x00;

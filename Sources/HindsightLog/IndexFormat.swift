@@ -51,20 +51,16 @@ package enum IndexFileKind: UInt32, Sendable, CaseIterable {
     }
 }
 
-/// The unit of every index file: 4,096 bytes, the last 8 a checksum of the rest (the first
-/// 8 bytes of their SHA-256, as chunk headers), checked the first time a process reads the
-/// page, so that a damaged page is found where it is used without reading whole files.
+/// The unit of every index file: 4,096 bytes, the last 8 a checksum of the rest (a fast
+/// 64-bit one, `hs_page_checksum`), checked the first time a process reads the page, so that
+/// a damaged page is found where it is used without reading whole files.
 package enum IndexPage {
     package static let size = 4096
     /// 64-bit words before the checksum.
     package static let words = 511
 
     package static func checksum(_ page: UnsafeRawPointer) -> UInt64 {
-        var digest = [UInt8](repeating: 0, count: 32)
-        digest.withUnsafeMutableBufferPointer { out in
-            hs_sha256(page.assumingMemoryBound(to: UInt8.self), words * 8, out.baseAddress!)
-        }
-        return digest.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        hs_page_checksum(page.assumingMemoryBound(to: UInt8.self), words)
     }
 
     package static func isIntact(_ page: UnsafeRawPointer) -> Bool {

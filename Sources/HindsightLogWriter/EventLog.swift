@@ -18,6 +18,10 @@ public struct LogOptions: Sendable {
     /// LZ4 compression level of appended chunks (1 fast … 12 smallest). Compaction later
     /// recompresses sealed segments at `LZ4Frame.compactionLevel`.
     public var compressionLevel = LZ4Frame.defaultLevel
+    /// Save the writer's index once this many events were appended since its last save. By
+    /// default: after a million events or half the log, whichever is more, and after a second
+    /// for fewer than 65,536 (so that readers scan little past it); and when the writer closes.
+    public var indexSaveEvents: Int?
 
     public init() {}
 }
@@ -92,7 +96,7 @@ public final class EventLog: @unchecked Sendable {
                 segment = file
             }
             // Every committed chunk is durable now, so the index may take them all in.
-            state = try WriterState(opening: view, directory: directory)
+            state = try WriterState(opening: view, directory: directory, saveEvery: options.indexSaveEvents)
             written = HeadRecord(size: state.frontier.size, root: state.frontier.root)
             durable = written
             try writeHead(durable)

@@ -1,4 +1,3 @@
-internal import CShim
 import Foundation
 import HindsightCore
 import HindsightFiles
@@ -6,7 +5,12 @@ import HindsightLog
 
 /// Writes the tree's tiles (`TileLayout`) as leaves are added: a full tile as soon as it is
 /// full, and at each `flush` the partial tiles of the right edge, replacing the previous
-/// ones. Used by the writer's index, which saves them with its state.
+/// ones. Used by the writer's index, which feeds it each batch as it is written and flushes
+/// it before saving its state.
+///
+/// Files are written on a queue of their own, so that making a file per 256 events (which
+/// costs from tens of microseconds to a millisecond each, as the file system is busy) overlaps
+/// the appends instead of adding to them; `flush` waits for them.
 final class TileWriter {
     let layout: TileLayout
     /// Leaves taken in.
@@ -15,8 +19,7 @@ final class TileWriter {
     private var edge: [[TreeHash]]
     /// Per level, the partial tile on disk, to remove when it is replaced.
     private var partialOnDisk: [(index: UInt64, width: Int)?]
-    private var written = false
-    private var directories = Set<String>()
+    private let files = TileFiles()
 
     /// Tiles for an empty tree; whatever tiles were on disk are removed.
     init(emptyAt layout: TileLayout) throws(LogError) {
@@ -67,8 +70,8 @@ final class TileWriter {
         guard found == peaks else { return nil }
     }
 
-    /// Adds a leaf; writes each tile it fills.
-    func append(_ leaf: TreeHash) throws(LogError) {
+    /// Adds a leaf; each tile it fills is written (on the files' queue).
+    func append(_ leaf: TreeHash) {
         var hash = leaf
         var level = 0
         while true {
@@ -79,7 +82,7 @@ final class TileWriter {
             edge[level].append(hash)
             guard edge[level].count == TileLayout.width else { break }
             let index = (size >> UInt64(8 * level)) / UInt64(TileLayout.width)
-            try write(edge[level], level: level, index: index)
+            files.write(edge[level], to: layout.path(level: level, index: index, width: TileLayout.width))
             hash = MerkleProof.root(of: edge[level][...])
             edge[level].removeAll(keepingCapacity: true)
             level += 1
@@ -87,32 +90,67 @@ final class TileWriter {
         size += 1
     }
 
-    /// Writes the partial tiles of the right edge, removes those they replace, and makes every
-    /// tile written since the last flush durable.
+    /// Writes the partial tiles of the right edge and removes those they replace.
+    ///
+    /// Tiles are not fsynced: one per 256 events, a file each, that would cost more than the
+    /// events' own append. A tile lost by a power failure is found where it is used (a proof
+    /// from it does not check against the chunk headers, and is computed from the leaves
+    /// instead; `verify` names it), and the writer rebuilds the tiles when the right edge it
+    /// starts from is not on disk.
     func flush() throws(LogError) {
         for (level, hashes) in edge.enumerated() {
             let index = (size >> UInt64(8 * level)) / UInt64(TileLayout.width)
             let partial = hashes.isEmpty ? nil : (index: index, width: hashes.count)
             let old = partialOnDisk[level]
-            if let partial, old.map({ $0 != partial }) ?? true { try write(hashes, level: level, index: index) }
+            if let partial, old.map({ $0 != partial }) ?? true {
+                files.write(hashes, to: layout.path(level: level, index: index, width: hashes.count))
+            }
             if let old, partial.map({ $0 != old }) ?? true {
-                let path = layout.path(level: level, index: old.index, width: old.width)
-                unlink(path)
-                // The `N.p` folder, once it holds no partial tile.
-                if partial?.index != old.index { rmdir(FileIO.parent(of: path)) }
+                // The `N.p` folder goes too, once it holds no partial tile.
+                files.remove(layout.path(level: level, index: old.index, width: old.width), folderToo: partial?.index != old.index)
             }
             partialOnDisk[level] = partial
         }
-        guard written else { return }
-        try FileIO.makeDirectory(layout.directory)
-        let fd = try FileIO.open(layout.directory, O_RDONLY | O_DIRECTORY)
-        defer { close(fd) }
-        guard hs_syncfs(fd) == 0 else { throw LogError.system("syncfs", path: layout.directory, errno: errno) }
-        written = false
+        try files.finish()
+    }
+}
+
+/// The tile files being written, in order, on a queue of their own; the first failure is kept
+/// for `finish`.
+private final class TileFiles: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "hindsight.tiles")
+    /// Touched only on the queue.
+    private var directories = Set<String>()
+    private var failure: LogError?
+
+    func write(_ hashes: [TreeHash], to path: String) {
+        queue.async {
+            guard self.failure == nil else { return }
+            do throws(LogError) {
+                try self.writeNow(hashes, to: path)
+            } catch {
+                self.failure = error
+            }
+        }
     }
 
-    private func write(_ hashes: [TreeHash], level: Int, index: UInt64) throws(LogError) {
-        let path = layout.path(level: level, index: index, width: hashes.count)
+    func remove(_ path: String, folderToo: Bool) {
+        queue.async {
+            unlink(path)
+            if folderToo { rmdir(FileIO.parent(of: path)) }
+        }
+    }
+
+    /// Waits for every file asked for, and throws the first failure.
+    func finish() throws(LogError) {
+        let failure = queue.sync { () -> LogError? in
+            defer { self.failure = nil }
+            return self.failure
+        }
+        if let failure { throw failure }
+    }
+
+    private func writeNow(_ hashes: [TreeHash], to path: String) throws(LogError) {
         let folder = FileIO.parent(of: path)
         if !directories.contains(folder) {
             do {
@@ -128,6 +166,5 @@ final class TileWriter {
         let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_TRUNC)
         defer { close(fd) }
         try FileIO.writeAll(fd, bytes, path: path)
-        written = true
     }
 }

@@ -17,6 +17,8 @@ import HindsightLog
 final class WriterIndex: @unchecked Sendable {
     private let directory: String
     private let layout: IndexLayout
+    /// `LogOptions.indexSaveEvents`.
+    private let saveEvery: Int?
     private(set) var saved: IndexState
     private var ids: IndexFile
     private var streams: IndexFile
@@ -38,8 +40,9 @@ final class WriterIndex: @unchecked Sendable {
     /// Opens the index of the log in `view`, every committed chunk of which is durable, and
     /// brings it to the view's end, checking every chunk it reads; returns with the frontier
     /// there. A missing or untrustworthy index is rebuilt from the segments.
-    init(view: LogView, directory: String) throws(LogError) {
+    init(view: LogView, directory: String, saveEvery: Int? = nil) throws(LogError) {
         self.directory = directory
+        self.saveEvery = saveEvery
         layout = IndexLayout(root: directory)
         try FileIO.makeDirectory(layout.directory)
         if let found = Self.load(layout, view) {
@@ -92,6 +95,9 @@ final class WriterIndex: @unchecked Sendable {
     /// seq in its stream.
     func record(streams positions: [(stream: StreamKey, position: StreamPosition)], previous: [UInt64], leaves: [TreeHash]) {
         newLeaves.append(contentsOf: leaves)
+        // Tiles of leaves not yet durable are harmless: a tree of the saved size reads none of
+        // them, and a tile is written again when the tree grows through it.
+        for leaf in leaves { tiles.append(leaf) }
         for (stream, position) in positions {
             if let slot = newStreams[stream] {
                 newPositions[Int(slot)] = position
@@ -104,10 +110,12 @@ final class WriterIndex: @unchecked Sendable {
     }
 
     /// Whether a save is due: a large part of the history appended since the last, or a small
-    /// one that has waited a second (so that readers scan little past the index).
+    /// one that has waited a second (so that readers scan little past the index), or as many
+    /// events as `LogOptions.indexSaveEvents` says.
     var isSaveDue: Bool {
-        !saveFailed
-            && unsaved >= max(1 << 20, Int(saved.size / 2))
+        if saveFailed { return false }
+        if let saveEvery { return unsaved >= saveEvery }
+        return unsaved >= max(1 << 20, Int(saved.size / 2))
             || (unsaved > 0 && unsaved <= 1 << 16 && Date().timeIntervalSince(lastSave) >= 1)
     }
 
@@ -132,7 +140,6 @@ final class WriterIndex: @unchecked Sendable {
             for (id, seq) in newIDs.entries { try insert(id, seq) }
             for (stream, slot) in newStreams.entries { try setPosition(newPositions[Int(slot)], of: StreamDigest(stream.name)) }
             for (offset, before) in newPrevious.enumerated() { try setPrevious(before, at: saved.size + 1 + UInt64(offset)) }
-            for leaf in newLeaves { try tiles.append(leaf) }
         } catch is IndexFile.Damaged {
             let view = try LogView(layout: LogLayout(root: directory), boundedByHead: false)
             try rebuild(view, through: frontier.size)
@@ -177,6 +184,8 @@ final class WriterIndex: @unchecked Sendable {
         newLeaves = []
         saved = IndexState(size: 0, root: .emptyRoot, peaks: [])
         (ids, streams, previous) = try Self.createFiles(layout)
+        // The old tiles' files are all written before their folder is removed.
+        try? tiles.flush()
         tiles = try TileWriter(emptyAt: TileLayout(root: directory))
         do {
             try catchUp(view, through: end)
@@ -223,7 +232,7 @@ final class WriterIndex: @unchecked Sendable {
                 try beginSave(adding: last + 1 - skip, last + 1 - skip, upTo: chunk.header.firstSeq + UInt64(last))
                 for offset in skip...last {
                     try apply(checked.identities[offset], at: chunk.header.firstSeq + UInt64(offset))
-                    try tiles.append(checked.leaves[offset])
+                    tiles.append(checked.leaves[offset])
                 }
                 return true
             } catch {
@@ -361,6 +370,7 @@ final class WriterIndex: @unchecked Sendable {
             let appended = (newIDs, newStreams, newPositions, newPrevious, newLeaves)
             try rebuild(view, through: saved.size)
             (newIDs, newStreams, newPositions, newPrevious, newLeaves) = appended
+            for leaf in newLeaves { tiles.append(leaf) }
             do {
                 return try lookup()
             } catch {

@@ -12,8 +12,8 @@ struct WriterState: Sendable {
 
     /// Opens the writer's index of the log in `view` (rebuilding it from the segments if it is
     /// missing or disagrees with them) and takes the frontier at the log's end.
-    init(opening view: LogView, directory: String) throws(LogError) {
-        index = try WriterIndex(view: view, directory: directory)
+    init(opening view: LogView, directory: String, saveEvery: Int?) throws(LogError) {
+        index = try WriterIndex(view: view, directory: directory, saveEvery: saveEvery)
         frontier = index.savedFrontier
     }
 

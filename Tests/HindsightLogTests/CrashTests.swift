@@ -10,10 +10,12 @@ import Testing
 
 /// Runs `hindsight append --batch-lines` on `file` and kills it with SIGKILL after `delay`
 /// seconds (or lets it finish); returns the lastSeq of every batch it acknowledged.
-private func appendUntilKilled(data: String, file: String, batch: Int, delay: Double?) throws -> (acknowledged: [UInt64], finished: Bool) {
+private func appendUntilKilled(
+    data: String, file: String, batch: Int, delay: Double?, options: [String] = []
+) throws -> (acknowledged: [UInt64], finished: Bool) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: hindsightExecutable)
-    process.arguments = ["append", "--data", data, "--batch-lines", String(batch), file]
+    process.arguments = ["append", "--data", data, "--batch-lines", String(batch), file] + options
     let out = Pipe()
     process.standardOutput = out
     process.standardError = FileHandle.nullDevice
@@ -90,6 +92,63 @@ struct CrashTests {
         #expect(kills >= 10, "only \(kills) runs were killed before they finished (\(completions) completed)")
         let last = try appendUntilKilled(data: data, file: file, batch: batch, delay: nil)
         #expect(last.finished)
+        #expect(try storedIDs(data) == inputIDs)
+        #expect(try LogReader(directory: data).verify().ok)
+    }
+
+    @Test("a writer killed while it saves its index loses nothing, appends no event twice, and leaves an index that is right or rebuilt")
+    func killedWhileSavingTheIndex() throws {
+        let dir = TemporaryDirectory()
+        let data = dir.path + "/data"
+        let file = dir.path + "/history.ndjson"
+        let events = 40_000
+        let ndjson = WorkloadGenerator.ndjson(count: events, seed: 12)
+        writeFile(file, ndjson)
+        let inputIDs = String(decoding: ndjson, as: UTF8.self).split(separator: "\n").map { line in
+            (try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["id"] as! String
+        }
+        var random = SystemRandomNumberGenerator()
+        var kills = 0
+        var killedMidSave = 0
+        for round in 0..<80 where kills < 20 {
+            // The index is saved after every batch, so that kills land in saves.
+            let run = try appendUntilKilled(
+                data: data, file: file, batch: 200, delay: Double.random(in: 0.02...0.8, using: &random), options: ["--index-every", "200"])
+            if run.finished {
+                // The last run resumed by event id: nothing is stored twice. Start again.
+                #expect(try storedIDs(data) == inputIDs)
+                try FileManager.default.removeItem(atPath: data)
+                continue
+            }
+            kills += 1
+            let ids = IndexLayout(root: data).path(.ids)
+            if let bytes = FileManager.default.contents(atPath: ids), bytes.count >= IndexPage.size {
+                let header = bytes.withUnsafeBytes { IndexFileHeader(page: $0.baseAddress!, kind: .ids) }
+                if header?.isSaving == true { killedMidSave += 1 }
+            }
+            // The next writer takes the index as it is, or rebuilds it; either way it is right.
+            _ = try EventLog(directory: data)
+            var byStream: [String: [UInt64]] = [:]
+            try LogReader(directory: data).read(ReadQuery()) { (event: StoredEvent) throws(LogError) in
+                byStream[event.stream, default: []].append(event.seq)
+                return true
+            }
+            for (stream, seqs) in byStream.prefix(40) {
+                var query = ReadQuery()
+                query.stream = stream
+                var found: [UInt64] = []
+                try LogReader(directory: data).read(query) { (event: StoredEvent) throws(LogError) in
+                    found.append(event.seq)
+                    return true
+                }
+                #expect(found == seqs, "round \(round): stream \(stream)")
+            }
+            #expect(try storedIDs(data) == Array(inputIDs.prefix(try storedIDs(data).count)), "round \(round)")
+        }
+        #expect(kills >= 10, "only \(kills) runs were killed before they finished")
+        #expect(killedMidSave > 0, "no kill landed while the index was being saved (\(kills) kills)")
+        // The last run resumes by event id: nothing is stored twice.
+        #expect(try appendUntilKilled(data: data, file: file, batch: 200, delay: nil).finished)
         #expect(try storedIDs(data) == inputIDs)
         #expect(try LogReader(directory: data).verify().ok)
     }

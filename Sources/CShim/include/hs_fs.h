@@ -21,13 +21,6 @@ int hs_rename_noreplace(int from_dir, const char *from, int to_dir, const char *
  */
 int hs_open_parent(int dir);
 
-/*
- * syncfs(fd): makes durable everything written to the file system holding `fd`, so that
- * many small files (tiles) are made durable with one call instead of one fsync each.
- * Returns 0, or -1 with errno set.
- */
-int hs_syncfs(int fd);
-
 #ifdef __cplusplus
 }
 #endif

@@ -21,6 +21,13 @@ void hs_node_hash(const uint8_t left[32], const uint8_t right[32], uint8_t out[3
 void hs_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 
 /*
+ * A fast 64-bit checksum of `words` 64-bit words (four lanes of multiply and rotate, as
+ * xxHash64 does, then mixed): finds damaged pages of the writer's index at memory speed.
+ * Not a cryptographic hash; the index is checked against the log where it is trusted.
+ */
+uint64_t hs_page_checksum(const uint8_t *data, size_t words);
+
+/*
  * Splits `buf` (stored NDJSON) at '\n' and writes the leaf hash of each line (without its
  * newline) to `out`. Line i must start with {"seq":first_seq+i, exactly as the engine
  * writes it. Returns the number of lines, which must be `expected_lines`; otherwise

@@ -35,7 +35,14 @@ struct Append: ParsableCommand {
             valueName: "N"))
     var batchLines: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Save the writer's index (DIR/index, DIR/tile) every N events appended, instead of after a million events, half the log or a second, and at the end.",
+            valueName: "N"))
+    var indexEvery: Int?
+
     func validate() throws {
+        if let indexEvery, indexEvery < 1 { throw ValidationError("--index-every must be at least 1") }
         if let batchLines, batchLines < 1 { throw ValidationError("--batch-lines must be at least 1") }
         if !(1...12).contains(compressionLevel) { throw ValidationError("--compression-level must be between 1 and 12") }
     }
@@ -51,6 +58,7 @@ struct Append: ParsableCommand {
             }
             var logOptions = LogOptions()
             logOptions.compressionLevel = compressionLevel
+            logOptions.indexSaveEvents = indexEvery
             let print = { (result: AppendResult) in
                 var output: [String: Any] = ["firstSeq": result.firstSeq, "lastSeq": result.lastSeq, "count": result.count]
                 if result.isRetry { output["retry"] = true }
