@@ -2,18 +2,17 @@ import Foundation
 package import HindsightCore
 import HindsightFiles
 
-/// The log's Merkle tree as C2SP tlog-tiles lays it out, in `DIR/tile/`, so that a proof reads
-/// O(log n) hashes and a standard tile client can read them:
+/// The log's Merkle tree by levels of tiles, as C2SP tlog-tiles numbers them: level `L` holds
+/// the tree's nodes of height 8·L in order (level 0: the leaf hashes), cut into tiles of 256
+/// hashes, the last one partial. The writer keeps each level as one file of 32-byte hashes,
+/// appended at each save of its index and made durable with it:
 ///
 /// ```
-/// DIR/tile/<L>/<N>          a full tile: 256 hashes of 32 bytes, the nodes of height 8·L
-///                           numbered 256·N … 256·N + 255 (level 0: the leaf hashes)
-/// DIR/tile/<L>/<N>.p/<W>    the partial tile at the right edge: its first W hashes
+/// DIR/index/tree.<L>     the hashes of level L, in order (tile N: bytes 8192·N …)
 /// ```
 ///
-/// `<N>` is written in groups of three digits, all but the last prefixed with `x`
-/// (1234067 → `x001/x234/067`). The writer keeps the tiles of the tree the index covers
-/// (`IndexState.size`); entry bundles are not kept, the events being in the segments.
+/// so that a proof reads O(log n) hashes. `hindsight tiles --out DIR` writes them in the
+/// C2SP layout (`path(level:index:width:)`) that a standard tile client reads.
 package struct TileLayout: Sendable {
     package static let width = 256
     let root: String
@@ -22,14 +21,18 @@ package struct TileLayout: Sendable {
         self.root = root
     }
 
-    package var directory: String { root + "/tile" }
+    /// The file of level `level`'s hashes.
+    package func levelPath(_ level: Int) -> String { root + "/index/tree.\(level)" }
 
-    /// The path of tile `index` of `level` holding `width` hashes (256 for a full tile).
-    package func path(level: Int, index: UInt64, width: Int) -> String {
-        let full = directory + "/\(level)/" + Self.indexPath(index)
+    /// Where C2SP tlog-tiles puts tile `index` of `level` holding `width` hashes (256 for a
+    /// full tile) under `directory`: `tile/<L>/<N>[.p/<W>]`.
+    package static func path(in directory: String, level: Int, index: UInt64, width: Int) -> String {
+        let full = directory + "/tile/\(level)/" + indexPath(index)
         return width == Self.width ? full : full + ".p/\(width)"
     }
 
+    /// `<N>` of a tile path: groups of three digits, all but the last prefixed with `x`
+    /// (1234067 → `x001/x234/067`).
     package static func indexPath(_ index: UInt64) -> String {
         var groups: [String] = []
         var rest = index
@@ -49,32 +52,38 @@ package struct TileLayout: Sendable {
     }
 }
 
-/// The hashes of a tree of `size` leaves read from its tiles, each tile read once.
+/// The hashes of a tree of `size` leaves read from the level files, a tile at a time, each
+/// tile read once.
 package final class TileReader {
     package let layout: TileLayout
     package let size: UInt64
-    private var cache: [String: [TreeHash]] = [:]
+    private var cache: [Int: [UInt64: [TreeHash]]] = [:]
 
     package init(layout: TileLayout, size: UInt64) {
         self.layout = layout
         self.size = size
     }
 
-    /// The hashes of tile `index` of `level` in the tree of `size`; nil when its file is
-    /// missing or short.
+    /// The hashes of tile `index` of `level` in the tree of `size`; nil when its level's file
+    /// is missing or too short.
     package func tile(level: Int, index: UInt64) -> [TreeHash]? {
-        let width = TileLayout.width(level: level, index: index, size: size)
-        guard width > 0 else { return nil }
-        let path = layout.path(level: level, index: index, width: width)
-        if let known = cache[path] { return known }
-        let hashes = Self.read(path, width: width)
-        cache[path] = hashes
+        if let known = cache[level]?[index] { return known }
+        let hashes = read(level: level, index: index)
+        cache[level, default: [:]][index] = hashes
         return hashes
     }
 
-    /// The hashes in a tile file of `width` hashes; nil when it is missing or of another size.
-    static func read(_ path: String, width: Int) -> [TreeHash]? {
-        guard let bytes = try? FileIO.readFile(path), bytes.count == width * 32 else { return nil }
+    /// The tile, read from its level's file without keeping it.
+    package func read(level: Int, index: UInt64) -> [TreeHash]? {
+        let width = TileLayout.width(level: level, index: index, size: size)
+        guard width > 0 else { return nil }
+        let path = layout.levelPath(level)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: width * 32)
+        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(index) * off_t(TileLayout.width * 32)) }
+        guard got == bytes.count else { return nil }
         return (0..<width).map { TreeHash(bytes: bytes[($0 * 32)..<($0 * 32 + 32)])! }
     }
 
@@ -142,6 +151,7 @@ package struct TiledTree {
 struct TileCheck {
     let layout: TileLayout
     let size: UInt64
+    private let reader: TileReader
     private var edge: [[TreeHash]] = [[]]
     private var taken: UInt64 = 0
     /// The first tile that is missing or holds other hashes than the leaves give.
@@ -150,6 +160,7 @@ struct TileCheck {
     init(layout: TileLayout, size: UInt64) {
         self.layout = layout
         self.size = size
+        reader = TileReader(layout: layout, size: size)
     }
 
     /// Takes the next leaves of the scan (those past `size` are not tiled).
@@ -185,7 +196,8 @@ struct TileCheck {
 
     private mutating func compare(level: Int, index: UInt64) {
         guard firstBad == nil else { return }
-        let path = layout.path(level: level, index: index, width: edge[level].count)
-        if TileReader.read(path, width: edge[level].count) != edge[level] { firstBad = path }
+        if reader.read(level: level, index: index) != edge[level] {
+            firstBad = "tile \(index) of level \(level), in \(layout.levelPath(level))"
+        }
     }
 }

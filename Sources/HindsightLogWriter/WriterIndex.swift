@@ -184,8 +184,6 @@ final class WriterIndex: @unchecked Sendable {
         newLeaves = []
         saved = IndexState(size: 0, root: .emptyRoot, peaks: [])
         (ids, streams, previous) = try Self.createFiles(layout)
-        // The old tiles' files are all written before their folder is removed.
-        try? tiles.flush()
         tiles = try TileWriter(emptyAt: TileLayout(root: directory))
         do {
             try catchUp(view, through: end)

@@ -3,7 +3,7 @@ import HindsightTestSupport
 import Testing
 
 /// The repository's root, for the sample history and the Python verifier.
-private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 private let sampleHistory = repository.appendingPathComponent("EventSchemas/examples/history.ndjson").path
 private let pythonVerifier = repository.appendingPathComponent("Tools/verify_export.py").path
 

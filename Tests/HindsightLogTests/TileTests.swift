@@ -37,9 +37,8 @@ struct TileTests {
         #expect(TileLayout.indexPath(67) == "067")
         #expect(TileLayout.indexPath(1000) == "x001/000")
         #expect(TileLayout.indexPath(1_234_067) == "x001/x234/067")
-        let layout = TileLayout(root: "/d")
-        #expect(layout.path(level: 0, index: 1_234_067, width: 256) == "/d/tile/0/x001/x234/067")
-        #expect(layout.path(level: 2, index: 3, width: 17) == "/d/tile/2/003.p/17")
+        #expect(TileLayout.path(in: "/d", level: 0, index: 1_234_067, width: 256) == "/d/tile/0/x001/x234/067")
+        #expect(TileLayout.path(in: "/d", level: 2, index: 3, width: 17) == "/d/tile/2/003.p/17")
         #expect(TileLayout.width(level: 1, index: 0, size: 70_000) == 256)
         #expect(TileLayout.width(level: 1, index: 1, size: 70_000) == 17)
         #expect(TileLayout.width(level: 2, index: 0, size: 70_000) == 1)
@@ -74,7 +73,8 @@ struct TileTests {
                 _ = try log.append(try Events.batch(lines))
             }
         }
-        #expect(FileManager.default.fileExists(atPath: dir.path + "/tile/2/000.p/1"))
+        // Level 2 holds one hash: the root of the first 65,536 leaves.
+        #expect(try FileManager.default.attributesOfItem(atPath: TileLayout(root: dir.path).levelPath(2))[.size] as? Int == 32)
         let reader = try LogReader(directory: dir.path)
         let leaves = try reader.leafHashes(upTo: 70_000)
         var random = SplitMix64(seed: 4)
@@ -92,27 +92,25 @@ struct TileTests {
     @Test func aDamagedTileIsNotBelievedAndAMissingOneIsRebuiltByTheWriter() throws {
         let dir = TemporaryDirectory()
         do { _ = try fill(dir.path, count: 2000, seed: 5) }
-        let tile = TileLayout(root: dir.path).path(level: 0, index: 2, width: 256)
-        let good = try Data(contentsOf: URL(fileURLWithPath: tile))
+        let level0 = TileLayout(root: dir.path).levelPath(0)
+        let good = try Data(contentsOf: URL(fileURLWithPath: level0))
+        #expect(good.count == 2000 * 32)
         var bad = good
-        bad[40] ^= 1
-        try bad.write(to: URL(fileURLWithPath: tile))
+        bad[2 * 256 * 32 + 40] ^= 1
+        try bad.write(to: URL(fileURLWithPath: level0))
         let reader = try LogReader(directory: dir.path)
         #expect(try reader.inclusionFromTiles(seq: 600, size: 2000) == nil)
         // `verify` names it, and the log itself is whole.
         let report = reader.verify()
-        #expect(report.ok && report.notes.contains { $0.contains("tile/0/002") }, "\(report.notes)")
+        #expect(report.ok && report.notes.contains { $0.contains("tile 2 of level 0") }, "\(report.notes)")
         // The proof handed out is still right: from the leaves.
         let leaves = try reader.leafHashes(upTo: 2000)
         #expect(try reader.inclusionProof(seq: 600).path == MerkleProof.inclusion(index: 599, leaves: leaves[...]))
 
-        // A tile of the right edge gone: the writer finds it at open and rebuilds the tiles.
-        let edge = try #require(
-            try FileManager.default.contentsOfDirectory(atPath: dir.path + "/tile/0").first { $0.hasSuffix(".p") })
-        try FileManager.default.removeItem(atPath: dir.path + "/tile/0/" + edge)
-        try good.write(to: URL(fileURLWithPath: tile))
+        // The right edge gone: the writer finds it at open and rebuilds the levels.
+        try good.prefix(1900 * 32).write(to: URL(fileURLWithPath: level0))
         _ = try EventLog(directory: dir.path)
-        #expect(FileManager.default.fileExists(atPath: dir.path + "/tile/0/" + edge))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: level0)) == good)
         #expect(try LogReader(directory: dir.path).inclusionFromTiles(seq: 1999, size: 2000) != nil)
         #expect(try LogReader(directory: dir.path).verify().notes.isEmpty)
     }
