@@ -88,6 +88,7 @@ final class WriterIndex: @unchecked Sendable {
     /// A stream's version and last seq (zero for a stream with no events).
     func position(of stream: StreamKey) throws(LogError) -> StreamPosition {
         if let slot = newStreams[stream] { return newPositions[Int(slot)] }
+        guard streams.header.entries > 0 else { return StreamPosition(version: 0, lastSeq: 0) }
         return try healing { () throws(IndexFile.Damaged) in try savedPosition(of: StreamDigest(stream.name)) }
     }
 
@@ -301,6 +302,7 @@ final class WriterIndex: @unchecked Sendable {
     }
 
     private func savedSeq(of id: EventID) throws(IndexFile.Damaged) -> UInt64? {
+        guard ids.header.entries > 0 else { return nil }
         let (slot, found) = try ids.find(id.high, id.low) { entry in
             entry.loadUnaligned(fromByteOffset: 16, as: UInt64.self) >> 56 == UInt64(id.kind)
         }
