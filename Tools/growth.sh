@@ -92,7 +92,7 @@ print((t - d.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
     rm -rf "$d/projections" "$d/snapshots"
     # A snapshot catches every model up first (built together, in one pass), then copies the one named.
     t "first build of every read model (snapshot webhooks)" 1 "$h" snapshot --data "$d" webhooks
-    echo "read models on disk: $(du -cb "$d"/projections/*.gen*.sqlite | tail -1 | cut -f1) bytes; index $(du -sb "$d/index" | cut -f1), tiles $(du -sb "$d/tile" | cut -f1)"
+    echo "read models on disk: $(du -cb "$d"/projections/*.gen*.sqlite | tail -1 | cut -f1) bytes; the writer's index (with the tree's levels): $(du -sb "$d/index" | cut -f1) bytes"
     # A checkpoint, 100,000 more events, then a verification of those alone.
     "$h" keys init --name growth.example/log --key "$scratch/signing.key" > "$scratch/public"
     "$h" checkpoint --data "$d" --key "$scratch/signing.key" > /dev/null

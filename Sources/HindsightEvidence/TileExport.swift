@@ -6,8 +6,8 @@ import HindsightLog
 /// The log's Merkle tree written out as C2SP tlog-tiles, for a standard tile client (served
 /// by any static file server): `OUT/tile/<L>/<N>[.p/<W>]` for the tree the writer's index
 /// covers, and `OUT/checkpoint`, that tree head signed, when a key is given. The hashes come
-/// from the writer's level files (`TileLayout`), and the tree they make must have the tree
-/// head the log records there before anything is written.
+/// from the writer's level files (`TileLayout`), checked against every leaf of the log (a
+/// verification of the whole log) before anything is written.
 public enum TileExport {
     public struct Report: Sendable {
         public let size: UInt64
@@ -26,9 +26,14 @@ public enum TileExport {
                 .outOfRange, "the log has no saved index to take the tiles from; append (or open the log with a writer) first",
                 location: dataDirectory)
         }
-        guard try reader.root(atSize: state.size) == state.root, try reader.inclusionProof(seq: state.size, treeSize: state.size).verify()
-        else {
-            throw LogError(.logCorrupt, "the index's tree head is not the log's; run `hindsight verify`", location: dataDirectory)
+        // Every tile is checked against the log's leaves before any is published: a tile client
+        // may keep a full tile for good.
+        let report = reader.verify()
+        guard report.ok, report.badTile == nil, try reader.root(atSize: state.size) == state.root else {
+            throw LogError(
+                .logCorrupt,
+                "the tree's levels do not match the log (\(report.badTile ?? report.firstBad?.reason ?? "another tree head")); run `hindsight verify`",
+                location: dataDirectory)
         }
         let tiles = TileReader(layout: TileLayout(root: dataDirectory), size: state.size)
         var written = 0

@@ -297,10 +297,16 @@ public final class MappedFile: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer?
     public let count: Int
 
-    public init(path: String) throws(LogError) {
-        self.path = path
+    public convenience init(path: String) throws(LogError) {
         let fd = try FileIO.open(path, O_RDONLY)
         defer { close(fd) }
+        try self.init(descriptor: fd, path: path)
+    }
+
+    /// Maps the file open as `fd` (which stays the caller's to close): what else the caller
+    /// reads through `fd` is the same file, whatever comes to stand at `path` meanwhile.
+    public init(descriptor fd: Int32, path: String) throws(LogError) {
+        self.path = path
         count = try FileIO.size(fd, path: path)
         if count == 0 {
             base = nil

@@ -15,6 +15,8 @@ public struct VerifyReport: Sendable, Equatable {
     public var firstBad: VerifyFailure?
     /// Things worth knowing that are not damage (an unfinished batch awaiting recovery).
     public var notes: [String] = []
+    /// The first tile of the tree's levels (`DIR/index/tree.L`) that does not match the leaves.
+    public var badTile: String?
 
     public var ok: Bool { firstBad == nil }
 }
@@ -266,6 +268,7 @@ public final class LogReader: Sendable {
         }
         if report.firstBad != nil { return report }
         tiles?.finish()
+        report.badTile = tiles?.firstBad
         if let bad = tiles?.firstBad {
             report.notes.append(
                 "the tiles do not match the log (\(bad)): proofs are computed from the leaves instead; the writer rebuilds the tiles with its index when DIR/index/state is removed"

@@ -82,11 +82,9 @@ struct SegmentWalk {
 }
 
 extension SegmentWalk {
-    /// Walks the segment at `path` by reading its chunk headers with `pread`: a mapping would
-    /// bring the pages around each header into memory as well.
-    init(path: String, size: Int, segment: Int) throws(LogError) {
-        let fd = try FileIO.open(path, O_RDONLY)
-        defer { close(fd) }
+    /// Walks the segment open as `fd` by reading its chunk headers with `pread`: a mapping
+    /// would bring the pages around each header into memory as well.
+    init(descriptor fd: Int32, size: Int, segment: Int) {
         self.init(size: size, segment: segment) { offset, count in
             var buffer = [UInt8](repeating: 0, count: min(count, size - offset))
             let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
@@ -126,8 +124,18 @@ package final class LogView: @unchecked Sendable {
         // a writer appends. (Read after them, HEAD could name a batch the listing missed.)
         head = layout.readHead()
         segmentNumbers = try layout.segmentNumbers()
+        // Each segment is mapped and walked through one descriptor, so that both are the same
+        // file even while compaction renames a rewritten segment over its path.
         var mapped: [MappedFile] = []
-        for number in segmentNumbers { mapped.append(try MappedFile(path: layout.segmentPath(number))) }
+        var walks: [SegmentWalk] = []
+        for (index, number) in segmentNumbers.enumerated() {
+            let path = layout.segmentPath(number)
+            let fd = try FileIO.open(path, O_RDONLY)
+            defer { close(fd) }
+            let file = try MappedFile(descriptor: fd, path: path)
+            mapped.append(file)
+            walks.append(SegmentWalk(descriptor: fd, size: file.count, segment: index))
+        }
         segments = mapped
 
         var chunks: [ChunkRef] = []
@@ -140,7 +148,7 @@ package final class LogView: @unchecked Sendable {
                 problem = Problem(seq: nextSeq, reason: "segment \(LogLayout.segmentName(index + 1)) is missing (found \(name) next)")
                 break
             }
-            let walk = try SegmentWalk(path: layout.segmentPath(number), size: mapped[index].count, segment: index)
+            let walk = walks[index]
             chunks.append(contentsOf: walk.committed)
             let lastSeq = chunks.last?.header.lastSeq ?? 0
             switch walk.tail {

@@ -215,15 +215,24 @@ public final class EventLog: @unchecked Sendable {
     }
 
     /// Saves the index when a save is due and everything written is durable (the index never
-    /// holds an event a crash could take back). It is derived from the segments: a save that
-    /// fails leaves the files marked as being saved, and is tried again at the next one, or
-    /// the index is rebuilt when the log is next opened.
+    /// holds an event a crash could take back). Under steady appends some batch is nearly
+    /// always written and not yet durable, so it makes what is written durable first, and
+    /// saves if nothing was written meanwhile (a few tries). The index is derived from the
+    /// segments: a save that fails leaves the files marked as being saved, and the index is
+    /// rebuilt when the log is next opened.
     private func saveIndexIfDue() {
-        let durableNow = syncLock.withLock { durable }
-        writeLock.lock()
-        defer { writeLock.unlock() }
-        guard poisoned == nil, written == durableNow, state.index.isSaveDue else { return }
-        try? state.index.save(state.frontier)
+        guard writeLock.withLock({ poisoned == nil && state.index.isSaveDue }) else { return }
+        for _ in 0..<3 {
+            let target = writeLock.withLock { written.size }
+            do { try syncThrough(target) } catch { return }
+            let durableNow = syncLock.withLock { durable }
+            let saved: Bool = writeLock.withLock {
+                guard poisoned == nil, written == durableNow else { return false }
+                if state.index.isSaveDue { try? state.index.save(state.frontier) }
+                return true
+            }
+            if saved { return }
+        }
     }
 
     /// Group commit: the first appender to arrive fsyncs everything written so far; those who

@@ -50,27 +50,41 @@ final class IndexFile {
         return file
     }
 
-    /// Makes a new file at `path` (replacing any) of empty, sealed pages.
+    /// Makes a new file of empty, sealed pages beside `path`, its space reserved, and renames it
+    /// over whatever stood there: a reader still mapping the old file keeps reading it, where
+    /// truncating it would take its pages away under them.
     static func create(_ path: String, _ header: IndexFileHeader) throws(LogError) -> IndexFile {
-        let fd = try FileIO.open(path, O_RDWR | O_CREAT | O_TRUNC)
-        guard ftruncate(fd, off_t(header.fileSize)) == 0 else {
-            let code = errno
+        let building = path + ".new"
+        let fd = try FileIO.open(building, O_RDWR | O_CREAT | O_TRUNC)
+        let address: UnsafeMutableRawPointer
+        do throws(LogError) {
+            address = try reserveAndMap(fd, bytes: header.fileSize, path: building)
+        } catch {
             close(fd)
-            throw LogError.system("ftruncate", path: path, errno: code)
+            unlink(building)
+            throw error
         }
-        guard let address = mmap(nil, header.fileSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), address != MAP_FAILED else {
-            let code = errno
-            close(fd)
-            throw LogError.system("mmap", path: path, errno: code)
-        }
-        let file = IndexFile(path: path, header: header, fd: fd, base: address, mapped: header.fileSize)
+        let file = IndexFile(path: building, header: header, fd: fd, base: address, mapped: header.fileSize)
         header.write(to: address)
         for page in 1...max(1, header.dataPages) where page <= header.dataPages {
             IndexPage.seal(address + page * IndexPage.size)
             file.checked.insert(page)
         }
         file.checked.insert(0)
+        guard rename(building, path) == 0 else { throw LogError.system("rename", path: path, errno: errno) }
+        file.path = path
         return file
+    }
+
+    /// Gives the file `bytes` bytes, allocated on disk (so that a full disk is an error here,
+    /// not a signal when a page of the mapping is first written), and maps them.
+    private static func reserveAndMap(_ fd: Int32, bytes: Int, path: String) throws(LogError) -> UnsafeMutableRawPointer {
+        let reserved = posix_fallocate(fd, 0, off_t(bytes))
+        guard reserved == 0 else { throw LogError.system("fallocate", path: path, errno: reserved) }
+        guard let address = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), address != MAP_FAILED else {
+            throw LogError.system("mmap", path: path, errno: errno)
+        }
+        return address
     }
 
     /// The slot's words, after checking its page; for writing, `mark` it first.
@@ -125,16 +139,16 @@ final class IndexFile {
         header.entries += count
     }
 
-    /// Grows a file of one word per slot (`previous`) to hold `slots`, keeping its pages.
+    /// Grows a file of one word per slot (`previous`) to hold `slots`, keeping its pages. The
+    /// larger mapping is made before the old one is let go, so a failure leaves it as it was.
     func extend(toSlots slots: Int) throws(LogError) {
         guard slots > header.slots else { return }
-        let oldPages = header.dataPages
-        header.slots = slots
-        guard ftruncate(fd, off_t(header.fileSize)) == 0 else { throw LogError.system("ftruncate", path: path, errno: errno) }
+        var grown = header
+        grown.slots = slots
+        let address = try Self.reserveAndMap(fd, bytes: grown.fileSize, path: path)
         munmap(base, mapped)
-        guard let address = mmap(nil, header.fileSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), address != MAP_FAILED else {
-            throw LogError.system("mmap", path: path, errno: errno)
-        }
+        let oldPages = header.dataPages
+        header = grown
         base = address
         mapped = header.fileSize
         for page in (oldPages + 1)..<(header.dataPages + 1) {
@@ -154,6 +168,10 @@ final class IndexFile {
         header.isSaving = false
         header.write(to: base)
         try flush(0..<header.fileSize)
+        // Every page is clean and on disk now: let them go from this process's memory (a later
+        // lookup maps its page again from the page cache), so that a long load's memory does
+        // not grow with the table.
+        madvise(base, mapped, MADV_DONTNEED)
     }
 
     private func flush(_ range: Range<Int>) throws(LogError) {

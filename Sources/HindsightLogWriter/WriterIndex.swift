@@ -28,6 +28,8 @@ final class WriterIndex: @unchecked Sendable {
     /// Set when a save failed part way: the files are left marked as being saved, and the
     /// index is rebuilt when the log is next opened.
     private var saveFailed = false
+    /// Set when a rebuild failed part way: every lookup fails with it from then on.
+    private var broken: LogError?
 
     /// Appended since `saved`: ids and their seqs, streams and their positions, and each
     /// event's previous seq in its stream, from seq `saved.size + 1`.
@@ -73,6 +75,7 @@ final class WriterIndex: @unchecked Sendable {
     /// Records the id of an event about to be written at `seq` and returns nil, or returns
     /// the seq of the event that has it already (stored, or earlier in the same batch).
     func admitID(_ id: EventID, at seq: UInt64) throws(LogError) -> UInt64? {
+        if let broken { throw broken }
         if let stored = try healing({ () throws(IndexFile.Damaged) in try savedSeq(of: id) }) { return stored }
         return newIDs.insert(id, seq) ? nil : newIDs[id]
     }
@@ -87,6 +90,7 @@ final class WriterIndex: @unchecked Sendable {
 
     /// A stream's version and last seq (zero for a stream with no events).
     func position(of stream: StreamKey) throws(LogError) -> StreamPosition {
+        if let broken { throw broken }
         if let slot = newStreams[stream] { return newPositions[Int(slot)] }
         guard streams.header.entries > 0 else { return StreamPosition(version: 0, lastSeq: 0) }
         return try healing { () throws(IndexFile.Damaged) in try savedPosition(of: StreamDigest(stream.name)) }
@@ -125,6 +129,7 @@ final class WriterIndex: @unchecked Sendable {
     /// Writes what was appended since the last save into the files, durably, then the state
     /// naming `frontier` (which must be where the appended events end, all durable).
     func save(_ frontier: MerkleFrontier) throws(LogError) {
+        if let broken { throw broken }
         guard unsaved > 0, !saveFailed else { return }
         do throws(LogError) {
             try saveAppended(frontier)
@@ -184,16 +189,25 @@ final class WriterIndex: @unchecked Sendable {
         newPrevious = []
         newLeaves = []
         saved = IndexState(size: 0, root: .emptyRoot, peaks: [])
-        (ids, streams, previous) = try Self.createFiles(layout)
-        tiles = try TileWriter(emptyAt: TileLayout(root: directory))
-        do {
-            try catchUp(view, through: end)
-        } catch is IndexFile.Damaged {
-            // Files just made, and damaged already: the disk is failing.
-            throw LogError(.io, "the index could not be rebuilt: its pages do not read back as written", location: layout.directory)
+        do throws(LogError) {
+            (ids, streams, previous) = try Self.createFiles(layout)
+            tiles = try TileWriter(emptyAt: TileLayout(root: directory))
+            do {
+                try catchUp(view, through: end)
+            } catch is IndexFile.Damaged {
+                // Files just made, and damaged already: the disk is failing.
+                throw LogError(.io, "the index could not be rebuilt: its pages do not read back as written", location: layout.directory)
+            } catch {
+                throw error as! LogError
+            }
         } catch {
-            throw error as! LogError
+            // What the writer knew is gone with the old files: it takes nothing more until the
+            // log is opened again, which rebuilds the index from the segments.
+            broken = LogError(
+                error.code, "the writer's index could not be rebuilt (\(error.message)); open the log again", location: error.location)
+            throw broken!
         }
+        saveFailed = false
     }
 
     /// Replays the committed chunks after `saved` through `end` into the files, checking each
@@ -212,7 +226,7 @@ final class WriterIndex: @unchecked Sendable {
                 // other leaves are hashed into a copy to check the root its header records.
                 let skip = Int(saved.size - min(saved.size, chunk.header.firstSeq - 1))
                 let last = Int(min(end, chunk.header.lastSeq) - chunk.header.firstSeq)
-                if chunk.header.firstSeq != frontier.size + 1 + UInt64(skip) {
+                if chunk.header.firstSeq + UInt64(skip) != frontier.size + 1 {
                     throw view.corrupt(chunk, "events before seq \(chunk.header.firstSeq) are missing, or appear again")
                 }
                 if skip == 0 && last + 1 == checked.leaves.count {
@@ -276,7 +290,7 @@ final class WriterIndex: @unchecked Sendable {
         header.entries = 0
         header.multiplier = .random(in: 1...UInt64.max) | 1
         header.isSaving = true
-        let grown = try IndexFile.create(table.path + ".new", header)
+        let grown = try IndexFile.create(table.path + ".grown", header)
         let words = table.header.kind.wordsPerSlot
         for slot in 0..<table.header.slots {
             let entry = try table.slot(slot)

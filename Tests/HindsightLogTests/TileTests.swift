@@ -46,12 +46,12 @@ struct TileTests {
 
     @Test func proofsFromTilesAreTheProofsFromTheLeavesAtEveryTreeSize() throws {
         let dir = TemporaryDirectory()
-        let log = try fill(dir.path, count: 1500, seed: 3)
+        let log = try fill(dir.path, count: 2500, seed: 3)
         let reader = try LogReader(directory: dir.path)
-        #expect(reader.size == 1500)
-        let leaves = try reader.leafHashes(upTo: 1500)
+        #expect(reader.size == 2500)
+        let leaves = try reader.leafHashes(upTo: 2500)
         var random = SplitMix64(seed: 9)
-        for size in 1...1500 {
+        for size in 1...2500 {
             let seq = UInt64.random(in: 1...UInt64(size), using: &random)
             let inclusion = try #require(try reader.inclusionFromTiles(seq: seq, size: UInt64(size)), "size \(size)")
             #expect(inclusion.path == MerkleProof.inclusion(index: Int(seq - 1), leaves: leaves[..<size]), "size \(size) seq \(seq)")

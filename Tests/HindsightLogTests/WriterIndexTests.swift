@@ -203,4 +203,31 @@ struct WriterIndexTests {
         #expect(try reopened.append(try Events.batch(later)) == AppendResult(firstSeq: 301, lastSeq: 301, count: 1, isRetry: true))
         #expect(try reopened.append(try Events.batch(sent[0])).isRetry)
     }
+
+    @Test func aWriterOpensWhenItsIndexEndsInsideAChunkThatCompactionMerged() throws {
+        let dir = TemporaryDirectory()
+        var options = LogOptions()
+        options.segmentBytes = 64 << 10
+        _ = try fill(dir.path, batches: 4, size: 100, reopenEvery: 100, options: options)
+        let index = IndexLayout(root: dir.path).directory
+        let savedAt400 = dir.path + "/index-at-400"
+        try FileManager.default.copyItem(atPath: index, toPath: savedAt400)
+        let later = (0..<5).map { batch in
+            (0..<100).map { Events.event(stream: "build/b_\($0 % 40)", id: Events.uuid(10_000 + batch * 100 + $0)) }
+        }
+        do {
+            let log = try EventLog(directory: dir.path, options: options)
+            for lines in later { _ = try log.append(try Events.batch(lines)) }
+            _ = try log.compact(chunkBytes: 1 << 20)
+        }
+        // As if the writer had been killed before it saved: its index ends at seq 400, inside
+        // one of the merged chunks.
+        try FileManager.default.removeItem(atPath: index)
+        try FileManager.default.copyItem(atPath: savedAt400, toPath: index)
+        let view = try LogView(layout: LogLayout(root: dir.path), boundedByHead: true)
+        #expect(view.chunks.contains { $0.header.firstSeq < 400 && $0.header.lastSeq > 400 }, "seq 400 ends a chunk still")
+        let log = try EventLog(directory: dir.path, options: options)
+        #expect(try log.append(try Events.batch(later[2])) == AppendResult(firstSeq: 601, lastSeq: 700, count: 100, isRetry: true))
+        for (stream, events) in try streamsByScan(dir.path) { #expect(try streamRead(dir.path, stream) == events, "\(stream)") }
+    }
 }
