@@ -7,9 +7,10 @@
 #   python3             the independent verifier (Tools/verify_log.py) the tests run
 #   python3-jsonschema  a standard JSON Schema validator the tests hold EventSchemas/ to
 #   python3-cryptography  Ed25519 for the independent export verifier (Tools/verify_export.py)
+#   strace              kills a writer at a chosen system call of its index save, in the crash tests
 set -euo pipefail
 
-packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev libsqlite3-dev python3 python3-jsonschema python3-cryptography)
+packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev libsqlite3-dev python3 python3-jsonschema python3-cryptography strace)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
