@@ -12,6 +12,8 @@ package struct CheckedChunk: Sendable {
     package let identities: [StoredIdentity]
     /// The chunk's NDJSON, when asked for (to recompress it).
     package let text: ArraySlice<UInt8>?
+    /// The root of each whole tile of 256 leaves inside the chunk, by the tile's number.
+    package let tileRoots: [UInt64: TreeHash]
 }
 
 extension LogView {
@@ -58,11 +60,12 @@ extension LogView {
                 return .failure(VerifyFailure(seq: header.firstSeq, reason: "\(location(of: chunk)): \(error.message)"))
             }
         }
+        var tileRoots: [UInt64: TreeHash] = [:]
+        let subtrees = PerfectSubtree.decompose(leaves, start: header.firstSeq - 1, tileRoots: &tileRoots)
         return .success(
             CheckedChunk(
-                chunk: chunk, leaves: leaves,
-                subtrees: PerfectSubtree.decompose(leaves, start: header.firstSeq - 1), identities: found,
-                text: keepText ? text[..<Int(header.rawLength)] : nil))
+                chunk: chunk, leaves: leaves, subtrees: subtrees, identities: found,
+                text: keepText ? text[..<Int(header.rawLength)] : nil, tileRoots: tileRoots))
     }
 
     private static func identities(in text: [UInt8], of chunk: ChunkRef) -> Result<[StoredIdentity], LogError> {

@@ -262,7 +262,7 @@ public final class LogReader: Sendable {
                 return false
             case .success(let checked):
                 report.checked += UInt64(chunk.header.count)
-                tiles?.take(checked.leaves)
+                tiles?.take(checked.leaves, tileRoots: checked.tileRoots)
                 return true
             }
         }

@@ -60,6 +60,14 @@ package struct PerfectSubtree: Sendable {
     /// Splits the leaves at positions `start..<start + leaves.count` into the fewest aligned
     /// perfect subtrees, left to right, and hashes each.
     package static func decompose(_ leaves: [TreeHash], start: UInt64) -> [PerfectSubtree] {
+        var unused: [UInt64: TreeHash] = [:]
+        return decompose(leaves, start: start, tileRoots: &unused)
+    }
+
+    /// `decompose`, also giving the root of each whole tile of 256 leaves it hashes on the way
+    /// (by the tile's number: the entry of level 1 of the tree's levels), which verification
+    /// compares with the tiles kept without hashing them again.
+    package static func decompose(_ leaves: [TreeHash], start: UInt64, tileRoots: inout [UInt64: TreeHash]) -> [PerfectSubtree] {
         var subtrees: [PerfectSubtree] = []
         var position = start
         var offset = 0
@@ -67,8 +75,13 @@ package struct PerfectSubtree: Sendable {
             var height = position == 0 ? 62 : position.trailingZeroBitCount
             while (1 << height) > leaves.count - offset { height -= 1 }
             var level = Array(leaves[offset..<(offset + (1 << height))])
+            var rounds = 0
             while level.count > 1 {
                 level = stride(from: 0, to: level.count, by: 2).map { TreeHash.node(level[$0], level[$0 + 1]) }
+                rounds += 1
+                if rounds == 8 {
+                    for (index, root) in level.enumerated() { tileRoots[(position >> 8) + UInt64(index)] = root }
+                }
             }
             subtrees.append(PerfectSubtree(root: level[0], height: height))
             position += 1 << UInt64(height)

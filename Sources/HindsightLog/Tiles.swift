@@ -163,8 +163,9 @@ struct TileCheck {
         reader = TileReader(layout: layout, size: size)
     }
 
-    /// Takes the next leaves of the scan (those past `size` are not tiled).
-    mutating func take(_ leaves: [TreeHash]) {
+    /// Takes the next leaves of the scan (those past `size` are not tiled), with the roots of
+    /// the whole tiles of 256 leaves among them that the scan hashed already.
+    mutating func take(_ leaves: [TreeHash], tileRoots: [UInt64: TreeHash] = [:]) {
         for leaf in leaves.prefix(Int(min(UInt64(leaves.count), size - min(size, taken)))) {
             var hash = leaf
             var level = 0
@@ -172,8 +173,9 @@ struct TileCheck {
                 if level == edge.count { edge.append([]) }
                 edge[level].append(hash)
                 guard edge[level].count == TileLayout.width else { break }
-                compare(level: level, index: (taken >> UInt64(8 * level)) / UInt64(TileLayout.width))
-                hash = MerkleProof.root(of: edge[level][...])
+                let index = (taken >> UInt64(8 * level)) / UInt64(TileLayout.width)
+                compare(level: level, index: index)
+                hash = level == 0 ? tileRoots[index] ?? MerkleProof.root(of: edge[0][...]) : MerkleProof.root(of: edge[level][...])
                 edge[level].removeAll(keepingCapacity: true)
                 level += 1
             }
