@@ -32,6 +32,26 @@ private func appendUntilKilled(
     return (acknowledged, process.terminationReason == .exit && process.terminationStatus == 0)
 }
 
+/// For some of the log's streams, the seqs a stream read finds (through the writer's stream
+/// index) and those a scan of the whole log finds.
+private func streamReadsAndScans(_ directory: String, streams: Int) throws -> [(stream: String, read: [UInt64], scanned: [UInt64])] {
+    var byStream: [String: [UInt64]] = [:]
+    try LogReader(directory: directory).read(ReadQuery()) { (event: StoredEvent) throws(LogError) in
+        byStream[event.stream, default: []].append(event.seq)
+        return true
+    }
+    return try byStream.prefix(streams).map { stream, scanned in
+        var query = ReadQuery()
+        query.stream = stream
+        var read: [UInt64] = []
+        try LogReader(directory: directory).read(query) { (event: StoredEvent) throws(LogError) in
+            read.append(event.seq)
+            return true
+        }
+        return (stream, read, scanned)
+    }
+}
+
 /// The `id` of every stored event, in seq order.
 private func storedIDs(_ directory: String) throws -> [String] {
     var ids: [String] = []
@@ -122,20 +142,8 @@ struct CrashTests {
             kills += 1
             // The next writer takes the index as it is, or rebuilds it; either way it is right.
             _ = try EventLog(directory: data)
-            var byStream: [String: [UInt64]] = [:]
-            try LogReader(directory: data).read(ReadQuery()) { (event: StoredEvent) throws(LogError) in
-                byStream[event.stream, default: []].append(event.seq)
-                return true
-            }
-            for (stream, seqs) in byStream.prefix(40) {
-                var query = ReadQuery()
-                query.stream = stream
-                var found: [UInt64] = []
-                try LogReader(directory: data).read(query) { (event: StoredEvent) throws(LogError) in
-                    found.append(event.seq)
-                    return true
-                }
-                #expect(found == seqs, "round \(round): stream \(stream)")
+            for (stream, read, scanned) in try streamReadsAndScans(data, streams: 40) {
+                #expect(read == scanned, "round \(round): stream \(stream)")
             }
             #expect(try storedIDs(data) == Array(inputIDs.prefix(try storedIDs(data).count)), "round \(round)")
         }
@@ -178,20 +186,8 @@ struct CrashTests {
         #expect(try storedIDs(data) == inputIDs)
         let report = try LogReader(directory: data).verify()
         #expect(report.ok && report.notes.isEmpty, "\(report.firstBad?.reason ?? "") \(report.notes)")
-        var byStream: [String: [UInt64]] = [:]
-        try LogReader(directory: data).read(ReadQuery()) { (event: StoredEvent) throws(LogError) in
-            byStream[event.stream, default: []].append(event.seq)
-            return true
-        }
-        for (stream, seqs) in byStream.prefix(60) {
-            var query = ReadQuery()
-            query.stream = stream
-            var found: [UInt64] = []
-            try LogReader(directory: data).read(query) { (event: StoredEvent) throws(LogError) in
-                found.append(event.seq)
-                return true
-            }
-            #expect(found == seqs, "\(call) \(occurrence): stream \(stream)")
+        for (stream, read, scanned) in try streamReadsAndScans(data, streams: 60) {
+            #expect(read == scanned, "\(call) \(occurrence): stream \(stream)")
         }
         let state = try #require(IndexState(json: Array(try Data(contentsOf: URL(fileURLWithPath: IndexLayout(root: data).statePath)))))
         #expect(state.size == 6_000)
