@@ -19,8 +19,7 @@ public enum TileExport {
     public static func write(dataDirectory: String, to out: String, key: SigningKey?) throws(LogError) -> Report {
         let destination = try ExportDestination.resolve(out, policy: .asNamed, dataDirectory: dataDirectory)
         let reader = try LogReader(directory: dataDirectory)
-        guard let bytes = try? FileIO.readFile(IndexLayout(root: dataDirectory).statePath), let state = IndexState(json: bytes),
-            state.size > 0, state.size <= reader.size
+        guard let state = IndexLayout(root: dataDirectory).readState(), state.size > 0, state.size <= reader.size
         else {
             throw LogError(
                 .outOfRange, "the log has no saved index to take the tiles from; append (or open the log with a writer) first",

@@ -16,6 +16,16 @@ package struct CheckedChunk: Sendable {
     package let tileRoots: [UInt64: TreeHash]
 }
 
+extension CheckedChunk {
+    /// `frontier`, which ends at a seq inside this chunk or just before it, grown by the
+    /// chunk's later leaves: nil unless it then has the tree head the chunk header records.
+    package func grownToItsEnd(from frontier: MerkleFrontier) -> MerkleFrontier? {
+        var grown = frontier
+        for leaf in leaves[Int(frontier.size + 1 - chunk.header.firstSeq)...] { grown.append(leaf) }
+        return grown.root == chunk.header.root ? grown : nil
+    }
+}
+
 extension LogView {
     /// Decompresses a chunk, hashes its lines and checks that each carries its seq; on
     /// failure names the first bad seq.
@@ -142,13 +152,12 @@ extension LogView {
     /// batches), the state's frontier grown by the chunk's later lines reaches the root the
     /// chunk's header records. A state beyond the log, or of another log, is not confirmed.
     package func confirms(_ state: IndexState) -> Bool {
-        guard var frontier = state.frontier else { return false }
+        guard let frontier = state.frontier else { return false }
         if state.size == 0 { return true }
         guard let index = chunkIndex(holding: state.size, in: committed) else { return false }
         let chunk = committed[index]
         if chunk.header.lastSeq == state.size { return chunk.header.root == state.root }
         guard case .success(let checked) = check(chunk, identities: false) else { return false }
-        for leaf in checked.leaves[Int(state.size - chunk.header.firstSeq + 1)...] { frontier.append(leaf) }
-        return frontier.root == chunk.header.root
+        return checked.grownToItsEnd(from: frontier) != nil
     }
 }

@@ -23,6 +23,11 @@ package struct IndexLayout: Sendable {
     }
 
     package var statePath: String { directory + "/state" }
+
+    /// The state the index was last saved at; nil when there is none, or it does not read.
+    package func readState() -> IndexState? {
+        (try? FileIO.readFile(statePath)).flatMap(IndexState.init(json:))
+    }
     package func path(_ kind: IndexFileKind) -> String { directory + "/" + kind.fileName }
 }
 
@@ -229,5 +234,14 @@ package struct CheckedPages: Sendable {
     package mutating func insert(_ page: Int) {
         if page / 64 >= bits.count { bits.append(contentsOf: repeatElement(0, count: page / 64 - bits.count + 1)) }
         bits[page / 64] |= 1 << UInt64(page % 64)
+    }
+
+    /// Whether page `page` of a file of `count` bytes mapped at `base` is intact: checked the
+    /// first time it is asked, remembered after.
+    package mutating func check(_ page: Int, in base: UnsafeRawPointer, count: Int) -> Bool {
+        if contains(page) { return true }
+        guard (page + 1) * IndexPage.size <= count, IndexPage.isIntact(base + page * IndexPage.size) else { return false }
+        insert(page)
+        return true
     }
 }

@@ -251,7 +251,7 @@ public final class LogReader: Sendable {
         var frontier = MerkleFrontier()
         var report = VerifyReport(checked: 0, size: 0, root: .emptyRoot)
         // The tiles the writer keeps, checked against the leaves on the way.
-        var tiles = (try? FileIO.readFile(IndexLayout(root: view.layout.root).statePath)).flatMap { IndexState(json: $0) }.map {
+        var tiles = IndexLayout(root: view.layout.root).readState().map {
             TileCheck(layout: TileLayout(root: view.layout.root), size: $0.size)
         }
         // The body never throws.
@@ -318,14 +318,14 @@ public final class LogReader: Sendable {
                 report.firstBad = bad
                 return false
             case .success(let checked):
-                for leaf in checked.leaves[Int(size - header.firstSeq + 1)...] { frontier.append(leaf) }
                 report.checked += header.lastSeq - size
-                guard frontier.root == header.root else {
+                guard let grown = checked.grownToItsEnd(from: frontier) else {
                     report.firstBad = VerifyFailure(
                         seq: size + 1,
                         reason: "\(view.location(of: chunk)): Merkle root does not match: an event after seq \(size) was altered")
                     return false
                 }
+                frontier = grown
                 return true
             }
         }
@@ -349,14 +349,7 @@ public final class LogReader: Sendable {
     /// when they cannot give it.
     private func frontier(at size: UInt64) -> MerkleFrontier? {
         guard let tree = try? tiledTree(through: size) else { return nil }
-        var peaks: [TreeHash] = []
-        var start: UInt64 = 0
-        for height in stride(from: 63, through: 0, by: -1) where size & (1 << UInt64(height)) != 0 {
-            guard let peak = try? tree.root(start..<(start + (1 << UInt64(height)))) else { return nil }
-            peaks.append(peak)
-            start += 1 << UInt64(height)
-        }
-        return MerkleFrontier(peaks: peaks, size: size)
+        return MerkleFrontier(size: size) { try? tree.root($0) }
     }
 
     /// The checks of the log's end that follow a scan: its structure, an unfinished batch, HEAD.
@@ -472,8 +465,8 @@ public final class LogReader: Sendable {
     /// head): its tiles as far as the writer's index covers, then the leaves of the chunks
     /// after, hashed from a checked read. Nil when there are no tiles.
     private func tiledTree(through size: UInt64) throws(LogError) -> TiledTree? {
-        guard let bytes = try? FileIO.readFile(IndexLayout(root: view.layout.root).statePath), let state = IndexState(json: bytes),
-            state.size > 0, state.size <= view.size, let index = view.chunkIndex(holding: size)
+        guard let state = IndexLayout(root: view.layout.root).readState(), state.size > 0, state.size <= view.size,
+            let index = view.chunkIndex(holding: size)
         else { return nil }
         let end = view.chunks[index].header.lastSeq
         let tiled = min(state.size, end)

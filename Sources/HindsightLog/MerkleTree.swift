@@ -19,6 +19,18 @@ public struct MerkleFrontier: Sendable, Equatable {
         self.size = size
     }
 
+    /// The frontier of a tree of `size` leaves from the hash of each of its perfect subtrees,
+    /// largest first, as `peak` gives them (leaves `range`); nil when it gives none for one.
+    package init?(size: UInt64, peak: (_ range: Range<UInt64>) -> TreeHash?) {
+        var start: UInt64 = 0
+        for height in stride(from: 63, through: 0, by: -1) where size & (1 << UInt64(height)) != 0 {
+            guard let hash = peak(start..<(start + (1 << UInt64(height)))) else { return nil }
+            peaks.append(hash)
+            start += 1 << UInt64(height)
+        }
+        self.size = size
+    }
+
     /// The perfect subtree roots, largest first.
     package var peakHashes: [TreeHash] { peaks }
 

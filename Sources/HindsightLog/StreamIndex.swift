@@ -20,7 +20,7 @@ final class StreamIndex: @unchecked Sendable {
     /// The index of the log in `view`, or nil when there is none this log can use.
     init?(view: LogView) {
         let layout = IndexLayout(root: view.layout.root)
-        guard let bytes = try? FileIO.readFile(layout.statePath), let state = IndexState(json: bytes), state.size <= view.size,
+        guard let state = layout.readState(), state.size <= view.size,
             let streams = try? MappedFile(path: layout.path(.streams)), let previous = try? MappedFile(path: layout.path(.previous)),
             let streamsHeader = Self.header(of: streams, .streams, state), let previousHeader = Self.header(of: previous, .previous, state),
             view.confirms(state)
@@ -47,7 +47,7 @@ final class StreamIndex: @unchecked Sendable {
             guard let base = streams.bytes.baseAddress,
                 let (slot, present) = IndexProbe.find(
                     streamsHeader, in: base, digest.w0, digest.w1, matches: { _ in true },
-                    pageIsIntact: { page in Self.check(page, of: streams, &checkedStreams) })
+                    pageIsIntact: { page in checkedStreams.check(page, in: base, count: streams.count) })
             else { return nil }
             guard present else { return [] }
             let entry = base + streamsHeader.offset(ofSlot: slot)
@@ -58,7 +58,9 @@ final class StreamIndex: @unchecked Sendable {
             found.reserveCapacity(Int(version))
             for expected in stride(from: version, to: 0, by: -1) {
                 let slot = Int(seq - 1)
-                guard Self.check(1 + slot / previousHeader.slotsPerPage, of: previous, &checkedPrevious) else { return nil }
+                guard checkedPrevious.check(1 + slot / previousHeader.slotsPerPage, in: previousBase, count: previous.count) else {
+                    return nil
+                }
                 found.append((seq, expected))
                 let before = previousBase.loadUnaligned(fromByteOffset: previousHeader.offset(ofSlot: slot), as: UInt64.self)
                 // Each step goes back, and the first event of the stream has none before it.
@@ -67,14 +69,5 @@ final class StreamIndex: @unchecked Sendable {
             }
             return found.reversed()
         }
-    }
-
-    private static func check(_ page: Int, of file: MappedFile, _ checked: inout CheckedPages) -> Bool {
-        if checked.contains(page) { return true }
-        guard (page + 1) * IndexPage.size <= file.count, IndexPage.isIntact(file.bytes.baseAddress! + page * IndexPage.size) else {
-            return false
-        }
-        checked.insert(page)
-        return true
     }
 }

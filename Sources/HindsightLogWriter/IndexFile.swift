@@ -103,9 +103,7 @@ final class IndexFile {
     }
 
     func check(_ page: Int) throws(Damaged) {
-        if checked.contains(page) { return }
-        guard IndexPage.isIntact(base + page * IndexPage.size) else { throw Damaged() }
-        checked.insert(page)
+        guard checked.check(page, in: base, count: mapped) else { throw Damaged() }
     }
 
     /// Probes for a hash-table entry (see `IndexProbe`).

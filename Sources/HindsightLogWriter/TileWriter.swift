@@ -55,14 +55,10 @@ final class TileWriter {
         self.written = written
         pending = edge.map { _ in [] }
         // The peaks of the tree, from the levels, must be the state's.
-        var start: UInt64 = 0
-        var found: [TreeHash] = []
-        for height in stride(from: 63, through: 0, by: -1) where size & (1 << UInt64(height)) != 0 {
-            guard let peak = reader.subtree(start: start, height: height) else { return nil }
-            found.append(peak)
-            start += 1 << UInt64(height)
+        let found = MerkleFrontier(size: size) { range in
+            reader.subtree(start: range.lowerBound, height: UInt64(range.count).trailingZeroBitCount)
         }
-        guard found == peaks else { return nil }
+        guard found?.peakHashes == peaks else { return nil }
     }
 
     /// Adds a leaf, and the parent of each tile it fills.

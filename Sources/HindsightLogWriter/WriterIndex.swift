@@ -159,7 +159,7 @@ final class WriterIndex: @unchecked Sendable {
     // MARK: Opening, catching up, rebuilding
 
     private static func load(_ layout: IndexLayout, _ view: LogView) -> (IndexState, IndexFile, IndexFile, IndexFile, TileWriter)? {
-        guard let bytes = try? FileIO.readFile(layout.statePath), let state = IndexState(json: bytes), view.confirms(state),
+        guard let state = layout.readState(), view.confirms(state),
             let ids = IndexFile.open(layout.path(.ids), .ids), let streams = IndexFile.open(layout.path(.streams), .streams),
             let previous = IndexFile.open(layout.path(.previous), .previous)
         else { return nil }
@@ -236,9 +236,7 @@ final class WriterIndex: @unchecked Sendable {
                     }
                 } else {
                     for leaf in checked.leaves[skip...last] { frontier.append(leaf) }
-                    var whole = frontier
-                    for leaf in checked.leaves[(last + 1)...] { whole.append(leaf) }
-                    if whole.root != chunk.header.root {
+                    if checked.grownToItsEnd(from: frontier) == nil {
                         throw view.corrupt(chunk, "Merkle root does not match: an event in this chunk was altered")
                     }
                 }
@@ -317,17 +315,18 @@ final class WriterIndex: @unchecked Sendable {
 
     private func savedSeq(of id: EventID) throws(IndexFile.Damaged) -> UInt64? {
         guard ids.header.entries > 0 else { return nil }
-        let (slot, found) = try ids.find(id.high, id.low) { entry in
-            entry.loadUnaligned(fromByteOffset: 16, as: UInt64.self) >> 56 == UInt64(id.kind)
-        }
+        let (slot, found) = try find(id)
         guard found else { return nil }
         return try ids.slot(slot).loadUnaligned(fromByteOffset: 16, as: UInt64.self) & (1 << 56 - 1)
     }
 
+    /// The slot of `id` in the ids' table, or the empty one where it would go.
+    private func find(_ id: EventID) throws(IndexFile.Damaged) -> (slot: Int, found: Bool) {
+        try ids.find(id.high, id.low) { entry in entry.loadUnaligned(fromByteOffset: 16, as: UInt64.self) >> 56 == UInt64(id.kind) }
+    }
+
     private func insert(_ id: EventID, _ seq: UInt64) throws(IndexFile.Damaged) {
-        let (slot, found) = try ids.find(id.high, id.low) { entry in
-            entry.loadUnaligned(fromByteOffset: 16, as: UInt64.self) >> 56 == UInt64(id.kind)
-        }
+        let (slot, found) = try find(id)
         guard !found else { return }
         let entry = try ids.slot(slot)
         ids.mark(slot)
