@@ -13,7 +13,8 @@ import Testing
 
 /// Random access histories: teams, projects and what sits in them, grants (some expiring),
 /// revocations, custom roles defined, redefined and deleted, memberships begun, changed and
-/// ended, transfers, deletions, tokens created and revoked, at increasing times.
+/// ended, transfers, deletions, tokens created (some again under the same id) and revoked, at
+/// increasing times.
 private struct HistoryGenerator {
     var random: SplitMix64
     var events: [[String: Any]] = []
@@ -171,14 +172,17 @@ private struct HistoryGenerator {
                     }
                 }
             case 14:
-                let token = next("tok_")
+                // Now and then a token is created again under an id already used, as a platform
+                // may do by mistake: the later creation stands from then on.
+                let again = !tokens.isEmpty && random.int(0...5) == 0
+                let token = again ? pick(tokens) : next("tok_")
                 var data: [String: Any] = [
                     "token": token, "owner": pick(users), "scopes": Array(Set((0..<random.int(1...2)).map { _ in pick(Self.patterns) })),
                     "fingerprint": String(repeating: "a", count: 64),
                 ]
                 if random.int(0...2) == 0 { data["expiresAt"] = time(random.int(5...600)) }
                 add("token.created", "token/\(token)", data)
-                tokens.append(token)
+                if !again { tokens.append(token) }
             default:
                 if !tokens.isEmpty {
                     let token = pick(tokens)

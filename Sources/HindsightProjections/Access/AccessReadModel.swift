@@ -14,7 +14,7 @@ public import HindsightCore
 /// about a moment reads the facts whose interval holds it: nothing is replayed.
 public final class AccessReadModel: ReadModel {
     public let name = "access"
-    public let version = 7
+    public let version = 8
     /// The access events, and every type whose events say which project a build, function,
     /// database, webhook or domain belongs to (or which database a backup belongs to).
     public let types: Set<String>? = AccessReadModel.accessTypes.union(AccessReadModel.placingTypes)
@@ -50,8 +50,9 @@ public final class AccessReadModel: ReadModel {
                                         from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
             CREATE INDEX access_parent_by_child ON access_parent (child, from_seq);
             CREATE TABLE access_deleted (entity TEXT PRIMARY KEY, from_seq INTEGER NOT NULL, from_time INTEGER NOT NULL);
-            CREATE TABLE access_token (token TEXT PRIMARY KEY, owner TEXT NOT NULL, scopes TEXT NOT NULL, expires_at INTEGER,
+            CREATE TABLE access_token (token TEXT NOT NULL, owner TEXT NOT NULL, scopes TEXT NOT NULL, expires_at INTEGER,
                                        from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
+            CREATE INDEX access_token_by_token ON access_token (token, from_seq);
             """)
     }
 
@@ -204,6 +205,9 @@ public final class AccessReadModel: ReadModel {
                 try db.statement("INSERT OR IGNORE INTO access_deleted VALUES (?, ?, ?)").bind(1, entity).bind(2, at.seq).bind(3, at.time)
                     .run()
             case .createToken(let token, let owner, let scopes, let expiresAt):
+                // A token created again under the same id (the platform's mistake, kept in the
+                // log) replaces the one before from that moment, as a replay would.
+                try end(Ending.token, [token], at: at, in: db)
                 try insert(
                     "INSERT INTO access_token VALUES (?, ?, ?, ?, ?, NULL, ?, NULL)",
                     [.text(token), .text(owner), .text(scopes), .number(expiresAt)], at: at, in: db)
@@ -329,7 +333,7 @@ public final class AccessReadModel: ReadModel {
         var subjects: Set<String> = []
         for sql in [
             "SELECT DISTINCT subject FROM access_grant WHERE subject NOT LIKE 'team/%'", "SELECT DISTINCT user FROM access_member",
-            "SELECT token FROM access_token",
+            "SELECT DISTINCT token FROM access_token",
         ] {
             let rows = try db.statement(sql)
             while try rows.step() { subjects.insert(rows.text(0) ?? "") }
@@ -339,7 +343,8 @@ public final class AccessReadModel: ReadModel {
         for subject in subjects.sorted() {
             var holdings: [(Holding, String)] = []
             if subject.hasPrefix("tok_") {
-                let owner = try db.statement("SELECT owner FROM access_token WHERE token = ?").bind(1, subject)
+                let owner = try db.statement("SELECT owner FROM access_token WHERE token = ? AND \(view.holds)").bind(1, subject)
+                view.bindMoment(owner, from: 2)
                 let name = try owner.step() ? owner.text(0) ?? "" : ""
                 owner.finish()
                 for holding in try whatCan(subject, at: when, in: db) {
@@ -386,8 +391,10 @@ public final class AccessReadModel: ReadModel {
         var misses = try view.ended(for: subject, permission, path)
         guard subject.hasPrefix("tok_") else { return misses }
         let (from, to) = view.bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
-        let token = try db.statement("SELECT owner, scopes, expires_at, \(to) FROM access_token WHERE token = ? AND \(from) <= ?")
-            .bind(1, subject).bind(2, view.moment)
+        let token = try db.statement(
+            "SELECT owner, scopes, expires_at, \(to) FROM access_token WHERE token = ? AND \(from) <= ? ORDER BY \(from) DESC LIMIT 1"
+        )
+        .bind(1, subject).bind(2, view.moment)
         defer { token.finish() }
         guard try token.step(), let owner = token.text(0) else { return misses }
         let scopes = (token.text(1) ?? "").split(separator: ",").compactMap { PermissionPattern(String($0)) }
