@@ -27,6 +27,13 @@ public struct StoredEvent: Sendable {
     /// read from (or of its own copy), so that reading many events copies no lines.
     public let line: ArraySlice<UInt8>
 
+    /// Where `line` starts in the log's content (the NDJSON of every chunk, in seq order),
+    /// when the event was read from the log: with it, `LogReader.lines(at:)` reads the line
+    /// again by itself. Compaction joins chunks but keeps their content, so the offset stays
+    /// valid for the log's life. Nil for an event whose line was rewritten on reading
+    /// (upcast, personal data revealed).
+    public package(set) var contentOffset: UInt64?
+
     package init(
         seq: UInt64, streamVersion: UInt64, type: String, stream: String, org: String, actorKind: String, actorID: String,
         occurredAtMs: Int64, schemaVersion: Int, line: ArraySlice<UInt8>

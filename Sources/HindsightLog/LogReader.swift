@@ -144,7 +144,9 @@ public final class LogReader: Sendable {
             let chunk = view.chunks[index]
             let (text, lines) = try linesOf(chunk)
             while next < listed.count, listed[next].seq <= chunk.header.lastSeq {
-                let event = try parser.parse(text[lines[Int(listed[next].seq - chunk.header.firstSeq)]])
+                let line = lines[Int(listed[next].seq - chunk.header.firstSeq)]
+                var event = try parser.parse(text[line])
+                event.contentOffset = view.contentStarts[index] + UInt64(line.lowerBound)
                 if try !body(event, listed[next].version) { return }
                 next += 1
             }
@@ -152,7 +154,7 @@ public final class LogReader: Sendable {
     }
 
     /// A chunk's text and line ranges, from the recent ones when it was just read.
-    private func linesOf(_ chunk: ChunkRef) throws(LogError) -> RecentChunks.Lines {
+    func linesOf(_ chunk: ChunkRef) throws(LogError) -> RecentChunks.Lines {
         try recentTexts.lines(of: chunk) { () throws(LogError) in
             let text = try view.text(of: chunk).get()
             let lines = text.withUnsafeBytes { $0.lineRanges(length: Int(chunk.header.rawLength)) }
@@ -166,13 +168,15 @@ public final class LogReader: Sendable {
 
     /// `read` by scanning every chunk the query's seqs and times may fall in.
     private func scan(_ query: ReadQuery, _ body: (StoredEvent) throws -> Bool) throws {
-        let selected = view.chunks.filter { chunk in
-            chunk.header.lastSeq >= query.from && chunk.header.firstSeq <= query.to
+        let selected = view.chunks.indices.filter { index in
+            let chunk = view.chunks[index]
+            return chunk.header.lastSeq >= query.from && chunk.header.firstSeq <= query.to
                 && query.occurredFrom.map { chunk.header.maxOccurredAt >= $0 } ?? true
                 && query.occurredTo.map { chunk.header.minOccurredAt <= $0 } ?? true
         }
         var handed = 0
-        for chunk in selected {
+        for index in selected {
+            let chunk = view.chunks[index]
             let (text, all) = try linesOf(chunk)
             // The wanted lines, then parsed in windows: a read of a few events parses a few
             // lines; a long one soon parses whole chunks on all cores.
@@ -189,7 +193,7 @@ public final class LogReader: Sendable {
                 let part = Array(lines[start..<min(lines.endIndex, start + window)])
                 start += part.count
                 window *= 4
-                for slice in Self.events(in: text, lines: part, matching: query) {
+                for slice in Self.events(in: text, lines: part, matching: query, contentStart: view.contentStarts[index]) {
                     for event in try slice.get() {
                         handed += 1
                         if try !body(event) || handed >= query.limit { return }
@@ -199,28 +203,30 @@ public final class LogReader: Sendable {
         }
     }
 
-    /// The events on `lines` of a decompressed chunk that match `query`, parsed on all cores,
-    /// in consecutive slices.
-    private static func events(in text: [UInt8], lines: [Range<Int>], matching query: ReadQuery) -> [Result<[StoredEvent], LogError>] {
+    /// The events on `lines` of a decompressed chunk (starting at `contentStart` in the log's
+    /// content) that match `query`, parsed on all cores, in consecutive slices.
+    private static func events(
+        in text: [UInt8], lines: [Range<Int>], matching query: ReadQuery, contentStart: UInt64
+    ) -> [Result<[StoredEvent], LogError>] {
         // A few lines are parsed here: handing them to other threads would cost more.
         let slices = lines.count < 1024 ? 1 : 4 * ProcessInfo.processInfo.activeProcessorCount
-        guard slices > 1 else { return [events(in: text, lines: lines[...], matching: query)] }
+        guard slices > 1 else { return [events(in: text, lines: lines[...], matching: query, contentStart: contentStart)] }
         var results = [Result<[StoredEvent], LogError>](repeating: .success([]), count: slices)
         results.withUnsafeMutableBufferPointer { out in
             let shared = UnsafeSendable(out)
             DispatchQueue.concurrentPerform(iterations: slices) { index in
                 let share = (lines.count + slices - 1) / slices
                 let mine = lines[min(lines.count, index * share)..<min(lines.count, (index + 1) * share)]
-                shared.value[index] = Self.events(in: text, lines: mine, matching: query)
+                shared.value[index] = Self.events(in: text, lines: mine, matching: query, contentStart: contentStart)
             }
         }
         return results
     }
 
     /// The events on `lines` of a decompressed chunk that match `query`.
-    private static func events(in text: [UInt8], lines: ArraySlice<Range<Int>>, matching query: ReadQuery) -> Result<
-        [StoredEvent], LogError
-    > {
+    private static func events(
+        in text: [UInt8], lines: ArraySlice<Range<Int>>, matching query: ReadQuery, contentStart: UInt64
+    ) -> Result<[StoredEvent], LogError> {
         Result { () throws(LogError) -> [StoredEvent] in
             let parser = try StoredLineParser()
             var events: [StoredEvent] = []
@@ -231,7 +237,8 @@ public final class LogReader: Sendable {
                 if let types, let type = StoredLine.plainType(of: text[line]), !types.contains(where: { $0.elementsEqual(type) }) {
                     continue
                 }
-                let event = try parser.parse(text[line])
+                var event = try parser.parse(text[line])
+                event.contentOffset = contentStart + UInt64(line.lowerBound)
                 if query.matches(event) { events.append(event) }
             }
             return events

@@ -103,6 +103,9 @@ package final class LogView: @unchecked Sendable {
     package let committed: [ChunkRef]
     /// The chunks a reader shows: the committed ones, up to HEAD when bounded by it.
     package let chunks: [ChunkRef]
+    /// Where each of `chunks` starts in the log's content (the NDJSON of every chunk in seq
+    /// order): the sum of the raw lengths before it.
+    let contentStarts: [UInt64]
     /// The first structural problem found while listing chunks, if any.
     package let problem: Problem?
     /// An unfinished batch at the end of the last segment.
@@ -172,6 +175,11 @@ package final class LogView: @unchecked Sendable {
             chunks.removeAll { $0.header.lastSeq > record.size }
         }
         self.chunks = chunks
+        var start: UInt64 = 0
+        contentStarts = chunks.map { chunk in
+            defer { start += UInt64(chunk.header.rawLength) }
+            return start
+        }
         self.problem = problem
         self.tornTail = tornTail
     }

@@ -5,16 +5,11 @@ public import HindsightCore
 /// A read model's content as canonical text, so that two databases can be compared by a
 /// digest whatever order their rows came in: every table but the engine's checkpoint, by
 /// name, each as a line naming it and its columns, then its rows as JSON arrays ordered by
-/// all their columns. Indexes are not content and do not appear.
+/// all their columns. Indexes are not content and do not appear. No read model keeps event
+/// lines (the audit model reads them from the log), so a dump holds no personal data.
 public enum ContentDump {
-    /// Writes the dump line by line (without the newlines). With `reveal`, each value of the
-    /// columns named in `storedLines` (`TABLE.COLUMN`, holding stored event lines) is
-    /// written as `reveal` returns it, as a JSON object rather than a string: the readable
-    /// dump of `Snapshots/`. Without it the dump shows what is stored, which is what digests
-    /// cover.
-    public static func write(
-        _ db: SQLiteDatabase, storedLines: Set<String> = [], reveal: ((String) -> String)? = nil, to line: (String) -> Void
-    ) throws(LogError) {
+    /// Writes the dump line by line (without the newlines).
+    public static func write(_ db: SQLiteDatabase, to line: (String) -> Void) throws(LogError) {
         let tables = try db.statement(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'hindsight_checkpoint' ORDER BY name"
         )
@@ -27,17 +22,11 @@ public enum ContentDump {
             while try info.step() { columns.append(info.text(0) ?? "") }
             info.finish()
             line(#"{"table":\#(JSONText.quoted(table)),"columns":[\#(columns.map(JSONText.quoted).joined(separator: ","))]}"#)
-            let revealed = Set(columns.indices.filter { storedLines.contains("\(table).\(columns[$0])") })
             let order = (1...columns.count).map(String.init).joined(separator: ", ")
             let rows = try db.statement("SELECT * FROM \"\(table)\" ORDER BY \(order)")
             defer { rows.finish() }
             while try rows.step() {
-                let values = (0..<Int32(columns.count)).map { column in
-                    if let reveal, revealed.contains(Int(column)), let text = rows.text(column) {
-                        return reveal(text)
-                    }
-                    return rows.json(column)
-                }
+                let values = (0..<Int32(columns.count)).map { rows.json($0) }
                 line("[" + values.joined(separator: ",") + "]")
             }
         }

@@ -477,9 +477,8 @@ public final class Projections: @unchecked Sendable {
         return taken
     }
 
-    /// Writes a read model's canonical content dump; with `reveal`, its stored event lines as
-    /// readers see them (see `ContentDump`).
-    public func dump(_ name: String, reveal: ((String) -> String)? = nil, to line: (String) -> Void) throws(LogError) {
+    /// Writes a read model's canonical content dump (see `ContentDump`).
+    public func dump(_ name: String, to line: (String) -> Void) throws(LogError) {
         let model = try select([name])[0]
         lock.lock()
         defer { lock.unlock() }
@@ -488,7 +487,7 @@ public final class Projections: @unchecked Sendable {
         }
         try db.execute("BEGIN")
         defer { try? db.execute("COMMIT") }
-        try ContentDump.write(db, storedLines: model.storedLineColumns, reveal: reveal, to: line)
+        try ContentDump.write(db, to: line)
     }
 
     /// One finding of `verify`: whether a snapshot or a read model in use holds exactly what

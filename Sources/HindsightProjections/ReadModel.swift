@@ -33,9 +33,6 @@ public protocol ReadModel: AnyObject, Sendable {
     /// Events per transaction when the model is built from the log: larger batches cost less
     /// to apply per event, smaller ones keep reading and applying side by side longer.
     var buildBatch: Int { get }
-    /// Columns (`TABLE.COLUMN`) holding stored event lines, whose personal data the readable
-    /// dump (`hindsight dump`, `Snapshots/`) shows as readers see it.
-    var storedLineColumns: Set<String> { get }
 }
 
 extension ReadModel where Batch == [ProjectedEvent] {
@@ -45,5 +42,4 @@ extension ReadModel where Batch == [ProjectedEvent] {
 extension ReadModel {
     public func createIndexes(in db: SQLiteDatabase) throws(LogError) {}
     public var buildBatch: Int { 200_000 }
-    public var storedLineColumns: Set<String> { [] }
 }

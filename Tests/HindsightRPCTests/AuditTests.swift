@@ -116,21 +116,21 @@ struct AuditTests {
         try run(generateExecutable, ["--events", "60000", "--seed", "3"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
         let data = dir.path + "/data"
         #expect(try run(hindsightExecutable, ["append", "--data", data, file]).status == 0)
-        var kills = 0
+        // Kills that left the model behind: catch-ups cut short. Status shows the models as
+        // they are, without catching them up.
+        var cutShort = 0
         for _ in 0..<12 {
             let process = queryProcess(data, "audit.search", params: #"{"limit":1}"#)
             try process.run()
-            usleep(UInt32.random(in: 20_000...400_000))
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                kills += 1
-            }
+            usleep(UInt32.random(in: 10_000...200_000))
+            guard process.isRunning else { continue }
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            let status = try run(hindsightExecutable, ["query", "--data", data, "projections.status"])
+            #expect(status.status == 0, "\(status.stdout)")
+            if !status.stdout.contains(#"{"lag":0,"name":"audit","position":60000,"rebuilding":false}"#) { cutShort += 1 }
         }
-        // Status shows the models as they are: behind, until a question catches them up.
-        let behind = try run(hindsightExecutable, ["query", "--data", data, "projections.status"])
-        #expect(behind.status == 0, "\(behind.stdout)")
-        #expect(!behind.stdout.contains(#"{"lag":0,"name":"audit","position":60000,"rebuilding":false}"#) || kills == 0, "\(behind.stdout)")
+        #expect(cutShort > 0, "no kill landed while the model was catching up")
         #expect(try run(hindsightExecutable, ["query", "--data", data, "audit.search", "--params", #"{"limit":1}"#]).status == 0)
         let status = try run(hindsightExecutable, ["query", "--data", data, "projections.status"])
         #expect(status.stdout.contains(#"{"lag":0,"name":"audit","position":60000,"rebuilding":false}"#), "\(status.stdout)")
@@ -145,7 +145,6 @@ struct AuditTests {
             #expect(seqs(printed: a) == seqs(printed: b))
             #expect(!seqs(printed: a).isEmpty)
         }
-        #expect(kills >= 1, "no catch-up was interrupted")
     }
 }
 

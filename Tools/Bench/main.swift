@@ -549,12 +549,17 @@ struct Bench: ParsableCommand {
             $0.org = "org_2"
             $0.to = 1_768_003_200_000
         }
+        // A page deep in history, where no recent chunk holds the lines.
+        add("actor, page below seq 300,000") {
+            $0.actor = "usr_3_4"
+            $0.before = 300_000
+        }
         for (name, search) in filters {
             var latencies: [Double] = []
             for _ in 0..<1000 {
                 let start = DispatchTime.now().uptimeNanoseconds
                 let page = try AuditReadModel.search(search, in: db)
-                for row in page.lines { _ = source.present(try StoredEvent(storedLine: row.line)) }
+                for line in try reader.lines(at: page.events) { _ = source.present(try StoredEvent(storedLine: line)) }
                 latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
             }
             latencies.sort()

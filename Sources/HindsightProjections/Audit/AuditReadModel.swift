@@ -3,16 +3,17 @@ public import HindsightCore
 /// The audit read model: every event, findable by actor, org, type or type prefix, any
 /// entity it refers to, and time, newest first (`audit.search`, `teams.activity`).
 ///
-/// It keeps each event's fields and stored line (personal data sealed, revealed when
-/// answering), and for every actor, org, type and referred entity the seqs of its events,
-/// in blocks (`audit_posting`): appending an event adds its seq to the last block of each of
-/// its keys, so building the model from the log writes each block once instead of building
-/// an index row by row, and a search walks one key's blocks from the newest seq down.
+/// It keeps each event's fields and where its stored line starts in the log's content
+/// (`StoredEvent.contentOffset`): a page of results reads its lines from the log
+/// (`LogReader.lines(at:)`), so the model holds no second copy of the log. For every actor,
+/// org, type and referred entity it keeps the seqs of its events, in blocks
+/// (`audit_posting`, the seqs as gaps in LEB128): appending an event adds its seq to the last block of each of its keys,
+/// so building the model from the log writes each block once instead of building an index
+/// row by row, and a search walks one key's blocks from the newest seq down.
 public final class AuditReadModel: ReadModel {
     public let name = "audit"
-    public let version = 5
+    public let version = 6
     public let types: Set<String>? = nil
-    public let storedLineColumns: Set<String> = ["audit_event.line"]
 
     /// Seqs per posting block.
     static let blockSize = 512
@@ -23,8 +24,8 @@ public final class AuditReadModel: ReadModel {
         try db.execute(
             """
             CREATE TABLE audit_event (seq INTEGER PRIMARY KEY, occurred_at INTEGER NOT NULL, org TEXT NOT NULL,
-                                      actor TEXT NOT NULL, type TEXT NOT NULL, line TEXT NOT NULL);
-            CREATE TABLE audit_posting (key TEXT NOT NULL, first_seq INTEGER NOT NULL, count INTEGER NOT NULL, seqs TEXT NOT NULL,
+                                      actor TEXT NOT NULL, type TEXT NOT NULL, line_at INTEGER NOT NULL);
+            CREATE TABLE audit_posting (key TEXT NOT NULL, first_seq INTEGER NOT NULL, count INTEGER NOT NULL, seqs BLOB NOT NULL,
                                         PRIMARY KEY (key, first_seq)) WITHOUT ROWID;
             CREATE TABLE audit_hour (hour INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL);
             """)
@@ -83,8 +84,11 @@ public final class AuditReadModel: ReadModel {
         let insert = try db.statement("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?)")
         for event in batch.events {
             let stored = event.stored
+            guard let offset = stored.contentOffset else {
+                throw LogError(.io, "event \(stored.seq) reached the audit read model without its place in the log")
+            }
             try insert.reset().bind(1, Int64(stored.seq)).bind(2, stored.occurredAtMs).bind(3, stored.org).bind(4, stored.actorID)
-                .bind(5, stored.type).run(bindingText: stored.line, at: 6)
+                .bind(5, stored.type).bind(6, Int64(offset)).run()
         }
         let postings = PostingWriter(
             lastBlock: try db.statement(SQL.lastBlock),
@@ -117,29 +121,63 @@ public final class AuditReadModel: ReadModel {
                 let first = last.int(0)
                 let added = rest.prefix(AuditReadModel.blockSize - Int(last.int(1)))
                 let count = last.int(1) + Int64(added.count)
-                let seqs = text(added, after: last.bytes(2))
+                var seqs = last.blob(2)
+                PostingBlock.append(added, to: &seqs, after: PostingBlock.seqs(in: seqs, first: first).last ?? first)
                 last.finish()
-                try update.reset().bind(1, count).bind(3, key).bind(4, first).run(bindingText: seqs, at: 2)
+                try update.reset().bind(1, count).bind(2, blob: seqs).bind(3, key).bind(4, first).run()
                 rest = rest.dropFirst(added.count)
             } else {
                 last.finish()
             }
             while let first = rest.first {
                 let block = rest.prefix(AuditReadModel.blockSize)
-                try insert.reset().bind(1, key).bind(2, first).bind(3, Int64(block.count)).run(bindingText: text(block), at: 4)
+                var seqs: [UInt8] = []
+                PostingBlock.append(block, to: &seqs, after: first)
+                try insert.reset().bind(1, key).bind(2, first).bind(3, Int64(block.count)).bind(4, blob: seqs).run()
                 rest = rest.dropFirst(block.count)
             }
         }
+    }
 
-        /// Seqs as a block's text: decimals separated by commas.
-        private func text(_ seqs: ArraySlice<Int64>, after existing: [UInt8] = []) -> [UInt8] {
-            var text = existing
-            text.reserveCapacity(existing.count + seqs.count * 8)
+    /// A posting block's seqs as stored: each as its distance from the one before (the first
+    /// from the block's `first_seq`, so 0) in LEB128, one byte for the close seqs of a busy
+    /// key. Decimal text took 7 to 8 bytes a seq, most of the model once lines were gone.
+    enum PostingBlock {
+        /// Appends ascending seqs, all above `last` (the block's last seq, or its first seq
+        /// when the block is new), to a block's bytes.
+        static func append(_ seqs: ArraySlice<Int64>, to bytes: inout [UInt8], after last: Int64) {
+            bytes.reserveCapacity(bytes.count + seqs.count * 2)
+            var previous = last
             for seq in seqs {
-                if !text.isEmpty { text.append(UInt8(ascii: ",")) }
-                text.appendDecimal(UInt64(seq))
+                var gap = UInt64(seq - previous)
+                while gap >= 0x80 {
+                    bytes.append(UInt8(gap & 0x7F) | 0x80)
+                    gap >>= 7
+                }
+                bytes.append(UInt8(gap))
+                previous = seq
             }
-            return text
+        }
+
+        /// The seqs of a block that starts at `first`, ascending.
+        static func seqs(in bytes: [UInt8], first: Int64) -> [Int64] {
+            var seqs: [Int64] = []
+            seqs.reserveCapacity(AuditReadModel.blockSize)
+            var seq = first
+            var gap: UInt64 = 0
+            var shift: UInt64 = 0
+            for byte in bytes {
+                gap |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 != 0 {
+                    shift += 7
+                    continue
+                }
+                seq += Int64(gap)
+                seqs.append(seq)
+                gap = 0
+                shift = 0
+            }
+            return seqs
         }
     }
 
@@ -152,8 +190,8 @@ public final class AuditReadModel: ReadModel {
         static let eventsDown = "SELECT seq, org, actor, type, occurred_at FROM audit_event WHERE seq BETWEEN ? AND ? ORDER BY seq DESC"
         static let eventFields = "SELECT org, actor, type, occurred_at FROM audit_event WHERE seq = ?"
         static let hourSpan = "SELECT min(first_seq), max(last_seq) FROM audit_hour WHERE hour BETWEEN ? AND ?"
-        static func lines(_ count: Int) -> String {
-            "SELECT seq, line FROM audit_event WHERE seq IN (" + Array(repeating: "?", count: count).joined(separator: ",") + ")"
+        static func places(_ count: Int) -> String {
+            "SELECT seq, line_at FROM audit_event WHERE seq IN (" + Array(repeating: "?", count: count).joined(separator: ",") + ")"
         }
     }
 
@@ -189,7 +227,8 @@ public final class AuditReadModel: ReadModel {
         }
     }
 
-    /// Stored lines of the matching events, newest first, and whether more follow.
+    /// The matching events, newest first, each with where its line starts in the log's
+    /// content (read with `LogReader.lines(at:)`), and whether more follow.
     ///
     /// The search walks the posting blocks of its most selective key (an entity, else the
     /// actor, else each type, merged, else the org) from the newest seq it may show down,
@@ -197,7 +236,7 @@ public final class AuditReadModel: ReadModel {
     /// themselves. Either way it stops after the page, so a page costs about the same on ten
     /// million events as on a thousand.
     public static func search(_ search: Search, in db: SQLiteDatabase) throws(LogError) -> (
-        lines: [(seq: UInt64, line: [UInt8])], more: Bool
+        events: [(seq: UInt64, contentOffset: UInt64)], more: Bool
     ) {
         if let types = search.types, types.isEmpty { return ([], false) }
         var high = Int64.max
@@ -240,28 +279,28 @@ public final class AuditReadModel: ReadModel {
             while seqs.count <= search.limit, try rows.step() {
                 if checks.pass(org: rows.text(1), actor: rows.text(2), type: rows.text(3), time: rows.int(4)) { seqs.append(rows.int(0)) }
             }
-            return (try lines(of: Array(seqs.prefix(search.limit)), in: db), seqs.count > search.limit)
+            return (try places(of: Array(seqs.prefix(search.limit)), in: db), seqs.count > search.limit)
         }
         var seqs: [Int64] = []
         while seqs.count <= search.limit, let seq = try next(of: &walks, in: db), seq >= low {
             if try checks.pass(seq, in: db) { seqs.append(seq) }
         }
         let more = seqs.count > search.limit
-        return (try lines(of: Array(seqs.prefix(search.limit)), in: db), more)
+        return (try places(of: Array(seqs.prefix(search.limit)), in: db), more)
     }
 
-    /// The stored lines of some events, in the order given.
-    private static func lines(of seqs: [Int64], in db: SQLiteDatabase) throws(LogError) -> [(seq: UInt64, line: [UInt8])] {
+    /// Where the lines of some events start in the log's content, in the order given.
+    private static func places(of seqs: [Int64], in db: SQLiteDatabase) throws(LogError) -> [(seq: UInt64, contentOffset: UInt64)] {
         guard !seqs.isEmpty else { return [] }
-        let statement = try db.statement(SQL.lines(seqs.count))
+        let statement = try db.statement(SQL.places(seqs.count))
         defer { statement.finish() }
         for (index, seq) in seqs.enumerated() { statement.bind(Int32(index + 1), seq) }
-        var found: [Int64: [UInt8]] = [:]
-        while try statement.step() { found[statement.int(0)] = statement.bytes(1) }
-        var rows: [(seq: UInt64, line: [UInt8])] = []
+        var found: [Int64: Int64] = [:]
+        while try statement.step() { found[statement.int(0)] = statement.int(1) }
+        var rows: [(seq: UInt64, contentOffset: UInt64)] = []
         for seq in seqs {
-            guard let line = found[seq] else { throw LogError(.logCorrupt, "the audit read model has no line for seq \(seq); rebuild it") }
-            rows.append((UInt64(seq), line))
+            guard let offset = found[seq] else { throw LogError(.logCorrupt, "the audit read model has no row for seq \(seq); rebuild it") }
+            rows.append((UInt64(seq), UInt64(offset)))
         }
         return rows
     }
@@ -342,36 +381,19 @@ public final class AuditReadModel: ReadModel {
                     break
                 }
                 let first = row.int(0)
-                block = Self.seqs(in: row.bytes(1)).filter { $0 <= below }
+                block = PostingBlock.seqs(in: row.blob(1), first: first).filter { $0 <= below }
                 below = first - 1
             }
             return block.last
         }
 
         mutating func advance() { block.removeLast() }
-
-        /// A block's seqs from its text (decimals separated by commas).
-        static func seqs(in text: [UInt8]) -> [Int64] {
-            var seqs: [Int64] = []
-            seqs.reserveCapacity(AuditReadModel.blockSize)
-            var value: Int64 = 0
-            for byte in text {
-                if byte == UInt8(ascii: ",") {
-                    seqs.append(value)
-                    value = 0
-                } else {
-                    value = value * 10 + Int64(byte &- UInt8(ascii: "0"))
-                }
-            }
-            if !text.isEmpty { seqs.append(value) }
-            return seqs
-        }
     }
 
     /// The statements a search runs and how SQLite answers each (`EXPLAIN QUERY PLAN`), to
     /// check that every one is a seek on a key, never a scan.
     public static func plans(in db: SQLiteDatabase) throws(LogError) -> [String: [String]] {
-        let statements = [SQL.lastBlock, SQL.blockAtOrBelow, SQL.eventsDown, SQL.eventFields, SQL.lines(3), SQL.hourSpan]
+        let statements = [SQL.lastBlock, SQL.blockAtOrBelow, SQL.eventsDown, SQL.eventFields, SQL.places(3), SQL.hourSpan]
         var plans: [String: [String]] = [:]
         for sql in statements {
             let statement = try db.statement("EXPLAIN QUERY PLAN " + sql)

@@ -17,8 +17,12 @@ public enum AuditMethods {
     static func page(_ search: AuditReadModel.Search, at: LogPosition?, from reading: Reading) throws(QueryError) -> Page {
         var search = search
         let db = try reading.database("audit")
-        let position = try reading.position(of: "audit")
+        let reader = try reading.reader()
+        // The lines come from this reader's log: a model another process took further than it
+        // answers up to what the reader shows.
+        let position = min(try reading.position(of: "audit"), reader.size)
         let source = try reading.source()
+        search.upTo = min(search.upTo ?? .max, position)
         switch at {
         case .seq(let seq)?: search.upTo = min(seq, position)
         case .time(let ms)?: search.to = min(search.to ?? ms, ms)
@@ -27,8 +31,10 @@ public enum AuditMethods {
         return try engine { () throws(LogError) in
             let page = try AuditReadModel.search(search, in: db)
             var records: [StoredEvent] = []
-            for (_, line) in page.lines { records.append(source.present(try StoredEvent(storedLine: line), upcast: true)) }
-            return Page(records: records, nextCursor: page.more ? page.lines.last!.seq : nil, position: search.upTo ?? position)
+            for line in try reader.lines(at: page.events) {
+                records.append(source.present(try StoredEvent(storedLine: line), upcast: true))
+            }
+            return Page(records: records, nextCursor: page.more ? page.events.last!.seq : nil, position: search.upTo ?? position)
         }
     }
 

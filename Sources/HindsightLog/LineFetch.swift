@@ -1,0 +1,93 @@
+public import HindsightCore
+
+extension LogReader {
+    /// The stored lines of events, each named by its seq and where its line starts in the
+    /// log's content (`StoredEvent.contentOffset`, which a read model keeps in place of the
+    /// line), in the order given.
+    ///
+    /// In a chunk written with independent blocks, a line costs the block that holds it (or
+    /// the few it spans), decoded once per call however many lines it holds: a page of search
+    /// results reads a few 256 KB blocks, not the chunks of up to 16 MB around them. Each line
+    /// must begin with its own seq; one that does not (an offset from another log, a chunk
+    /// written with linked blocks) is read from its whole chunk instead, so the answer is
+    /// always the seq's line. Damage to a block is an error, as in any read.
+    public func lines(at positions: [(seq: UInt64, contentOffset: UInt64)]) throws(LogError) -> [[UInt8]] {
+        var decoded = DecodedBlocks()
+        var lines: [[UInt8]] = []
+        lines.reserveCapacity(positions.count)
+        for (seq, offset) in positions {
+            guard let index = view.chunkIndex(holding: seq) else {
+                throw LogError(.logCorrupt, "seq \(seq) is past the log's last event, \(size)")
+            }
+            let chunk = view.chunks[index]
+            let start = view.contentStarts[index]
+            if offset >= start, offset - start < UInt64(chunk.header.rawLength),
+                let line = try line(at: Int(offset - start), in: chunk, &decoded), Self.begins(line, withSeq: seq)
+            {
+                lines.append(line)
+            } else {
+                let (text, all) = try linesOf(chunk)
+                lines.append(Array(text[all[Int(seq - chunk.header.firstSeq)]]))
+            }
+        }
+        return lines
+    }
+
+    /// The line starting `offset` bytes into a chunk's content, read from the blocks that hold
+    /// it; nil when the chunk's blocks are linked, or do not hold a whole line there.
+    private func line(at offset: Int, in chunk: ChunkRef, _ decoded: inout DecodedBlocks) throws(LogError) -> [UInt8]? {
+        let bytes = view.segments[chunk.segment].bytes
+        let frame = UnsafeRawBufferPointer(rebasing: bytes[chunk.frameOffset..<chunk.endOffset])
+        guard let blocks = LZ4Frame.Blocks(frame), blocks.independent else { return nil }
+        var block = offset / blocks.blockSize
+        var at = offset % blocks.blockSize
+        var line: [UInt8] = []
+        while true {
+            guard let range = blocks.block(block, in: frame) else { return nil }
+            let content = try decoded.content(of: DecodedBlocks.Key(segment: chunk.segment, frame: chunk.frameOffset, block: block)) {
+                () throws(LogError) in
+                switch LZ4Frame.decode(block: range, of: frame, blocks) {
+                case .success(let content): return content
+                case .failure(let damage): throw view.corrupt(chunk, damage.reason)
+                }
+            }
+            guard at < content.count else { return nil }
+            if let end = content[at...].firstIndex(of: UInt8(ascii: "\n")) {
+                line += content[at..<end]
+                return line
+            }
+            // The line goes on in the next block, which starts where this one ends only when
+            // this one is full.
+            guard content.count == blocks.blockSize else { return nil }
+            line += content[at...]
+            block += 1
+            at = 0
+        }
+    }
+
+    /// Whether a stored line begins `{"seq":SEQ,`, as every stored line does.
+    private static func begins(_ line: [UInt8], withSeq seq: UInt64) -> Bool {
+        var expected = Array(#"{"seq":"#.utf8)
+        expected.appendDecimal(seq)
+        expected.append(UInt8(ascii: ","))
+        return line.starts(with: expected)
+    }
+}
+
+/// The blocks one `lines(at:)` call decoded, so that lines sharing a block decode it once.
+private struct DecodedBlocks {
+    struct Key: Hashable {
+        let segment: Int
+        let frame: Int
+        let block: Int
+    }
+
+    private var contents: [Key: [UInt8]] = [:]
+
+    mutating func content(of key: Key, _ decode: () throws(LogError) -> [UInt8]) throws(LogError) -> [UInt8] {
+        if let content = contents[key] { return content }
+        let content = try decode()
+        contents[key] = content
+        return content
+    }
+}
