@@ -10,6 +10,37 @@
 
 extern "C" {
 
+uint32_t hs_xxh32(const uint8_t *data, size_t length, uint32_t seed) {
+    const uint32_t p1 = 2654435761U, p2 = 2246822519U, p3 = 3266489917U, p4 = 668265263U, p5 = 374761393U;
+    auto rotl = [](uint32_t x, int r) { return (x << r) | (x >> (32 - r)); };
+    auto read = [](const uint8_t *p) {
+        uint32_t w;
+        std::memcpy(&w, p, 4);
+        return w;
+    };
+    const uint8_t *p = data;
+    const uint8_t *end = data + length;
+    uint32_t h;
+    if (length >= 16) {
+        uint32_t v[4] = {seed + p1 + p2, seed + p2, seed, seed - p1};
+        for (; p + 16 <= end; p += 16) {
+            for (int k = 0; k < 4; k++) v[k] = rotl(v[k] + read(p + 4 * k) * p2, 13) * p1;
+        }
+        h = rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18);
+    } else {
+        h = seed + p5;
+    }
+    h += static_cast<uint32_t>(length);
+    for (; p + 4 <= end; p += 4) h = rotl(h + read(p) * p3, 17) * p4;
+    for (; p < end; p++) h = rotl(h + *p * p5, 11) * p1;
+    h ^= h >> 15;
+    h *= p2;
+    h ^= h >> 13;
+    h *= p3;
+    h ^= h >> 16;
+    return h;
+}
+
 uint64_t hs_page_checksum(const uint8_t *data, size_t words) {
     const uint64_t p1 = 0x9E3779B185EBCA87ULL, p2 = 0xC2B2AE3D27D4EB4FULL, p3 = 0x165667B19E3779F9ULL;
     uint64_t lane[4] = {p1 + p2, p2, 0, 0 - p1};

@@ -1,4 +1,5 @@
 internal import CLZ4
+internal import CShim
 import HindsightCore
 
 /// Standard LZ4 frames, as `lz4 -dc` reads them: independent blocks of 256 KB, every block
@@ -96,7 +97,7 @@ public enum LZ4Frame {
         let blockSize: Int
         /// Whether each block decodes without the ones before it.
         let independent: Bool
-        private let blockChecksums: Bool
+        let blockChecksums: Bool
 
         /// Reads a frame's header; nil when it is not an LZ4 frame header.
         init?(_ frame: UnsafeRawBufferPointer) {
@@ -128,34 +129,35 @@ public enum LZ4Frame {
         }
     }
 
-    /// Decodes one block of a frame whose blocks are independent: the decoder is fed the
-    /// frame's header and then that block alone, so the block's checksum is checked as in a
-    /// whole decode. The block's content comes back (at most `blocks.blockSize` bytes).
-    static func decode(block: Range<Int>, of frame: UnsafeRawBufferPointer, _ blocks: Blocks) -> Result<[UInt8], FrameDamage> {
-        var context: OpaquePointer?
-        guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
-            return .failure(FrameDamage(reason: "cannot allocate an LZ4 decompression context"))
+    /// Decodes the first `target` bytes (or all, if fewer) of one block of a frame whose
+    /// blocks are independent, after checking the block's checksum: a line near the start of a
+    /// 256 KB block costs the bytes before it, not the block.
+    static func decode(block: Range<Int>, of frame: UnsafeRawBufferPointer, _ blocks: Blocks, upTo target: Int) -> Result<
+        [UInt8], FrameDamage
+    > {
+        let field = UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: block.lowerBound, as: UInt32.self))
+        let data = UnsafeRawBufferPointer(rebasing: frame[(block.lowerBound + 4)..<(block.lowerBound + 4 + Int(field & 0x7FFF_FFFF))])
+        if blocks.blockChecksums {
+            let stored = UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: block.upperBound - 4, as: UInt32.self))
+            let computed = hs_xxh32(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, 0)
+            guard stored == computed else { return .failure(FrameDamage(reason: "LZ4 frame damaged: block checksum mismatch")) }
         }
-        defer { LZ4F_freeDecompressionContext(context) }
-        var output = [UInt8](repeating: 0, count: blocks.blockSize)
-        var produced = 0
-        for part in [0..<blocks.headerLength, block] {
-            var consumed = 0
-            while consumed < part.count {
-                var dstSize = output.count - produced
-                var srcSize = part.count - consumed
-                let hint = output.withUnsafeMutableBytes { out in
-                    LZ4F_decompress(
-                        context, out.baseAddress.map { $0 + produced }, &dstSize,
-                        frame.baseAddress.map { $0 + part.lowerBound + consumed }, &srcSize, nil)
-                }
-                if LZ4F_isError(hint) != 0 { return .failure(FrameDamage(reason: "LZ4 frame damaged: \(describe(hint))")) }
-                produced += dstSize
-                consumed += srcSize
-                if srcSize == 0 && dstSize == 0 { return .failure(FrameDamage(reason: "LZ4 block larger than the frame's block size")) }
+        let wanted = min(target, blocks.blockSize)
+        if field & 0x8000_0000 != 0 {  // stored uncompressed
+            guard data.count <= blocks.blockSize else {
+                return .failure(FrameDamage(reason: "LZ4 block larger than the frame's block size"))
             }
+            return .success(Array(data.prefix(wanted)))
         }
-        output.removeLast(output.count - produced)
+        var decoded: Int32 = 0
+        let output = [UInt8](unsafeUninitializedCapacity: blocks.blockSize) { out, count in
+            decoded = LZ4_decompress_safe_partial(
+                data.baseAddress?.assumingMemoryBound(to: CChar.self),
+                UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self),
+                Int32(data.count), Int32(wanted), Int32(blocks.blockSize))
+            count = max(0, Int(decoded))
+        }
+        guard decoded >= 0 else { return .failure(FrameDamage(reason: "LZ4 frame damaged: a block does not decode")) }
         return .success(output)
     }
 

@@ -34,34 +34,41 @@ extension LogReader {
     }
 
     /// The line starting `offset` bytes into a chunk's content, read from the blocks that hold
-    /// it; nil when the chunk's blocks are linked, or do not hold a whole line there.
+    /// it; nil when the chunk's blocks are linked, or do not hold a whole line there. A block
+    /// is decoded only up to a few KB past the line's start, and further when the line goes on.
     private func line(at offset: Int, in chunk: ChunkRef, _ decoded: inout DecodedBlocks) throws(LogError) -> [UInt8]? {
         let bytes = view.segments[chunk.segment].bytes
         let frame = UnsafeRawBufferPointer(rebasing: bytes[chunk.frameOffset..<chunk.endOffset])
         guard let blocks = LZ4Frame.Blocks(frame), blocks.independent else { return nil }
         var block = offset / blocks.blockSize
         var at = offset % blocks.blockSize
+        var needed = at + DecodedBlocks.lookAhead
         var line: [UInt8] = []
         while true {
             guard let range = blocks.block(block, in: frame) else { return nil }
-            let content = try decoded.content(of: DecodedBlocks.Key(segment: chunk.segment, frame: chunk.frameOffset, block: block)) {
-                () throws(LogError) in
-                switch LZ4Frame.decode(block: range, of: frame, blocks) {
+            let key = DecodedBlocks.Key(segment: chunk.segment, frame: chunk.frameOffset, block: block)
+            let (content, whole) = try decoded.content(of: key, atLeast: needed, blockSize: blocks.blockSize) {
+                (target: Int) throws(LogError) in
+                switch LZ4Frame.decode(block: range, of: frame, blocks, upTo: target) {
                 case .success(let content): return content
                 case .failure(let damage): throw view.corrupt(chunk, damage.reason)
                 }
             }
-            guard at < content.count else { return nil }
-            if let end = content[at...].firstIndex(of: UInt8(ascii: "\n")) {
+            if at < content.count, let end = content[at...].firstIndex(of: UInt8(ascii: "\n")) {
                 line += content[at..<end]
                 return line
             }
+            if !whole {
+                needed = blocks.blockSize
+                continue
+            }
             // The line goes on in the next block, which starts where this one ends only when
             // this one is full.
-            guard content.count == blocks.blockSize else { return nil }
+            guard at < content.count, content.count == blocks.blockSize else { return nil }
             line += content[at...]
             block += 1
             at = 0
+            needed = DecodedBlocks.lookAhead
         }
     }
 
@@ -74,7 +81,8 @@ extension LogReader {
     }
 }
 
-/// The blocks one `lines(at:)` call decoded, so that lines sharing a block decode it once.
+/// The blocks one `lines(at:)` call decoded (each as far as it was), so that lines sharing a
+/// block decode it once.
 private struct DecodedBlocks {
     struct Key: Hashable {
         let segment: Int
@@ -82,11 +90,20 @@ private struct DecodedBlocks {
         let block: Int
     }
 
-    private var contents: [Key: [UInt8]] = [:]
+    /// How far past a line's start a block is first decoded: most lines are well under 1 KB.
+    static let lookAhead = 8192
 
-    mutating func content(of key: Key, _ decode: () throws(LogError) -> [UInt8]) throws(LogError) -> [UInt8] {
-        if let content = contents[key] { return content }
-        let content = try decode()
+    private var contents: [Key: (bytes: [UInt8], whole: Bool)] = [:]
+
+    /// At least the first `needed` bytes of a block (all of it when shorter), and whether
+    /// they are the whole block. `decode` decodes the first `target` bytes.
+    mutating func content(
+        of key: Key, atLeast needed: Int, blockSize: Int, _ decode: (_ target: Int) throws(LogError) -> [UInt8]
+    ) throws(LogError) -> (bytes: [UInt8], whole: Bool) {
+        if let found = contents[key], found.whole || found.bytes.count >= needed { return found }
+        let target = min(blockSize, max(needed, 2 * (contents[key]?.bytes.count ?? 0)))
+        let bytes = try decode(target)
+        let content = (bytes: bytes, whole: target == blockSize || bytes.count < target)
         contents[key] = content
         return content
     }

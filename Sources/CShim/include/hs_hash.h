@@ -28,6 +28,12 @@ void hs_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
 uint64_t hs_page_checksum(const uint8_t *data, size_t words);
 
 /*
+ * XXH32 of `length` bytes with `seed`, as the LZ4 frame format checksums blocks: so that one
+ * block of a frame can be checked and decoded (in part) without the frame decoder.
+ */
+uint32_t hs_xxh32(const uint8_t *data, size_t length, uint32_t seed);
+
+/*
  * Splits `buf` (stored NDJSON) at '\n' and writes the leaf hash of each line (without its
  * newline) to `out`. Line i must start with {"seq":first_seq+i, exactly as the engine
  * writes it. Returns the number of lines, which must be `expected_lines`; otherwise
