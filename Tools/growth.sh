@@ -2,7 +2,7 @@
 # How the costs of start-up, storage and read models grow: times the operations of the growth
 # table in BENCHMARKS.md (peak memory too), median of RUNS (first builds and loads once).
 #
-#   swift build -c release --product hindsight --product hindsight-generate
+#   swift build -c release --product hindsight && swift build -c release --product hindsight-generate
 #   Tools/growth.sh DIR [RUNS]                  the rows on the log in DIR
 #   Tools/growth.sh --sizes "N…" WORK [RUNS]    for each size N: generates N events (seed 7),
 #                                               loads them into WORK/N with --batch-lines
@@ -106,6 +106,7 @@ if [ "$1" = "--sizes" ]; then
     sizes=$2
     work=$3
     runs=${4:-3}
+    mkdir -p "$work"
     for n in $sizes; do
         "$generate" --events "$n" --seed 7 > "$scratch/load.ndjson"
         rm -rf "${work:?}/$n"
