@@ -3,16 +3,16 @@ public import HindsightCore
 /// The audit read model: every event, findable by actor, org, type or type prefix, any
 /// entity it refers to, and time, newest first (`audit.search`, `teams.activity`).
 ///
-/// It keeps each event's fields and where its stored line starts in the log's content
-/// (`StoredEvent.contentOffset`): a page of results reads its lines from the log
-/// (`LogReader.lines(at:)`), so the model holds no second copy of the log. For every actor,
-/// org, type and referred entity it keeps the seqs of its events, in blocks
-/// (`audit_posting`, the seqs as gaps in LEB128): appending an event adds its seq to the last block of each of its keys,
-/// so building the model from the log writes each block once instead of building an index
-/// row by row, and a search walks one key's blocks from the newest seq down.
+/// For every actor, org, type and referred entity it keeps the seqs of its events, in blocks
+/// (`audit_posting`, the seqs as gaps in LEB128): appending an event adds its seq to the last
+/// block of each of its keys, so building the model from the log writes each block once
+/// instead of building an index row by row, and a search walks one key's blocks from the
+/// newest seq down. Of each event it keeps only when it occurred and where its stored line
+/// starts in the log's content (`StoredEvent.contentOffset`): a page of results reads its
+/// lines from the log (`LogReader.lines(at:)`), so the model holds no second copy of it.
 public final class AuditReadModel: ReadModel {
     public let name = "audit"
-    public let version = 6
+    public let version = 7
     public let types: Set<String>? = nil
 
     /// Seqs per posting block.
@@ -23,8 +23,7 @@ public final class AuditReadModel: ReadModel {
     public func create(in db: SQLiteDatabase) throws(LogError) {
         try db.execute(
             """
-            CREATE TABLE audit_event (seq INTEGER PRIMARY KEY, occurred_at INTEGER NOT NULL, org TEXT NOT NULL,
-                                      actor TEXT NOT NULL, type TEXT NOT NULL, line_at INTEGER NOT NULL);
+            CREATE TABLE audit_events (first_seq INTEGER PRIMARY KEY, times BLOB NOT NULL, places BLOB NOT NULL);
             CREATE TABLE audit_posting (key TEXT NOT NULL, first_seq INTEGER NOT NULL, count INTEGER NOT NULL, seqs BLOB NOT NULL,
                                         PRIMARY KEY (key, first_seq)) WITHOUT ROWID;
             CREATE TABLE audit_hour (hour INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL);
@@ -81,15 +80,7 @@ public final class AuditReadModel: ReadModel {
     }
 
     public func apply(_ batch: Batch, in db: SQLiteDatabase) throws(LogError) {
-        let insert = try db.statement("INSERT INTO audit_event VALUES (?, ?, ?, ?, ?, ?)")
-        for event in batch.events {
-            let stored = event.stored
-            guard let offset = stored.contentOffset else {
-                throw LogError(.io, "event \(stored.seq) reached the audit read model without its place in the log")
-            }
-            try insert.reset().bind(1, Int64(stored.seq)).bind(2, stored.occurredAtMs).bind(3, stored.org).bind(4, stored.actorID)
-                .bind(5, stored.type).bind(6, Int64(offset)).run()
-        }
+        try EventBlock.append(batch.events, in: db)
         let postings = PostingWriter(
             lastBlock: try db.statement(SQL.lastBlock),
             update: try db.statement("UPDATE audit_posting SET count = ?, seqs = ? WHERE key = ? AND first_seq = ?"),
@@ -122,7 +113,7 @@ public final class AuditReadModel: ReadModel {
                 let added = rest.prefix(AuditReadModel.blockSize - Int(last.int(1)))
                 let count = last.int(1) + Int64(added.count)
                 var seqs = last.blob(2)
-                PostingBlock.append(added, to: &seqs, after: PostingBlock.seqs(in: seqs, first: first).last ?? first)
+                Deltas.append(added, to: &seqs, after: Deltas.values(in: seqs, after: first).last ?? first)
                 last.finish()
                 try update.reset().bind(1, count).bind(2, blob: seqs).bind(3, key).bind(4, first).run()
                 rest = rest.dropFirst(added.count)
@@ -132,52 +123,10 @@ public final class AuditReadModel: ReadModel {
             while let first = rest.first {
                 let block = rest.prefix(AuditReadModel.blockSize)
                 var seqs: [UInt8] = []
-                PostingBlock.append(block, to: &seqs, after: first)
+                Deltas.append(block, to: &seqs, after: first)
                 try insert.reset().bind(1, key).bind(2, first).bind(3, Int64(block.count)).bind(4, blob: seqs).run()
                 rest = rest.dropFirst(block.count)
             }
-        }
-    }
-
-    /// A posting block's seqs as stored: each as its distance from the one before (the first
-    /// from the block's `first_seq`, so 0) in LEB128, one byte for the close seqs of a busy
-    /// key. Decimal text took 7 to 8 bytes a seq, most of the model once lines were gone.
-    enum PostingBlock {
-        /// Appends ascending seqs, all above `last` (the block's last seq, or its first seq
-        /// when the block is new), to a block's bytes.
-        static func append(_ seqs: ArraySlice<Int64>, to bytes: inout [UInt8], after last: Int64) {
-            bytes.reserveCapacity(bytes.count + seqs.count * 2)
-            var previous = last
-            for seq in seqs {
-                var gap = UInt64(seq - previous)
-                while gap >= 0x80 {
-                    bytes.append(UInt8(gap & 0x7F) | 0x80)
-                    gap >>= 7
-                }
-                bytes.append(UInt8(gap))
-                previous = seq
-            }
-        }
-
-        /// The seqs of a block that starts at `first`, ascending.
-        static func seqs(in bytes: [UInt8], first: Int64) -> [Int64] {
-            var seqs: [Int64] = []
-            seqs.reserveCapacity(AuditReadModel.blockSize)
-            var seq = first
-            var gap: UInt64 = 0
-            var shift: UInt64 = 0
-            for byte in bytes {
-                gap |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 != 0 {
-                    shift += 7
-                    continue
-                }
-                seq += Int64(gap)
-                seqs.append(seq)
-                gap = 0
-                shift = 0
-            }
-            return seqs
         }
     }
 
@@ -187,12 +136,9 @@ public final class AuditReadModel: ReadModel {
         static let lastBlock = "SELECT first_seq, count, seqs FROM audit_posting WHERE key = ? ORDER BY first_seq DESC LIMIT 1"
         static let blockAtOrBelow =
             "SELECT first_seq, seqs FROM audit_posting WHERE key = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1"
-        static let eventsDown = "SELECT seq, org, actor, type, occurred_at FROM audit_event WHERE seq BETWEEN ? AND ? ORDER BY seq DESC"
-        static let eventFields = "SELECT org, actor, type, occurred_at FROM audit_event WHERE seq = ?"
+        static let eventBlock = "SELECT times, places FROM audit_events WHERE first_seq = ?"
+        static let eventBlocksDown = "SELECT first_seq, times FROM audit_events WHERE first_seq <= ? ORDER BY first_seq DESC"
         static let hourSpan = "SELECT min(first_seq), max(last_seq) FROM audit_hour WHERE hour BETWEEN ? AND ?"
-        static func places(_ count: Int) -> String {
-            "SELECT seq, line_at FROM audit_event WHERE seq IN (" + Array(repeating: "?", count: count).joined(separator: ",") + ")"
-        }
     }
 
     /// The hour an `occurredAt` falls in. `audit_hour` keeps, for each hour, the first and
@@ -220,6 +166,11 @@ public final class AuditReadModel: ReadModel {
 
         public init() {}
 
+        /// Whether an event that occurred at `time` (ms) is inside the search's window.
+        func holds(time: Int64) -> Bool {
+            from.map { time >= $0 } ?? true && to.map { time <= $0 } ?? true
+        }
+
         /// Keeps only the types that start with `prefix`, of `types` if given, else of
         /// `known` (the catalogue's).
         public mutating func narrow(toTypesWithPrefix prefix: String, among known: [String]) {
@@ -232,7 +183,8 @@ public final class AuditReadModel: ReadModel {
     ///
     /// The search walks the posting blocks of its most selective key (an entity, else the
     /// actor, else each type, merged, else the org) from the newest seq it may show down,
-    /// and checks any other filter on the event's row; without a key it walks the events
+    /// and checks any other key by looking the seq up in that key's blocks, and the time in
+    /// the event's block; without a key it walks the events
     /// themselves. Either way it stops after the page, so a page costs about the same on ten
     /// million events as on a thousand.
     public static func search(_ search: Search, in db: SQLiteDatabase) throws(LogError) -> (
@@ -257,33 +209,37 @@ public final class AuditReadModel: ReadModel {
         }
         guard low <= high else { return ([], false) }
 
-        // The walk, and the filters it does not answer by itself.
-        var checks = Checks(search: search)
+        // The walk, and the filters it does not answer by itself: the other keys, each a list
+        // the walk's seqs are looked up in, and the time window, on the event's row.
+        var keys: [[String]] = []
+        if let actor = search.actor { keys.append([Key.actor(actor).stored]) }
+        if let types = search.types { keys.append(Set(types).sorted().map { Key.type($0).stored }) }
+        if let org = search.org { keys.append([Key.org(org).stored]) }
         var walks: [PostingWalk]
         if let resource = search.resource {
             walks = [PostingWalk(key: Key.resource(resource).stored, below: high)]
-        } else if let actor = search.actor {
-            walks = [PostingWalk(key: Key.actor(actor).stored, below: high)]
-            checks.actor = nil
-        } else if let types = search.types {
-            walks = Set(types).sorted().map { PostingWalk(key: Key.type($0).stored, below: high) }
-            checks.types = nil
-        } else if let org = search.org {
-            walks = [PostingWalk(key: Key.org(org).stored, below: high)]
-            checks.org = nil
+        } else if !keys.isEmpty {
+            walks = keys.removeFirst().map { PostingWalk(key: $0, below: high) }
         } else {
-            // No key: the events themselves, newest first, each checked on its own row.
-            let rows = try db.statement(SQL.eventsDown).bind(1, low).bind(2, high)
-            defer { rows.finish() }
+            // No key: the events themselves, newest first, each checked on its time.
+            let blocks = try db.statement(SQL.eventBlocksDown).bind(1, high)
+            defer { blocks.finish() }
             var seqs: [Int64] = []
-            while seqs.count <= search.limit, try rows.step() {
-                if checks.pass(org: rows.text(1), actor: rows.text(2), type: rows.text(3), time: rows.int(4)) { seqs.append(rows.int(0)) }
+            walk: while try blocks.step() {
+                let block = EventBlock(first: blocks.int(0), times: blocks.blob(1), places: [])
+                guard block.last >= low else { break }
+                for seq in stride(from: min(high, block.last), through: max(low, block.first), by: -1) {
+                    if search.holds(time: block.times[Int(seq - block.first)]) { seqs.append(seq) }
+                    if seqs.count > search.limit { break walk }
+                }
+                if block.first <= low { break }
             }
             return (try places(of: Array(seqs.prefix(search.limit)), in: db), seqs.count > search.limit)
         }
+        var checks = Checks(keys: keys, time: search.from != nil || search.to != nil)
         var seqs: [Int64] = []
         while seqs.count <= search.limit, let seq = try next(of: &walks, in: db), seq >= low {
-            if try checks.pass(seq, in: db) { seqs.append(seq) }
+            if try checks.pass(seq, search, in: db) { seqs.append(seq) }
         }
         let more = seqs.count > search.limit
         return (try places(of: Array(seqs.prefix(search.limit)), in: db), more)
@@ -291,54 +247,81 @@ public final class AuditReadModel: ReadModel {
 
     /// Where the lines of some events start in the log's content, in the order given.
     private static func places(of seqs: [Int64], in db: SQLiteDatabase) throws(LogError) -> [(seq: UInt64, contentOffset: UInt64)] {
-        guard !seqs.isEmpty else { return [] }
-        let statement = try db.statement(SQL.places(seqs.count))
-        defer { statement.finish() }
-        for (index, seq) in seqs.enumerated() { statement.bind(Int32(index + 1), seq) }
-        var found: [Int64: Int64] = [:]
-        while try statement.step() { found[statement.int(0)] = statement.int(1) }
+        var blocks = EventBlocks()
         var rows: [(seq: UInt64, contentOffset: UInt64)] = []
         for seq in seqs {
-            guard let offset = found[seq] else { throw LogError(.logCorrupt, "the audit read model has no row for seq \(seq); rebuild it") }
-            rows.append((UInt64(seq), UInt64(offset)))
+            guard let place = try blocks.block(holding: seq, in: db)?.place(of: seq) else {
+                throw LogError(.logCorrupt, "the audit read model has no place for seq \(seq); rebuild it")
+            }
+            rows.append((UInt64(seq), UInt64(place)))
         }
         return rows
     }
 
-    /// The filters a walk leaves to be checked on each event's row.
+    /// The event block last read, kept while the seqs asked about stay within it.
+    private struct EventBlocks {
+        var current: EventBlock?
+
+        mutating func block(holding seq: Int64, in db: SQLiteDatabase) throws(LogError) -> EventBlock? {
+            if let current, current.first <= seq, seq <= current.last { return current }
+            current = try EventBlock.read(holding: seq, in: db)
+            return current
+        }
+    }
+
+    /// The filters a walk leaves to be checked for each seq it gives: each other filter on a
+    /// key (the actor, the types, the org) as the seq's presence in one of its posting lists,
+    /// and the time window on the event's block.
     private struct Checks {
-        var org: String?
-        var actor: String?
-        var types: Set<String>?
-        let from: Int64?
-        let to: Int64?
+        /// For each filter, the lists of which the seq must be in one.
+        var filters: [[PostingMembership]]
+        let time: Bool
+        var blocks = EventBlocks()
 
-        init(search: Search) {
-            org = search.org
-            actor = search.actor
-            types = search.types.map(Set.init)
-            from = search.from
-            to = search.to
+        init(keys: [[String]], time: Bool) {
+            filters = keys.map { $0.map(PostingMembership.init) }
+            self.time = time
         }
 
-        var isEmpty: Bool { org == nil && actor == nil && types == nil && from == nil && to == nil }
-
-        /// Whether an event's row passes, read by its seq.
-        func pass(_ seq: Int64, in db: SQLiteDatabase) throws(LogError) -> Bool {
-            if isEmpty { return true }
-            let row = try db.statement(SQL.eventFields).bind(1, seq)
-            defer { row.finish() }
-            guard try row.step() else { return false }
-            return pass(org: row.text(0), actor: row.text(1), type: row.text(2), time: row.int(3))
+        /// Whether the event `seq` passes; the seqs asked about come newest first.
+        mutating func pass(_ seq: Int64, _ search: Search, in db: SQLiteDatabase) throws(LogError) -> Bool {
+            for filter in filters.indices {
+                var found = false
+                for list in filters[filter].indices where try filters[filter][list].contains(seq, in: db) { found = true }
+                if !found { return false }
+            }
+            guard time else { return true }
+            return try blocks.block(holding: seq, in: db)?.time(of: seq).map(search.holds(time:)) ?? false
         }
+    }
 
-        func pass(org: String?, actor: String?, type: String?, time: Int64) -> Bool {
-            if let wanted = self.org, org != wanted { return false }
-            if let wanted = self.actor, actor != wanted { return false }
-            if let types, !types.contains(type ?? "") { return false }
-            if let from, time < from { return false }
-            if let to, time > to { return false }
-            return true
+    /// Whether seqs, asked about newest first, are in one key's posting list: the block at or
+    /// below a seq is read when the block in hand no longer reaches down to it, so a check
+    /// costs at most one seek, and none while the seqs asked about stay within a block.
+    private struct PostingMembership {
+        let key: String
+        /// The seqs of the block in hand not above the last seq asked about, ascending.
+        var block: [Int64] = []
+        /// The lowest seq the block in hand holds (`Int64.max` before the first read,
+        /// `Int64.min` once no block is left below).
+        var lowest = Int64.max
+
+        init(key: String) { self.key = key }
+
+        mutating func contains(_ seq: Int64, in db: SQLiteDatabase) throws(LogError) -> Bool {
+            if seq < lowest {
+                let row = try db.statement(SQL.blockAtOrBelow).bind(1, key).bind(2, seq)
+                defer { row.finish() }
+                if try row.step() {
+                    lowest = row.int(0)
+                    block = Deltas.values(in: row.blob(1), after: lowest)
+                } else {
+                    lowest = Int64.min
+                    block = []
+                }
+            }
+            while let last = block.last, last > seq { block.removeLast() }
+            return block.last == seq
         }
     }
 
@@ -381,7 +364,7 @@ public final class AuditReadModel: ReadModel {
                     break
                 }
                 let first = row.int(0)
-                block = PostingBlock.seqs(in: row.blob(1), first: first).filter { $0 <= below }
+                block = Deltas.values(in: row.blob(1), after: first).filter { $0 <= below }
                 below = first - 1
             }
             return block.last
@@ -393,7 +376,7 @@ public final class AuditReadModel: ReadModel {
     /// The statements a search runs and how SQLite answers each (`EXPLAIN QUERY PLAN`), to
     /// check that every one is a seek on a key, never a scan.
     public static func plans(in db: SQLiteDatabase) throws(LogError) -> [String: [String]] {
-        let statements = [SQL.lastBlock, SQL.blockAtOrBelow, SQL.eventsDown, SQL.eventFields, SQL.places(3), SQL.hourSpan]
+        let statements = [SQL.lastBlock, SQL.blockAtOrBelow, SQL.eventBlock, SQL.eventBlocksDown, SQL.hourSpan]
         var plans: [String: [String]] = [:]
         for sql in statements {
             let statement = try db.statement("EXPLAIN QUERY PLAN " + sql)
