@@ -8,8 +8,9 @@ public import HindsightCore
 /// block of each of its keys, so building the model from the log writes each block once
 /// instead of building an index row by row, and a search walks one key's blocks from the
 /// newest seq down. Of each event it keeps only when it occurred and where its stored line
-/// starts in the log's content (`StoredEvent.contentOffset`): a page of results reads its
-/// lines from the log (`LogReader.lines(at:)`), so the model holds no second copy of it.
+/// starts in the log's content (`StoredEvent.contentOffset`), 512 events to a row
+/// (`EventBlock`): a page of results reads its lines from the log (`LogReader.lines(at:)`),
+/// so the model holds no second copy of it.
 public final class AuditReadModel: ReadModel {
     public let name = "audit"
     public let version = 7
