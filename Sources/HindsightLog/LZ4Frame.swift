@@ -99,13 +99,18 @@ public enum LZ4Frame {
         let independent: Bool
         let blockChecksums: Bool
 
-        /// Reads a frame's header; nil when it is not an LZ4 frame header.
+        /// Reads a frame's header; nil when it is not an LZ4 frame header or its checksum
+        /// byte does not match.
         init?(_ frame: UnsafeRawBufferPointer) {
             guard frame.count >= 7, frame.loadUnaligned(as: UInt32.self) == UInt32(littleEndian: 0x184D_2204) else { return nil }
             let flags = frame[4]
             let descriptor = frame[5]
             guard flags >> 6 == 1, (4...7).contains(descriptor >> 4 & 7) else { return nil }
             headerLength = 4 + 2 + (flags & 0x08 != 0 ? 8 : 0) + (flags & 0x01 != 0 ? 4 : 0) + 1
+            guard frame.count >= headerLength,
+                UInt8(truncatingIfNeeded: hs_xxh32(frame.baseAddress!.assumingMemoryBound(to: UInt8.self) + 4, headerLength - 5, 0) >> 8)
+                    == frame[headerLength - 1]
+            else { return nil }
             blockSize = 1 << (8 + 2 * Int(descriptor >> 4 & 7))
             independent = flags & 0x20 != 0
             blockChecksums = flags & 0x10 != 0

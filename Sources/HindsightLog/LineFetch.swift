@@ -39,7 +39,17 @@ extension LogReader {
     private func line(at offset: Int, in chunk: ChunkRef, _ decoded: inout DecodedBlocks) throws(LogError) -> [UInt8]? {
         let bytes = view.segments[chunk.segment].bytes
         let frame = UnsafeRawBufferPointer(rebasing: bytes[chunk.frameOffset..<chunk.endOffset])
-        guard let blocks = LZ4Frame.Blocks(frame), blocks.independent else { return nil }
+        guard let blocks = LZ4Frame.Blocks(frame), blocks.independent, blocks.blockChecksums else { return nil }
+        // The place must be where a line starts: at the chunk's start or after a newline.
+        if offset > 0 {
+            let before = offset - 1
+            let key = DecodedBlocks.Key(segment: chunk.segment, frame: chunk.frameOffset, block: before / blocks.blockSize)
+            guard let range = blocks.block(key.block, in: frame) else { return nil }
+            let (content, _) = try decoded.content(of: key, atLeast: before % blocks.blockSize + 1, blockSize: blocks.blockSize) {
+                (target: Int) throws(LogError) in try decode(range, of: frame, blocks, upTo: target, chunk)
+            }
+            guard before % blocks.blockSize < content.count, content[before % blocks.blockSize] == UInt8(ascii: "\n") else { return nil }
+        }
         var block = offset / blocks.blockSize
         var at = offset % blocks.blockSize
         var needed = at + DecodedBlocks.lookAhead
@@ -48,11 +58,7 @@ extension LogReader {
             guard let range = blocks.block(block, in: frame) else { return nil }
             let key = DecodedBlocks.Key(segment: chunk.segment, frame: chunk.frameOffset, block: block)
             let (content, whole) = try decoded.content(of: key, atLeast: needed, blockSize: blocks.blockSize) {
-                (target: Int) throws(LogError) in
-                switch LZ4Frame.decode(block: range, of: frame, blocks, upTo: target) {
-                case .success(let content): return content
-                case .failure(let damage): throw view.corrupt(chunk, damage.reason)
-                }
+                (target: Int) throws(LogError) in try decode(range, of: frame, blocks, upTo: target, chunk)
             }
             if at < content.count, let end = content[at...].firstIndex(of: UInt8(ascii: "\n")) {
                 line += content[at..<end]
@@ -69,6 +75,16 @@ extension LogReader {
             block += 1
             at = 0
             needed = DecodedBlocks.lookAhead
+        }
+    }
+
+    /// The first `target` bytes of a block, or the chunk's damage as an error.
+    private func decode(
+        _ block: Range<Int>, of frame: UnsafeRawBufferPointer, _ blocks: LZ4Frame.Blocks, upTo target: Int, _ chunk: ChunkRef
+    ) throws(LogError) -> [UInt8] {
+        switch LZ4Frame.decode(block: block, of: frame, blocks, upTo: target) {
+        case .success(let content): return content
+        case .failure(let damage): throw view.corrupt(chunk, damage.reason)
         }
     }
 

@@ -198,6 +198,14 @@ package final class LogView: @unchecked Sendable {
         }
     }
 
+    /// Whether a line of the chunk can be read from the block that holds it: its frame's
+    /// blocks are independent and checksummed (`LogReader.lines(at:)`).
+    package func readsByBlock(_ chunk: ChunkRef) -> Bool {
+        let bytes = segments[chunk.segment].bytes
+        let frame = UnsafeRawBufferPointer(rebasing: bytes[chunk.frameOffset..<chunk.endOffset])
+        return LZ4Frame.Blocks(frame).map { $0.independent && $0.blockChecksums } ?? false
+    }
+
     package func corrupt(_ chunk: ChunkRef, _ reason: String) -> LogError {
         LogError(.logCorrupt, reason, location: location(of: chunk))
     }

@@ -48,7 +48,9 @@ extension EventLog {
         var report = CompactionReport()
         for (index, number) in view.segmentNumbers.enumerated() where number <= lastSealed {
             let chunks = sealed.filter { $0.segment == index }
-            let rewrite = chunks.contains { !$0.header.isCompacted }
+            // Compacted chunks from before independent blocks are written again, so that a
+            // line of them can be read by its block.
+            let rewrite = chunks.contains { !$0.header.isCompacted || !view.readsByBlock($0) }
             var texts: [ArraySlice<UInt8>] = []
             try view.forEachChecked(chunks[...], keepText: rewrite) { (chunk, result) throws(LogError) in
                 let checked = try view.grow(&frontier, with: chunk, result).mapError(LogError.init(corruption:)).get()

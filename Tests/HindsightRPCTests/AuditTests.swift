@@ -174,7 +174,7 @@ struct AuditTests {
     @Test func aCatchUpKilledAtRandomMomentsNeitherRepeatsNorSkipsAnEvent() throws {
         let dir = TemporaryDirectory()
         let file = dir.path + "/workload.ndjson"
-        try run(generateExecutable, ["--events", "60000", "--seed", "3"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
+        try run(generateExecutable, ["--events", "100000", "--seed", "3"]).stdout.write(toFile: file, atomically: true, encoding: .utf8)
         let data = dir.path + "/data"
         #expect(try run(hindsightExecutable, ["append", "--data", data, file]).status == 0)
         // Kills that left the model behind: catch-ups cut short. Status shows the models as
@@ -189,12 +189,12 @@ struct AuditTests {
             process.waitUntilExit()
             let status = try run(hindsightExecutable, ["query", "--data", data, "projections.status"])
             #expect(status.status == 0, "\(status.stdout)")
-            if !status.stdout.contains(#"{"lag":0,"name":"audit","position":60000,"rebuilding":false}"#) { cutShort += 1 }
+            if !status.stdout.contains(#"{"lag":0,"name":"audit","position":100000,"rebuilding":false}"#) { cutShort += 1 }
         }
         #expect(cutShort > 0, "no kill landed while the model was catching up")
         #expect(try run(hindsightExecutable, ["query", "--data", data, "audit.search", "--params", #"{"limit":1}"#]).status == 0)
         let status = try run(hindsightExecutable, ["query", "--data", data, "projections.status"])
-        #expect(status.stdout.contains(#"{"lag":0,"name":"audit","position":60000,"rebuilding":false}"#), "\(status.stdout)")
+        #expect(status.stdout.contains(#"{"lag":0,"name":"audit","position":100000,"rebuilding":false}"#), "\(status.stdout)")
         // The same as a read model built in one go.
         let fresh = dir.path + "/fresh"
         #expect(try run(hindsightExecutable, ["append", "--data", fresh, file]).status == 0)
