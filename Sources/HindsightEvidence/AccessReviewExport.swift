@@ -24,7 +24,7 @@ public enum AccessReviewExport {
     /// and with `since`, every change of access from then to `until` (`changes`), from the
     /// access read model `db`.
     public static func files(
-        org: String, at when: AccessReadModel.When, since: Int64?, until: Int64, format: ExportFormat, in db: SQLiteDatabase
+        org: String, at when: AsOf, since: Int64?, until: Int64, format: ExportFormat, in db: SQLiteDatabase
     ) throws(LogError) -> [File] {
         let id = org.hasPrefix("org/") ? String(org.dropFirst(4)) : org
         let rows = try AccessReadModel.accessReview(org: id, at: when, in: db)

@@ -52,7 +52,7 @@ struct AccessReadModelTests {
             "audit:export", "audit:read", "org:delete", "env:read", "build:create", "backup:create",
         ].map { Permission($0)! }
 
-        var moments: [(ReferenceEvaluator.Moment, AccessReadModel.When)] = []
+        var moments: [(ReferenceEvaluator.Moment, AsOf)] = []
         for (index, event) in events.enumerated() where index % 9 == 0 || index == events.count - 1 {
             let time = ReferenceEvaluator.milliseconds(event["occurredAt"] as! String)!
             moments.append((.seq(index + 1), .seq(UInt64(index + 1), occurredAt: time)))

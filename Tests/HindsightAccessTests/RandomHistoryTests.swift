@@ -234,12 +234,12 @@ struct RandomHistoryTests {
             for _ in 0..<8 {
                 let index = random.int(1...events.count)
                 let time = ReferenceEvaluator.milliseconds(events[index - 1]["occurredAt"] as! String)!
-                let (moment, when): (ReferenceEvaluator.Moment, AccessReadModel.When) =
+                let (moment, when): (ReferenceEvaluator.Moment, AsOf) =
                     random.int(0...1) == 0
                     ? (.seq(index), .seq(UInt64(index), occurredAt: time))
                     : (.time(time + Int64(random.int(0...600_000))), .time(time))
                 // The same time for both when asked by time.
-                let (referenceMoment, modelMoment): (ReferenceEvaluator.Moment, AccessReadModel.When) =
+                let (referenceMoment, modelMoment): (ReferenceEvaluator.Moment, AsOf) =
                     if case .time(let t) = moment { (.time(t), .time(t)) } else { (moment, when) }
                 let expected = reference.checker(at: referenceMoment)
                 for _ in 0..<6 {

@@ -49,6 +49,7 @@ struct Bench: ParsableCommand {
             report("baseline: parsed scan of the log", seconds: scan, events: Int(reader.size), megabytes: 0)
             let measures = [
                 ("audit", measureAudit), ("access", measureAccess), ("analytics", measureAnalytics), ("together", measureTogether),
+                ("tokens", measureTokens),
             ]
             for (name, measure) in measures where onlyModels.isEmpty || onlyModels.contains(name) { try measure(readModelsOnly) }
             // The analytics models one by one (`--model builds` …), without their questions.
@@ -205,7 +206,7 @@ struct Bench: ParsableCommand {
             return false
         }
         for (name, when) in [
-            ("now", AccessReadModel.When.now), ("at seq halfway", .seq(reader.size / 2, occurredAt: halfway)),
+            ("now", AsOf.now), ("at seq halfway", .seq(reader.size / 2, occurredAt: halfway)),
             ("at a time", .time(halfway)),
         ] {
             var latencies: [Double] = []
@@ -564,6 +565,38 @@ struct Bench: ParsableCommand {
             }
             latencies.sort()
             print(String(format: "audit.search by %@, 50 records: p50 %.0f µs, p99 %.0f µs", name, latencies[500], latencies[990]))
+        }
+    }
+
+    /// The tokens model: built from the whole log, then `tokens.list` of one owner and of
+    /// every owner, now, at a seq halfway and at a time, in process (1,000 questions each);
+    /// `tokens.stale` is the list of every owner filtered.
+    private func measureTokens(directory: String) throws {
+        try? FileManager.default.removeItem(atPath: directory + "/projections")
+        let source = try EventSource(directory: directory)
+        let reader = try LogReader(directory: directory)
+        let db = try build(TokensReadModel(), directory: directory, reader: reader, source: source)
+        let owners = try TokensReadModel.tokens(at: .now, in: db).map(\.owner)
+        let half = reader.size / 2
+        let moments: [(String, AsOf)] = [
+            ("now", .now), ("at seq halfway", .seq(half, occurredAt: try reader.occurredAt(half))),
+            ("at a time", .time(try reader.occurredAt(half))),
+        ]
+        for (label, when) in moments {
+            for owner in [true, false] {
+                var latencies: [Double] = []
+                var listed = 0
+                for index in 0..<1000 {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    listed = try TokensReadModel.tokens(owner: owner ? owners[index % max(1, owners.count)] : nil, at: when, in: db).count
+                    latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+                }
+                latencies.sort()
+                print(
+                    String(
+                        format: "tokens.list %@, %@: p50 %.0f µs, p99 %.0f µs (%d tokens)", owner ? "of one owner" : "of every owner",
+                        label, latencies[500], latencies[990], listed))
+            }
         }
     }
 

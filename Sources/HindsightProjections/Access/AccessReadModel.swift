@@ -273,14 +273,6 @@ public final class AccessReadModel: ReadModel {
 
     // MARK: - Questions
 
-    /// A moment asked about: after event `seq`, evaluated at its `occurredAt` (which the
-    /// caller reads from the log); at a time (every event that occurred by then); or now.
-    public enum When: Sendable {
-        case seq(UInt64, occurredAt: Int64)
-        case time(Int64)
-        case now
-    }
-
     /// Why a permission is allowed: a grant (`grant_…`) or a team role (`member:TEAM`), with
     /// the role and the scope it is held on.
     public struct Reason: Hashable, Sendable {
@@ -292,7 +284,7 @@ public final class AccessReadModel: ReadModel {
     /// Whether `subject` (`usr_…` or `tok_…`) may do `permission` on `resource` (`KIND/ID`),
     /// and the grants and team roles that allow it; empty when denied.
     public static func check(
-        _ subject: String, _ permission: Permission, _ resource: String, at when: When, in db: SQLiteDatabase
+        _ subject: String, _ permission: Permission, _ resource: String, at when: AsOf, in db: SQLiteDatabase
     ) throws(LogError) -> Set<Reason> {
         let view = View(when, in: db)
         let path = try view.path(of: resource)
@@ -328,7 +320,7 @@ public final class AccessReadModel: ReadModel {
 
     /// Who holds which role on what in an org at a moment: one row per subject, role, scope
     /// and grant in force, users and tokens, ordered by subject.
-    public static func accessReview(org: String, at when: When, in db: SQLiteDatabase) throws(LogError) -> [ReviewRow] {
+    public static func accessReview(org: String, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [ReviewRow] {
         let view = View(when, in: db)
         var subjects: Set<String> = []
         for sql in [
@@ -383,7 +375,7 @@ public final class AccessReadModel: ReadModel {
     /// holds that its scopes leave out or that it can no longer use. Empty when nothing
     /// would have allowed it (or when it is allowed).
     public static func explainDenial(
-        _ subject: String, _ permission: Permission, _ resource: String, at when: When, in db: SQLiteDatabase
+        _ subject: String, _ permission: Permission, _ resource: String, at when: AsOf, in db: SQLiteDatabase
     ) throws(LogError) -> Set<Miss> {
         let view = View(when, in: db)
         let path = try view.path(of: resource)
@@ -415,7 +407,7 @@ public final class AccessReadModel: ReadModel {
     /// Everyone (users and tokens) who may do `permission` on `resource`, each with every
     /// grant or team role that allows it, as `check` would answer for each of them.
     public static func whoCan(
-        _ permission: Permission, _ resource: String, at when: When, in db: SQLiteDatabase
+        _ permission: Permission, _ resource: String, at when: AsOf, in db: SQLiteDatabase
     ) throws(LogError) -> [String: Set<Reason>] {
         let view = View(when, in: db)
         let path = try view.path(of: resource)
@@ -501,7 +493,7 @@ public final class AccessReadModel: ReadModel {
     }
 
     /// Everything `subject` (`usr_…` or `tok_…`) may do, grant by grant, at a moment.
-    public static func whatCan(_ subject: String, at when: When, in db: SQLiteDatabase) throws(LogError) -> [Holding] {
+    public static func whatCan(_ subject: String, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Holding] {
         let view = View(when, in: db)
         guard subject.hasPrefix("tok_") else { return try view.holdings(of: subject) }
         let token = try db.statement("SELECT owner, scopes, expires_at FROM access_token WHERE token = ? AND \(view.holds)").bind(
@@ -664,7 +656,7 @@ public final class AccessReadModel: ReadModel {
         /// The time expiries are measured against.
         let time: Int64
 
-        init(_ when: When, in db: SQLiteDatabase) {
+        init(_ when: AsOf, in db: SQLiteDatabase) {
             self.db = db
             switch when {
             case .seq(let seq, let occurredAt):

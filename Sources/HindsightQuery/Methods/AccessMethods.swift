@@ -31,14 +31,15 @@ enum AccessMethods {
     }
 }
 
-/// The moment an access question is about, resolved against the caught-up access model: the
-/// model's `When`, and the position the answer reflects.
-struct AccessMoment {
-    let when: AccessReadModel.When
+/// The moment a question to a model that keeps its history (access, tokens) is about,
+/// resolved against the caught-up model: the model's `AsOf`, and the position the answer
+/// reflects.
+struct ModelMoment {
+    let when: AsOf
     let position: UInt64
 
-    init(_ at: LogPosition?, _ reading: Reading) throws(QueryError) {
-        let reached = try reading.position(of: "access")
+    init(_ at: LogPosition?, of model: String = "access", _ reading: Reading) throws(QueryError) {
+        let reached = try reading.position(of: model)
         let reader = try reading.reader()
         switch at {
         case .seq(let seq)?:
@@ -120,7 +121,7 @@ public enum Check: ReadingMethod {
     }
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
-        let moment = try AccessMoment(params.at, reading)
+        let moment = try ModelMoment(params.at, reading)
         let db = try reading.database("access")
         return try engine { () throws(LogError) in
             let reasons = try AccessReadModel.check(params.subject, params.permission, params.resource, at: moment.when, in: db)
@@ -179,7 +180,7 @@ public enum WhoCan: ReadingMethod {
     }
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
-        let moment = try AccessMoment(params.at, reading)
+        let moment = try ModelMoment(params.at, reading)
         let db = try reading.database("access")
         let holders = try engine { () throws(LogError) in
             try AccessReadModel.whoCan(params.permission, params.resource, at: moment.when, in: db)
@@ -237,7 +238,7 @@ public enum WhatCan: ReadingMethod {
     }
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
-        let moment = try AccessMoment(params.at, reading)
+        let moment = try ModelMoment(params.at, reading)
         let db = try reading.database("access")
         return Answer(
             grants: try engine { () throws(LogError) in try AccessReadModel.whatCan(params.subject, at: moment.when, in: db) },
@@ -299,7 +300,7 @@ public enum Changes: ReadingMethod {
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
         let db = try reading.database("access")
-        let moment = try AccessMoment(params.at, reading)
+        let moment = try ModelMoment(params.at, reading)
         // As known at a moment: the changes caused by its events (up to its seq, or that
         // occurred by its time), and the expiries up to its time.
         let (lastSeq, lastTime): (UInt64, Int64) =

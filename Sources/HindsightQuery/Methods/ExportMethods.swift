@@ -170,7 +170,7 @@ public enum AccessReviewMethod: WritingMethod {
     public static func perform(_ params: Params, with writing: Writing) throws(QueryError) -> Answer {
         let destination = try writing.exportDestination(params.path)
         let reading = writing.reading(["access"])
-        let moment = try AccessMoment(params.at, reading)
+        let moment = try ModelMoment(params.at, reading)
         // The changes run from `since` to the review's moment (before any event, for seq 0).
         let until: Int64 =
             switch moment.when {
