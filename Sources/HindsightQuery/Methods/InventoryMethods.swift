@@ -1,9 +1,14 @@
 public import HindsightCore
 public import HindsightProjections
 
-/// The platform's inventories (QUERIES.md): `tokens.list` and `tokens.stale`.
+/// The platform's inventories (QUERIES.md): `tokens.list`, `tokens.stale`, `databases.list`,
+/// `backups.list` and `backups.overdue`.
 public enum InventoryMethods {
-    static let all = [MethodDescription(reading: TokenList.self), MethodDescription(reading: StaleTokens.self)]
+    static let all = [
+        MethodDescription(reading: TokenList.self), MethodDescription(reading: StaleTokens.self),
+        MethodDescription(reading: DatabaseList.self), MethodDescription(reading: BackupList.self),
+        MethodDescription(reading: OverdueBackups.self),
+    ]
 
     static let at = Parameter(
         "at",
@@ -107,5 +112,165 @@ public enum StaleTokens: ReadingMethod {
             }
         let limit = now - params.olderThanDays * 86_400_000
         return InventoryMethods.Tokens(tokens: tokens.filter { $0.status == .active && $0.renewedAt < limit }, position: moment.position)
+    }
+}
+
+/// Databases as the answers show them.
+public struct DatabasesAnswer: QueryAnswer {
+    public let databases: [DatabasesReadModel.Database]
+    /// For `backups.overdue`: how long past its schedule each database is (milliseconds).
+    public let overdue: [String: Int64]?
+    public let position: UInt64?
+    public var members: [String: JSONValue] {
+        let time = { (ms: Int64?) in ms.map { JSONValue.string(Timestamp.format($0)) } ?? .null }
+        return [
+            "databases": .array(
+                databases.map { database in
+                    var members: [String: JSONValue] = [
+                        "database": .string(database.database), "project": .string(database.project), "org": .string(database.org),
+                        "engine": .string(database.engine), "plan": .string(database.plan), "region": .string(database.region),
+                        "status": .string(database.deprovisioned ? "deprovisioned" : "provisioned"),
+                        "provisionedAt": time(database.provisionedAt), "deprovisionedAt": time(database.deprovisionedAt),
+                        "everyHours": database.everyHours.map { .integer($0) } ?? .null,
+                        "retentionDays": database.retentionDays.map { .integer($0) } ?? .null,
+                        "lastStartedAt": time(database.lastStartedAt), "lastCompletedAt": time(database.lastCompletedAt),
+                        "lastFailedAt": time(database.lastFailedAt),
+                    ]
+                    if let overdue { members["overdueMs"] = .integer(overdue[database.database] ?? 0) }
+                    return .object(members)
+                })
+        ]
+    }
+    public static let schema = Schema.object([
+        "databases": .array(
+            .object(
+                [
+                    "database": .string(), "project": .string(), "org": .string(), "engine": .string(), "plan": .string(),
+                    "region": .string(), "status": .oneOf(["provisioned", "deprovisioned"]), "provisionedAt": .time(),
+                    "deprovisionedAt": .nullable(.time()), "everyHours": .nullable(.integer(nil, "The backup schedule in force.")),
+                    "retentionDays": .nullable(.integer()), "lastStartedAt": .nullable(.time()),
+                    "lastCompletedAt": .nullable(.time()), "lastFailedAt": .nullable(.time()),
+                    "overdueMs": .integer(nil, "backups.overdue: how long past its schedule the database is."),
+                ], optional: ["overdueMs"]), "By database id.")
+    ])
+}
+
+/// `databases.list`: every database (of a project) with its engine, plan, region, schedule
+/// and last backups.
+public enum DatabaseList: ReadingMethod {
+    public static let name = "databases.list"
+    public static let summary =
+        "Databases with engine, plan, region, project, backup schedule and last backup (started, completed, failed)."
+    public static let models = ["databases"]
+
+    public struct Params: QueryParams {
+        public var project: String?
+        public var at: LogPosition?
+        public static let parameters = [Parameter("project", .string("Only this project's databases (prj_…).")), InventoryMethods.at]
+        public init(_ p: Parameters) throws(QueryError) {
+            project = try p.string("project").map { $0.hasPrefix("project/") ? String($0.dropFirst(8)) : $0 }
+            at = try p.position("at")
+        }
+    }
+
+    public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> DatabasesAnswer {
+        let moment = try ModelMoment(params.at, of: "databases", reading)
+        let db = try reading.database("databases")
+        let databases = try engine { () throws(LogError) in
+            try DatabasesReadModel.databases(project: params.project, at: moment.when, in: db)
+        }
+        return DatabasesAnswer(databases: databases, overdue: nil, position: moment.position)
+    }
+}
+
+/// `backups.overdue`: scheduled databases whose last completed backup is older than their
+/// schedule at the moment asked.
+public enum OverdueBackups: ReadingMethod {
+    public static let name = "backups.overdue"
+    public static let summary =
+        "Provisioned databases with a backup schedule whose last completed backup (or, never backed up, the schedule's start) is older than everyHours at the moment asked."
+    public static let models = ["databases"]
+
+    public struct Params: QueryParams {
+        public var at: LogPosition?
+        public static let parameters = [InventoryMethods.at]
+        public init(_ p: Parameters) throws(QueryError) { at = try p.position("at") }
+    }
+
+    public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> DatabasesAnswer {
+        let moment = try ModelMoment(params.at, of: "databases", reading)
+        let db = try reading.database("databases")
+        let databases = try engine { () throws(LogError) in try DatabasesReadModel.databases(at: moment.when, in: db) }
+        let now = DatabasesReadModel.time(of: moment.when)
+        var overdue: [String: Int64] = [:]
+        let late = databases.filter { database in
+            guard !database.deprovisioned, let every = database.everyHours,
+                let since = database.lastCompletedAt ?? database.firstScheduledAt
+            else { return false }
+            let past = now - since - every * 3_600_000
+            overdue[database.database] = past
+            return past > 0
+        }
+        return DatabasesAnswer(databases: late, overdue: overdue, position: moment.position)
+    }
+}
+
+/// `backups.list`: the backups of a database with status, size, checksum and restores.
+public enum BackupList: ReadingMethod {
+    public static let name = "backups.list"
+    public static let summary = "A database's backups in the order they began: status, size, checksum and restores."
+    public static let models = ["databases"]
+
+    public struct Params: QueryParams {
+        public var database: String
+        public var at: LogPosition?
+        public static let parameters = [
+            Parameter("database", .string("The database (db_… or database/db_…)."), required: true), InventoryMethods.at,
+        ]
+        public init(_ p: Parameters) throws(QueryError) {
+            let database: String = try p.required("database")
+            self.database = database.hasPrefix("database/") ? String(database.dropFirst(9)) : database
+            at = try p.position("at")
+        }
+    }
+
+    public struct Answer: QueryAnswer {
+        public let database: String
+        public let backups: [DatabasesReadModel.Backup]
+        public let position: UInt64?
+        public var members: [String: JSONValue] {
+            let time = { (ms: Int64?) in ms.map { JSONValue.string(Timestamp.format($0)) } ?? .null }
+            return [
+                "database": .string(database),
+                "backups": .array(
+                    backups.map { backup in
+                        .object([
+                            "backup": .string(backup.backup), "status": .string(backup.status), "startedAt": time(backup.startedAt),
+                            "completedAt": time(backup.completedAt), "failedAt": time(backup.failedAt),
+                            "bytes": backup.bytes.map { .integer($0) } ?? .null, "sha256": backup.sha256.map { .string($0) } ?? .null,
+                            "reason": backup.reason.map { .string($0) } ?? .null,
+                            "restores": .array(
+                                backup.restores.map { .object(["at": time($0.at), "seq": .integer($0.seq), "target": .string($0.target)]) }),
+                        ])
+                    }),
+            ]
+        }
+        public static let schema = Schema.object([
+            "database": .string(),
+            "backups": .array(
+                .object([
+                    "backup": .string(), "status": .oneOf(["started", "completed", "failed"]), "startedAt": .nullable(.time()),
+                    "completedAt": .nullable(.time()), "failedAt": .nullable(.time()), "bytes": .nullable(.integer()),
+                    "sha256": .nullable(.string()), "reason": .nullable(.string()),
+                    "restores": .array(.object(["at": .time(), "seq": .integer(), "target": .string()])),
+                ]), "In the order they began."),
+        ])
+    }
+
+    public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
+        let moment = try ModelMoment(params.at, of: "databases", reading)
+        let db = try reading.database("databases")
+        let backups = try engine { () throws(LogError) in try DatabasesReadModel.backups(of: params.database, at: moment.when, in: db) }
+        return Answer(database: params.database, backups: backups, position: moment.position)
     }
 }
