@@ -85,6 +85,8 @@ struct NaiveReplay {
         switch value {
         case .null: return "null"
         case .integer(let number): return String(number)
+        // JSONSerialization gives the replay's booleans as the numbers 0 and 1.
+        case .bool(let value): return value ? "1" : "0"
         case .string(let text):
             return timeFields.contains(field) ? Timestamp.parse(text).map(String.init) ?? "unreadable \(text)" : text
         case .array(let items):

@@ -49,7 +49,7 @@ struct Bench: ParsableCommand {
             report("baseline: parsed scan of the log", seconds: scan, events: Int(reader.size), megabytes: 0)
             let measures = [
                 ("audit", measureAudit), ("access", measureAccess), ("analytics", measureAnalytics), ("together", measureTogether),
-                ("tokens", measureTokens), ("databases", measureDatabases),
+                ("tokens", measureTokens), ("databases", measureDatabases), ("settings", measureSettings),
             ]
             for (name, measure) in measures where onlyModels.isEmpty || onlyModels.contains(name) { try measure(readModelsOnly) }
             // The analytics models one by one (`--model builds` …), without their questions.
@@ -621,6 +621,47 @@ struct Bench: ParsableCommand {
             ),
             ("databases.list of every project (and backups.overdue)", { try DatabasesReadModel.databases(at: $1, in: db).count + 0 * $0 }),
             ("backups.list of one database", { try DatabasesReadModel.backups(of: all[$0 % all.count].database, at: $1, in: db).count }),
+        ]
+        for (label, when) in moments {
+            for (name, ask) in questions {
+                var latencies: [Double] = []
+                var listed = 0
+                for index in 0..<1000 {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    listed = try ask(index, when)
+                    latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+                }
+                latencies.sort()
+                print(String(format: "%@, %@: p50 %.0f µs, p99 %.0f µs (%d listed)", name, label, latencies[500], latencies[990], listed))
+            }
+        }
+    }
+
+    /// The settings model: built from the whole log, then `settings.env` of one project and
+    /// `settings.domains` of one project and of every project, now, at a seq halfway and at a
+    /// time, in process (1,000 each).
+    private func measureSettings(directory: String) throws {
+        try? FileManager.default.removeItem(atPath: directory + "/projections")
+        let source = try EventSource(directory: directory)
+        let reader = try LogReader(directory: directory)
+        let db = try build(SettingsReadModel(), directory: directory, reader: reader, source: source)
+        let projects = Array(Set(try SettingsReadModel.domains(project: nil, at: .now, in: db).map(\.project))).sorted()
+        guard !projects.isEmpty else { return print("settings: the log sets no domain") }
+        let half = reader.size / 2
+        let moments: [(String, AsOf)] = [
+            ("now", .now), ("at seq halfway", .seq(half, occurredAt: try reader.occurredAt(half))),
+            ("at a time", .time(try reader.occurredAt(half))),
+        ]
+        let questions: [(String, (Int, AsOf) throws -> Int)] = [
+            (
+                "settings.env of one project",
+                { try SettingsReadModel.variables(of: projects[$0 % projects.count], target: nil, at: $1, in: db).count }
+            ),
+            (
+                "settings.domains of one project",
+                { try SettingsReadModel.domains(project: projects[$0 % projects.count], at: $1, in: db).count }
+            ),
+            ("settings.domains of every project", { try SettingsReadModel.domains(project: nil, at: $1, in: db).count + 0 * $0 }),
         ]
         for (label, when) in moments {
             for (name, ask) in questions {

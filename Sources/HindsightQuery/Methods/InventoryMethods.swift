@@ -2,13 +2,17 @@ public import HindsightCore
 public import HindsightProjections
 
 /// The platform's inventories (QUERIES.md): `tokens.list`, `tokens.stale`, `databases.list`,
-/// `backups.list` and `backups.overdue`.
+/// `backups.list`, `backups.overdue`, `settings.env` and `settings.domains`.
 public enum InventoryMethods {
     static let all = [
         MethodDescription(reading: TokenList.self), MethodDescription(reading: StaleTokens.self),
         MethodDescription(reading: DatabaseList.self), MethodDescription(reading: BackupList.self),
-        MethodDescription(reading: OverdueBackups.self),
+        MethodDescription(reading: OverdueBackups.self), MethodDescription(reading: EnvironmentVariables.self),
+        MethodDescription(reading: Domains.self),
     ]
+
+    /// A project id from `prj_…` or `project/prj_…`.
+    static func project(_ text: String) -> String { text.hasPrefix("project/") ? String(text.dropFirst(8)) : text }
 
     static let at = Parameter(
         "at",
@@ -168,7 +172,7 @@ public enum DatabaseList: ReadingMethod {
         public var at: LogPosition?
         public static let parameters = [Parameter("project", .string("Only this project's databases (prj_…).")), InventoryMethods.at]
         public init(_ p: Parameters) throws(QueryError) {
-            project = try p.string("project").map { $0.hasPrefix("project/") ? String($0.dropFirst(8)) : $0 }
+            project = try p.string("project").map(InventoryMethods.project)
             at = try p.position("at")
         }
     }
@@ -272,5 +276,119 @@ public enum BackupList: ReadingMethod {
         let db = try reading.database("databases")
         let backups = try engine { () throws(LogError) in try DatabasesReadModel.backups(of: params.database, at: moment.when, in: db) }
         return Answer(database: params.database, backups: backups, position: moment.position)
+    }
+}
+
+/// `settings.env`: a project's environment variables with their fingerprints, never a value.
+public enum EnvironmentVariables: ReadingMethod {
+    public static let name = "settings.env"
+    public static let summary =
+        "A project's environment variables by key and target: secret or not, the value's fingerprint (never a value), who set it and when."
+    public static let models = ["settings"]
+
+    public struct Params: QueryParams {
+        public var project: String
+        public var target: String?
+        public var at: LogPosition?
+        public static let parameters = [
+            Parameter("project", .string("The project (prj_… or project/prj_…)."), required: true),
+            Parameter("target", .oneOf(["production", "preview", "development"], "Only this target's variables.")),
+            InventoryMethods.at,
+        ]
+        public init(_ p: Parameters) throws(QueryError) {
+            project = InventoryMethods.project(try p.required("project"))
+            target = try p.string("target")
+            if let target, !["production", "preview", "development"].contains(target) {
+                throw .invalidParams(message: "target must be production, preview or development, not \(target)", path: "/params/target")
+            }
+            at = try p.position("at")
+        }
+    }
+
+    public struct Answer: QueryAnswer {
+        public let project: String
+        public let variables: [SettingsReadModel.Variable]
+        public let position: UInt64?
+        public var members: [String: JSONValue] {
+            [
+                "project": .string(project),
+                "variables": .array(
+                    variables.map {
+                        .object([
+                            "key": .string($0.key), "target": .string($0.target), "secret": .bool($0.secret),
+                            "valueFingerprint": .string($0.valueFingerprint), "setBy": .string($0.setBy),
+                            "setByKind": .string($0.setByKind),
+                            "setAt": .string(Timestamp.format($0.setAt)), "setSeq": .integer($0.setSeq),
+                        ])
+                    }),
+            ]
+        }
+        public static let schema = Schema.object([
+            "project": .string(),
+            "variables": .array(
+                .object([
+                    "key": .string(), "target": .oneOf(["production", "preview", "development"]), "secret": .boolean(),
+                    "valueFingerprint": .string(), "setBy": .string("Who set it: the actor's id."), "setByKind": .string(),
+                    "setAt": .time(), "setSeq": .integer(),
+                ]), "By key, then target."),
+        ])
+    }
+
+    public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
+        let moment = try ModelMoment(params.at, of: "settings", reading)
+        let db = try reading.database("settings")
+        let variables = try engine { () throws(LogError) in
+            try SettingsReadModel.variables(of: params.project, target: params.target, at: moment.when, in: db)
+        }
+        return Answer(project: params.project, variables: variables, position: moment.position)
+    }
+}
+
+/// `settings.domains`: domains (of a project) with their verification.
+public enum Domains: ReadingMethod {
+    public static let name = "settings.domains"
+    public static let summary = "Domains of a project, or of every project, with their verification state and method."
+    public static let models = ["settings"]
+
+    public struct Params: QueryParams {
+        public var project: String?
+        public var at: LogPosition?
+        public static let parameters = [Parameter("project", .string("Only this project's domains (prj_…).")), InventoryMethods.at]
+        public init(_ p: Parameters) throws(QueryError) {
+            project = try p.string("project").map(InventoryMethods.project)
+            at = try p.position("at")
+        }
+    }
+
+    public struct Answer: QueryAnswer {
+        public let domains: [SettingsReadModel.Domain]
+        public let position: UInt64?
+        public var members: [String: JSONValue] {
+            [
+                "domains": .array(
+                    domains.map {
+                        .object([
+                            "domain": .string($0.domain), "project": .string($0.project),
+                            "status": .string($0.verified ? "verified" : "unverified"), "method": $0.method.map { .string($0) } ?? .null,
+                            "addedAt": .string(Timestamp.format($0.addedAt)),
+                            "verifiedAt": $0.verifiedAt.map { .string(Timestamp.format($0)) } ?? .null,
+                        ])
+                    })
+            ]
+        }
+        public static let schema = Schema.object([
+            "domains": .array(
+                .object([
+                    "domain": .string(), "project": .string(), "status": .oneOf(["verified", "unverified"]),
+                    "method": .nullable(.oneOf(["dns", "http"])), "addedAt": .time(), "verifiedAt": .nullable(.time()),
+                ]), "By name.")
+        ])
+    }
+
+    public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
+        let moment = try ModelMoment(params.at, of: "settings", reading)
+        let db = try reading.database("settings")
+        let domains = try engine { () throws(LogError) in try SettingsReadModel.domains(project: params.project, at: moment.when, in: db) }
+        return Answer(domains: domains, position: moment.position)
     }
 }

@@ -1,0 +1,70 @@
+import Foundation
+import HindsightCore
+import HindsightRPC
+import HindsightTestSupport
+import Testing
+
+/// `settings.env` and `settings.domains` against a naive replay written separately from the
+/// contract (`Tools/naive_settings.py`), at many moments of the sample history and of a
+/// generated one.
+@Suite("The settings inventory")
+struct SettingsInventoryTests {
+    private func expectSameAnswers(_ dir: TemporaryDirectory, seed: Int) throws -> Int {
+        let replay = try NaiveReplay(tool: "naive_settings.py", directory: dir, timeFields: ["setAt", "addedAt", "verifiedAt"])
+        let settings = replay.lines.filter { ($0["type"] as! String).hasPrefix("env_var.") || ($0["type"] as! String).hasPrefix("domain.") }
+        let projects = Dictionary(grouping: settings.compactMap { ($0["data"] as? [String: Any])?["project"] as? String }, by: { $0 })
+            .sorted { $0.value.count > $1.value.count }.prefix(1).map(\.key)
+        #expect(!projects.isEmpty, "the history sets nothing")
+        let server = RPCServer(directory: dir.path, engine: nil)
+        var compared = 0
+        for (params, moment) in replay.moments(seed: seed, laterDays: [1]) {
+            var questions: [(String, String, [String], String)] = [
+                ("settings.domains", "", ["--domains"], "domains")
+            ]
+            for project in projects {
+                questions.append(("settings.env", #""project":"\#(project)""#, ["--env", project], "variables"))
+                questions.append(
+                    (
+                        "settings.env", #""project":"\#(project)","target":"production""#, ["--env", project, "--target", "production"],
+                        "variables"
+                    ))
+                questions.append(("settings.domains", #""project":"\#(project)""#, ["--domains", "--project", project], "domains"))
+            }
+            for (method, extra, arguments, key) in questions {
+                let joined = [params, extra].filter { !$0.isEmpty }.joined(separator: ",")
+                let want = try replay.replayed(key, moment, arguments)
+                #expect(replay.answered(server, method, joined, key) == want, "\(method) {\(joined)}")
+                compared += want.count
+            }
+        }
+        return compared
+    }
+
+    @Test func theSampleHistoryAnswersAsAReplayDoes() throws {
+        let dir = try historyDirectory()
+        #expect(try expectSameAnswers(dir, seed: 3) > 0)
+    }
+
+    @Test func aGeneratedHistoryAnswersAsAReplayDoes() throws {
+        let dir = TemporaryDirectory()
+        let workload = try run(generateExecutable, ["--events", "20000", "--seed", "19"]).stdout
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
+        #expect(try expectSameAnswers(dir, seed: 9) > 20)
+    }
+
+    @Test func aValueNeverAppearsAndABadTargetIsRefused() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        let answer = server.call(#"{"jsonrpc":"2.0","id":1,"method":"settings.env","params":{"project":"prj_checkout"}}"#)
+        guard case .array(let variables)? = answer?["result"]?["variables"] else {
+            Issue.record("\(String(describing: answer))")
+            return
+        }
+        #expect(!variables.isEmpty && variables.allSatisfy { $0["value"] == nil && $0["valueFingerprint"] != nil })
+        let refused = server.call(
+            #"{"jsonrpc":"2.0","id":2,"method":"settings.env","params":{"project":"prj_checkout","target":"staging"}}"#)
+        #expect(refused?["error"]?["code"] == .integer(-32602))
+        let table = try run(hindsightExecutable, ["settings", "domains", "--data", dir.path])
+        #expect(table.status == 0 && table.stdout.contains("verified"), "\(table.stderr)")
+    }
+}
