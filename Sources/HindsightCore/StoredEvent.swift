@@ -17,9 +17,18 @@ public struct StoredEvent: Sendable {
     public let schemaVersion: Int
     /// The event's `id`, read from the line when asked: few readers need it, and making a
     /// string of it for every event read cost an allocation each.
-    public var id: String? {
+    public var id: String? { stringMember("id") }
+
+    /// The event's `correlationId`, read from the line when asked (as `id`); most events have
+    /// none, and a line without the name is passed over without parsing it.
+    public var correlationID: String? {
+        StoredLine.firstIndex(of: Array(#""correlationId""#.utf8), in: line) == nil ? nil : stringMember("correlationId")
+    }
+
+    /// A top-level string member of the line.
+    private func stringMember(_ name: String) -> String? {
         let text = Array(line)
-        guard let value = JSONText.member("id", of: 0..<text.count, in: text), text[value].first == UInt8(ascii: "\"") else { return nil }
+        guard let value = JSONText.member(name, of: 0..<text.count, in: text), text[value].first == UInt8(ascii: "\"") else { return nil }
         return StoredLine.decodedString(text[(value.lowerBound + 1)..<(value.upperBound - 1)])
     }
 

@@ -136,6 +136,32 @@ struct AuditTests {
         }
     }
 
+    /// An auditor follows one change across the events it caused by their `correlationId`.
+    @Test func aCorrelationIdFindsTheEventsOfOneChangeNewestFirst() throws {
+        let dir = try historyDirectory()
+        func build(_ number: Int, actor: String, correlation: String?) -> String {
+            let traced = correlation.map { #","correlationId":"\#($0)""# } ?? ""
+            return
+                #"{"type":"build.queued","stream":"build/b_c\#(number)","occurredAt":"2026-03-21T09:0\#(number):00.000Z","actor":{"kind":"user","id":"\#(actor)"},"org":"org_acme","data":{"build":"b_c\#(number)","project":"prj_checkout","commit":"935afcca71cfdf80e4ebb5c8ad4582808886a3db","branch":"main","trigger":"push"}\#(traced)}"#
+        }
+        let lines = [
+            build(1, actor: "usr_alice", correlation: "chg_1"), build(2, actor: "usr_bob", correlation: "chg_2"),
+            build(3, actor: "usr_bob", correlation: "chg_1"), build(4, actor: "usr_alice", correlation: nil),
+            build(5, actor: "usr_alice", correlation: "chg_1"),
+        ]
+        let appended = try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(lines.joined(separator: "\n").utf8))
+        #expect(appended.status == 0, "\(appended.stderr)")
+        let server = RPCServer(directory: dir.path, engine: nil)
+        func search(_ params: String) -> [Int64] {
+            seqs(server.call(#"{"jsonrpc":"2.0","id":1,"method":"audit.search","params":{\#(params)}}"#))
+        }
+        // The sample history ends at seq 372: the five are 373 to 377.
+        #expect(search(#""correlationId":"chg_1""#) == [377, 375, 373])
+        #expect(search(#""correlationId":"chg_1","actor":"usr_alice""#) == [377, 373])
+        #expect(search(#""correlationId":"chg_2","resource":"project/prj_checkout""#) == [374])
+        #expect(search(#""correlationId":"chg_3""#) == [])
+    }
+
     @Test func pagesStayStableWhileEventsArrive() throws {
         let dir = try historyDirectory()
         let server = RPCServer(directory: dir.path, engine: try Engine(directory: dir.path))

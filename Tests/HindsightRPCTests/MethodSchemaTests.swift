@@ -30,6 +30,11 @@ struct MethodSchemaTests {
         ("webhooks.deliveries", #"{"webhook":"wh_slack"}"#),
         ("webhooks.deliveries", #"{"webhook":"wh_slack","at":"2026-03-10T00:00:00+01:00"}"#),
         ("alerts.active", "{}"), ("alerts.history", #"{"from":"2026-03-01T00:00:00Z","to":"2026-03-31T00:00:00Z","at":300}"#),
+        ("tokens.list", "{}"), ("tokens.list", #"{"owner":"usr_carol","at":"2026-03-10T00:00:00Z"}"#),
+        ("tokens.stale", #"{"olderThanDays":3,"at":250}"#), ("databases.list", #"{"project":"prj_checkout"}"#),
+        ("backups.list", #"{"database":"db_orders","at":300}"#), ("backups.overdue", #"{"at":"2026-03-20T00:00:00Z"}"#),
+        ("settings.env", #"{"project":"prj_checkout","target":"production"}"#), ("settings.domains", #"{"at":200}"#),
+        ("audit.search", #"{"correlationId":"chg_1","limit":5}"#),
         ("projections.status", "{}"), ("system.methods", "{}"),
         ("projections.rebuild", #"{"name":"webhooks"}"#),
         (

@@ -101,6 +101,14 @@ struct ExtremeRequests {
             MethodParameters(
                 method: "webhooks.deliveries", base: ["webhook": "wh_slack"],
                 parameters: [(["from"], .time()), (["to"], .time()), (["at"], .moment)]),
+            MethodParameters(method: "tokens.list", base: ["owner": "usr_carol"], parameters: [(["at"], .moment)]),
+            MethodParameters(
+                method: "tokens.stale", base: [:], parameters: [(["olderThanDays"], .integer(0...36_500)), (["at"], .moment)]),
+            MethodParameters(method: "databases.list", base: [:], parameters: [(["at"], .moment)]),
+            MethodParameters(method: "backups.list", base: ["database": "db_orders"], parameters: [(["at"], .moment)]),
+            MethodParameters(method: "backups.overdue", base: [:], parameters: [(["at"], .moment)]),
+            MethodParameters(method: "settings.env", base: ["project": "prj_checkout"], parameters: [(["at"], .moment)]),
+            MethodParameters(method: "settings.domains", base: [:], parameters: [(["at"], .moment)]),
             MethodParameters(method: "system.methods", base: [:], parameters: []),
         ]
     }

@@ -105,9 +105,10 @@ struct ProtocolTests {
         #expect(
             names == [
                 "alerts.active", "alerts.history", "analytics.builds", "analytics.functions", "analytics.metrics", "audit.search",
-                "export.accessReview", "export.audit", "log.append", "log.read", "log.stats", "log.verify", "privacy.erase",
-                "projections.rebuild", "projections.status", "rbac.changes", "rbac.check", "rbac.whatCan", "rbac.whoCan", "system.methods",
-                "teams.activity", "webhooks.deliveries",
+                "backups.list", "backups.overdue", "databases.list", "export.accessReview", "export.audit", "log.append", "log.read",
+                "log.stats", "log.verify", "privacy.erase", "projections.rebuild", "projections.status", "rbac.changes", "rbac.check",
+                "rbac.whatCan", "rbac.whoCan", "settings.domains", "settings.env", "system.methods", "teams.activity", "tokens.list",
+                "tokens.stale", "webhooks.deliveries",
             ])
         for method in methods { #expect(method["params"] != nil && method["summary"] != nil && method["writes"] != nil) }
     }

@@ -13,7 +13,7 @@ public import HindsightCore
 /// so the model holds no second copy of it.
 public final class AuditReadModel: ReadModel {
     public let name = "audit"
-    public let version = 7
+    public let version = 8
     public let types: Set<String>? = nil
 
     /// Seqs per posting block.
@@ -38,6 +38,7 @@ public final class AuditReadModel: ReadModel {
         let name: String
 
         static func actor(_ id: String) -> Key { Key(kind: "a", name: id) }
+        static func correlation(_ id: String) -> Key { Key(kind: "c", name: id) }
         static func org(_ id: String) -> Key { Key(kind: "o", name: id) }
         static func type(_ type: String) -> Key { Key(kind: "t", name: type) }
         static func resource(_ reference: String) -> Key { Key(kind: "r", name: reference) }
@@ -61,10 +62,12 @@ public final class AuditReadModel: ReadModel {
         var orgs: [String: [Int64]] = [:]
         var types: [String: [Int64]] = [:]
         var resources: [String: [Int64]] = [:]
+        var correlations: [String: [Int64]] = [:]
         var hours: [Int64: (first: Int64, last: Int64)] = [:]
         for event in events {
             let stored = event.stored
             let seq = Int64(stored.seq)
+            if let correlation = stored.correlationID { correlations[correlation, default: []].append(seq) }
             actors[stored.actorID, default: []].append(seq)
             orgs[stored.org, default: []].append(seq)
             types[stored.type, default: []].append(seq)
@@ -73,8 +76,10 @@ public final class AuditReadModel: ReadModel {
             let span = hours[hour]
             hours[hour] = (min(span?.first ?? seq, seq), max(span?.last ?? seq, seq))
         }
-        // In the order of the stored keys: by kind (a, o, r, t), then by name.
-        let ordered = [(Key.actor, actors), (Key.org, orgs), (Key.resource, resources), (Key.type, types)].flatMap { key, lists in
+        // In the order of the stored keys: by kind (a, c, o, r, t), then by name.
+        let ordered = [
+            (Key.actor, actors), (Key.correlation, correlations), (Key.org, orgs), (Key.resource, resources), (Key.type, types),
+        ].flatMap { key, lists in
             lists.sorted { $0.key < $1.key }.map { (key: key($0.key).stored, seqs: $0.value) }
         }
         return Batch(events: events, postings: ordered, hours: hours)
@@ -156,6 +161,9 @@ public final class AuditReadModel: ReadModel {
         public var org: String?
         public var types: [String]?
         public var resource: String?
+        /// Only the events that carry this `correlationId`: one change followed across the
+        /// events it caused.
+        public var correlationId: String?
         /// `occurredAt` bounds in milliseconds, inclusive.
         public var from: Int64?
         public var to: Int64?
@@ -212,14 +220,15 @@ public final class AuditReadModel: ReadModel {
 
         // The walk, and the filters it does not answer by itself: the other keys, each a list
         // the walk's seqs are looked up in, and the time window, on the event's row.
+        // The most selective first: it is the one walked.
         var keys: [[String]] = []
+        if let correlation = search.correlationId { keys.append([Key.correlation(correlation).stored]) }
+        if let resource = search.resource { keys.append([Key.resource(resource).stored]) }
         if let actor = search.actor { keys.append([Key.actor(actor).stored]) }
         if let types = search.types { keys.append(Set(types).sorted().map { Key.type($0).stored }) }
         if let org = search.org { keys.append([Key.org(org).stored]) }
         var walks: [PostingWalk]
-        if let resource = search.resource {
-            walks = [PostingWalk(key: Key.resource(resource).stored, below: high)]
-        } else if !keys.isEmpty {
+        if !keys.isEmpty {
             walks = keys.removeFirst().map { PostingWalk(key: $0, below: high) }
         } else {
             // No key: the events themselves, newest first, each checked on its time.

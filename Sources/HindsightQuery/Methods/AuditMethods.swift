@@ -77,6 +77,7 @@ public enum Search: ReadingMethod {
                 Parameter("types", .array(.string(), "Only events of these types.")),
                 Parameter("typePrefix", .string("Only events whose type begins so (build.).")),
                 Parameter("resource", .string("Only events that name this entity (KIND/ID), as their stream or in their data.")),
+                Parameter("correlationId", .string("Only events that carry this correlationId.")),
                 Parameter("from", .time("Only events that occurred then or later.")),
                 Parameter("to", .time("Only events that occurred then or earlier.")),
             ] + AuditMethods.paging
@@ -93,6 +94,7 @@ public enum Search: ReadingMethod {
                 search.narrow(toTypesWithPrefix: prefix, among: p.catalog.types)
             }
             search.resource = try p.string("resource")
+            search.correlationId = try p.string("correlationId")
             (search.from, search.to) = try p.period()
             search.limit = Int(try p.integer("limit", in: 1...1000) ?? 50)
             search.before = try p.cursor()

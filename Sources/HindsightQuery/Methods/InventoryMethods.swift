@@ -114,7 +114,9 @@ public enum StaleTokens: ReadingMethod {
             case .time(let ms): ms
             case .now: Timestamp.now()
             }
-        let limit = now - params.olderThanDays * 86_400_000
+        // Before the first event the moment's time is the earliest there is.
+        let (limit, overflow) = now.subtractingReportingOverflow(params.olderThanDays * 86_400_000)
+        if overflow { return InventoryMethods.Tokens(tokens: [], position: moment.position) }
         return InventoryMethods.Tokens(tokens: tokens.filter { $0.status == .active && $0.renewedAt < limit }, position: moment.position)
     }
 }
@@ -211,7 +213,12 @@ public enum OverdueBackups: ReadingMethod {
             guard !database.deprovisioned, let every = database.everyHours,
                 let since = database.lastCompletedAt ?? database.firstScheduledAt
             else { return false }
-            let past = now - since - every * 3_600_000
+            // Times too far apart for 64 bits (before the first event, a schedule of more hours
+            // than any calendar holds) are never overdue.
+            let (age, early) = now.subtractingReportingOverflow(since)
+            let (window, long) = every.multipliedReportingOverflow(by: 3_600_000)
+            let (past, far) = age.subtractingReportingOverflow(window)
+            guard !early, !long, !far else { return false }
             overdue[database.database] = past
             return past > 0
         }
