@@ -24,8 +24,12 @@ struct PersonErased {
     let person: String
     let org: String
     let occurredAtMs: Int64
-    /// The system that asked, as the event's actor.
+    /// Who asked: a user (`usr_…`) or token (`tok_…`) is recorded as such, anything else as
+    /// the system of that name.
     let actor: String
+
+    /// The actor's kind, from its id's prefix.
+    var actorKind: String { actor.hasPrefix("usr_") ? "user" : actor.hasPrefix("tok_") ? "token" : "system" }
 
     /// The envelope as one NDJSON line.
     var line: [UInt8] {
@@ -39,7 +43,12 @@ struct PersonErased {
         field("type", "person.erased")
         field("stream", .string("person/" + person))
         field("occurredAt", .string(Timestamp.format(occurredAtMs)))
-        field("actor", .raw(Array(#"{"kind":"system","id":"#.utf8) + JSONValue.string(actor).text + [UInt8(ascii: "}")]))
+        field(
+            "actor",
+            .raw(
+                Array(#"{"kind":"#.utf8) + JSONValue.string(actorKind).text + Array(#","id":"#.utf8) + JSONValue.string(actor).text + [
+                    UInt8(ascii: "}")
+                ]))
         field("org", .string(org))
         field("data", ["person": .string(person)])
         out.append(UInt8(ascii: "}"))

@@ -42,7 +42,8 @@ struct CLI {
 struct ErasureTests {
     @Test func personalFieldsAreCiphertextOnDiskAndPlaintextToReaders() throws {
         let cli = CLI()
-        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
+        let history = invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
+        #expect(try cli("append", stdin: history).status == 0)
         let raw = try cli.decompressedSegments()
         #expect(!raw.contains("ada@example.com"))
         #expect(raw.contains(#""email":"enc:v1:"#))
@@ -56,6 +57,18 @@ struct ErasureTests {
             let mode = try FileManager.default.attributesOfItem(atPath: keys + "/" + file)[.posixPermissions] as? Int
             #expect(mode == 0o600, "\(file)")
         }
+    }
+
+    /// An erasure a user or token asked for is recorded with that actor, not as the system's.
+    @Test func anErasureAskedForByAUserIsRecordedAsThatUsers() throws {
+        let cli = CLI()
+        let history = invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
+        #expect(try cli("append", stdin: history).status == 0)
+        #expect(try cli("erase", "usr_7", "--actor", "usr_dpo").status == 0)
+        #expect(try cli("read", "--type", "person.erased").stdout.contains(#""actor":{"kind":"user","id":"usr_dpo"}"#))
+        #expect(try cli("erase", "usr_8", "--actor", "tok_privacy_bot").status == 0)
+        let erasures = try cli("read", "--type", "person.erased").stdout
+        #expect(erasures.contains(#""actor":{"kind":"token","id":"tok_privacy_bot"}"#), "\(erasures)")
     }
 
     @Test func erasingAUserHidesTheirEmailEverywhereAndTheLogStillVerifies() throws {
@@ -78,6 +91,8 @@ struct ErasureTests {
         #expect(read.components(separatedBy: #""email":"[erased]""#).count - 1 == 2)
         #expect(read.contains(#""email":"grace@example.com""#))
         #expect(read.contains(#""type":"person.erased","stream":"person/usr_7""#))
+        // Asked for by nobody in particular, the erasure is the system's.
+        #expect(read.contains(#""actor":{"kind":"system","id":"hindsight"}"#))
         #expect(!(try cli.decompressedSegments()).lowercased().contains("ada@example.com"))
 
         // Erasure appends; it rewrites nothing, so the old tree head is a prefix of the new one.
@@ -115,7 +130,8 @@ struct ErasureTests {
 
     @Test func erasingSomeoneUnknownIsAnErrorThatChangesNothing() throws {
         let cli = CLI()
-        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
+        let history = invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
+        #expect(try cli("append", stdin: history).status == 0)
         let before = try contents(of: cli.dir.path)
         for person in ["usr_99", "nobody@example.com", "not a person"] {
             let result = try cli("erase", person)
@@ -140,7 +156,8 @@ struct ErasureTests {
     @Test("an erasure whose record cannot be appended destroys no key, and a retry records and carries it out")
     func erasureThatCannotBeRecordedDestroysNothing() throws {
         let cli = CLI()
-        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
+        let history = invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
+        #expect(try cli("append", stdin: history).status == 0)
         // A segment beyond the file-size limit: appending to it fails (EFBIG), writing the small
         // key file would not.
         let filler = (2...400).map { n in
@@ -159,7 +176,8 @@ struct ErasureTests {
     @Test("a person.erased refused by its batch's expected versions destroys no key")
     func refusedErasureBatchDestroysNothing() throws {
         let cli = CLI()
-        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
+        let history = invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
+        #expect(try cli("append", stdin: history).status == 0)
         let erasure =
             #"{"type":"person.erased","stream":"person/usr_7","occurredAt":"2026-03-02T09:00:00.000Z","actor":{"kind":"system","id":"gdpr"},"org":"org_1","data":{"person":"usr_7"}}"#
         let refused = try cli("append", "--expect", "person/usr_7=5", stdin: [erasure])
@@ -200,7 +218,8 @@ struct ErasureTests {
     @Test("a writer stopped after its erasure intent and before the record keeps the keys and forgets the intent")
     func unrecordedIntentIsForgottenOnOpen() throws {
         let cli = CLI()
-        #expect(try cli("append", stdin: invitation(1, email: "ada@example.com", user: "usr_7")).status == 0)
+        let history = invitation(1, email: "ada@example.com", user: "usr_7") + invitation(2, email: "grace@example.com", user: "usr_8")
+        #expect(try cli("append", stdin: history).status == 0)
         do {
             let engine = try Engine(directory: cli.dir.path)
             let batch = try #require(try engine.erasure(of: "usr_7", actor: "hindsight").batch)

@@ -278,7 +278,11 @@ public enum Erase: WritingMethod {
         public var actor: String
         public static let parameters = [
             Parameter("person", .string("A user id (usr_…) or an e-mail address."), required: true),
-            Parameter("actor", .string("Who asked, recorded as the system actor of person.erased (default hindsight).")),
+            Parameter(
+                "actor",
+                .string(
+                    "Who asked, the actor of person.erased: a user (usr_…) or token (tok_…) as such, anything else as a system (default hindsight)."
+                )),
         ]
         public init(_ p: Parameters) throws(QueryError) {
             person = try p.required("person")

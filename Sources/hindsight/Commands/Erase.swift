@@ -17,7 +17,11 @@ struct Erase: ParsableCommand {
 
     @OptionGroup var options: DataOptions
     @Argument(help: "A user id (usr_…: the e-mails of the invitations they accepted) or an e-mail address.") var person: String
-    @Option(help: "Who asked for the erasure, recorded as the system actor's id.") var actor = "hindsight"
+    @Option(
+        help:
+            "Who asked for the erasure: a user (usr_…) or token (tok_…) is recorded as that actor, anything else as the system of that name."
+    )
+    var actor = "hindsight"
 
     func run() throws {
         try reporting {
