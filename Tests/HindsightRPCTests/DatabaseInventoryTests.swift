@@ -17,11 +17,14 @@ struct DatabaseInventoryTests {
                 "failedAt", "at",
             ])
         let data = replay.lines.compactMap { $0["data"] as? [String: Any] }
-        func most(_ field: String) -> String {
-            Dictionary(grouping: data.compactMap { $0[field] as? String }, by: { $0 }).max { $0.value.count < $1.value.count }?.key
-                ?? "none"
+        // A project that has databases, and a database that has backups.
+        let provisioned = replay.lines.filter { $0["type"] as? String == "database.provisioned" }.compactMap {
+            $0["data"] as? [String: Any]
         }
-        let (project, database) = (most("project"), data.first { $0["backup"] != nil }?["database"] as? String ?? "none")
+        let project =
+            Dictionary(grouping: provisioned.compactMap { $0["project"] as? String }, by: { $0 })
+            .max { $0.value.count < $1.value.count }?.key ?? "none"
+        let database = data.first { $0["backup"] != nil }?["database"] as? String ?? "none"
         let server = RPCServer(directory: dir.path, engine: nil)
         var compared = 0
         var overdue = 0

@@ -61,6 +61,10 @@ struct SettingsInventoryTests {
             return
         }
         #expect(!variables.isEmpty && variables.allSatisfy { $0["value"] == nil && $0["valueFingerprint"] != nil })
+        // The sample sets LOG_LEVEL to "info", a value the catalogue lets through as not secret:
+        // it is in the log, and nowhere in the answer.
+        #expect(try run(hindsightExecutable, ["read", "--data", dir.path, "--type", "env_var.set"]).stdout.contains(#""value":"info""#))
+        #expect(!(answer.map { String(decoding: $0.text, as: UTF8.self) } ?? "info").contains("info"))
         let refused = server.call(
             #"{"jsonrpc":"2.0","id":2,"method":"settings.env","params":{"project":"prj_checkout","target":"staging"}}"#)
         #expect(refused?["error"]?["code"] == .integer(-32602))

@@ -58,6 +58,6 @@ struct TokenInventoryTests {
         #expect(table.stdout.contains("tok_ci_checkout") && table.stdout.contains("active"))
         let refused = try run(hindsightExecutable, ["tokens", "--data", dir.path, "--stale", "--older-than-days=-3"])
         #expect(refused.status != 0)
-        #expect(refused.stderr.contains("olderThanDays"))
+        #expect(refused.stderr.contains("--older-than-days must be from 0 to 36500"))
     }
 }

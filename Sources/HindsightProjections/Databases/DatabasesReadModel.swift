@@ -148,7 +148,8 @@ public final class DatabasesReadModel: ReadModel {
         // The schedules and the backups' latest start, completion and failure by the moment, of
         // the databases asked about, each read in one pass: statements per database cost more
         // than the list itself.
-        let ofProject = "(?2 IS NULL OR database IN (SELECT database FROM inventory_database WHERE project = ?2))"
+        // A filter SQLite can seek on when a project is given (`?2 IS NULL OR …` would scan).
+        let ofProject = project == nil ? "?2 IS NULL" : "database IN (SELECT database FROM inventory_database WHERE project = ?2)"
         let scheduled = try db.statement(
             """
             SELECT database, seq, time, every_hours, retention_days FROM inventory_backup_schedule
@@ -180,7 +181,7 @@ public final class DatabasesReadModel: ReadModel {
             SELECT database, project, org, engine, plan, region, from_time, from_seq, to_seq,
                    CASE WHEN \(deprovisioned) <= ?1 THEN deprovisioned_time END
             FROM inventory_database
-            WHERE \(from) <= ?1 AND (\(to) IS NULL OR \(to) > ?1) AND (?2 IS NULL OR project = ?2)
+            WHERE \(from) <= ?1 AND (\(to) IS NULL OR \(to) > ?1) AND \(project == nil ? "?2 IS NULL" : "project = ?2")
             ORDER BY database
             """
         ).bind(1, moment.value).bind(2, project)

@@ -124,7 +124,7 @@ public final class SettingsReadModel: ReadModel {
         let verified = try db.statement(
             """
             SELECT domain, seq, time, method FROM inventory_domain_verification
-            WHERE \(at) <= ?1 AND (?2 IS NULL OR domain IN (SELECT domain FROM inventory_domain WHERE project = ?2))
+            WHERE \(at) <= ?1 AND \(project == nil ? "?2 IS NULL" : "domain IN (SELECT domain FROM inventory_domain WHERE project = ?2)")
             """
         ).bind(1, moment).bind(2, project)
         var verifications: [String: [(seq: Int64, time: Int64, method: String)]] = [:]
@@ -135,7 +135,7 @@ public final class SettingsReadModel: ReadModel {
         let rows = try db.statement(
             """
             SELECT domain, project, from_time, from_seq, to_seq FROM inventory_domain
-            WHERE (?2 IS NULL OR project = ?2) AND \(from) <= ?1 AND (\(to) IS NULL OR \(to) > ?1)
+            WHERE \(project == nil ? "?2 IS NULL" : "project = ?2") AND \(from) <= ?1 AND (\(to) IS NULL OR \(to) > ?1)
             ORDER BY domain
             """
         ).bind(1, moment).bind(2, project)

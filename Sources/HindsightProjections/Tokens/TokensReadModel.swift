@@ -90,8 +90,8 @@ public final class TokensReadModel: ReadModel {
         public let revokedAt: Int64?
         public let reason: String?
 
-        /// When it was last given a new secret: created or rotated.
-        public var renewedAt: Int64 { lastRotatedAt ?? createdAt }
+        /// When it was last given a new secret: created or rotated, whichever occurred later.
+        public var renewedAt: Int64 { max(createdAt, lastRotatedAt ?? createdAt) }
     }
 
     /// The tokens (of `owner`, if given) whose lifetime holds the moment, ordered by id.
@@ -109,7 +109,7 @@ public final class TokensReadModel: ReadModel {
         let rotated = try db.statement(
             """
             SELECT token, seq, time, fingerprint FROM inventory_token_rotation
-            WHERE \(at) <= ?1 AND (?2 IS NULL OR token IN (SELECT token FROM inventory_token WHERE owner = ?2))
+            WHERE \(at) <= ?1 AND \(owner == nil ? "?2 IS NULL" : "token IN (SELECT token FROM inventory_token WHERE owner = ?2)")
             """
         ).bind(1, moment).bind(2, owner)
         var rotations: [String: [(seq: Int64, time: Int64, fingerprint: String)]] = [:]
@@ -122,7 +122,7 @@ public final class TokensReadModel: ReadModel {
             SELECT token, owner, org, scopes, fingerprint, from_time, from_seq, expires_at, to_seq,
                    CASE WHEN \(revoked) <= ?1 THEN revoked_time END, CASE WHEN \(revoked) <= ?1 THEN reason END
             FROM inventory_token
-            WHERE \(from) <= ?1 AND (\(to) IS NULL OR \(to) > ?1) AND (?2 IS NULL OR owner = ?2)
+            WHERE \(from) <= ?1 AND (\(to) IS NULL OR \(to) > ?1) AND \(owner == nil ? "?2 IS NULL" : "owner = ?2")
             ORDER BY token
             """
         ).bind(1, moment).bind(2, owner)

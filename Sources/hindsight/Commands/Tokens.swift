@@ -12,11 +12,15 @@ struct Tokens: ParsableCommand {
     @Option(help: "A seq, an RFC 3339 time or a date: the tokens as they stood then (default: now).") var at: String?
     @Option(help: "Only this user's tokens.") var owner: String?
     @Flag(help: "Only active tokens not created or rotated within --older-than-days days.") var stale = false
-    @Option(help: "With --stale: the days (default 90).") var olderThanDays: Int64?
+    @Option(help: "With --stale: a token not created or rotated within this many days is stale (0 to 36500, default 90).")
+    var olderThanDays: Int64?
     @OptionGroup var output: JSONOption
 
     func validate() throws {
         guard olderThanDays == nil || stale else { throw ValidationError("--older-than-days goes with --stale") }
+        if let olderThanDays, !(0...36_500).contains(olderThanDays) {
+            throw ValidationError("--older-than-days must be from 0 to 36500, not \(olderThanDays)")
+        }
         guard owner == nil || !stale else { throw ValidationError("--stale lists every owner's tokens: leave out --owner") }
     }
 
