@@ -568,113 +568,95 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// The tokens model: built from the whole log, then `tokens.list` of one owner and of
-    /// every owner, now, at a seq halfway and at a time, in process (1,000 questions each);
-    /// `tokens.stale` is the list of every owner filtered.
+    /// An inventory model built from the whole log, then each of its questions asked 1,000
+    /// times in process, now, at a seq halfway and at that event's time; `questions` gets the
+    /// model's database and gives each question as a label and a body (the question's number,
+    /// the moment) that answers it and returns how many items it listed.
+    private func measureInventory(
+        _ model: any ReadModel, directory: String,
+        questions: (SQLiteDatabase) throws -> [(String, (Int, AsOf) throws -> Int)]
+    ) throws {
+        try? FileManager.default.removeItem(atPath: directory + "/projections")
+        let source = try EventSource(directory: directory)
+        let reader = try LogReader(directory: directory)
+        let db = try build(model, directory: directory, reader: reader, source: source)
+        let asked = try questions(db)
+        let half = reader.size / 2
+        let moments: [(String, AsOf)] = [
+            ("now", .now), ("at seq halfway", .seq(half, occurredAt: try reader.occurredAt(half))),
+            ("at a time", .time(try reader.occurredAt(half))),
+        ]
+        for (label, when) in moments {
+            for (name, ask) in asked {
+                var latencies: [Double] = []
+                var listed = 0
+                for index in 0..<1000 {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    listed = try ask(index, when)
+                    latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
+                }
+                latencies.sort()
+                print(String(format: "%@, %@: p50 %.0f µs, p99 %.0f µs (%d listed)", name, label, latencies[500], latencies[990], listed))
+            }
+        }
+    }
+
+    /// The tokens model: `tokens.list` of one owner and of every owner (`tokens.stale` is the
+    /// list of every owner, filtered).
     private func measureTokens(directory: String) throws {
-        try? FileManager.default.removeItem(atPath: directory + "/projections")
-        let source = try EventSource(directory: directory)
-        let reader = try LogReader(directory: directory)
-        let db = try build(TokensReadModel(), directory: directory, reader: reader, source: source)
-        let owners = try TokensReadModel.tokens(at: .now, in: db).map(\.owner)
-        let half = reader.size / 2
-        let moments: [(String, AsOf)] = [
-            ("now", .now), ("at seq halfway", .seq(half, occurredAt: try reader.occurredAt(half))),
-            ("at a time", .time(try reader.occurredAt(half))),
-        ]
-        for (label, when) in moments {
-            for owner in [true, false] {
-                var latencies: [Double] = []
-                var listed = 0
-                for index in 0..<1000 {
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    listed = try TokensReadModel.tokens(owner: owner ? owners[index % max(1, owners.count)] : nil, at: when, in: db).count
-                    latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
-                }
-                latencies.sort()
-                print(
-                    String(
-                        format: "tokens.list %@, %@: p50 %.0f µs, p99 %.0f µs (%d tokens)", owner ? "of one owner" : "of every owner",
-                        label, latencies[500], latencies[990], listed))
-            }
+        try measureInventory(TokensReadModel(), directory: directory) { db in
+            let owners = try TokensReadModel.tokens(at: .now, in: db).map(\.owner)
+            guard !owners.isEmpty else { return [] }
+            return [
+                (
+                    "tokens.list of one owner",
+                    { try TokensReadModel.tokens(owner: owners[$0 % owners.count], at: $1, in: db).count }
+                ),
+                ("tokens.list of every owner", { _, when in try TokensReadModel.tokens(at: when, in: db).count }),
+            ]
         }
     }
 
-    /// The databases model: built from the whole log, then `databases.list` of one project
-    /// and of every project, `backups.list` of one database and the overdue databases (every
-    /// database, filtered), now, at a seq halfway and at a time, in process (1,000 each).
+    /// The databases model: `databases.list` of one project and of every project (as
+    /// `backups.overdue` reads it), and `backups.list` of one database.
     private func measureDatabases(directory: String) throws {
-        try? FileManager.default.removeItem(atPath: directory + "/projections")
-        let source = try EventSource(directory: directory)
-        let reader = try LogReader(directory: directory)
-        let db = try build(DatabasesReadModel(), directory: directory, reader: reader, source: source)
-        let all = try DatabasesReadModel.databases(at: .now, in: db)
-        let half = reader.size / 2
-        let moments: [(String, AsOf)] = [
-            ("now", .now), ("at seq halfway", .seq(half, occurredAt: try reader.occurredAt(half))),
-            ("at a time", .time(try reader.occurredAt(half))),
-        ]
-        let questions: [(String, (Int, AsOf) throws -> Int)] = [
-            (
-                "databases.list of one project",
-                { try DatabasesReadModel.databases(project: all[$0 % all.count].project, at: $1, in: db).count }
-            ),
-            ("databases.list of every project (and backups.overdue)", { try DatabasesReadModel.databases(at: $1, in: db).count + 0 * $0 }),
-            ("backups.list of one database", { try DatabasesReadModel.backups(of: all[$0 % all.count].database, at: $1, in: db).count }),
-        ]
-        for (label, when) in moments {
-            for (name, ask) in questions {
-                var latencies: [Double] = []
-                var listed = 0
-                for index in 0..<1000 {
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    listed = try ask(index, when)
-                    latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
-                }
-                latencies.sort()
-                print(String(format: "%@, %@: p50 %.0f µs, p99 %.0f µs (%d listed)", name, label, latencies[500], latencies[990], listed))
-            }
+        try measureInventory(DatabasesReadModel(), directory: directory) { db in
+            let all = try DatabasesReadModel.databases(at: .now, in: db)
+            guard !all.isEmpty else { return [] }
+            return [
+                (
+                    "databases.list of one project",
+                    { try DatabasesReadModel.databases(project: all[$0 % all.count].project, at: $1, in: db).count }
+                ),
+                (
+                    "databases.list of every project (and backups.overdue)",
+                    { _, when in try DatabasesReadModel.databases(at: when, in: db).count }
+                ),
+                (
+                    "backups.list of one database",
+                    { try DatabasesReadModel.backups(of: all[$0 % all.count].database, at: $1, in: db).count }
+                ),
+            ]
         }
     }
 
-    /// The settings model: built from the whole log, then `settings.env` of one project and
-    /// `settings.domains` of one project and of every project, now, at a seq halfway and at a
-    /// time, in process (1,000 each).
+    /// The settings model: `settings.env` of one project, and `settings.domains` of one project
+    /// and of every project.
     private func measureSettings(directory: String) throws {
-        try? FileManager.default.removeItem(atPath: directory + "/projections")
-        let source = try EventSource(directory: directory)
-        let reader = try LogReader(directory: directory)
-        let db = try build(SettingsReadModel(), directory: directory, reader: reader, source: source)
-        let projects = Array(Set(try SettingsReadModel.domains(project: nil, at: .now, in: db).map(\.project))).sorted()
-        guard !projects.isEmpty else { return print("settings: the log sets no domain") }
-        let half = reader.size / 2
-        let moments: [(String, AsOf)] = [
-            ("now", .now), ("at seq halfway", .seq(half, occurredAt: try reader.occurredAt(half))),
-            ("at a time", .time(try reader.occurredAt(half))),
-        ]
-        let questions: [(String, (Int, AsOf) throws -> Int)] = [
-            (
-                "settings.env of one project",
-                { try SettingsReadModel.variables(of: projects[$0 % projects.count], target: nil, at: $1, in: db).count }
-            ),
-            (
-                "settings.domains of one project",
-                { try SettingsReadModel.domains(project: projects[$0 % projects.count], at: $1, in: db).count }
-            ),
-            ("settings.domains of every project", { try SettingsReadModel.domains(project: nil, at: $1, in: db).count + 0 * $0 }),
-        ]
-        for (label, when) in moments {
-            for (name, ask) in questions {
-                var latencies: [Double] = []
-                var listed = 0
-                for index in 0..<1000 {
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    listed = try ask(index, when)
-                    latencies.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3)
-                }
-                latencies.sort()
-                print(String(format: "%@, %@: p50 %.0f µs, p99 %.0f µs (%d listed)", name, label, latencies[500], latencies[990], listed))
-            }
+        try measureInventory(SettingsReadModel(), directory: directory) { db in
+            let projects = Array(Set(try SettingsReadModel.domains(project: nil, at: .now, in: db).map(\.project))).sorted()
+            guard !projects.isEmpty else { return [] }
+            return [
+                (
+                    "settings.env of one project",
+                    { try SettingsReadModel.variables(of: projects[$0 % projects.count], target: nil, at: $1, in: db).count }
+                ),
+                (
+                    "settings.domains of one project",
+                    { try SettingsReadModel.domains(project: projects[$0 % projects.count], at: $1, in: db).count }
+                ),
+                ("settings.domains of every project", { _, when in try SettingsReadModel.domains(project: nil, at: when, in: db).count }),
+            ]
         }
     }
 
