@@ -4,7 +4,8 @@
 #   libsimdjson-dev     JSON parsing on the append and scan paths
 #   libssl-dev          SHA-256 for the Merkle tree (libcrypto)
 #   libsqlite3-dev      SQLite, where read models keep their tables
-#   python3             the independent verifier (Tools/verify_log.py) the tests run
+#   python3             the independent verifier (Tools/verify_log.py) and the naive replays
+#                       (Tools/naive_*.py, standard library only) the tests run
 #   python3-jsonschema  a standard JSON Schema validator the tests hold EventSchemas/ to
 #   python3-cryptography  Ed25519 for the independent export verifier (Tools/verify_export.py)
 #   strace              kills a writer at a chosen system call of its index save, in the crash tests
