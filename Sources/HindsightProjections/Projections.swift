@@ -170,10 +170,18 @@ public final class Projections: @unchecked Sendable {
         var types: Set<String>? = []
         for model in models { types = model.types.flatMap { types?.union($0) } }
         let prepareEach: @Sendable ([ProjectedEvent]) -> [any Sendable] = { events in
+            // The batch's events by type, found in one pass, so that a model of a few types
+            // costs its own events rather than a pass over all of them.
+            let byType = events.indices.reduce(into: [String: [Int]]()) { $0[events[$1].stored.type, default: []].append($1) }
             var prepared = [(any Sendable)?](repeating: nil, count: folds.count)
             prepared.withUnsafeMutableBufferPointer { out in
                 let shared = UnsafeSendable(out)
-                DispatchQueue.concurrentPerform(iterations: folds.count) { shared.value[$0] = folds[$0].prepare(events) }
+                DispatchQueue.concurrentPerform(iterations: folds.count) { index in
+                    let share = folds[index].model.types.map { types in
+                        types.flatMap { byType[$0] ?? [] }.sorted().map { events[$0] }
+                    }
+                    shared.value[index] = folds[index].prepare(share ?? events)
+                }
             }
             return prepared.map { $0! }
         }
@@ -594,8 +602,8 @@ private struct SharedFold: @unchecked Sendable {
     /// The file being built.
     let path: String
 
-    /// The model's `prepare` of the events of its types among `events`.
-    func prepare(_ events: [ProjectedEvent]) -> any Sendable { Self.prepare(model, events) }
+    /// The model's `prepare` of its share of a batch: the events of its types, in seq order.
+    func prepare(_ share: [ProjectedEvent]) -> any Sendable { Self.prepare(model, share) }
 
     /// Applies what `prepare` gave for the log's events up to `through`, in one transaction
     /// that also moves the checkpoint there. Called on one thread at a time.
@@ -603,8 +611,8 @@ private struct SharedFold: @unchecked Sendable {
         try Self.apply(model, prepared, through: through, into: database)
     }
 
-    private static func prepare<Model: ReadModel>(_ model: Model, _ events: [ProjectedEvent]) -> any Sendable {
-        model.prepare(model.types.map { types in events.filter { types.contains($0.stored.type) } } ?? events)
+    private static func prepare<Model: ReadModel>(_ model: Model, _ share: [ProjectedEvent]) -> any Sendable {
+        model.prepare(share)
     }
 
     private static func apply<Model: ReadModel>(_ model: Model, _ prepared: any Sendable, through: UInt64, into db: SQLiteDatabase)
