@@ -17,7 +17,7 @@ public final class Projections: @unchecked Sendable {
     public static func models() -> [any ReadModel] {
         [
             AuditReadModel(), AccessReadModel(), BuildsReadModel(), FunctionsReadModel(), MetricsReadModel(), WebhooksReadModel(),
-            AlertsReadModel(), TokensReadModel(), DatabasesReadModel(), SettingsReadModel(),
+            AlertsReadModel(), TokensReadModel(), DatabasesReadModel(), SettingsReadModel(), TeamsReadModel(),
         ]
     }
 

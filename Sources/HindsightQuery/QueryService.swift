@@ -52,7 +52,8 @@ public final class QueryService: @unchecked Sendable {
     /// Every method, by name.
     public static let methods: [MethodDescription] = {
         let all =
-            LogMethods.all + AuditMethods.all + AccessMethods.all + AnalyticsMethods.all + InventoryMethods.all + ExportMethods.all
+            LogMethods.all + AuditMethods.all + AccessMethods.all + AnalyticsMethods.all + InventoryMethods.all + TeamMethods.all
+            + ExportMethods.all
             + ProjectionMethods.all
             + [MethodDescription(reading: SystemMethods.self)]
         return all.sorted { $0.name < $1.name }

@@ -106,7 +106,8 @@ struct ReferenceEvaluator {
             case "invitation.accepted":
                 members[string("team")!, default: [:]][string("user")!] = invitationRole[string("invitation")!]
             case "member.role_changed":
-                members[string("team")!, default: [:]][string("user")!] = string("role")
+                // Only an acceptance makes a member; a role change of anyone else is void.
+                if members[string("team")!]?[string("user")!] != nil { members[string("team")!]![string("user")!] = string("role") }
             case "member.removed":
                 members[string("team")!]?[string("user")!] = nil
             case "project.created", "project.transferred":

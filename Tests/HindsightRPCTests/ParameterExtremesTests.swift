@@ -109,6 +109,11 @@ struct ExtremeRequests {
             MethodParameters(method: "backups.overdue", base: [:], parameters: [(["at"], .moment)]),
             MethodParameters(method: "settings.env", base: ["project": "prj_checkout"], parameters: [(["at"], .moment)]),
             MethodParameters(method: "settings.domains", base: [:], parameters: [(["at"], .moment)]),
+            MethodParameters(
+                method: "settings.builds", base: ["project": "prj_storefront"],
+                parameters: [(["from"], .time()), (["to"], .time()), (["at"], .moment)]),
+            MethodParameters(method: "teams.members", base: ["team": "team_data"], parameters: [(["at"], .moment)]),
+            MethodParameters(method: "teams.invitations", base: ["team": "team_data"], parameters: [(["at"], .moment)]),
             MethodParameters(method: "system.methods", base: [:], parameters: []),
         ]
     }

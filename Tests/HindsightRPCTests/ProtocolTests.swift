@@ -107,8 +107,8 @@ struct ProtocolTests {
                 "alerts.active", "alerts.history", "analytics.builds", "analytics.functions", "analytics.metrics", "audit.search",
                 "backups.list", "backups.overdue", "databases.list", "export.accessReview", "export.audit", "log.append", "log.read",
                 "log.stats", "log.verify", "privacy.erase", "projections.rebuild", "projections.status", "rbac.changes", "rbac.check",
-                "rbac.whatCan", "rbac.whoCan", "settings.domains", "settings.env", "system.methods", "teams.activity", "tokens.list",
-                "tokens.stale", "webhooks.deliveries",
+                "rbac.whatCan", "rbac.whoCan", "settings.builds", "settings.domains", "settings.env", "system.methods", "teams.activity",
+                "teams.invitations", "teams.members", "tokens.list", "tokens.stale", "webhooks.deliveries",
             ])
         for method in methods { #expect(method["params"] != nil && method["summary"] != nil && method["writes"] != nil) }
     }

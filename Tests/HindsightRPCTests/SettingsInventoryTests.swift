@@ -71,4 +71,40 @@ struct SettingsInventoryTests {
         let table = try run(hindsightExecutable, ["settings", "domains", "--data", dir.path])
         #expect(table.status == 0 && table.stdout.contains("verified"), "\(table.stderr)")
     }
+
+    /// `settings.builds` lists exactly the project's `build_settings.changed` events of the
+    /// moment, in log order, as `hindsight read` shows them.
+    @Test func theBuildSettingsHistoryIsTheProjectsChangesInTheLog() throws {
+        let dir = TemporaryDirectory()
+        let workload = try run(generateExecutable, ["--events", "20000", "--seed", "19"]).stdout
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
+        let events = try run(hindsightExecutable, ["read", "--data", dir.path, "--type", "build_settings.changed"]).stdout
+            .split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let byProject = Dictionary(grouping: events) { ($0["data"] as! [String: Any])["project"] as! String }
+        #expect(byProject.count > 1, "the history changes no build settings")
+        let server = RPCServer(directory: dir.path, engine: nil)
+        let middle = (events[events.count / 2]["seq"] as! NSNumber).intValue
+        for (project, changes) in byProject {
+            for at in [nil, middle] {
+                let params = #""project":"\#(project)""# + (at.map { ",\"at\":\($0)" } ?? "")
+                let answer = server.call(#"{"jsonrpc":"2.0","id":1,"method":"settings.builds","params":{\#(params)}}"#)
+                guard case .array(let listed)? = answer?["result"]?["changes"] else {
+                    Issue.record("\(String(describing: answer))")
+                    continue
+                }
+                let want = changes.filter { at == nil || ($0["seq"] as! NSNumber).intValue <= at! }
+                #expect(
+                    listed.map { $0["seq"] } == want.map { .integer(($0["seq"] as! NSNumber).int64Value) },
+                    "\(project) at \(String(describing: at))")
+                for (item, event) in zip(listed, want) {
+                    #expect(item["changedBy"] == .string((event["actor"] as! [String: Any])["id"] as! String))
+                    let changes = try JSONSerialization.jsonObject(with: Data(item["changes"]!.text)) as! NSDictionary
+                    #expect(changes == (event["data"] as! [String: Any])["changes"] as! NSDictionary)
+                }
+            }
+        }
+        let sample = try historyDirectory()
+        let table = try run(hindsightExecutable, ["settings", "builds", "prj_storefront", "--data", sample.path])
+        #expect(table.status == 0 && table.stdout.contains("nodeVersion") && table.stdout.contains("usr_bob"), "\(table.stderr)")
+    }
 }

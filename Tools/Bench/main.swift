@@ -49,7 +49,7 @@ struct Bench: ParsableCommand {
             report("baseline: parsed scan of the log", seconds: scan, events: Int(reader.size), megabytes: 0)
             let measures = [
                 ("audit", measureAudit), ("access", measureAccess), ("analytics", measureAnalytics), ("together", measureTogether),
-                ("tokens", measureTokens), ("databases", measureDatabases), ("settings", measureSettings),
+                ("tokens", measureTokens), ("databases", measureDatabases), ("settings", measureSettings), ("teams", measureTeams),
             ]
             for (name, measure) in measures where onlyModels.isEmpty || onlyModels.contains(name) { try measure(readModelsOnly) }
             // The analytics models one by one (`--model builds` …), without their questions.
@@ -660,6 +660,31 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// The teams model: `teams.members` of one team, and `teams.invitations` of one team with
+    /// the invitees' e-mails read from the log and shown through the vault, as the method does.
+    private func measureTeams(directory: String) throws {
+        let (reader, source) = (try LogReader(directory: directory), try EventSource(directory: directory))
+        try measureInventory(TeamsReadModel(), directory: directory) { db in
+            let listed = try db.statement("SELECT DISTINCT team FROM team_invitation ORDER BY team")
+            var teams: [String] = []
+            while try listed.step() { teams.append(listed.text(0) ?? "") }
+            listed.finish()
+            guard !teams.isEmpty else { return [] }
+            return [
+                ("teams.members of one team", { try TeamsReadModel.members(of: teams[$0 % teams.count], at: $1, in: db).count }),
+                (
+                    "teams.invitations of one team, e-mails read",
+                    { index, when in
+                        let invitations = try TeamsReadModel.invitations(of: teams[index % teams.count], at: when, in: db)
+                        let lines = try reader.lines(at: invitations.map { (UInt64($0.invitedSeq), UInt64($0.contentOffset)) })
+                        for line in lines { _ = source.present(try StoredEvent(storedLine: line), upcast: true) }
+                        return lines.count
+                    }
+                ),
+            ]
+        }
+    }
+
     /// The NDJSON cut into pieces of `size` lines.
     private func split(_ input: [UInt8], every size: Int) -> [ArraySlice<UInt8>] {
         var pieces: [ArraySlice<UInt8>] = []
@@ -676,8 +701,6 @@ struct Bench: ParsableCommand {
         return pieces
     }
 
-    /// Times `body` `runs` times, each on a fresh untimed `prepare()`, and returns the
-    /// median in seconds.
     /// Rebuilds a read model from the whole log `runs` times, reports the median, and returns
     /// the database of the last build.
     private func build(_ model: any ReadModel, directory: String, reader: LogReader, source: EventSource) throws -> SQLiteDatabase {

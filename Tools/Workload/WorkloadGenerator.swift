@@ -287,6 +287,12 @@ public struct WorkloadGenerator: Sendable {
         if let index = orgs[org].invitations.indices.randomElement(using: &random), random.below(3) != 0 {
             let invitation = orgs[org].invitations.remove(at: index)
             let user = pick(orgs[org].users)
+            // One in five is withdrawn instead (decided by the counter, so that the random
+            // stream, and every other event, stays as it was).
+            if counter % 5 == 0 {
+                return envelope(
+                    org, "invitation.revoked", "team/\(invitation.team)", #""invitation":"\#(invitation.id)","team":"\#(invitation.team)""#)
+            }
             orgs[org].members.append((invitation.team, user))
             return envelope(
                 org, "invitation.accepted", "team/\(invitation.team)",

@@ -14,7 +14,7 @@ public import HindsightCore
 /// about a moment reads the facts whose interval holds it: nothing is replayed.
 public final class AccessReadModel: ReadModel {
     public let name = "access"
-    public let version = 8
+    public let version = 9
     /// The access events, and every type whose events say which project a build, function,
     /// database, webhook or domain belongs to (or which database a backup belongs to).
     public let types: Set<String>? = AccessReadModel.accessTypes.union(AccessReadModel.placingTypes)
@@ -77,7 +77,7 @@ public final class AccessReadModel: ReadModel {
         case createTeam(_ team: String, org: String)
         case invite(_ invitation: String, role: String)
         case accept(_ invitation: String, team: String, user: String)
-        case setMember(team: String, user: String, role: String)
+        case changeRole(team: String, user: String, role: String)
         case removeMember(team: String, user: String)
         case moveProject(_ project: String, toTeam: String)
         case delete(_ entity: String)
@@ -145,7 +145,7 @@ public final class AccessReadModel: ReadModel {
             return .accept(invitation, team: team, user: user)
         case "member.role_changed":
             guard let team = text["team"], let user = text["user"], let role = text["role"] else { return nil }
-            return .setMember(team: team, user: user, role: role)
+            return .changeRole(team: team, user: user, role: role)
         case "member.removed":
             guard let team = text["team"], let user = text["user"] else { return nil }
             return .removeMember(team: team, user: user)
@@ -194,8 +194,13 @@ public final class AccessReadModel: ReadModel {
                 let invited = try role.step() ? role.text(0) : nil
                 role.finish()
                 if let invited { try setMember(team: team, user: user, role: invited, at: at, in: db) }
-            case .setMember(let team, let user, let role):
-                try setMember(team: team, user: user, role: role, at: at, in: db)
+            case .changeRole(let team, let user, let role):
+                // A role change makes nobody a member: only an acceptance does (EVENTS.md).
+                let member = try db.statement("SELECT 1 FROM access_member WHERE team = ? AND user = ? AND to_seq IS NULL")
+                    .bind(1, team).bind(2, user)
+                let isMember = try member.step()
+                member.finish()
+                if isMember { try setMember(team: team, user: user, role: role, at: at, in: db) }
             case .removeMember(let team, let user):
                 try end(Ending.membership, [team, user], at: at, in: db)
             case .moveProject(let project, let team):

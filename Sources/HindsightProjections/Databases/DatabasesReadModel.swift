@@ -97,27 +97,6 @@ public final class DatabasesReadModel: ReadModel {
 
     // MARK: - Questions
 
-    /// A moment as the questions read the tables: which columns say when, the value they are
-    /// compared with, and the time expiries and ages are judged at.
-    struct Moment {
-        let bySeq: Bool
-        let value: Int64
-        let time: Int64
-
-        init(_ when: AsOf) {
-            switch when {
-            case .seq(let seq, let occurredAt): (bySeq, value, time) = (true, Int64(seq), occurredAt)
-            case .time(let ms): (bySeq, value, time) = (false, ms, ms)
-            case .now: (bySeq, value, time) = (true, Int64.max, Timestamp.now())
-            }
-        }
-
-        /// `name` with the `_seq` or `_time` suffix the moment compares.
-        func column(_ name: String) -> String { name + (bySeq ? "_seq" : "_time") }
-        /// The rotation-like tables' own column: `seq` or `time`.
-        var at: String { bySeq ? "seq" : "time" }
-    }
-
     /// A database as it stands at a moment.
     public struct Database: Sendable {
         public let database: String
@@ -142,7 +121,7 @@ public final class DatabasesReadModel: ReadModel {
 
     /// The databases (of `project`, if given) whose lifetime holds the moment, by id.
     public static func databases(project: String? = nil, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Database] {
-        let moment = Moment(when)
+        let moment = when.bounds
         let (from, to, deprovisioned) = (moment.column("from"), moment.column("to"), moment.column("deprovisioned"))
         let (started, ended) = (moment.column("started"), moment.column("ended"))
         // The schedules and the backups' latest start, completion and failure by the moment, of
@@ -221,7 +200,7 @@ public final class DatabasesReadModel: ReadModel {
 
     /// The backups of `database` known at the moment, in the order they began.
     public static func backups(of database: String, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Backup] {
-        let moment = Moment(when)
+        let moment = when.bounds
         let (started, ended) = (moment.column("started"), moment.column("ended"))
         let rows = try db.statement(
             """
@@ -255,6 +234,4 @@ public final class DatabasesReadModel: ReadModel {
         return backups
     }
 
-    /// The time a moment judges ages at.
-    public static func time(of when: AsOf) -> Int64 { Moment(when).time }
 }

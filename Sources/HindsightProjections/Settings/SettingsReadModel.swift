@@ -1,16 +1,19 @@
 public import HindsightCore
 
-/// Project settings, as an auditor reviews them (`settings.env`, `settings.domains`): each
-/// environment variable's settings (by project, key and target: secret or not, the value's
-/// fingerprint, who set it and when, never a value) and each domain with its verification,
-/// kept by seq and time so that any past moment can be asked about.
+/// Project settings, as an auditor reviews them (`settings.env`, `settings.domains`,
+/// `settings.builds`): each environment variable's settings (by project, key and target:
+/// secret or not, the value's fingerprint, who set it and when, never a value), each domain
+/// with its verification, kept by seq and time so that any past moment can be asked about,
+/// and every change of a project's build settings.
 ///
 /// A variable set again replaces the setting before it from that moment; a domain added
 /// again starts over unverified. Removing what is not there changes nothing.
 public final class SettingsReadModel: ReadModel {
     public let name = "settings"
-    public let version = 1
-    public let types: Set<String>? = ["env_var.set", "env_var.removed", "domain.added", "domain.verified", "domain.removed"]
+    public let version = 2
+    public let types: Set<String>? = [
+        "env_var.set", "env_var.removed", "domain.added", "domain.verified", "domain.removed", "build_settings.changed",
+    ]
 
     public init() {}
 
@@ -27,6 +30,9 @@ public final class SettingsReadModel: ReadModel {
             CREATE INDEX inventory_domain_by_project ON inventory_domain (project, domain);
             CREATE TABLE inventory_domain_verification (domain TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL,
                                                         method TEXT NOT NULL, PRIMARY KEY (domain, seq)) WITHOUT ROWID;
+            CREATE TABLE inventory_build_settings (project TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL,
+                                                   changed_by TEXT NOT NULL, changed_by_kind TEXT NOT NULL, changes TEXT NOT NULL,
+                                                   PRIMARY KEY (project, seq)) WITHOUT ROWID;
             """)
     }
 
@@ -62,6 +68,10 @@ public final class SettingsReadModel: ReadModel {
                 guard exists else { continue }
                 try db.statement("INSERT OR REPLACE INTO inventory_domain_verification VALUES (?, ?, ?, ?)").bind(1, domain).bind(2, seq)
                     .bind(3, time).bind(4, data["method"] ?? "").run()
+            case "build_settings.changed":
+                guard let project = data["project"], let changes = data.text("changes") else { continue }
+                try db.statement("INSERT INTO inventory_build_settings VALUES (?, ?, ?, ?, ?, ?)").bind(1, project).bind(2, seq)
+                    .bind(3, time).bind(4, stored.actorID).bind(5, stored.actorKind).bind(6, String(decoding: changes, as: UTF8.self)).run()
             default:
                 continue
             }
@@ -84,7 +94,7 @@ public final class SettingsReadModel: ReadModel {
 
     /// The variables of `project` (of `target`, if given) set at the moment, by key and target.
     public static func variables(of project: String, target: String?, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Variable] {
-        let (bySeq, moment) = Self.moment(when)
+        let (bySeq, moment) = (when.bounds.bySeq, when.bounds.value)
         let (from, to) = bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
         let rows = try db.statement(
             """
@@ -118,7 +128,7 @@ public final class SettingsReadModel: ReadModel {
 
     /// The domains (of `project`, if given) present at the moment, by name.
     public static func domains(project: String?, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Domain] {
-        let (bySeq, moment) = Self.moment(when)
+        let (bySeq, moment) = (when.bounds.bySeq, when.bounds.value)
         let (from, to, at) = bySeq ? ("from_seq", "to_seq", "seq") : ("from_time", "to_time", "time")
         // The verifications by the moment, read in one pass.
         let verified = try db.statement(
@@ -152,12 +162,36 @@ public final class SettingsReadModel: ReadModel {
         return domains
     }
 
-    /// Whether a moment is read by seq, and the seq or time it names.
-    private static func moment(_ when: AsOf) -> (bySeq: Bool, value: Int64) {
-        switch when {
-        case .seq(let seq, _): (true, Int64(seq))
-        case .time(let ms): (false, ms)
-        case .now: (true, Int64.max)
+    /// A change of a project's build settings.
+    public struct BuildSettingsChange: Sendable {
+        public let seq: Int64
+        public let changedAt: Int64
+        public let changedBy: String
+        public let changedByKind: String
+        /// The changed fields as JSON, as the event gave them: `{field: {from, to}}`.
+        public let changes: String
+    }
+
+    /// The changes of `project`'s build settings by the moment (and within `from`…`to`, by
+    /// occurredAt, if given), oldest first.
+    public static func buildSettingsChanges(
+        of project: String, from: Int64? = nil, to: Int64? = nil, at when: AsOf, in db: SQLiteDatabase
+    ) throws(LogError) -> [BuildSettingsChange] {
+        let moment = when.bounds
+        let rows = try db.statement(
+            """
+            SELECT seq, time, changed_by, changed_by_kind, changes FROM inventory_build_settings
+            WHERE project = ?1 AND \(moment.at) <= ?2 AND time >= ?3 AND time <= ?4 ORDER BY seq
+            """
+        ).bind(1, project).bind(2, moment.value).bind(3, from ?? .min).bind(4, to ?? .max)
+        defer { rows.finish() }
+        var changes: [BuildSettingsChange] = []
+        while try rows.step() {
+            changes.append(
+                BuildSettingsChange(
+                    seq: rows.int(0), changedAt: rows.int(1), changedBy: rows.text(2) ?? "", changedByKind: rows.text(3) ?? "",
+                    changes: rows.text(4) ?? "{}"))
         }
+        return changes
     }
 }

@@ -96,12 +96,8 @@ public final class TokensReadModel: ReadModel {
 
     /// The tokens (of `owner`, if given) whose lifetime holds the moment, ordered by id.
     public static func tokens(owner: String? = nil, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Token] {
-        let (bySeq, moment, now): (Bool, Int64, Int64) =
-            switch when {
-            case .seq(let seq, let occurredAt): (true, Int64(seq), occurredAt)
-            case .time(let ms): (false, ms, ms)
-            case .now: (true, Int64.max, Timestamp.now())
-            }
+        let bounds = when.bounds
+        let (bySeq, moment, now) = (bounds.bySeq, bounds.value, bounds.time)
         let (from, to, revoked, at) =
             bySeq ? ("from_seq", "to_seq", "revoked_seq", "seq") : ("from_time", "to_time", "revoked_time", "time")
         // The rotations by the moment, of the tokens asked about, read in one pass: a

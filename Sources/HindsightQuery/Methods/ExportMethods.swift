@@ -172,12 +172,7 @@ public enum AccessReviewMethod: WritingMethod {
         let reading = writing.reading(["access"])
         let moment = try ModelMoment(params.at, reading)
         // The changes run from `since` to the review's moment (before any event, for seq 0).
-        let until: Int64 =
-            switch moment.when {
-            case .seq(_, let occurredAt): occurredAt
-            case .time(let ms): ms
-            case .now: Timestamp.now()
-            }
+        let until = moment.when.bounds.time
         if let since = params.since, since > until {
             throw .params("since must not be after the moment of the review (at, or now)", at: "/since")
         }

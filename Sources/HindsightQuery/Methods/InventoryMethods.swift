@@ -2,13 +2,13 @@ public import HindsightCore
 public import HindsightProjections
 
 /// The platform's inventories (QUERIES.md): `tokens.list`, `tokens.stale`, `databases.list`,
-/// `backups.list`, `backups.overdue`, `settings.env` and `settings.domains`.
+/// `backups.list`, `backups.overdue`, `settings.env`, `settings.domains` and `settings.builds`.
 public enum InventoryMethods {
     static let all = [
         MethodDescription(reading: TokenList.self), MethodDescription(reading: StaleTokens.self),
         MethodDescription(reading: DatabaseList.self), MethodDescription(reading: BackupList.self),
         MethodDescription(reading: OverdueBackups.self), MethodDescription(reading: EnvironmentVariables.self),
-        MethodDescription(reading: Domains.self),
+        MethodDescription(reading: Domains.self), MethodDescription(reading: BuildSettingsHistory.self),
     ]
 
     /// A project id from `prj_…` or `project/prj_…`.
@@ -108,12 +108,7 @@ public enum StaleTokens: ReadingMethod {
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> InventoryMethods.Tokens {
         let (tokens, moment) = try InventoryMethods.tokens(owner: nil, at: params.at, reading)
-        let now: Int64 =
-            switch moment.when {
-            case .seq(_, let occurredAt): occurredAt
-            case .time(let ms): ms
-            case .now: Timestamp.now()
-            }
+        let now = moment.when.bounds.time
         // Before the first event the moment's time is the earliest there is.
         let (limit, overflow) = now.subtractingReportingOverflow(params.olderThanDays * 86_400_000)
         if overflow { return InventoryMethods.Tokens(tokens: [], position: moment.position) }
@@ -207,7 +202,7 @@ public enum OverdueBackups: ReadingMethod {
         let moment = try ModelMoment(params.at, of: "databases", reading)
         let db = try reading.database("databases")
         let databases = try engine { () throws(LogError) in try DatabasesReadModel.databases(at: moment.when, in: db) }
-        let now = DatabasesReadModel.time(of: moment.when)
+        let now = moment.when.bounds.time
         var overdue: [String: Int64] = [:]
         let late = databases.filter { database in
             guard !database.deprovisioned, let every = database.everyHours,
@@ -397,5 +392,66 @@ public enum Domains: ReadingMethod {
         let db = try reading.database("settings")
         let domains = try engine { () throws(LogError) in try SettingsReadModel.domains(project: params.project, at: moment.when, in: db) }
         return Answer(domains: domains, position: moment.position)
+    }
+}
+
+/// `settings.builds`: the history of a project's build settings, who changed what and when.
+public enum BuildSettingsHistory: ReadingMethod {
+    public static let name = "settings.builds"
+    public static let summary =
+        "The history of a project's build settings: each change with its fields (from, to), who made it and when, oldest first."
+    public static let models = ["settings"]
+
+    public struct Params: QueryParams {
+        public var project: String
+        public var from: Int64?
+        public var to: Int64?
+        public var at: LogPosition?
+        public static let parameters = [
+            Parameter("project", .string("The project (prj_…)."), required: true),
+            Parameter("from", .time("Only changes that occurred then or later.")),
+            Parameter("to", .time("Only changes that occurred then or earlier.")), InventoryMethods.at,
+        ]
+        public init(_ p: Parameters) throws(QueryError) {
+            project = InventoryMethods.project(try p.required("project"))
+            (from, to) = try p.period()
+            at = try p.position("at")
+        }
+    }
+
+    public struct Answer: QueryAnswer {
+        public let project: String
+        public let changes: [SettingsReadModel.BuildSettingsChange]
+        public let position: UInt64?
+        public var members: [String: JSONValue] {
+            [
+                "project": .string(project),
+                "changes": .array(
+                    changes.map {
+                        .object([
+                            "seq": .integer($0.seq), "changedAt": .string(Timestamp.format($0.changedAt)),
+                            "changedBy": .string($0.changedBy), "changedByKind": .string($0.changedByKind),
+                            "changes": .raw(Array($0.changes.utf8)),
+                        ])
+                    }),
+            ]
+        }
+        public static let schema = Schema.object([
+            "project": .string(),
+            "changes": .array(
+                .object([
+                    "seq": .integer(), "changedAt": .time(), "changedBy": .string("Who changed them: the actor's id."),
+                    "changedByKind": .string(), "changes": .anyObject("The changed fields, each {from, to}, as the event gave them."),
+                ]), "Oldest first."),
+        ])
+    }
+
+    public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
+        let moment = try ModelMoment(params.at, of: "settings", reading)
+        let db = try reading.database("settings")
+        let changes = try engine { () throws(LogError) in
+            try SettingsReadModel.buildSettingsChanges(of: params.project, from: params.from, to: params.to, at: moment.when, in: db)
+        }
+        return Answer(project: params.project, changes: changes, position: moment.position)
     }
 }
