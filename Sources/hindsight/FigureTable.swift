@@ -11,7 +11,16 @@ struct FigureTable {
     }
 
     static func count(_ value: Int64) -> String { String(value) }
-    static func percent(_ value: Double?) -> String { value.map { String(format: "%.0f%%", $0 * 100) } ?? "-" }
+    /// A share as a percentage, with the digits a small one needs: 1 in 2,000 reads 0.05%,
+    /// never 0%.
+    static func percent(_ value: Double?) -> String {
+        guard let value else { return "-" }
+        let percent = value * 100
+        let format = percent == 0 || percent >= 10 ? "%.0f%%" : percent >= 1 ? "%.1f%%" : "%.2g%%"
+        return String(format: format, percent)
+    }
+    /// A count and the share it is: `3 (0.15%)`.
+    static func share(_ count: Int64, _ rate: Double?) -> String { "\(count) (\(percent(rate)))" }
     static func figure(_ value: Double?) -> String { value.map { String(format: "%g", $0) } ?? "-" }
     static func duration(_ ms: Double?) -> String {
         guard let ms else { return "-" }

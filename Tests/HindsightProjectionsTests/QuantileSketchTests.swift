@@ -27,7 +27,8 @@ enum Shape: String, CaseIterable, Sendable {
 }
 
 /// The sample of rank ⌊q·(n − 1)⌋, as the sketch defines a percentile.
-private func exact(_ sorted: [Double], _ q: Double) -> Double { sorted[Int((q * Double(sorted.count - 1)).rounded(.down))] }
+/// The nearest-rank percentile: the ⌈q·n⌉-th smallest (the smallest for q = 0).
+private func exact(_ sorted: [Double], _ q: Double) -> Double { sorted[max(Int((q * Double(sorted.count)).rounded(.up)), 1) - 1] }
 
 private func withinBound(_ estimate: Double, _ exact: Double) -> Bool {
     exact == 0 ? estimate == 0 : abs(estimate - exact) / exact <= QuantileSketch.relativeAccuracy + 1e-12
@@ -108,5 +109,21 @@ struct QuantileSketchTests {
         }
         #expect(whole.quantile(0) == 0 && whole.quantile(1) == 90_000)
         #expect(withinBound(whole.quantile(0.5)!, 250))
+    }
+
+    /// Nearest rank, as auditors recompute percentiles: of builds of 81 s and 254 s the p95 is
+    /// 254 s and the median 81 s; of 1…100 the p95 is the 95th.
+    @Test func percentilesAreNearestRank() {
+        var two = QuantileSketch()
+        two.add(81_000)
+        two.add(254_000)
+        #expect(two.quantile(0.95) == 254_000)
+        #expect(two.quantile(0.5) == 81_000)
+        var hundred = QuantileSketch()
+        for value in 1...100 { hundred.add(Double(value)) }
+        #expect(withinBound(hundred.quantile(0.95)!, 95))
+        #expect(withinBound(hundred.quantile(0.5)!, 50))
+        #expect(withinBound(hundred.quantile(0.99)!, 99))
+        #expect(hundred.quantile(0) == 1 && hundred.quantile(1) == 100)
     }
 }

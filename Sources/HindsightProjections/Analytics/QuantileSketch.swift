@@ -98,12 +98,14 @@ public struct QuantileSketch: Sendable, Equatable {
         max = Swift.max(max, other.max)
     }
 
-    /// The value of rank ⌊q·(count − 1)⌋ among the samples in ascending order (so the median
-    /// of an even count is the lower middle one), within `relativeAccuracy` of the exact one;
-    /// nil when the sketch is empty. The smallest and largest sample are returned exactly.
+    /// The nearest-rank percentile, as auditors recompute it: the ⌈q·count⌉-th smallest sample
+    /// (the smallest for q = 0), so p95 of two samples is the larger one and the median of an
+    /// even count the lower middle one; within `relativeAccuracy` of that sample, and exact
+    /// when it is the smallest or largest. Nil when the sketch is empty.
     public func quantile(_ q: Double) -> Double? {
         guard count > 0 else { return nil }
-        let rank = UInt64((Swift.min(Swift.max(q, 0), 1) * Double(count - 1)).rounded(.down))
+        // 0-based: ⌈q·count⌉ − 1, kept within the samples.
+        let rank = UInt64(Swift.max((Swift.min(Swift.max(q, 0), 1) * Double(count)).rounded(.up), 1)) - 1
         if rank == 0 { return min }
         if rank == count - 1 { return max }
         if rank < zeros { return 0 }

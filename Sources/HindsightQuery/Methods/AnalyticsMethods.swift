@@ -14,10 +14,9 @@ enum AnalyticsMethods {
     static let at = Parameter(
         "at", .position("As of then: the events up to that seq, or that occurred by that time (default: every event the model holds)."))
 
-    /// A figure to a thousandth, or null.
-    static func rounded(_ value: Double?) -> JSONValue {
-        value.map { .number(abs($0) < 1e15 ? ($0 * 1000).rounded() / 1000 : $0) } ?? .null
-    }
+    /// A figure as it is, never rounded (an auditor divides the counts beside a rate and gets
+    /// the same number: 1 error in 2,000 is 0.0005), or null.
+    static func figure(_ value: Double?) -> JSONValue { value.map { .number($0) } ?? .null }
 
     /// The database a question as of `at` is answered from, and the position it reflects: the
     /// model's own (no `at`), or the model folded again from the log's events up to `at`
@@ -95,22 +94,25 @@ public enum Builds: ReadingMethod {
         }
 
         static func described(_ day: BuildsReadModel.BuildDay) -> [String: JSONValue] {
-            let number = AnalyticsMethods.rounded
+            let number = AnalyticsMethods.figure
             return [
                 "day": .string(String(Timestamp.format(day.day * 86_400_000).prefix(10))),
                 "queued": .integer(day.queued), "succeeded": .integer(day.succeeded), "failed": .integer(day.failed),
                 "canceled": .integer(day.canceled),
                 "successRate": number(day.successRate), "p50Ms": number(day.durations.quantile(0.5)),
                 "p95Ms": number(day.durations.quantile(0.95)),
-                "cacheHitRate": number(day.cacheHitRate),
+                "cacheHitRate": number(day.cacheHitRate), "cacheHits": .integer(day.cacheHits),
+                "cacheRestores": .integer(day.cacheRestores),
                 "slowestSteps": .array(day.slowestSteps.map { ["step": .string($0.step), "p95Ms": number($0.p95)] }),
             ]
         }
 
         static let figures: [String: Schema] = [
             "queued": .integer(), "succeeded": .integer(), "failed": .integer(), "canceled": .integer(),
-            "successRate": .nullable(.number("Succeeded over finished.")), "p50Ms": .nullable(.number()), "p95Ms": .nullable(.number()),
-            "cacheHitRate": .nullable(.number()),
+            "successRate": .nullable(.number("Succeeded over finished (succeeded and failed), unrounded.")), "p50Ms": .nullable(.number()),
+            "p95Ms": .nullable(.number()),
+            "cacheHitRate": .nullable(.number("cacheHits over cacheRestores.")),
+            "cacheHits": .integer(nil, "Cache restores that hit."), "cacheRestores": .integer(nil, "Cache restores: hits and misses."),
             "slowestSteps": .array(.object(["step": .string(), "p95Ms": .nullable(.number())]), "The three slowest steps by p95."),
         ]
         public static let schema = Schema.object([
@@ -205,18 +207,22 @@ public enum Functions: ReadingMethod {
         }
 
         static func described(_ figures: FunctionsReadModel.InvocationFigures) -> [String: JSONValue] {
-            let rounded = AnalyticsMethods.rounded
+            let figure = AnalyticsMethods.figure
             return [
-                "invocations": .integer(figures.invocations), "errorRate": rounded(figures.errorRate),
-                "timeoutRate": rounded(figures.timeoutRate),
-                "coldStartRate": rounded(figures.coldStartRate), "p50Ms": rounded(figures.durations.quantile(0.5)),
-                "p95Ms": rounded(figures.durations.quantile(0.95)), "p99Ms": rounded(figures.durations.quantile(0.99)),
+                "invocations": .integer(figures.invocations), "errors": .integer(figures.errors),
+                "timeouts": .integer(figures.timeouts), "coldStarts": .integer(figures.coldStarts),
+                "errorRate": figure(figures.errorRate), "timeoutRate": figure(figures.timeoutRate),
+                "coldStartRate": figure(figures.coldStartRate), "p50Ms": figure(figures.durations.quantile(0.5)),
+                "p95Ms": figure(figures.durations.quantile(0.95)), "p99Ms": figure(figures.durations.quantile(0.99)),
             ]
         }
 
         static let figures: [String: Schema] = [
-            "invocations": .integer(), "errorRate": .nullable(.number()), "timeoutRate": .nullable(.number()),
-            "coldStartRate": .nullable(.number()), "p50Ms": .nullable(.number()), "p95Ms": .nullable(.number()),
+            "invocations": .integer(), "errors": .integer(), "timeouts": .integer(), "coldStarts": .integer(),
+            "errorRate": .nullable(.number("errors over invocations, unrounded.")),
+            "timeoutRate": .nullable(.number("timeouts over invocations, unrounded.")),
+            "coldStartRate": .nullable(.number("coldStarts over invocations, unrounded.")), "p50Ms": .nullable(.number()),
+            "p95Ms": .nullable(.number()),
             "p99Ms": .nullable(.number()),
         ]
         public static let schema = Schema.object(
@@ -328,7 +334,7 @@ public enum Metrics: ReadingMethod {
         public let position: UInt64?
 
         public var members: [String: JSONValue] {
-            let rounded = AnalyticsMethods.rounded
+            let figure = AnalyticsMethods.figure
             return [
                 "name": .string(name),
                 "tags": .object(Dictionary(uniqueKeysWithValues: tags.map { ($0.name, JSONValue.string($0.value)) })),
@@ -337,9 +343,9 @@ public enum Metrics: ReadingMethod {
                     series.map { step in
                         [
                             "t": .string(Timestamp.format(step.start)), "count": .integer(step.figures.count),
-                            "min": rounded(step.figures.values.min), "max": rounded(step.figures.values.max),
-                            "avg": rounded(step.figures.average),
-                            "p95": rounded(step.figures.values.quantile(0.95)),
+                            "min": figure(step.figures.values.min), "max": figure(step.figures.values.max),
+                            "avg": figure(step.figures.average),
+                            "p95": figure(step.figures.values.quantile(0.95)),
                         ]
                     }),
             ]
@@ -422,17 +428,20 @@ public enum Deliveries: ReadingMethod {
         public let figures: WebhooksReadModel.DeliveryFigures
         public let position: UInt64?
         public var members: [String: JSONValue] {
-            let rounded = AnalyticsMethods.rounded
+            let figure = AnalyticsMethods.figure
             return [
                 "webhook": .string(webhook), "attempts": .integer(figures.attempts), "successes": .integer(figures.successes),
-                "failures": .integer(figures.failures), "successRate": rounded(figures.successRate),
-                "p50Ms": rounded(figures.durations.quantile(0.5)),
-                "p95Ms": rounded(figures.durations.quantile(0.95)),
+                "failures": .integer(figures.failures), "successRate": figure(figures.successRate),
+                "answered": .integer(Int64(figures.durations.count)),
+                "p50Ms": figure(figures.durations.quantile(0.5)),
+                "p95Ms": figure(figures.durations.quantile(0.95)),
             ]
         }
         public static let schema = Schema.object([
             "webhook": .string(), "attempts": .integer(nil, "Delivered and failed."), "successes": .integer(nil, "A 2xx status."),
-            "failures": .integer(), "successRate": .nullable(.number()), "p50Ms": .nullable(.number("Of the attempts answered.")),
+            "failures": .integer(), "successRate": .nullable(.number("successes over attempts, unrounded.")),
+            "answered": .integer(nil, "Attempts that got an answer (webhook.delivered): the durations p50Ms and p95Ms are of."),
+            "p50Ms": .nullable(.number("Of the attempts answered.")),
             "p95Ms": .nullable(.number()),
         ])
     }
@@ -475,7 +484,7 @@ public enum ActiveAlerts: ReadingMethod {
                     alerts.map {
                         [
                             "rule": .string($0.rule), "since": .string(Timestamp.format($0.occurredAt)), "sinceSeq": .integer($0.seq),
-                            "value": AnalyticsMethods.rounded($0.value),
+                            "value": AnalyticsMethods.figure($0.value),
                         ]
                     })
             ]
@@ -549,7 +558,7 @@ public enum AlertHistory: ReadingMethod {
                         [
                             "rule": .string($0.rule), "kind": .string($0.kind), "seq": .integer($0.seq),
                             "at": .string(Timestamp.format($0.occurredAt)),
-                            "value": AnalyticsMethods.rounded($0.value),
+                            "value": AnalyticsMethods.figure($0.value),
                         ]
                     })
             ]

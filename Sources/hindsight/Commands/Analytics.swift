@@ -87,8 +87,8 @@ struct Analytics: ParsableCommand {
                 FigureTable(columns: ["", "invocations", "errors", "timeouts", "cold starts", "p50", "p95", "p99"]).render(
                     rows.map { name, row in
                         [
-                            name, String(row.invocations), FigureTable.percent(row.errorRate), FigureTable.percent(row.timeoutRate),
-                            FigureTable.percent(row.coldStartRate),
+                            name, String(row.invocations), FigureTable.share(row.errors, row.errorRate),
+                            FigureTable.share(row.timeouts, row.timeoutRate), FigureTable.share(row.coldStarts, row.coldStartRate),
                             FigureTable.duration(row.durations.quantile(0.5)), FigureTable.duration(row.durations.quantile(0.95)),
                             FigureTable.duration(row.durations.quantile(0.99)),
                         ]
