@@ -38,12 +38,13 @@ public enum AccessReviewExport {
         if let since {
             let changes = try AccessReadModel.changes(from: since, to: until, scope: "org/" + id, in: db)
             let table = Table(
-                columns: ["at", "seq", "change", "what", "subject", "role", "scope"],
+                columns: ["at", "seq", "change", "what", "subject", "role", "scope", "by", "byKind", "reason"],
                 rows: changes.map { change in
                     [
                         time(change.at), change.seq.map(String.init) ?? "", change.change, change.subject,
                         change.detail["subject"] ?? change.detail["user"] ?? change.detail["owner"] ?? "", change.detail["role"] ?? "",
-                        change.detail["scope"] ?? "",
+                        change.detail["scope"] ?? "", change.detail["by"] ?? "", change.detail["byKind"] ?? "",
+                        change.detail["reason"] ?? "",
                     ]
                 })
             files.append(File(name: "changes." + format.rawValue, bytes: table.encoded(as: format), rows: changes.count))

@@ -84,6 +84,46 @@ struct AccessMethodTests {
                 .isEmpty)
     }
 
+    /// A custom role deleted, a resource deleted and a membership ended each explain a denial,
+    /// with when and (for the last two) what.
+    @Test func aDenialNamesWhatADeletedRoleOrResourceOrAnEndedMembershipWouldHaveAllowed() throws {
+        let dir = try historyDirectory()
+        let server = RPCServer(directory: dir.path, engine: nil)
+        func misses(_ params: String) -> Set<String> {
+            let response = server.call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{\#(params)}}"#)
+            #expect(response?["result"]?["allowed"] == false)
+            guard case .array(let entries)? = response?["result"]?["wouldHave"] else { return [] }
+            return Set(
+                entries.map { entry in
+                    [entry["grant"], entry["why"], entry["since"], entry["entity"]].map {
+                        if case .string(let text)? = $0 { text } else { "-" }
+                    }.joined(separator: " ")
+                })
+        }
+        // The incident commanders' role was deleted on 19 March: Carol's team grant of it no
+        // longer lets her restore the orders database.
+        let role = #""subject":"usr_carol","permission":"database:restore","resource":"database/db_orders""#
+        #expect(misses(role + #","at":"2026-03-19T10:00:00Z""#) == ["grant_9 role deleted 2026-03-19T09:00:00.000Z -"])
+        // The day before, it did.
+        let before = server.call(#"{"jsonrpc":"2.0","id":1,"method":"rbac.check","params":{\#(role),"at":"2026-03-18T10:00:00Z"}}"#)
+        #expect(before?["result"]?["allowed"] == true)
+        // prj_legacy was deleted on 15 March: Bob's admin grant and team role reach it no more.
+        #expect(
+            misses(#""subject":"usr_bob","permission":"project:deploy","resource":"project/prj_legacy""#) == [
+                "grant_4 resource deleted 2026-03-15T08:15:00.000Z project/prj_legacy",
+                "member:team_platform resource deleted 2026-03-15T08:15:00.000Z project/prj_legacy",
+            ])
+        // Dave left the payments team on 17 March: its grant and his role there end with it.
+        #expect(
+            misses(
+                #""subject":"usr_dave","permission":"function:deploy","resource":"function/fn_checkout_api","at":"2026-03-18T00:00:00Z""#)
+                == [
+                    "grant_7 revoked 2026-03-06T17:00:00.000Z -",
+                    "grant_9 membership ended 2026-03-17T17:00:00.000Z team/team_payments",
+                    "member:team_payments membership ended 2026-03-17T17:00:00.000Z team/team_payments",
+                ])
+    }
+
     @Test func theAccessReviewListsEveryRoleInForceWithItsGrantAndHowItIsHeld() throws {
         let dir = try historyDirectory()
         let keys = TemporaryDirectory()
@@ -117,7 +157,9 @@ struct AccessMethodTests {
         let changes = try String(contentsOfFile: out + "/changes.jsonl", encoding: .utf8).split(separator: "\n")
             .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: String] }
         #expect(
-            changes.map { "\($0["change"]!) \($0["what"]!)" } == ["expired grant_6", "role changed member:team_data", "granted grant_9"])
+            changes.map { "\($0["change"] ?? "?") \($0["what"] ?? "?") \($0["by"] ?? "-")" } == [
+                "expired grant_6 -", "role changed member:team_data usr_alice", "granted grant_9 usr_alice",
+            ])
 
         // The same review as CSV: a header, then one line per row.
         let csvOut = keys.path + "/review-csv"
@@ -220,29 +262,33 @@ struct AccessMethodTests {
                     default: "-"
                     }
                 }
-                return [field("at"), field("seq"), field("change"), field("what")].joined(separator: " ")
+                return
+                    ([field("at"), field("seq"), field("change"), field("what"), field("by")]
+                    + (entry["reason"] == nil ? [] : [field("reason")]))
+                    .joined(separator: " ")
             }
         }
-        // 5 to 10 March: Dave's admin grant made and revoked, the deploy bot's grant, Erin's
-        // grant expiring at midnight (no event marks it), the release manager role redefined.
+        // 5 to 10 March: Dave's admin grant made by Carol and revoked by Bob (with his reason),
+        // the deploy bot's grant, Erin's grant expiring at midnight (no event marks it, no one
+        // made it), the release manager role redefined.
         #expect(
             changes(#""from":"2026-03-05T00:00:00.000Z","to":"2026-03-10T12:00:00.000Z""#) == [
-                "2026-03-05T08:00:00.000Z 128 granted grant_7",
-                "2026-03-06T17:00:00.000Z 180 revoked grant_7",
-                "2026-03-07T09:00:00.000Z 186 granted grant_8",
-                "2026-03-10T00:00:00.000Z - expired grant_6",
-                "2026-03-10T09:00:00.000Z 216 redefined role_release_manager",
+                "2026-03-05T08:00:00.000Z 128 granted grant_7 usr_carol",
+                "2026-03-06T17:00:00.000Z 180 revoked grant_7 usr_bob granted by mistake: admin instead of developer",
+                "2026-03-07T09:00:00.000Z 186 granted grant_8 usr_bob",
+                "2026-03-10T00:00:00.000Z - expired grant_6 -",
+                "2026-03-10T09:00:00.000Z 216 redefined role_release_manager usr_bob",
             ])
         // 16 to 20 March on the Payments team: Dave leaves; its incident commander grant
         // expires on 20 March (its role was deleted on 19 March, which the role's own change shows).
         #expect(
             changes(#""from":"2026-03-16T00:00:00.000Z","to":"2026-03-21T00:00:00.000Z","scope":"team/team_payments""#) == [
-                "2026-03-17T17:00:00.000Z 368 left member:team_payments",
-                "2026-03-20T12:00:00.000Z - expired grant_9",
+                "2026-03-17T17:00:00.000Z 368 left member:team_payments usr_carol",
+                "2026-03-20T12:00:00.000Z - expired grant_9 -",
             ])
         #expect(
             changes(#""from":"2026-03-16T00:00:00.000Z","to":"2026-03-21T00:00:00.000Z""#).contains(
-                "2026-03-19T09:00:00.000Z 370 deleted role_incident_commander"))
+                "2026-03-19T09:00:00.000Z 370 deleted role_incident_commander usr_alice"))
     }
 
     @Test(arguments: [

@@ -14,7 +14,7 @@ public import HindsightCore
 /// about a moment reads the facts whose interval holds it: nothing is replayed.
 public final class AccessReadModel: ReadModel {
     public let name = "access"
-    public let version = 9
+    public let version = 10
     /// The access events, and every type whose events say which project a build, function,
     /// database, webhook or domain belongs to (or which database a backup belongs to).
     public let types: Set<String>? = AccessReadModel.accessTypes.union(AccessReadModel.placingTypes)
@@ -53,6 +53,7 @@ public final class AccessReadModel: ReadModel {
             CREATE TABLE access_token (token TEXT NOT NULL, owner TEXT NOT NULL, scopes TEXT NOT NULL, expires_at INTEGER,
                                        from_seq INTEGER NOT NULL, to_seq INTEGER, from_time INTEGER NOT NULL, to_time INTEGER);
             CREATE INDEX access_token_by_token ON access_token (token, from_seq);
+            CREATE TABLE access_actor (seq INTEGER PRIMARY KEY, actor TEXT NOT NULL, actor_kind TEXT NOT NULL, reason TEXT);
             """)
     }
 
@@ -83,6 +84,8 @@ public final class AccessReadModel: ReadModel {
         case delete(_ entity: String)
         case createToken(_ token: String, owner: String, scopes: String, expiresAt: Int64?)
         case revokeToken(_ token: String)
+        /// Who made the change the event before records, and the reason it gives (a revocation's).
+        case actedBy(_ actor: String, kind: String, reason: String?)
     }
 
     /// A batch's steps, each with the moment of the event it comes from, in seq order.
@@ -110,7 +113,10 @@ public final class AccessReadModel: ReadModel {
                     steps.append((.place("backup/" + backup, under: "database/" + database), at))
                 }
             }
-            if let step = Self.step(stored, text) { steps.append((step, at)) }
+            if let step = Self.step(stored, text) {
+                steps.append((step, at))
+                steps.append((.actedBy(stored.actorID, kind: stored.actorKind, reason: text["reason"]), at))
+            }
         }
         return Batch(steps: steps)
     }
@@ -218,6 +224,9 @@ public final class AccessReadModel: ReadModel {
                     [.text(token), .text(owner), .text(scopes), .number(expiresAt)], at: at, in: db)
             case .revokeToken(let token):
                 try end(Ending.token, [token], at: at, in: db)
+            case .actedBy(let actor, let kind, let reason):
+                try db.statement("INSERT OR REPLACE INTO access_actor VALUES (?, ?, ?, ?)").bind(1, at.seq).bind(2, actor).bind(3, kind)
+                    .bind(4, reason).run()
             }
         }
     }
@@ -369,23 +378,34 @@ public final class AccessReadModel: ReadModel {
         public let grant: String
         public let role: String
         public let scope: String
-        /// `expired`, `revoked`, `outside the token's scopes` or `the token is revoked or expired`.
+        /// `expired`, `revoked`, `role deleted`, `resource deleted`, `membership ended`,
+        /// `outside the token's scopes` or `the token is revoked or expired`.
         public let why: String
-        /// When it stopped applying: the expiry or the revocation (milliseconds), if it did.
+        /// When it stopped applying (milliseconds): the expiry, the revocation, the deletion or
+        /// the end of the membership; nil for a token's scopes.
         public let since: Int64?
+        /// For `resource deleted`, the deleted entity (the resource or what holds it); for
+        /// `membership ended`, the team (`team/ID`).
+        public let entity: String?
+
+        init(grant: String, role: String, scope: String, why: String, since: Int64?, entity: String? = nil) {
+            (self.grant, self.role, self.scope, self.why, self.since, self.entity) = (grant, role, scope, why, since, entity)
+        }
     }
 
-    /// Why `check` denies: the grants on the resource's path whose role allows the permission
-    /// but that had expired or been revoked by the moment, and for a token, what its owner
-    /// holds that its scopes leave out or that it can no longer use. Empty when nothing
+    /// Why `check` denies: the grants and team roles on the resource's path whose role allows
+    /// the permission but that had, by the moment, expired, been revoked, lost their custom
+    /// role to `role.deleted`, or reached the subject through a team they have left; every one
+    /// of them when the resource (or what holds it) was deleted; and for a token, what its
+    /// owner holds that its scopes leave out or that it can no longer use. Empty when nothing
     /// would have allowed it (or when it is allowed).
     public static func explainDenial(
         _ subject: String, _ permission: Permission, _ resource: String, at when: AsOf, in db: SQLiteDatabase
     ) throws(LogError) -> Set<Miss> {
         let view = View(when, in: db)
         let path = try view.path(of: resource)
-        guard !path.isEmpty else { return [] }
-        var misses = try view.ended(for: subject, permission, path)
+        guard !path.isEmpty else { return try view.deleted(for: subject, permission, resource) }
+        var misses = try view.ended(for: subject, permission, path).union(try view.left(by: subject, permission, path))
         guard subject.hasPrefix("tok_") else { return misses }
         let (from, to) = view.bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
         let token = try db.statement(
@@ -526,6 +546,8 @@ public final class AccessReadModel: ReadModel {
         public let at: Int64
         /// What changed: the grant, `member:TEAM`, the role or the token.
         public let subject: String
+        /// What it was about (`subject`, `user`, `role`, `scope`, `owner`), who made it (`by`,
+        /// `byKind`: absent for an expiry, which no one makes) and a revocation's `reason`.
         public let detail: [String: String]
     }
 
@@ -617,7 +639,20 @@ public final class AccessReadModel: ReadModel {
             }
             expiring.finish()
         }
-        return changes.sorted { ($0.at, $0.seq ?? 0, $0.subject, $0.change) < ($1.at, $1.seq ?? 0, $1.subject, $1.change) }
+        // Who made each change (an expiry has no seq, and no one made it), and a revocation's reason.
+        let actors = try db.statement("SELECT actor, actor_kind, reason FROM access_actor WHERE seq = ?")
+        defer { actors.finish() }
+        let attributed = try changes.map { change throws(LogError) -> Change in
+            guard let seq = change.seq else { return change }
+            actors.reset().bind(1, Int64(seq))
+            guard try actors.step() else { return change }
+            var detail = change.detail
+            detail["by"] = actors.text(0)
+            detail["byKind"] = actors.text(1)
+            if change.change == "revoked", let reason = actors.text(2) { detail["reason"] = reason }
+            return Change(change: change.change, seq: change.seq, at: change.at, subject: change.subject, detail: detail)
+        }
+        return attributed.sorted { ($0.at, $0.seq ?? 0, $0.subject, $0.change) < ($1.at, $1.seq ?? 0, $1.subject, $1.change) }
     }
 
     /// When the rows of a table keyed by `key` began and ended within the period; a row
@@ -779,14 +814,107 @@ public final class AccessReadModel: ReadModel {
             }
             rows.finish()
             var misses: Set<Miss> = []
-            for grant in found where try role(grant.role)?.allows(permission) == true {
+            for grant in found {
+                // A custom role deleted since: what it allowed before.
+                let defined = try role(grant.role)
+                let deleted = defined == nil ? try deletedRole(grant.role) : nil
+                guard (defined ?? deleted?.role)?.allows(permission) == true else { continue }
                 if grant.revoked {
                     misses.insert(Miss(grant: grant.grant, role: grant.role, scope: grant.scope, why: "revoked", since: grant.revokedAt))
                 } else if let expiry = grant.expiry, expiry <= time {
                     misses.insert(Miss(grant: grant.grant, role: grant.role, scope: grant.scope, why: "expired", since: expiry))
+                } else if let deleted {
+                    misses.insert(Miss(grant: grant.grant, role: grant.role, scope: grant.scope, why: "role deleted", since: deleted.at))
                 }
             }
             return misses
+        }
+
+        /// A custom role's permissions as last defined, and when it was deleted, if it was by
+        /// the moment (a role redefined is not deleted: its new definition holds).
+        func deletedRole(_ name: String) throws(LogError) -> (role: RolePermissions, at: Int64)? {
+            let (from, to) = bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
+            let row = try db.statement(
+                "SELECT permissions, \(to), to_time FROM access_role WHERE role = ? AND \(from) <= ? ORDER BY from_seq DESC LIMIT 1"
+            ).bind(1, name).bind(2, moment)
+            defer { row.finish() }
+            guard try row.step(), !row.isNull(1), row.int(1) <= moment,
+                let role = RolePermissions(defined: (row.text(0) ?? "").split(separator: ",").map(String.init))
+            else { return nil }
+            return (role, row.int(2))
+        }
+
+        /// What the subject held through teams it had left by the moment: the teams' grants on
+        /// the path, and its role on a team on the path, that would allow the permission.
+        func left(by subject: String, _ permission: Permission, _ path: [String]) throws(LogError) -> Set<Miss> {
+            let (from, to) = bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
+            let current = Set(try memberships(of: subject).map(\.team))
+            let rows = try db.statement(
+                "SELECT team, role, to_time FROM access_member WHERE user = ? AND \(from) <= ? AND \(to) <= ? ORDER BY from_seq"
+            )
+            .bind(1, subject).bind(2, moment).bind(3, moment)
+            var ended: [String: (role: String, at: Int64)] = [:]
+            while try rows.step() {
+                let team = rows.text(0) ?? ""
+                if !current.contains(team) { ended[team] = (rows.text(1) ?? "", rows.int(2)) }
+            }
+            rows.finish()
+            var misses: Set<Miss> = []
+            for (team, membership) in ended {
+                let entity = "team/" + team
+                if path.contains(entity), try role(membership.role)?.allows(permission) == true {
+                    misses.insert(
+                        Miss(
+                            grant: "member:" + team, role: membership.role, scope: entity, why: "membership ended", since: membership.at,
+                            entity: entity))
+                }
+                for grant in try inForce(to: [entity], on: path) where try role(grant.role)?.allows(permission) == true {
+                    misses.insert(
+                        Miss(
+                            grant: grant.id, role: grant.role, scope: grant.scope, why: "membership ended", since: membership.at,
+                            entity: entity))
+                }
+            }
+            return misses
+        }
+
+        /// When the resource or what holds it was deleted: every grant and team role of the
+        /// subject on its path as it stood, that would otherwise allow the permission.
+        func deleted(for subject: String, _ permission: Permission, _ resource: String) throws(LogError) -> Set<Miss> {
+            let path = try path(of: resource, throughDeletions: true)
+            let column = bySeq ? "from_seq" : "from_time"
+            var deletion: (entity: String, at: Int64)?
+            for node in path where deletion == nil {
+                let row = try db.statement("SELECT from_time FROM access_deleted WHERE entity = ? AND \(column) <= ?").bind(1, node)
+                    .bind(2, moment)
+                if try row.step() { deletion = (node, row.int(0)) }
+                row.finish()
+            }
+            guard let deletion else { return [] }
+            return Set(
+                try held(by: subject, permission, path).map {
+                    Miss(
+                        grant: $0.grant, role: $0.role, scope: $0.scope, why: "resource deleted", since: deletion.at,
+                        entity: deletion.entity)
+                })
+        }
+
+        /// The grants to `holders` on `path` in force at the moment (neither revoked nor
+        /// expired).
+        func inForce(to holders: [String], on path: [String]) throws(LogError) -> [(id: String, role: String, scope: String)] {
+            let rows = try db.statement(
+                "SELECT grant_id, role, scope, expires_at FROM access_grant WHERE subject IN (\(Self.placeholders(holders.count)))"
+                    + " AND scope IN (\(Self.placeholders(path.count))) AND \(holds)")
+            for (index, value) in (holders + path).enumerated() { rows.bind(Int32(index + 1), value) }
+            bindMoment(rows, from: Int32(holders.count + path.count + 1))
+            defer { rows.finish() }
+            var grants: [(id: String, role: String, scope: String)] = []
+            while try rows.step() {
+                if time < (rows.isNull(3) ? .max : rows.int(3)) {
+                    grants.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? ""))
+                }
+            }
+            return grants
         }
 
         /// The members of a team at the moment, with their roles.
@@ -812,21 +940,9 @@ public final class AccessReadModel: ReadModel {
             let teams = try memberships(of: subject)
             var reasons: Set<Reason> = []
             // The grants of the subject and of its teams on the resource's path, in one query.
-            let holders = [subject] + teams.map { "team/" + $0.team }
-            let rows = try db.statement(
-                "SELECT grant_id, role, scope, expires_at FROM access_grant WHERE subject IN (\(Self.placeholders(holders.count)))"
-                    + " AND scope IN (\(Self.placeholders(path.count))) AND \(holds)")
-            for (index, value) in (holders + path).enumerated() { rows.bind(Int32(index + 1), value) }
-            bindMoment(rows, from: Int32(holders.count + path.count + 1))
-            var grants: [(id: String, role: String, scope: String, expiry: Int64?)] = []
-            while try rows.step() {
-                grants.append((rows.text(0) ?? "", rows.text(1) ?? "", rows.text(2) ?? "", rows.isNull(3) ? nil : rows.int(3)))
-            }
-            rows.finish()
-            for grant in grants where time < (grant.expiry ?? .max) {
-                if try role(grant.role)?.allows(permission) == true {
-                    reasons.insert(Reason(grant: grant.id, role: grant.role, scope: grant.scope))
-                }
+            for grant in try inForce(to: [subject] + teams.map { "team/" + $0.team }, on: path)
+            where try role(grant.role)?.allows(permission) == true {
+                reasons.insert(Reason(grant: grant.id, role: grant.role, scope: grant.scope))
             }
             for (team, name, _) in teams where path.contains("team/" + team) {
                 if try role(name)?.allows(permission) == true {

@@ -87,8 +87,8 @@ public enum Check: ReadingMethod {
     public struct Answer: QueryAnswer {
         /// The grants (or team roles) that allow it; empty when denied.
         public let grants: [AccessReadModel.Reason]
-        /// When denied: the grants that would have allowed it but expired, were revoked, or lie
-        /// outside the token's scopes.
+        /// When denied: the grants and team roles that would have allowed it, and why they did
+        /// not (`AccessReadModel.explainDenial`).
         public let wouldHave: [AccessReadModel.Miss]
         public let position: UInt64?
         public var allowed: Bool { !grants.isEmpty }
@@ -102,6 +102,7 @@ public enum Check: ReadingMethod {
                             "grant": .string(miss.grant), "role": .string(miss.role), "scope": .string(miss.scope),
                             "why": .string(miss.why),
                             "since": miss.since.map { .string(Timestamp.format($0)) } ?? .null,
+                            "entity": miss.entity.map { .string($0) } ?? .null,
                         ]
                     })
             }
@@ -114,8 +115,13 @@ public enum Check: ReadingMethod {
                 "wouldHave": .array(
                     .object([
                         "grant": .string(), "role": .string(), "scope": .string(),
-                        "why": .string("expired, revoked or outside the token's scopes"),
-                        "since": .nullable(.time()),
+                        "why": .oneOf([
+                            "expired", "revoked", "role deleted", "resource deleted", "membership ended", "outside the token's scopes",
+                            "the token is revoked or expired",
+                        ]),
+                        "since": .nullable(.time("When it stopped applying.")),
+                        "entity": .nullable(
+                            .string("The deleted entity (resource deleted) or the team left (membership ended).")),
                     ]), "When denied: the grants that would have allowed it."),
             ], optional: ["wouldHave"])
     }
@@ -294,7 +300,10 @@ public enum Changes: ReadingMethod {
                     [
                         "change": .string("granted, revoked, expired, joined, role changed, left, defined, redefined, deleted, created"),
                         "what": .string(), "at": .time(), "seq": .nullable(.integer(nil, "null for an expiry")),
-                    ], "In time order, with the change's details (subject, role, scope …) as further members."))
+                        "by": .string("Who made the change (the event's actor id); absent for an expiry."),
+                        "byKind": .string("user, token or system."), "reason": .string("The reason a revocation gave."),
+                    ], optional: ["by", "byKind", "reason"],
+                    "In time order, with the change's details (subject, role, scope …) as further members."))
         ])
     }
 
