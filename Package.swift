@@ -259,7 +259,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HindsightEvidenceTests",
-            dependencies: ["HindsightTestSupport"],
+            dependencies: ["HindsightCore", "HindsightTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -22,7 +22,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FORMAT = "hindsight-audit-export/1"
-REVIEW_FORMAT = "hindsight-access-review/1"
+# Answer bundles: a read model's answer as files of rows, checked alike whatever they hold.
+REVIEW_FORMATS = ["hindsight-access-review/1", "hindsight-backup-evidence/1", "hindsight-token-evidence/1"]
 COLUMNS = ["seq", "recordedAt", "occurredAt", "type", "org", "actorKind", "actorId", "stream", "id", "data"]
 SEALED = re.compile(rb'"enc:v1:[^"]*"')
 ANY_STRING = rb'"(?:[^"\\]|\\.)*"'
@@ -293,7 +294,8 @@ def check_anchor(bundle, manifest, key):
 
 
 def verify_review(bundle, manifest_bytes, manifest, key, older):
-    """An access review: its files, checkpoint and manifest are the ones the key signed."""
+    """An answer bundle (an access review, backup or token evidence): its files, checkpoint and
+    manifest are the ones the key signed."""
     for file in [manifest["checkpoint"], "manifest.sig"] + sorted(manifest["files"]):
         if not os.path.exists(os.path.join(bundle, file)):
             raise Problem(file, "it is missing from the bundle")
@@ -309,16 +311,16 @@ def verify_review(bundle, manifest_bytes, manifest, key, older):
         if actual != expected:
             raise Problem(file, f"its SHA-256 is {actual}; the manifest says {expected}")
     if older is not None:
-        raise Problem("older checkpoint", "an access review carries no consistency proofs; check an audit export of the same log against it")
-    check_signature(bundle, manifest_bytes, REVIEW_FORMAT, key)
-    return {"ok": True, "format": REVIEW_FORMAT, "count": sum(manifest["rows"].values()), "position": manifest["position"], "treeSize": size}
+        raise Problem("older checkpoint", "an answer bundle carries no consistency proofs; check an audit export of the same log against it")
+    check_signature(bundle, manifest_bytes, manifest["format"], key)
+    return {"ok": True, "format": manifest["format"], "count": sum(manifest["rows"].values()), "position": manifest["position"], "treeSize": size}
 
 
 def verify(bundle, key, older=None):
     manifest_bytes = read(bundle, "manifest.json")
     try:
         manifest = json.loads(manifest_bytes)
-        if manifest.get("format") == REVIEW_FORMAT:
+        if manifest.get("format") in REVIEW_FORMATS:
             return verify_review(bundle, manifest_bytes, manifest, key, older)
         for field in ["format", "query", "range", "complete", "count", "chainHead", "file", "sha256", "rendering",
                       "checkpoint", "proof", "files"]:
@@ -326,7 +328,7 @@ def verify(bundle, key, older=None):
     except (ValueError, KeyError) as error:
         raise Problem("manifest.json", f"it is not an export manifest: {error}")
     if manifest["format"] != FORMAT:
-        raise Problem("manifest.json", f"its format is {manifest['format']}; this verifier reads {FORMAT} and {REVIEW_FORMAT}")
+        raise Problem("manifest.json", f"its format is {manifest['format']}; this verifier reads {', '.join([FORMAT] + REVIEW_FORMATS)}")
     for file in [manifest["file"], manifest["rendering"], manifest["proof"], manifest["checkpoint"], "manifest.sig"] + sorted(manifest["files"]):
         if not os.path.exists(os.path.join(bundle, file)):
             raise Problem(file, "it is missing from the bundle")

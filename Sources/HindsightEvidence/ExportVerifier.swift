@@ -53,12 +53,13 @@ public enum ExportVerifier {
         }
         switch format {
         case ExportManifest.currentFormat: return try verifyAudit(directory, manifestBytes, key: key, olderCheckpoint: olderCheckpoint)
-        case AccessReviewManifest.currentFormat:
+        case let review where ReviewBundle.formats.contains(review):
             return try verifyReview(directory, manifestBytes, key: key, olderCheckpoint: olderCheckpoint)
         default:
             throw Problem(
                 "manifest.json",
-                "its format is \(format); this verifier reads \(ExportManifest.currentFormat) and \(AccessReviewManifest.currentFormat)")
+                "its format is \(format); this verifier reads \(([ExportManifest.currentFormat] + ReviewBundle.formats.sorted()).joined(separator: ", "))"
+            )
         }
     }
 
@@ -135,11 +136,12 @@ public enum ExportVerifier {
         }
     }
 
-    /// An access review: its files, checkpoint and manifest are the ones the key signed.
+    /// An answer bundle (an access review, backup or token evidence): its files, checkpoint and
+    /// manifest are the ones the key signed.
     private static func verifyReview(_ directory: String, _ manifestBytes: [UInt8], key: VerifierKey, olderCheckpoint: String?)
         throws(Problem) -> Report
     {
-        let manifest = try decode(AccessReviewManifest.self, manifestBytes)
+        let manifest = try decode(ReviewManifest.self, manifestBytes)
         try checkPresent(directory, [manifest.checkpoint, "manifest.sig"] + manifest.files.keys.sorted())
         let checkpoint = try checkpoint(directory, manifest.checkpoint, key: key, head: manifest.chainHead)
         guard manifest.position <= checkpoint.size else {
@@ -152,7 +154,7 @@ public enum ExportVerifier {
         try checkDigests(directory, manifest.files.sorted(by: { $0.key < $1.key }))
         guard olderCheckpoint == nil else {
             throw Problem(
-                "older checkpoint", "an access review carries no consistency proofs; check an audit export of the same log against it")
+                "older checkpoint", "an answer bundle carries no consistency proofs; check an audit export of the same log against it")
         }
         try checkSignature(directory, manifestBytes, format: manifest.format, key: key)
         return Report(

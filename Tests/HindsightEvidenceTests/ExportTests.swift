@@ -4,11 +4,11 @@ import Testing
 
 /// The repository's root, for the sample history and the Python verifier.
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-private let sampleHistory = repository.appendingPathComponent("EventSchemas/examples/history.ndjson").path
-private let pythonVerifier = repository.appendingPathComponent("Tools/verify_export.py").path
+let sampleHistory = repository.appendingPathComponent("EventSchemas/examples/history.ndjson").path
+let pythonVerifier = repository.appendingPathComponent("Tools/verify_export.py").path
 
 /// A data directory holding the sample history, and a signing key beside it.
-private final class Evidence {
+final class Evidence {
     let scratch = TemporaryDirectory()
     var data: String { scratch.path + "/data" }
     var key: String { scratch.path + "/keys/signing.key" }

@@ -86,6 +86,12 @@ struct ExtremeRequests {
                 parameters: [(["at"], .moment), (["since"], .time(notAfterNow: true))]),
             MethodParameters(method: "export.audit", base: ["format": "jsonl"], parameters: [(["from"], .moment), (["to"], .moment)]),
             MethodParameters(
+                method: "export.backups", base: ["format": "csv", "from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8))],
+                parameters: [(["from"], .time()), (["to"], .time())]),
+            MethodParameters(
+                method: "export.tokens", base: ["format": "jsonl"],
+                parameters: [(["at"], .moment), (["olderThanDays"], .integer(0...36_500))]),
+            MethodParameters(
                 method: "analytics.builds", base: ["org": "org_acme"], parameters: [(["days"], .integer(1...366)), (["at"], .moment)]),
             MethodParameters(
                 method: "analytics.functions", base: ["org": "org_acme"],
@@ -181,6 +187,10 @@ struct ExtremeRequests {
                 .refusal(code: -32602, path: "/params/since")
             ),
             ("export.audit", ["format": "jsonl", "from": 300, "to": 2], .refusal(code: -32602, path: "/params/from")),
+            (
+                "export.backups", ["format": "csv", "from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
+                .refusal(code: -32602, path: "/params/from")
+            ),
             (
                 "export.audit", ["format": "jsonl", "from": .raw(Array(Self.latest.utf8)), "to": .raw(Array(Self.earliest.utf8))],
                 .refusal(code: -32602, path: "/params/from")

@@ -80,6 +80,8 @@ public struct WorkloadGenerator: Sendable {
         var projects: [(id: String, team: String)] = []
         var functions: [(id: String, project: String)] = []
         var databases: [(id: String, project: String)] = []
+        /// Databases ever provisioned: ids are never used again, even once deprovisioned.
+        var provisioned = 0
         var webhooks: [String] = []
         var tokens: [String] = []
         var grants: [String] = []
@@ -337,7 +339,8 @@ public struct WorkloadGenerator: Sendable {
 
     private mutating func databaseEvent(_ org: Int) -> String {
         guard let database = orgs[org].databases.randomElement(using: &random), random.below(4) != 0 else {
-            let database = "db_\(orgs[org].id.dropFirst(4))_\(orgs[org].databases.count + 1)"
+            orgs[org].provisioned += 1
+            let database = "db_\(orgs[org].id.dropFirst(4))_\(orgs[org].provisioned)"
             let project = pick(orgs[org].projects).id
             orgs[org].databases.append((database, project))
             return envelope(
@@ -348,10 +351,15 @@ public struct WorkloadGenerator: Sendable {
         let stream = "database/\(database.id)"
         switch random.below(4) {
         case 0:
+            let (every, retention) = ([6, 12, 24][random.below(3)], [7, 30, 90][random.below(3)])
+            // Now and then a database is deprovisioned instead (decided by the counter, so that
+            // the random stream stays as it was).
+            if counter % 40 == 0 {
+                orgs[org].databases.removeAll { $0.id == database.id }
+                return envelope(org, "database.deprovisioned", stream, #""database":"\#(database.id)""#)
+            }
             return envelope(
-                org, "backup.schedule_set", stream,
-                #""database":"\#(database.id)","everyHours":\#([6, 12, 24][random.below(3)]),"retentionDays":\#([7, 30, 90][random.below(3)])"#
-            )
+                org, "backup.schedule_set", stream, #""database":"\#(database.id)","everyHours":\#(every),"retentionDays":\#(retention)"#)
         case 1:
             orgs[org].backups += 1
             return envelope(
@@ -360,9 +368,22 @@ public struct WorkloadGenerator: Sendable {
                 actor: (kind: "system", id: "backup"))
         default:
             guard orgs[org].backups > 0 else { return queryDatabase(org) }
+            let backup = "bak_\(orgs[org].id.dropFirst(4))_\(orgs[org].backups)"
+            let (bytes, digest) = (random.below(2_000_000_000), hex(64))
+            // Some backups fail, and some are restored (by the counter, as above).
+            if counter % 9 == 0 {
+                return envelope(
+                    org, "backup.failed", stream, #""backup":"\#(backup)","database":"\#(database.id)","reason":"snapshot timed out""#,
+                    actor: (kind: "system", id: "backup"))
+            }
+            if counter % 13 == 0 {
+                return envelope(
+                    org, "backup.restored", stream,
+                    #""backup":"\#(backup)","database":"\#(database.id)","target":"\#(database.id)_restored""#)
+            }
             return envelope(
                 org, "backup.completed", stream,
-                #""backup":"bak_\#(orgs[org].id.dropFirst(4))_\#(orgs[org].backups)","database":"\#(database.id)","bytes":\#(random.below(2_000_000_000)),"sha256":"\#(hex(64))""#,
+                #""backup":"\#(backup)","database":"\#(database.id)","bytes":\#(bytes),"sha256":"\#(digest)""#,
                 actor: (kind: "system", id: "backup"))
         }
     }

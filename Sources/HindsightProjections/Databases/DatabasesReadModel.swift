@@ -200,38 +200,156 @@ public final class DatabasesReadModel: ReadModel {
 
     /// The backups of `database` known at the moment, in the order they began.
     public static func backups(of database: String, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Backup] {
+        try backups(where: "database = ?3", at: when, in: db) { $0.bind(3, database) }
+    }
+
+    /// Every backup that began or ended in `from`…`to` (milliseconds, by `occurredAt`), as it
+    /// stood at `to`, in the order they began.
+    public static func backups(from: Int64, to: Int64, in db: SQLiteDatabase) throws(LogError) -> [Backup] {
+        try backups(where: "(started_time BETWEEN ?3 AND ?4 OR ended_time BETWEEN ?3 AND ?4)", at: .time(to), in: db) {
+            $0.bind(3, from).bind(4, to)
+        }
+    }
+
+    /// The backups a condition on `inventory_backup` selects (its placeholders from ?3, bound
+    /// by `bind`), known at the moment, in the order they began.
+    private static func backups(
+        where condition: String, at when: AsOf, in db: SQLiteDatabase, bind: (SQLiteDatabase.Statement) -> Void
+    ) throws(LogError) -> [Backup] {
         let moment = when.bounds
         let (started, ended) = (moment.column("started"), moment.column("ended"))
         let rows = try db.statement(
             """
-            SELECT backup, CASE WHEN \(started) <= ?2 THEN started_time END, CASE WHEN \(ended) <= ?2 THEN ended_time END,
+            SELECT backup, database, CASE WHEN \(started) <= ?2 THEN started_time END, CASE WHEN \(ended) <= ?2 THEN ended_time END,
                    status, bytes, sha256, reason
             FROM inventory_backup
-            WHERE database = ?1 AND (\(started) <= ?2 OR \(ended) <= ?2)
+            WHERE \(condition) AND (\(started) <= ?2 OR \(ended) <= ?2)
             ORDER BY first_seq, backup
             """
-        ).bind(1, database).bind(2, moment.value)
+        ).bind(2, moment.value)
+        bind(rows)
         defer { rows.finish() }
+        let restored = try db.statement(
+            "SELECT time, seq, target FROM inventory_restore WHERE backup = ?1 AND \(moment.at) <= ?2 ORDER BY seq")
+        defer { restored.finish() }
         var backups: [Backup] = []
         while try rows.step() {
             let backup = rows.text(0) ?? ""
-            let ended = rows.isNull(2) ? nil : rows.int(2)
-            let status = ended == nil ? "started" : rows.text(3) ?? ""
-            let restored = try db.statement(
-                "SELECT time, seq, target FROM inventory_restore WHERE backup = ?1 AND \(moment.at) <= ?2 ORDER BY seq"
-            ).bind(1, backup).bind(2, moment.value)
+            let ended = rows.isNull(3) ? nil : rows.int(3)
+            let status = ended == nil ? "started" : rows.text(4) ?? ""
+            restored.reset().bind(1, backup).bind(2, moment.value)
             var restores: [(at: Int64, seq: Int64, target: String)] = []
             while try restored.step() { restores.append((restored.int(0), restored.int(1), restored.text(2) ?? "")) }
-            restored.finish()
             backups.append(
                 Backup(
-                    backup: backup, database: database, status: status, startedAt: rows.isNull(1) ? nil : rows.int(1),
+                    backup: backup, database: rows.text(1) ?? "", status: status, startedAt: rows.isNull(2) ? nil : rows.int(2),
                     completedAt: status == "completed" ? ended : nil, failedAt: status == "failed" ? ended : nil,
-                    bytes: status == "completed" && !rows.isNull(4) ? rows.int(4) : nil,
-                    sha256: status == "completed" ? rows.text(5) : nil, reason: status == "failed" ? rows.text(6) : nil,
+                    bytes: status == "completed" && !rows.isNull(5) ? rows.int(5) : nil,
+                    sha256: status == "completed" ? rows.text(6) : nil, reason: status == "failed" ? rows.text(7) : nil,
                     restores: restores))
         }
         return backups
+    }
+
+    /// A database that had a backup schedule in force at some moment of a period, and every
+    /// stretch of it during which it was overdue.
+    public struct ScheduledDatabase: Sendable {
+        public let database: String
+        public let project: String
+        public let org: String
+        public let engine: String
+        public let region: String
+        public let provisionedAt: Int64
+        /// If it was deprovisioned by the period's end.
+        public let deprovisionedAt: Int64?
+        /// The schedule in force at the period's end (or when the lifetime ended within it).
+        public let everyHours: Int64
+        public let gaps: [Gap]
+    }
+
+    /// A stretch during which a scheduled database was overdue, as `backups.overdue` judges it
+    /// at each moment: its last completed backup (or, never backed up, its first schedule) more
+    /// than `everyHours` before.
+    public struct Gap: Sendable {
+        /// When the schedule was missed: the last completed backup (or the first schedule) plus
+        /// the hours in force then. Overdue from just after it.
+        public let overdueFrom: Int64
+        /// When it stopped being overdue (a completed backup, a schedule of more hours, the
+        /// deprovisioning); nil when it still was at the period's end.
+        public let overdueUntil: Int64?
+        /// The last completed backup before it; nil for a database never backed up.
+        public let lastCompletedAt: Int64?
+        public let everyHours: Int64
+    }
+
+    /// Every database lifetime with a schedule in force at some moment of `from`…`to`
+    /// (milliseconds, by `occurredAt`: the events that occurred by `to`), with every gap that
+    /// overlaps the period, by id.
+    public static func scheduled(from: Int64, to: Int64, in db: SQLiteDatabase) throws(LogError) -> [ScheduledDatabase] {
+        let hour: Int64 = 3_600_000
+        let lifetimes = try db.statement(
+            """
+            SELECT database, project, org, engine, region, from_seq, from_time, to_seq, to_time,
+                   CASE WHEN deprovisioned_time <= ?1 THEN deprovisioned_time END
+            FROM inventory_database WHERE from_time <= ?1 ORDER BY database, from_seq
+            """
+        ).bind(1, to)
+        defer { lifetimes.finish() }
+        let schedules = try db.statement(
+            "SELECT seq, time, every_hours FROM inventory_backup_schedule WHERE database = ? AND seq > ? AND seq < ? AND time <= ? ORDER BY seq"
+        )
+        defer { schedules.finish() }
+        let completions = try db.statement(
+            "SELECT ended_time FROM inventory_backup WHERE database = ? AND status = 'completed' AND ended_time <= ? ORDER BY ended_time")
+        defer { completions.finish() }
+        var found: [ScheduledDatabase] = []
+        while try lifetimes.step() {
+            let database = lifetimes.text(0) ?? ""
+            let replaced = lifetimes.isNull(8) || lifetimes.int(8) > to ? nil : lifetimes.int(8)
+            let deprovisioned = lifetimes.isNull(9) ? nil : lifetimes.int(9)
+            // Nothing is overdue from the lifetime's end on; the period's end is its last moment.
+            let end = min(replaced ?? .max, deprovisioned ?? .max)
+            schedules.reset().bind(1, database).bind(2, lifetimes.int(5)).bind(3, lifetimes.isNull(7) ? Int64.max : lifetimes.int(7))
+                .bind(4, to)
+            var set: [(time: Int64, every: Int64)] = []
+            while try schedules.step() { set.append((schedules.int(1), schedules.int(2))) }
+            guard let first = set.first?.time, first < end, end > from else { continue }
+            completions.reset().bind(1, database).bind(2, to)
+            var completed: [Int64] = []
+            while try completions.step() { completed.append(completions.int(0)) }
+            // The moments where what decides overdue changes, from the first schedule on.
+            let changes = Set(set.map(\.time) + completed + [first]).filter { $0 >= first && $0 < end && $0 <= to }.sorted()
+            var gaps: [Gap] = []
+            var open: (from: Int64, last: Int64?, every: Int64)?
+            for (index, start) in changes.enumerated() {
+                // A stretch over which the last completion and the schedule stay as they are at
+                // its start; the last one ends with the lifetime, or takes in the period's end.
+                let stop = index + 1 < changes.count ? changes[index + 1] : min(end, to)
+                // The schedule is the last set by then in log order, as `databases` takes it.
+                guard let every = set.last(where: { $0.time <= start })?.every else { continue }
+                let last = completed.last { $0 <= start }
+                let (window, long) = every.multipliedReportingOverflow(by: hour)
+                let (deadline, far) = (last ?? first).addingReportingOverflow(window)
+                // Overdue at a moment after the deadline (a schedule too long for 64 bits never is).
+                let overdue = { (moment: Int64) in !long && !far && moment > deadline }
+                if let gap = open, !overdue(start) {
+                    gaps.append(Gap(overdueFrom: gap.from, overdueUntil: start, lastCompletedAt: gap.last, everyHours: gap.every))
+                    open = nil
+                }
+                if open == nil, !long, !far, deadline < stop { open = (max(deadline, start), last, every) }
+            }
+            if let gap = open {
+                gaps.append(
+                    Gap(overdueFrom: gap.from, overdueUntil: end <= to ? end : nil, lastCompletedAt: gap.last, everyHours: gap.every))
+            }
+            let inPeriod = gaps.filter { $0.overdueFrom < to && ($0.overdueUntil ?? .max) > from }
+            found.append(
+                ScheduledDatabase(
+                    database: database, project: lifetimes.text(1) ?? "", org: lifetimes.text(2) ?? "", engine: lifetimes.text(3) ?? "",
+                    region: lifetimes.text(4) ?? "", provisionedAt: lifetimes.int(6), deprovisionedAt: deprovisioned,
+                    everyHours: set.last(where: { $0.time <= min(end, to) })?.every ?? set[0].every, gaps: inPeriod))
+        }
+        return found
     }
 
 }

@@ -98,21 +98,10 @@ public final class TokensReadModel: ReadModel {
     public static func tokens(owner: String? = nil, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Token] {
         let bounds = when.bounds
         let (bySeq, moment, now) = (bounds.bySeq, bounds.value, bounds.time)
-        let (from, to, revoked, at) =
-            bySeq ? ("from_seq", "to_seq", "revoked_seq", "seq") : ("from_time", "to_time", "revoked_time", "time")
+        let (from, to, revoked) = bySeq ? ("from_seq", "to_seq", "revoked_seq") : ("from_time", "to_time", "revoked_time")
         // The rotations by the moment, of the tokens asked about, read in one pass: a
         // subquery per token cost more than the list itself.
-        let rotated = try db.statement(
-            """
-            SELECT token, seq, time, fingerprint FROM inventory_token_rotation
-            WHERE \(at) <= ?1 AND \(owner == nil ? "?2 IS NULL" : "token IN (SELECT token FROM inventory_token WHERE owner = ?2)")
-            """
-        ).bind(1, moment).bind(2, owner)
-        var rotations: [String: [(seq: Int64, time: Int64, fingerprint: String)]] = [:]
-        while try rotated.step() {
-            rotations[rotated.text(0) ?? "", default: []].append((rotated.int(1), rotated.int(2), rotated.text(3) ?? ""))
-        }
-        rotated.finish()
+        let rotations = Dictionary(grouping: try Self.rotations(owner: owner, at: when, in: db), by: \.token)
         let rows = try db.statement(
             """
             SELECT token, owner, org, scopes, fingerprint, from_time, from_seq, expires_at, to_seq,
@@ -129,7 +118,7 @@ public final class TokensReadModel: ReadModel {
             let (created, ended) = (rows.int(6), rows.isNull(8) ? Int64.max : rows.int(8))
             // The last rotation of this lifetime by the moment, in log order (as a replay of
             // the events by then applies them).
-            let rotation = rotations[token]?.filter { created < $0.seq && $0.seq < ended }.max { $0.seq < $1.seq }
+            let rotation = rotations[token]?.filter { created < $0.seq && $0.seq < ended }.last
             let revokedAt = rows.isNull(9) ? nil : rows.int(9)
             let expiresAt = rows.isNull(7) ? nil : rows.int(7)
             let status: Status = revokedAt != nil ? .revoked : expiresAt.map { now >= $0 } == true ? .expired : .active
@@ -140,5 +129,31 @@ public final class TokensReadModel: ReadModel {
                     lastRotatedAt: rotation?.time, expiresAt: expiresAt, status: status, revokedAt: revokedAt, reason: rows.text(10)))
         }
         return tokens
+    }
+
+    /// A token's new secret.
+    public struct Rotation: Sendable {
+        public let token: String
+        public let seq: Int64
+        public let time: Int64
+        public let fingerprint: String
+    }
+
+    /// The rotations (of `owner`'s tokens, if given) by the moment, by token and seq.
+    public static func rotations(owner: String? = nil, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Rotation] {
+        let bounds = when.bounds
+        let rows = try db.statement(
+            """
+            SELECT token, seq, time, fingerprint FROM inventory_token_rotation
+            WHERE \(bounds.at) <= ?1 AND \(owner == nil ? "?2 IS NULL" : "token IN (SELECT token FROM inventory_token WHERE owner = ?2)")
+            ORDER BY token, seq
+            """
+        ).bind(1, bounds.value).bind(2, owner)
+        defer { rows.finish() }
+        var rotations: [Rotation] = []
+        while try rows.step() {
+            rotations.append(Rotation(token: rows.text(0) ?? "", seq: rows.int(1), time: rows.int(2), fingerprint: rows.text(3) ?? ""))
+        }
+        return rotations
     }
 }

@@ -3,7 +3,8 @@ import HindsightCore
 import HindsightQuery
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write evidence for auditors.", subcommands: [Audit.self, AccessReview.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Write evidence for auditors.", subcommands: [Audit.self, AccessReview.self, Backups.self, Tokens.self])
 
     struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -76,9 +77,82 @@ struct Export: ParsableCommand {
                         "since": start,
                     ]))
             }
-            if output.json { return printAnswer(answer) }
-            print("wrote \(answer.path) (as of seq \(answer.position ?? 0)):")
-            print(FigureTable(columns: ["file", "rows"]).render(answer.files.map { [$0.name, String($0.rows)] }), terminator: "")
+            report(answer, json: output.json)
         }
     }
+
+    struct Backups: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Every database with a backup schedule in force during a period, every backup attempt in it, and every gap where a schedule was missed (export.backups).",
+            discussion: """
+                Writes a bundle in DIR: databases.FORMAT, backups.FORMAT and gaps.FORMAT, with a signed checkpoint of the log and \
+                a signed manifest; `hindsight verify-export DIR --key PUBLIC` checks it (docs/export-format.md).
+                """)
+
+        @OptionGroup var options: DataOptions
+        @OptionGroup var key: SigningKeyOption
+        @Option(help: "The period's start: an RFC 3339 time or a date.") var from: String
+        @Option(help: "The period's end (a date: its end): an RFC 3339 time or a date.") var to: String
+        @Option(help: "csv or jsonl.") var format = "csv"
+        @Option(help: ArgumentHelp("The directory to create.", valueName: "DIR")) var out: String
+        @OptionGroup var output: JSONOption
+
+        func run() throws {
+            let period = (try MomentOption.time(from, option: "from", dayEnds: false), try MomentOption.time(to, option: "to"))
+            let service = options.service(signingKey: key.path, exports: .asNamed)
+            let answer = try asking { () throws(QueryError) in
+                try service.perform(
+                    BackupEvidenceMethod.self,
+                    parameters: parameters(["from": period.0, "to": period.1, "format": .string(format), "path": .string(out)]))
+            }
+            report(answer, json: output.json)
+        }
+    }
+
+    struct Tokens: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Every API token at a moment with its rotations and status, the stale ones marked (export.tokens).",
+            discussion: """
+                Writes a bundle in DIR: tokens.FORMAT (a row per token, with stale true or false) and rotations.FORMAT, with a \
+                signed checkpoint of the log and a signed manifest; `hindsight verify-export DIR --key PUBLIC` checks it \
+                (docs/export-format.md).
+                """)
+
+        @OptionGroup var options: DataOptions
+        @OptionGroup var key: SigningKeyOption
+        @Option(help: "A seq, an RFC 3339 time or a date: the tokens as of then (default: now).") var at: String?
+        @Option(help: "A token not created or rotated within this many days is stale (0 to 36500, default 90).")
+        var olderThanDays: Int64?
+        @Option(help: "csv or jsonl.") var format = "csv"
+        @Option(help: ArgumentHelp("The directory to create.", valueName: "DIR")) var out: String
+        @OptionGroup var output: JSONOption
+
+        func validate() throws {
+            if let olderThanDays, !(0...36_500).contains(olderThanDays) {
+                throw ValidationError("--older-than-days must be from 0 to 36500, not \(olderThanDays)")
+            }
+        }
+
+        func run() throws {
+            let moment = try MomentOption.position(at, option: "at")
+            let service = options.service(signingKey: key.path, exports: .asNamed)
+            let answer = try asking { () throws(QueryError) in
+                try service.perform(
+                    TokenEvidenceMethod.self,
+                    parameters: parameters([
+                        "at": moment, "olderThanDays": olderThanDays.map { .integer($0) }, "format": .string(format), "path": .string(out),
+                    ]))
+            }
+            report(answer, json: output.json)
+        }
+    }
+}
+
+/// What an answer bundle's export wrote: where, as of which seq, and its files' rows.
+private func report(_ answer: BundleAnswer, json: Bool) {
+    if json { return printAnswer(answer) }
+    print("wrote \(answer.path) (as of seq \(answer.position ?? 0)):")
+    print(FigureTable(columns: ["file", "rows"]).render(answer.files.map { [$0.name, String($0.rows)] }), terminator: "")
 }
