@@ -160,6 +160,11 @@ struct AuditTests {
         #expect(search(#""correlationId":"chg_1","actor":"usr_alice""#) == [377, 373])
         #expect(search(#""correlationId":"chg_2","resource":"project/prj_checkout""#) == [374])
         #expect(search(#""correlationId":"chg_3""#) == [])
+        // The sample history's release of build b_001: queued, built, and announced by webhook.
+        #expect(search(#""correlationId":"chg_release_b_001""#) == Array((50...58).reversed()))
+        #expect(search(#""correlationId":"chg_release_b_001","types":["webhook.delivered"]"#) == [58])
+        // The incident commanders' role: defined, granted, and deleted a week later.
+        #expect(search(#""correlationId":"chg_incident_commanders""#) == [370, 333, 332])
     }
 
     @Test func pagesStayStableWhileEventsArrive() throws {

@@ -51,6 +51,28 @@ struct TokenInventoryTests {
         #expect(try expectSameAnswers(dir, seed: 5) > 100)
     }
 
+    /// The platform's mistake, kept in the log: a token created again under its id, rotated,
+    /// revoked, and created once more. Each creation starts a lifetime that replaces the one
+    /// before, as the replay takes it.
+    @Test func aTokenCreatedAgainAnswersAsAReplayDoes() throws {
+        let dir = try historyDirectory()
+        func token(_ type: String, _ time: String, _ data: String) -> String {
+            #"{"type":"\#(type)","stream":"token/tok_deploy_bot","occurredAt":"\#(time)","actor":{"kind":"user","id":"usr_bob"},"org":"org_acme","data":{"token":"tok_deploy_bot"\#(data)}}"#
+        }
+        let created = #","owner":"usr_bob","scopes":["project:deploy"],"fingerprint":"\#(String(repeating: "a", count: 64))""#
+        let again = [
+            token("token.created", "2026-03-21T09:00:00.000Z", created + #","expiresAt":"2026-06-01T00:00:00.000Z""#),
+            token("token.rotated", "2026-03-22T09:00:00.000Z", #","fingerprint":"\#(String(repeating: "b", count: 64))""#),
+            token("token.revoked", "2026-03-23T09:00:00.000Z", #","reason":"leaked""#),
+            token("token.created", "2026-03-24T09:00:00.000Z", created.replacingOccurrences(of: "usr_bob", with: "usr_carol")),
+        ]
+        let appended = try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(again.joined(separator: "\n").utf8))
+        #expect(appended.status == 0, "\(appended.stderr)")
+        #expect(try expectSameAnswers(dir, seed: 11) > 0)
+        let now = try run(hindsightExecutable, ["tokens", "--data", dir.path, "--owner", "usr_carol", "--json"]).stdout
+        #expect(now.contains(#""token":"tok_deploy_bot""#) && now.contains(#""status":"active""#))
+    }
+
     @Test func theCommandPrintsATableAndRefusesABadDayCount() throws {
         let dir = try historyDirectory()
         let table = try run(hindsightExecutable, ["tokens", "--data", dir.path, "--at", "2026-03-05T00:00:00Z"])
