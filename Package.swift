@@ -25,6 +25,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // liblz4 from Debian (liblz4-dev): the frame format, HC compression and checksums.
@@ -144,6 +146,16 @@ let package = Package(
             dependencies: ["HindsightCore", "HindsightQuery"],
             swiftSettings: strictSwift
         ),
+        // The Model Context Protocol over stdio, for `hindsight mcp`: each method of the query
+        // service a tool, another thin edge.
+        .target(
+            name: "HindsightMCP",
+            dependencies: [
+                "HindsightCore", "HindsightQuery", "HindsightRPC", .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // Deterministic, seeded platform histories for tests and benchmarks.
         .target(
             name: "HindsightWorkload",
@@ -162,6 +174,7 @@ let package = Package(
                 "HindsightFiles",
                 "HindsightLog",
                 "HindsightLogWriter",
+                "HindsightMCP",
                 "HindsightProjections",
                 "HindsightQuery",
                 "HindsightReadSide",

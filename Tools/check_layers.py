@@ -37,6 +37,7 @@ ALLOWED = {
     "HindsightEvidence": {"HindsightCore", "HindsightFiles", "HindsightLog", "HindsightProjections", "HindsightReadSide"},
     "HindsightQuery": {"HindsightAccess", "HindsightCatalog", "HindsightCore", "HindsightEngine", "HindsightEvidence", "HindsightLog", "HindsightProjections", "HindsightReadSide"},
     "HindsightRPC": {"HindsightCore", "HindsightQuery"},
+    "HindsightMCP": {"HindsightCore", "HindsightQuery", "HindsightRPC", "Logging", "MCP"},
 }
 
 # Ours: what the checks are about (Foundation, Crypto, Dispatch and the like are not).

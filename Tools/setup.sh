@@ -9,6 +9,9 @@
 #   python3-jsonschema  a standard JSON Schema validator the tests hold EventSchemas/ to
 #   python3-cryptography  Ed25519 for the independent export verifier (Tools/verify_export.py)
 #   strace              kills a writer at a chosen system call of its index save, in the crash tests
+# and, from PyPI for the python3 the tests run (`/usr/bin/env python3`):
+#   mcp                 the Model Context Protocol's own client, which drives `hindsight mcp`
+#                       in a test (Tools/check_mcp.py)
 set -euo pipefail
 
 packages=(liblz4-dev lz4 libsimdjson-dev libssl-dev libsqlite3-dev python3 python3-jsonschema python3-cryptography strace)
@@ -22,4 +25,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! python3 -c 'import mcp' 2>/dev/null; then
+    echo "Installing from PyPI: mcp" >&2
+    python3 -m pip install -q --disable-pip-version-check 'mcp==2.3.0'
 fi

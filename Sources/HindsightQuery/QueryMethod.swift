@@ -223,11 +223,11 @@ public struct MethodDescription: Sendable {
         self.run = run
     }
 
+    /// JSON Schema of the parameters object.
+    public var paramsSchema: JSONValue { Parameters.schema(of: parameters) }
+
     /// The method as `system.methods` lists it.
     public var described: JSONValue {
-        [
-            "name": .string(name), "summary": .string(summary), "writes": .bool(writes), "params": Parameters.schema(of: parameters),
-            "result": result,
-        ]
+        ["name": .string(name), "summary": .string(summary), "writes": .bool(writes), "params": paramsSchema, "result": result]
     }
 }

@@ -31,7 +31,7 @@ public struct RPCError: Error, Sendable {
     }
 
     /// The query service's refusal, in JSON-RPC's terms.
-    init(_ error: QueryError) {
+    public init(_ error: QueryError) {
         switch error {
         case .invalidParams(let message, let path): self = .params(message, path: path)
         case .methodNotFound: self.init(Self.methodNotFound, error.message)
