@@ -19,14 +19,14 @@ import HindsightLog
 public enum ExportVerifier {
     /// What a bundle that verifies holds.
     public struct Report: Sendable {
-        /// The manifest's format: an audit export or an access review.
+        /// The manifest's format: an audit export or an answer bundle.
         public let format: String
-        /// Events (an audit export) or rows (an access review).
+        /// Events (an audit export) or rows (an answer bundle).
         public let count: Int
         /// The seqs an audit export covers, and whether it holds every one of them.
         public let range: ExportManifest.SeqRange?
         public let complete: Bool?
-        /// The seq an access review reflects.
+        /// The seq an answer bundle reflects.
         public let position: UInt64?
         public let treeSize: UInt64
         /// The size of the older checkpoint the log was shown to extend, if one was given.
@@ -148,8 +148,14 @@ public enum ExportVerifier {
             throw Problem("manifest.json", "it reflects seq \(manifest.position), beyond the checkpoint's \(checkpoint.size) events")
         }
         for (file, rows) in manifest.rows.sorted(by: { $0.key < $1.key }) {
-            let lines = try read(directory, file).withUnsafeBytes { $0.lineRanges() }.count - (file.hasSuffix(".csv") ? 1 : 0)
-            guard lines == rows else { throw Problem(file, "it holds \(lines) rows; the manifest says \(rows)") }
+            // CSV rows as RFC 4180 reads them (a quoted field may hold a line break), less the
+            // header; JSON lines one a line.
+            let bytes = try read(directory, file)
+            let counted: Int? = bytes.withUnsafeBytes { text in
+                file.hasSuffix(".csv") ? Rendering.csvRowRanges(text).map { $0.count - 1 } : text.lineRanges().count
+            }
+            guard let counted else { throw Problem(file, "it is not CSV: a quoted field does not end") }
+            guard counted == rows else { throw Problem(file, "it holds \(counted) rows; the manifest says \(rows)") }
         }
         try checkDigests(directory, manifest.files.sorted(by: { $0.key < $1.key }))
         guard olderCheckpoint == nil else {

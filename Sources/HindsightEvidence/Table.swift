@@ -3,7 +3,7 @@ import HindsightCore
 /// Rows of text under named columns, written as CSV (RFC 4180: a header line, CRLF, fields
 /// quoted when they hold a comma, a quote or a line break, as the events' rendering writes
 /// them) or as JSON lines (one object per row, an empty field left out): the files of an
-/// access review.
+/// answer bundle (`ReviewBundle`).
 public struct Table: Sendable {
     public let columns: [String]
     public let rows: [[String]]

@@ -15,15 +15,9 @@ public enum TokenEvidence {
         let time = { (ms: Int64?) in ms.map(Timestamp.format) ?? "" }
         let bounds = when.bounds
         let tokens = try TokensReadModel.tokens(at: when, in: db)
-        // The rotations of the lifetimes listed (a token's rotations by then, after its creation).
-        let created = Dictionary(tokens.map { ($0.token, $0.createdSeq) }, uniquingKeysWith: max)
-        let rotations = try TokensReadModel.rotations(at: when, in: db).filter { rotation in
-            created[rotation.token].map { rotation.seq > $0 } == true
-        }
         // As tokens.stale: renewed before the moment less the days (none before time began).
         let (limit, overflow) = bounds.time.subtractingReportingOverflow(olderThanDays * 86_400_000)
         let stale = { (token: TokensReadModel.Token) in !overflow && token.status == .active && token.renewedAt < limit }
-        let byToken = Dictionary(grouping: rotations, by: \.token)
         let listed = Table(
             columns: [
                 "token", "owner", "org", "scopes", "status", "stale", "createdAt", "lastRotatedAt", "rotations", "expiresAt", "revokedAt",
@@ -32,11 +26,13 @@ public enum TokenEvidence {
             rows: tokens.map { token in
                 [
                     token.token, token.owner, token.org, token.scopes, token.status.rawValue, stale(token) ? "true" : "false",
-                    time(token.createdAt), time(token.lastRotatedAt), String(byToken[token.token]?.count ?? 0), time(token.expiresAt),
+                    time(token.createdAt), time(token.lastRotatedAt), String(token.rotations.count), time(token.expiresAt),
                     time(token.revokedAt),
                     token.reason ?? "", token.fingerprint,
                 ]
             })
+        // Each listed lifetime's rotations by then, as tokens.list reads them.
+        let rotations = tokens.flatMap(\.rotations)
         let rotated = Table(
             columns: ["token", "seq", "rotatedAt", "fingerprint"],
             rows: rotations.map { [$0.token, String($0.seq), time($0.time), $0.fingerprint] })

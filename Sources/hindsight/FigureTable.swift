@@ -11,13 +11,19 @@ struct FigureTable {
     }
 
     static func count(_ value: Int64) -> String { String(value) }
-    /// A share as a percentage, with the digits a small one needs: 1 in 2,000 reads 0.05%,
-    /// never 0%.
+    /// A share as a percentage to two decimals at most, never rounded to 0% or 100% when it is not
+    /// that: 1 in 2,000 reads 0.05%, 1 in 10 million <0.01%, 1,999 in 2,000 99.95%.
     static func percent(_ value: Double?) -> String {
         guard let value else { return "-" }
+        if value == 0 || value == 1 { return value == 0 ? "0%" : "100%" }
         let percent = value * 100
-        let format = percent == 0 || percent >= 10 ? "%.0f%%" : percent >= 1 ? "%.1f%%" : "%.2g%%"
-        return String(format: format, percent)
+        if percent < 0.01 { return "<0.01%" }
+        if percent > 99.99 { return ">99.99%" }
+        // Two decimals, without the zeros that say nothing (50%, 12.5%, 0.05%).
+        var digits = String(format: "%.2f", percent)
+        while digits.hasSuffix("0") { digits.removeLast() }
+        if digits.hasSuffix(".") { digits.removeLast() }
+        return digits + "%"
     }
     /// A count and the share it is: `3 (0.15%)`.
     static func share(_ count: Int64, _ rate: Double?) -> String { "\(count) (\(percent(rate)))" }

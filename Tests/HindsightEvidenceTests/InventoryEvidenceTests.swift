@@ -123,4 +123,36 @@ struct InventoryEvidenceTests {
             $0.replacingOccurrences(of: #""stale":"true""#, with: #""stale":"false""#)
         }
     }
+
+    /// A schedule shortened past the last backup makes the database overdue from that event
+    /// on, as `backups.overdue` says then; and a failure's reason with a line break in it is
+    /// one CSV row that both verifiers count as one.
+    @Test func aShortenedScheduleIsAGapFromItsEventAndAMultiLineReasonIsOneRow() throws {
+        let scratch = TemporaryDirectory()
+        func event(_ type: String, _ time: String, _ data: String) -> String {
+            #"{"type":"\#(type)","stream":"database/db_x","occurredAt":"2026-04-01T\#(time):00.000Z","actor":{"kind":"system","id":"backup"},"org":"org_acme","data":{"database":"db_x"\#(data)}}"#
+        }
+        let history = scratch.path + "/history.ndjson"
+        try [
+            event("database.provisioned", "00:00", #","project":"prj_x","engine":"postgres","plan":"pro","region":"eu-west-1""#),
+            event("backup.schedule_set", "00:00", #","everyHours":24,"retentionDays":7"#),
+            event("backup.started", "01:00", #","backup":"bak_x1""#),
+            event("backup.failed", "01:05", #","backup":"bak_x1","reason":"disk full\\nretry at 02:00""#),
+            event("backup.schedule_set", "10:00", #","everyHours":1,"retentionDays":7"#),
+        ].joined(separator: "\n").write(toFile: history, atomically: true, encoding: .utf8)
+        let evidence = try Evidence(history: history)
+        let bundle = evidence.scratch.path + "/backups"
+        let exported = try run(
+            hindsightExecutable,
+            [
+                "export", "backups", "--data", evidence.data, "--key", evidence.key, "--from", "2026-04-01T00:00:00Z", "--to",
+                "2026-04-01T10:00:00Z", "--out", bundle,
+            ])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let overdue = try query(evidence, "backups.overdue", #"{"at":"2026-04-01T10:00:00Z"}"#)["databases"] as! [[String: Any]]
+        #expect(overdue.map { $0["database"] as! String } == ["db_x"])
+        let gaps = try String(contentsOfFile: bundle + "/gaps.csv", encoding: .utf8)
+        #expect(gaps.contains("db_x,2026-04-01T09:59:59.999Z,,"), "\(gaps)")
+        for verdict in try evidence.verdicts(bundle) { #expect(verdict.status == 0, "\(verdict.verifier): \(verdict.output)") }
+    }
 }

@@ -26,7 +26,6 @@ enum Shape: String, CaseIterable, Sendable {
     }
 }
 
-/// The sample of rank ⌊q·(n − 1)⌋, as the sketch defines a percentile.
 /// The nearest-rank percentile: the ⌈q·n⌉-th smallest (the smallest for q = 0).
 private func exact(_ sorted: [Double], _ q: Double) -> Double { sorted[max(Int((q * Double(sorted.count)).rounded(.up)), 1) - 1] }
 

@@ -113,6 +113,17 @@ struct AccessMethodTests {
                 "grant_4 resource deleted 2026-03-15T08:15:00.000Z project/prj_legacy",
                 "member:team_platform resource deleted 2026-03-15T08:15:00.000Z project/prj_legacy",
             ])
+        // Two days later its grant would have expired too; the deletion, first, is what ended it.
+        #expect(misses(role + #","at":"2026-03-21T10:00:00Z""#) == ["grant_9 role deleted 2026-03-19T09:00:00.000Z -"])
+        // Carol's CI token acts for her within its scopes: revoked on 16 March, it could use
+        // nothing she held; and her team grant's role was deleted on 19 March.
+        #expect(
+            misses(
+                #""subject":"tok_ci_checkout","permission":"function:deploy","resource":"function/fn_checkout_api","at":"2026-03-19T10:00:00Z""#
+            ) == [
+                "grant_2 the token is revoked or expired - -", "member:team_payments the token is revoked or expired - -",
+                "grant_9 role deleted 2026-03-19T09:00:00.000Z -",
+            ])
         // Dave left the payments team on 17 March: its grant and his role there end with it.
         #expect(
             misses(

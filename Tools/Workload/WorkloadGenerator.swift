@@ -89,6 +89,9 @@ public struct WorkloadGenerator: Sendable {
         var invitations: [(id: String, team: String)] = []
         var members: [(team: String, user: String)] = []
         var backups = 0
+        /// By database: the backup begun and not yet ended, and the last one completed.
+        var running: [String: String] = [:]
+        var completed: [String: String] = [:]
     }
 
     private struct Build {
@@ -289,8 +292,8 @@ public struct WorkloadGenerator: Sendable {
         if let index = orgs[org].invitations.indices.randomElement(using: &random), random.below(3) != 0 {
             let invitation = orgs[org].invitations.remove(at: index)
             let user = pick(orgs[org].users)
-            // One in five is withdrawn instead (decided by the counter, so that the random
-            // stream, and every other event, stays as it was).
+            // One in five is withdrawn instead (decided by the counter: no random number is
+            // drawn for it).
             if counter % 5 == 0 {
                 return envelope(
                     org, "invitation.revoked", "team/\(invitation.team)", #""invitation":"\#(invitation.id)","team":"\#(invitation.team)""#)
@@ -352,8 +355,7 @@ public struct WorkloadGenerator: Sendable {
         switch random.below(4) {
         case 0:
             let (every, retention) = ([6, 12, 24][random.below(3)], [7, 30, 90][random.below(3)])
-            // Now and then a database is deprovisioned instead (decided by the counter, so that
-            // the random stream stays as it was).
+            // Now and then a database is deprovisioned instead (decided by the counter).
             if counter % 40 == 0 {
                 orgs[org].databases.removeAll { $0.id == database.id }
                 return envelope(org, "database.deprovisioned", stream, #""database":"\#(database.id)""#)
@@ -362,25 +364,27 @@ public struct WorkloadGenerator: Sendable {
                 org, "backup.schedule_set", stream, #""database":"\#(database.id)","everyHours":\#(every),"retentionDays":\#(retention)"#)
         case 1:
             orgs[org].backups += 1
-            return envelope(
-                org, "backup.started", stream,
-                #""backup":"bak_\#(orgs[org].id.dropFirst(4))_\#(orgs[org].backups)","database":"\#(database.id)""#,
-                actor: (kind: "system", id: "backup"))
-        default:
-            guard orgs[org].backups > 0 else { return queryDatabase(org) }
             let backup = "bak_\(orgs[org].id.dropFirst(4))_\(orgs[org].backups)"
+            orgs[org].running[database.id] = backup
+            return envelope(
+                org, "backup.started", stream, #""backup":"\#(backup)","database":"\#(database.id)""#, actor: (kind: "system", id: "backup")
+            )
+        default:
+            // A backup ends only once it has begun, on its own database; one completed may be
+            // restored. Which of these happens is decided by the counter.
             let (bytes, digest) = (random.below(2_000_000_000), hex(64))
-            // Some backups fail, and some are restored (by the counter, as above).
+            if counter % 13 == 0, let done = orgs[org].completed[database.id] {
+                return envelope(
+                    org, "backup.restored", stream, #""backup":"\#(done)","database":"\#(database.id)","target":"\#(database.id)_restored""#
+                )
+            }
+            guard let backup = orgs[org].running.removeValue(forKey: database.id) else { return queryDatabase(org) }
             if counter % 9 == 0 {
                 return envelope(
                     org, "backup.failed", stream, #""backup":"\#(backup)","database":"\#(database.id)","reason":"snapshot timed out""#,
                     actor: (kind: "system", id: "backup"))
             }
-            if counter % 13 == 0 {
-                return envelope(
-                    org, "backup.restored", stream,
-                    #""backup":"\#(backup)","database":"\#(database.id)","target":"\#(database.id)_restored""#)
-            }
+            orgs[org].completed[database.id] = backup
             return envelope(
                 org, "backup.completed", stream,
                 #""backup":"\#(backup)","database":"\#(database.id)","bytes":\#(bytes),"sha256":"\#(digest)""#,

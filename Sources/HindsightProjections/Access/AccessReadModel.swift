@@ -404,27 +404,22 @@ public final class AccessReadModel: ReadModel {
     ) throws(LogError) -> Set<Miss> {
         let view = View(when, in: db)
         let path = try view.path(of: resource)
-        guard !path.isEmpty else { return try view.deleted(for: subject, permission, resource) }
+        // A token acts for its owner, within its scopes: what the owner lost, the token lost.
+        let token = subject.hasPrefix("tok_") ? try view.token(subject) : nil
+        let owner = token.flatMap { $0.scopes.contains(where: { $0.matches(permission) }) ? $0.owner : nil }
+        guard !path.isEmpty else {
+            var misses = try view.deleted(for: subject, permission, resource)
+            if let owner { misses.formUnion(try view.deleted(for: owner, permission, resource)) }
+            return misses
+        }
         var misses = try view.ended(for: subject, permission, path).union(try view.left(by: subject, permission, path))
-        guard subject.hasPrefix("tok_") else { return misses }
-        let (from, to) = view.bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
-        let token = try db.statement(
-            "SELECT owner, scopes, expires_at, \(to) FROM access_token WHERE token = ? AND \(from) <= ? ORDER BY \(from) DESC LIMIT 1"
-        )
-        .bind(1, subject).bind(2, view.moment)
-        defer { token.finish() }
-        guard try token.step(), let owner = token.text(0) else { return misses }
-        let scopes = (token.text(1) ?? "").split(separator: ",").compactMap { PermissionPattern(String($0)) }
-        let expiry = token.isNull(2) ? nil : token.int(2)
-        let revoked = !token.isNull(3) && token.int(3) <= view.moment
-        token.finish()
-        let inForce = !revoked && view.time < (expiry ?? .max)
-        let owners = try view.held(by: owner, permission, path)
-        let why =
-            !inForce
-            ? "the token is revoked or expired" : scopes.contains(where: { $0.matches(permission) }) ? nil : "outside the token's scopes"
+        guard let token else { return misses }
+        if let owner { misses.formUnion(try view.ended(for: owner, permission, path).union(try view.left(by: owner, permission, path))) }
+        // What would allow it but for the token itself: its owner's access and its own grants.
+        let why = !token.inForce ? "the token is revoked or expired" : owner == nil ? "outside the token's scopes" : nil
         if let why {
-            for reason in owners { misses.insert(Miss(grant: reason.grant, role: reason.role, scope: reason.scope, why: why, since: nil)) }
+            let held = try view.held(by: token.owner, permission, path).union(try view.held(by: subject, permission, path))
+            for reason in held { misses.insert(Miss(grant: reason.grant, role: reason.role, scope: reason.scope, why: why, since: nil)) }
         }
         return misses
     }
@@ -698,20 +693,24 @@ public final class AccessReadModel: ReadModel {
 
         init(_ when: AsOf, in db: SQLiteDatabase) {
             self.db = db
-            switch when {
-            case .seq(let seq, let occurredAt):
-                bySeq = true
-                moment = Int64(seq)
-                time = occurredAt
-            case .time(let ms):
-                bySeq = false
-                moment = ms
-                time = ms
-            case .now:
-                bySeq = true
-                moment = Int64.max
-                time = Timestamp.now()
-            }
+            let bounds = when.bounds
+            (bySeq, moment, time) = (bounds.bySeq, bounds.value, bounds.time)
+        }
+
+        /// `name` with the `_seq` or `_time` suffix the moment compares.
+        func column(_ name: String) -> String { name + (bySeq ? "_seq" : "_time") }
+
+        /// A token's lifetime at the moment: its owner and scopes, and whether it may act
+        /// (neither revoked nor expired); nil before it was created.
+        func token(_ id: String) throws(LogError) -> (owner: String, scopes: [PermissionPattern], inForce: Bool)? {
+            let row = try db.statement(
+                "SELECT owner, scopes, expires_at, \(column("to")) FROM access_token WHERE token = ? AND \(column("from")) <= ? ORDER BY \(column("from")) DESC LIMIT 1"
+            ).bind(1, id).bind(2, moment)
+            defer { row.finish() }
+            guard try row.step(), let owner = row.text(0) else { return nil }
+            let scopes = (row.text(1) ?? "").split(separator: ",").compactMap { PermissionPattern(String($0)) }
+            let revoked = !row.isNull(3) && row.int(3) <= moment
+            return (owner, scopes, !revoked && time < (row.isNull(2) ? .max : row.int(2)))
         }
 
         /// SQL that holds when a row's interval contains the moment; its two placeholders
@@ -797,7 +796,7 @@ public final class AccessReadModel: ReadModel {
         /// permission, that had expired or been revoked by the moment.
         func ended(for subject: String, _ permission: Permission, _ path: [String]) throws(LogError) -> Set<Miss> {
             let holders = [subject] + (try memberships(of: subject)).map { "team/" + $0.team }
-            let (from, to) = bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
+            let (from, to) = (column("from"), column("to"))
             let rows = try db.statement(
                 "SELECT grant_id, role, scope, expires_at, to_time, \(to) FROM access_grant WHERE subject IN (\(Self.placeholders(holders.count)))"
                     + " AND scope IN (\(Self.placeholders(path.count))) AND \(from) <= ?")
@@ -819,12 +818,14 @@ public final class AccessReadModel: ReadModel {
                 let defined = try role(grant.role)
                 let deleted = defined == nil ? try deletedRole(grant.role) : nil
                 guard (defined ?? deleted?.role)?.allows(permission) == true else { continue }
-                if grant.revoked {
-                    misses.insert(Miss(grant: grant.grant, role: grant.role, scope: grant.scope, why: "revoked", since: grant.revokedAt))
-                } else if let expiry = grant.expiry, expiry <= time {
-                    misses.insert(Miss(grant: grant.grant, role: grant.role, scope: grant.scope, why: "expired", since: expiry))
-                } else if let deleted {
-                    misses.insert(Miss(grant: grant.grant, role: grant.role, scope: grant.scope, why: "role deleted", since: deleted.at))
+                // What ended it first: its revocation, its expiry or its role's deletion.
+                let causes: [(why: String, since: Int64)] = [
+                    grant.revoked ? ("revoked", grant.revokedAt ?? .min) : nil,
+                    grant.expiry.flatMap { $0 <= time ? ("expired", $0) : nil },
+                    deleted.map { ("role deleted", $0.at) },
+                ].compactMap { $0 }
+                if let first = causes.min(by: { $0.since < $1.since }) {
+                    misses.insert(Miss(grant: grant.grant, role: grant.role, scope: grant.scope, why: first.why, since: first.since))
                 }
             }
             return misses
@@ -833,7 +834,7 @@ public final class AccessReadModel: ReadModel {
         /// A custom role's permissions as last defined, and when it was deleted, if it was by
         /// the moment (a role redefined is not deleted: its new definition holds).
         func deletedRole(_ name: String) throws(LogError) -> (role: RolePermissions, at: Int64)? {
-            let (from, to) = bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
+            let (from, to) = (column("from"), column("to"))
             let row = try db.statement(
                 "SELECT permissions, \(to), to_time FROM access_role WHERE role = ? AND \(from) <= ? ORDER BY from_seq DESC LIMIT 1"
             ).bind(1, name).bind(2, moment)
@@ -847,7 +848,7 @@ public final class AccessReadModel: ReadModel {
         /// What the subject held through teams it had left by the moment: the teams' grants on
         /// the path, and its role on a team on the path, that would allow the permission.
         func left(by subject: String, _ permission: Permission, _ path: [String]) throws(LogError) -> Set<Miss> {
-            let (from, to) = bySeq ? ("from_seq", "to_seq") : ("from_time", "to_time")
+            let (from, to) = (column("from"), column("to"))
             let current = Set(try memberships(of: subject).map(\.team))
             let rows = try db.statement(
                 "SELECT team, role, to_time FROM access_member WHERE user = ? AND \(from) <= ? AND \(to) <= ? ORDER BY from_seq"
@@ -882,10 +883,9 @@ public final class AccessReadModel: ReadModel {
         /// subject on its path as it stood, that would otherwise allow the permission.
         func deleted(for subject: String, _ permission: Permission, _ resource: String) throws(LogError) -> Set<Miss> {
             let path = try path(of: resource, throughDeletions: true)
-            let column = bySeq ? "from_seq" : "from_time"
             var deletion: (entity: String, at: Int64)?
             for node in path where deletion == nil {
-                let row = try db.statement("SELECT from_time FROM access_deleted WHERE entity = ? AND \(column) <= ?").bind(1, node)
+                let row = try db.statement("SELECT from_time FROM access_deleted WHERE entity = ? AND \(column("from")) <= ?").bind(1, node)
                     .bind(2, moment)
                 if try row.step() { deletion = (node, row.int(0)) }
                 row.finish()

@@ -272,7 +272,9 @@ public final class DatabasesReadModel: ReadModel {
     /// than `everyHours` before.
     public struct Gap: Sendable {
         /// When the schedule was missed: the last completed backup (or the first schedule) plus
-        /// the hours in force then. Overdue from just after it.
+        /// the hours in force then; overdue from just after it. A gap that an event began (a
+        /// schedule shortened past the last backup, a lifetime whose first schedule finds its
+        /// last backup old) is overdue from that event on: this is the millisecond before it.
         public let overdueFrom: Int64
         /// When it stopped being overdue (a completed backup, a schedule of more hours, the
         /// deprovisioning); nil when it still was at the period's end.
@@ -336,7 +338,9 @@ public final class DatabasesReadModel: ReadModel {
                     gaps.append(Gap(overdueFrom: gap.from, overdueUntil: start, lastCompletedAt: gap.last, everyHours: gap.every))
                     open = nil
                 }
-                if open == nil, !long, !far, deadline < stop { open = (max(deadline, start), last, every) }
+                // Overdue after the deadline; already at this stretch's start (a shorter schedule,
+                // a new lifetime's first), after the millisecond before it.
+                if open == nil, !long, !far, deadline < stop { open = (deadline < start ? start - 1 : deadline, last, every) }
             }
             if let gap = open {
                 gaps.append(

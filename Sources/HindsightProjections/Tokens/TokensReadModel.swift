@@ -83,7 +83,9 @@ public final class TokensReadModel: ReadModel {
         public let createdAt: Int64
         public let createdSeq: Int64
         /// The last rotation by the moment, if any.
-        public let lastRotatedAt: Int64?
+        public var lastRotatedAt: Int64? { rotations.last?.time }
+        /// This lifetime's rotations by the moment, in log order.
+        public let rotations: [Rotation]
         public let expiresAt: Int64?
         public let status: Status
         /// When it was revoked and why, if it was by the moment.
@@ -116,17 +118,17 @@ public final class TokensReadModel: ReadModel {
         while try rows.step() {
             let token = rows.text(0) ?? ""
             let (created, ended) = (rows.int(6), rows.isNull(8) ? Int64.max : rows.int(8))
-            // The last rotation of this lifetime by the moment, in log order (as a replay of
-            // the events by then applies them).
-            let rotation = rotations[token]?.filter { created < $0.seq && $0.seq < ended }.last
+            // This lifetime's rotations by the moment, in log order (as a replay of the events
+            // by then applies them).
+            let own = rotations[token]?.filter { created < $0.seq && $0.seq < ended } ?? []
             let revokedAt = rows.isNull(9) ? nil : rows.int(9)
             let expiresAt = rows.isNull(7) ? nil : rows.int(7)
             let status: Status = revokedAt != nil ? .revoked : expiresAt.map { now >= $0 } == true ? .expired : .active
             tokens.append(
                 Token(
                     token: token, owner: rows.text(1) ?? "", org: rows.text(2) ?? "", scopes: rows.text(3) ?? "[]",
-                    fingerprint: rotation?.fingerprint ?? rows.text(4) ?? "", createdAt: rows.int(5), createdSeq: created,
-                    lastRotatedAt: rotation?.time, expiresAt: expiresAt, status: status, revokedAt: revokedAt, reason: rows.text(10)))
+                    fingerprint: own.last?.fingerprint ?? rows.text(4) ?? "", createdAt: rows.int(5), createdSeq: created,
+                    rotations: own, expiresAt: expiresAt, status: status, revokedAt: revokedAt, reason: rows.text(10)))
         }
         return tokens
     }
@@ -140,7 +142,7 @@ public final class TokensReadModel: ReadModel {
     }
 
     /// The rotations (of `owner`'s tokens, if given) by the moment, by token and seq.
-    public static func rotations(owner: String? = nil, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Rotation] {
+    private static func rotations(owner: String? = nil, at when: AsOf, in db: SQLiteDatabase) throws(LogError) -> [Rotation] {
         let bounds = when.bounds
         let rows = try db.statement(
             """

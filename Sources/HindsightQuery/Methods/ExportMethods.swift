@@ -228,7 +228,7 @@ public enum BackupEvidenceMethod: WritingMethod {
 
         public static let parameters = [
             Parameter("from", .time("The period's start (by occurredAt)."), required: true),
-            Parameter("to", .time("The period's end, included."), required: true),
+            Parameter("to", .time("The period's end, included; one after now ends now."), required: true),
             Parameter("format", .oneOf(["csv", "jsonl"]), required: true), ExportMethods.path,
         ]
 
@@ -247,14 +247,17 @@ public enum BackupEvidenceMethod: WritingMethod {
         let reading = writing.reading(["databases"])
         let position = try reading.position(of: "databases")
         let db = try reading.database("databases")
+        // Evidence of what has happened: a period running into the future ends now (a schedule
+        // is not missed before its time comes).
+        let to = min(params.to, Timestamp.now())
+        guard params.from <= to else { throw .params("from must not be in the future", at: "/from") }
         let files = try engine { () throws(LogError) in
-            try BackupEvidence.files(from: params.from, to: params.to, format: params.format, in: db)
+            try BackupEvidence.files(from: params.from, to: to, format: params.format, in: db)
         }
         return try ExportMethods.bundle(
             files, format: BackupEvidence.format,
-            query: [
-                "method": name, "from": Timestamp.format(params.from), "to": Timestamp.format(params.to), "format": params.format.rawValue,
-            ], position: position, reading: reading, writing: writing, to: destination)
+            query: ["method": name, "from": Timestamp.format(params.from), "to": Timestamp.format(to), "format": params.format.rawValue],
+            position: position, reading: reading, writing: writing, to: destination)
     }
 }
 
