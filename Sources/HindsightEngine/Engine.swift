@@ -128,7 +128,7 @@ public final class Engine: Sendable {
     public var size: UInt64 { log.size }
 
     /// Recompresses the sealed segments (see `EventLog.compact`).
-    public func compact(level: Int32 = LZ4Frame.compactionLevel) throws(LogError) -> CompactionReport {
-        try log.compact(level: level)
+    public func compact(level: Int32 = LZ4Frame.compactionLevel, progress: ProgressReport? = nil) throws(LogError) -> CompactionReport {
+        try log.compact(level: level, progress: progress)
     }
 }

@@ -35,10 +35,10 @@ public enum AuditExport {
     }
 
     /// Writes the bundle as `destination`: beside it, then renamed into place once whole. Signs and keeps a checkpoint of the log as it is now, and
-    /// anchors the bundle to it (in `checkpoints`).
+    /// anchors the bundle to it (in `checkpoints`). `progress` hears of the log's events read.
     public static func write(
         _ request: Request, reader: LogReader, events: EventSource, key: SigningKey,
-        checkpoints: CheckpointStore, to destination: ExportDestination
+        checkpoints: CheckpointStore, to destination: ExportDestination, progress: ProgressReport? = nil
     ) throws(LogError) -> ExportManifest {
         let size = reader.size
         guard size > 0 else { throw LogError(.outOfRange, "the log is empty: there is nothing to export") }
@@ -57,6 +57,7 @@ public enum AuditExport {
             do {
                 try reader.scanLines(1...size) { seq, line in
                     pass.add(seq, line)
+                    if seq & 0xFFFF == 0 || seq == size { progress?(seq, size) }
                     return true
                 }
             } catch let error as LogError {

@@ -254,7 +254,8 @@ public final class LogReader: Sendable {
     /// Checks everything on disk: segment numbering, chunk headers, LZ4 checksums, that every
     /// line carries the next seq, every chunk's Merkle root, the tail, and the HEAD anchor;
     /// also batches written after the last acknowledged one, which a reader does not show.
-    public func verify() -> VerifyReport {
+    /// `progress` hears of the events checked as each chunk is.
+    public func verify(progress: ProgressReport? = nil) -> VerifyReport {
         var frontier = MerkleFrontier()
         var report = VerifyReport(checked: 0, size: 0, root: .emptyRoot)
         // The tiles the writer keeps, checked against the leaves on the way.
@@ -270,6 +271,7 @@ public final class LogReader: Sendable {
             case .success(let checked):
                 report.checked += UInt64(chunk.header.count)
                 tiles?.take(checked.leaves, tileRoots: checked.tileRoots)
+                progress?(report.checked, size)
                 return true
             }
         }

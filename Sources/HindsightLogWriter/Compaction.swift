@@ -30,9 +30,11 @@ extension EventLog {
     /// Every event is verified on the way (checksums, seqs and the Merkle tree from seq 1),
     /// and each segment is replaced atomically: written beside the old one, fsynced, then
     /// renamed over it. The stored lines do not change, so neither do the tree heads, the
-    /// proofs, or what `lz4 -dc` prints.
-    public func compact(level: Int32 = LZ4Frame.compactionLevel, chunkBytes: Int = compactedChunkBytes) throws(LogError) -> CompactionReport
-    {
+    /// proofs, or what `lz4 -dc` prints. `progress` hears of the events done of twice the
+    /// events sealed: verified, then rewritten.
+    public func compact(
+        level: Int32 = LZ4Frame.compactionLevel, chunkBytes: Int = compactedChunkBytes, progress: ProgressReport? = nil
+    ) throws(LogError) -> CompactionReport {
         compactionLock.lock()
         defer { compactionLock.unlock() }
         let lastSealed = try sealSegment()
@@ -40,8 +42,10 @@ extension EventLog {
         let sealed = view.committed.filter { view.segmentNumbers[$0.segment] <= lastSealed }
         // Verify everything first, so that damage anywhere leaves every file as it was.
         var frontier = MerkleFrontier()
+        let events = sealed.reduce(UInt64(0)) { $0 + UInt64($1.header.count) }
         try view.forEachChecked(sealed[...]) { (chunk, result) throws(LogError) in
             _ = try view.grow(&frontier, with: chunk, result).mapError(LogError.init(corruption:)).get()
+            progress?(frontier.size, 2 * events)
             return true
         }
         frontier = MerkleFrontier()
@@ -55,6 +59,7 @@ extension EventLog {
             try view.forEachChecked(chunks[...], keepText: rewrite) { (chunk, result) throws(LogError) in
                 let checked = try view.grow(&frontier, with: chunk, result).mapError(LogError.init(corruption:)).get()
                 if rewrite { texts.append(checked.text!) }
+                progress?(events + frontier.size, 2 * events)
                 return true
             }
             guard rewrite, let last = chunks.last else { continue }

@@ -1,4 +1,4 @@
-public import HindsightCore
+import HindsightCore
 
 /// A moment a question about a model that keeps its history is asked at: after event `seq`,
 /// evaluated at its `occurredAt` (which the caller reads from the log) for anything that

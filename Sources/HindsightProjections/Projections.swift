@@ -22,6 +22,9 @@ public final class Projections: @unchecked Sendable {
     }
 
     public let models: [any ReadModel]
+    /// Hears how far a build, rebuild or catch-up has read the log (events of the whole to read);
+    /// set before the operation.
+    public var progress: ProgressReport?
     private let directory: String
     private let source: EventSource
     private var databases: [String: SQLiteDatabase] = [:]
@@ -422,6 +425,7 @@ public final class Projections: @unchecked Sendable {
             readAhead()
             let reached = try current.apply { prepared throws(LogError) in try body(prepared, current.after, current.through) }
             current.release()
+            progress?(reached - min(position, reached), end - position)
             if reached != current.through {
                 // Read on from where the other process left the model.
                 for ahead in pending { try? ahead.wait() }

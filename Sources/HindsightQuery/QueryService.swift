@@ -25,6 +25,9 @@ public final class QueryService: @unchecked Sendable {
     let exports: ExportPolicy
     /// How long `atLeast` waits for a seq another process has still to append (seconds).
     let atLeastWait: Double
+    /// Hears how far the read models' builds and rebuilds have read the log (set before the
+    /// first request, by a command that shows it).
+    public var progress: ProgressReport?
 
     /// With an engine, the last reader, kept while the log has not grown: opening a reader
     /// reads every chunk header, which a request that reads a little should not pay for.
@@ -162,6 +165,7 @@ public final class QueryService: @unchecked Sendable {
         defer { lock.unlock() }
         if let openedProjections { return openedProjections }
         let opened = try engine { () throws(LogError) in try Projections(source: source) }
+        opened.progress = progress
         openedProjections = opened
         return opened
     }

@@ -87,7 +87,7 @@ struct ExtremeRequests {
             MethodParameters(method: "export.audit", base: ["format": "jsonl"], parameters: [(["from"], .moment), (["to"], .moment)]),
             MethodParameters(
                 method: "export.backups", base: ["format": "csv", "from": .raw(Array(earliest.utf8)), "to": .raw(Array(latest.utf8))],
-                parameters: [(["from"], .time()), (["to"], .time())]),
+                parameters: [(["from"], .time(notAfterNow: true)), (["to"], .time())]),
             MethodParameters(
                 method: "export.tokens", base: ["format": "jsonl"],
                 parameters: [(["at"], .moment), (["olderThanDays"], .integer(0...36_500))]),

@@ -141,7 +141,8 @@ public enum AuditExportMethod: WritingMethod {
         let key = try writing.signingKey()
         let manifest = try engine { () throws(LogError) in
             try AuditExport.write(
-                params.request, reader: reader, events: source, key: key, checkpoints: writing.checkpoints, to: destination)
+                params.request, reader: reader, events: source, key: key, checkpoints: writing.checkpoints, to: destination,
+                progress: writing.service.progress)
         }
         return Answer(manifest: manifest, path: destination.path)
     }

@@ -20,7 +20,9 @@ struct Compact: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let report = try Engine(directory: options.directory).compact(level: level)
+            let meter = ProgressMeter("compact")
+            let report = try Engine(directory: options.directory).compact(level: level, progress: meter.report)
+            meter.finish()
             printJSON([
                 "segments": report.segmentsRewritten, "events": report.events,
                 "bytesBefore": report.bytesBefore, "bytesAfter": report.bytesAfter,

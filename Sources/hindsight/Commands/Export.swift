@@ -29,6 +29,9 @@ struct Export: ParsableCommand {
             let first = try MomentOption.position(from, option: "from", dayEnds: false)
             let last = try MomentOption.position(to, option: "to")
             let service = options.service(signingKey: key.path, exports: .asNamed)
+            let meter = ProgressMeter("export")
+            service.progress = meter.report
+            defer { meter.finish() }
             let answer = try asking { () throws(QueryError) in
                 try service.perform(
                     AuditExportMethod.self,
