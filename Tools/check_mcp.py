@@ -5,8 +5,9 @@ package from PyPI, which Hindsight did not write), and checks what a tool user r
     check_mcp.py HINDSIGHT DATA_DIR
 
 - initialize names the server, and tools/list offers every reading method of
-  `hindsight query system.methods` (with `_` for `.`) with the method's parameter schema as its
-  input schema, and no tool that writes;
+  `hindsight query system.methods` (with `_` for `.`; but log.subscribe and log.unsubscribe,
+  whose events come as notifications) with the method's parameter schema as its input schema,
+  and no tool that writes;
 - tool calls answer exactly as `hindsight query` answers the same method and parameters;
 - bad arguments come back as tool errors naming the parameter (data.path), an unknown tool as
   a protocol error;
@@ -47,7 +48,9 @@ async def session(hindsight, data, extra, body):
 
 async def main(hindsight, data):
     methods = query(hindsight, data, "system.methods", {})["methods"]
-    reading = {m["name"].replace(".", "_"): m for m in methods if not m["writes"]}
+    # log.subscribe answers through notifications on its connection, which a tool cannot carry.
+    notifying = {"log.subscribe", "log.unsubscribe"}
+    reading = {m["name"].replace(".", "_"): m for m in methods if not m["writes"] and m["name"] not in notifying}
     writing = {m["name"].replace(".", "_") for m in methods if m["writes"]}
 
     async def reader(client, init):

@@ -13,9 +13,13 @@ public enum MCPServer {
     /// The tool a method is, and back.
     static func toolName(_ method: String) -> String { method.replacingOccurrences(of: ".", with: "_") }
 
+    /// Methods whose answers come as notifications on the connection, which a tool's single
+    /// result cannot carry.
+    static let notifying: Set<String> = ["log.subscribe", "log.unsubscribe"]
+
     /// The methods offered as tools: the reading ones, and the writing ones if `writes`.
     public static func methods(writes: Bool) -> [MethodDescription] {
-        QueryService.methods.filter { writes || !$0.writes }
+        QueryService.methods.filter { (writes || !$0.writes) && !notifying.contains($0.name) }
     }
 
     /// The version of the tools offered, which clients see in `initialize`: it changes when a

@@ -72,9 +72,13 @@ public final class Reading {
     private let openReader: () throws(QueryError) -> LogReader
     private let openProjections: () throws(QueryError) -> Projections
     let models: [String]
+    /// The connection's subscriptions to new events (`log.subscribe`): what it is to be sent,
+    /// not stored data.
+    let subscriptions: Subscriptions
     private var opened: (reader: LogReader, projections: Projections?)?
 
     init(service: QueryService, models: [String]) {
+        subscriptions = service.subscriptions
         openSource = { () throws(QueryError) in try service.source() }
         openReader = { () throws(QueryError) in try service.reader() }
         openProjections = { () throws(QueryError) in try service.projections() }

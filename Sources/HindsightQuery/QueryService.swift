@@ -28,6 +28,8 @@ public final class QueryService: @unchecked Sendable {
     /// Hears how far the read models' builds and rebuilds have read the log (set before the
     /// first request, by a command that shows it).
     public var progress: ProgressReport?
+    /// The subscriptions of the connection this service answers (`log.subscribe`).
+    let subscriptions = Subscriptions()
 
     /// With an engine, the last reader, kept while the log has not grown: opening a reader
     /// reads every chunk header, which a request that reads a little should not pay for.
@@ -55,7 +57,8 @@ public final class QueryService: @unchecked Sendable {
     /// Every method, by name.
     public static let methods: [MethodDescription] = {
         let all =
-            LogMethods.all + AuditMethods.all + AccessMethods.all + AnalyticsMethods.all + InventoryMethods.all + TeamMethods.all
+            LogMethods.all + SubscriptionMethods.all + AuditMethods.all + AccessMethods.all + AnalyticsMethods.all + InventoryMethods.all
+            + TeamMethods.all
             + ExportMethods.all
             + ProjectionMethods.all
             + [MethodDescription(reading: SystemMethods.self)]
@@ -68,6 +71,17 @@ public final class QueryService: @unchecked Sendable {
     public func call(_ name: String, _ values: [String: JSONValue]) throws(QueryError) -> JSONValue {
         guard let method = Self.byName[name] else { throw .methodNotFound(name) }
         return try method.run(self, checked(values, listed: method.parameters))
+    }
+
+    /// Hands `emit` every event the connection's subscriptions are due, as readers see them,
+    /// each with its subscription's id, in seq order within a subscription; false when `emit`
+    /// was refused (the connection went away). The edge calls it after each request.
+    public func dueEvents(_ emit: (_ subscription: String, _ event: StoredEvent) -> Bool) throws(QueryError) -> Bool {
+        if subscriptions.isEmpty { return true }
+        let (reader, source) = (try reader(), try source())
+        return try engine { () throws(LogError) in
+            try subscriptions.due(reader, present: { source.present($0, upcast: $1) }, emit)
+        }
     }
 
     /// Answers a reading method: the read models it lists caught up first (a damaged one built

@@ -48,8 +48,8 @@ public enum LineServer {
     private static func answer(_ line: [UInt8], _ server: RPCServer, _ output: Int32) -> Bool {
         let text = line.last == UInt8(ascii: "\r") ? Array(line.dropLast()) : line
         if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return true }  // blank lines are not requests
-        guard let response = server.respond(to: text) else { return true }
-        return write(response, to: output)
+        if let response = server.respond(to: text), !write(response, to: output) { return false }
+        return server.notifications { write($0, to: output) }
     }
 
     private static func write(_ response: [UInt8], to output: Int32) -> Bool {

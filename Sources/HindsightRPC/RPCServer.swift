@@ -190,6 +190,23 @@ public final class RPCServer: Sendable {
         }
     }
 
+    /// Hands `send` the `log.event` notifications the connection's subscriptions are due,
+    /// `{"subscription": ID, "event": EVENT}`, each event as readers see it; called after each
+    /// request, since in `serve` only a request appends. False when `send` was refused.
+    public func notifications(_ send: ([UInt8]) -> Bool) -> Bool {
+        do {
+            return try service.dueEvents { subscription, event in
+                var out = Array(#"{"jsonrpc":"2.0","method":"log.event","params":{"subscription":"#.utf8)
+                JSONValue.string(subscription).write(to: &out)
+                out += Array(#","event":"#.utf8) + event.line + Array("}}".utf8)
+                return send(out)
+            }
+        } catch {
+            // Reading the log failed: the next request's answer names why.
+            return true
+        }
+    }
+
     static func error(_ error: RPCError, id: JSONValue) -> [UInt8] {
         var body: [String: JSONValue] = ["code": .integer(Int64(error.code)), "message": .string(error.message)]
         if let data = error.data { body["data"] = data }

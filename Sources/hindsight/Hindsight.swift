@@ -17,7 +17,7 @@ struct Hindsight: ParsableCommand {
         subcommands: [
             Append.self, Read.self, Verify.self, Stats.self, Compact.self, Proof.self, Consistency.self, Erase.self, Serve.self, Query.self,
             Rebuild.self, Snapshot.self, Dump.self, Audit.self, Check.self, WhoCan.self, WhatCan.self, Analytics.self, Alerts.self,
-            Team.self, Tokens.self, Databases.self, Backups.self, Settings.self, MCP.self,
+            Tail.self, Team.self, Tokens.self, Databases.self, Backups.self, Settings.self, MCP.self,
             Keys.self, MakeCheckpoint.self, Export.self, VerifyExport.self, Tiles.self,
         ]
     )

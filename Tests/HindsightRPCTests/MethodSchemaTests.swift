@@ -40,6 +40,7 @@ struct MethodSchemaTests {
         ("teams.invitations", #"{"team":"team_data","at":20}"#),
         ("audit.search", #"{"correlationId":"chg_1","limit":5}"#),
         ("projections.status", "{}"), ("system.methods", "{}"),
+        ("log.subscribe", #"{"types":["build.queued"],"from":5}"#), ("log.unsubscribe", #"{"subscription":"sub_1"}"#),
         ("projections.rebuild", #"{"name":"webhooks"}"#),
         (
             "log.append",

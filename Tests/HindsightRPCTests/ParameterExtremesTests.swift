@@ -121,6 +121,8 @@ struct ExtremeRequests {
             MethodParameters(method: "teams.members", base: ["team": "team_data"], parameters: [(["at"], .moment)]),
             MethodParameters(method: "teams.invitations", base: ["team": "team_data"], parameters: [(["at"], .moment)]),
             MethodParameters(method: "system.methods", base: [:], parameters: []),
+            MethodParameters(method: "log.subscribe", base: [:], parameters: [(["from"], .integer(1...Int64.max))]),
+            MethodParameters(method: "log.unsubscribe", base: ["subscription": "sub_none"], parameters: []),
         ]
     }
 
@@ -293,7 +295,8 @@ struct ParameterExtremesTests {
             hindsightExecutable, ["serve", "--data", dir.path, "--key", key, "--exports", scratch.path],
             stdin: Data(requests.texts.joined(separator: "\n").utf8 + [0x0A]))
         #expect(served.status == 0, "serve ended with \(served.status): \(served.stderr.suffix(2000))")
-        let lines = served.stdout.split(separator: "\n")
+        // The events log.subscribe's requests are sent come as notifications between the responses.
+        let lines = served.stdout.split(separator: "\n").filter { !$0.hasPrefix(#"{"jsonrpc":"2.0","method":"log.event""#) }
         #expect(lines.count == requests.texts.count, "\(lines.count) responses to \(requests.texts.count) requests")
         for (index, line) in lines.enumerated() {
             guard let response = JSONValue(parsing: Array(line.utf8)), FuzzTests.wellFormed(response),
@@ -308,9 +311,11 @@ struct ParameterExtremesTests {
             switch requests.expected[Int(id)] {
             case .answer(let path):
                 if response["error"]?["code"] == -32602 {
-                    // Only projections.rebuild's base is refused (there is no read model "none").
+                    // Only projections.rebuild's and log.unsubscribe's bases are refused (there
+                    // is no read model "none", no subscription "sub_none").
+                    let refused = response["error"]?["data"]?["path"]
                     #expect(
-                        response["error"]?["data"]?["path"] == "/params/name" && response["error"]?["data"]?["path"] != .string(path),
+                        (refused == "/params/name" || refused == "/params/subscription") && refused != .string(path),
                         "\(request) → \(line.prefix(400))")
                 } else if response["error"] != nil {
                     // The engine errors a value in range may meet: a range of the log that holds

@@ -106,8 +106,8 @@ struct ProtocolTests {
             names == [
                 "alerts.active", "alerts.history", "analytics.builds", "analytics.functions", "analytics.metrics", "audit.search",
                 "backups.list", "backups.overdue", "databases.list", "export.accessReview", "export.audit", "export.backups",
-                "export.tokens", "log.append", "log.read",
-                "log.stats", "log.verify", "privacy.erase", "projections.rebuild", "projections.status", "rbac.changes", "rbac.check",
+                "export.tokens", "log.append", "log.read", "log.stats", "log.subscribe", "log.unsubscribe", "log.verify",
+                "privacy.erase", "projections.rebuild", "projections.status", "rbac.changes", "rbac.check",
                 "rbac.whatCan", "rbac.whoCan", "settings.builds", "settings.domains", "settings.env", "system.methods", "teams.activity",
                 "teams.invitations", "teams.members", "tokens.list", "tokens.stale", "webhooks.deliveries",
             ])
