@@ -13,6 +13,8 @@ struct Audit: ParsableCommand {
     @Option(name: .customLong("type"), help: "Only events of this type (repeatable).") var types: [String] = []
     @Option(help: "Only events whose type begins so (build.).") var typePrefix: String?
     @Option(help: "Only events that name this entity (KIND/ID), as their stream or in their data.") var resource: String?
+    @Option(help: "Only events that carry this correlationId: one change followed across the events it caused.")
+    var correlationId: String?
     @Option(help: "Only events that occurred then or later: an RFC 3339 time or a date.") var from: String?
     @Option(help: "Only events that occurred then or earlier: an RFC 3339 time or a date (the whole day).") var to: String?
     @Option(help: "Events per page, 1 to 1000.") var limit = 50
@@ -30,7 +32,7 @@ struct Audit: ParsableCommand {
                 "actor": textParameter(actor), "org": textParameter(org),
                 "types": types.isEmpty ? nil : JSONValue.array(types.map { JSONValue.string($0) }),
                 "typePrefix": textParameter(typePrefix),
-                "resource": textParameter(resource), "from": start,
+                "resource": textParameter(resource), "correlationId": textParameter(correlationId), "from": start,
                 "to": end, "limit": .integer(Int64(limit)), "cursor": textParameter(cursor),
                 "at": moment,
             ])
