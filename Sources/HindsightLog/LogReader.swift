@@ -271,7 +271,7 @@ public final class LogReader: Sendable {
             case .success(let checked):
                 report.checked += UInt64(chunk.header.count)
                 tiles?.take(checked.leaves, tileRoots: checked.tileRoots)
-                progress?(report.checked, size)
+                progress?(min(report.checked, size), size)
                 return true
             }
         }

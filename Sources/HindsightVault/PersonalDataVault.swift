@@ -35,7 +35,11 @@ public final class PersonalDataVault: @unchecked Sendable {
     private var digestKey: SymmetricKey?
     private var keys: [String: PersonKey] = [:]
     private var keyByDigest: [String: String] = [:]
-    private var loadedBytes = 0
+    /// `people.keys` as it was when last read: another process's new key, or its erasure
+    /// (which rewrites the file), changes it.
+    private var loaded: FileStamp?
+    /// When a reader last looked whether `people.keys` changed (uptime, nanoseconds).
+    private var checkedAt: UInt64 = 0
     /// Whether `people.keys` was read: only when a key is first needed, so that opening a data
     /// directory (to append events without personal data, say) does not read every person's.
     private var isLoaded = false
@@ -65,8 +69,9 @@ public final class PersonalDataVault: @unchecked Sendable {
         isLoaded = true
     }
 
-    /// Reads `people.keys` again if it grew (another process sealed for a new person).
+    /// Reads `people.keys` again (another process sealed for a new person, or erased one).
     private func reload() throws(LogError) {
+        loaded = FileStamp(path: peoplePath)
         guard FileIO.exists(peoplePath) else {
             keys = [:]
             keyByDigest = [:]
@@ -86,7 +91,6 @@ public final class PersonalDataVault: @unchecked Sendable {
         }
         self.keys = keys
         keyByDigest = byDigest
-        loadedBytes = bytes.count
     }
 
     // MARK: - Sealing (the append path)
@@ -141,7 +145,7 @@ public final class PersonalDataVault: @unchecked Sendable {
         try FileIO.writeAll(fd, bytes, path: peoplePath)
         try FileIO.fsync(fd, path: peoplePath)
         if created { try FileIO.fsyncDirectory(directory) }
-        loadedBytes += bytes.count
+        loaded = FileStamp(path: peoplePath)
     }
 
     private static func encrypt(_ value: String, field: String, keyID: String, key: SymmetricKey, nonce: [UInt8]) throws(LogError) -> String
@@ -169,8 +173,14 @@ public final class PersonalDataVault: @unchecked Sendable {
         guard let keyID = Self.keyID(ofSealed: stored) else { return nil }
         if !isLoaded {
             try? loadIfNeeded()
-        } else if keys[keyID] == nil, let size = try? FileIO.readFile(peoplePath).count, size > loadedBytes {
-            try? reload()
+        } else {
+            // A key not known yet may have been written since; an erasure by another process
+            // is seen within a tenth of a second by a reader that lives on (serve, tail, mcp).
+            let now = DispatchTime.now().uptimeNanoseconds
+            if keys[keyID] == nil || now - checkedAt > 100_000_000 {
+                checkedAt = now
+                if FileStamp(path: peoplePath) != loaded { try? reload() }
+            }
         }
         guard let key = keys[keyID]?.key,
             let combined = Data(base64Encoded: String(stored.dropFirst(Self.sealedPrefix.count + keyID.count + 1))),
@@ -220,7 +230,7 @@ public final class PersonalDataVault: @unchecked Sendable {
             for id in keyIDs {
                 if let digest = keys.removeValue(forKey: id)?.digest, keyByDigest[digest] == id { keyByDigest[digest] = nil }
             }
-            loadedBytes = text.count
+            loaded = FileStamp(path: peoplePath)
         }
     }
 
@@ -237,5 +247,20 @@ public final class PersonalDataVault: @unchecked Sendable {
         var out: [UInt8] = []
         for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Which file is at a path and when it was last written.
+private struct FileStamp: Equatable {
+    let inode: UInt64
+    let size: Int64
+    let modified: Int
+    let modifiedNanoseconds: Int
+
+    init?(path: String) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        (inode, size) = (UInt64(status.st_ino), Int64(status.st_size))
+        (modified, modifiedNanoseconds) = (status.st_mtim.tv_sec, status.st_mtim.tv_nsec)
     }
 }

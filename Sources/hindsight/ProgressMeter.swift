@@ -28,6 +28,13 @@ final class ProgressMeter: @unchecked Sendable {
         return { [self] done, total in show(done, of: total) }
     }
 
+    /// Runs the operation with `report`, and clears the line when it ends, before the command
+    /// prints its answer or its error.
+    func measuring<T, E: Error>(_ operation: (ProgressReport?) throws(E) -> T) throws(E) -> T {
+        defer { finish() }
+        return try operation(report)
+    }
+
     /// Clears the line, if one was drawn (before the command prints, and when it ends).
     func finish() {
         lock.withLock {

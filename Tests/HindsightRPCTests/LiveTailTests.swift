@@ -97,10 +97,38 @@ struct LiveTailTests {
         #expect(events(first, "sub_1").suffix(3) == [373, 374, 375])
         #expect(events(first, "sub_2") == [374])
         // The notification follows the answer that appended its event.
-        let answered = first.firstIndex { $0["id"] == 3 }!
-        #expect(first.firstIndex { $0["params"]?["event"]?["seq"] == 373 }! > answered)
+        let answered = try #require(first.firstIndex { $0["id"] == 3 })
+        #expect(try #require(first.firstIndex { $0["params"]?["event"]?["seq"] == 373 }) > answered)
         // Reconnected from the seq after the last it saw, it gets the rest and nothing twice.
         let second = try session([request(1, "log.subscribe", #""types":["build.queued"],"from":376"#), append(2, [5])])
         #expect(events(second, "sub_1") == [376, 377])
+    }
+
+    /// A tail lives on across an erasure by another process: an invitation appended after it
+    /// shows its address, and the erased person's reads as erased.
+    @Test func aTailSeesAnotherProcesssErasureAndTheKeysWrittenAfterIt() throws {
+        let dir = try historyDirectory()
+        func invite(_ name: String) -> String {
+            #"{"type":"member.invited","stream":"team/team_data","occurredAt":"2026-03-21T09:00:00.000Z","actor":{"kind":"user","id":"usr_alice"},"org":"org_acme","data":{"invitation":"inv_\#(name)","team":"team_data","email":"\#(name)@acme.example","role":"viewer","expiresAt":"2026-03-28T09:00:00.000Z"}}"#
+        }
+        let out = dir.path + "/../tail-\(UUID().uuidString).ndjson"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let tail = Process()
+        tail.executableURL = URL(fileURLWithPath: hindsightExecutable)
+        tail.arguments = ["tail", "--data", dir.path, "--type", "member.invited"]
+        tail.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        try tail.run()
+        defer { kill(tail.processIdentifier, SIGKILL) }
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(invite("alpha").utf8)).status == 0)
+        #expect(try run(hindsightExecutable, ["erase", "--data", dir.path, "alpha@acme.example"]).status == 0)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(invite("bravo").utf8)).status == 0)
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while !(try String(contentsOfFile: out, encoding: .utf8)).contains("inv_bravo"), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let printed = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(printed.contains("bravo@acme.example"), "\(printed)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HindsightCore
 import HindsightTestSupport
 import Testing
 
@@ -17,5 +18,24 @@ struct MCPServerTests {
         #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
         #expect(checked.stdout.contains("ok: tokens_list answers as `hindsight query` does"))
         #expect(!checked.stdout.contains("FAILED"))
+    }
+
+    /// A client that writes its requests and closes its end still gets every answer.
+    @Test func everyRequestIsAnsweredWhenTheInputEndsAtOnce() throws {
+        let dir = try historyDirectory()
+        let requests = [
+            #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+            #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"log_stats","arguments":{}}}"#,
+            #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"tokens_list","arguments":{"at":250}}}"#,
+        ]
+        for _ in 0..<5 {
+            let served = try run(
+                hindsightExecutable, ["mcp", "--data", dir.path], stdin: Data((requests.joined(separator: "\n") + "\n").utf8))
+            let ids = served.stdout.split(separator: "\n").compactMap { line -> Int64? in
+                if case .integer(let id)? = JSONValue(parsing: Array(line.utf8))?["id"] { id } else { nil }
+            }
+            #expect(Set(ids) == [1, 2, 3], "\(served.stdout)\(served.stderr)")
+        }
     }
 }

@@ -48,12 +48,15 @@ final class Subscriptions: @unchecked Sendable {
             var query = subscription.query
             query.to = reader.size
             var going = true
+            // Moved on event by event, so that one sent is never sent again, whatever stops the read.
+            defer { byID[id]?.query.from = query.from }
             try reader.read(query) { event throws(LogError) in
                 going = emit(id, present(event, subscription.upcast))
+                if going { query.from = event.seq + 1 }
                 return going
             }
             guard going else { return false }
-            byID[id]?.query.from = reader.size + 1
+            query.from = reader.size + 1
         }
         return true
     }
@@ -92,8 +95,8 @@ public enum Subscribe: ReadingMethod {
     public struct Answer: QueryAnswer {
         public let subscription: String
         public let from: UInt64
-        public var position: UInt64? { nil }
-        public static let hasPosition = false
+        /// The log's last seq when the subscription was made.
+        public let position: UInt64?
         public var members: [String: JSONValue] { ["subscription": .string(subscription), "from": .integer(Int64(from))] }
         public static let schema = Schema.object([
             "subscription": .string("Its id, for log.unsubscribe and in each notification."),
@@ -103,12 +106,9 @@ public enum Subscribe: ReadingMethod {
 
     public static func answer(_ params: Params, from reading: Reading) throws(QueryError) -> Answer {
         var query = params.query
-        if let from = params.from {
-            query.from = from
-        } else {
-            query.from = try reading.reader().size + 1
-        }
-        return Answer(subscription: reading.subscriptions.add(query, upcast: params.upcast), from: query.from)
+        let size = try reading.reader().size
+        query.from = params.from ?? size + 1
+        return Answer(subscription: reading.subscriptions.add(query, upcast: params.upcast), from: query.from, position: size)
     }
 }
 
@@ -125,8 +125,8 @@ public enum Unsubscribe: ReadingMethod {
     }
 
     public struct Answer: QueryAnswer {
-        public var position: UInt64? { nil }
-        public static let hasPosition = false
+        /// The log's last seq when the subscription ended.
+        public let position: UInt64?
         public var members: [String: JSONValue] { ["unsubscribed": true] }
         public static let schema = Schema.object(["unsubscribed": .boolean()])
     }
@@ -135,6 +135,6 @@ public enum Unsubscribe: ReadingMethod {
         guard reading.subscriptions.remove(params.subscription) else {
             throw .params("there is no subscription \(params.subscription) on this connection", at: "/subscription")
         }
-        return Answer()
+        return Answer(position: try reading.reader().size)
     }
 }

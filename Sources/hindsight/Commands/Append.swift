@@ -81,17 +81,17 @@ struct Append: ParsableCommand {
             let meter = ProgressMeter("append", unit: .bytes)
             var status = stat()
             let size = fstat(fd, &status) == 0 && status.st_mode & S_IFMT == S_IFREG ? UInt64(status.st_size) : nil
-            let report = size.flatMap { _ in meter.report }
-            try EnvelopeParser.forEachPiece(of: fd, named: file ?? "standard input", lines: batchLines, catalog: .standard) {
-                (batch: consuming EnvelopeBatch) throws(LogError) in
-                // The expected versions are those of the streams before the load.
-                let appended = try engine.append(batch, expectedVersions: first ? expected : [:])
-                meter.finish()
-                print(appended)
-                first = false
-                if let report, let size { report(UInt64(max(0, lseek(fd, 0, SEEK_CUR))), size) }
+            try meter.measuring { report throws(LogError) in
+                try EnvelopeParser.forEachPiece(of: fd, named: file ?? "standard input", lines: batchLines, catalog: .standard) {
+                    (batch: consuming EnvelopeBatch) throws(LogError) in
+                    // The expected versions are those of the streams before the load.
+                    let appended = try engine.append(batch, expectedVersions: first ? expected : [:])
+                    meter.finish()
+                    print(appended)
+                    first = false
+                    if let report, let size { report(UInt64(max(0, lseek(fd, 0, SEEK_CUR))), size) }
+                }
             }
-            meter.finish()
         }
     }
 }

@@ -20,9 +20,9 @@ struct Compact: ParsableCommand {
 
     func run() throws {
         try reporting {
-            let meter = ProgressMeter("compact")
-            let report = try Engine(directory: options.directory).compact(level: level, progress: meter.report)
-            meter.finish()
+            let report = try ProgressMeter("compact").measuring { progress throws(LogError) in
+                try Engine(directory: options.directory).compact(level: level, progress: progress)
+            }
             printJSON([
                 "segments": report.segmentsRewritten, "events": report.events,
                 "bytesBefore": report.bytesBefore, "bytesAfter": report.bytesAfter,

@@ -29,16 +29,16 @@ struct Export: ParsableCommand {
             let first = try MomentOption.position(from, option: "from", dayEnds: false)
             let last = try MomentOption.position(to, option: "to")
             let service = options.service(signingKey: key.path, exports: .asNamed)
-            let meter = ProgressMeter("export")
-            service.progress = meter.report
-            defer { meter.finish() }
             let answer = try asking { () throws(QueryError) in
-                try service.perform(
-                    AuditExportMethod.self,
-                    parameters: parameters([
-                        "format": .string(format), "path": .string(out), "from": first, "to": last, "org": textParameter(org),
-                        "types": types.map { .array($0.split(separator: ",").map { .string(String($0)) }) },
-                    ]))
+                try ProgressMeter("export").measuring { progress throws(QueryError) in
+                    service.progress = progress
+                    return try service.perform(
+                        AuditExportMethod.self,
+                        parameters: parameters([
+                            "format": .string(format), "path": .string(out), "from": first, "to": last, "org": textParameter(org),
+                            "types": types.map { .array($0.split(separator: ",").map { .string(String($0)) }) },
+                        ]))
+                }
             }
             if output.json { return printAnswer(answer) }
             let manifest = answer.manifest

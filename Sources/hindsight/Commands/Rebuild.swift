@@ -12,12 +12,12 @@ struct Rebuild: ParsableCommand {
 
     func run() throws {
         let service = options.service()
-        let meter = ProgressMeter("rebuild \(name)")
-        service.progress = meter.report
         let answer = try asking { () throws(QueryError) in
-            try service.perform(HindsightQuery.Rebuild.self, parameters: ["name": .string(name)])
+            try ProgressMeter("rebuild \(name)").measuring { progress throws(QueryError) in
+                service.progress = progress
+                return try service.perform(HindsightQuery.Rebuild.self, parameters: ["name": .string(name)])
+            }
         }
-        meter.finish()
         if output.json { return printAnswer(answer) }
         print(
             "rebuilt \(answer.name) from \(answer.from == 0 ? "the log's start" : "the snapshot at seq \(answer.from)"); it has folded the log up to seq \(answer.position ?? 0)"

@@ -35,10 +35,12 @@ struct Tail: ParsableCommand {
         try reporting {
             let source = try EventSource(directory: options.directory)
             var next = try from ?? source.reader().size + 1
-            var seen: HeadState?
+            var seen: Data?
             while true {
-                // A new reader only once HEAD has changed: an append acknowledges by replacing it.
-                let head = HeadState(path: options.directory + "/HEAD")
+                // A new reader only once HEAD has changed: an append acknowledges by writing its
+                // new tree head there (size and root: unlike the file's inode and time, never
+                // the same for two sizes).
+                let head = FileManager.default.contents(atPath: options.directory + "/HEAD")
                 if head != seen {
                     seen = head
                     let reader = try source.reader()
@@ -60,21 +62,5 @@ struct Tail: ParsableCommand {
                 Thread.sleep(forTimeInterval: Self.poll)
             }
         }
-    }
-}
-
-/// Which HEAD file is there and when it was written: it changes with every acknowledged append.
-private struct HeadState: Equatable {
-    let inode: UInt64
-    let modified: Int
-    let modifiedNanoseconds: Int
-    let size: Int64
-
-    init?(path: String) {
-        var status = stat()
-        guard stat(path, &status) == 0 else { return nil }
-        inode = UInt64(status.st_ino)
-        (modified, modifiedNanoseconds) = (status.st_mtim.tv_sec, status.st_mtim.tv_nsec)
-        size = Int64(status.st_size)
     }
 }

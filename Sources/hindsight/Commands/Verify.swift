@@ -25,13 +25,11 @@ struct Verify: ParsableCommand {
     func run() throws {
         try reporting {
             let reader = try LogReader(directory: options.directory)
-            let meter = ProgressMeter("verify")
             let report =
                 try sinceCheckpoint.map { key in
                     let checkpoint = try newestCheckpoint(signedBy: key)
                     return reader.verify(since: checkpoint.size, root: checkpoint.root)
-                } ?? reader.verify(progress: meter.report)
-            meter.finish()
+                } ?? ProgressMeter("verify").measuring { reader.verify(progress: $0) }
             // Read models are checked only against a log that verifies.
             let checks =
                 projections && report.ok
