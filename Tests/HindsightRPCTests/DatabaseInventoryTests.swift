@@ -66,9 +66,7 @@ struct DatabaseInventoryTests {
     }
 
     @Test func aGeneratedHistoryAnswersAsAReplayDoes() throws {
-        let dir = TemporaryDirectory()
-        let workload = try run(generateExecutable, ["--events", "20000", "--seed", "17"]).stdout
-        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
+        let dir = try generatedDirectory(events: 20000, seed: 17)
         let (compared, overdue) = try expectSameAnswers(dir, seed: 7)
         #expect(compared > 100 && overdue > 0)
     }

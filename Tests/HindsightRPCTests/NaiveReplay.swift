@@ -49,6 +49,18 @@ struct NaiveReplay {
         return moments
     }
 
+    /// Asks `method` with `params` at a moment of the engine and of the replay (with its
+    /// `arguments`), expects the same items under `key`, and returns the replay's.
+    func expectSame(
+        _ server: RPCServer, _ method: String, _ params: String, at moment: (params: String, naive: [String]), _ arguments: [String],
+        key: String
+    ) throws -> [[String: String]] {
+        let joined = [moment.params, params].filter { !$0.isEmpty }.joined(separator: ",")
+        let want = try replayed(key, moment.naive, arguments)
+        #expect(answered(server, method, joined, key) == want, "\(method) {\(joined)}")
+        return want
+    }
+
     /// The replay's items under `key` at a moment (`[]` for now).
     func replayed(_ key: String, _ moment: [String], _ arguments: [String]) throws -> [[String: String]] {
         let when = moment.isEmpty ? ["--now-ms", String(Timestamp.now())] : moment

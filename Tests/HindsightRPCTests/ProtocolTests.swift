@@ -14,6 +14,16 @@ func historyDirectory() throws -> TemporaryDirectory {
     return dir
 }
 
+/// A generated history (`hindsight-generate`) of `events` with `seed`, appended to a fresh
+/// data directory.
+func generatedDirectory(events: Int, seed: Int) throws -> TemporaryDirectory {
+    let dir = TemporaryDirectory()
+    let workload = try run(generateExecutable, ["--events", String(events), "--seed", String(seed)]).stdout
+    let appended = try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8))
+    precondition(appended.status == 0, appended.stderr)
+    return dir
+}
+
 extension RPCServer {
     /// The response to a request given as text, decoded.
     func call(_ text: String) -> JSONValue? {

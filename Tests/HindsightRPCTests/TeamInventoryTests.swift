@@ -30,7 +30,7 @@ struct TeamInventoryTests {
         let server = RPCServer(directory: dir.path, engine: nil)
         var compared = 0
         var statuses: Set<String> = []
-        for (params, moment) in replay.moments(seed: seed, laterDays: [10]) {
+        for moment in replay.moments(seed: seed, laterDays: [10]) {
             for team in teams {
                 var questions = [
                     ("teams.members", "", ["--members", team], "members"),
@@ -41,9 +41,8 @@ struct TeamInventoryTests {
                         ("teams.invitations", #""status":"pending""#, ["--invitations", team, "--status", "pending"], "invitations"))
                 }
                 for (method, extra, arguments, key) in questions {
-                    let joined = [params, #""team":"\#(team)""#, extra].filter { !$0.isEmpty }.joined(separator: ",")
-                    let want = try replay.replayed(key, moment, arguments)
-                    #expect(replay.answered(server, method, joined, key) == want, "\(method) {\(joined)}")
+                    let params = [#""team":"\#(team)""#, extra].filter { !$0.isEmpty }.joined(separator: ",")
+                    let want = try replay.expectSame(server, method, params, at: moment, arguments, key: key)
                     compared += want.count
                     for invitation in want { statuses.insert(invitation["status"] ?? "member") }
                 }
@@ -60,9 +59,7 @@ struct TeamInventoryTests {
     }
 
     @Test func aGeneratedHistoryAnswersAsAReplayDoes() throws {
-        let dir = TemporaryDirectory()
-        let workload = try run(generateExecutable, ["--events", "20000", "--seed", "23"]).stdout
-        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
+        let dir = try generatedDirectory(events: 20000, seed: 23)
         let (compared, statuses) = try expectSameAnswers(dir, seed: 7, teams: 2)
         #expect(compared > 100)
         #expect(statuses == ["member", "pending", "accepted", "revoked", "expired"], "met: \(statuses)")

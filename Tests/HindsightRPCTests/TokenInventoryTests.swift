@@ -20,15 +20,13 @@ struct TokenInventoryTests {
         var stale = 0
         var statuses: Set<String> = []
         // Long after the last event, tokens have aged past 90 days and some expired.
-        for (params, moment) in replay.moments(seed: seed, laterDays: [45, 100, 200]) {
+        for moment in replay.moments(seed: seed, laterDays: [45, 100, 200]) {
             for (method, extra, arguments) in [
                 ("tokens.list", "", [String]()), ("tokens.list", #""owner":"\#(owner)""#, ["--owner", owner]),
                 ("tokens.stale", "", ["--stale", "90"]), ("tokens.stale", #""olderThanDays":30"#, ["--stale", "30"]),
                 ("tokens.stale", #""olderThanDays":0"#, ["--stale", "0"]),
             ] {
-                let joined = [params, extra].filter { !$0.isEmpty }.joined(separator: ",")
-                let want = try replay.replayed("tokens", moment, arguments)
-                #expect(replay.answered(server, method, joined, "tokens") == want, "\(method) {\(joined)}")
+                let want = try replay.expectSame(server, method, extra, at: moment, arguments, key: "tokens")
                 compared += want.count
                 if method == "tokens.stale" { stale += want.count }
                 for token in want { statuses.insert(token["status"] ?? "") }
@@ -45,9 +43,7 @@ struct TokenInventoryTests {
     }
 
     @Test func aGeneratedHistoryAnswersAsAReplayDoes() throws {
-        let dir = TemporaryDirectory()
-        let workload = try run(generateExecutable, ["--events", "20000", "--seed", "13"]).stdout
-        #expect(try run(hindsightExecutable, ["append", "--data", dir.path], stdin: Data(workload.utf8)).status == 0)
+        let dir = try generatedDirectory(events: 20000, seed: 13)
         #expect(try expectSameAnswers(dir, seed: 5) > 100)
     }
 
